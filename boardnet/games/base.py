@@ -1,0 +1,105 @@
+"""The game protocol every board game implements (rules only: NumPy, no torch, no Ray).
+
+Conventions (after OpenSpiel's spiel.h):
+- two players, numbered 0 (first to move) and 1;
+- `is_terminal()` says whether the game is over, `returns()` gives one score per player
+  (+1 win, -1 loss, 0 draw) and is all zeros for a state that is not terminal;
+- states are immutable values: `apply(action)` returns a new state and leaves `self` as it was,
+  so a search tree may keep states at its nodes;
+- actions are integers in `[0, game.action_size)`; `legal_mask()` is a bool array over that range;
+- `planes()` is float32 `[C, H, W]` with `(C, H, W) == game.obs_shape`, drawn from the view of the
+  side to move where the game has orientation;
+- symmetries are an explicit group: index 0 is the identity; `game.transform(planes, policy, k)`
+  moves planes `[..., C, H, W]` and policies `[..., action_size]` together; `game.inverse(k)` undoes k.
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+class GameError(ValueError):
+    """Base class of every rules error; the message names the offending text and the reason."""
+
+
+class IllegalMoveError(GameError):
+    """A well-formed move that the rules do not allow in this position."""
+
+
+class ParseError(GameError):
+    """Move or position text that cannot be read."""
+
+
+@runtime_checkable
+class State(Protocol):
+    """A game position. Immutable: `apply` returns a new state."""
+
+    game: "Game"
+
+    def to_play(self) -> int:
+        """Player to move, 0 or 1 (meaningless once terminal)."""
+
+    def legal_mask(self) -> np.ndarray:
+        """bool `[action_size]`; all False when terminal."""
+
+    def legal_actions(self) -> np.ndarray:
+        """int64 indices of legal actions, ascending."""
+
+    def apply(self, action: int) -> "State":
+        """The position after `action`; raises IllegalMoveError if it is not legal."""
+
+    def is_terminal(self) -> bool: ...
+
+    def returns(self) -> np.ndarray:
+        """float32 `[2]`: score per player; zeros while the game goes on."""
+
+    def planes(self) -> np.ndarray:
+        """float32 `[C, H, W]` observation for the network."""
+
+    def action_to_text(self, action: int) -> str: ...
+
+    def text_to_action(self, text: str) -> int:
+        """Parse a move in the game's usual notation; raises ParseError / IllegalMoveError."""
+
+    def hash(self) -> int:
+        """64-bit key that identifies the position for caches and repetition."""
+
+    def to_text(self) -> str:
+        """Compact position text, read back by `game.state_from_text`."""
+
+    @property
+    def ply(self) -> int:
+        """Number of moves played from the initial position."""
+
+
+@runtime_checkable
+class Game(Protocol):
+    name: str
+    num_players: int
+    action_size: int
+    obs_shape: tuple[int, int, int]
+    num_symmetries: int
+
+    def initial_state(self) -> State: ...
+
+    def state_from_text(self, text: str) -> State:
+        """Read `State.to_text()` output (raises ParseError naming the text)."""
+
+    def transform(self, planes: np.ndarray | None, policy: np.ndarray | None, k: int
+                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Apply symmetry k to planes `[..., C, H, W]` and policy `[..., action_size]` together."""
+
+    def inverse(self, k: int) -> int: ...
+
+
+def play_out(state: State, rng: np.random.Generator, encode: bool = False) -> tuple[State, int]:
+    """Random play-out to the end; returns (final state, plies). Used by tests and benchmarks."""
+    plies = 0
+    while not state.is_terminal():
+        if encode:
+            state.planes()
+        acts = state.legal_actions()
+        state = state.apply(int(acts[rng.integers(len(acts))]))
+        plies += 1
+    return state, plies

@@ -1,0 +1,224 @@
+"""Typed run configs: frozen (nested) dataclasses loaded from TOML with dotted overrides.
+
+    cfg = load_config(SelfPlayConfig, "configs/connect4.toml", ["train.lr=0.01", "search.num_simulations=50"])
+
+Unknown keys and values of the wrong type are errors that name the key and where it came from;
+`save_config` writes the resolved config (as TOML) into the run folder.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message names the key and the source."""
+
+
+def _field_types(cls) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _is_dataclass_type(tp) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
+    """Check/convert a TOML value to the annotated type (int -> float allowed, lists -> tuples)."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key, source)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"{source}: key '{key}': {value!r} does not match {tp}")
+    if origin is typing.Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{source}: key '{key}': {value!r} is not one of {typing.get_args(tp)}")
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{source}: key '{key}': expected a list, got {type(value).__name__} {value!r}")
+        args = typing.get_args(tp)
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            items = [_coerce(v, args[0], f"{key}[{i}]", source) for i, v in enumerate(value)]
+        elif origin is tuple and args:
+            if len(args) != len(value):
+                raise ConfigError(f"{source}: key '{key}': expected {len(args)} items, got {len(value)}")
+            items = [_coerce(v, a, f"{key}[{i}]", source) for i, (v, a) in enumerate(zip(value, args))]
+        else:
+            items = [_coerce(v, args[0], f"{key}[{i}]", source) if args else v for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: key '{key}': expected a table, got {value!r}")
+        return dict(value)
+    if _is_dataclass_type(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: key '{key}': expected a table, got {value!r}")
+        return _build(tp, value, source, prefix=key + ".")
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: key '{key}': expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: key '{key}': expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{source}: key '{key}': expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: key '{key}': expected a string, got {value!r}")
+        return value
+    if isinstance(tp, type) and not isinstance(value, tp):
+        raise ConfigError(f"{source}: key '{key}': expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls, data: dict, source: str, prefix: str = ""):
+    types_ = _field_types(cls)
+    unknown = sorted(set(data) - set(types_))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key '{prefix}{unknown[0]}' (known: {', '.join(sorted(types_))})")
+    kwargs = {k: _coerce(v, types_[k], prefix + k, source) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a required field is missing
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or cls.__name__}: {e}") from None
+    except ValueError as e:  # __post_init__ validation
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or cls.__name__}: {e}") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'train.lr=0.01' -> (['train', 'lr'], 0.01); the value is read as TOML, else as a bare string."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. train.lr=0.01")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not p for p in key.split(".")):
+        raise ConfigError(f"override {text!r}: empty key")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.split("."), value
+
+
+def _merge_override(data: dict, path: list[str], value: Any, cls, text: str) -> None:
+    node, tp = data, cls
+    for i, part in enumerate(path):
+        if not _is_dataclass_type(tp):
+            raise ConfigError(f"override {text!r}: '{'.'.join(path[:i])}' is not a table")
+        ftypes = _field_types(tp)
+        if part not in ftypes:
+            raise ConfigError(f"override {text!r}: unknown key '{'.'.join(path[:i + 1])}' "
+                              f"(known: {', '.join(sorted(ftypes))})")
+        if i == len(path) - 1:
+            node[part] = value
+        else:
+            tp = ftypes[part]
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: '{'.'.join(path[:i + 1])}' is not a table")
+
+
+def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: typing.Sequence[str] = ()) -> T:
+    """Build `cls` from a TOML file (or defaults when path is None) plus dotted overrides."""
+    data: dict = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"config {source}: file not found") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config {source}: not valid TOML ({e})") from None
+    for text in overrides:
+        key, value = parse_override(text)
+        _merge_override(data, key, value, cls, text)
+    if overrides:
+        source += " + --set " + " ".join(overrides)
+    return _build(cls, data, source)
+
+
+def config_from_dict(cls: type[T], data: dict, source: str = "checkpoint") -> T:
+    return _build(cls, data, source)
+
+
+def config_to_dict(cfg) -> dict:
+    """Plain nested dict (tuples as lists) - TOML and JSON serialisable, safe in checkpoints."""
+    def conv(v):
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        return v
+    return conv(cfg)
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def dumps_toml(data: dict) -> str:
+    """Minimal TOML writer for config dicts (scalars, lists, nested tables; None values omitted)."""
+    lines: list[str] = []
+
+    def emit(table: dict, prefix: str):
+        scalars = {k: v for k, v in table.items() if not isinstance(v, dict) and v is not None}
+        tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+        if prefix and (scalars or not tables):
+            lines.append(f"[{prefix}]")
+        for k, v in scalars.items():
+            lines.append(f"{k} = {_toml_value(v)}")
+        if scalars:
+            lines.append("")
+        for k, v in tables.items():
+            emit(v, f"{prefix}.{k}" if prefix else k)
+
+    emit(data, "")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def save_config(cfg, run_dir: str | os.PathLike, name: str = "config.toml") -> Path:
+    """Write the resolved config into the run folder (atomically); returns the path."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / name
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(dumps_toml(config_to_dict(cfg)))
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,110 @@
+"""Metrics: running means, a throughput meter, and a logger writing JSONL (always) and TensorBoard
+event files (when tensorboard is installed)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Mapping
+
+
+class RunningMean:
+    """Mean of the values added since the last reset (per key)."""
+
+    def __init__(self):
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, values: Mapping[str, float], n: int = 1) -> None:
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v) * n
+            self.counts[k] = self.counts.get(k, 0) + n
+
+    def means(self) -> dict[str, float]:
+        return {k: self.sums[k] / self.counts[k] for k in self.sums if self.counts[k]}
+
+    def reset(self) -> dict[str, float]:
+        m = self.means()
+        self.sums.clear()
+        self.counts.clear()
+        return m
+
+
+class Throughput:
+    """Items per second over a sliding window of updates."""
+
+    def __init__(self, window: int = 20):
+        self.window = window
+        self.events: list[tuple[float, int]] = []
+
+    def update(self, n: int) -> None:
+        self.events.append((time.perf_counter(), n))
+        del self.events[:-self.window]
+
+    def rate(self) -> float:
+        if len(self.events) < 2:
+            return 0.0
+        dt = self.events[-1][0] - self.events[0][0]
+        return sum(n for _, n in self.events[1:]) / dt if dt > 0 else 0.0
+
+
+class MetricsLogger:
+    """`log(step, {"loss": 0.3, ...})` appends one JSON line to metrics.jsonl and TensorBoard scalars."""
+
+    def __init__(self, run_dir: str | os.PathLike, tensorboard: bool = True, filename: str = "metrics.jsonl"):
+        self.dir = Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / filename
+        self._f = open(self.path, "a", buffering=1)
+        self._tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self._tb = SummaryWriter(str(self.dir / "tb"))
+            except Exception:  # tensorboard missing or broken: JSONL still records everything
+                self._tb = None
+
+    def log(self, step: int, values: Mapping[str, float], tag: str | None = None) -> None:
+        clean = {}
+        for k, v in values.items():
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                continue
+            clean[k] = v if math.isfinite(v) else str(v)
+        row = {"step": int(step), "time": round(time.time(), 3), **({"tag": tag} if tag else {}), **clean}
+        self._f.write(json.dumps(row) + "\n")
+        if self._tb is not None:
+            for k, v in clean.items():
+                if isinstance(v, float):
+                    self._tb.add_scalar(f"{tag}/{k}" if tag else k, v, step)
+
+    def flush(self) -> None:
+        self._f.flush()
+        if self._tb is not None:
+            self._tb.flush()
+
+    def close(self) -> None:
+        self._f.close()
+        if self._tb is not None:
+            self._tb.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """Rows of a metrics.jsonl file (a torn last line from a crash is skipped)."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
