@@ -1,0 +1,595 @@
+"""Go on an N x N board (5 <= N <= 19) with Tromp-Taylor area scoring and positional superko.
+
+Rules: captures; suicide (single or multi-stone) is illegal; a play that recreates any earlier
+board of the game line is illegal (positional superko: stones only, side to move ignored; passes
+never violate it); pass is always legal; the game ends after two consecutive passes or when
+`ply` reaches the move cap `max_moves` (default 2*N*N), and is then scored by area: stones plus
+empty regions that touch only one colour, white getting `komi`.
+
+Players: 0 = black (moves first), 1 = white. `returns()` is +1/-1 by the sign of
+`score()` = black area - white area - komi, 0 for an exact tie (possible with integer komi).
+
+Actions: `N*N + 1` integers; `r*N + c` is the point in row r counted from the TOP row and column
+c from the left (GTP "A19" is action 0 on 19x19), and `N*N` is pass. Text is GTP vertices
+("D4", columns A-T skipping I, rows 1..N from the bottom, case-insensitive, "pass").
+
+Observation `planes()`: float32 `[25, N, N]` from the view of the side to move:
+    0..15  for i = 0..7: plane 2i = own stones, 2i+1 = opponent stones, i plies ago
+           (i = 0 is the current board; before the start of the line the planes are 0;
+           "own" is the colour to move now, in every history plane)
+    16     1 if black is to move, else 0
+    17..19 own stones in groups with 1, 2, >= 3 liberties
+    20..22 opponent stones in groups with 1, 2, >= 3 liberties
+    23     points where a play is forbidden only by (super)ko: empty, not suicide, but it would
+           repeat an earlier board
+    24     ones (lets a convolution see the edge of the board)
+
+Position text (`to_text` / `Go.state_from_text`):
+    "<N> <komi> <b|w> <row/row/.../row> [move ...]"
+the start board as N rows from the top ('.' empty, 'x' black, 'o' white), the colour to move at
+that start, then the moves played since it as GTP vertices, e.g.
+    "5 7.0 b ...../...../..x../...../..... C3 pass". A state read from a bare board (no moves) has
+that board as its whole history: ply 0, no earlier positions for superko or the history planes;
+replaying the moves rebuilds both exactly, so the text round-trips.
+
+Hashes: 64-bit Zobrist keys (fixed seed per board size). `hash()` covers the stones and the side
+to move; it does not cover the superko history or the pass count.
+
+Implementation: Python-int bitboards (bit r*N+c), groups kept incrementally as
+(stones, liberties, zobrist) triples per colour; the legal mask, ko points and liberty classes
+are computed once per state and cached.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from boardnet.games.base import IllegalMoveError, ParseError
+from boardnet.games.symmetry import D4_SIZE, d4_inverse, d4_transform
+
+COLUMNS = "ABCDEFGHJKLMNOPQRST"  # GTP skips I
+HISTORY = 8
+NUM_PLANES = 2 * HISTORY + 1 + 6 + 1 + 1
+BLACK, WHITE = 0, 1
+MIN_SIZE, MAX_SIZE = 5, 19
+_STONE_CHARS = ".xo"
+
+
+def _default_komi(n: int) -> float:
+    return 7.0 if n <= 13 else 7.5
+
+
+class GoState:
+    """A Go position (immutable). Build through `Go.initial_state` or `Go.state_from_text`."""
+
+    __slots__ = ("game", "_b", "_w", "_groups", "_to_play", "_ply", "_passes", "_bh", "_seen",
+                 "_hist", "_moves", "_last", "_capt", "_info", "_root")
+
+    # -- protocol ------------------------------------------------------------------------------
+    @property
+    def ply(self) -> int:
+        return self._ply
+
+    def to_play(self) -> int:
+        return self._to_play
+
+    def is_terminal(self) -> bool:
+        return self._passes >= 2 or self._ply >= self.game.max_moves
+
+    def returns(self) -> np.ndarray:
+        r = np.zeros(2, dtype=np.float32)
+        if self.is_terminal():
+            s = self.score()
+            if s > 0:
+                r[0], r[1] = 1.0, -1.0
+            elif s < 0:
+                r[0], r[1] = -1.0, 1.0
+        return r
+
+    def legal_mask(self) -> np.ndarray:
+        g = self.game
+        bits = (self._info or self._analyse())[0]
+        return np.unpackbits(np.frombuffer(bits.to_bytes(g._mask_bytes, "little"), np.uint8),
+                             count=g.action_size, bitorder="little").view(bool)
+
+    def legal_actions(self) -> np.ndarray:
+        return np.flatnonzero(self.legal_mask())
+
+    def apply(self, action: int) -> "GoState":
+        g = self.game
+        a = int(action)
+        if self._passes >= 2 or self._ply >= g.max_moves:
+            raise IllegalMoveError(f"go move {self._text(a)}: game is over")
+        c = self._to_play
+        nn = g._nn
+        if a == nn:
+            return self._next(self._b, self._w, self._groups, self._bh, self._seen, self._last,
+                              self._capt, self._passes + 1, a)
+        if not 0 <= a < nn:
+            raise IllegalMoveError(f"go action {a}: out of range 0-{nn}")
+        bit = 1 << a
+        b, w = self._b, self._w
+        occ = b | w
+        if occ & bit:
+            raise IllegalMoveError(f"go move {self._text(a)}: point is occupied")
+        zc = g._z[c]
+        zh = zc[a]
+        stones = bit
+        libs = g._nbr[a] & ~occ
+        groups = self._groups
+        own = []
+        for grp in groups[c]:
+            if grp[1] & bit:  # an own group with this liberty touches the new stone: merge
+                stones |= grp[0]
+                libs |= grp[1]
+                zh ^= grp[2]
+            else:
+                own.append(grp)
+        opp = []
+        captured = 0
+        capz = 0
+        for grp in groups[1 - c]:
+            lib = grp[1]
+            if lib & bit:
+                lib ^= bit
+                if lib:
+                    opp.append((grp[0], lib, grp[2]))
+                else:
+                    captured |= grp[0]
+                    capz ^= grp[2]
+            else:
+                opp.append(grp)
+        libs &= ~bit
+        capt = self._capt
+        if captured:
+            # A captured group touches only stones of the capturer, so only their groups gain.
+            dil = g._dilate
+            near = dil(captured)
+            if stones & near:
+                libs |= dil(stones) & captured
+            for i, grp in enumerate(own):
+                if grp[0] & near:
+                    own[i] = (grp[0], grp[1] | (dil(grp[0]) & captured), grp[2])
+            capt = (capt[0] | captured, capt[1]) if c else (capt[0], capt[1] | captured)
+        elif not libs:
+            raise IllegalMoveError(f"go move {self._text(a)}: suicide")
+        own.append((stones, libs, zh))
+        bh = self._bh ^ zc[a] ^ capz
+        seen = self._seen
+        if bh in seen:
+            raise IllegalMoveError(f"go move {self._text(a)}: repeats an earlier position (superko)")
+        if c:
+            b, w = b & ~captured, w | bit
+            ngroups = (tuple(opp), tuple(own))
+        else:
+            b, w = b | bit, w & ~captured
+            ngroups = (tuple(own), tuple(opp))
+        return self._next(b, w, ngroups, bh, seen | {bh}, a, capt, 0, a)
+
+    def _next(self, b, w, groups, bh, seen, last, capt, passes, action) -> "GoState":
+        s = GoState.__new__(GoState)
+        s.game = self.game
+        s._b = b
+        s._w = w
+        s._groups = groups
+        s._to_play = 1 - self._to_play
+        s._ply = self._ply + 1
+        s._passes = passes
+        s._bh = bh
+        s._seen = seen
+        s._hist = ((b, w),) + self._hist[: HISTORY - 1]
+        s._moves = (action, self._moves)
+        s._last = last
+        s._capt = capt
+        s._info = None
+        s._root = self._root
+        return s
+
+    def _analyse(self) -> tuple:
+        """Cache (legal bits incl. pass bit, ko bits, own 1/2/3+ lib stones, opp 1/2/3+)."""
+        g = self.game
+        c = self._to_play
+        b, w = self._b, self._w
+        empty = g._full & ~(b | w)
+        n = g.n
+        # A play next to an empty point always has a liberty.
+        ok = ((empty << 1) & g._not_c0) | ((empty >> 1) & g._not_cl) | (empty << n) | (empty >> n)
+        o1 = o2 = o3 = 0
+        for s, lib, _ in self._groups[c]:
+            m = lib & (lib - 1)
+            if m:  # >= 2 liberties: joining it leaves at least one
+                ok |= lib
+                if m & (m - 1):
+                    o3 |= s
+                else:
+                    o2 |= s
+            else:
+                o1 |= s
+        x1 = x2 = x3 = 0
+        ataris = []
+        for s, lib, z in self._groups[1 - c]:
+            m = lib & (lib - 1)
+            if m:
+                if m & (m - 1):
+                    x3 |= s
+                else:
+                    x2 |= s
+            else:  # a play on its last liberty captures it, so it is never suicide
+                x1 |= s
+                ataris.append((lib, z))
+        caps = 0
+        for lib, _ in ataris:
+            caps |= lib
+        legal = empty & (ok | caps)
+        ko = 0
+        seen = self._seen
+        if len(seen) > 1:
+            zc = g._z[c]
+            bh = self._bh
+            if ataris:
+                capz = {}
+                for lib, z in ataris:  # several groups may share their last liberty
+                    capz[lib] = capz.get(lib, 0) ^ z
+                for lib, z in capz.items():
+                    if bh ^ zc[lib.bit_length() - 1] ^ z in seen:
+                        ko |= lib
+            last = self._last
+            # A non-capturing play at p repeats board B+p only if B+p came earlier; that board
+            # already held the latest-placed stone, which was therefore captured and replayed.
+            if last >= 0 and (self._capt[0 if (b >> last) & 1 else 1] >> last) & 1:
+                zpt = g._zpoint[c]
+                for v in {h ^ bh for h in seen} & g._zset[c]:
+                    bit = 1 << zpt[v]
+                    if bit & legal & ~caps:
+                        ko |= bit
+            legal &= ~ko
+        if self._passes >= 2 or self._ply >= g.max_moves:
+            legal = 0
+        else:
+            legal |= 1 << g._nn
+        info = (legal, ko, o1, o2, o3, x1, x2, x3)
+        self._info = info
+        return info
+
+    def planes(self) -> np.ndarray:
+        g = self.game
+        info = self._info or self._analyse()
+        nb = g._plane_bytes
+        parts = []
+        hist = self._hist
+        if self._to_play:
+            for hb, hw in hist:
+                parts.append(hw.to_bytes(nb, "little"))
+                parts.append(hb.to_bytes(nb, "little"))
+            side = g._zero_bytes
+        else:
+            for hb, hw in hist:
+                parts.append(hb.to_bytes(nb, "little"))
+                parts.append(hw.to_bytes(nb, "little"))
+            side = g._full_bytes
+        if len(hist) < HISTORY:
+            parts.append(g._zero_bytes * (2 * (HISTORY - len(hist))))
+        parts.append(side)
+        for x in info[2:]:
+            parts.append(x.to_bytes(nb, "little"))
+        parts.append(info[1].to_bytes(nb, "little"))
+        parts.append(g._full_bytes)
+        raw = np.frombuffer(b"".join(parts), np.uint8).reshape(NUM_PLANES, nb)
+        bits = np.unpackbits(raw, axis=1, count=g._nn, bitorder="little")
+        return bits.reshape(NUM_PLANES, g.n, g.n).astype(np.float32)
+
+    def action_to_text(self, action: int) -> str:
+        return self.game.action_to_text(action)
+
+    def text_to_action(self, text: str) -> int:
+        a = self.game.text_to_action(text)
+        if not (self._info or self._analyse())[0] >> a & 1:
+            raise IllegalMoveError(f"go move {text!r}: {self._why_illegal(a)}")
+        return a
+
+    def hash(self) -> int:
+        return self._bh ^ self.game._zside if self._to_play else self._bh
+
+    def to_text(self) -> str:
+        g = self.game
+        moves = []
+        node = self._moves
+        while node is not None:
+            moves.append(node[0])
+            node = node[1]
+        start_b, start_w, start_tp = self._root  # the board the line started from
+        toks = [str(g.n), repr(float(g.komi)), "bw"[start_tp], g._board_text(start_b, start_w)]
+        toks += [g.action_to_text(a) for a in reversed(moves)]
+        return " ".join(toks)
+
+    # -- Go helpers for front ends ---------------------------------------------------------------
+    def score(self) -> float:
+        """Tromp-Taylor area score of the current board: black area - white area - komi."""
+        g = self.game
+        b, w = self._b, self._w
+        occ = b | w
+        empty = g._full & ~occ
+        black = b.bit_count()
+        white = w.bit_count()
+        dil = g._dilate
+        rest = empty
+        while rest:
+            region = rest & -rest
+            while True:
+                grown = region | (dil(region) & empty)
+                if grown == region:
+                    break
+                region = grown
+            rest &= ~region
+            border = dil(region) & occ
+            if border & b:
+                if not border & w:
+                    black += region.bit_count()
+            elif border & w:
+                white += region.bit_count()
+        return black - white - g.komi
+
+    def board(self) -> np.ndarray:
+        """int8 `[N, N]`, row 0 = top row (GTP row N): 0 empty, 1 black, 2 white."""
+        g = self.game
+        nb = g._plane_bytes
+        raw = np.frombuffer(self._b.to_bytes(nb, "little") + self._w.to_bytes(nb, "little"),
+                            np.uint8).reshape(2, nb)
+        bits = np.unpackbits(raw, axis=1, count=g._nn, bitorder="little").astype(np.int8)
+        return (bits[0] + 2 * bits[1]).reshape(g.n, g.n)
+
+    def ascii(self) -> str:
+        """Board drawing: 'X' black, 'O' white, '.' empty, GTP coordinates round the edge."""
+        g = self.game
+        n = g.n
+        letters = "   " + " ".join(COLUMNS[:n])
+        rows = [letters]
+        for r in range(n):
+            cells = []
+            for col in range(n):
+                i = r * n + col
+                cells.append("X" if self._b >> i & 1 else "O" if self._w >> i & 1 else ".")
+            rows.append(f"{n - r:2d} " + " ".join(cells) + f" {n - r:2d}")
+        rows.append(letters)
+        return "\n".join(rows)
+
+    def last_action(self) -> int | None:
+        """The action that led here, None at the start of the line."""
+        return None if self._moves is None else self._moves[0]
+
+    def consecutive_passes(self) -> int:
+        return self._passes
+
+    def stone_counts(self) -> tuple[int, int]:
+        """(black stones, white stones) on the board."""
+        return self._b.bit_count(), self._w.bit_count()
+
+    # -- internals -----------------------------------------------------------------------------
+    def _text(self, a: int) -> str:
+        try:
+            return self.game.action_to_text(a)
+        except ValueError:
+            return str(a)
+
+    def _why_illegal(self, a: int) -> str:
+        try:
+            self.apply(a)
+        except IllegalMoveError as e:
+            return str(e).split(": ", 1)[-1]
+        return "not legal"  # pragma: no cover - apply and the mask agree (tested)
+
+    def __str__(self) -> str:
+        return self.ascii()
+
+    def __repr__(self) -> str:
+        return f"GoState({self.to_text()!r})"
+
+
+_ZOBRIST: dict[int, tuple[list[int], list[int], int]] = {}
+
+
+def _zobrist(n: int) -> tuple[list[int], list[int], int]:
+    """Per-size 64-bit keys (black per point, white per point, white-to-move), fixed seed."""
+    if n not in _ZOBRIST:
+        keys = np.random.default_rng(0x5EED_0060 + n).integers(
+            1, 2**64, size=2 * n * n + 1, dtype=np.uint64, endpoint=False).tolist()
+        _ZOBRIST[n] = (keys[: n * n], keys[n * n: 2 * n * n], keys[-1])
+    return _ZOBRIST[n]
+
+
+class Go:
+    """Go rules for one board size, komi and move cap (see the module docstring)."""
+
+    name = "go"
+    num_players = 2
+    num_symmetries = D4_SIZE
+
+    def __init__(self, board_size: int = 9, komi: float | None = None, max_moves: int | None = None):
+        if isinstance(board_size, bool) or not isinstance(board_size, (int, np.integer)) \
+                or not MIN_SIZE <= board_size <= MAX_SIZE:
+            raise ValueError(f"go board_size {board_size!r}: expected an integer {MIN_SIZE}-{MAX_SIZE}")
+        n = int(board_size)
+        if komi is None:
+            komi = _default_komi(n)
+        try:
+            komi_f = float(komi)
+        except (TypeError, ValueError):
+            raise ValueError(f"go komi {komi!r}: expected a number") from None
+        if not math.isfinite(komi_f) or komi_f * 2 != round(komi_f * 2):
+            raise ValueError(f"go komi {komi!r}: expected a finite multiple of 0.5")
+        if max_moves is None:
+            max_moves = 2 * n * n
+        if isinstance(max_moves, bool) or not isinstance(max_moves, (int, np.integer)) or max_moves < 1:
+            raise ValueError(f"go max_moves {max_moves!r}: expected a positive integer")
+        self.n = self.board_size = n
+        self.komi = komi_f
+        self.max_moves = int(max_moves)
+        self.action_size = n * n + 1
+        self.pass_action = n * n
+        self.obs_shape = (NUM_PLANES, n, n)
+        self.name = f"go{n}"
+
+        nn = n * n
+        self._nn = nn
+        self._full = (1 << nn) - 1
+        col0 = sum(1 << (r * n) for r in range(n))
+        coll = col0 << (n - 1)
+        self._not_c0 = self._full & ~col0
+        self._not_cl = self._full & ~coll
+        full, not_c0, not_cl = self._full, self._not_c0, self._not_cl
+
+        def dilate(x: int) -> int:
+            """The 4-neighbours of the points in x (x itself excluded unless adjacent)."""
+            return (((x << 1) & not_c0) | ((x >> 1) & not_cl) | (x << n) | (x >> n)) & full
+
+        self._dilate = dilate
+        self._nbr = [dilate(1 << i) for i in range(nn)]
+        zb, zw, zside = _zobrist(n)
+        self._z = (zb, zw)
+        self._zside = zside
+        self._zset = (frozenset(zb), frozenset(zw))
+        self._zpoint = ({v: i for i, v in enumerate(zb)}, {v: i for i, v in enumerate(zw)})
+        self._plane_bytes = (nn + 7) // 8
+        self._mask_bytes = (nn + 1 + 7) // 8
+        self._zero_bytes = bytes(self._plane_bytes)
+        self._full_bytes = full.to_bytes(self._plane_bytes, "little")
+
+    def __repr__(self) -> str:
+        return f"Go(board_size={self.n}, komi={self.komi}, max_moves={self.max_moves})"
+
+    # -- states ----------------------------------------------------------------------------------
+    def initial_state(self) -> GoState:
+        return self._from_board(0, 0, BLACK)
+
+    def state_from_text(self, text: str) -> GoState:
+        toks = text.split() if isinstance(text, str) else None
+        if not toks or len(toks) < 4:
+            raise ParseError(f"go position {text!r}: expected '<size> <komi> <b|w> <rows/...> [moves]'")
+        if toks[0] != str(self.n):
+            raise ParseError(f"go position {text!r}: board size {toks[0]!r} does not match this "
+                             f"game's {self.n}")
+        try:
+            komi = float(toks[1])
+        except ValueError:
+            raise ParseError(f"go position {text!r}: komi {toks[1]!r} is not a number") from None
+        if komi != self.komi:
+            raise ParseError(f"go position {text!r}: komi {toks[1]} does not match this game's "
+                             f"{self.komi!r}")
+        colour = toks[2].lower()
+        if colour not in ("b", "w"):
+            raise ParseError(f"go position {text!r}: side to move {toks[2]!r} is not 'b' or 'w'")
+        rows = toks[3].lower().split("/")
+        if len(rows) != self.n or any(len(r) != self.n for r in rows) \
+                or set("".join(rows)) - set(_STONE_CHARS):
+            raise ParseError(f"go position {text!r}: board {toks[3]!r} is not {self.n} rows of "
+                             f"{self.n} characters '.', 'x', 'o' separated by '/'")
+        cells = "".join(rows)
+        b = sum(1 << i for i, ch in enumerate(cells) if ch == "x")
+        w = sum(1 << i for i, ch in enumerate(cells) if ch == "o")
+        state = self._from_board(b, w, BLACK if colour == "b" else WHITE, text)
+        for k, mv in enumerate(toks[4:]):
+            try:
+                state = state.apply(state.text_to_action(mv))
+            except (ParseError, IllegalMoveError) as e:
+                raise ParseError(f"go position {text!r}: move {k + 1} {mv!r}: "
+                                 f"{str(e).split(': ')[-1]}") from None
+        return state
+
+    def _from_board(self, b: int, w: int, to_play: int, text: str | None = None) -> GoState:
+        if b & w:
+            raise ParseError(f"go position {text!r}: a point holds both colours")
+        empty = self._full & ~(b | w)
+        dilate = self._dilate
+        groups = []
+        for colour, bits in ((BLACK, b), (WHITE, w)):
+            z = self._z[colour]
+            found = []
+            rest = bits
+            while rest:
+                grp = rest & -rest
+                while True:
+                    grown = grp | (dilate(grp) & bits)
+                    if grown == grp:
+                        break
+                    grp = grown
+                rest &= ~grp
+                libs = dilate(grp) & empty
+                if not libs:
+                    raise ParseError(f"go position {text!r}: the {'black' if colour == BLACK else 'white'} "
+                                     f"group at {self.action_to_text(grp.bit_length() - 1)} has no liberty")
+                zh = 0
+                x = grp
+                while x:
+                    low = x & -x
+                    zh ^= z[low.bit_length() - 1]
+                    x ^= low
+                found.append((grp, libs, zh))
+            groups.append(tuple(found))
+        s = GoState.__new__(GoState)
+        s.game = self
+        s._b, s._w = b, w
+        s._groups = (groups[0], groups[1])
+        s._to_play = to_play
+        s._ply = 0
+        s._passes = 0
+        s._bh = self.zobrist(b, w)
+        s._seen = frozenset((s._bh,))
+        s._hist = ((b, w),)
+        s._moves = None
+        s._last = -1
+        s._capt = (0, 0)
+        s._info = None
+        s._root = (b, w, to_play)
+        return s
+
+    def zobrist(self, black: int, white: int, to_play: int = BLACK) -> int:
+        """Zobrist key recomputed from scratch for bitboards (bit r*N+c); equals `state.hash()`."""
+        zb, zw = self._z
+        h = self._zside if to_play else 0
+        for i in range(self._nn):
+            if black >> i & 1:
+                h ^= zb[i]
+            elif white >> i & 1:
+                h ^= zw[i]
+        return h
+
+    def _board_text(self, b: int, w: int) -> str:
+        n = self.n
+        cells = ["x" if b >> i & 1 else "o" if w >> i & 1 else "." for i in range(self._nn)]
+        return "/".join("".join(cells[r * n:(r + 1) * n]) for r in range(n))
+
+    # -- moves as GTP vertices -------------------------------------------------------------------
+    def action_to_text(self, action: int) -> str:
+        a = int(action)
+        if a == self._nn:
+            return "pass"
+        if not 0 <= a < self._nn:
+            raise ValueError(f"go action {action!r}: out of range 0-{self._nn}")
+        r, c = divmod(a, self.n)
+        return f"{COLUMNS[c]}{self.n - r}"
+
+    def text_to_action(self, text: str) -> int:
+        """GTP vertex -> action (no legality check); raises ParseError naming the text."""
+        t = text.strip().upper() if isinstance(text, str) else ""
+        if t == "PASS":
+            return self._nn
+        if len(t) < 2 or not t[1:].isdigit() or not t[0].isalpha():
+            raise ParseError(f"go move {text!r}: expected a vertex like 'D4' or 'pass'")
+        if t[0] == "I":
+            raise ParseError(f"go move {text!r}: column letter I is not used in GTP")
+        col = COLUMNS.find(t[0])
+        if not 0 <= col < self.n:
+            raise ParseError(f"go move {text!r}: column {t[0]} is off the {self.n}x{self.n} board "
+                             f"(A-{COLUMNS[self.n - 1]})")
+        row = int(t[1:])
+        if not 1 <= row <= self.n:
+            raise ParseError(f"go move {text!r}: row {row} is off the {self.n}x{self.n} board (1-{self.n})")
+        return (self.n - row) * self.n + col
+
+    # -- symmetries ------------------------------------------------------------------------------
+    def transform(self, planes, policy, k):
+        return d4_transform(planes, policy, k, self.n, self.n)
+
+    def inverse(self, k: int) -> int:
+        return d4_inverse(k)
