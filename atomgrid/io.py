@@ -1,0 +1,369 @@
+"""Reading receptors and ligands through RDKit, with per-record error values.
+
+Every reader returns RDKit molecules with hydrogens exactly as the file gives them
+(``removeHs=False``); ``add_hs=True`` adds the missing ones with 3D coordinates.
+A record that cannot be read becomes a :class:`ReadError` (file, record index,
+reason) in the output stream instead of raising, so one bad record never ends a run.
+Only missing files and unknown formats raise (``AtomgridIOError``): those are
+mistakes of the caller, not of a record.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+from rdkit import Chem, RDLogger
+from rdkit.Chem import AllChem
+
+RDLogger.DisableLog("rdApp.*")  # errors are reported as ReadError values instead
+
+WATER_NAMES = frozenset({"HOH", "WAT", "H2O", "DOD", "TIP", "TIP3", "SOL"})
+
+
+class AtomgridIOError(ValueError):
+    """A file that cannot be opened at all (missing, unknown format)."""
+
+
+@dataclass(frozen=True)
+class ReadError:
+    """One record that could not be read: ``path``, 0-based record ``index``, ``reason``."""
+
+    path: str
+    index: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path} record {self.index}: {self.reason}"
+
+
+def is_error(x: object) -> bool:
+    return isinstance(x, ReadError)
+
+
+def data_root() -> Path:
+    """Root of the shared data (``GRIDNETS_DATA`` or ``<repo>/../shared/data``)."""
+    import os
+
+    env = os.environ.get("GRIDNETS_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _suffixes(path: Path) -> str:
+    name = path.name.lower()
+    return name[:-3] if name.endswith(".gz") else name
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise AtomgridIOError(f"{path}: no such file")
+    if path.name.lower().endswith(".gz"):
+        with gzip.open(path, "rt", errors="replace") as f:
+            return f.read()
+    return path.read_text(errors="replace")
+
+
+def _finish(mol: Chem.Mol, add_hs: bool) -> Chem.Mol:
+    if add_hs:
+        mol = Chem.AddHs(mol, addCoords=mol.GetNumConformers() > 0)
+    return mol
+
+
+def _sanitize(mol: Chem.Mol) -> str | None:
+    """Sanitise in place; return the RDKit reason on failure."""
+    try:
+        Chem.SanitizeMol(mol)
+    except Exception as exc:  # RDKit raises several unrelated exception classes
+        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'sanitisation failed'}"
+    return None
+
+
+# ----------------------------------------------------------------------------- ligands
+
+_SD_TAG = re.compile(r"^>\s*<([^>]+)>")
+
+
+def _sdf_blocks(text: str) -> Iterator[str]:
+    block: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("$$$$"):
+            yield "".join(block)
+            block = []
+        else:
+            block.append(line)
+    if "".join(block).strip():
+        yield "".join(block)
+
+
+def _parse_sd_tags(block: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    lines = block.splitlines()
+    try:
+        start = next(i for i, l in enumerate(lines) if l.startswith("M  END"))
+    except StopIteration:
+        return tags
+    i = start + 1
+    while i < len(lines):
+        m = _SD_TAG.match(lines[i])
+        if m:
+            vals = []
+            i += 1
+            while i < len(lines) and lines[i].strip() != "":
+                vals.append(lines[i])
+                i += 1
+            tags[m.group(1)] = "\n".join(vals)
+        i += 1
+    return tags
+
+
+def _mol_from_block(kind: str, block: str, sanitize: bool) -> tuple[Chem.Mol | None, str | None]:
+    if kind == "sdf":
+        mol = Chem.MolFromMolBlock(block, sanitize=False, removeHs=False, strictParsing=False)
+    elif kind == "mol2":
+        mol = Chem.MolFromMol2Block(block, sanitize=False, removeHs=False, cleanupSubstructures=True)
+    elif kind == "pdb":
+        mol = Chem.MolFromPDBBlock(block, sanitize=False, removeHs=False)
+    else:  # smiles
+        mol = Chem.MolFromSmiles(block, sanitize=False)
+    if mol is None:
+        return None, f"RDKit could not parse the {kind} record"
+    if mol.GetNumAtoms() == 0:
+        return None, "record has no atoms"
+    if sanitize:
+        reason = _sanitize(mol)
+        if reason is not None:
+            return None, reason
+    return mol, None
+
+
+def _mol2_blocks(text: str) -> Iterator[str]:
+    parts = text.split("@<TRIPOS>MOLECULE")
+    for p in parts[1:]:
+        yield "@<TRIPOS>MOLECULE" + p
+
+
+def pdbqt_to_pdb(text: str) -> str:
+    """PDBQT text -> PDB text: ATOM/HETATM lines with the element taken from the AutoDock type.
+
+    ``MODEL``/``ENDMDL`` lines are kept; ROOT/BRANCH/TORSDOF lines are dropped.
+    """
+    out = []
+    for line in text.splitlines():
+        rec = line[:6]
+        if rec in ("ATOM  ", "HETATM"):
+            adtype = line[77:79].strip() if len(line) > 77 else ""
+            out.append(f"{line[:66]:<66}          {_ad_element(adtype, line):>2}")
+        elif rec.startswith("MODEL") or rec.startswith("ENDMDL"):
+            out.append(line)
+    out.append("END")
+    return "\n".join(out) + "\n"
+
+
+_AD_ELEMENTS = {"A": "C", "C": "C", "N": "N", "NA": "N", "NS": "N", "OA": "O", "OS": "O", "O": "O",
+                "SA": "S", "S": "S", "HD": "H", "HS": "H", "H": "H", "P": "P", "F": "F", "CL": "Cl",
+                "Cl": "Cl", "BR": "Br", "Br": "Br", "I": "I", "MG": "Mg", "Mg": "Mg", "MN": "Mn", "Mn": "Mn",
+                "ZN": "Zn", "Zn": "Zn", "CA": "Ca", "Ca": "Ca", "FE": "Fe", "Fe": "Fe", "CU": "Cu", "Cu": "Cu",
+                "NI": "Ni", "CO": "Co", "K": "K", "NA+": "Na", "SE": "Se", "Se": "Se", "B": "B", "G0": "C",
+                "G1": "C", "CG0": "C", "CG1": "C", "W": "O"}
+
+
+def _ad_element(adtype: str, line: str) -> str:
+    if adtype in _AD_ELEMENTS:
+        return _AD_ELEMENTS[adtype]
+    name = line[12:16].strip()  # fall back on the atom name, as PDB readers do
+    return name[:1] if name else "C"
+
+
+def _split_models(pdb_text: str) -> list[str]:
+    if "MODEL" not in pdb_text:
+        return [pdb_text]
+    models, cur, inside = [], [], False
+    for line in pdb_text.splitlines():
+        if line.startswith("MODEL"):
+            cur, inside = [], True
+        elif line.startswith("ENDMDL"):
+            models.append("\n".join(cur) + "\nEND\n")
+            inside = False
+        elif inside:
+            cur.append(line)
+    return models
+
+
+def ligand_format(path: str | Path) -> str:
+    s = _suffixes(Path(path))
+    for ext, kind in ((".sdf", "sdf"), (".mol", "sdf"), (".mol2", "mol2"), (".smi", "smiles"),
+                      (".ism", "smiles"), (".smiles", "smiles"), (".pdbqt", "pdbqt"), (".pdb", "pdb")):
+        if s.endswith(ext):
+            return kind
+    raise AtomgridIOError(f"{path}: unknown ligand format (expected .sdf, .mol2, .smi/.ism, .pdbqt or .pdb, optionally .gz)")
+
+
+def read_ligands(path: str | Path, *, sanitize: bool = True, add_hs: bool = False,
+                 embed: bool = False, seed: int = 0) -> Iterator[Chem.Mol | ReadError]:
+    """Stream ligand records from SDF, mol2, SMILES (.smi/.ism), PDBQT or PDB (each may be .gz).
+
+    Yields one item per record, in file order: an RDKit ``Mol`` (property ``_Name`` set from
+    the record title or SMILES id; SD tags kept as properties) or a :class:`ReadError`.
+    SMILES records have no coordinates unless ``embed=True`` (ETKDG, seeded); a failed
+    embedding is a ``ReadError``. ``sanitize=False`` keeps records RDKit cannot sanitise.
+    """
+    path = Path(path)
+    kind = ligand_format(path)
+    text = _read_text(path)
+    if kind == "sdf":
+        blocks: Sequence[str] | Iterator[str] = _sdf_blocks(text)
+    elif kind == "mol2":
+        blocks = _mol2_blocks(text)
+    elif kind in ("pdbqt", "pdb"):
+        pdb = pdbqt_to_pdb(text) if kind == "pdbqt" else text
+        blocks = _split_models(pdb)
+        kind = "pdb"
+    else:
+        blocks = [l for l in text.splitlines() if l.strip() and not l.startswith("#")]
+    for i, block in enumerate(blocks):
+        title = ""
+        if kind == "smiles":
+            fields = block.split()
+            block, title = fields[0], (fields[1] if len(fields) > 1 else "")
+        mol, reason = _mol_from_block(kind, block, sanitize)
+        if mol is None:
+            yield ReadError(str(path), i, reason or "unreadable")
+            continue
+        if kind == "sdf":
+            for k, v in _parse_sd_tags(block).items():
+                mol.SetProp(k, v)
+        if title:
+            mol.SetProp("_Name", title)
+        if kind == "smiles" and embed:
+            mol = Chem.AddHs(mol)
+            params = AllChem.ETKDGv3()
+            params.randomSeed = seed
+            if AllChem.EmbedMolecule(mol, params) != 0:
+                yield ReadError(str(path), i, "ETKDG embedding failed")
+                continue
+            if not add_hs:
+                mol = Chem.RemoveHs(mol)
+        yield _finish(mol, add_hs)
+
+
+def read_ligand(path: str | Path, index: int = 0, **kw) -> Chem.Mol | ReadError:
+    """Record ``index`` of a ligand file (see :func:`read_ligands`)."""
+    for i, rec in enumerate(read_ligands(path, **kw)):
+        if i == index:
+            return rec
+    return ReadError(str(path), index, "no such record")
+
+
+def smiles_to_mol(smiles: str, *, embed: bool = True, seed: int = 0, name: str = "") -> Chem.Mol | ReadError:
+    """One SMILES string -> molecule (3D with explicit H when ``embed``), or ReadError('<smiles>')."""
+    mol, reason = _mol_from_block("smiles", smiles, True)
+    if mol is None:
+        return ReadError("<smiles>", 0, f"{reason}: {smiles!r}")
+    if embed:
+        mol = Chem.AddHs(mol)
+        params = AllChem.ETKDGv3()
+        params.randomSeed = seed
+        if AllChem.EmbedMolecule(mol, params) != 0:
+            return ReadError("<smiles>", 0, f"ETKDG embedding failed: {smiles!r}")
+    if name:
+        mol.SetProp("_Name", name)
+    return mol
+
+
+# ----------------------------------------------------------------------------- receptors
+
+def read_receptor(path: str | Path, *, remove_waters: bool = True, add_hs: bool = False,
+                  proximity_bonds: bool = True) -> Chem.Mol | ReadError:
+    """Receptor from PDB or PDBQT (optionally .gz), unsanitised (proteins rarely sanitise).
+
+    Waters are dropped when ``remove_waters``; for multi-model files the first model is used.
+    Returns a ``ReadError`` (index 0) for unreadable content.
+    """
+    path = Path(path)
+    s = _suffixes(path)
+    if not (s.endswith(".pdb") or s.endswith(".pdbqt") or s.endswith(".ent")):
+        raise AtomgridIOError(f"{path}: unknown receptor format (expected .pdb or .pdbqt, optionally .gz)")
+    text = _read_text(path)
+    if s.endswith(".pdbqt"):
+        text = pdbqt_to_pdb(text)
+    text = _split_models(text)[0] if "MODEL" in text else text
+    if remove_waters:
+        text = "\n".join(l for l in text.splitlines()
+                         if not (l[:6] in ("ATOM  ", "HETATM") and l[17:21].strip() in WATER_NAMES))
+    mol = Chem.MolFromPDBBlock(text, sanitize=False, removeHs=False, proximityBonding=proximity_bonds)
+    if mol is None or mol.GetNumAtoms() == 0:
+        return ReadError(str(path), 0, "RDKit read no atoms from the receptor")
+    mol.UpdatePropertyCache(strict=False)
+    if add_hs:
+        try:
+            mol = Chem.AddHs(mol, addCoords=True, addResidueInfo=True)
+        except Exception as exc:
+            return ReadError(str(path), 0, f"adding hydrogens failed: {exc}")
+    return mol
+
+
+def coordinates(mol: Chem.Mol, conf_id: int = -1) -> np.ndarray:
+    """Atom coordinates ``[N, 3]`` float32 in angstroms (ValueError if the molecule has none)."""
+    if mol.GetNumConformers() == 0:
+        raise ValueError(f"molecule {mol.GetProp('_Name') if mol.HasProp('_Name') else ''!r} has no 3D coordinates")
+    return np.asarray(mol.GetConformer(conf_id).GetPositions(), dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------- boxes
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box: ``center`` and ``size`` (edge lengths), both in angstroms."""
+
+    center: tuple[float, float, float]
+    size: tuple[float, float, float]
+
+    def __post_init__(self):
+        if len(self.center) != 3 or len(self.size) != 3:
+            raise ValueError(f"Box needs 3 centre and 3 size values, got {self.center}, {self.size}")
+        if any(not math.isfinite(v) for v in (*self.center, *self.size)) or min(self.size) <= 0:
+            raise ValueError(f"Box size must be finite and positive, got {self.size}")
+
+    def contains(self, xyz: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        """Boolean mask ``[N]`` of points inside the box grown by ``margin`` on each side."""
+        c = np.asarray(self.center, dtype=np.float64)
+        h = np.asarray(self.size, dtype=np.float64) / 2 + margin
+        return np.all(np.abs(np.asarray(xyz, dtype=np.float64) - c) <= h, axis=1)
+
+
+def autobox(ligand_xyz: np.ndarray, padding: float = 4.0) -> Box:
+    """gnina's ``--autobox_ligand``: the ligand's bounding box grown by ``padding`` Å on every side."""
+    xyz = np.asarray(ligand_xyz, dtype=np.float64)
+    if xyz.ndim != 2 or xyz.shape[1] != 3 or len(xyz) == 0:
+        raise ValueError(f"autobox needs coordinates [N, 3] with N > 0, got shape {xyz.shape}")
+    lo, hi = xyz.min(0), xyz.max(0)
+    return Box(tuple(((lo + hi) / 2).tolist()), tuple((hi - lo + 2 * padding).tolist()))
+
+
+def read_vina_box(path: str | Path) -> Box:
+    """Box from a Vina config file (``center_x = ...``, ``size_x = ...``)."""
+    vals: dict[str, float] = {}
+    for line in Path(path).read_text().splitlines():
+        line = line.split("#")[0]
+        if "=" in line:
+            k, v = (t.strip() for t in line.split("=", 1))
+            if k in ("center_x", "center_y", "center_z", "size_x", "size_y", "size_z"):
+                try:
+                    vals[k] = float(v)
+                except ValueError:
+                    raise AtomgridIOError(f"{path}: {k} is not a number: {v!r}") from None
+    missing = [k for k in ("center_x", "center_y", "center_z", "size_x", "size_y", "size_z") if k not in vals]
+    if missing:
+        raise AtomgridIOError(f"{path}: Vina box is missing {', '.join(missing)}")
+    return Box((vals["center_x"], vals["center_y"], vals["center_z"]), (vals["size_x"], vals["size_y"], vals["size_z"]))
+
+
+def crop_to_box(mol: Chem.Mol, box: Box, margin: float) -> np.ndarray:
+    """Indices of ``mol``'s atoms inside ``box`` grown by ``margin`` Å (int64 ``[K]``)."""
+    return np.nonzero(box.contains(coordinates(mol), margin))[0].astype(np.int64)
