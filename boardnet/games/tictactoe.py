@@ -14,7 +14,6 @@ _LINES = (0b000000111, 0b000111000, 0b111000000, 0b001001001, 0b010010010, 0b100
           0b100010001, 0b001010100)
 _FULL = 0b111111111
 _COLS = "abc"
-_BITS = np.array([1 << i for i in range(9)], dtype=np.int64)
 
 
 def _won(bits: int) -> bool:
@@ -22,6 +21,30 @@ def _won(bits: int) -> bool:
         if bits & line == line:
             return True
     return False
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+# Everything per ply is a table look-up keyed by a 9-bit board: allocating NumPy arrays each ply
+# costs more than the rules themselves. Shared arrays are read-only.
+_WON = tuple(_won(b) for b in range(1 << 9))
+_LEGAL_MASK = tuple(_frozen(np.array([not occ >> i & 1 for i in range(9)], dtype=bool))
+                    for occ in range(1 << 9))
+_LEGAL_ACTIONS = tuple(_frozen(np.flatnonzero(m).astype(np.int64)) for m in _LEGAL_MASK)
+_NO_MASK = _frozen(np.zeros(9, dtype=bool))
+_NO_ACTIONS = _frozen(np.zeros(0, dtype=np.int64))
+# planes(): own stones at bit 0, opponent's at 16, the X-to-move plane at 32 of one int -> bytes ->
+# 8 float32 bits per byte by table -> gather the 27 cells.
+_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1,
+                           bitorder="little").astype(np.float32)
+_GATHER = np.array([[[16 * p + 3 * r + c for c in range(3)] for r in range(3)] for p in range(3)],
+                   dtype=np.intp)
+_X_TO_MOVE = _FULL << 32
+# Planes memoised by board: at most 5,478 legal positions, so the cache stays under 1 MB.
+_PLANES: dict[int, np.ndarray] = {}
 
 
 class TicTacToeState:
@@ -52,35 +75,44 @@ class TicTacToeState:
         return r
 
     def legal_mask(self) -> np.ndarray:
-        if self.is_terminal():
-            return np.zeros(9, dtype=bool)
-        return (_BITS & (self._b[0] | self._b[1])) == 0
+        """bool `[9]`, read-only (shared between states)."""
+        if self._winner >= 0:
+            return _NO_MASK
+        return _LEGAL_MASK[self._b[0] | self._b[1]]
 
     def legal_actions(self) -> np.ndarray:
-        return np.flatnonzero(self.legal_mask())
+        """int64 free cells, ascending; read-only (shared between states)."""
+        if self._winner >= 0:
+            return _NO_ACTIONS
+        return _LEGAL_ACTIONS[self._b[0] | self._b[1]]
 
     def apply(self, action: int) -> "TicTacToeState":
         action = int(action)
         if not 0 <= action < 9:
             raise IllegalMoveError(f"tic-tac-toe action {action}: out of range 0-8")
         bit = 1 << action
-        if self.is_terminal():
+        x, o = self._b
+        if self._winner >= 0 or (x | o) == _FULL:
             raise IllegalMoveError(f"tic-tac-toe move {self.action_to_text(action)}: game is over")
-        if (self._b[0] | self._b[1]) & bit:
+        if (x | o) & bit:
             raise IllegalMoveError(f"tic-tac-toe move {self.action_to_text(action)}: cell is taken")
-        p = self._ply & 1
-        b = list(self._b)
-        b[p] |= bit
-        return TicTacToeState(self.game, (b[0], b[1]), self._ply + 1, p if _won(b[p]) else -1)
+        if self._ply & 1:
+            o |= bit
+            return TicTacToeState(self.game, (x, o), self._ply + 1, 1 if _WON[o] else -1)
+        x |= bit
+        return TicTacToeState(self.game, (x, o), self._ply + 1, 0 if _WON[x] else -1)
 
     def planes(self) -> np.ndarray:
-        """[3, 3, 3]: stones of the side to move, of the opponent, and a plane of 1 if X to move."""
-        p = self._ply & 1
-        out = np.zeros((3, 9), dtype=np.float32)
-        out[0] = (_BITS & self._b[p]) != 0
-        out[1] = (_BITS & self._b[1 - p]) != 0
-        out[2] = 1.0 - p
-        return out.reshape(3, 3, 3)
+        """float32 `[3, 3, 3]`: stones of the side to move, of the opponent, and a plane of ones
+        when X is to move (zeros otherwise)."""
+        x, o = self._b
+        key = x | o << 9
+        cached = _PLANES.get(key)
+        if cached is None:
+            packed = (o | x << 16) if self._ply & 1 else (x | o << 16 | _X_TO_MOVE)
+            cached = _PLANES[key] = _frozen(_BYTE_BITS.take(
+                np.frombuffer(packed.to_bytes(6, "little"), np.uint8), axis=0).take(_GATHER))
+        return cached.copy()
 
     def action_to_text(self, action: int) -> str:
         action = int(action)
