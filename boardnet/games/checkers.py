@@ -449,8 +449,9 @@ class CheckersState:
 
     def legal_moves(self) -> list[tuple[str, list[int]]]:
         """Every legal whole move as (text such as '22x15x8', its steps as actions)."""
+        moves = self._full_moves()  # computes self._cap first
         sep = "x" if self._cap else "-"
-        return [(sep.join(map(str, path)), steps) for path, steps in self._full_moves()]
+        return [(sep.join(map(str, path)), steps) for path, steps in moves]
 
     def legal_moves_text(self) -> list[str]:
         return [t for t, _ in self.legal_moves()]
@@ -470,8 +471,10 @@ class CheckersState:
         """PDN FEN, e.g. 'B:W21,22,K31:B1,2,K12' (+ ':H<n>' / ':J<sq>' when needed)."""
         fields = ["B" if self._turn == BLACK else "W"]
         for colour, p in (("W", WHITE), ("B", BLACK)):
-            fields.append(colour + ",".join(("K" if self._k >> (s - 1) & 1 else "") + str(s)
-                                            for s in _squares(self._p[p])))
+            # PDN habit: men first, then kings, each ascending
+            men = [str(s) for s in _squares(self._p[p] & ~self._k)]
+            kings = [f"K{s}" for s in _squares(self._p[p] & self._k)]
+            fields.append(colour + ",".join(men + kings))
         if self._quiet:
             fields.append(f"H{self._quiet}")
         if self._jumper >= 0:
