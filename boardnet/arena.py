@@ -1,0 +1,208 @@
+"""Matches between two players: alternating colours, openings from a file, games in parallel
+threads, score / Elo with a 95% interval / SPRT, and the games written as PGN, SGF, PDN or move
+lines (`boardnet.records`).
+
+Game i of a match plays opening `i // 2` (cycling through the list) with player A moving first
+in even games and second in odd ones, so every opening is played once from each side.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from boardnet import elo as elo_maths
+from boardnet.games.base import Game, GameError, State
+from boardnet.records import game_record
+
+
+@dataclass
+class GameResult:
+    """One finished game. `result` is the score per colour (first mover first), `score_a` player
+    A's score in {1, 0.5, 0}."""
+
+    index: int
+    actions: list[int]
+    result: tuple[float, float]
+    a_first: bool
+    termination: str
+    record: str
+    opening: int = 0
+
+    @property
+    def score_a(self) -> float:
+        r = self.result[0 if self.a_first else 1]
+        return 1.0 if r > 0 else 0.0 if r < 0 else 0.5
+
+
+@dataclass
+class MatchResult:
+    names: tuple[str, str]
+    games: list[GameResult] = field(default_factory=list)
+    sprt_bounds: tuple[float, float] | None = None
+    sprt_alpha_beta: tuple[float, float] = (0.05, 0.05)
+
+    @property
+    def wins(self) -> int:
+        return sum(g.score_a == 1.0 for g in self.games)
+
+    @property
+    def draws(self) -> int:
+        return sum(g.score_a == 0.5 for g in self.games)
+
+    @property
+    def losses(self) -> int:
+        return sum(g.score_a == 0.0 for g in self.games)
+
+    def elo(self) -> tuple[float, float, float]:
+        return elo_maths.elo_from_score(self.wins, self.draws, self.losses)
+
+    def sprt(self) -> tuple[float, str] | None:
+        if self.sprt_bounds is None or not self.games:
+            return None
+        return elo_maths.sprt(self.wins, self.draws, self.losses, *self.sprt_bounds,
+                              *self.sprt_alpha_beta)
+
+    def summary(self) -> str:
+        lines = [f"{self.names[0]} vs {self.names[1]}: {len(self.games)} games"]
+        if self.games:
+            lines.append(elo_maths.format_match(self.wins, self.draws, self.losses))
+        s = self.sprt()
+        if s is not None:
+            lo, hi = elo_maths.sprt_bounds(*self.sprt_alpha_beta)
+            e0, e1 = self.sprt_bounds
+            lines.append(f"SPRT elo0={e0:g} elo1={e1:g}: LLR {s[0]:+.3f} in [{lo:.3f}, {hi:.3f}] "
+                         f"-> {s[1]}")
+        return "\n".join(lines)
+
+
+def read_openings(path: str | Path, game: Game) -> list[list[int]]:
+    """Openings, one per line: moves in the game's notation separated by spaces (a Connect Four
+    digit string such as "4453" is read too); '#' starts a comment. Raises ValueError naming the
+    file, line and move."""
+    out = []
+    for num, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        toks = line.split()
+        if game.name == "connect4" and len(toks) == 1 and toks[0].isdigit():
+            toks = list(toks[0])
+        state, acts = game.initial_state(), []
+        for t in toks:
+            if t[-1] == "." or t.rstrip(".").isdigit() and game.name == "chess":
+                continue  # PGN-style move numbers "1." in chess lines
+            try:
+                many = state.text_to_actions(t) if hasattr(state, "text_to_actions") else [state.text_to_action(t)]
+            except GameError as e:
+                raise ValueError(f"openings file {path}: line {num}: move {t!r}: {e}") from None
+            for a in many:
+                state = state.apply(a)
+                acts.append(a)
+            if state.is_terminal():
+                raise ValueError(f"openings file {path}: line {num}: the game is over after {t!r}")
+        out.append(acts)
+    if not out:
+        raise ValueError(f"openings file {path}: no openings in it")
+    return out
+
+
+def play_game(game: Game, first, second, opening: Sequence[int] = (), *, max_plies: int | None = None,
+              index: int = 0, a_first: bool = True, event: str = "boardnet arena",
+              on_move: Callable[[State, int], None] | None = None) -> GameResult:
+    """Play one game between two players from the opening; the result is per colour."""
+    start = game.initial_state()
+    players = (first, second)
+    for p in players:
+        p.new_game(game, start)
+    state, actions = start, []
+    for a in opening:
+        state = state.apply(int(a))
+        actions.append(int(a))
+    result, termination = None, "rules"
+    while not state.is_terminal():
+        if max_plies is not None and len(actions) >= max_plies:
+            result, termination = (0.0, 0.0), "adjudicated draw (move limit)"
+            break
+        mover = state.to_play()
+        a = players[mover].select(state, list(actions))
+        if a is None:
+            result = (-1.0, 1.0) if mover == 0 else (1.0, -1.0)
+            termination = f"{players[mover].name} resigned"
+            break
+        a = int(a)
+        if not 0 <= a < game.action_size or not state.legal_mask()[a]:
+            # A player that answers an illegal move forfeits (external programs can disagree on rules).
+            result = (-1.0, 1.0) if mover == 0 else (1.0, -1.0)
+            termination = f"{players[mover].name} played an illegal move ({a})"
+            break
+        state = state.apply(a)
+        actions.append(a)
+        if on_move is not None:
+            on_move(state, a)
+    if result is None:
+        r = state.returns()
+        result = (float(r[0]), float(r[1]))
+    kind = termination if termination != "rules" else None
+    record = game_record(game, actions, result, players=(first.name, second.name), event=event,
+                         termination="resign" if kind and "resigned" in kind else kind)
+    return GameResult(index, actions, result, a_first, termination, record)
+
+
+def play_match(game: Game, make_a: Callable[[], object], make_b: Callable[[], object], games: int, *,
+               openings: Sequence[Sequence[int]] | None = None, parallel: int = 1,
+               max_plies: int | None = None, sprt: tuple[float, float] | None = None,
+               alpha: float = 0.05, beta: float = 0.05,
+               on_game: Callable[[GameResult, MatchResult], None] | None = None) -> MatchResult:
+    """Play `games` games between players made by `make_a` and `make_b` (one pair per parallel
+    worker thread, since players hold processes and trees). With `sprt=(elo0, elo1)` the match
+    stops starting new games once the test decides. Games are returned in index order."""
+    if games < 1:
+        raise ValueError(f"arena games={games!r}: expected at least 1")
+    if parallel < 1:
+        raise ValueError(f"arena parallel={parallel!r}: expected at least 1")
+    openings = list(openings) if openings else [[]]
+    match = MatchResult(names=("A", "B"), sprt_bounds=sprt, sprt_alpha_beta=(alpha, beta))
+    lock = threading.Lock()
+    next_index = [0]
+    stop = threading.Event()
+
+    def worker():
+        a, b = make_a(), make_b()
+        with lock:
+            match.names = (a.name, b.name)
+        try:
+            while not stop.is_set():
+                with lock:
+                    i = next_index[0]
+                    if i >= games:
+                        return
+                    next_index[0] += 1
+                k = (i // 2) % len(openings)
+                a_first = i % 2 == 0
+                first, second = (a, b) if a_first else (b, a)
+                g = play_game(game, first, second, openings[k], max_plies=max_plies, index=i,
+                              a_first=a_first)
+                g.opening = k
+                with lock:
+                    match.games.append(g)
+                    match.games.sort(key=lambda x: x.index)
+                    verdict = match.sprt()
+                    if verdict is not None and verdict[1] != "continue":
+                        stop.set()
+                    if on_game is not None:
+                        on_game(g, match)
+        finally:
+            a.close()
+            b.close()
+
+    n = min(parallel, games)
+    if n == 1:
+        worker()
+    else:
+        with ThreadPoolExecutor(n) as pool:
+            for f in [pool.submit(worker) for _ in range(n)]:
+                f.result()
+    return match

@@ -1,0 +1,209 @@
+"""`boardnet`: play in the terminal, speak UCI or GTP, run matches, list shipped nets.
+
+    boardnet play connect4 --visits 400 --color second
+    boardnet uci --model chess
+    boardnet gtp go9 --movetime 2
+    boardnet arena connect4 --a engine:visits=200 --b mcts:simulations=1000 --games 20 --sprt 0 50
+    boardnet arena chess --a engine:visits=100 --b "uci:cmd=stockfish,UCI_LimitStrength=true,UCI_Elo=1350"
+    boardnet models [NAME]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from boardnet.games import GAMES, make_game
+from boardnet.players import PLAYER_KINDS, load_engine, make_player, stderr_notice
+
+
+def _game_arg(text: str):
+    try:
+        return make_game(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be positive")
+    return v
+
+
+def _engine_options(p: argparse.ArgumentParser, budget: bool = True) -> None:
+    p.add_argument("--model", help="shipped net name (see `boardnet models`) or checkpoint path; "
+                   "default: the shipped net for the game, else play without a network")
+    if budget:
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--visits", type=_positive_int, help="search visits per move (default 400)")
+        g.add_argument("--movetime", type=_positive_float, help="seconds per move")
+    p.add_argument("--device", default="auto", help="torch device for the net: auto, cpu, cuda, ...")
+    p.add_argument("--batch-size", type=_positive_int, default=16, help="leaves per network batch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="boardnet", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("play", help="play a game against the engine in the terminal")
+    p.add_argument("game", type=_game_arg, help=f"one of {', '.join(GAMES)}, checkers, go9/go13/go19")
+    _engine_options(p)
+    p.add_argument("--color", "--colour", default="first",
+                   help="the side you play: first, second, the game's colour names (white/black, "
+                        "x/o), both (you play both sides), none (engine plays itself)")
+    p.add_argument("--ascii", action="store_true", help="ASCII pieces only (chess)")
+
+    p = sub.add_parser("uci", help="speak UCI (chess) on stdin/stdout")
+    _engine_options(p, budget=False)
+    p.add_argument("--visits", type=_positive_int, default=800, help="visits for `go` without limits")
+
+    p = sub.add_parser("gtp", help="speak GTP v2 (Go, Connect Four, tic-tac-toe, checkers)")
+    p.add_argument("game", type=_game_arg)
+    _engine_options(p)
+    p.add_argument("--komi", type=float, help="Go komi (default: the game's)")
+
+    p = sub.add_parser("arena", help="play a match between two players and report Elo / SPRT",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Player specs (kinds: " + ", ".join(PLAYER_KINDS) + "):\n"
+                       "  random[:seed=1]   mcts[:simulations=1000,c=1.4]\n"
+                       "  engine[:model=NAME,visits=200|movetime=0.5]\n"
+                       "  uci:cmd=stockfish,movetime=0.1,UCI_LimitStrength=true,UCI_Elo=1350\n"
+                       "  gtp:cmd=gnugo --mode gtp --level 1")
+    p.add_argument("game", type=_game_arg)
+    p.add_argument("--a", "--player1", dest="a", required=True, help="player A spec")
+    p.add_argument("--b", "--player2", dest="b", required=True, help="player B spec")
+    p.add_argument("--games", type=_positive_int, default=2)
+    p.add_argument("--openings", type=Path, help="file of openings, one per line (moves in the "
+                   "game's notation); each is played with both colours")
+    p.add_argument("--parallel", type=_positive_int, default=1, help="games played at once")
+    p.add_argument("--max-plies", type=_positive_int, help="adjudicate a draw after this many plies")
+    p.add_argument("--sprt", nargs=2, type=float, metavar=("ELO0", "ELO1"),
+                   help="sequential test of H0 elo=ELO0 against H1 elo=ELO1; stops when decided")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--beta", type=float, default=0.05)
+    p.add_argument("--out", type=Path, help="write the games here (PGN, SGF, PDN or move lines)")
+    p.add_argument("--quiet", action="store_true", help="no line per game")
+
+    p = sub.add_parser("models", help="list the shipped nets, or show one's model card")
+    p.add_argument("name", nargs="?")
+    return ap
+
+
+def _engine_for(args, game, visits_default: int = 400):
+    visits = getattr(args, "visits", None) or visits_default
+    return load_engine(game, args.model, visits=visits, device=args.device,
+                       batch_size=args.batch_size, notice=stderr_notice)
+
+
+def cmd_play(args) -> int:
+    from boardnet.play import PlaySession, human_sides
+
+    game = args.game
+    human = human_sides(game, args.color)
+    engine = _engine_for(args, game)
+    session = PlaySession(game, engine, human=human, visits=args.visits or (None if args.movetime else 400),
+                          movetime=args.movetime, ascii_only=True if args.ascii else None)
+    return session.run(sys.stdin)
+
+
+def cmd_uci(args) -> int:
+    from boardnet.uci import UCIServer
+
+    game = make_game("chess")
+    server = UCIServer(game, lambda model: load_engine(game, model, visits=args.visits, device=args.device,
+                                                       batch_size=args.batch_size, notice=stderr_notice),
+                       model=args.model, visits=args.visits)
+    return server.run(sys.stdin)
+
+
+def cmd_gtp(args) -> int:
+    from boardnet.gtp import GTPServer
+
+    game = args.game
+    if args.komi is not None:
+        if not game.name.startswith("go"):
+            raise ValueError(f"--komi {args.komi}: only Go has komi, not {game.name}")
+        game = make_game("go", board_size=game.n, komi=args.komi)
+    visits = args.visits or (None if args.movetime else 400)
+    server = GTPServer(game, lambda g: load_engine(g, args.model, visits=visits or 400, device=args.device,
+                                                   batch_size=args.batch_size, notice=stderr_notice),
+                       visits=visits, movetime=args.movetime)
+    return server.run(sys.stdin)
+
+
+def cmd_arena(args) -> int:
+    from boardnet.arena import play_match, read_openings
+
+    game = args.game
+    openings = read_openings(args.openings, game) if args.openings else None
+    make_player(args.a, game, notice=stderr_notice).close()  # fail fast on a bad spec, before threads
+    make_player(args.b, game).close()
+
+    def on_game(g, match) -> None:
+        if args.quiet:
+            return
+        first, second = match.names if g.a_first else match.names[::-1]
+        print(f"game {g.index + 1}: {first} - {second}: {g.record.strip().splitlines()[-1][-7:].split()[-1]}"
+              f"  (A scores {g.score_a:g}; {g.termination}; {len(g.actions)} plies)  "
+              f"running +{match.wins} ={match.draws} -{match.losses}", flush=True)
+
+    match = play_match(game, lambda: make_player(args.a, game), lambda: make_player(args.b, game),
+                       args.games, openings=openings, parallel=args.parallel, max_plies=args.max_plies,
+                       sprt=tuple(args.sprt) if args.sprt else None, alpha=args.alpha, beta=args.beta,
+                       on_game=on_game)
+    print(match.summary())
+    if args.out:
+        args.out.write_text("\n".join(g.record.rstrip("\n") + "\n" for g in match.games), encoding="utf-8")
+        print(f"wrote {len(match.games)} games to {args.out}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from boardnet import models
+
+    if args.name:
+        print(models.card_path(args.name).read_text(encoding="utf-8"), end="")
+        return 0
+    names = models.available()
+    if not names:
+        print("no nets are shipped yet (boardnet/models/ holds <name>.pt + <name>.md)")
+        return 0
+    for n in names:
+        try:
+            card = models.read_card(n)
+            print(f"{n:12s} {card['Network']}; strength: {card['Strength']}")
+        except ValueError as e:
+            print(f"{n:12s} (card problem: {e})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"play": cmd_play, "uci": cmd_uci, "gtp": cmd_gtp, "arena": cmd_arena,
+               "models": cmd_models}[args.command]
+    try:
+        return handler(args)
+    except (ValueError, OSError, RuntimeError) as e:
+        print(f"boardnet {args.command}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,377 @@
+"""`boardnet gtp <game>`: the Go Text Protocol v2, for Go and also Connect Four, tic-tac-toe and
+checkers (chess speaks UCI: `boardnet uci`).
+
+Commands: protocol_version name version known_command list_commands quit boardsize clear_board
+komi play genmove undo showboard final_score time_settings time_left lz-analyze (Leela Zero's
+analysis stream, as Sabaki reads it). Replies are `=[id] text` or `?[id] message`, each ended
+by an empty line; ids are echoed.
+
+Colours: `b`/`black` is the first player (Go: Black; Connect Four and tic-tac-toe: X; checkers:
+Black), `w`/`white` the second. Moves are in the game's notation (Go vertices and `pass`,
+Connect Four columns 1-7, tic-tac-toe a1-c3, checkers `11-15` or `22x15x8`); a Connect Four move
+may also be a GTP vertex whose letter names the column (`D1` = column 4). `play` for the colour
+not to move is legal in Go (GTP allows it): a pass is inserted for the other side; in the other
+games it is an error. `undo` takes back one `play`/`genmove`.
+
+Go and passing (CGOS-safe): the engine passes only when its search prefers pass AND the
+Tromp-Taylor area score of the board as it stands, with no dead-stone removal, already wins for
+it, or when the opponent has just passed and that score wins. Otherwise it plays its best
+non-pass move, so dead opponent stones are captured before the game ends and the final position
+scores correctly under Tromp-Taylor rules. It never resigns. `final_score` is that area score.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import TextIO
+
+from boardnet.games import make_game
+from boardnet.games.base import GameError
+from boardnet.players import ProgressReporter, analysis_rows, go_choose, is_go
+from boardnet.timeman import allot_time
+
+NAME = "boardnet"
+COMMANDS = ("protocol_version", "name", "version", "known_command", "list_commands", "quit",
+            "boardsize", "clear_board", "komi", "play", "genmove", "undo", "showboard", "final_score",
+            "time_settings", "time_left", "lz-analyze")
+FIXED_SIZES = {"connect4": 7, "tictactoe": 3, "checkers": 8}
+UNLIMITED_VISITS = 10 ** 9
+
+
+class GTPError(Exception):
+    """A command failed; the message becomes the `? message` reply."""
+
+
+def parse_colour(text: str) -> int:
+    t = text.lower()
+    if t in ("b", "black"):
+        return 0
+    if t in ("w", "white"):
+        return 1
+    raise GTPError(f"invalid color {text!r}")
+
+
+class GTPServer:
+    """One GTP session. `make_engine(game)` builds an engine for a (possibly resized) game."""
+
+    def __init__(self, game, make_engine: Callable[[object], object], *, visits: int | None = None,
+                 movetime: float | None = None, out: TextIO = sys.stdout):
+        if game.name == "chess":
+            raise ValueError("gtp chess: chess speaks UCI; run `boardnet uci` instead")
+        self.game = game
+        self.make_engine = make_engine
+        self.visits, self.movetime = visits, movetime
+        self.out = out
+        self._engine = None
+        self._lock = threading.Lock()
+        self._analysis: tuple[threading.Thread, threading.Event] | None = None
+        self.main_time = self.byo_time = 0.0
+        self.byo_stones = 0
+        self.time_left: dict[int, tuple[float, int]] = {}
+        self._lz_interval = 1.0
+        self.clear()
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            self._engine = self.make_engine(self.game)
+        return self._engine
+
+    def clear(self) -> None:
+        self.states = [self.game.initial_state()]
+        self.marks = [0]  # index into states where each GTP move began, for undo
+
+    @property
+    def state(self):
+        return self.states[-1]
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            self.out.write(text)
+            self.out.flush()
+
+    # -- move text --------------------------------------------------------------------------------
+    def _move_actions(self, state, text: str) -> list[int]:
+        if self.game.name == "connect4" and len(text) >= 2 and text[0].isalpha() and text[1:].isdigit():
+            col = "abcdefg".find(text[0].lower())
+            if col < 0:
+                raise GTPError(f"illegal move: vertex {text!r} is off the 7-column board")
+            text = str(col + 1)
+        try:
+            if hasattr(state, "text_to_actions"):
+                return list(state.text_to_actions(text))
+            return [state.text_to_action(text)]
+        except GameError as e:
+            raise GTPError(f"illegal move: {e}") from None
+
+    def _push(self, actions: list[int]) -> None:
+        self.marks.append(len(self.states) - 1)
+        for a in actions:
+            self.states.append(self.state.apply(a))
+
+    def _turn(self, colour: int, what: str) -> None:
+        """Make `colour` the side to move (Go: a pass for the other side; else an error)."""
+        s = self.state
+        if s.is_terminal():
+            raise GTPError(f"{what}: the game is over")
+        if s.to_play() == colour:
+            return
+        if is_go(self.game):
+            self.states.append(s.apply(self.game.pass_action))
+            if self.state.is_terminal():
+                self.states.pop()
+                raise GTPError(f"{what}: inserting a pass for the other colour would end the game")
+            return
+        raise GTPError(f"{what}: it is {'black' if s.to_play() == 0 else 'white'}'s turn")
+
+    # -- thinking -----------------------------------------------------------------------------------
+    def _limits(self, colour: int) -> tuple[int | None, float | None]:
+        if colour in self.time_left and (self.main_time > 0 or self.byo_time > 0):
+            left, stones = self.time_left[colour]
+            if stones > 0:
+                return UNLIMITED_VISITS, allot_time(left, 0.0, stones)
+            # Main time, then byo-yomi: never plan to use main time past a byo-yomi period's share.
+            t = allot_time(left, 0.0)
+            if self.byo_time > 0 and self.byo_stones > 0:
+                t = max(t, 0.8 * self.byo_time / self.byo_stones)
+            return UNLIMITED_VISITS, t
+        return self.visits, self.movetime
+
+    def genmove(self, colour: int) -> str:
+        start = len(self.states) - 1
+        s = self.state
+        if is_go(self.game) and not s.is_terminal() and s.to_play() != colour:
+            self._turn(colour, "genmove")
+            s = self.state
+        if s.is_terminal():
+            if is_go(self.game):
+                return "pass"
+            raise GTPError("genmove: the game is over")
+        if s.to_play() != colour:
+            raise GTPError(f"genmove: it is {'black' if s.to_play() == 0 else 'white'}'s turn")
+        visits, movetime = self._limits(colour)
+        texts = []
+        while True:  # checkers: a multi-jump is several actions by the same side
+            st = self.state
+            an = self.engine.analyse(st, visits=visits, movetime=movetime)
+            a = go_choose(st, an, self.game.text_to_action) if is_go(self.game) else int(an.best_action)
+            texts.append(st.action_to_text(a))
+            self.states.append(st.apply(a))
+            if not getattr(self.state, "mid_capture", False):
+                break
+        self.marks.append(start)
+        if len(texts) == 1:
+            return texts[0]
+        return texts[0] + "".join(t[t.index("x"):] for t in texts[1:])
+
+    # -- lz-analyze --------------------------------------------------------------------------------------
+    def _lz_line(self, an) -> str:
+        parts = []
+        for order, (move, visits, prior, q) in enumerate(analysis_rows(an)):
+            if visits == 0:
+                continue
+            winrate = int(round(5000 * (q + 1)))
+            pv = " ".join(an.pv) if order == 0 and an.pv and an.pv[0] == move else move
+            parts.append(f"info move {move} visits {visits} winrate {winrate} prior "
+                         f"{int(round(10000 * prior))} lcb {winrate} order {order} pv {pv}")
+        return " ".join(parts)
+
+    def start_analysis(self, interval: float) -> None:
+        state = self.state
+        stop = threading.Event()
+
+        def run() -> None:
+            def progress(an) -> None:
+                line = self._lz_line(an)
+                if line:
+                    self.write(line + "\n")
+
+            engine = self.engine
+            try:
+                an = engine.analyse(state, visits=UNLIMITED_VISITS, stop=stop.is_set,
+                                    on_progress=ProgressReporter(engine, progress, interval))
+            except Exception as e:  # noqa: BLE001 - the stream must end cleanly for the GUI
+                self.write(f"info string analysis failed: {e}\n")
+                return
+            line = self._lz_line(an)
+            if line:
+                self.write(line + "\n")
+
+        th = threading.Thread(target=run, daemon=True)
+        self._analysis = (th, stop)
+        th.start()
+
+    def stop_analysis(self) -> None:
+        if self._analysis is not None:
+            th, stop = self._analysis
+            stop.set()
+            th.join()
+            self._analysis = None
+            self.write("\n")  # ends the lz-analyze response
+
+    # -- dispatch ----------------------------------------------------------------------------------------
+    def command(self, cmd: str, args: list[str]) -> str:
+        g = self.game
+        if cmd == "protocol_version":
+            return "2"
+        if cmd == "name":
+            return NAME
+        if cmd == "version":
+            from boardnet import __version__
+            return __version__
+        if cmd == "known_command":
+            if len(args) != 1:
+                raise GTPError("known_command: expected one command name")
+            return "true" if args[0] in COMMANDS else "false"
+        if cmd == "list_commands":
+            return "\n".join(COMMANDS)
+        if cmd == "boardsize":
+            if len(args) != 1 or not args[0].isdigit():
+                raise GTPError("boardsize: expected one integer")
+            n = int(args[0])
+            if is_go(g):
+                if n != g.n:
+                    try:
+                        new = make_game("go", board_size=n, komi=g.komi)
+                        engine = self.make_engine(new)  # a net for another size is refused here
+                    except (ValueError, OSError):
+                        raise GTPError("unacceptable size") from None
+                    self.game, self._engine = new, engine
+            elif n != FIXED_SIZES.get(g.name):
+                raise GTPError("unacceptable size")
+            self.clear()
+            return ""
+        if cmd == "clear_board":
+            self.clear()
+            reset = getattr(self._engine, "new_game", None)
+            if callable(reset):
+                reset()
+            return ""
+        if cmd == "komi":
+            if len(args) != 1:
+                raise GTPError("komi: expected one number")
+            try:
+                komi = float(args[0])
+            except ValueError:
+                raise GTPError(f"komi {args[0]!r}: not a number") from None
+            if is_go(g) and komi != g.komi:
+                try:
+                    new = make_game("go", board_size=g.n, komi=komi)
+                except ValueError as e:
+                    raise GTPError(str(e)) from None
+                # Same moves on the new game: komi only changes the score, not the board.
+                moves = [s.last_action() for s in self.states[1:]]
+                self.game, self._engine = new, None
+                self.states = [new.initial_state()]
+                for a in moves:
+                    self.states.append(self.state.apply(a))
+            return ""
+        if cmd == "play":
+            if len(args) != 2:
+                raise GTPError("play: expected a color and a move")
+            colour = parse_colour(args[0])
+            before = len(self.states)
+            self._turn(colour, "play")
+            try:
+                acts = self._move_actions(self.state, args[1])
+            except GTPError:
+                del self.states[before:]
+                raise
+            mark = before - 1
+            self._push(acts)
+            self.marks[-1] = mark
+            return ""
+        if cmd == "genmove":
+            if len(args) != 1:
+                raise GTPError("genmove: expected a color")
+            return self.genmove(parse_colour(args[0]))
+        if cmd == "undo":
+            if len(self.marks) < 2:
+                raise GTPError("cannot undo")
+            del self.states[self.marks.pop() + 1:]
+            return ""
+        if cmd == "showboard":
+            return "\n" + str(self.state)
+        if cmd == "final_score":
+            s = self.state
+            if is_go(g):
+                sc = s.score()
+                return "0" if sc == 0 else f"{'B' if sc > 0 else 'W'}+{abs(sc):g}"
+            if not s.is_terminal():
+                raise GTPError("final_score: the game is not over")
+            r = s.returns()
+            return "0" if r[0] == 0 else ("B+1" if r[0] > 0 else "W+1")
+        if cmd == "time_settings":
+            if len(args) != 3:
+                raise GTPError("time_settings: expected main_time byo_yomi_time byo_yomi_stones")
+            try:
+                self.main_time, self.byo_time, self.byo_stones = float(args[0]), float(args[1]), int(args[2])
+            except ValueError:
+                raise GTPError(f"time_settings {' '.join(args)!r}: expected numbers") from None
+            self.time_left = {}
+            return ""
+        if cmd == "time_left":
+            if len(args) != 3:
+                raise GTPError("time_left: expected a color, time and stones")
+            colour = parse_colour(args[0])
+            try:
+                self.time_left[colour] = (float(args[1]), int(args[2]))
+            except ValueError:
+                raise GTPError(f"time_left {' '.join(args)!r}: expected numbers") from None
+            return ""
+        if cmd == "lz-analyze":
+            interval = 1.0
+            rest = list(args)
+            if rest and rest[0].lower() in ("b", "w", "black", "white"):
+                colour = parse_colour(rest.pop(0))
+                if self.state.to_play() != colour and not self.state.is_terminal():
+                    raise GTPError(f"lz-analyze: it is {'black' if self.state.to_play() == 0 else 'white'}'s turn")
+            if rest and rest[0] == "interval":
+                rest.pop(0)
+            if rest:
+                try:
+                    interval = int(rest.pop(0)) / 100.0  # centiseconds, as in Leela Zero
+                except ValueError:
+                    raise GTPError("lz-analyze: interval must be an integer (centiseconds)") from None
+            if self.state.is_terminal():
+                raise GTPError("lz-analyze: the game is over")
+            self._lz_interval = max(0.05, interval)
+            return None  # type: ignore[return-value]  # streamed: see handle()
+        raise GTPError("unknown command")
+
+    def handle(self, line: str) -> bool:
+        """One input line; False after `quit`."""
+        self.stop_analysis()
+        text = "".join(ch for ch in line.split("#", 1)[0] if ch == "\t" or ch >= " ").replace("\t", " ")
+        tokens = text.split()
+        if not tokens:
+            return True
+        ident = ""
+        if tokens[0].isdigit():
+            ident = tokens.pop(0)
+            if not tokens:
+                self.write(f"?{ident} missing command\n\n")
+                return True
+        cmd, args = tokens[0], tokens[1:]
+        try:
+            reply = self.command(cmd, args)
+        except GTPError as e:
+            self.write(f"?{ident} {e}\n\n")
+            return True
+        except Exception as e:  # noqa: BLE001 - a controller must get an answer, not a dead pipe
+            self.write(f"?{ident} internal error in {cmd}: {type(e).__name__}: {e}\n\n")
+            return True
+        if reply is None:  # lz-analyze: "=" now, info lines until the next command
+            self.write(f"={ident}\n")
+            self.start_analysis(self._lz_interval)
+            return True
+        self.write(f"={ident} {reply}\n\n" if reply else f"={ident}\n\n")
+        return cmd != "quit"
+
+    def run(self, lines: Iterable[str]) -> int:
+        for line in lines:
+            if not self.handle(line):
+                return 0
+        self.stop_analysis()
+        return 0

@@ -1,0 +1,535 @@
+"""Players for matches and front ends: our engine at a setting, pure MCTS, random, and external
+programs over UCI (chess: stockfish) or GTP (Go: gnugo).
+
+A player sees the start state and the actions played since (`history`), so an external program
+can be brought up to date; `select` returns the action to play, or None to resign.
+
+Build players from a one-line spec (`make_player`), as the `arena` command does:
+    random[:seed=1]
+    mcts[:simulations=1000,c=1.4,seed=0]
+    engine[:model=NAME|PATH,visits=200,movetime=0.5,device=auto,batch=16]
+    uci:cmd=stockfish[,movetime=0.1|nodes=N|depth=N][,OPTION=VALUE ...]   (UCI options, e.g.
+        UCI_LimitStrength=true,UCI_Elo=1350)
+    gtp:cmd=gnugo --mode gtp --level 1
+"""
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from boardnet.games.base import Game, GameError, State
+
+
+@runtime_checkable
+class Player(Protocol):
+    name: str
+
+    def new_game(self, game: Game, start: State) -> None:
+        """Forget the last game; the next `select` calls come from a game starting at `start`."""
+
+    def select(self, state: State, history: Sequence[int]) -> int | None:
+        """The action to play in `state` (reached by `history` from the start), None = resign."""
+
+    def close(self) -> None: ...
+
+
+# -- analysis helpers shared by the front ends ---------------------------------------------------
+
+def analysis_rows(analysis: Any) -> list[tuple[str, int, float, float]]:
+    """(move text, visits, prior, q) per root move, most visited first, from an engine Analysis."""
+    rows = None
+    for attr in ("moves", "rows", "children", "root_moves"):
+        rows = getattr(analysis, attr, None)
+        if rows is not None:
+            break
+    out = []
+    for r in rows or ():
+        if isinstance(r, dict):
+            out.append((str(r["move"]), int(r["visits"]), float(r["prior"]), float(r["q"])))
+        elif hasattr(r, "move"):
+            out.append((str(r.move), int(r.visits), float(r.prior), float(r.q)))
+        else:
+            m, v, p, q = r[:4]
+            out.append((str(m), int(v), float(p), float(q)))
+    out.sort(key=lambda t: -t[1])
+    return out
+
+
+class ProgressReporter:
+    """An `on_progress(tree)` hook for `Engine.analyse` that, at most every `interval` seconds,
+    turns the search tree into an `Analysis` (as `analyse` returns) and hands it to `emit`.
+    Throttled because building the per-move rows costs more than a batch of simulations."""
+
+    def __init__(self, engine, emit: Callable[[Any], None], interval: float = 0.5):
+        self.engine, self.emit, self.interval = engine, emit, float(interval)
+        self.t0 = time.perf_counter()
+        self.last = self.t0
+
+    def __call__(self, tree) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        self.emit(snapshot(tree, tree.num_visits - getattr(self.engine, "reused_visits", 0),
+                           now - self.t0))
+
+
+def snapshot(tree, nodes: int, seconds: float):
+    """An `engine.Analysis` of a tree in the middle of a search (public Tree API only)."""
+    from boardnet.engine import Analysis, MoveStat
+
+    state = tree.root_state
+    counts, priors = tree.visit_counts(), tree.priors()
+    q = tree.q_values(default=np.nan)
+    legal = state.legal_actions()
+    rows = sorted((MoveStat(state.action_to_text(int(a)), int(a), int(counts[a]), float(priors[a]),
+                            float(q[a])) for a in legal), key=lambda r: (-r.visits, -r.prior))
+    best = rows[0].action if rows else int(np.argmax(counts))
+    pv, s = [], state
+    for a in tree.principal_variation():
+        pv.append(s.action_to_text(a))
+        s = s.apply(a)
+    value = float(tree.root_value())
+    return Analysis(best_move=state.action_to_text(best), best_action=best, value=value,
+                    win_prob=(value + 1.0) / 2.0, pv=pv, visits={r.move: r.visits for r in rows},
+                    rows=rows, nodes=nodes, total_visits=tree.num_visits, seconds=seconds,
+                    nps=nodes / seconds if seconds > 0 else 0.0)
+
+
+def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int]) -> int:
+    """Our Go move with the CGOS-safe pass rule: pass only when the search prefers it AND the
+    Tromp-Taylor area score of the board as it stands (no dead-stone removal) already wins for
+    us, or the opponent just passed and that score wins (passing then ends the game in our
+    favour). Otherwise play the most visited non-pass move, so dead opponent stones get
+    captured before the game ends; pass when no other move is legal."""
+    game = state.game
+    me = state.to_play()
+    score = state.score()
+    winning = score > 0 if me == 0 else score < 0
+    best = int(analysis.best_action)
+    opponent_passed = getattr(state, "last_action", lambda: None)() == game.pass_action
+    if winning and (best == game.pass_action or opponent_passed):
+        return game.pass_action
+    if best != game.pass_action:
+        return best
+    for move, _visits, _prior, _q in analysis_rows(analysis):
+        a = text_to_action(move)
+        if a != game.pass_action and state.legal_mask()[a]:
+            return a
+    legal = [int(a) for a in state.legal_actions() if a != game.pass_action]
+    if legal:  # the search saw only pass (tiny budgets): any legal point beats a losing pass
+        return legal[0]
+    return game.pass_action
+
+
+def is_go(game: Game) -> bool:
+    return game.name.lower().startswith("go")
+
+
+# -- our players -------------------------------------------------------------------------------------
+
+class RandomPlayer:
+    """Uniformly random legal moves (seeded)."""
+
+    def __init__(self, seed: int = 0, name: str | None = None):
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        self.name = name or f"random(seed={self.seed})"
+
+    def new_game(self, game, start) -> None:
+        pass
+
+    def select(self, state, history) -> int:
+        acts = state.legal_actions()
+        return int(acts[self.rng.integers(len(acts))])
+
+    def close(self) -> None:
+        pass
+
+
+class MCTSPlayer:
+    """`boardnet.mcts_baseline.PureMCTS`: UCT with random roll-outs, no network."""
+
+    def __init__(self, simulations: int = 1000, c: float = 1.4, seed: int = 0, name: str | None = None):
+        self.simulations, self.c, self.seed = int(simulations), float(c), int(seed)
+        self.name = name or f"mcts(sims={self.simulations})"
+        self._mcts = None
+        self._game = None
+
+    def new_game(self, game, start) -> None:
+        if self._game is not game:
+            from boardnet.mcts_baseline import PureMCTS
+            self._mcts = PureMCTS(game, simulations=self.simulations, c=self.c, seed=self.seed)
+            self._game = game
+
+    def select(self, state, history) -> int:
+        if self._game is not state.game:
+            self.new_game(state.game, state)
+        return int(self._mcts.select(state))
+
+    def close(self) -> None:
+        pass
+
+
+def load_engine(game: Game, model: str | None = None, *, visits: int = 200, device: str = "auto",
+                batch_size: int = 16, notice: Callable[[str], None] | None = None, **search_kw):
+    """An `Engine` for `game`: from `model` (shipped name or path), else the shipped net named
+    after the game, else network-free (one notice line through `notice`)."""
+    from boardnet import models
+    from boardnet.engine import Engine
+    from boardnet.search import SearchConfig
+
+    search = SearchConfig(num_simulations=int(visits), **search_kw)
+    path = models.resolve(model) if model else models.default_model(game.name)
+    if path is None:
+        if notice is not None:
+            notice(f"note: no --model given and no shipped net for {game.name}; playing without a "
+                   f"network (uniform priors and roll-outs), so expect weak play")
+        return Engine(game, None, search=search, batch_size=batch_size)
+    eng = Engine.from_checkpoint(str(path), search=search, device=device)
+    if getattr(eng, "game", game).name != game.name:
+        raise ValueError(f"model {model or path!s}: it was trained for {eng.game.name}, not {game.name}")
+    # The checkpoint brings its own game object; play uses the caller's (same rules, maybe komi).
+    if hasattr(eng, "game"):
+        eng.game = game
+    return eng
+
+
+class EnginePlayer:
+    """Our engine (network + batched PUCT search) at a fixed budget of visits or seconds."""
+
+    def __init__(self, engine, visits: int | None = None, movetime: float | None = None,
+                 name: str | None = None):
+        self.engine, self.visits, self.movetime = engine, visits, movetime
+        budget = f"movetime={movetime}" if movetime else f"visits={visits}"
+        self.name = name or f"boardnet({budget})"
+        self.last_analysis = None
+
+    def new_game(self, game, start) -> None:
+        reset = getattr(self.engine, "new_game", None)
+        if callable(reset):
+            reset()
+
+    def select(self, state, history) -> int:
+        an = self.engine.analyse(state, visits=self.visits, movetime=self.movetime)
+        self.last_analysis = an
+        if is_go(state.game):
+            return go_choose(state, an, state.game.text_to_action)
+        return int(an.best_action)
+
+    def close(self) -> None:
+        pass
+
+
+# -- external programs --------------------------------------------------------------------------------
+
+class ExternalError(RuntimeError):
+    """An external engine died, timed out or answered something we cannot use."""
+
+
+def find_program(cmd: str) -> str | None:
+    """Full path of a command's program, looking in PATH and /usr/games (Debian's games)."""
+    prog = shlex.split(cmd)[0] if cmd.strip() else ""
+    if not prog:
+        return None
+    found = shutil.which(prog)
+    if found is None and "/" not in prog:
+        cand = Path("/usr/games") / prog
+        found = str(cand) if cand.is_file() else None
+    return found
+
+
+class _Process:
+    """A line-oriented child process with a reader thread (so reads can time out)."""
+
+    def __init__(self, cmd: str, label: str):
+        args = shlex.split(cmd)
+        prog = find_program(cmd)
+        if prog is None:
+            raise ExternalError(f"{label} command {cmd!r}: program {args[0] if args else ''!r} not "
+                                f"found in PATH or /usr/games")
+        args[0] = prog
+        self.label = label
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self._lines: list[str] = []
+        self._cv = threading.Condition()
+        self._eof = False
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            with self._cv:
+                self._lines.append(line.rstrip("\r\n"))
+                self._cv.notify_all()
+        with self._cv:
+            self._eof = True
+            self._cv.notify_all()
+
+    def send(self, line: str) -> None:
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise ExternalError(f"{self.label}: process exited (writing {line!r})") from None
+
+    def readline(self, timeout: float) -> str:
+        with self._cv:
+            if not self._cv.wait_for(lambda: self._lines or self._eof, timeout=timeout):
+                raise ExternalError(f"{self.label}: no answer within {timeout:g} s")
+            if not self._lines:
+                raise ExternalError(f"{self.label}: process exited")
+            return self._lines.pop(0)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class UCIPlayer:
+    """An external chess engine over UCI (e.g. `stockfish` with UCI_LimitStrength/UCI_Elo)."""
+
+    def __init__(self, cmd: str = "stockfish", options: dict[str, str] | None = None,
+                 movetime: float | None = 0.1, nodes: int | None = None, depth: int | None = None,
+                 name: str | None = None, timeout: float = 60.0):
+        self.cmd, self.options = cmd, dict(options or {})
+        self.movetime, self.nodes, self.depth, self.timeout = movetime, nodes, depth, timeout
+        self._p = _Process(cmd, f"uci engine {cmd!r}")
+        self._p.send("uci")
+        ident = None
+        while True:
+            line = self._p.readline(timeout)
+            if line.startswith("id name "):
+                ident = line[8:].strip()
+            if line.strip() == "uciok":
+                break
+        for k, v in self.options.items():
+            self._p.send(f"setoption name {k} value {v}")
+        self._ready()
+        extra = ",".join(f"{k}={v}" for k, v in self.options.items())
+        self.name = name or (ident or cmd) + (f" ({extra})" if extra else "")
+        self._start_fen = None
+
+    def _ready(self) -> None:
+        self._p.send("isready")
+        while self._p.readline(self.timeout).strip() != "readyok":
+            pass
+
+    def new_game(self, game, start) -> None:
+        from boardnet.records import chess_board
+        import chess
+
+        self._p.send("ucinewgame")
+        self._ready()
+        fen = chess_board(start).fen()
+        self._start_fen = None if fen == chess.STARTING_FEN else fen
+
+    def select(self, state, history) -> int | None:
+        from boardnet.records import chess_move
+
+        # Rebuild the UCI move list from the start by walking back along history.
+        moves = []
+        s = self._start_state_of(state, history)
+        for a in history:
+            moves.append(chess_move(s, a).uci())
+            s = s.apply(a)
+        pos = f"position fen {self._start_fen}" if self._start_fen else "position startpos"
+        self._p.send(pos + (" moves " + " ".join(moves) if moves else ""))
+        if self.nodes:
+            self._p.send(f"go nodes {int(self.nodes)}")
+        elif self.depth:
+            self._p.send(f"go depth {int(self.depth)}")
+        else:
+            self._p.send(f"go movetime {max(1, int(1000 * (self.movetime or 0.1)))}")
+        while True:
+            line = self._p.readline(self.timeout + (self.movetime or 0))
+            if line.startswith("bestmove"):
+                parts = line.split()
+                if len(parts) < 2 or parts[1] in ("(none)", "0000"):
+                    return None
+                return chess_action(state, parts[1])
+
+    def _start_state_of(self, state, history):
+        game = state.game
+        if self._start_fen:
+            return game.state_from_text(self._start_fen)
+        return game.initial_state()
+
+    def close(self) -> None:
+        try:
+            self._p.send("quit")
+        except ExternalError:
+            pass
+        self._p.close()
+
+
+def chess_action(state: State, uci: str) -> int:
+    """Our action for a UCI move text in a chess state (via SAN when the game reads only SAN)."""
+    try:
+        return state.text_to_action(uci)
+    except GameError:
+        import chess
+        from boardnet.records import chess_board
+
+        board = chess_board(state)
+        try:
+            move = chess.Move.from_uci(uci)
+        except ValueError:
+            raise GameError(f"chess move {uci!r}: not UCI notation") from None
+        if move not in board.legal_moves:
+            raise GameError(f"chess move {uci!r}: not legal in {board.fen()}") from None
+        return state.text_to_action(board.san(move))
+
+
+class GTPPlayer:
+    """An external Go program over GTP v2 (e.g. `gnugo --mode gtp --level 1`)."""
+
+    def __init__(self, cmd: str = "gnugo --mode gtp", name: str | None = None, timeout: float = 120.0):
+        self.cmd, self.timeout = cmd, timeout
+        self._p = _Process(cmd, f"gtp engine {cmd!r}")
+        ident = self.command("name")
+        version = self.command("version")
+        self.name = name or f"{ident} {version}".strip()
+        self._sent: list[int] = []
+        self._game = None
+
+    def command(self, line: str) -> str:
+        """Send one GTP command; the answer text, or ExternalError on `? message`."""
+        self._p.send(line)
+        out, first = [], None
+        while True:
+            ln = self._p.readline(self.timeout)
+            if first is None:
+                if not ln.strip():
+                    continue
+                first = ln
+                out.append(ln[1:].strip())
+                continue
+            if not ln.strip():
+                break
+            out.append(ln)
+        if first.startswith("?"):
+            raise ExternalError(f"{self._p.label}: {line!r} failed: {' '.join(out).strip()}")
+        return "\n".join(out).strip()
+
+    def new_game(self, game, start) -> None:
+        if not is_go(game):
+            raise ExternalError(f"gtp engine {self.cmd!r}: only Go is played with external GTP "
+                                f"programs, not {game.name}")
+        if start.ply != 0 or start.stone_counts() != (0, 0):
+            raise ExternalError(f"gtp engine {self.cmd!r}: games must start from the empty board")
+        self._game = game
+        self.command(f"boardsize {game.n}")
+        self.command(f"komi {game.komi:g}")
+        self.command("clear_board")
+        self._sent = []
+
+    def select(self, state, history) -> int | None:
+        game = state.game
+        if self._game is not game:
+            self.new_game(game, game.initial_state())
+        hist = [int(a) for a in history]
+        if hist[:len(self._sent)] != self._sent:
+            self.command("clear_board")
+            self._sent = []
+        s = game.initial_state()
+        for a in self._sent:
+            s = s.apply(a)
+        for a in hist[len(self._sent):]:
+            self.command(f"play {'bw'[s.to_play()]} {game.action_to_text(a)}")
+            s = s.apply(a)
+            self._sent.append(a)
+        reply = self.command(f"genmove {'bw'[state.to_play()]}")
+        if reply.lower() == "resign":
+            return None
+        a = state.text_to_action(reply)
+        self._sent.append(a)
+        return a
+
+    def close(self) -> None:
+        try:
+            self._p.send("quit")
+        except ExternalError:
+            pass
+        self._p.close()
+
+
+# -- specs ----------------------------------------------------------------------------------------------
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """"kind:key=value,key=value" -> (kind, {key: value}); raises ValueError naming the spec."""
+    kind, _, rest = spec.strip().partition(":")
+    kind = kind.strip().lower()
+    opts: dict[str, str] = {}
+    for item in filter(None, (s.strip() for s in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"player spec {spec!r}: {item!r} is not key=value")
+        opts[key.strip()] = value.strip()
+    return kind, opts
+
+
+PLAYER_KINDS = ("random", "mcts", "engine", "uci", "gtp")
+
+
+def make_player(spec: str, game: Game, notice: Callable[[str], None] | None = None) -> Player:
+    """A player from a spec string (see the module doc)."""
+    kind, o = parse_spec(spec)
+
+    def take(key, conv, default=None):
+        if key not in o:
+            return default
+        v = o.pop(key)
+        try:
+            return conv(v)
+        except ValueError:
+            raise ValueError(f"player spec {spec!r}: {key}={v!r} is not a valid "
+                             f"{conv.__name__}") from None
+
+    if kind == "random":
+        p = RandomPlayer(seed=take("seed", int, 0), name=take("name", str))
+    elif kind == "mcts":
+        p = MCTSPlayer(simulations=take("simulations", int, take("sims", int, 1000)),
+                       c=take("c", float, 1.4), seed=take("seed", int, 0), name=take("name", str))
+    elif kind == "engine":
+        visits = take("visits", int, 200)
+        movetime = take("movetime", float)
+        name = take("name", str)
+        eng = load_engine(game, take("model", str), visits=visits, device=take("device", str, "auto"),
+                          batch_size=take("batch", int, 16), notice=notice)
+        p = EnginePlayer(eng, visits=None if movetime else visits, movetime=movetime, name=name)
+    elif kind == "uci":
+        cmd = take("cmd", str, "stockfish")
+        p = UCIPlayer(cmd, movetime=take("movetime", float, 0.1), nodes=take("nodes", int),
+                      depth=take("depth", int), name=take("name", str), options=o)
+        o = {}
+    elif kind == "gtp":
+        p = GTPPlayer(take("cmd", str, "gnugo --mode gtp"), name=take("name", str))
+    else:
+        raise ValueError(f"player spec {spec!r}: unknown kind {kind!r}; choose one of "
+                         f"{', '.join(PLAYER_KINDS)}")
+    if o:
+        p.close()
+        raise ValueError(f"player spec {spec!r}: unknown option(s) {', '.join(sorted(o))} for {kind}")
+    return p
+
+
+def stderr_notice(msg: str) -> None:
+    print(msg, file=sys.stderr)

@@ -1,0 +1,297 @@
+"""`boardnet uci`: the Universal Chess Interface, enough for cutechess-cli, Arena and lichess-bot.
+
+Commands: uci, isready, ucinewgame, setoption (Visits, Threads, Model, MoveOverhead),
+position startpos|fen <FEN> [moves ...], go [wtime btime winc binc movestogo movetime nodes depth
+infinite], stop, ponderhit, quit; `d` prints the board (a debugging aid, as in Stockfish).
+
+`go` runs the search on a background thread, so `stop` and `isready` are answered while it
+thinks; the thread prints `info depth/seldepth/nodes/nps/time/score cp/wdl/pv` lines about every
+half second and `bestmove` when the limit is reached or `stop` arrives. Limits: `nodes` = visits;
+`movetime` = seconds; a clock (`wtime`, `btime`, ...) is turned into a time per move by
+`boardnet.timeman.allot_time`; `infinite` searches until `stop`; `depth` has no meaning for
+MCTS and is read as the default visits. Malformed commands get an `info string error: ...` line
+(UCI has no error reply) and are otherwise ignored.
+
+Score: `cp = 111.71 * tan(1.5621 * value)` (Leela Chess Zero's mapping of an expected value in
+[-1, 1] to centipawns); `wdl` in permille from the analysis (draws 0 without a draw head).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import TextIO
+
+from boardnet.games.base import GameError
+from boardnet.players import ProgressReporter
+from boardnet.timeman import allot_time
+
+NAME = "boardnet"
+AUTHOR = "the gridnets authors"
+UNLIMITED_VISITS = 10 ** 9  # "no visit cap": the clock or `stop` ends these searches
+
+
+def value_to_cp(value: float) -> int:
+    """Centipawns for a value in [-1, 1] from the side to move (lc0's tan mapping)."""
+    v = max(-0.999, min(0.999, float(value)))
+    return int(round(111.714640912 * math.tan(1.5620688421 * v)))
+
+
+def wdl_permille(analysis) -> tuple[int, int, int]:
+    """(win, draw, loss) in permille, summing to 1000, from an Analysis."""
+    wdl = getattr(analysis, "wdl", None)
+    if wdl is not None and len(wdl) == 3:
+        w, d = int(round(1000 * wdl[0])), int(round(1000 * wdl[1]))
+        return w, d, 1000 - w - d
+    w = int(round(1000 * max(0.0, min(1.0, float(analysis.win_prob)))))
+    return w, 0, 1000 - w
+
+
+def info_line(an) -> str:
+    w, d, l = wdl_permille(an)
+    depth = max(1, len(an.pv))
+    ms = int(1000 * an.seconds)
+    pv = " ".join(an.pv)
+    return (f"info depth {depth} seldepth {depth} nodes {an.nodes} nps {int(an.nps)} time {ms} "
+            f"score cp {value_to_cp(an.value)} wdl {w} {d} {l}" + (f" pv {pv}" if pv else ""))
+
+
+def parse_go(tokens: list[str]) -> dict:
+    """`go` arguments -> {name: value}; times in milliseconds as in UCI. ValueError names the token."""
+    ints = {"wtime", "btime", "winc", "binc", "movestogo", "movetime", "nodes", "depth", "mate"}
+    flags = {"infinite", "ponder"}
+    out: dict = {}
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t in flags:
+            out[t] = True
+            i += 1
+        elif t in ints:
+            if i + 1 >= len(tokens):
+                raise ValueError(f"go {t}: missing a number")
+            try:
+                out[t] = int(tokens[i + 1])
+            except ValueError:
+                raise ValueError(f"go {t} {tokens[i + 1]!r}: not an integer") from None
+            i += 2
+        elif t == "searchmoves":
+            j = i + 1
+            while j < len(tokens) and tokens[j] not in ints | flags:
+                j += 1
+            out["searchmoves"] = tokens[i + 1:j]
+            i = j
+        else:
+            raise ValueError(f"go: unknown argument {t!r}")
+    return out
+
+
+class UCIServer:
+    """One UCI session over text streams. `make_engine(model)` builds an Engine for chess."""
+
+    def __init__(self, game, make_engine: Callable[[str | None], object], *, model: str | None = None,
+                 visits: int = 800, out: TextIO = sys.stdout):
+        self.game = game
+        self.make_engine = make_engine
+        self.model = model
+        self.visits = int(visits)
+        self.threads = 1
+        self.overhead_ms = 50
+        self.out = out
+        self._engine = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._infinite = False
+        self.state = game.initial_state()
+
+    # output
+    def send(self, line: str) -> None:
+        with self._lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def error(self, msg: str) -> None:
+        self.send(f"info string error: {msg}")
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            self._engine = self.make_engine(self.model)
+        return self._engine
+
+    # search thread
+    def _wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wait()
+
+    def _search(self, state, visits, movetime) -> None:
+        engine = self.engine
+        progress = ProgressReporter(engine, lambda an: self.send(info_line(an)), 0.5)
+        try:
+            an = engine.analyse(state, visits=visits, movetime=movetime, stop=self._stop.is_set,
+                                on_progress=progress)
+        except Exception as e:  # noqa: BLE001 - report to the GUI, never die mid-game silently
+            self.error(f"search failed: {type(e).__name__}: {e}")
+            legal = state.legal_actions()
+            self.send(f"bestmove {state.action_to_text(int(legal[0]))}" if len(legal) else "bestmove (none)")
+            return
+        self.send(info_line(an))
+        self.send(f"bestmove {state.action_to_text(int(an.best_action))}")
+
+    def go(self, tokens: list[str]) -> None:
+        try:
+            args = parse_go(tokens)
+        except ValueError as e:
+            self.error(str(e))
+            return
+        self._wait()
+        state = self.state
+        if state.is_terminal() or len(state.legal_actions()) == 0:
+            self.send("info string position is over: " + str(getattr(state, "termination", lambda: "")()))
+            self.send("bestmove (none)")
+            return
+        visits, movetime = self.visits, None
+        white = state.to_play() == 0
+        clock = args.get("wtime" if white else "btime")
+        if args.get("infinite") or args.get("ponder"):
+            visits = UNLIMITED_VISITS
+        elif "nodes" in args:
+            visits = max(1, args["nodes"])
+        elif "movetime" in args:
+            visits, movetime = UNLIMITED_VISITS, max(0.001, (args["movetime"] - self.overhead_ms) / 1000)
+        elif clock is not None:
+            inc = args.get("winc" if white else "binc", 0)
+            movetime = allot_time(max(0.0, clock / 1000), max(0.0, inc / 1000), args.get("movestogo"),
+                                  overhead=self.overhead_ms / 1000)
+            visits = UNLIMITED_VISITS
+        self._infinite = visits == UNLIMITED_VISITS and movetime is None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._search, args=(state, visits, movetime), daemon=True)
+        self._thread.start()
+
+    # commands
+    def position(self, tokens: list[str]) -> None:
+        if not tokens:
+            self.error("position: expected 'startpos' or 'fen <FEN>'")
+            return
+        if "moves" in tokens:
+            k = tokens.index("moves")
+            head, moves = tokens[:k], tokens[k + 1:]
+        else:
+            head, moves = tokens, []
+        try:
+            if head[0] == "startpos" and len(head) == 1:
+                state = self.game.initial_state()
+            elif head[0] == "fen" and len(head) > 1:
+                state = self.game.state_from_text(" ".join(head[1:]))
+            else:
+                raise GameError(f"position {' '.join(head)!r}: expected 'startpos' or 'fen <FEN>'")
+            for m in moves:
+                state = state.apply(state.text_to_action(m))
+        except GameError as e:
+            self.error(str(e))
+            return
+        self.state = state
+
+    def setoption(self, tokens: list[str]) -> None:
+        text = " ".join(tokens)
+        if not text.startswith("name "):
+            self.error(f"setoption {text!r}: expected 'name <id> [value <x>]'")
+            return
+        name, _, value = text[5:].partition(" value ")
+        key = name.strip().lower()
+        value = value.strip()
+        try:
+            if key == "visits":
+                v = int(value)
+                if v < 1:
+                    raise ValueError
+                self.visits = v
+            elif key == "threads":
+                v = int(value)
+                if v < 1:
+                    raise ValueError
+                # Our search batches leaves on one thread; Threads is accepted for GUIs and recorded.
+                self.threads = v
+            elif key == "moveoverhead":
+                v = int(value)
+                if v < 0:
+                    raise ValueError
+                self.overhead_ms = v
+            elif key == "model":
+                self.set_model(value)
+            else:
+                self.error(f"setoption: unknown option {name.strip()!r}")
+        except ValueError:
+            self.error(f"setoption {name.strip()} value {value!r}: not a valid value")
+
+    def set_model(self, value: str) -> None:
+        self.stop()
+        new = value if value and value.lower() not in ("<default>", "none") else None
+        try:
+            engine = self.make_engine(new)  # load now so a bad name is reported here, not at `go`
+        except (OSError, ValueError, RuntimeError) as e:
+            self.error(f"setoption Model {value!r}: {e}")
+            return
+        self.model, self._engine = new, engine
+
+    def handle(self, line: str) -> bool:
+        """One input line; False after `quit`."""
+        tokens = line.split()
+        if not tokens:
+            return True
+        cmd, rest = tokens[0], tokens[1:]
+        if cmd == "uci":
+            self.send(f"id name {NAME}")
+            self.send(f"id author {AUTHOR}")
+            self.send(f"option name Visits type spin default {self.visits} min 1 max {UNLIMITED_VISITS}")
+            self.send("option name Threads type spin default 1 min 1 max 256")
+            self.send(f"option name MoveOverhead type spin default {self.overhead_ms} min 0 max 5000")
+            self.send(f"option name Model type string default {self.model or '<default>'}")
+            self.send("uciok")
+        elif cmd == "isready":
+            self.send("readyok")
+        elif cmd == "ucinewgame":
+            self.stop()
+            self.state = self.game.initial_state()
+            reset = getattr(self._engine, "new_game", None)
+            if callable(reset):
+                reset()
+        elif cmd == "position":
+            self.stop()
+            self.position(rest)
+        elif cmd == "go":
+            self.go(rest)
+        elif cmd == "stop":
+            self.stop()
+        elif cmd == "ponderhit":
+            pass  # we do not ponder: the search already runs on its own limits
+        elif cmd == "setoption":
+            self.setoption(rest)
+        elif cmd == "d":
+            self.send(str(self.state))
+        elif cmd == "quit":
+            self.stop()
+            return False
+        elif cmd in ("debug", "register"):
+            pass
+        else:
+            self.error(f"unknown command {line.strip()!r}")
+        return True
+
+    def run(self, lines: Iterable[str]) -> int:
+        for line in lines:
+            if not self.handle(line):
+                return 0
+        # End of input: a limited search finishes and prints its bestmove; an infinite one stops.
+        if self._infinite:
+            self.stop()
+        self._wait()
+        return 0

@@ -1,0 +1,208 @@
+"""`boardnet play`: sessions driven line by line (in process and through a pipe), board drawing,
+move parsing per game, undo/hint/analyse/new/save, and the shipped-model loader."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import chess.pgn
+import pytest
+
+from boardnet import models
+from boardnet.engine import Engine
+from boardnet.games import make_game
+from boardnet.play import PlaySession, draw, human_sides
+from boardnet.search import SearchConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def session(game_name: str, colour: str = "first", visits: int = 64, **kw):
+    game = make_game(game_name)
+    eng = Engine(game, None, search=SearchConfig(num_simulations=visits), seed=0)
+    out = io.StringIO()
+    s = PlaySession(game, eng, human=human_sides(game, colour), visits=visits, out=out,
+                    err=io.StringIO(), prompt=False, **kw)
+    return s, out
+
+
+def run(s, out, *lines: str) -> list[str]:
+    assert s.run(lines) == 0
+    return out.getvalue().splitlines()
+
+
+def test_illegal_and_unreadable_moves_get_one_line_and_play_goes_on():
+    s, out = session("tictactoe", "both")
+    lines = run(s, out, "b2", "b2", "z9", "", "# a comment", "a1")
+    errors = [ln for ln in lines if ln.startswith("?")]
+    assert errors == ["? tic-tac-toe move 'b2': cell is taken",
+                      "? tic-tac-toe move 'z9': expected a cell a1-c3 or a digit 1-9"]
+    assert s.state.to_text() == "....x.o.."
+    assert lines[-1] == "move 3: X to move, last move a1"
+
+
+def test_engine_replies_and_takes_an_immediate_win():
+    # X: a3 b3 c1 (threatening c3); O (engine) holds a2 b2 and wins at once with c2.
+    s, out = session("tictactoe", "first", visits=200)
+    s.new()
+    for m in ("a3", "a2", "b3", "b2", "c1"):
+        s.push(s.state.text_to_action(m))
+    s.human = frozenset()  # let the engine move for O now
+    s.engine_turns()
+    assert s.state.to_text() == "xx.ooo..x"
+    assert out.getvalue().splitlines()[-1] == "game over: O wins"
+
+
+def test_undo_takes_back_the_engine_reply_too():
+    s, out = session("connect4", "first")
+    lines = run(s, out, "4", "undo", "undo")
+    assert s.actions == []
+    assert sum(ln.startswith("boardnet plays ") for ln in lines) == 1
+    assert lines[-1] == "? undo: no moves to take back"
+
+
+def test_engine_moves_first_when_human_plays_second():
+    s, out = session("connect4", "second")
+    run(s, out)
+    assert len(s.actions) == 1 and s.state.to_play() == 1
+
+
+def test_hint_and_analyse_report_moves_with_visits():
+    s, out = session("tictactoe", "both", visits=50)
+    lines = run(s, out, "hint", "analyse")
+    hint = [ln for ln in lines if ln.startswith("hint: ")]
+    assert len(hint) == 1 and "% for X" in hint[0]
+    head = lines.index("    move  visits  prior   win%")
+    rows = lines[head + 1: head + 6]
+    assert len(rows) == 5
+    visits = [int(r.split()[1]) for r in rows]
+    assert visits == sorted(visits, reverse=True) and sum(visits) <= 50
+    assert s.actions == []  # thinking for the human moves nothing
+
+
+def test_new_resets_and_game_over_blocks_moves():
+    s, out = session("tictactoe", "both")
+    lines = run(s, out, "a3", "a2", "b3", "b2", "c3", "c1", "new", "b2")
+    assert "game over: X wins" in lines
+    assert "? move 'c1': the game is over (new, undo, save FILE or quit)" in lines
+    assert "new game" in lines
+    assert s.state.to_text() == "....x...."
+
+
+def test_quit_stops_reading():
+    s, out = session("tictactoe", "both")
+    run(s, out, "b2", "quit", "a1")
+    assert s.actions == [4]
+
+
+def test_save_chess_pgn_round_trip(tmp_path):
+    s, out = session("chess", "both")
+    f = tmp_path / "g.pgn"
+    lines = run(s, out, "e4", "e7e5", "Nf3", "Bishop", f"save {f}")
+    assert "? chess move 'Bishop': neither UCI (e2e4, e7e8q) nor SAN (e4, Nf3, exd5, O-O, e8=Q)" in lines
+    pg = chess.pgn.read_game(io.StringIO(f.read_text()))
+    assert [m.uci() for m in pg.mainline_moves()] == ["e2e4", "e7e5", "g1f3"]
+    assert pg.headers["White"] == "human" and pg.headers["Result"] == "*"
+
+
+def test_save_go_sgf_and_connect4_moves(tmp_path):
+    s, out = session("go9", "both")
+    f = tmp_path / "g.sgf"
+    run(s, out, "D4", "pass", "E5", f"save {f}")
+    text = f.read_text()
+    assert text.startswith("(;FF[4]GM[1]") and "SZ[9]KM[7]" in text
+    assert text.rstrip().endswith(";B[df];W[];B[ee])")
+    s, out = session("connect4", "both")
+    f = tmp_path / "c4.txt"
+    run(s, out, "4", "4", "5", f"save {f}")
+    assert f.read_text() == "4 4 5 *\n"
+
+
+def test_save_to_a_bad_path_is_one_line():
+    s, out = session("tictactoe", "both")
+    lines = run(s, out, "save /nonexistent-dir/x.txt", "save")
+    assert lines[-2] == "? save '/nonexistent-dir/x.txt': No such file or directory"
+    assert lines[-1] == "? save: give a file name, e.g. save game.pgn"
+
+
+def test_checkers_multi_jump_as_one_move():
+    game = make_game("checkers")
+    s, out = session("checkers", "both")
+    # Black 11-15, White 24-20, Black 8-11, White 22-18, Black 15x22 (single jump).
+    run(s, out, "11-15", "24-20", "8-11", "22-18", "15x22")
+    assert len(s.actions) == 5 and s.state.to_play() == 1
+    assert game is not None
+
+
+def test_chess_board_unicode_ascii_and_last_move():
+    game = make_game("chess")
+    st = game.initial_state()
+    st = st.apply(st.text_to_action("e4"))
+    uni = draw(st, ascii_only=False, last=0)
+    asc = draw(st, ascii_only=True, last=0)
+    assert uni.splitlines()[0] == "8  ♜  ♞  ♝  ♛  ♚  ♝  ♞  ♜ "
+    assert asc.splitlines()[0] == "8  r  n  b  q  k  b  n  r "
+    assert asc.splitlines()[4] == "4  .  .  .  . [P] .  .  . "   # e4, the piece that moved
+    assert asc.splitlines()[6] == "2  P  P  P  P [.] P  P  P "   # e2, where it came from
+    assert asc.splitlines()[-1] == "   a  b  c  d  e  f  g  h"
+
+
+def test_colour_names():
+    assert human_sides(make_game("chess"), "black") == {1}
+    assert human_sides(make_game("go9"), "black") == {0}
+    assert human_sides(make_game("connect4"), "o") == {1}
+    assert human_sides(make_game("tictactoe"), "none") == set()
+    with pytest.raises(ValueError, match="--color 'red': choose one of first, second, white, black"):
+        human_sides(make_game("chess"), "red")
+
+
+def test_cli_play_through_a_pipe():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-m", "boardnet.cli", "play", "tictactoe", "--visits", "30"],
+                       input="b2\nb2\nnonsense\nundo\nquit\n", capture_output=True, text=True,
+                       env=env, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("boardnet play tictactoe: you play X.")
+    assert "? tic-tac-toe move 'b2': cell is taken" in lines
+    assert "? tic-tac-toe move 'nonsense': expected a cell a1-c3 or a digit 1-9" in lines
+    assert sum(ln.startswith("boardnet plays ") for ln in lines) == 1
+    assert lines[-1] == "move 1: X to move"   # undo went back to the empty board
+    assert "no shipped net for tictactoe" in p.stderr
+
+
+def test_cli_bad_model_name_is_one_line():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-m", "boardnet.cli", "play", "connect4", "--model", "nosuchnet"],
+                       input="", capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines()[-1].startswith(
+        "boardnet play: model 'nosuchnet': no such file and no shipped net of that name; ")
+
+
+# -- shipped models ------------------------------------------------------------------------------------
+
+def test_resolve_paths_names_and_errors(tmp_path, monkeypatch):
+    ck = tmp_path / "net.pt"
+    ck.write_bytes(b"x")
+    assert models.resolve(str(ck)) == ck
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
+    assert models.available() == ["net"]
+    assert models.resolve("net") == ck and models.resolve("net.pt") == ck
+    with pytest.raises(models.ModelNotFoundError, match=r"model 'other': no such file and no shipped "
+                       r"net of that name; shipped nets: net$"):
+        models.resolve("other")
+    (tmp_path / "net.md").write_text(models.card_template(
+        "net", game="connect4", network="b6c64", data="1 M positions", compute="1 GPU-hour",
+        strength="90% vs mcts", checkpoint="schema 1"))
+    assert models.read_card("net")["Network"] == "b6c64"
+    with pytest.raises(ValueError, match="card: model card lacks Compute, Strength"):
+        models.check_card("- **Game:** go\n- **Network:** x\n- **Data:** y\n- **Checkpoint:** z\n")
+
+
+def test_shipped_cards_are_complete():
+    for name in models.available():
+        models.read_card(name)   # raises naming what is missing
