@@ -92,14 +92,6 @@ def _back_pairs(g: int) -> tuple[int, int, int, int]:
 _BACK = tuple(_back_pairs(g) for g in range(4))
 
 
-def _back(g: int, x: int) -> int:
-    """Squares whose neighbour in direction g is in bitboard x."""
-    a, ma, b, mb = _BACK[g]
-    if g >= DL:
-        return ((x >> a) & ma) | ((x >> b) & mb)
-    return ((x << a) & ma) | ((x << b) & mb)
-
-
 def _mover_dir(p: int, g: int) -> int:
     """Mover-frame direction (0 FL, 1 FR, 2 BL, 3 BR) of geometric direction g for player p."""
     return g if p == WHITE else 3 - g  # Black's frame is the diagram turned 180 degrees
@@ -114,24 +106,36 @@ _ACT = tuple(tuple(tuple(_mover_dir(p, g) * 32 + _mover_sq(p, i) for i in range(
                    for g in range(4)) for p in range(2))
 _SRC = tuple(tuple(_mover_sq(p, a % 32) for a in range(ACTION_SIZE)) for p in range(2))
 _GEO = tuple(tuple(_mover_dir(p, a // 32) for a in range(ACTION_SIZE)) for p in range(2))
-# Plane scatter: bit k of (5 boards x 32 squares in mover order) goes to flat index _SCATTER[k].
-_SCATTER = (np.arange(5)[:, None] * 64 + _CELL[None, :]).reshape(-1)
+# Plane scatter per player: bit k of 5 boards x 32 squares (square index order) goes to flat
+# index _SCATTER[p][k] of the [8 * 64] planes; Black's cells are turned 180 degrees.
+_SCATTER = tuple(np.ascontiguousarray((np.arange(5)[:, None] * 64
+                                       + _CELL[None, ::-1 if p == BLACK else 1]).reshape(-1))
+                 for p in range(2))
+
+
+# Per player, per direction: (forward?, downward?, shift a, mask a, shift b, mask b, actions by
+# origin square). The loops below apply _back_pairs inline: a call per direction costs more.
+_GEN = tuple(tuple((g in _FORWARD[p], g >= DL) + _BACK[g] + (_ACT[p][g],) for g in range(4))
+             for p in range(2))
 
 
 def _steps(p: int, own: int, kings: int, opp: int, empty: int) -> tuple[list[int], bool]:
-    """Legal steps for player p: (sorted actions, whether they are jumps). `own` may be
+    """Legal jumps for player p: (sorted actions, whether there are any). `own` may be
     restricted to one piece (mid-sequence); `kings` is the subset of `own` that are kings."""
     acts: list[int] = []
-    fwd = _FORWARD[p]
-    act = _ACT[p]
-    for g in range(4):
-        src = own if g in fwd else kings
+    for fwd, down, a, ma, b, mb, act in _GEN[p]:
+        src = own if fwd else kings
         if src:
-            x = src & _back(g, opp & _back(g, empty))
+            if down:  # squares whose neighbour is an opponent with an empty square beyond
+                t = opp & (((empty >> a) & ma) | ((empty >> b) & mb))
+                x = src & (((t >> a) & ma) | ((t >> b) & mb))
+            else:
+                t = opp & (((empty << a) & ma) | ((empty << b) & mb))
+                x = src & (((t << a) & ma) | ((t << b) & mb))
             while x:
-                b = x & -x
-                acts.append(act[g][b.bit_length() - 1])
-                x ^= b
+                low = x & -x
+                acts.append(act[low.bit_length() - 1])
+                x ^= low
     if acts:
         acts.sort()
         return acts, True
@@ -140,16 +144,17 @@ def _steps(p: int, own: int, kings: int, opp: int, empty: int) -> tuple[list[int
 
 def _simple_steps(p: int, own: int, kings: int, empty: int) -> list[int]:
     acts: list[int] = []
-    fwd = _FORWARD[p]
-    act = _ACT[p]
-    for g in range(4):
-        src = own if g in fwd else kings
+    for fwd, down, a, ma, b, mb, act in _GEN[p]:
+        src = own if fwd else kings
         if src:
-            x = src & _back(g, empty)
+            if down:
+                x = src & (((empty >> a) & ma) | ((empty >> b) & mb))
+            else:
+                x = src & (((empty << a) & ma) | ((empty << b) & mb))
             while x:
-                b = x & -x
-                acts.append(act[g][b.bit_length() - 1])
-                x ^= b
+                low = x & -x
+                acts.append(act[low.bit_length() - 1])
+                x ^= low
     acts.sort()
     return acts
 
@@ -310,21 +315,20 @@ class CheckersState:
         6 all ones if the position occurred before, 7 no-progress count / limit."""
         p = self._turn
         own, opp, k = self._p[p], self._p[1 - p], self._k
-        boards = np.array([own & ~k, own & k, opp & ~k, opp & k,
-                           (1 << self._jumper) if self._jumper >= 0 else 0], dtype="<u4")
-        bits = np.unpackbits(boards.view(np.uint8), bitorder="little").reshape(5, 32)
-        if p == BLACK:
-            bits = bits[:, ::-1]
+        x = (own & ~k) | (own & k) << 32 | (opp & ~k) << 64 | (opp & k) << 96
+        if self._jumper >= 0:
+            x |= 1 << (128 + self._jumper)
+        bits = np.unpackbits(np.frombuffer(x.to_bytes(20, "little"), np.uint8),
+                             bitorder="little")
         out = np.zeros(NUM_PLANES * 64, dtype=np.float32)
-        out[_SCATTER] = bits.reshape(-1)
-        out = out.reshape(NUM_PLANES, 8, 8)
+        out[_SCATTER[p]] = bits
         if p == BLACK:
-            out[5] = 1.0
+            out[320:384] = 1.0
         if self._reps > 1:
-            out[6] = 1.0
+            out[384:448] = 1.0
         if self._quiet:
-            out[7] = self._quiet / self.game.no_progress_plies
-        return out
+            out[448:] = self._quiet / self.game.no_progress_plies
+        return out.reshape(NUM_PLANES, 8, 8)
 
     def _step_squares(self, action: int) -> tuple[int, int] | None:
         """(from, to) square numbers 1-32 of a step as this position would play it, or None
