@@ -374,20 +374,23 @@ class CheckersState:
         return self._step_text(action)
 
     @staticmethod
-    def _parse_squares(text: str) -> tuple[list[int], str]:
+    def _parse_squares(text: str) -> list[int]:
+        """Square numbers of a move text such as '11-15' or '22x15x8'."""
+        if not isinstance(text, str):
+            raise ParseError(f"checkers move {text!r}: expected a string")
         t = text.strip().lower()
-        if not re.fullmatch(r"\d+(\s*[-x:]\s*\d+)+", t):
+        if not re.fullmatch(r"\d+(\s*[-x]\s*\d+)+", t):
             raise ParseError(f"checkers move {text!r}: expected square numbers joined by '-' or "
                              "'x', e.g. '11-15' or '22x15x8'")
-        squares = [int(s) for s in re.split(r"\s*[-x:]\s*", t)]
+        squares = [int(s) for s in re.split(r"\s*[-x]\s*", t)]
         for s in squares:
             if not 1 <= s <= 32:
                 raise ParseError(f"checkers move {text!r}: square {s} is not in 1-32")
-        return squares, t
+        return squares
 
     def text_to_action(self, text: str) -> int:
         """One step, `11-15` or `22x15`; a multi-jump text is refused (see text_to_actions)."""
-        squares, _ = self._parse_squares(text)
+        squares = self._parse_squares(text)
         if len(squares) != 2:
             raise ParseError(f"checkers move {text!r}: {len(squares) - 1} steps; text_to_action "
                              "reads one step, use text_to_actions for a whole multi-jump")
@@ -400,7 +403,7 @@ class CheckersState:
         """A whole move as its steps: `11-15`, `22x15x8`, or the short form `22x8` when only one
         capture path joins the squares. At the start of a turn the move must be complete; in the
         middle of a capture sequence the text gives the rest of it, from the jumping piece."""
-        squares, _ = self._parse_squares(text)
+        squares = self._parse_squares(text)
         matches = []
         for path, actions in self._full_moves():
             if path[0] == squares[0] and path[-1] == squares[-1] and _subsequence(squares, path):
