@@ -1,0 +1,206 @@
+"""UCI sessions line by line (malformed commands included), the background search answering
+`isready`/`stop`, the time manager, score mapping, and loading a checkpoint by `setoption Model`."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import chess
+import pytest
+
+from boardnet.engine import Engine
+from boardnet.games import make_game
+from boardnet.nets import build_net, model_state
+from boardnet.players import load_engine
+from boardnet.search import SearchConfig
+from boardnet.timeman import allot_time
+from boardnet.uci import UCIServer, parse_go, value_to_cp
+from traincore.checkpoint import save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+GAME = make_game("chess")
+
+
+class Out(io.StringIO):
+    """Collects lines; `wait_for(prefix)` blocks until a line starts with prefix."""
+
+    def __init__(self):
+        super().__init__()
+        self.cv = threading.Condition()
+
+    def write(self, s):
+        with self.cv:
+            n = super().write(s)
+            self.cv.notify_all()
+            return n
+
+    def lines(self):
+        return self.getvalue().splitlines()
+
+    def wait_for(self, prefix, timeout=60):
+        with self.cv:
+            assert self.cv.wait_for(lambda: any(ln.startswith(prefix) for ln in self.lines()), timeout), \
+                f"no line starting {prefix!r} in {self.lines()}"
+
+
+def tiny_engine(model=None):
+    # A random 1-block net: fast and deterministic, enough to exercise the protocol.
+    return Engine(GAME, build_net(GAME, "b1c8"), search=SearchConfig(num_simulations=16), batch_size=8)
+
+
+def server():
+    out = Out()
+    return UCIServer(GAME, tiny_engine, visits=16, out=out), out
+
+
+def legal_uci(fen_or_board, move):
+    board = fen_or_board if isinstance(fen_or_board, chess.Board) else chess.Board(fen_or_board)
+    return chess.Move.from_uci(move) in board.legal_moves
+
+
+def test_handshake_and_options():
+    s, out = server()
+    s.run(["uci", "isready", "setoption name Visits value 32", "setoption name Threads value 4",
+           "setoption name MoveOverhead value 10", "quit", "isready"])
+    lines = out.lines()
+    assert lines[0] == "id name boardnet"
+    assert lines[2:6] == ["option name Visits type spin default 16 min 1 max 1000000000",
+                          "option name Threads type spin default 1 min 1 max 256",
+                          "option name MoveOverhead type spin default 50 min 0 max 5000",
+                          "option name Model type string default <default>"]
+    assert lines[6:] == ["uciok", "readyok"]   # nothing after quit
+    assert (s.visits, s.threads, s.overhead_ms) == (32, 4, 10)
+
+
+def test_malformed_commands_get_info_string_errors():
+    s, out = server()
+    s.run(["position", "position foo", "position startpos moves e2e5", "position fen not/a/fen w - - 0 1",
+           "go nodes", "go nodes x", "go sideways", "setoption name Visits value -3",
+           "setoption name Colour value red", "setoption Visits", "xyzzy", "isready"])
+    errs = [ln for ln in out.lines() if ln.startswith("info string error: ")]
+    assert [e[len("info string error: "):] for e in errs] == [
+        "position: expected 'startpos' or 'fen <FEN>'",
+        "position 'foo': expected 'startpos' or 'fen <FEN>'",
+        "chess move 'e2e5': not legal in rnbqkbnr/pppppppp/8/8/8/8/PPPPPPPP/RNBQKBNR w KQkq - 0 1",
+        errs[3][len("info string error: "):],
+        "go nodes: missing a number",
+        "go nodes 'x': not an integer",
+        "go: unknown argument 'sideways'",
+        "setoption Visits value '-3': not a valid value",
+        "setoption: unknown option 'Colour'",
+        "setoption 'Visits': expected 'name <id> [value <x>]'",
+        "unknown command 'xyzzy'",
+    ]
+    assert "not/a/fen" in errs[3]
+    assert out.lines()[-1] == "readyok"
+    assert s.state.to_text() == chess.STARTING_FEN  # bad positions left the state alone
+
+
+def test_go_nodes_plays_a_legal_move_with_info():
+    s, out = server()
+    s.run(["position startpos moves e2e4 e7e5 g1f3", "go nodes 24"])
+    lines = out.lines()
+    best = lines[-1].split()
+    assert best[0] == "bestmove"
+    board = chess.Board()
+    for m in ("e2e4", "e7e5", "g1f3"):
+        board.push_uci(m)
+    assert legal_uci(board, best[1])
+    info = lines[-2].split()
+    assert info[0] == "info" and info[info.index("nodes") + 1] == "24"
+    assert info[info.index("score") + 1] == "cp"
+    w, d, l = (int(x) for x in info[info.index("wdl") + 1: info.index("wdl") + 4])
+    assert w + d + l == 1000
+    assert info[info.index("pv") + 1] == best[1]
+
+
+def test_position_fen_with_moves():
+    s, out = server()
+    fen = "r1bqkbnr/pppp1ppp/2n5/4p3/4P3/5N2/PPPP1PPP/RNBQKB1R w KQkq - 2 3"
+    s.run([f"position fen {fen} moves f1b5", "go nodes 8"])
+    board = chess.Board(fen)
+    board.push_uci("f1b5")
+    assert legal_uci(board, out.lines()[-1].split()[1])
+
+
+def test_isready_and_stop_are_answered_while_thinking():
+    s, out = server()
+    s.handle("position startpos")
+    s.handle("go infinite")
+    s.handle("isready")
+    out.wait_for("readyok")
+    assert not any(ln.startswith("bestmove") for ln in out.lines())   # still searching
+    s.handle("stop")
+    lines = out.lines()
+    assert lines.index("readyok") < len(lines) - 1 and lines[-1].startswith("bestmove ")
+    assert legal_uci(chess.Board(), lines[-1].split()[1])
+    s.handle("stop")   # stop with nothing running is a no-op
+    assert out.lines() == lines
+
+
+def test_clock_go_uses_the_time_manager_and_ends_on_its_own():
+    s, out = server()
+    s.run(["position startpos", "go wtime 3000 btime 3000 winc 0 binc 0"])
+    assert out.lines()[-1].startswith("bestmove ")
+
+
+def test_terminal_position_answers_bestmove_none():
+    s, out = server()
+    s.run(["position startpos moves f2f3 e7e5 g2g4 d8h4", "go nodes 8"])
+    assert out.lines()[-2] == "info string position is over: checkmate"
+    assert out.lines()[-1] == "bestmove (none)"
+
+
+def test_setoption_model_loads_a_checkpoint(tmp_path):
+    net = build_net(GAME, "b1c8")
+    path = save_checkpoint(tmp_path / "tiny.pt", model_state(net, "chess"))
+    out = Out()
+    s = UCIServer(GAME, lambda m: load_engine(GAME, m, visits=8), visits=8, out=out)
+    s.run(["setoption name Model value nosuchnet", f"setoption name Model value {path}",
+           "position startpos", "go nodes 8"])
+    lines = out.lines()
+    assert lines[0].startswith("info string error: setoption Model 'nosuchnet': model 'nosuchnet': "
+                               "no such file and no shipped net of that name")
+    assert s.model == str(path) and s.engine.net is not None
+    assert lines[-1].startswith("bestmove ")
+
+
+def test_parse_go():
+    assert parse_go("wtime 1000 btime 2000 winc 10 binc 20 movestogo 5".split()) == dict(
+        wtime=1000, btime=2000, winc=10, binc=20, movestogo=5)
+    assert parse_go(["infinite"]) == {"infinite": True}
+    assert parse_go("searchmoves e2e4 d2d4 nodes 5".split()) == {"searchmoves": ["e2e4", "d2d4"], "nodes": 5}
+
+
+def test_time_manager_golden():
+    assert allot_time(60.0) == pytest.approx(2.0)                       # 60 / 30
+    assert allot_time(60.0, 1.0) == pytest.approx(2.8)                  # + 0.8 * increment
+    assert allot_time(10.0, 0.0, 4) == pytest.approx(2.0)               # 10 / (4 + 1)
+    assert allot_time(10.0, 0.0, 1) == pytest.approx(5.0)               # last move before the control
+    assert allot_time(1.0, 5.0) == pytest.approx(0.5 - 0.05)            # capped at half the clock
+    assert allot_time(0.01) == 0.01                                     # the floor
+    with pytest.raises(ValueError, match="movestogo=0: expected a positive count"):
+        allot_time(10.0, 0.0, 0)
+
+
+def test_value_to_cp_golden():
+    assert value_to_cp(0.0) == 0
+    assert value_to_cp(0.5) == 111 and value_to_cp(-0.5) == -111     # 111.71 * tan(0.781)
+    assert value_to_cp(1.0) == value_to_cp(0.999) > 10000
+
+
+def test_cli_uci_through_a_pipe():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-m", "boardnet.cli", "uci", "--visits", "4"],
+                       input="uci\nisready\nposition startpos moves d2d4\ngo nodes 4\n",
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=180)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert "uciok" in lines and "readyok" in lines
+    board = chess.Board()
+    board.push_uci("d2d4")
+    assert lines[-1].startswith("bestmove ") and legal_uci(board, lines[-1].split()[1])
