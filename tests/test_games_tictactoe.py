@@ -173,3 +173,11 @@ def test_make_game_and_repr():
     s = g.state_from_text("x...o....")
     assert repr(s) == "TicTacToeState('x...o....')"
     assert str(s) == "3 x . .\n2 . o .\n1 . . .\n  a b c"
+
+
+def test_bad_symmetry_index():
+    for k in (-1, 8):
+        with pytest.raises(ValueError, match=f"board symmetry {k}: expected 0-7"):
+            GAME.transform(np.zeros((3, 3, 3)), None, k)
+        with pytest.raises(ValueError, match=f"board symmetry {k}"):
+            GAME.inverse(k)

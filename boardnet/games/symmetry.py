@@ -13,6 +13,8 @@ D4_SIZE = 8
 
 
 def _flip_rot(x: np.ndarray, k: int) -> np.ndarray:
+    if not 0 <= k < D4_SIZE:
+        raise ValueError(f"board symmetry {k!r}: expected 0-{D4_SIZE - 1}")
     r, f = k % 4, k // 4
     if f:
         x = np.flip(x, axis=-1)
@@ -20,18 +22,32 @@ def _flip_rot(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def d4_inverse(k: int) -> int:
+    """Index of the symmetry that undoes k (flips are their own inverses)."""
+    if not 0 <= k < D4_SIZE:
+        raise ValueError(f"board symmetry {k!r}: expected 0-{D4_SIZE - 1}")
     r, f = k % 4, k // 4
     return k if f else (4 - r) % 4
 
 
+def _compose_table() -> tuple[tuple[int, ...], ...]:
+    probe = np.arange(16).reshape(4, 4)  # every element distinct, so no symmetry fixes it
+    images = [_flip_rot(probe, c) for c in range(D4_SIZE)]
+    table = []
+    for a in range(D4_SIZE):
+        row = []
+        for b in range(D4_SIZE):
+            target = _flip_rot(images[b], a)
+            row.append(next(c for c in range(D4_SIZE) if np.array_equal(images[c], target)))
+        table.append(tuple(row))
+    return tuple(table)
+
+
+_COMPOSE = _compose_table()
+
+
 def d4_compose(a: int, b: int) -> int:
     """Index c with transform(transform(x, b), a) == transform(x, c)."""
-    probe = np.arange(16).reshape(4, 4)  # every element distinct, so no symmetry fixes it
-    target = _flip_rot(_flip_rot(probe, b), a)
-    for c in range(D4_SIZE):
-        if np.array_equal(_flip_rot(probe, c), target):
-            return c
-    raise AssertionError("D4 is closed under composition")
+    return _COMPOSE[a][b]
 
 
 def d4_transform(planes: np.ndarray | None, policy: np.ndarray | None, k: int, h: int, w: int
@@ -49,6 +65,8 @@ def d4_transform(planes: np.ndarray | None, policy: np.ndarray | None, k: int, h
 def mirror_transform(planes: np.ndarray | None, policy: np.ndarray | None, k: int
                      ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The two-element group {identity, left-right mirror}; policy indexed by column."""
+    if k not in (0, 1):
+        raise ValueError(f"mirror symmetry {k!r}: expected 0 or 1")
     if k == 0:
         return planes, policy
     return (None if planes is None else np.ascontiguousarray(np.flip(planes, axis=-1)),
