@@ -106,11 +106,17 @@ _ACT = tuple(tuple(tuple(_mover_dir(p, g) * 32 + _mover_sq(p, i) for i in range(
                    for g in range(4)) for p in range(2))
 _SRC = tuple(tuple(_mover_sq(p, a % 32) for a in range(ACTION_SIZE)) for p in range(2))
 _GEO = tuple(tuple(_mover_dir(p, a // 32) for a in range(ACTION_SIZE)) for p in range(2))
-# Plane scatter per player: bit k of 5 boards x 32 squares (square index order) goes to flat
-# index _SCATTER[p][k] of the [8 * 64] planes; Black's cells are turned 180 degrees.
-_SCATTER = tuple(np.ascontiguousarray((np.arange(5)[:, None] * 64
-                                       + _CELL[None, ::-1 if p == BLACK else 1]).reshape(-1))
-                 for p in range(2))
+# Plane gather per player: cell k of the first 5 planes ([5 * 64], flat) takes bit _GATHER[p][k]
+# of the 5 boards x 32 squares (square index order); 160 is a zero bit for the light squares.
+# Black's cells are turned 180 degrees. (A gather measured faster here than a scatter.)
+_GATHER = []
+for _p in range(2):
+    _g = np.full(5 * 64, 160, dtype=np.int64)
+    _g[(np.arange(5)[:, None] * 64 + _CELL[None, ::-1 if _p == BLACK else 1]).reshape(-1)] = \
+        np.arange(160)
+    _GATHER.append(_g)
+_GATHER = tuple(_GATHER)
+del _p, _g
 
 
 # Per player, per direction: (forward?, downward?, shift a, mask a, shift b, mask b, actions by
@@ -318,16 +324,13 @@ class CheckersState:
         x = (own & ~k) | (own & k) << 32 | (opp & ~k) << 64 | (opp & k) << 96
         if self._jumper >= 0:
             x |= 1 << (128 + self._jumper)
-        bits = np.unpackbits(np.frombuffer(x.to_bytes(20, "little"), np.uint8),
+        bits = np.unpackbits(np.frombuffer(x.to_bytes(21, "little"), np.uint8),
                              bitorder="little")
-        out = np.zeros(NUM_PLANES * 64, dtype=np.float32)
-        out[_SCATTER[p]] = bits
-        if p == BLACK:
-            out[320:384] = 1.0
-        if self._reps > 1:
-            out[384:448] = 1.0
-        if self._quiet:
-            out[448:] = self._quiet / self.game.no_progress_plies
+        out = np.empty(NUM_PLANES * 64, dtype=np.float32)
+        out[:320] = bits[_GATHER[p]]
+        out[320:384] = 1.0 if p == BLACK else 0.0
+        out[384:448] = 1.0 if self._reps > 1 else 0.0
+        out[448:] = self._quiet / self.game.no_progress_plies
         return out.reshape(NUM_PLANES, 8, 8)
 
     def _step_squares(self, action: int) -> tuple[int, int] | None:
