@@ -215,6 +215,8 @@ class GTPServer:
         g = self.game
         if cmd == "protocol_version":
             return "2"
+        if cmd == "quit":
+            return ""
         if cmd == "name":
             return NAME
         if cmd == "version":

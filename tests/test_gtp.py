@@ -1,0 +1,183 @@
+"""GTP v2 sessions line by line (ids, malformed commands, every listed command) for Go, Connect
+Four, tic-tac-toe and checkers; the CGOS-safe pass rule; lz-analyze output."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from boardnet.engine import Engine, MoveStat
+from boardnet.games import make_game
+from boardnet.gtp import COMMANDS, GTPServer
+from boardnet.nets import build_net
+from boardnet.players import go_choose
+from boardnet.search import SearchConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_engine(game):
+    return Engine(game, build_net(game, "b1c8"), search=SearchConfig(num_simulations=16), batch_size=8)
+
+
+def session(game_name, *lines, visits=16):
+    out = io.StringIO()
+    s = GTPServer(make_game(game_name), tiny_engine, visits=visits, out=out)
+    s.run(lines)
+    return s, out.getvalue()
+
+
+def replies(text: str) -> list[str]:
+    """Split the output into replies (each ends with an empty line)."""
+    return [r for r in text.split("\n\n") if r]
+
+
+def test_admin_commands_and_ids():
+    s, text = session("go9", "1 protocol_version", "name", "2 version", "known_command genmove",
+                      "known_command fly", "3 list_commands", "  # only a comment", "4 quit", "name")
+    r = replies(text)
+    from boardnet import __version__
+    assert r[0] == "=1 2" and r[1] == "= boardnet" and r[2] == f"=2 {__version__}"
+    assert r[3] == "= true" and r[4] == "= false"
+    assert r[5] == "=3 " + "\n".join(COMMANDS)
+    assert r[6] == "=4" and len(r) == 7   # nothing is read after quit
+
+
+def test_malformed_commands_are_question_mark_replies():
+    s, text = session("go9", "5 fly", "play", "play x D4", "play b Z99", "play b I5", "genmove",
+                      "boardsize", "boardsize 30", "komi abc", "7 undo", "known_command",
+                      "time_left b x 0", "time_settings 1 2", "42", "final_score")
+    r = replies(text)
+    assert r == ["?5 unknown command", "? play: expected a color and a move", "? invalid color 'x'",
+                 "? illegal move: go move 'Z99': column Z is off the 9x9 board (A-J)",
+                 "? illegal move: go move 'I5': column letter I is not used in GTP",
+                 "? genmove: expected a color", "? boardsize: expected one integer",
+                 "? unacceptable size", "? komi 'abc': not a number", "?7 cannot undo",
+                 "? known_command: expected one command name",
+                 "? time_left 'b x 0': expected numbers",
+                 "? time_settings: expected main_time byo_yomi_time byo_yomi_stones",
+                 "?42 missing command", "= W+7"]   # empty board: white wins by komi
+    assert s.state.ply == 0
+
+
+def test_go_play_genmove_undo_showboard_and_score():
+    s, text = session("go9", "boardsize 7", "komi 0.5", "clear_board", "play b D4", "play B c3",
+                      "genmove b", "showboard", "undo", "undo", "final_score")
+    r = replies(text)
+    assert r[:5] == ["="] * 5   # boardsize, komi, clear_board, play, play (pass inserted for white)
+    move = r[5][2:]
+    assert s.game.n == 7 and s.game.komi == 0.5
+    board_reply = r[6]
+    assert board_reply.splitlines()[1:6] == ["   A B C D E F G", " 7 . . . . . . .  7",
+                                             " 6 . . . . . . .  6", " 5 . . . . . . .  5",
+                                             " 4 . . . X . . .  4"]
+    # genmove b inserted a pass for white; black is ahead on the board and white just passed,
+    # so the pass rule answers pass whatever the search prefers.
+    assert move == "pass"
+    assert r[7:9] == ["=", "="]
+    # After two undos only black's D4 is left (the inserted passes went with the undone moves).
+    assert s.state.ply == 1 and s.state.to_play() == 1
+    assert r[9] == "= B+48.5"   # D4 alone owns the 7x7 board: 49 - 0.5 komi
+
+
+def test_play_for_the_wrong_colour_inserts_a_pass_in_go_only():
+    s, text = session("go9", "play b D4", "play b E5")
+    assert [a for a in (s.state.last_action(),)] == [s.game.text_to_action("E5")]
+    assert s.state.ply == 3
+    s, text = session("connect4", "play b 4", "play b 4")
+    assert replies(text)[1] == "? play: it is white's turn"
+
+
+def test_play_on_an_occupied_point_keeps_the_position():
+    s, text = session("go9", "play b D4", "play b D4")
+    assert replies(text)[1] == "? illegal move: go move 'D4': point is occupied"
+    assert s.state.ply == 1   # the pass inserted for white was taken back
+
+
+def test_connect4_tictactoe_checkers_over_gtp():
+    s, text = session("connect4", "boardsize 7", "boardsize 9", "play b 4", "play w d1", "genmove b",
+                      "showboard")
+    r = replies(text)
+    assert r[:4] == ["=", "? unacceptable size", "=", "="]
+    assert r[4][2:] in list("1234567") and s.state.to_text()[:2] == "44"
+    assert r[5].startswith("= \n") and r[5].endswith("1 2 3 4 5 6 7")
+    s, text = session("tictactoe", "play b b2", "genmove w", "play w a1")
+    r = replies(text)
+    assert r[0] == "=" and r[1][2:4] in {"a1", "a2", "a3", "b1", "b3", "c1", "c2", "c3"}
+    assert r[2] == "? play: it is black's turn"
+    s, text = session("checkers", "play b 11-15", "genmove w", "play b 9-14x")
+    r = replies(text)
+    assert r[0] == "=" and r[1][2:] in ['21-17', '22-17', '22-18', '23-18', '23-19', '24-19', '24-20']
+    assert r[2].startswith("? illegal move: ") and s.state.ply == 2
+
+
+def test_final_score_outside_go():
+    s, text = session("tictactoe", "play b a3", "play w a2", "play b b3", "play w b2", "final_score",
+                      "play b c3", "final_score", "genmove w")
+    r = replies(text)
+    assert r[4] == "? final_score: the game is not over"
+    assert r[6] == "= B+1" and r[7] == "? genmove: the game is over"
+
+
+def test_time_settings_and_time_left_limit_the_search():
+    s, text = session("go9", "time_settings 60 0 0", "time_left b 3 0", "genmove b")
+    r = replies(text)
+    assert r[:2] == ["=", "="] and r[2].startswith("= ")
+    assert s._limits(0)[1] == pytest.approx(0.1)   # 3 s / 30 moves
+    s.time_left[0] = (10.0, 5)
+    assert s._limits(0)[1] == pytest.approx(10.0 / 6)   # byo-yomi: 5 stones in 10 s
+
+
+def test_lz_analyze_streams_info_until_the_next_command():
+    s, text = session("go9", "play b E5", "lz-analyze w 10", "name")
+    assert text.startswith("=\n\n=\ninfo move ")
+    stream, rest = text[len("=\n\n=\n"):].split("\n\n", 1)
+    line = stream.splitlines()[-1]
+    chunks = line.split("info move ")[1:]
+    assert len(chunks) >= 1
+    first = chunks[0].split()
+    assert first[1:3] == ["visits", first[2]] and int(first[2]) > 0
+    assert first[first.index("order") + 1] == "0" and 0 <= int(first[first.index("winrate") + 1]) <= 10000
+    assert rest == "= boardnet\n\n"
+    _, text = session("go9", "lz-analyze b x")
+    assert replies(text) == ["? lz-analyze: interval must be an integer (centiseconds)"]
+
+
+# -- the pass rule ----------------------------------------------------------------------------------
+
+def _analysis(game, best, *others):
+    rows = [MoveStat(game.action_to_text(a), a, 10 - i, 0.1, 0.0) for i, a in enumerate((best,) + others)]
+    return SimpleNamespace(best_action=best, rows=rows)
+
+
+def test_pass_only_when_winning_by_area():
+    game = make_game("go", board_size=5, komi=0.5)
+    # Black walls off column C: black owns A-C (15 points), white D-E (10): black wins by 4.5.
+    black_ahead = game.state_from_text("5 0.5 b ..xo./..xo./..xo./..xo./..xo. ")
+    p = game.pass_action
+    d = game.text_to_action("A1")
+    assert go_choose(black_ahead, _analysis(game, p, d), game.text_to_action) == p      # search + score agree
+    white = game.state_from_text("5 0.5 w ..xo./..xo./..xo./..xo./..xo.")
+    e = game.text_to_action("E1")
+    assert go_choose(white, _analysis(game, p, e), game.text_to_action) == e            # losing: play on
+    assert go_choose(white, _analysis(game, p), game.text_to_action) != p               # any legal point
+    after_pass = black_ahead.apply(d).apply(p)   # black A1, white passes: black is still ahead
+    assert go_choose(after_pass, _analysis(game, game.text_to_action("B1")), game.text_to_action) == p
+    white_after_pass = white.apply(p)            # white passed; black to move, black ahead
+    assert go_choose(white_after_pass, _analysis(game, d), game.text_to_action) == p
+
+
+def test_cli_gtp_through_a_pipe():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-m", "boardnet.cli", "gtp", "connect4", "--visits", "8"],
+                       input="1 name\nplay b 4\n2 genmove w\nfly\n3 quit\n",
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=180)
+    assert p.returncode == 0, p.stderr
+    r = replies(p.stdout)
+    assert r[0] == "=1 boardnet" and r[1] == "=" and r[2][:3] == "=2 " and r[2][3:] in list("1234567")
+    assert r[3] == "? unknown command" and r[4] == "=3"
