@@ -396,3 +396,34 @@ def test_moves_match_reference_on_random_positions(game):
         captures += bool(expected) and "x" in expected[0]
         multi += any(m.count("x") > 1 for m in expected)
     assert checked == 1500 and captures > 200 and multi > 30
+
+
+def _openspiel_text(step: str) -> str:
+    """Our step text ('9-13') as OpenSpiel's ('g3h4'): its first player starts at the bottom,
+    so our diagram turned 180 degrees, files a-h and ranks 1-8."""
+    frm, to = (int(s) for s in step.replace("x", "-").split("-"))
+    cells = []
+    for sq in (frm, to):
+        r, c = _rc(sq)
+        cells.append(f"{'abcdefgh'[7 - c]}{r + 1}")
+    return "".join(cells)
+
+
+def test_steps_match_openspiel_in_random_games(game):
+    pyspiel = pytest.importorskip("pyspiel")
+    spiel_game = pyspiel.load_game("checkers")
+    rng = np.random.default_rng(11)
+    plies = 0
+    for _ in range(30):
+        ours, theirs = game.initial_state(), spiel_game.new_initial_state()
+        while not ours.is_terminal() and not theirs.is_terminal():
+            assert ours.to_play() == theirs.current_player()
+            by_text = {theirs.action_to_string(a): a for a in theirs.legal_actions()}
+            mine = {_openspiel_text(ours.action_to_text(a)): int(a) for a in ours.legal_actions()}
+            assert set(mine) == set(by_text), ours.to_text()
+            text = sorted(mine)[rng.integers(len(mine))]
+            ours, plies = ours.apply(mine[text]), plies + 1
+            theirs.apply_action(by_text[text])
+        if ours.winner() is not None:  # a loss by no legal move is the same in both rule sets
+            assert theirs.is_terminal() and list(theirs.returns()) == ours.returns().tolist()
+    assert plies > 1000
