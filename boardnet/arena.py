@@ -151,6 +151,14 @@ def play_game(game: Game, first, second, opening: Sequence[int] = (), *, max_pli
     return GameResult(index, actions, result, a_first, termination, record)
 
 
+def records_text(games: Sequence[GameResult]) -> str:
+    """All records in one file: PGN/PDN games separated by a blank line, one-line records
+    (SGF, move lines) one per line."""
+    parts = [g.record.rstrip("\n") + "\n" for g in games]
+    multi = any(p.count("\n") > 1 for p in parts)
+    return ("\n" if multi else "").join(parts)
+
+
 def play_match(game: Game, make_a: Callable[[], object], make_b: Callable[[], object], games: int, *,
                openings: Sequence[Sequence[int]] | None = None, parallel: int = 1,
                max_plies: int | None = None, sprt: tuple[float, float] | None = None,

@@ -147,7 +147,8 @@ def cmd_gtp(args) -> int:
 
 
 def cmd_arena(args) -> int:
-    from boardnet.arena import play_match, read_openings
+    from boardnet.arena import play_match, read_openings, records_text
+    from boardnet.records import RESULT_TEXT
 
     game = args.game
     openings = read_openings(args.openings, game) if args.openings else None
@@ -158,7 +159,7 @@ def cmd_arena(args) -> int:
         if args.quiet:
             return
         first, second = match.names if g.a_first else match.names[::-1]
-        print(f"game {g.index + 1}: {first} - {second}: {g.record.strip().splitlines()[-1][-7:].split()[-1]}"
+        print(f"game {g.index + 1}: {first} - {second}: {RESULT_TEXT[int(g.result[0])]}"
               f"  (A scores {g.score_a:g}; {g.termination}; {len(g.actions)} plies)  "
               f"running +{match.wins} ={match.draws} -{match.losses}", flush=True)
 
@@ -168,7 +169,7 @@ def cmd_arena(args) -> int:
                        on_game=on_game)
     print(match.summary())
     if args.out:
-        args.out.write_text("\n".join(g.record.rstrip("\n") + "\n" for g in match.games), encoding="utf-8")
+        args.out.write_text(records_text(match.games), encoding="utf-8")
         print(f"wrote {len(match.games)} games to {args.out}")
     return 0
 
