@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct as _struct
 
 import chess as pychess
 import numpy as np
@@ -124,6 +125,36 @@ def _bits(bb: int):
         bb ^= b
 
 
+def _targets(act: list, s64: int, att: int) -> tuple:
+    out = []
+    while att:
+        a = att & -att
+        out.append(act[s64 + a.bit_length() - 1])
+        att ^= a
+    return tuple(out)
+
+
+def _pawn_targets(act: list, under: list, step: int, dests: int, last: int) -> tuple:
+    out = []
+    while dests:
+        b = dests & -dests
+        t = b.bit_length() - 1
+        dests ^= b
+        key = (t + step) * 64 + t
+        out.append(act[key])
+        if b & last:
+            u = under[key]
+            out += (u, u + _PROMO_STEP, u + 2 * _PROMO_STEP)
+    return tuple(out)
+
+
+# Per player and from-square: destination bitboard -> actions. Cleared when full, so memory stays
+# bounded (2 * 64 * _MEMO_SIZE entries) however long a process plays.
+_MEMO_SIZE = 1024
+_MEMO = [[{} for _ in range(64)] for _ in range(2)]
+_PAWN_MEMO = [{step: {} for step in (-16, -9, -8, -7, 7, 8, 9, 16)} for _ in range(2)]  # by pawn step
+
+
 def _insufficient(pos: tuple) -> bool:
     """python-chess's `is_insufficient_material` for standard chess, on our bitboards."""
     pawns, knights, bishops, rooks, queens, kings, white, black = pos
@@ -154,23 +185,43 @@ def _generate(pos: tuple, p: int, castle: int, ep: int) -> tuple[list, bool, boo
     rq = (rooks | queens) & them
     n_them = knights & them
     p_them = pawns & them
-    checkers = ((_KN[ksq] & n_them) | (_PA[p][ksq] & p_them)
-                | (_DA[ksq][_DM[ksq] & occ] & bq)
-                | ((_RA[ksq][_RM[ksq] & occ] | _FA[ksq][_FM[ksq] & occ]) & rq))
+    pa = _PA[p]
+    checkers = (_KN[ksq] & n_them) | (pa[ksq] & p_them)
 
-    # King steps: the destination must not be attacked once the king has left its square.
+    # Enemy sliders on a line with the king: with nothing between they give check; with one piece
+    # of ours between, that piece is pinned and may only move along the line.
+    pinned = 0
+    pin_ray = None
+    snipers = (_DIAG_EMPTY[ksq] & bq) | (_ORTH_EMPTY[ksq] & rq)
+    while snipers:
+        b = snipers & -snipers
+        s = b.bit_length() - 1
+        snipers ^= b
+        blk = _BETWEEN[ksq][s] & occ
+        if not blk:
+            checkers |= b
+        elif not blk & (blk - 1) and blk & us:
+            pinned |= blk
+            if pin_ray is None:
+                pin_ray = {}
+            pin_ray[blk.bit_length() - 1] = _RAYS[ksq][s]
+
+    # King steps: not next to the enemy king or onto a pawn-attacked square; then knights and
+    # sliders (seeing through the square the king leaves), sliders only when on a line at all.
     occ_nok = occ ^ (1 << ksq)
     k_them = kings & them
-    pa = _PA[p]
     k64 = ksq * 64
-    att = _KI[ksq] & ~us
+    if p:
+        p_att = ((p_them & ~_FILE_A) << 7) | ((p_them & ~_FILE_H) << 9)
+    else:
+        p_att = ((p_them & ~_FILE_H) >> 7) | ((p_them & ~_FILE_A) >> 9)
+    att = _KI[ksq] & ~us & ~_KI[k_them.bit_length() - 1] & ~p_att
     while att:
         b = att & -att
         t = b.bit_length() - 1
         att ^= b
-        if (_KN[t] & n_them) or (_KI[t] & k_them) or (pa[t] & p_them) \
-                or (_DA[t][_DM[t] & occ_nok] & bq) \
-                or ((_RA[t][_RM[t] & occ_nok] | _FA[t][_FM[t] & occ_nok]) & rq):
+        if (_KN[t] & n_them) or (_DIAG_EMPTY[t] & bq and _DA[t][_DM[t] & occ_nok] & bq) \
+                or (_ORTH_EMPTY[t] & rq and (_RA[t][_RM[t] & occ_nok] | _FA[t][_FM[t] & occ_nok]) & rq):
             continue
         acts.append(ACT[k64 + t])
 
@@ -196,22 +247,8 @@ def _generate(pos: tuple, p: int, castle: int, ep: int) -> tuple[list, bool, boo
                     else:
                         acts.append(ACT[k64 + king_to])
 
-    # Pins: a sole piece of ours between the king and an enemy slider may only move along that line.
-    pinned = 0
-    pin_ray = None
-    snipers = (_DIAG_EMPTY[ksq] & bq) | (_ORTH_EMPTY[ksq] & rq)
-    while snipers:
-        b = snipers & -snipers
-        s = b.bit_length() - 1
-        snipers ^= b
-        blk = _BETWEEN[ksq][s] & occ
-        if blk and not blk & (blk - 1) and blk & us:
-            pinned |= blk
-            if pin_ray is None:
-                pin_ray = {}
-            pin_ray[blk.bit_length() - 1] = _RAYS[ksq][s]
-
-    # Knights, bishops, rooks, queens.
+    # Knights, bishops, rooks, queens: destination sets repeat a lot, so their actions are memoised.
+    memo = _MEMO[p]
     for kind, bb in ((0, knights & us), (1, bishops & us), (2, rooks & us), (3, queens & us)):
         while bb:
             b = bb & -bb
@@ -228,11 +265,14 @@ def _generate(pos: tuple, p: int, castle: int, ep: int) -> tuple[list, bool, boo
             att &= target
             if b & pinned:
                 att &= pin_ray[s]
-            s64 = s * 64
-            while att:
-                a = att & -att
-                acts.append(ACT[s64 + a.bit_length() - 1])
-                att ^= a
+            if att:
+                d = memo[s]
+                r = d.get(att)
+                if r is None:
+                    if len(d) >= _MEMO_SIZE:
+                        d.clear()
+                    r = d[att] = _targets(ACT, s * 64, att)
+                acts += r
 
     # Pawns, in bulk for the unpinned ones; each set of destinations has one constant step.
     UNDER = _UNDER_ACT[p]
@@ -249,18 +289,16 @@ def _generate(pos: tuple, p: int, castle: int, ep: int) -> tuple[list, bool, boo
         groups = ((single & target, -8), ((((single & _RANK_3) << 8) & empty) & target, -16),
                   (((free & ~_FILE_A) << 7) & them & target, -7), (((free & ~_FILE_H) << 9) & them & target, -9))
         last = _RANK_8
+    pmemo = _PAWN_MEMO[p]
     for dests, step in groups:
-        while dests:
-            b = dests & -dests
-            t = b.bit_length() - 1
-            dests ^= b
-            key = (t + step) * 64 + t
-            acts.append(ACT[key])
-            if b & last:
-                u = UNDER[key]
-                acts.append(u)
-                acts.append(u + _PROMO_STEP)
-                acts.append(u + 2 * _PROMO_STEP)
+        if dests:
+            d = pmemo[step]
+            r = d.get(dests)
+            if r is None:
+                if len(d) >= _MEMO_SIZE:
+                    d.clear()
+                r = d[dests] = _pawn_targets(ACT, UNDER, step, dests, last)
+            acts += r
     if my_pawns & pinned:
         fwd = -8 if p else 8
         for s in _bits(my_pawns & pinned):
@@ -510,46 +548,37 @@ class ChessState:
     # --- observation -----------------------------------------------------------------------------
 
     def _record(self) -> tuple:
-        """Plane words of this position for the history: 12 piece bitboards (white P..K, black P..K),
-        then the two repetition planes as all-ones or zero words."""
+        """This position's 14 history planes as packed words, (white to move's view, black's view):
+        the mover's P..K, the opponent's P..K, then the two repetition planes (all ones or zero).
+        Little-endian words put rank 1 in the first byte, big-endian ones rank 8: the byte order
+        does black's mirroring, and unpackbits (bit order little) then gives files a..h."""
         rec = self._rec
         if rec is None:
             P, N, B, R, Q, K, W, Bk = self._pos
             rep = self.repetitions()
-            rec = (P & W, N & W, B & W, R & W, Q & W, K & W, P & Bk, N & Bk, B & Bk, R & Bk, Q & Bk, K & Bk,
-                   _ALL if rep >= 2 else 0, _ALL if rep >= 3 else 0)
+            r1 = _ALL if rep >= 2 else 0
+            r2 = _ALL if rep >= 3 else 0
+            w = (P & W, N & W, B & W, R & W, Q & W, K & W)
+            b = (P & Bk, N & Bk, B & Bk, R & Bk, Q & Bk, K & Bk)
+            rec = (_PACK_W(*w, *b, r1, r2), _PACK_B(*b, *w, r1, r2))
             self._rec = rec
         return rec
 
-    def _words(self) -> list:
-        """The 117 bitboard words of the binary planes, absolute squares (mirrored later for black)."""
+    def _raw(self) -> bytes:
+        """The 117 binary planes packed, 8 bytes a plane (see _record)."""
         p = self._p
-        words = []
-        for rec in (self._rec or self._record(),) + self._prev:
-            if p:
-                words += rec[6:12]
-                words += rec[0:6]
-                words += rec[12:]
-            else:
-                words += rec
-        words += _ZERO_WORDS[:14 * (HISTORY - 1 - len(self._prev))]
-        c = self._castle
-        if p:
-            words += (_ALL, _ALL if c & pychess.BB_H8 else 0, _ALL if c & pychess.BB_A8 else 0,
-                      _ALL if c & pychess.BB_H1 else 0, _ALL if c & pychess.BB_A1 else 0)
-        else:
-            words += (0, _ALL if c & pychess.BB_H1 else 0, _ALL if c & pychess.BB_A1 else 0,
-                      _ALL if c & pychess.BB_H8 else 0, _ALL if c & pychess.BB_A8 else 0)
-        return words
+        parts = [rec[p] for rec in (self._rec or self._record(),) + self._prev]
+        parts.append(_PAD[HISTORY - 1 - len(self._prev)])
+        parts.append(_TAIL[p][self._castle])
+        return b"".join(parts)
 
     def planes(self) -> np.ndarray:
         """float32 `[118, 8, 8]`, see the module docstring for the layout."""
-        # '<u8' puts rank 1 in the first byte, '>u8' rank 8: the byte order does black's mirroring.
-        raw = np.array(self._words(), dtype=">u8" if self._p else "<u8").view(np.uint8)
-        out = np.empty((NUM_PLANES, 8, 8), dtype=np.float32)
-        out[:-1] = np.unpackbits(raw, bitorder="little").reshape(NUM_PLANES - 1, 8, 8)
-        out[-1] = self._clock / 100.0
-        return out
+        out = np.empty((NUM_PLANES, 64), dtype=np.float32)
+        out[:-1] = np.unpackbits(np.frombuffer(self._raw(), dtype=np.uint8),
+                                 bitorder="little").reshape(NUM_PLANES - 1, 64)
+        out[-1] = self._clock * 0.01
+        return out.reshape(NUM_PLANES, 8, 8)
 
     def hash(self) -> int:
         """64-bit BLAKE2b of what planes() and the move rules depend on (history, repetitions, castling,
@@ -557,11 +586,8 @@ class ChessState:
         h = self._hash
         if h is None:
             self._position_key()
-            words = self._words()
-            words.append(self._clock)
-            words.append(self._ep + 1 if self._ep_legal else 0)
-            data = np.array(words, dtype="<u8").tobytes()
-            h = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+            tail = _struct.pack("<hb", self._clock, self._ep if self._ep_legal else -1)
+            h = int.from_bytes(hashlib.blake2b(self._raw() + tail, digest_size=8).digest(), "little")
             self._hash = h
         return h
 
@@ -694,7 +720,22 @@ class ChessState:
         return f"ChessState({self.fen()!r})"
 
 
-_ZERO_WORDS = (0,) * (14 * HISTORY)
+_PACK_W = _struct.Struct("<14Q").pack
+_PACK_B = _struct.Struct(">14Q").pack
+_PAD = [bytes(14 * 8 * n) for n in range(HISTORY)]  # history steps before the start: zeros
+
+
+def _tail(p: int, castle: int) -> bytes:
+    """Colour plane and the castling planes (mover kingside, queenside, opponent kingside, queenside)."""
+    own, opp = ((pychess.BB_H1, pychess.BB_A1), (pychess.BB_H8, pychess.BB_A8))[::(-1 if p else 1)]
+    words = [p and _ALL] + [_ALL if castle & sq else 0 for sq in own + opp]
+    return _struct.pack("<5Q", *words)
+
+
+# Castling rights are a subset of {a1, h1, a8, h8}: 16 values per player.
+_TAIL = [{c: _tail(p, c) for c in (sum(sq for i, sq in enumerate((pychess.BB_A1, pychess.BB_H1, pychess.BB_A8,
+                                                                   pychess.BB_H8)) if m >> i & 1)
+                                   for m in range(16))} for p in (0, 1)]
 _TERMINATIONS = (None, "checkmate", "stalemate", "insufficient material", "fifty-move rule",
                  "threefold repetition", "ply cap")
 
