@@ -1,0 +1,86 @@
+"""`selfplay` command line: train, report."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from traincore._version import __version__
+
+
+def _train(args) -> int:
+    from selfplay.config import Config
+    from traincore.config import ConfigError, load_config
+
+    overrides = list(args.set or [])
+    run_dir = None
+    config_path = args.config
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.toml").exists():
+            print(f"selfplay: --resume {run_dir}: not a run folder (no config.toml)", file=sys.stderr)
+            return 2
+        config_path = run_dir / "config.toml"
+    elif config_path is None:
+        print("selfplay train: give --config configs/<game>.toml or --resume RUN_DIR", file=sys.stderr)
+        return 2
+    try:
+        cfg = load_config(Config, config_path, overrides)
+    except ConfigError as e:
+        print(f"selfplay: {e}", file=sys.stderr)
+        return 2
+    from selfplay.run import Trainer
+    from selfplay.report import write_report
+    try:
+        trainer = Trainer(cfg, run_dir=run_dir, address=args.address, resume=bool(args.resume),
+                          progress=not args.quiet)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"selfplay: {e}", file=sys.stderr)
+        return 2
+    try:
+        summary = trainer.run()
+    except KeyboardInterrupt:
+        print(f"\nselfplay: interrupted; resume with: selfplay train --resume {trainer.run_dir}", file=sys.stderr)
+        return 130
+    png, text = write_report(summary.run_dir)
+    print(text)
+    print(f"curves: {png}")
+    print(f"saved model: {summary.model_path}  (play it: boardnet play {cfg.game.name} --model {summary.model_path})")
+    return 0
+
+
+def _report(args) -> int:
+    from selfplay.report import write_report
+    try:
+        png, text = write_report(args.run_dir)
+    except FileNotFoundError as e:
+        print(f"selfplay: {e}", file=sys.stderr)
+        return 2
+    print(text)
+    print(f"curves: {png}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="selfplay", description="AlphaZero-style self-play training with Ray.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+    t = sub.add_parser("train", help="run (or resume) a self-play training run")
+    t.add_argument("--config", help="run config, e.g. configs/connect4.toml")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    t.add_argument("--address", help="join an existing Ray cluster (default: embedded local Ray)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(fn=_train)
+    r = sub.add_parser("report", help="write RUN_DIR/report.png (curves) and a text summary")
+    r.add_argument("run_dir")
+    r.set_defaults(fn=_report)
+    args = p.parse_args(argv)
+    if not getattr(args, "fn", None):
+        p.print_help()
+        return 0
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The self-play run config: one frozen dataclass tree, loaded from configs/<game>.toml by traincore.config."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GameSettings:
+    name: str = "connect4"
+    board_size: int | None = None     # Go only
+    komi: float | None = None         # Go only
+
+    def kwargs(self) -> dict:
+        kw = {}
+        if self.board_size is not None:
+            kw["board_size"] = self.board_size
+        if self.komi is not None:
+            kw["komi"] = self.komi
+        return kw
+
+
+@dataclass(frozen=True)
+class NetSettings:
+    preset: str = "b4c32"
+    value_head: str = "scalar"        # "scalar" (tanh) or "wdl"
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    num_simulations: int = 100
+    c_puct_init: float = 1.25
+    c_puct_base: float = 19652.0
+    dirichlet_alpha: float | None = None
+    noise_weight: float = 0.25
+    fpu_reduction: float = 0.25
+
+
+@dataclass(frozen=True)
+class SelfPlaySettings:
+    games_per_worker: int = 64        # games searched in lock-step by one worker
+    moves_per_task: int = 8           # lock-step moves per actor task (granularity of weight updates)
+    cheap_simulations: int = 0        # playout-cap randomisation: 0 disables it
+    full_search_prob: float = 0.25
+    temperature_moves: int = 8
+    resign_threshold: float = -0.95
+    resign_min_ply: int = 10
+    resign_disabled_frac: float = 0.2
+    max_plies: int = 10_000
+    random_symmetry: bool = True      # random symmetry per evaluation
+    cache_size: int = 50_000
+
+    def __post_init__(self):
+        if not 0.0 <= self.full_search_prob <= 1.0:
+            raise ValueError(f"full_search_prob={self.full_search_prob}: must be in [0, 1]")
+        if self.games_per_worker < 1:
+            raise ValueError(f"games_per_worker={self.games_per_worker}: must be >= 1")
+
+
+@dataclass(frozen=True)
+class ReplaySettings:
+    max_size: int = 200_000
+    min_size: int = 5_000
+    growth_per_game: float = 40.0
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    batch_size: int = 256
+    lr: float = 0.02
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"          # constant, step, cosine, onecycle
+    warmup_steps: int = 50
+    total_steps: int = 2000
+    reuse: float = 4.0                # samples drawn for training per sample generated (KataGo: ~4)
+    min_samples: int = 1000           # no training before the buffer has this many
+    q_weight: float = 0.0             # value target = (1 - q_weight) * z + q_weight * q
+    clip_grad: float = 5.0
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    every_steps: int = 200
+    games: int = 20                   # per opponent, colours alternating
+    simulations: int = 50
+    mcts_simulations: int = 200       # pure-MCTS reference strength
+    vs_previous: bool = True
+    gating: bool = False              # keep the new net only if it beats the best (score >= gate_score)
+    gate_score: float = 0.55
+    solved_positions: int = 200       # Connect Four: positions per shared test file for move accuracy
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    num_workers: int = 2              # Ray self-play actors; 0 = play in the driver process (no Ray)
+    seed: int = 0
+    device: str = "auto"
+    actor_device: str = "cpu"
+    out_dir: str = "runs"
+    name: str = ""                    # run folder name; empty = <game>-<timestamp>
+    max_minutes: float = 0.0          # stop after this wall time (0 = until total_steps)
+    torch_threads: int = 1            # per actor
+
+
+@dataclass(frozen=True)
+class Config:
+    game: GameSettings = field(default_factory=GameSettings)
+    net: NetSettings = field(default_factory=NetSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    selfplay: SelfPlaySettings = field(default_factory=SelfPlaySettings)
+    replay: ReplaySettings = field(default_factory=ReplaySettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    eval: EvalSettings = field(default_factory=EvalSettings)
+    run: RunSettings = field(default_factory=RunSettings)

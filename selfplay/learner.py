@@ -1,0 +1,118 @@
+"""The learner: policy cross-entropy + value loss on replay samples, trained with traincore.fit.
+
+Loss per sample: -sum(pi * log softmax(policy_logits)) + value_loss, where the value target is
+(1 - q_weight) * z + q_weight * q (z: game outcome, q: root search value, both from the side to move's
+view); value_loss is MSE for the tanh head, cross-entropy against (P(win), P(draw), P(loss)) for WDL.
+Each batch gets a random board symmetry per sample (planes and policy moved together).
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from boardnet.games.base import Game
+from boardnet.nets import PolicyValueNet, build_net, model_state
+from selfplay.config import Config
+from selfplay.replay import ReplayBuffer
+from traincore.loop import fit
+from traincore.runtime import Runtime, unwrap
+from traincore.schedule import as_torch_scheduler, make_schedule
+
+
+def augment(game: Game, planes: np.ndarray, policy: np.ndarray, rng: np.random.Generator
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """A random symmetry per sample: planes [N, C, H, W], policy [N, A]."""
+    if game.num_symmetries <= 1:
+        return planes, policy
+    ks = rng.integers(0, game.num_symmetries, size=len(planes))
+    out_p, out_pi = np.empty_like(planes), np.empty_like(policy)
+    for k in np.unique(ks):
+        sel = ks == k
+        p, pi = game.transform(planes[sel], policy[sel], int(k))
+        out_p[sel], out_pi[sel] = p, pi
+    return out_p, out_pi
+
+
+def policy_value_loss(net, batch, q_weight: float = 0.0):
+    """batch = (planes [B,C,H,W], pi [B,A], z [B], q [B]) tensors -> (loss, metrics)."""
+    x, pi, z, q = batch
+    logits, v = net(x)
+    logits, v = logits.float(), v.float()
+    target = (1.0 - q_weight) * z + q_weight * q
+    policy_loss = -(pi * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    if v.dim() == 2:   # WDL logits: target distribution from the scalar target t in [-1, 1]
+        t = target.clamp(-1, 1)
+        win, loss = t.clamp(min=0), (-t).clamp(min=0)
+        wdl = torch.stack([win, 1 - win - loss, loss], dim=1)
+        value_loss = -(wdl * F.log_softmax(v, dim=1)).sum(dim=1).mean()
+        p = torch.softmax(v, dim=1)
+        v_scalar = p[:, 0] - p[:, 2]
+    else:
+        value_loss = F.mse_loss(v, target)
+        v_scalar = v
+    loss = policy_loss + value_loss
+    with torch.no_grad():
+        entropy = -(pi * torch.log(pi.clamp_min(1e-12))).sum(1).mean()
+        metrics = {"loss": loss.item(), "policy_loss": policy_loss.item(), "value_loss": value_loss.item(),
+                   "policy_kl": policy_loss.item() - entropy.item(),
+                   "value_mse": F.mse_loss(v_scalar, z).item()}
+    return loss, metrics
+
+
+class Learner:
+    def __init__(self, game: Game, game_name: str, game_kwargs: dict, cfg: Config, runtime: Runtime):
+        self.game, self.game_name, self.game_kwargs = game, game_name, game_kwargs
+        self.cfg = cfg
+        self.runtime = runtime
+        self.net: PolicyValueNet = build_net(game, cfg.net.preset, value_head=cfg.net.value_head)
+        self.model = runtime.prepare(self.net)
+        t = cfg.train
+        decay, no_decay = [], []
+        for name, p in self.net.named_parameters():
+            (no_decay if p.dim() <= 1 else decay).append(p)   # no weight decay on norms and biases
+        self.optimizer = torch.optim.SGD([{"params": decay, "weight_decay": t.weight_decay},
+                                          {"params": no_decay, "weight_decay": 0.0}],
+                                         lr=t.lr, momentum=t.momentum, nesterov=True)
+        self.schedule = make_schedule(t.schedule, t.lr, total_steps=max(t.total_steps, t.warmup_steps + 1),
+                                      warmup=t.warmup_steps)
+        self.scheduler = as_torch_scheduler(self.optimizer, self.schedule)
+        self.step = 0
+        self.last_metrics: dict = {}
+
+    def batches(self, buffer: ReplayBuffer, rng: np.random.Generator) -> Iterator:
+        b = self.cfg.train.batch_size
+        dev = self.runtime.device
+        while True:
+            s = buffer.sample(b, rng)
+            planes, pi = augment(self.game, s.planes.astype(np.float32), s.policy, rng)
+            yield (self.runtime.to_device(torch.from_numpy(planes)), torch.from_numpy(pi).to(dev),
+                   torch.from_numpy(s.value).to(dev), torch.from_numpy(s.q).to(dev))
+
+    def train(self, buffer: ReplayBuffer, n_steps: int, rng: np.random.Generator, hooks=()) -> dict:
+        qw = self.cfg.train.q_weight
+        state = fit(self.model, lambda m, batch: policy_value_loss(m, batch, qw), self.batches(buffer, rng),
+                    self.optimizer, runtime=self.runtime, steps=self.step + n_steps, start_step=self.step,
+                    scheduler=self.scheduler, clip_grad=self.cfg.train.clip_grad, hooks=hooks)
+        self.step = state.step
+        self.last_metrics = state.last
+        return state.last
+
+    def weights(self) -> dict:
+        """CPU state dict of the unwrapped net (what actors load)."""
+        return {k: v.detach().cpu().clone() for k, v in unwrap(self.model).state_dict().items()}
+
+    def model_checkpoint(self, **extra) -> dict:
+        return model_state(self.net, self.game_name, self.game_kwargs, **extra)
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "step": self.step}
+
+    def load_state_dict(self, model: dict, d: dict) -> None:
+        unwrap(self.model).load_state_dict(model)
+        self.optimizer.load_state_dict(d["optimizer"])
+        self.scheduler.load_state_dict(d["scheduler"])
+        self.step = int(d["step"])

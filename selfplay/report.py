@@ -1,0 +1,88 @@
+"""`selfplay report RUN_DIR`: a PNG of the training curves and a short text summary."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from traincore.metrics import read_jsonl
+
+
+def _series(rows: list[dict], tag: str, key: str) -> tuple[list[float], list[float]]:
+    xs, ys = [], []
+    for r in rows:
+        if r.get("tag") == tag and isinstance(r.get(key), (int, float)):
+            xs.append(r["step"])
+            ys.append(r[key])
+    return xs, ys
+
+
+def summary_text(run_dir: Path) -> str:
+    rows = read_jsonl(run_dir / "metrics.jsonl")
+    evals = [r for r in rows if r.get("tag") == "eval"]
+    train = [r for r in rows if r.get("tag") == "train"]
+    sp = [r for r in rows if r.get("tag") == "selfplay"]
+    lines = [f"run: {run_dir}"]
+    if sp:
+        lines.append(f"self-play: {int(sp[-1]['games'])} games, {int(sp[-1]['samples'])} samples")
+    if train:
+        t = train[-1]
+        lines.append(f"learner: step {t['step']}, loss {t.get('loss', float('nan')):.3f} "
+                     f"(policy {t.get('policy_loss', float('nan')):.3f}, value {t.get('value_loss', float('nan')):.3f})")
+    for e in evals[-3:]:
+        parts = [f"step {e['step']}"]
+        for k in ("vs_mcts_score", "vs_mcts_elo", "vs_best_score", "solved_not_mistake", "optimal_moves",
+                  "vs_perfect_losses"):
+            if k in e and isinstance(e[k], (int, float)):
+                parts.append(f"{k}={e[k]:.3f}" if isinstance(e[k], float) else f"{k}={e[k]}")
+        lines.append("eval: " + ", ".join(parts))
+    model = run_dir / "model.pt"
+    if model.exists():
+        lines.append(f"model: {model}")
+    return "\n".join(lines)
+
+
+def write_report(run_dir: str | Path) -> tuple[Path, str]:
+    """Writes RUN_DIR/report.png and report.txt; returns (png path, summary text)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "metrics.jsonl").exists():
+        raise FileNotFoundError(f"report {run_dir}: no metrics.jsonl (is this a selfplay run folder?)")
+    rows = read_jsonl(run_dir / "metrics.jsonl")
+    panels = [
+        ("losses", [("train", "policy_loss", "policy"), ("train", "value_loss", "value")]),
+        ("strength", [("eval", "vs_mcts_score", "score vs pure MCTS"), ("eval", "vs_best_score", "score vs previous"),
+                      ("eval", "solved_not_mistake", "solved: not a mistake"), ("eval", "optimal_moves", "optimal moves")]),
+        ("self-play", [("selfplay", "game_length", "game length")]),
+        ("throughput", [("selfplay", "selfplay_sims_per_s", "search sims/s per actor"),
+                        ("train", "samples_per_s", "learner samples/s")]),
+    ]
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    for ax, (title, series) in zip(axes.flat, panels):
+        for tag, key, label in series:
+            xs, ys = _series(rows, tag, key)
+            if xs:
+                ax.plot(xs, ys, label=label, marker="o" if tag == "eval" else None, markersize=3)
+        ax.set_title(title)
+        ax.set_xlabel("learner step")
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    png = run_dir / "report.png"
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    text = summary_text(run_dir)
+    (run_dir / "report.txt").write_text(text + "\n")
+    return png, text
+
+
+def eval_table(run_dir: Path) -> list[dict]:
+    return [r for r in read_jsonl(Path(run_dir) / "metrics.jsonl") if r.get("tag") == "eval"]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+    print(json.dumps(eval_table(Path(sys.argv[1])), indent=1))
