@@ -54,6 +54,8 @@ NUM_PLANES = 2 * HISTORY + 1 + 6 + 1 + 1
 BLACK, WHITE = 0, 1
 MIN_SIZE, MAX_SIZE = 5, 19
 _STONE_CHARS = ".xo"
+_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1,
+                           bitorder="little").astype(np.float32)  # [256, 8], bit j of byte i
 
 
 def _default_komi(n: int) -> float:
@@ -63,8 +65,16 @@ def _default_komi(n: int) -> float:
 class GoState:
     """A Go position (immutable). Build through `Go.initial_state` or `Go.state_from_text`."""
 
-    __slots__ = ("game", "_b", "_w", "_groups", "_to_play", "_ply", "_passes", "_bh", "_seen",
-                 "_hist", "_moves", "_last", "_capt", "_info", "_root")
+    # _groups: per colour a tuple of (stones, liberties, zobrist) bitboard triples.
+    # _cls: per colour the stones of groups with 1, 2, >= 3 liberties (bitboards), kept up to
+    #   date by apply so that the legal mask needs no pass over the groups.
+    # _seen: board hashes of the line by stone count, {count: frozenset} (positional superko).
+    # _hb / _hw: the last HISTORY boards packed as one int, plane i at bits [i*N*N, (i+1)*N*N),
+    #   black-first / white-first, ready for planes().
+    # _capt: points where black / white stones were ever captured in this line (bitboards).
+    # _last: point of the latest stone placed, -1 if none; _moves: (action, previous) cons list.
+    __slots__ = ("game", "_b", "_w", "_groups", "_cls", "_to_play", "_ply", "_passes", "_bh",
+                 "_seen", "_hb", "_hw", "_moves", "_last", "_capt", "_info", "_root")
 
     # -- protocol ------------------------------------------------------------------------------
     @property
@@ -94,7 +104,7 @@ class GoState:
                              count=g.action_size, bitorder="little").view(bool)
 
     def legal_actions(self) -> np.ndarray:
-        return np.flatnonzero(self.legal_mask())
+        return self.legal_mask().nonzero()[0]
 
     def apply(self, action: int) -> "GoState":
         g = self.game
@@ -104,8 +114,8 @@ class GoState:
         c = self._to_play
         nn = g._nn
         if a == nn:
-            return self._next(self._b, self._w, self._groups, self._bh, self._seen, self._last,
-                              self._capt, self._passes + 1, a)
+            return self._next(self._b, self._w, self._groups, self._cls, self._bh, self._seen,
+                              self._last, self._capt, self._passes + 1, a)
         if not 0 <= a < nn:
             raise IllegalMoveError(f"go action {a}: out of range 0-{nn}")
         bit = 1 << a
@@ -126,21 +136,32 @@ class GoState:
                 zh ^= grp[2]
             else:
                 own.append(grp)
+        x1, x2, x3 = self._cls[1 - c]
         opp = []
         captured = 0
         capz = 0
         for grp in groups[1 - c]:
             lib = grp[1]
             if lib & bit:
+                s = grp[0]
                 lib ^= bit
-                if lib:
-                    opp.append((grp[0], lib, grp[2]))
-                else:
-                    captured |= grp[0]
+                if not lib:
+                    captured |= s
                     capz ^= grp[2]
+                    x1 &= ~s
+                    continue
+                opp.append((s, lib, grp[2]))
+                m = lib & (lib - 1)
+                if not m:  # 2 -> 1 liberty
+                    x2 &= ~s
+                    x1 |= s
+                elif not m & (m - 1):  # 3 -> 2
+                    x3 &= ~s
+                    x2 |= s
             else:
                 opp.append(grp)
         libs &= ~bit
+        o1, o2, o3 = self._cls[c]
         capt = self._capt
         if captured:
             # A captured group touches only stones of the capturer, so only their groups gain.
@@ -149,36 +170,68 @@ class GoState:
             if stones & near:
                 libs |= dil(stones) & captured
             for i, grp in enumerate(own):
-                if grp[0] & near:
-                    own[i] = (grp[0], grp[1] | (dil(grp[0]) & captured), grp[2])
+                s = grp[0]
+                if s & near:
+                    lib = grp[1] | (dil(s) & captured)
+                    own[i] = (s, lib, grp[2])
+                    o1 &= ~s
+                    o2 &= ~s
+                    o3 &= ~s
+                    m = lib & (lib - 1)
+                    if not m:
+                        o1 |= s
+                    elif not m & (m - 1):
+                        o2 |= s
+                    else:
+                        o3 |= s
             capt = (capt[0] | captured, capt[1]) if c else (capt[0], capt[1] | captured)
         elif not libs:
             raise IllegalMoveError(f"go move {self._text(a)}: suicide")
         own.append((stones, libs, zh))
-        bh = self._bh ^ zc[a] ^ capz
-        seen = self._seen
-        if bh in seen:
-            raise IllegalMoveError(f"go move {self._text(a)}: repeats an earlier position (superko)")
-        if c:
-            b, w = b & ~captured, w | bit
-            ngroups = (tuple(opp), tuple(own))
+        o1 &= ~stones
+        o2 &= ~stones
+        o3 &= ~stones
+        m = libs & (libs - 1)
+        if not m:
+            o1 |= stones
+        elif not m & (m - 1):
+            o2 |= stones
         else:
-            b, w = b | bit, w & ~captured
-            ngroups = (tuple(own), tuple(opp))
-        return self._next(b, w, ngroups, bh, seen | {bh}, a, capt, 0, a)
+            o3 |= stones
+        bh = self._bh ^ zc[a] ^ capz
+        count = occ.bit_count() + 1 - captured.bit_count()
+        seen = self._seen
+        bucket = seen.get(count)
+        if bucket is None:
+            bucket = frozenset((bh,))
+        elif bh in bucket:
+            raise IllegalMoveError(f"go move {self._text(a)}: repeats an earlier position (superko)")
+        else:
+            bucket = bucket | {bh}
+        seen = seen.copy()
+        seen[count] = bucket
+        if c:
+            return self._next(b & ~captured, w | bit, (tuple(opp), tuple(own)),
+                              ((x1, x2, x3), (o1, o2, o3)), bh, seen, a, capt, 0, a)
+        return self._next(b | bit, w & ~captured, (tuple(own), tuple(opp)),
+                          ((o1, o2, o3), (x1, x2, x3)), bh, seen, a, capt, 0, a)
 
-    def _next(self, b, w, groups, bh, seen, last, capt, passes, action) -> "GoState":
+    def _next(self, b, w, groups, cls, bh, seen, last, capt, passes, action) -> "GoState":
+        g = self.game
+        nn = g._nn
         s = GoState.__new__(GoState)
-        s.game = self.game
+        s.game = g
         s._b = b
         s._w = w
         s._groups = groups
+        s._cls = cls
         s._to_play = 1 - self._to_play
         s._ply = self._ply + 1
         s._passes = passes
         s._bh = bh
         s._seen = seen
-        s._hist = ((b, w),) + self._hist[: HISTORY - 1]
+        s._hb = ((self._hb << 2 * nn) | b | (w << nn)) & g._hist_mask
+        s._hw = ((self._hw << 2 * nn) | w | (b << nn)) & g._hist_mask
         s._moves = (action, self._moves)
         s._last = last
         s._capt = capt
@@ -186,60 +239,48 @@ class GoState:
         s._root = self._root
         return s
 
-    def _analyse(self) -> tuple:
-        """Cache (legal bits incl. pass bit, ko bits, own 1/2/3+ lib stones, opp 1/2/3+)."""
+    def _analyse(self) -> tuple[int, int]:
+        """Cache (legal bits incl. the pass bit, (super)ko-forbidden bits)."""
         g = self.game
         c = self._to_play
         b, w = self._b, self._w
-        empty = g._full & ~(b | w)
+        occ = b | w
+        empty = g._full & ~occ
         n = g.n
-        # A play next to an empty point always has a liberty.
-        ok = ((empty << 1) & g._not_c0) | ((empty >> 1) & g._not_cl) | (empty << n) | (empty >> n)
-        o1 = o2 = o3 = 0
-        for s, lib, _ in self._groups[c]:
-            m = lib & (lib - 1)
-            if m:  # >= 2 liberties: joining it leaves at least one
-                ok |= lib
-                if m & (m - 1):
-                    o3 |= s
-                else:
-                    o2 |= s
-            else:
-                o1 |= s
-        x1 = x2 = x3 = 0
-        ataris = []
-        for s, lib, z in self._groups[1 - c]:
-            m = lib & (lib - 1)
-            if m:
-                if m & (m - 1):
-                    x3 |= s
-                else:
-                    x2 |= s
-            else:  # a play on its last liberty captures it, so it is never suicide
-                x1 |= s
-                ataris.append((lib, z))
-        caps = 0
-        for lib, _ in ataris:
-            caps |= lib
-        legal = empty & (ok | caps)
+        o1, o2, o3 = self._cls[c]
+        x1 = self._cls[1 - c][0]
+        # Not suicide: next to an empty point, to an own group with >= 2 liberties, or to an
+        # opponent group in atari (the play captures it). All three are one dilation.
+        src = empty | o2 | o3 | x1
+        legal = empty & (((src << 1) & g._not_c0) | ((src >> 1) & g._not_cl) | (src << n)
+                         | (src >> n))
         ko = 0
         seen = self._seen
-        if len(seen) > 1:
-            zc = g._z[c]
+        count = occ.bit_count()
+        if self._ply:  # at ply 0 the only earlier board is the current one
             bh = self._bh
-            if ataris:
+            zc = g._z[c]
+            caps = 0
+            if x1:
+                caps = empty & g._dilate(x1)
                 capz = {}
-                for lib, z in ataris:  # several groups may share their last liberty
-                    capz[lib] = capz.get(lib, 0) ^ z
-                for lib, z in capz.items():
-                    if bh ^ zc[lib.bit_length() - 1] ^ z in seen:
+                for s, lib, z in self._groups[1 - c]:
+                    if not lib & (lib - 1):  # several groups may share their last liberty
+                        old = capz.get(lib)
+                        capz[lib] = (z, s.bit_count()) if old is None else \
+                            (old[0] ^ z, old[1] + s.bit_count())
+                for lib, (z, k) in capz.items():
+                    bucket = seen.get(count + 1 - k)
+                    if bucket is not None and bh ^ zc[lib.bit_length() - 1] ^ z in bucket:
                         ko |= lib
+            bucket = seen.get(count + 1)
             last = self._last
             # A non-capturing play at p repeats board B+p only if B+p came earlier; that board
             # already held the latest-placed stone, which was therefore captured and replayed.
-            if last >= 0 and (self._capt[0 if (b >> last) & 1 else 1] >> last) & 1:
+            if bucket is not None and last >= 0 \
+                    and (self._capt[0 if (b >> last) & 1 else 1] >> last) & 1:
                 zpt = g._zpoint[c]
-                for v in {h ^ bh for h in seen} & g._zset[c]:
+                for v in {h ^ bh for h in bucket} & g._zset[c]:
                     bit = 1 << zpt[v]
                     if bit & legal & ~caps:
                         ko |= bit
@@ -248,36 +289,24 @@ class GoState:
             legal = 0
         else:
             legal |= 1 << g._nn
-        info = (legal, ko, o1, o2, o3, x1, x2, x3)
+        info = (legal, ko)
         self._info = info
         return info
 
     def planes(self) -> np.ndarray:
         g = self.game
-        info = self._info or self._analyse()
-        nb = g._plane_bytes
-        parts = []
-        hist = self._hist
-        if self._to_play:
-            for hb, hw in hist:
-                parts.append(hw.to_bytes(nb, "little"))
-                parts.append(hb.to_bytes(nb, "little"))
-            side = g._zero_bytes
-        else:
-            for hb, hw in hist:
-                parts.append(hb.to_bytes(nb, "little"))
-                parts.append(hw.to_bytes(nb, "little"))
-            side = g._full_bytes
-        if len(hist) < HISTORY:
-            parts.append(g._zero_bytes * (2 * (HISTORY - len(hist))))
-        parts.append(side)
-        for x in info[2:]:
-            parts.append(x.to_bytes(nb, "little"))
-        parts.append(info[1].to_bytes(nb, "little"))
-        parts.append(g._full_bytes)
-        raw = np.frombuffer(b"".join(parts), np.uint8).reshape(NUM_PLANES, nb)
-        bits = np.unpackbits(raw, axis=1, count=g._nn, bitorder="little")
-        return bits.reshape(NUM_PLANES, g.n, g.n).astype(np.float32)
+        ko = (self._info or self._analyse())[1]
+        nn = g._nn
+        c = self._to_play
+        o1, o2, o3 = self._cls[c]
+        x1, x2, x3 = self._cls[1 - c]
+        # All 25 planes as one packed int, plane i at bits [i*nn, (i+1)*nn): one to_bytes and
+        # one unpackbits instead of one per plane.
+        rest = o1 | o2 << nn | o3 << 2 * nn | x1 << 3 * nn | x2 << 4 * nn | x3 << 5 * nn | ko << 6 * nn
+        packed = (self._hw if c else self._hb) | g._const_planes[c] | rest << (2 * HISTORY + 1) * nn
+        raw = np.frombuffer(packed.to_bytes(g._planes_bytes, "little"), np.uint8)
+        # byte -> its 8 bits as float32 in one gather (cheaper than unpackbits + astype)
+        return _BYTE_BITS.take(raw, axis=0).reshape(-1)[: NUM_PLANES * nn].reshape(g.obs_shape)
 
     def action_to_text(self, action: int) -> str:
         return self.game.action_to_text(action)
@@ -452,8 +481,11 @@ class Go:
         self._zpoint = ({v: i for i, v in enumerate(zb)}, {v: i for i, v in enumerate(zw)})
         self._plane_bytes = (nn + 7) // 8
         self._mask_bytes = (nn + 1 + 7) // 8
-        self._zero_bytes = bytes(self._plane_bytes)
-        self._full_bytes = full.to_bytes(self._plane_bytes, "little")
+        self._planes_bytes = (NUM_PLANES * nn + 7) // 8
+        self._hist_mask = (1 << 2 * HISTORY * nn) - 1
+        # side-to-move plane (black: ones) and the ones plane, per colour to move
+        ones = full << (NUM_PLANES - 1) * nn
+        self._const_planes = (ones | full << 2 * HISTORY * nn, ones)
 
     def __repr__(self) -> str:
         return f"Go(board_size={self.n}, komi={self.komi}, max_moves={self.max_moves})"
@@ -534,8 +566,22 @@ class Go:
         s._ply = 0
         s._passes = 0
         s._bh = self.zobrist(b, w)
-        s._seen = frozenset((s._bh,))
-        s._hist = ((b, w),)
+        s._seen = {(b | w).bit_count(): frozenset((s._bh,))}
+        cls = []
+        for colour_groups in groups:
+            c1 = c2 = c3 = 0
+            for stones, libs, _ in colour_groups:
+                m = libs & (libs - 1)
+                if not m:
+                    c1 |= stones
+                elif not m & (m - 1):
+                    c2 |= stones
+                else:
+                    c3 |= stones
+            cls.append((c1, c2, c3))
+        s._cls = (cls[0], cls[1])
+        s._hb = b | w << self._nn
+        s._hw = w | b << self._nn
         s._moves = None
         s._last = -1
         s._capt = (0, 0)
