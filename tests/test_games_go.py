@@ -145,8 +145,11 @@ def test_make_game_and_protocol():
     g19 = make_game("go19")
     assert (g19.komi, g19.max_moves, g19.action_size) == (7.5, 722, 362)
     assert make_game("go5", komi=0.5, max_moves=10).komi == 0.5
+    assert Go(9, komi=6.25).initial_state().score() == -6.25
+    assert g.name == "go9" and make_game(g.name).n == 9
     for bad in (dict(board_size=4), dict(board_size=20), dict(board_size=9.0),
-                dict(komi="x"), dict(komi=6.3), dict(max_moves=0)):
+                dict(komi="x"), dict(komi=float("nan")), dict(komi=float("inf")),
+                dict(max_moves=0), dict(max_moves=2.5)):
         with pytest.raises(ValueError, match="go "):
             Go(**bad)
 
