@@ -56,13 +56,13 @@ class GTPServer:
     """One GTP session. `make_engine(game)` builds an engine for a (possibly resized) game."""
 
     def __init__(self, game, make_engine: Callable[[object], object], *, visits: int | None = None,
-                 movetime: float | None = None, out: TextIO = sys.stdout):
+                 movetime: float | None = None, out: TextIO | None = None):
         if game.name == "chess":
             raise ValueError("gtp chess: chess speaks UCI; run `boardnet uci` instead")
         self.game = game
         self.make_engine = make_engine
         self.visits, self.movetime = visits, movetime
-        self.out = out
+        self.out = sys.stdout if out is None else out
         self._engine = None
         self._lock = threading.Lock()
         self._analysis: tuple[threading.Thread, threading.Event] | None = None

@@ -113,12 +113,13 @@ class PlaySession:
 
     def __init__(self, game: Game, engine, *, human: frozenset[int] = frozenset({0}),
                  visits: int | None = None, movetime: float | None = None,
-                 out: TextIO = sys.stdout, err: TextIO = sys.stderr, ascii_only: bool | None = None,
+                 out: TextIO | None = None, err: TextIO | None = None, ascii_only: bool | None = None,
                  prompt: bool | None = None, engine_name: str = "boardnet"):
         self.game, self.engine, self.human = game, engine, frozenset(human)
         self.visits, self.movetime = visits, movetime
-        self.out, self.err = out, err
-        enc = (getattr(out, "encoding", None) or "ascii").lower()
+        self.out = sys.stdout if out is None else out
+        self.err = sys.stderr if err is None else err
+        enc = (getattr(self.out, "encoding", None) or "ascii").lower()
         self.ascii_only = ("utf" not in enc) if ascii_only is None else ascii_only
         self.prompt = (getattr(sys.stdin, "isatty", lambda: False)()) if prompt is None else prompt
         self.engine_name = engine_name

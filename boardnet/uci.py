@@ -91,14 +91,14 @@ class UCIServer:
     """One UCI session over text streams. `make_engine(model)` builds an Engine for chess."""
 
     def __init__(self, game, make_engine: Callable[[str | None], object], *, model: str | None = None,
-                 visits: int = 800, out: TextIO = sys.stdout):
+                 visits: int = 800, out: TextIO | None = None):
         self.game = game
         self.make_engine = make_engine
         self.model = model
         self.visits = int(visits)
         self.threads = 1
         self.overhead_ms = 50
-        self.out = out
+        self.out = sys.stdout if out is None else out
         self._engine = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import chess.pgn
 import numpy as np
 import pytest
 
 from boardnet import elo
+from boardnet.cli import main
 from boardnet.arena import play_game, play_match, read_openings
 from boardnet.games import make_game
 from boardnet.players import MCTSPlayer, RandomPlayer, make_player, parse_spec
 from boardnet.records import game_record
-
-ROOT = Path(__file__).resolve().parents[1]
-
 
 class Resigner:
     name = "resigner"
@@ -190,18 +184,14 @@ def test_pdn_joins_multi_jumps_and_reads_back():
     assert back == acts
 
 
-def test_cli_arena_writes_records(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def test_cli_arena_writes_records(tmp_path, capsys):
     out = tmp_path / "games.txt"
-    p = subprocess.run([sys.executable, "-m", "boardnet.cli", "arena", "tictactoe", "--a", "random:seed=1",
-                        "--b", "mcts:simulations=40", "--games", "4", "--sprt", "0", "50", "--out", str(out)],
-                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=180)
-    assert p.returncode == 0, p.stderr
-    lines = p.stdout.splitlines()
+    assert main(["arena", "tictactoe", "--a", "random:seed=1", "--b", "mcts:simulations=40", "--games", "4",
+                 "--sprt", "0", "50", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
     assert sum(ln.startswith("game ") for ln in lines) == 4
     assert lines[-4] == "random(seed=1) vs mcts(sims=40): 4 games"
     assert lines[-2].startswith("SPRT elo0=0 elo1=50: LLR ")
     assert len(out.read_text().splitlines()) == 4
-    bad = subprocess.run([sys.executable, "-m", "boardnet.cli", "arena", "tictactoe", "--a", "nope",
-                          "--b", "random"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
-    assert bad.returncode == 2 and "unknown kind 'nope'" in bad.stderr
+    assert main(["arena", "tictactoe", "--a", "nope", "--b", "random"]) == 2
+    assert "unknown kind 'nope'" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from boardnet.cli import main
 from boardnet.engine import Engine, MoveStat
 from boardnet.games import make_game
 from boardnet.gtp import COMMANDS, GTPServer
@@ -172,6 +173,14 @@ def test_pass_only_when_winning_by_area():
     assert go_choose(white_after_pass, _analysis(game, d), game.text_to_action) == p
 
 
+def test_cli_gtp_in_process(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("boardsize 5\nplay b C3\ngenmove w\nquit\n"))
+    assert main(["gtp", "go9", "--visits", "4", "--komi", "0.5"]) == 0
+    r = replies(capsys.readouterr().out)
+    assert r[:2] == ["=", "="] and r[2].startswith("= ") and r[3] == "="
+
+
+@pytest.mark.slow
 def test_cli_gtp_through_a_pipe():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     p = subprocess.run([sys.executable, "-m", "boardnet.cli", "gtp", "connect4", "--visits", "8"],

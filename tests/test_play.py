@@ -12,6 +12,7 @@ import chess.pgn
 import pytest
 
 from boardnet import models
+from boardnet.cli import main
 from boardnet.engine import Engine
 from boardnet.games import make_game
 from boardnet.play import PlaySession, draw, human_sides
@@ -45,14 +46,15 @@ def test_illegal_and_unreadable_moves_get_one_line_and_play_goes_on():
 
 
 def test_engine_replies_and_takes_an_immediate_win():
-    # X: a3 b3 c1 (threatening c3); O (engine) holds a2 b2 and wins at once with c2.
+    # X: a3 b3 a1 (threatening c3); O (engine) holds a2 b2; c2 is the only winning move
+    # (blocking at c3 makes no second threat because X holds a1).
     s, out = session("tictactoe", "first", visits=200)
     s.new()
-    for m in ("a3", "a2", "b3", "b2", "c1"):
+    for m in ("a3", "a2", "b3", "b2", "a1"):
         s.push(s.state.text_to_action(m))
     s.human = frozenset()  # let the engine move for O now
     s.engine_turns()
-    assert s.state.to_text() == "xx.ooo..x"
+    assert s.state.to_text() == "xx.ooox.."
     assert out.getvalue().splitlines()[-1] == "game over: O wins"
 
 
@@ -174,13 +176,20 @@ def test_cli_play_through_a_pipe():
     assert "no shipped net for tictactoe" in p.stderr
 
 
-def test_cli_bad_model_name_is_one_line():
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.run([sys.executable, "-m", "boardnet.cli", "play", "connect4", "--model", "nosuchnet"],
-                       input="", capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-    assert p.returncode == 2
-    assert p.stderr.strip().splitlines()[-1].startswith(
-        "boardnet play: model 'nosuchnet': no such file and no shipped net of that name; ")
+def test_cli_bad_model_name_is_one_line(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["play", "connect4", "--model", "nosuchnet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("boardnet play: model 'nosuchnet': no such file and no shipped net of that name; ")
+    assert err.count("\n") == 1
+
+
+def test_cli_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for cmd in ("play", "uci", "gtp", "arena", "models"):
+        assert f"    {cmd} " in text
 
 
 # -- shipped models ------------------------------------------------------------------------------------

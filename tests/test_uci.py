@@ -12,6 +12,7 @@ from pathlib import Path
 import chess
 import pytest
 
+from boardnet.cli import main
 from boardnet.engine import Engine
 from boardnet.games import make_game
 from boardnet.nets import build_net, model_state
@@ -193,6 +194,14 @@ def test_value_to_cp_golden():
     assert value_to_cp(1.0) == value_to_cp(0.999) > 10000
 
 
+def test_cli_uci_in_process(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("uci\nposition startpos moves d2d4\ngo nodes 2\nquit\n"))
+    assert main(["uci", "--visits", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "uciok" in lines and lines[-1].startswith("bestmove ")
+
+
+@pytest.mark.slow
 def test_cli_uci_through_a_pipe():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     p = subprocess.run([sys.executable, "-m", "boardnet.cli", "uci", "--visits", "4"],
