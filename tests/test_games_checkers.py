@@ -207,8 +207,8 @@ def test_move_text_errors(game):
     for text, reason in {"": "expected square numbers", "11": "expected square numbers",
                          "11-": "expected square numbers", "a-b": "expected square numbers",
                          "11 15": "expected square numbers", "0-4": "square 0 is not in 1-32",
-                         "11-33": "square 33", "11x15x18": "use text_to_actions", "11:15": "expected square numbers",
-                         None: "expected a string"}.items():
+                         "11-33": "square 33", "11x15x18": "use text_to_actions",
+                         "11:15": "expected square numbers", None: "expected a string"}.items():
         with pytest.raises(ParseError, match=reason):
             s.text_to_action(text)
     with pytest.raises(IllegalMoveError, match="no black piece on 13"):
