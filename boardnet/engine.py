@@ -1,0 +1,188 @@
+"""Model + search + limits: the engine behind play, UCI/GTP and analysis.
+
+`Engine.analyse(state, visits=..., movetime=...)` runs a virtual-loss batched search and returns
+an `Analysis`: best move, principal variation, value and visit distribution. The engine keeps
+its tree between calls and reuses the subtree when the new position is a descendant of the old
+root (found by position hash within a few plies), as in tournament play.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from boardnet.evaluator import NetEvaluator, RolloutEvaluator
+from boardnet.search import SearchConfig, Tree, search_virtual_loss
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+_REUSE_DEPTH = 4   # plies below the old root searched for the new position
+
+
+@dataclass
+class MoveStat:
+    move: str
+    action: int
+    visits: int
+    prior: float
+    q: float          # mean value for the side to move after this move is played by it; nan if unvisited
+
+
+@dataclass
+class Analysis:
+    best_move: str
+    best_action: int
+    value: float                 # root value for the side to move, [-1, 1]
+    win_prob: float              # (value + 1) / 2
+    pv: list[str]
+    visits: dict[str, int]       # root visit count per legal move (text)
+    rows: list[MoveStat] = field(default_factory=list)   # per move, most visited first
+    nodes: int = 0               # simulations run by this call
+    total_visits: int = 0        # root visits including those reused from earlier calls
+    seconds: float = 0.0
+    nps: float = 0.0             # simulations per second in this call
+
+    def summary(self) -> str:
+        return (f"best {self.best_move} value {self.value:+.3f} win {100 * self.win_prob:.1f}% "
+                f"pv {' '.join(self.pv)} nodes {self.nodes} nps {self.nps:.0f}")
+
+
+class Engine:
+    """Search engine for one game. `net=None` plays network-free (random roll-out values)."""
+
+    def __init__(self, game, net=None, *, search: SearchConfig | None = None, runtime=None,
+                 batch_size: int = 16, seed: int = 0, evaluator=None):
+        if batch_size < 1:
+            raise ValueError(f"Engine batch_size={batch_size}: must be >= 1")
+        self.game = game
+        self.search = search if search is not None else SearchConfig()
+        self.batch_size = batch_size
+        self.rng = np.random.default_rng(seed)
+        if evaluator is not None:
+            self.evaluator = evaluator
+        elif net is not None:
+            self.evaluator = NetEvaluator(net, game, runtime=runtime)
+        else:
+            self.evaluator = RolloutEvaluator(game, rng=np.random.default_rng(seed))
+        self.net = net
+        self._tree: Tree | None = None
+        self.reused_visits = 0   # root visits carried over by the last analyse call
+
+    @classmethod
+    def from_checkpoint(cls, path_or_name: str | Path, *, search: SearchConfig | None = None,
+                        device: str = "auto", batch_size: int = 16, seed: int = 0) -> "Engine":
+        """Load a boardnet checkpoint: a file path, or a name looked up as boardnet/models/<name>.pt."""
+        from traincore.checkpoint import load_checkpoint
+        from traincore.runtime import Runtime
+
+        from boardnet.games import make_game
+        from boardnet.nets import net_from_state
+
+        p = Path(path_or_name)
+        if not p.suffix and not p.exists():
+            p = MODELS_DIR / f"{path_or_name}.pt"
+        d = load_checkpoint(p, kind="boardnet")
+        if "game" not in d:
+            raise ValueError(f"checkpoint {p}: no 'game' entry")
+        game = make_game(d["game"], **d.get("game_kwargs", {}))
+        net = net_from_state(d)
+        return cls(game, net, search=search, runtime=Runtime.create(device=device),
+                   batch_size=batch_size, seed=seed)
+
+    def new_game(self) -> None:
+        """Forget the tree (no reuse into the next position)."""
+        self._tree = None
+
+    def _tree_for(self, state) -> Tree:
+        old = self._tree
+        if old is not None:
+            path = _find_descendant(old, state)
+            if path is not None:
+                for a in path:
+                    old.advance(a)
+                if old._raw_root_priors is not None:   # engine searches carry no root noise
+                    old._store.P[old._children()] = old._raw_root_priors
+                    old._raw_root_priors = None
+                return old
+        return Tree(state, self.search, self.rng)
+
+    def analyse(self, state, *, visits: int | None = None, movetime: float | None = None,
+                stop: Callable[[], bool] | None = None,
+                on_progress: Callable[[Tree], None] | None = None) -> Analysis:
+        """Search `state` until the root has `visits` visits (reused ones count) and/or
+        `movetime` seconds have passed, whichever first; neither -> config.num_simulations visits."""
+        if state.is_terminal():
+            raise ValueError(f"analyse: position {state.to_text()!r} is terminal")
+        if visits is not None and visits < 1:
+            raise ValueError(f"analyse visits={visits}: must be >= 1")
+        if movetime is not None and movetime <= 0:
+            raise ValueError(f"analyse movetime={movetime}: must be > 0 seconds")
+        if visits is None and movetime is None:
+            visits = self.search.num_simulations
+        tree = self._tree_for(state)
+        self._tree = tree
+        self.reused_visits = tree.num_visits
+        t0 = time.perf_counter()
+        start = tree.num_visits
+        # at least one simulation so the root has a visited child to report
+        n = max(visits - start, 0) if visits is not None else 2**62
+        if tree.num_visits < 2:
+            n = max(n, 2)
+        search_virtual_loss(tree, self.evaluator, n, batch_size=self.batch_size, time_limit=movetime,
+                            stop=stop, on_progress=on_progress)
+        if tree.visit_counts().sum() == 0:   # stopped before any child was visited
+            search_virtual_loss(tree, self.evaluator, 2, batch_size=1)
+        seconds = time.perf_counter() - t0
+        return self._analysis(tree, tree.num_visits - start, seconds)
+
+    def _analysis(self, tree: Tree, nodes: int, seconds: float) -> Analysis:
+        state = tree.root_state
+        counts = tree.visit_counts()
+        priors = tree.priors()
+        q = tree.q_values(default=np.nan)
+        legal = state.legal_actions()
+        best = tree.select_action(0.0)
+        value = tree.root_value()
+        rows = [MoveStat(state.action_to_text(int(a)), int(a), int(counts[a]), float(priors[a]), float(q[a]))
+                for a in legal]
+        rows.sort(key=lambda r: (-r.visits, -r.prior))
+        pv_actions = tree.principal_variation()
+        pv, s = [], state
+        for a in pv_actions:
+            pv.append(s.action_to_text(a))
+            s = s.apply(a)
+        return Analysis(best_move=state.action_to_text(best), best_action=best, value=value,
+                        win_prob=(value + 1.0) / 2.0, pv=pv, visits={r.move: r.visits for r in rows},
+                        rows=rows, nodes=nodes, total_visits=tree.num_visits, seconds=seconds,
+                        nps=nodes / seconds if seconds > 0 else 0.0)
+
+    def best_move(self, state, **limits) -> int:
+        """The action `analyse(state, **limits)` recommends."""
+        return self.analyse(state, **limits).best_action
+
+
+def _find_descendant(tree: Tree, state) -> list[int] | None:
+    """Actions from the tree's root to a searched node holding `state` (same hash and ply), or None."""
+    st = tree._store
+    root_state = tree.root_state
+    depth = state.ply - root_state.ply
+    if depth < 0 or depth > _REUSE_DEPTH:
+        return None
+    key = state.hash()
+    frontier = [(tree._root, [])]
+    for _ in range(depth):
+        nxt = []
+        for node, path in frontier:
+            if st.first[node] < 0:   # only expanded (or solved) nodes have children to follow
+                continue
+            for c in range(int(st.first[node]), int(st.first[node] + st.nchild[node])):
+                if st.states[c] is not None:
+                    nxt.append((c, path + [int(st.action[c])]))
+        frontier = nxt
+    for node, path in frontier:
+        s = st.states[node]
+        if s is not None and s.ply == state.ply and s.hash() == key and s.to_text() == state.to_text():
+            return path
+    return None

@@ -1,0 +1,184 @@
+"""Evaluators: states -> (priors `[B, action_size]`, values `[B]`), both from the side to move.
+
+`NetEvaluator` runs one batched forward pass per call (bf16 autocast on CUDA through the
+traincore Runtime), masks illegal actions, and keeps an LRU cache keyed by (position hash,
+weights version). `UniformEvaluator` and `RolloutEvaluator` need no network: uniform priors over
+the legal moves with value 0, or the result of random play-outs.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from boardnet.games.base import State
+from boardnet.nets import value_from_head
+
+__all__ = ["NetEvaluator", "UniformEvaluator", "RolloutEvaluator"]
+
+
+def _uniform_priors(states: Sequence[State], action_size: int) -> np.ndarray:
+    masks = np.stack([s.legal_mask() for s in states]) if states else np.zeros((0, action_size), bool)
+    counts = masks.sum(axis=1, keepdims=True)
+    return (masks / np.maximum(counts, 1)).astype(np.float32)
+
+
+class UniformEvaluator:
+    """Uniform priors over legal moves, value 0: the search alone (terminal values stay exact)."""
+
+    def __init__(self, game):
+        self.game = game
+        self.calls = 0
+        self.positions = 0
+
+    def evaluate(self, states: Sequence[State]) -> tuple[np.ndarray, np.ndarray]:
+        self.calls += 1
+        self.positions += len(states)
+        return _uniform_priors(states, self.game.action_size), np.zeros(len(states), dtype=np.float32)
+
+
+class RolloutEvaluator:
+    """Uniform priors; value = mean result of `num_rollouts` uniformly random play-outs from the
+    side to move's view. Network-free, as in classic MCTS."""
+
+    def __init__(self, game, num_rollouts: int = 1, rng: np.random.Generator | None = None):
+        if num_rollouts < 1:
+            raise ValueError(f"RolloutEvaluator num_rollouts={num_rollouts}: must be >= 1")
+        self.game = game
+        self.num_rollouts = num_rollouts
+        self.rng = rng if rng is not None else np.random.default_rng()
+
+    def _rollout(self, state: State) -> float:
+        me = state.to_play()
+        s = state
+        rng = self.rng
+        while not s.is_terminal():
+            acts = s.legal_actions()
+            s = s.apply(int(acts[rng.integers(len(acts))]))
+        return float(s.returns()[me])
+
+    def evaluate(self, states: Sequence[State]) -> tuple[np.ndarray, np.ndarray]:
+        values = np.array([sum(self._rollout(s) for _ in range(self.num_rollouts)) / self.num_rollouts
+                           for s in states], dtype=np.float32)
+        return _uniform_priors(states, self.game.action_size), values
+
+
+class NetEvaluator:
+    """Batched network evaluation with masking, an LRU cache and optional random symmetries.
+
+    net: a `boardnet.nets.PolicyValueNet` (or any module mapping `[B, C, H, W]` to policy logits
+    `[B, A]` and a tanh value `[B]` or WDL logits `[B, 3]`). It is put on `runtime.device` and in
+    eval mode. `runtime`: a `traincore.runtime.Runtime` (default: CPU, no autocast).
+    `random_symmetry`: evaluate each position under a random board symmetry (drawn from `rng`)
+    and map the policy back; cached results are returned as cached.
+    """
+
+    def __init__(self, net: torch.nn.Module, game, runtime=None, cache_size: int = 100_000,
+                 random_symmetry: bool = False, rng: np.random.Generator | None = None):
+        if cache_size < 0:
+            raise ValueError(f"NetEvaluator cache_size={cache_size}: must be >= 0")
+        if runtime is None:
+            from traincore.runtime import Runtime
+            runtime = Runtime.create(device="cpu")
+        self.runtime = runtime
+        self.game = game
+        self.net = runtime.prepare(net).eval()
+        self.cache_size = cache_size
+        self.random_symmetry = random_symmetry and game.num_symmetries > 1
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.weights_version = 0
+        self._cache: OrderedDict = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+        self.batches = 0
+
+    def set_weights(self, state_dict: dict) -> None:
+        """Load new weights (any device), bump `weights_version` and drop the cache."""
+        target = getattr(self.net, "_orig_mod", self.net)
+        target.load_state_dict(state_dict)
+        self.net.eval()
+        self.weights_version += 1
+        self._cache.clear()
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    @property
+    def cache_len(self) -> int:
+        return len(self._cache)
+
+    def evaluate(self, states: Sequence[State]) -> tuple[np.ndarray, np.ndarray]:
+        """priors float32 `[B, action_size]` (0 on illegal moves, sum 1 over legal), values float32 `[B]`."""
+        n = len(states)
+        A = self.game.action_size
+        priors = np.empty((n, A), dtype=np.float32)
+        values = np.empty(n, dtype=np.float32)
+        if n == 0:
+            return priors, values
+        cache = self._cache
+        miss: list[int] = []
+        keys: list = []
+        if self.cache_size:
+            ver = self.weights_version
+            for i, s in enumerate(states):
+                key = (s.hash(), ver)
+                hit = cache.get(key)
+                if hit is None:
+                    miss.append(i)
+                    keys.append(key)
+                else:
+                    cache.move_to_end(key)
+                    priors[i] = hit[0]
+                    values[i] = hit[1]
+            self.hits += n - len(miss)
+        else:
+            miss = list(range(n))
+        self.misses += len(miss)
+        if not miss:
+            return priors, values
+        todo = [states[i] for i in miss] if len(miss) < n else states
+        p, v = self._forward(todo)
+        priors[miss] = p
+        values[miss] = v
+        if self.cache_size:
+            for j, key in enumerate(keys):
+                cache[key] = (p[j], float(v[j]))
+            while len(cache) > self.cache_size:
+                cache.popitem(last=False)
+        return priors, values
+
+    def _forward(self, states: Sequence[State]) -> tuple[np.ndarray, np.ndarray]:
+        planes = np.stack([s.planes() for s in states])
+        masks = np.stack([s.legal_mask() for s in states])
+        if not masks.any(axis=1).all():
+            bad = states[int(np.argmin(masks.any(axis=1)))]
+            raise ValueError(f"evaluate: position {bad.to_text()!r} has no legal moves (terminal?)")
+        syms = None
+        if self.random_symmetry:
+            syms = self.rng.integers(self.game.num_symmetries, size=len(states))
+            for k in np.unique(syms).tolist():
+                if k:
+                    sel = syms == k
+                    planes[sel], _ = self.game.transform(planes[sel], None, k)
+        logits, v = self._run(planes)
+        if syms is not None:
+            for k in np.unique(syms).tolist():
+                if k:
+                    sel = syms == k
+                    _, logits[sel] = self.game.transform(None, logits[sel], self.game.inverse(k))
+        # masked softmax in float64 then float32: no legal move can underflow to exactly 0 by bf16
+        logits = np.where(masks, logits.astype(np.float64), -np.inf)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        return p.astype(np.float32), v
+
+    @torch.inference_mode()
+    def _run(self, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = self.runtime.to_device(torch.from_numpy(planes))
+        self.batches += 1
+        with self.runtime.autocast():
+            logits, v = self.net(x)
+        return logits.float().cpu().numpy(), value_from_head(v).cpu().numpy()
