@@ -14,7 +14,7 @@ import torch
 from rdkit import Chem
 
 from . import typing as agt
-from .grid import FINAL_RADIUS_MULTIPLE, GridSpec, make_grids, random_rotations, random_translations, transform
+from .grid import FINAL_RADIUS_MULTIPLE, GridSpec, make_grids, random_rotations, random_translations
 from .io import Box, coordinates
 
 
@@ -112,19 +112,24 @@ class Gridder:
 
     def __call__(self, items, ligand_only: bool = False) -> torch.Tensor:
         """``items``: sequence of (receptor TypedAtoms or None, ligand TypedAtoms, centre [3])."""
+        n = len(items)
+        rot = random_rotations(n, self.generator).numpy() if self.rotate else np.broadcast_to(np.eye(3, dtype=np.float32), (n, 3, 3))
+        shift = (random_translations(n, self.translate, self.generator).numpy() if self.translate > 0
+                 else np.zeros((n, 3), np.float32))
+        # reach of a grid point from the centre along each axis, plus the widest atom density
+        half = self.spec.dimension / 2 + FINAL_RADIUS_MULTIPLE * agt.MAX_RADIUS
         xyz, w, r, b, centers = [], [], [], [], []
         for i, (rec, lig, center) in enumerate(items):
             x, ww, rr = complex_arrays(rec, lig, ligand_only)
-            xyz.append(x), w.append(ww), r.append(rr), b.append(np.full(len(x), i, np.int64))
-            centers.append(np.asarray(center, np.float32))
+            c = np.asarray(center, np.float32)
+            # rotate about the grid centre and shift (libmolgrid's Transform), then drop atoms that
+            # cannot reach the grid: most of a rotation-safe receptor crop lies outside the cube
+            x = (x - c) @ rot[i].T.astype(np.float32) + c + shift[i].astype(np.float32)
+            keep = np.all(np.abs(x - c) <= half, axis=1)
+            xyz.append(x[keep]), w.append(ww[keep]), r.append(rr[keep])
+            b.append(np.full(int(keep.sum()), i, np.int64))
+            centers.append(c)
         dev = self.device
-        xyz_t = torch.from_numpy(np.concatenate(xyz)).to(dev)
-        batch = torch.from_numpy(np.concatenate(b)).to(dev)
-        cent = torch.from_numpy(np.stack(centers)).to(dev)
-        n = len(items)
-        if self.rotate or self.translate > 0:
-            rot = random_rotations(n, self.generator) if self.rotate else torch.eye(3).expand(n, 3, 3)
-            shift = random_translations(n, self.translate, self.generator) if self.translate > 0 else torch.zeros(n, 3)
-            xyz_t = transform(xyz_t, batch, cent, rot.to(dev), shift.to(dev))
-        return make_grids(xyz_t, torch.from_numpy(np.concatenate(w)).to(dev), torch.from_numpy(np.concatenate(r)).to(dev),
-                          batch, cent, self.spec)
+        return make_grids(torch.from_numpy(np.concatenate(xyz)).to(dev), torch.from_numpy(np.concatenate(w)).to(dev),
+                          torch.from_numpy(np.concatenate(r)).to(dev), torch.from_numpy(np.concatenate(b)).to(dev),
+                          torch.from_numpy(np.stack(centers)).to(dev), self.spec)

@@ -220,10 +220,11 @@ def read_ligands(path: str | Path, *, sanitize: bool = True, add_hs: bool = Fals
         blocks: Sequence[str] | Iterator[str] = _sdf_blocks(text)
     elif kind == "mol2":
         blocks = _mol2_blocks(text)
-    elif kind in ("pdbqt", "pdb"):
-        pdb = pdbqt_to_pdb(text) if kind == "pdbqt" else text
-        blocks = _split_models(pdb)
-        kind = "pdb"
+    elif kind == "pdbqt":
+        yield from _read_pdbqt_ligands(path, text, sanitize, add_hs)
+        return
+    elif kind == "pdb":
+        blocks = _split_models(text)
     else:
         blocks = [l for l in text.splitlines() if l.strip() and not l.startswith("#")]
     for i, block in enumerate(blocks):
@@ -249,6 +250,28 @@ def read_ligands(path: str | Path, *, sanitize: bool = True, add_hs: bool = Fals
                 continue
             if not add_hs:
                 mol = Chem.RemoveHs(mol)
+        yield _finish(mol, add_hs)
+
+
+def _read_pdbqt_ligands(path: Path, text: str, sanitize: bool, add_hs: bool) -> Iterator[Chem.Mol | ReadError]:
+    """PDBQT poses: proximity bonds, no bond orders; each atom keeps its AutoDock type as ``_ad_type``.
+
+    PDBQT carries polar hydrogens only and no bond orders, so these records are never sanitised
+    (``sanitize`` is ignored); typing uses the AutoDock types and the geometry instead.
+    """
+    models = _split_models(text) if "MODEL" in text else [text]
+    for i, model in enumerate(models):
+        ad = [l[77:79].strip() for l in model.splitlines() if l[:6] in ("ATOM  ", "HETATM")]
+        mol, reason = _mol_from_block("pdb", pdbqt_to_pdb(model), False)
+        if mol is None:
+            yield ReadError(str(path), i, reason or "unreadable")
+            continue
+        if mol.GetNumAtoms() != len(ad):
+            yield ReadError(str(path), i, f"RDKit read {mol.GetNumAtoms()} atoms, the record has {len(ad)}")
+            continue
+        mol.UpdatePropertyCache(strict=False)
+        for atom, t in zip(mol.GetAtoms(), ad):
+            atom.SetProp("_ad_type", t)
         yield _finish(mol, add_hs)
 
 

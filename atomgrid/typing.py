@@ -118,6 +118,8 @@ def ligand_features(mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
 
     Works on unsanitised molecules too (then no aromatic/hybridisation channels).
     """
+    if mol.GetNumAtoms() and mol.GetAtomWithIdx(0).HasProp("_ad_type"):
+        return pdbqt_ligand_features(mol)
     sanitized = _is_sanitized(mol)
     idx, feats = [], []
     for a in mol.GetAtoms():
@@ -125,6 +127,67 @@ def ligand_features(mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
             idx.append(a.GetIdx())
             feats.append(_graph_features(a, sanitized))
     return np.asarray(idx, dtype=np.int64), (np.stack(feats) if feats else np.zeros((0, NUM_FEATURES), np.float32))
+
+
+def pdbqt_ligand_features(mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
+    """Typing of a PDBQT pose (atoms carry ``_ad_type``; proximity bonds, polar H only).
+
+    Aromatic from AutoDock's ``A`` carbons (and N/O/S in a 5/6 ring of ``A`` carbons), acceptors
+    from ``OA``/``NA``, donors from N/O bonded to ``HD``; sp2 vs sp3 from the geometry (mean bond
+    angle > 115 degrees, or a short terminal bond), since PDBQT has no bond orders.
+    """
+    xyz = mol.GetConformer().GetPositions()
+    Chem.FastFindRings(mol)  # proximity-bonded PDB records have no ring info yet
+    ri = mol.GetRingInfo()
+    ad = [a.GetProp("_ad_type") if a.HasProp("_ad_type") else "" for a in mol.GetAtoms()]
+    idx, feats = [], []
+    for a in mol.GetAtoms():
+        z = a.GetAtomicNum()
+        if z <= 1:
+            continue
+        i = a.GetIdx()
+        v = np.zeros(NUM_FEATURES, dtype=np.float32)
+        v[_F[_element_feature(z)]] = 1.0
+        nbrs = list(a.GetNeighbors())
+        nz = [n.GetAtomicNum() for n in nbrs]
+        if z == 6 and not any(n in (7, 8) for n in nz):
+            v[_F["hydrophobic_C"]] = 1.0
+        aromatic = ad[i] == "A"
+        if not aromatic and z in (7, 8, 16):
+            for ring in ri.AtomRings():
+                if i in ring and len(ring) in (5, 6) and all(ad[j] == "A" or mol.GetAtomWithIdx(j).GetAtomicNum() in (7, 8, 16) for j in ring) \
+                        and sum(ad[j] == "A" for j in ring) >= len(ring) - 2:
+                    aromatic = True
+                    break
+        if aromatic:
+            v[_F["aromatic"]] = 1.0
+        elif z not in METALS:
+            v[_F[_geometric_hybridisation(xyz, i, [n.GetIdx() for n in nbrs], z)]] = 1.0
+        if z in (7, 8) and any(ad[n.GetIdx()] == "HD" or n.GetAtomicNum() == 1 for n in nbrs):
+            v[_F["donor"]] = 1.0
+        if ad[i] in ("OA", "NA"):
+            v[_F["acceptor"]] = 1.0
+        idx.append(i)
+        feats.append(v)
+    return np.asarray(idx, dtype=np.int64), (np.stack(feats) if feats else np.zeros((0, NUM_FEATURES), np.float32))
+
+
+_TERMINAL_SP2 = {6: 1.45, 7: 1.38, 8: 1.30, 16: 1.70}
+
+
+def _geometric_hybridisation(xyz: np.ndarray, i: int, nbrs: list[int], z: int) -> str:
+    if not nbrs:
+        return "sp3"
+    if len(nbrs) == 1:
+        d = float(np.linalg.norm(xyz[nbrs[0]] - xyz[i]))
+        return "sp2" if d < _TERMINAL_SP2.get(z, 0.0) else "sp3"
+    if len(nbrs) >= 4:
+        return "sp3"
+    vecs = xyz[nbrs] - xyz[i]
+    vecs = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    angles = [np.degrees(np.arccos(np.clip(vecs[a] @ vecs[b], -1, 1)))
+              for a in range(len(nbrs)) for b in range(a + 1, len(nbrs))]
+    return "sp2" if float(np.mean(angles)) > 115.0 else "sp3"
 
 
 def _is_sanitized(mol: Chem.Mol) -> bool:

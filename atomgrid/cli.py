@@ -1,0 +1,155 @@
+"""``atomgrid`` command line: thin argument parsing over importable functions.
+
+    atomgrid train --config configs/atomgrid/small.toml [-o train.steps=100 ...]
+    atomgrid evaluate --model atomgrid/models/<name>.pt --set casf2016 | dude:fabp4 | dude:inha [--json out.json]
+    atomgrid grid-info [--receptor R.pdb --ligand L.sdf] [--size 48 --resolution 0.5]
+    atomgrid prepare --kind train|val|test --out runs/atomgrid/cache_train.pt
+
+Sub-commands are registered in ``COMMANDS`` by ``add_<name>(subparsers)`` functions, so a new one
+(e.g. ``score``) is one more function and one more entry.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _cmd_train(args) -> int:
+    from .train import load_train_config, train
+    cfg = load_train_config(args.config, args.override)
+    run_dir = train(cfg)
+    print(f"model written to {run_dir / 'model.pt'}")
+    return 0
+
+
+def add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a model from a TOML config")
+    p.add_argument("--config", required=True, help="configs/atomgrid/<name>.toml")
+    p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="dotted config override, e.g. train.steps=100 (repeatable)")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_evaluate(args) -> int:
+    from . import evaluate as ev
+    results = []
+    for model in [args.model] + list(args.baseline or []):
+        if args.set == "casf2016":
+            res = ev.evaluate_casf(model, args.cache, args.bootstrap, args.device)
+            print(ev.format_casf(res))
+        elif args.set.startswith("dude:"):
+            res = ev.evaluate_dude(model, args.set.split(":", 1)[1], args.bootstrap, args.device,
+                                   max_decoys=args.max_decoys or None)
+            print(ev.format_dude(res))
+        else:
+            raise SystemExit(f"atomgrid evaluate: unknown set {args.set!r} (casf2016, dude:fabp4, dude:inha)")
+        results.append(res)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a model on a test set, with bootstrap intervals")
+    p.add_argument("--model", required=True, help="model file (atomgrid/models/<name>.pt or a run's model.pt)")
+    p.add_argument("--set", required=True, help="casf2016 | dude:<target> (fabp4, inha)")
+    p.add_argument("--baseline", action="append", help="further models to evaluate beside it (e.g. ligand-only)")
+    p.add_argument("--cache", default="runs/atomgrid/cache_test.pt", help="typed CASF test cache (built if missing)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
+    p.add_argument("--max-decoys", type=int, default=0, help="DUD-E: score a seeded random subset of decoys")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", help="write the results as JSON here")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_grid_info(args) -> int:
+    from . import typing as agt
+    from .grid import GridSpec
+    spec = GridSpec(args.size, args.resolution)
+    print(f"typing scheme {agt.SCHEME}: {agt.NUM_CHANNELS} channels")
+    for i, name in enumerate(agt.CHANNELS):
+        print(f"  {i:2d} {name}")
+    print(f"grid: {spec.size}^3 points at {spec.resolution} A ({spec.dimension} A between the outer points)")
+    if args.ligand:
+        import numpy as np
+        import torch
+
+        from . import io
+        from .featurize import Gridder, type_ligand, type_receptor
+        lig = io.read_ligand(args.ligand)
+        if isinstance(lig, io.ReadError):
+            raise SystemExit(f"atomgrid grid-info: {lig}")
+        tl = type_ligand(lig)
+        tr = None
+        if args.receptor:
+            rec = io.read_receptor(args.receptor)
+            if isinstance(rec, io.ReadError):
+                raise SystemExit(f"atomgrid grid-info: {rec}")
+            tr = type_receptor(rec, io.autobox(tl.xyz, args.padding), margin=spec.dimension)
+        g = Gridder(spec)([(tr, tl, tl.centroid())])[0]
+        print(f"ligand atoms {len(tl)}, receptor atoms {0 if tr is None else len(tr)}, centre {np.round(tl.centroid(), 3).tolist()}")
+        sums = g.sum(dim=(1, 2, 3))
+        for i, name in enumerate(agt.CHANNELS):
+            if float(sums[i]) > 0:
+                print(f"  {name:18s} density sum {float(sums[i]):10.3f}  max {float(g[i].max()):.3f}")
+        del torch
+    return 0
+
+
+def add_grid_info(sub) -> None:
+    p = sub.add_parser("grid-info", help="print the typing channels and grid, optionally grid one complex")
+    p.add_argument("--size", type=int, default=48)
+    p.add_argument("--resolution", type=float, default=0.5)
+    p.add_argument("--ligand", help="ligand file (first record is gridded)")
+    p.add_argument("--receptor", help="receptor PDB/PDBQT")
+    p.add_argument("--padding", type=float, default=4.0, help="autobox padding in A")
+    p.set_defaults(func=_cmd_grid_info)
+
+
+def _cmd_prepare(args) -> int:
+    import torch
+
+    from . import data
+    cache = data.build_cache(args.kind, args.decoys)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(cache, args.out)
+    print(json.dumps(data.cache_summary(cache)))
+    for e in cache["errors"]:
+        print(f"  unreadable: {e}")
+    return 0
+
+
+def add_prepare(sub) -> None:
+    p = sub.add_parser("prepare", help="type and cache a data split (train, val, test)")
+    p.add_argument("--kind", required=True, choices=["train", "val", "test"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--decoys", type=int, default=2, help="perturbed bad poses per good pose")
+    p.set_defaults(func=_cmd_prepare)
+
+
+COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atomgrid", description="Voxel-grid 3D CNNs for protein-ligand complexes")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,grid-info,prepare}")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"atomgrid {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""Data sets of typed complexes from ``shared/data/drug`` and balanced sampling for training.
+
+A *cache* is a plain dict (``torch.save``-able, loads with ``weights_only=True``)::
+
+    {"version": 1, "receptors": {key: TypedAtoms dict}, "examples": [example dict, ...], "errors": [str]}
+
+Each example: ``id`` (complex), ``target`` (grouping for splits and sampling weights), ``source``,
+``receptor`` (key), ``ligand`` (TypedAtoms dict), ``center`` [3] (the pose's own centroid, so a
+bad pose is not recognisable just by sitting off-centre), ``pK`` (nan if unknown), ``good``
+(1 = crystal/modelled pose or RMSD < 2 Å, 0 = bad pose), ``rmsd`` (Å, nan if unknown).
+
+Bad poses: QuickVina-2 poses with RMSD >= 2 Å where the data has them (core 2013); for the other
+sets, rigid perturbations of the given pose (random rotation about the centroid plus a shift)
+with an exact RMSD between 2.5 and 6 Å: the simplest honest decoy pose with a known RMSD.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from . import io
+from .featurize import TypedAtoms, type_ligand, type_receptor
+from .grid import FINAL_RADIUS_MULTIPLE
+from .io import Box, ReadError
+from .typing import MAX_RADIUS
+
+CACHE_VERSION = 1
+GOOD_RMSD = 2.0
+# Receptor crop: sphere around the reference ligand reaching every corner of a 24 Å grid under any
+# rotation, plus the density reach, the augmentation shift and the farthest pose offset we keep.
+CROP_RADIUS = 12.0 * math.sqrt(3) + FINAL_RADIUS_MULTIPLE * MAX_RADIUS + 2.0 + 4.0
+
+# FEP systems whose protein is also a CASF-2016 cluster (README of the data pack): never trained on.
+CASF_OVERLAP = re.compile(r"bace|thromb|throm_|fxa|urokinase|hsp90|cdk2|p38|ptp1b|jak|tyk2|chk1|itk|brd4|brd41|"
+                          r"tnks2|era_|hiv_prot", re.IGNORECASE)
+
+
+def drug_root() -> Path:
+    root = io.data_root() / "drug"
+    if not (root / "README.md").exists():
+        raise FileNotFoundError(f"protein-ligand data not found at {root} (set GRIDNETS_DATA to the shared/data folder)")
+    return root
+
+
+_UNIPROT: dict[str, str] = {}
+
+
+def uniprot_target(pdbid: str) -> str:
+    """Split key of a PDBbind complex: ``uniprot:<ID>`` from the PDBbind 2020 name index, else ``pdb:<id>``."""
+    if not _UNIPROT:
+        for line in open(drug_root() / "pdbbind_index" / "INDEX_general_PL_name.2020", errors="replace"):
+            if not line.startswith("#"):
+                f = line.split()
+                if len(f) >= 3:
+                    _UNIPROT[f[0].lower()] = f[2]
+    u = _UNIPROT.get(pdbid.lower(), "------")
+    return f"uniprot:{u}" if u != "------" else f"pdb:{pdbid.lower()}"
+
+
+def read_ids(path: Path) -> list[str]:
+    return [l.strip() for l in Path(path).read_text().splitlines() if l.strip() and not l.startswith("#")]
+
+
+def _sphere_crop(atoms: TypedAtoms, center: np.ndarray, radius: float) -> TypedAtoms:
+    keep = np.linalg.norm(atoms.xyz - center, axis=1) <= radius
+    return TypedAtoms(atoms.xyz[keep], atoms.feats[keep], atoms.radii[keep])
+
+
+def _rigid_decoys(lig: TypedAtoms, n: int, rng: np.random.Generator, lo: float = 2.5, hi: float = 6.0):
+    """``n`` rigidly perturbed copies of a pose with RMSD in [lo, hi] Å; yields (TypedAtoms, rmsd)."""
+    c = lig.xyz.mean(0)
+    made = 0
+    for _ in range(200 * n):
+        if made == n:
+            break
+        q = rng.standard_normal(4)
+        q /= np.linalg.norm(q)
+        w, x, y, z = q
+        rot = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+        shift = rng.standard_normal(3)
+        shift *= rng.uniform(0.0, 4.0) / np.linalg.norm(shift)
+        xyz = (lig.xyz - c) @ rot.T + c + shift
+        rmsd = float(np.sqrt(((xyz - lig.xyz) ** 2).sum(1).mean()))
+        if lo <= rmsd <= hi:
+            made += 1
+            yield TypedAtoms(xyz.astype(np.float32), lig.feats, lig.radii), rmsd
+
+
+def _example(cid, target, source, rec_key, lig: TypedAtoms, pK, good, rmsd) -> dict:
+    return {"id": cid, "target": target, "source": source, "receptor": rec_key, "ligand": lig.to_dict(),
+            "center": torch.from_numpy(lig.centroid().astype(np.float32)), "pK": float(pK), "good": int(good),
+            "rmsd": float(rmsd)}
+
+
+class CacheBuilder:
+    """Collects receptors and examples; errors are recorded, never raised."""
+
+    def __init__(self, decoys_per_pose: int = 2, seed: int = 0):
+        self.receptors: dict[str, dict] = {}
+        self.examples: list[dict] = []
+        self.errors: list[str] = []
+        self.decoys = decoys_per_pose
+        self.rng = np.random.default_rng(seed)
+
+    def result(self) -> dict:
+        return {"version": CACHE_VERSION, "receptors": self.receptors, "examples": self.examples, "errors": self.errors}
+
+    def _receptor(self, key: str, path: Path, center: np.ndarray, extra: float = 0.0) -> bool:
+        if key in self.receptors:
+            return True
+        rec = io.read_receptor(path)
+        if isinstance(rec, ReadError):
+            self.errors.append(str(rec))
+            return False
+        radius = CROP_RADIUS + extra
+        box = Box(tuple(float(v) for v in center), (2 * radius,) * 3)
+        typed = _sphere_crop(type_receptor(rec, box), center, radius)
+        self.receptors[key] = typed.to_dict()
+        return True
+
+    def add_pdbbind(self, cid: str, target: str, source: str, receptor: Path, ligand: Path, pK: float,
+                    docked: Path | None = None, docked_rmsd: Path | None = None) -> None:
+        lig = io.read_ligand(ligand)
+        if isinstance(lig, ReadError):
+            # PDBbind mol2/sdf with valence problems: keep the record unsanitised, or try the SDF twin
+            first = lig
+            lig = io.read_ligand(ligand, sanitize=False)
+            sdf = ligand.with_suffix(".sdf")
+            if isinstance(lig, ReadError) and ligand.suffix == ".mol2" and sdf.exists():
+                lig = io.read_ligand(sdf, sanitize=False)
+            if isinstance(lig, ReadError):
+                self.errors.append(str(first))
+                return
+        try:
+            tl = type_ligand(lig)
+        except ValueError as exc:
+            self.errors.append(f"{ligand}: {exc}")
+            return
+        if not self._receptor(cid, receptor, tl.centroid()):
+            return
+        self.examples.append(_example(cid, target, source, cid, tl, pK, 1, 0.0))
+        n_bad = 0
+        if docked is not None and docked.exists():
+            rmsds = [float(x) for x in docked_rmsd.read_text().split()] if docked_rmsd and docked_rmsd.exists() else []
+            for i, pose in enumerate(io.read_ligands(docked)):
+                if isinstance(pose, ReadError) or i >= len(rmsds):
+                    if isinstance(pose, ReadError):
+                        self.errors.append(str(pose))
+                    continue
+                tp = type_ligand(pose)
+                good = rmsds[i] < GOOD_RMSD
+                n_bad += not good
+                self.examples.append(_example(cid, target, source + ":docked", cid, tp, pK, int(good), rmsds[i]))
+        for decoy, rmsd in _rigid_decoys(tl, max(0, self.decoys - n_bad), self.rng):
+            self.examples.append(_example(cid, target, source + ":perturbed", cid, decoy, pK, 0, rmsd))
+
+
+def build_core2013(builder: CacheBuilder, ids: list[str]) -> None:
+    root = drug_root() / "pdbbind_core2013"
+    idx = {r["pdbid"]: r for r in csv.DictReader(open(root / "index.csv"))}
+    for cid in ids:
+        if cid not in idx:
+            builder.errors.append(f"core2013: {cid} not in index.csv")
+            continue
+        d = root / "complexes" / cid
+        builder.add_pdbbind(cid, uniprot_target(cid), "core2013", d / "receptor.pdbqt.gz", d / "ligand.pdbqt",
+                            float(idx[cid]["pK"]), d / "out.pdbqt", d / "out.rmsd")
+
+
+def build_toy(builder: CacheBuilder, ids: list[str]) -> None:
+    root = drug_root() / "pdbbind_toy"
+    idx = {r["pdbid"]: r for r in csv.DictReader(open(root / "index.csv"))}
+    for cid in ids:
+        d = root / "toy_set" / cid
+        builder.add_pdbbind(cid, uniprot_target(cid), "toy", d / f"{cid}_protein.pdb", d / f"{cid}_ligand.mol2",
+                            float(idx[cid]["pK"]))
+
+
+def build_casf_test(builder: CacheBuilder, ids: list[str] | None = None) -> None:
+    """The 130 CASF-2016 test complexes: core-2013 PDBQT files where present, else labdao PDB + mol2."""
+    root = drug_root()
+    rows = list(csv.DictReader(open(root / "splits" / "casf2016_test.csv")))
+    for r in rows:
+        if ids is not None and r["pdbid"] not in ids:
+            continue
+        target = uniprot_target(r["pdbid"])
+        if r["core2013_receptor_pdbqt"]:
+            base = root / r["core2013_receptor_pdbqt"]
+            d = base.parent
+            builder.add_pdbbind(r["pdbid"], target, "casf2016", base, d / "ligand.pdbqt", float(r["logKa"]),
+                                d / "out.pdbqt", d / "out.rmsd")
+        else:
+            builder.add_pdbbind(r["pdbid"], target, "casf2016", root / r["protein_file"], root / r["ligand_file"],
+                                float(r["logKa"]))
+
+
+def fep_systems(exclude_casf: bool = True) -> list[dict]:
+    """Schrödinger FEP systems (the superset of the OpenFF/Merck targets) with usable absolute labels."""
+    root = drug_root() / "fep_sets"
+    out = []
+    for r in csv.DictReader(open(root / "index.csv")):
+        if r["source"] != "schrodinger":
+            continue
+        if exclude_casf and CASF_OVERLAP.search(r["target"]):
+            continue
+        out.append(r)
+    return out
+
+
+def build_fep(builder: CacheBuilder, systems: list[dict], max_per_system: int | None = None) -> None:
+    root = drug_root() / "fep_sets"
+    labels: dict[tuple[str, int], dict] = {}
+    for r in csv.DictReader(open(root / "ligand_labels.csv")):
+        labels[(r["ligand_file"], int(r["record"]))] = r
+    for s in systems:
+        key = f"fep:{s['group']}/{s['target']}"
+        ligs = []
+        for i, mol in enumerate(io.read_ligands(root / s["ligand_file"])):
+            if isinstance(mol, ReadError):
+                builder.errors.append(str(mol))
+                continue
+            lab = labels.get((s["ligand_file"], i))
+            if lab is None or lab["flag"] or not lab["pK"]:
+                continue  # relative-only or missing label
+            try:
+                ligs.append((i, type_ligand(mol), float(lab["pK"])))
+            except ValueError as exc:
+                builder.errors.append(f"{s['ligand_file']} record {i}: {exc}")
+        if max_per_system:
+            ligs = ligs[:max_per_system]
+        if not ligs:
+            continue
+        cents = np.stack([l.centroid() for _, l, _ in ligs])
+        c = cents.mean(0)
+        spread = float(np.linalg.norm(cents - c, axis=1).max())
+        if not builder._receptor(key, root / s["protein_file"], c, extra=spread):
+            continue
+        for i, tl, pK in ligs:
+            cid = f"{s['target']}#{i}"
+            builder.examples.append(_example(cid, key, "fep", key, tl, pK, 1, 0.0))
+            for decoy, rmsd in _rigid_decoys(tl, builder.decoys, builder.rng):
+                builder.examples.append(_example(cid, key, "fep:perturbed", key, decoy, pK, 0, rmsd))
+
+
+def build_cache(kind: str, decoys_per_pose: int = 2, seed: int = 0, max_per_system: int | None = None) -> dict:
+    """``kind``: 'train' (core-2013 strict + FEP without CASF targets), 'val' (toy strict), 'test' (CASF 130)."""
+    b = CacheBuilder(decoys_per_pose, seed)
+    splits = drug_root() / "splits"
+    if kind == "train":
+        build_core2013(b, read_ids(splits / "core2013_train_ids_strict.txt"))
+        build_fep(b, fep_systems(), max_per_system)
+    elif kind == "val":
+        build_toy(b, read_ids(splits / "toy_train_ids_strict.txt"))
+    elif kind == "test":
+        build_casf_test(b)
+    else:
+        raise ValueError(f"cache kind {kind!r}: expected train, val or test")
+    return b.result()
+
+
+def load_cache(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        cache = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a readable atomgrid cache ({type(exc).__name__})") from None
+    if not isinstance(cache, dict) or cache.get("version") != CACHE_VERSION:
+        raise ValueError(f"{path}: not an atomgrid cache of version {CACHE_VERSION}")
+    return cache
+
+
+def cache_summary(cache: dict) -> dict:
+    ex = cache["examples"]
+    return {"examples": len(ex), "good": sum(e["good"] for e in ex), "bad": sum(1 - e["good"] for e in ex),
+            "complexes": len({e["id"] for e in ex}), "targets": len({e["target"] for e in ex}),
+            "receptors": len(cache["receptors"]), "errors": len(cache["errors"])}
+
+
+def drop_targets(cache: dict, targets: set[str]) -> dict:
+    """A copy of ``cache`` without the examples whose target is in ``targets``."""
+    return dict(cache, examples=[e for e in cache["examples"] if e["target"] not in targets])
+
+
+def targets_of(cache: dict) -> set[str]:
+    return {e["target"] for e in cache["examples"]}
+
+
+def check_disjoint(train: dict, test: dict) -> None:
+    """Raise if a complex id or a target appears in both caches (split by target)."""
+    a = {e["target"] for e in train["examples"]}
+    b = {e["target"] for e in test["examples"]}
+    ids = {e["id"] for e in train["examples"]} & {e["id"] for e in test["examples"]}
+    if ids or (a & b):
+        raise ValueError(f"train and test share complexes {sorted(ids)[:5]} or targets {sorted(a & b)[:5]}")
+
+
+@dataclass
+class Sample:
+    receptor: TypedAtoms
+    ligand: TypedAtoms
+    center: np.ndarray
+    pK: float
+    good: int
+
+
+class ComplexSet:
+    """In-memory examples with typed atoms ready for a :class:`featurize.Gridder`."""
+
+    def __init__(self, cache: dict):
+        self.receptors = {k: TypedAtoms.from_dict(v) for k, v in cache["receptors"].items()}
+        self.examples = cache["examples"]
+        self._ligs = [TypedAtoms.from_dict(e["ligand"]) for e in self.examples]
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def sample(self, i: int) -> Sample:
+        e = self.examples[i]
+        return Sample(self.receptors[e["receptor"]], self._ligs[i], np.asarray(e["center"], np.float32), e["pK"], e["good"])
+
+    def indices(self, good: int | None = None) -> np.ndarray:
+        return np.asarray([i for i, e in enumerate(self.examples) if good is None or e["good"] == good], dtype=np.int64)
+
+    def target_weights(self, idx: np.ndarray) -> np.ndarray:
+        """Sampling weights ``[len(idx)]`` so that every target is drawn equally often."""
+        counts = Counter(self.examples[i]["target"] for i in idx)
+        w = np.asarray([1.0 / counts[self.examples[i]["target"]] for i in idx])
+        return w / w.sum()
+
+
+def balanced_batches(ds: ComplexSet, batch_size: int, seed: int = 0) -> Iterator[list[int]]:
+    """Endless batches of example indices: half good poses, half bad, targets weighted equally."""
+    rng = np.random.default_rng(seed)
+    good, bad = ds.indices(1), ds.indices(0)
+    if len(good) == 0 or len(bad) == 0:
+        raise ValueError("balanced sampling needs both good and bad poses in the training set")
+    wg, wb = ds.target_weights(good), ds.target_weights(bad)
+    n_good = batch_size // 2
+    while True:
+        g = rng.choice(good, n_good, p=wg)
+        b = rng.choice(bad, batch_size - n_good, p=wb)
+        yield list(np.concatenate([g, b]))

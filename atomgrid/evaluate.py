@@ -1,0 +1,210 @@
+"""Evaluation of a saved model on the CASF-2016 test split and on DUD-E 3D targets.
+
+    atomgrid evaluate --model atomgrid/models/<name>.pt --set casf2016 [--baseline <ligand-only>.pt]
+    atomgrid evaluate --model ... --set dude:fabp4
+
+``casf2016``: scoring power (Pearson R, Spearman, RMSE on the crystal poses of the 130 test
+complexes) beside the published scores of other methods for the same ids (CASF sign rule
+applied), pose AUC (good vs bad poses) and docking power (top-1 pose by the activity score vs
+QuickVina-2's own top pose). ``dude:<target>``: actives vs decoys placed on the crystal ligand
+(:mod:`atomgrid.placement`), scored by the activity head (and the affinity head), protomers
+collapsed to their best score per compound name; ROC AUC, PR AUC, EF1%, EF5%, BEDROC.
+All figures carry percentile bootstrap intervals.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from traincore.checkpoint import load_checkpoint
+
+from . import data as agdata
+from . import io, nets
+from .featurize import Gridder, TypedAtoms, type_ligand, type_receptor
+from .grid import GridSpec
+from .io import Box, ReadError
+from .metrics import ACTIVITY_METRICS, AFFINITY_METRICS, bootstrap, pearson, report, rmse
+from .placement import place_on_template
+from .typing import check_scheme
+
+# CASF rule: these report energies (lower is better), so they are negated, then only scores > 0 kept.
+_NEGATE = ("casf_AutodockVina", "casf_GlideScore-SP", "casf_GlideScore-XP", "casf_DrugScore2018")
+_PK_UNITS = ("gnina_", "pafnucy_")
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu"):
+    """(model in eval mode, meta dict) from a file written by :func:`atomgrid.train.export_model` or a checkpoint."""
+    state = load_checkpoint(path, map_location="cpu", kind="atomgrid")
+    meta = state.get("meta")
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: atomgrid checkpoint without model meta (architecture, grid, typing)")
+    check_scheme(meta["typing"])
+    model = nets.build(meta["net"])
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), meta
+
+
+@torch.no_grad()
+def score(model, meta: dict, items: list, device="cpu", batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """``items``: (receptor TypedAtoms | None, ligand TypedAtoms, centre) -> (activity prob ``[n]``, pK ``[n]``)."""
+    gridder = Gridder(GridSpec(meta["grid"]["size"], meta["grid"]["resolution"]), device)
+    act, aff = [], []
+    for s in range(0, len(items), batch_size):
+        out = model(gridder(items[s:s + batch_size], ligand_only=bool(meta.get("ligand_only"))))
+        act.append(torch.sigmoid(out["activity"].float()).cpu())
+        aff.append(out["affinity"].float().cpu())
+    if not act:
+        return np.zeros(0), np.zeros(0)
+    return torch.cat(act).numpy(), torch.cat(aff).numpy()
+
+
+def _fmt(m: dict) -> str:
+    return f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
+
+
+def reference_scores(ids: list[str]) -> dict[str, dict[str, float]]:
+    """{method: {pdbid: score}} from the data pack's summary.csv, CASF sign rule applied."""
+    path = agdata.drug_root() / "casf2016" / "reference_scores" / "summary.csv"
+    want = set(ids)
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for r in csv.DictReader(open(path)):
+        if r["pdbid"] not in want:
+            continue
+        for k, v in r.items():
+            if not (k.startswith("casf_") or k.startswith(_PK_UNITS)) or v in ("", None):
+                continue
+            x = float(v)
+            if k.startswith("casf_"):
+                x = -x if k in _NEGATE else x
+                if not x > 0:
+                    continue
+            out[k][r["pdbid"]] = x
+    return dict(out)
+
+
+def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n_boot: int = 1000,
+                  device="cpu") -> dict:
+    model, meta = load_model(model_path, device)
+    cache = agdata.load_cache(cache_path) if Path(cache_path).exists() else agdata.build_cache("test")
+    ds = agdata.ComplexSet(cache)
+    items = [ds.sample(i) for i in range(len(ds))]
+    act, aff = score(model, meta, [(s.receptor, s.ligand, s.center) for s in items], device)
+    ex = ds.examples
+    crystal = [i for i, e in enumerate(ex) if e["good"] == 1 and e["rmsd"] == 0.0]
+    ids = [ex[i]["id"] for i in crystal]
+    y = np.asarray([ex[i]["pK"] for i in crystal])
+    p = aff[crystal]
+    res: dict = {"model": str(model_path), "name": meta.get("name"), "ligand_only": bool(meta.get("ligand_only")),
+                 "n": len(crystal), "affinity": report(AFFINITY_METRICS, y, p, n_boot)}
+    good = np.asarray([e["good"] for e in ex])
+    res["pose_auc"] = report({"roc_auc": ACTIVITY_METRICS["roc_auc"]}, good, act, n_boot)["roc_auc"]
+    # docking power over complexes with QuickVina-2 poses: our top-1 vs Vina's top-1 (its first MODEL)
+    by_id: dict[str, list[int]] = defaultdict(list)
+    for i, e in enumerate(ex):
+        if e["source"].endswith(":docked"):
+            by_id[e["id"]].append(i)
+    ours = [ex[max(v, key=lambda i: act[i])]["rmsd"] < agdata.GOOD_RMSD for v in by_id.values()]
+    vina = [ex[v[0]]["rmsd"] < agdata.GOOD_RMSD for v in by_id.values()]
+    res["docking_top1"] = {"n": len(ours), "model": float(np.mean(ours)) if ours else math.nan,
+                           "vina": float(np.mean(vina)) if vina else math.nan}
+    refs = {}
+    pred = dict(zip(ids, p))
+    truth = dict(zip(ids, y))
+    for method, scores in sorted(reference_scores(ids).items()):
+        common = [i for i in ids if i in scores]
+        if len(common) < 3:
+            continue
+        yy = np.asarray([truth[i] for i in common])
+        ss = np.asarray([scores[i] for i in common])
+        entry = {"n": len(common), "pearson": dict(zip(("value", "low", "high"), bootstrap(pearson, yy, ss, n_boot)))}
+        if method.startswith(_PK_UNITS):
+            entry["rmse"] = dict(zip(("value", "low", "high"), bootstrap(rmse, yy, ss, n_boot)))
+        mine = np.asarray([pred[i] for i in common])
+        entry["model_pearson_same_ids"] = pearson(yy, mine)
+        refs[method] = entry
+    res["reference"] = refs
+    return res
+
+
+def _dude_records(target_dir: Path, kind: str):
+    path = target_dir / f"{kind}_final.mol2.gz"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: DUD-E {kind} with 3D coordinates not found")
+    return io.read_ligands(path)
+
+
+def evaluate_dude(model_path, target: str, n_boot: int = 1000, device="cpu", max_decoys: int | None = None,
+                  seed: int = 0) -> dict:
+    """Actives vs decoys for a DUD-E target with receptor and 3D ligands (fabp4, inha)."""
+    model, meta = load_model(model_path, device)
+    d = agdata.drug_root() / "dude" / target
+    rec_path = d / "receptor.pdb"
+    xtal_path = next((p for p in (d / "crystal_ligand.mol2", d / "crystal_ligand.sdf") if p.exists()), None)
+    if not rec_path.exists() or xtal_path is None:
+        raise FileNotFoundError(f"DUD-E target {target!r}: needs receptor.pdb and crystal_ligand.mol2/sdf in {d}")
+    rec = io.read_receptor(rec_path)
+    xtal = io.read_ligand(xtal_path)
+    if isinstance(rec, ReadError) or isinstance(xtal, ReadError):
+        raise ValueError(f"DUD-E target {target!r}: {rec if isinstance(rec, ReadError) else xtal}")
+    tx = type_ligand(xtal)
+    box = io.autobox(tx.xyz, padding=4.0)  # gnina's --autobox_ligand default padding
+    center = np.asarray(box.center, np.float32)
+    trec = agdata._sphere_crop(type_receptor(rec, Box(box.center, (2 * agdata.CROP_RADIUS,) * 3)), center,
+                               agdata.CROP_RADIUS)
+    names, labels, items, errors = [], [], [], []
+    rng = np.random.default_rng(seed)
+    for label, kind in ((1, "actives"), (0, "decoys")):
+        recs = list(_dude_records(d, kind))
+        if label == 0 and max_decoys and len(recs) > max_decoys:
+            recs = [recs[i] for i in sorted(rng.choice(len(recs), max_decoys, replace=False))]
+        for mol in recs:
+            if isinstance(mol, ReadError):
+                errors.append(str(mol))
+                continue
+            tl = type_ligand(mol)
+            xyz, _ = place_on_template(tl.xyz, tx.xyz, trec.xyz)
+            placed = TypedAtoms(xyz, tl.feats, tl.radii)
+            names.append(mol.GetProp("_Name") if mol.HasProp("_Name") else f"{kind}{len(names)}")
+            labels.append(label)
+            items.append((trec, placed, placed.centroid()))
+    act, aff = score(model, meta, items, device)
+    # protomers/tautomers of one compound share a name: keep each compound's best score
+    best: dict[tuple[str, int], tuple[float, float]] = {}
+    for n, l, a, f in zip(names, labels, act, aff):
+        k = (n, l)
+        if k not in best or a > best[k][0]:
+            best[k] = (max(a, best.get(k, (a, f))[0]), max(f, best.get(k, (a, f))[1]))
+    y = np.asarray([k[1] for k in best])
+    s_act = np.asarray([v[0] for v in best.values()])
+    s_aff = np.asarray([v[1] for v in best.values()])
+    return {"model": str(model_path), "name": meta.get("name"), "ligand_only": bool(meta.get("ligand_only")),
+            "target": target, "records": len(items), "actives": int(y.sum()), "decoys": int((1 - y).sum()),
+            "read_errors": len(errors), "activity": report(ACTIVITY_METRICS, y, s_act, n_boot),
+            "affinity_head": report(ACTIVITY_METRICS, y, s_aff, n_boot)}
+
+
+def format_casf(res: dict) -> str:
+    lines = [f"{res['name']} ({'ligand-only' if res['ligand_only'] else 'receptor+ligand'}), CASF-2016 test, n={res['n']}"]
+    for k, m in res["affinity"].items():
+        lines.append(f"  {k:9s} {_fmt(m)}")
+    lines.append(f"  pose AUC  {_fmt(res['pose_auc'])}")
+    dt = res["docking_top1"]
+    lines.append(f"  top-1 pose < 2 A: model {dt['model']:.3f}, Vina {dt['vina']:.3f} (n={dt['n']})")
+    lines.append("  reference methods on the same ids (Pearson R [95% CI], n; model R on those ids):")
+    for k, e in res["reference"].items():
+        extra = f", RMSE {_fmt(e['rmse'])}" if "rmse" in e else ""
+        lines.append(f"    {k:42s} {_fmt(e['pearson'])} n={e['n']}{extra}; model {e['model_pearson_same_ids']:.3f}")
+    return "\n".join(lines)
+
+
+def format_dude(res: dict) -> str:
+    lines = [f"{res['name']} ({'ligand-only' if res['ligand_only'] else 'receptor+ligand'}), DUD-E {res['target']}: "
+             f"{res['actives']} actives, {res['decoys']} decoys ({res['records']} records, {res['read_errors']} unreadable)"]
+    for head in ("activity", "affinity_head"):
+        lines.append(f"  {head}: " + ", ".join(f"{k} {_fmt(m)}" for k, m in res[head].items()))
+    return "\n".join(lines)

@@ -1,0 +1,241 @@
+"""Training on traincore: balanced pose sampling, grids made on the fly on the run's device.
+
+    atomgrid train --config configs/atomgrid/small.toml [-o train.steps=100 ...]
+
+Loss per batch: BCE on the activity logit (good pose vs bad pose) plus ``affinity_weight`` times
+the affinity loss: squared error on good poses with a label, and gnina's hinge for bad poses
+(only a prediction above the label is penalised: a wrong pose should not score higher).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from traincore.checkpoint import CheckpointManager, save_checkpoint, training_state
+from traincore.config import config_to_dict, load_config, save_config
+from traincore.loop import fit
+from traincore.metrics import MetricsLogger
+from traincore.runtime import Runtime, seed_everything, unwrap
+from traincore.schedule import as_torch_scheduler, make_schedule
+
+from . import data as agdata
+from . import nets
+from .featurize import Gridder
+from .grid import GridSpec
+from .typing import scheme_dict
+
+MODEL_KIND = "atomgrid"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Caches are built from shared/data on first use when missing."""
+
+    train_cache: str = "runs/atomgrid/cache_train.pt"
+    val_cache: str = "runs/atomgrid/cache_val.pt"
+    decoys_per_pose: int = 2
+    max_per_system: int = 0  # FEP ligands per system (0 = all)
+    grid_size: int = 48
+    resolution: float = 0.5
+    rotate: bool = True
+    translate: float = 2.0
+    ligand_only: bool = False  # zero the receptor channels (the ligand-only baseline)
+
+
+@dataclass(frozen=True)
+class NetSection:
+    preset: str = "atomnet-c16-l3"
+    stem_pool: int = 2
+    hidden: int = 64
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup: int = 50
+    clip_grad: float = 5.0
+    affinity_weight: float = 0.5
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0  # torch CPU threads (0 = torch's default)
+    eval_every: int = 250
+    log_every: int = 25
+    keep_last: int = 2
+    max_minutes: float = 0.0  # stop early after this much wall time (0 = no limit)
+
+
+@dataclass(frozen=True)
+class AtomgridConfig:
+    name: str = "atomgrid"
+    run_dir: str = "runs/atomgrid/default"
+    data: DataConfig = field(default_factory=DataConfig)
+    net: NetSection = field(default_factory=NetSection)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def grid(self) -> GridSpec:
+        return GridSpec(self.data.grid_size, self.data.resolution)
+
+    def net_config(self) -> nets.NetConfig:
+        return nets.preset(self.net.preset, stem_pool=self.net.stem_pool, hidden=self.net.hidden, dropout=self.net.dropout)
+
+
+def ensure_cache(path: str, kind: str, cfg: DataConfig) -> dict:
+    p = Path(path)
+    if not p.exists():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        cache = agdata.build_cache(kind, cfg.decoys_per_pose, max_per_system=cfg.max_per_system or None)
+        torch.save(cache, p)
+        return cache
+    return agdata.load_cache(p)
+
+
+def make_batch(ds: agdata.ComplexSet, idx, gridder: Gridder, ligand_only: bool):
+    """Indices -> (grids ``[B, 28, S, S, S]``, pK ``[B]``, good ``[B]``) on the gridder's device."""
+    samples = [ds.sample(int(i)) for i in idx]
+    grids = gridder([(s.receptor, s.ligand, s.center) for s in samples], ligand_only=ligand_only)
+    dev = gridder.device
+    pk = torch.tensor([s.pK for s in samples], dtype=torch.float32, device=dev)
+    good = torch.tensor([s.good for s in samples], dtype=torch.float32, device=dev)
+    return grids, pk, good
+
+
+def loss_fn(affinity_weight: float):
+    def f(model, batch):
+        grids, pk, good = batch
+        out = model(grids)
+        act = F.binary_cross_entropy_with_logits(out["activity"].float(), good)
+        pred = out["affinity"].float()
+        has = torch.isfinite(pk)
+        y = torch.where(has, pk, pred.detach())
+        err = torch.where(good > 0.5, pred - y, torch.relu(pred - y))  # hinge for bad poses
+        aff = (err[has] ** 2).mean() if bool(has.any()) else pred.sum() * 0
+        loss = act + affinity_weight * aff
+        return loss, {"loss": float(loss.detach()), "activity_bce": float(act.detach()), "affinity_mse": float(aff.detach())}
+    return f
+
+
+def model_meta(cfg: AtomgridConfig) -> dict:
+    """What a saved model needs besides weights: architecture, grid, typing scheme, baseline flag."""
+    return {"net": asdict(cfg.net_config()), "grid": {"size": cfg.data.grid_size, "resolution": cfg.data.resolution},
+            "typing": scheme_dict(), "ligand_only": cfg.data.ligand_only, "name": cfg.name}
+
+
+@torch.no_grad()
+def predict(model, ds: agdata.ComplexSet, idx, gridder: Gridder, ligand_only: bool, batch_size: int = 32):
+    """Scores for examples ``idx``: (activity probability ``[n]``, affinity pK ``[n]``) as NumPy."""
+    model.eval()
+    acts, affs = [], []
+    for s in range(0, len(idx), batch_size):
+        grids, _, _ = make_batch(ds, idx[s:s + batch_size], gridder, ligand_only)
+        out = model(grids)
+        acts.append(torch.sigmoid(out["activity"].float()).cpu())
+        affs.append(out["affinity"].float().cpu())
+    model.train()
+    if not acts:
+        return np.zeros(0), np.zeros(0)
+    return torch.cat(acts).numpy(), torch.cat(affs).numpy()
+
+
+def validate(model, ds: agdata.ComplexSet, gridder: Gridder, ligand_only: bool) -> dict:
+    from .metrics import pearson, rmse, roc_auc
+    idx = np.arange(len(ds))
+    act, aff = predict(model, ds, idx, gridder, ligand_only)
+    good = np.asarray([e["good"] for e in ds.examples])
+    pk = np.asarray([e["pK"] for e in ds.examples])
+    crystal = np.asarray([e["good"] == 1 and e["rmsd"] == 0.0 for e in ds.examples])
+    return {"val_pose_auc": roc_auc(good, act), "val_pearson": pearson(pk[crystal], aff[crystal]),
+            "val_rmse": rmse(pk[crystal], aff[crystal])}
+
+
+def train(cfg: AtomgridConfig) -> Path:
+    """Train per ``cfg``; writes config, metrics.jsonl, checkpoints and ``model.pt`` into ``cfg.run_dir``."""
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir)
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
+    seed_everything(cfg.train.seed)
+    runtime = Runtime.create(cfg.train.device)
+    train_cache = ensure_cache(cfg.data.train_cache, "train", cfg.data)
+    val_cache = ensure_cache(cfg.data.val_cache, "val", cfg.data) if cfg.data.val_cache else None
+    if val_cache is not None:  # validation never shares a protein with training
+        val_cache = agdata.drop_targets(val_cache, agdata.targets_of(train_cache))
+        agdata.check_disjoint(train_cache, val_cache)
+    ds = agdata.ComplexSet(train_cache)
+    val = agdata.ComplexSet(val_cache) if val_cache is not None else None
+    gridder = Gridder(cfg.grid, runtime.device, rotate=cfg.data.rotate, translate=cfg.data.translate, seed=cfg.train.seed)
+    eval_gridder = Gridder(cfg.grid, runtime.device)
+    model = runtime.prepare(nets.build(cfg.net_config()))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    sched = as_torch_scheduler(opt, make_schedule(cfg.train.schedule, cfg.train.lr, cfg.train.steps, cfg.train.warmup))
+    index_batches = agdata.balanced_batches(ds, cfg.train.batch_size, cfg.train.seed)
+    t_start = time.time()
+
+    def batches():
+        for idx in index_batches:
+            if cfg.train.max_minutes > 0 and time.time() - t_start > 60 * cfg.train.max_minutes:
+                return  # fit() ends cleanly when the batch stream ends
+            yield make_batch(ds, idx, gridder, cfg.data.ligand_only)
+
+    logger = MetricsLogger(run_dir)
+    ckpt = CheckpointManager(run_dir, keep_last=cfg.train.keep_last)
+    meta = model_meta(cfg)
+    history: list[dict] = []
+
+    def hook(step: int, m: dict) -> None:
+        if step % cfg.train.log_every == 0 or step == cfg.train.steps:
+            logger.log(step, m)
+            history.append({"step": step, **{k: round(v, 5) for k, v in m.items()}})
+            print(f"step {step} " + " ".join(f"{k}={v:.4g}" for k, v in m.items()), flush=True)
+        if step % cfg.train.eval_every == 0 or step == cfg.train.steps:
+            vm = validate(model, val, eval_gridder, cfg.data.ligand_only) if val is not None else {}
+            if vm:
+                logger.log(step, vm, tag="val")
+                print(f"step {step} " + " ".join(f"{k}={v:.4f}" for k, v in vm.items()), flush=True)
+            metric = vm.get("val_pose_auc")
+            state = training_state(model=model, step=step, optimizer=opt, scheduler=sched, config=config_to_dict(cfg),
+                                   kind=MODEL_KIND, meta=meta, val=vm)
+            ckpt.save(state, step, metric=None if metric is None or math.isnan(metric) else metric)
+
+    t0 = time.time()
+    state = fit(model, loss_fn(cfg.train.affinity_weight), batches(), opt, runtime=runtime, steps=cfg.train.steps,
+                scheduler=sched, clip_grad=cfg.train.clip_grad, hooks=(hook,))
+    if state.step % cfg.train.eval_every != 0 and state.step != cfg.train.steps:
+        hook_eval_only = validate(model, val, eval_gridder, cfg.data.ligand_only) if val is not None else {}
+        if hook_eval_only:
+            logger.log(state.step, hook_eval_only, tag="val")
+            history.append({"step": state.step, **hook_eval_only})
+            print(f"final step {state.step} " + " ".join(f"{k}={v:.4f}" for k, v in hook_eval_only.items()), flush=True)
+    logger.close()
+    export_model(unwrap(model), meta, run_dir / "model.pt",
+                 extra={"train_seconds": time.time() - t0, "train_samples": state.samples, "config": config_to_dict(cfg)})
+    (run_dir / "summary.json").write_text(json.dumps({"steps": state.step, "samples": state.samples,
+                                                      "seconds": time.time() - t0, "last": state.last}, indent=1))
+    return run_dir
+
+
+def export_model(model: torch.nn.Module, meta: dict, path: Path, extra: dict | None = None) -> Path:
+    """Weights + meta only (no optimizer): the file shipped as ``atomgrid/models/<name>.pt``."""
+    from traincore.checkpoint import SCHEMA_VERSION
+    state = {"schema_version": SCHEMA_VERSION, "kind": MODEL_KIND, "step": 0,
+             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": meta}
+    if extra:
+        state.update(extra)
+    return save_checkpoint(path, state)
+
+
+def load_train_config(path: str | None, overrides=()) -> AtomgridConfig:
+    return load_config(AtomgridConfig, path, overrides)
