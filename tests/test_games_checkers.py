@@ -54,6 +54,17 @@ def test_protocol_and_start(game):
     assert make_game("draughts").name == "checkers"
 
 
+def test_action_indices_golden(game):
+    """action = direction * 32 + origin in the mover's turned frame, so the symmetric start
+    gives both sides the same seven indices (direction 0 forward-left, 1 forward-right)."""
+    s = game.initial_state()
+    assert {s.action_to_text(a): int(a) for a in s.legal_actions()} == {
+        "11-16": 21, "10-15": 22, "9-14": 23, "12-16": 52, "11-15": 53, "10-14": 54, "9-13": 55}
+    t = s.apply(53)
+    assert {t.action_to_text(a): int(a) for a in t.legal_actions()} == {
+        "22-17": 21, "23-18": 22, "24-19": 23, "21-17": 52, "22-18": 53, "23-19": 54, "24-20": 55}
+
+
 def test_forced_capture_over_quiet_move(game):
     s = game.state_from_text("W:W22,30:B18")
     assert s.legal_moves_text() == ["22x15"]
