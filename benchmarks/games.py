@@ -3,8 +3,10 @@
 Each ply of a play-out: encode the observation (ours `state.planes()`, OpenSpiel
 `state.observation_tensor()`), list the legal actions, pick one at random (the same Python
 `random.Random` for both) and play it (ours `state.apply`, which returns a new state; OpenSpiel
-`state.apply_action`, in place). Plies per second, and the ratio ours / OpenSpiel, measured in
-alternating rounds in the same process so that machine load hits both alike.
+`state.apply_action`, in place). Plies per CPU second of this process (`time.process_time`, so that
+other jobs on a shared machine do not count against either side), and the ratio ours / OpenSpiel,
+measured in short alternating rounds in the same process so that cache and frequency effects hit
+both alike.
 
     python benchmarks/games.py [--games connect4 go chess tictactoe] [--seconds S] [--breakdown]
 
@@ -40,13 +42,14 @@ DEFAULT = ("connect4", "go", "chess", "tictactoe")
 
 
 def run_ours(game, seconds: float, seed: int) -> tuple[int, int, float]:
-    """(plies, games, seconds) of random play-outs encoding planes every ply."""
+    """(plies, games, CPU seconds) of random play-outs encoding planes every ply."""
     rng = random.Random(seed)
     randrange = rng.randrange
     plies = games = 0
-    start = time.perf_counter()
+    clock = time.process_time
+    start = clock()
     deadline = start + seconds
-    while time.perf_counter() < deadline:
+    while clock() < deadline:
         s = game.initial_state()
         while not s.is_terminal():
             s.planes()
@@ -54,16 +57,17 @@ def run_ours(game, seconds: float, seed: int) -> tuple[int, int, float]:
             s = s.apply(acts[randrange(len(acts))])
             plies += 1
         games += 1
-    return plies, games, time.perf_counter() - start
+    return plies, games, clock() - start
 
 
 def run_openspiel(game, seconds: float, seed: int) -> tuple[int, int, float]:
     rng = random.Random(seed)
     randrange = rng.randrange
     plies = games = 0
-    start = time.perf_counter()
+    clock = time.process_time
+    start = clock()
     deadline = start + seconds
-    while time.perf_counter() < deadline:
+    while clock() < deadline:
         s = game.new_initial_state()
         while not s.is_terminal():
             s.observation_tensor()
@@ -71,42 +75,46 @@ def run_openspiel(game, seconds: float, seed: int) -> tuple[int, int, float]:
             s.apply_action(acts[randrange(len(acts))])
             plies += 1
         games += 1
-    return plies, games, time.perf_counter() - start
+    return plies, games, clock() - start
 
 
 def breakdown(game, seconds: float, seed: int) -> dict[str, float]:
-    """Microseconds per ply spent in planes / legal_actions / apply (timer overhead included)."""
+    """CPU microseconds per call of planes / legal_actions / apply, each timed in its own loop over
+    the states of recorded random play-outs (no timer calls inside the loops)."""
     rng = random.Random(seed)
-    clock = time.perf_counter
-    spent = {"planes": 0.0, "legal_actions": 0.0, "apply": 0.0}
-    plies = 0
-    deadline = clock() + seconds
+    clock = time.process_time
+    states, actions = [], []
+    deadline = clock() + seconds / 4
     while clock() < deadline:
         s = game.initial_state()
         while not s.is_terminal():
-            t0 = clock()
-            s.planes()
-            t1 = clock()
             acts = s.legal_actions()
-            t2 = clock()
-            s = s.apply(acts[rng.randrange(len(acts))])
-            t3 = clock()
-            spent["planes"] += t1 - t0
-            spent["legal_actions"] += t2 - t1
-            spent["apply"] += t3 - t2
-            plies += 1
-    return {k: 1e6 * v / max(plies, 1) for k, v in spent.items()}
+            a = acts[rng.randrange(len(acts))]
+            states.append(s)
+            actions.append(a)
+            s = s.apply(a)
+    out = {}
+    for name, op in (("planes", lambda st, a: st.planes()),
+                     ("legal_actions", lambda st, a: st.legal_actions()),
+                     ("apply", lambda st, a: st.apply(a)),
+                     ("empty loop", lambda st, a: None)):
+        t0 = clock()
+        for st, a in zip(states, actions):
+            op(st, a)
+        out[name] = 1e6 * (clock() - t0) / len(states)
+    base = out.pop("empty loop")  # the loop and lambda call, taken off the others
+    return {k: v - base for k, v in out.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--games", nargs="+", default=list(DEFAULT), choices=sorted(GAMES))
     ap.add_argument("--seconds", type=float, default=6.0,
-                    help="seconds per side per game, split over --rounds alternating rounds")
-    ap.add_argument("--rounds", type=int, default=3)
+                    help="CPU seconds per side per game, split over --rounds alternating rounds")
+    ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--breakdown", action="store_true",
-                    help="also time planes / legal_actions / apply separately (ours)")
+                    help="also time our planes / legal_actions / apply, each on its own")
     args = ap.parse_args(argv)
     if args.seconds <= 0 or args.rounds < 1:
         ap.error(f"--seconds {args.seconds} and --rounds {args.rounds} must be positive")
@@ -124,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
           f"open_spiel {'-' if pyspiel is None else _version('open_spiel')}, "
           f"{os.cpu_count()} CPUs, one thread; {args.rounds} x {args.seconds / args.rounds:.1f} s "
-          "per side per game")
+          "CPU per side per game")
     rows = []
     per_round = args.seconds / args.rounds
     for key in args.games:
@@ -149,16 +157,16 @@ def main(argv: list[str] | None = None) -> int:
                "spiel_len": theirs[0] / max(theirs[1], 1) if theirs[2] else None,
                "ratio": statistics.median(ratios) if ratios else None, "target": target}
         rows.append(row)
-        line = f"{key}: ours {row['ours']:,.0f} plies/s"
+        line = f"{key}: ours {row['ours']:,.0f} plies/CPU-s"
         if row["spiel"] is not None:
-            line += f", OpenSpiel {row['spiel']:,.0f} plies/s, ratio {row['ratio']:.2f}"
+            line += f", OpenSpiel {row['spiel']:,.0f} plies/CPU-s, ratio {row['ratio']:.2f}"
         print(line, flush=True)
         if args.breakdown:
             bd = breakdown(ours_game, per_round, args.seed)
-            print("  us per ply: " + ", ".join(f"{k} {v:.2f}" for k, v in bd.items()))
+            print("  CPU us per call: " + ", ".join(f"{k} {v:.2f}" for k, v in bd.items()))
 
     print()
-    print("| game | ours plies/s | OpenSpiel plies/s | ours / OpenSpiel | target | plies per game (ours, OpenSpiel) |")
+    print("| game | ours plies/CPU-s | OpenSpiel plies/CPU-s | ours / OpenSpiel | target | plies per game (ours, OpenSpiel) |")
     print("|---|---:|---:|---:|---:|---|")
     for row in rows:
         spiel = "-" if row["spiel"] is None else f"{row['spiel']:,.0f}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from boardnet.games import GAMES as GAME_NAMES
 from boardnet.games import GameError, IllegalMoveError, ParseError, make_game
 from boardnet.games.base import Game, State
 
@@ -33,6 +34,10 @@ def case(request):
     name, module, playouts, cap = request.param
     pytest.importorskip(f"boardnet.games.{module}")
     return make_game(name), module, playouts, cap
+
+
+def test_every_listed_game_is_checked():
+    assert set(GAME_NAMES) <= {module for _, module, _, _ in GAMES}
 
 
 def _snapshot(s: State) -> tuple:
