@@ -1,0 +1,124 @@
+"""Evaluators (boardnet.evaluator): masking, cache, weights version, symmetries, roll-outs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from boardnet.evaluator import NetEvaluator, RolloutEvaluator, UniformEvaluator
+from boardnet.games import make_game
+from boardnet.nets import build_net
+
+
+@pytest.fixture(scope="module")
+def c4():
+    return make_game("connect4")
+
+
+def _positions(game, n, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < n:
+        s = game.initial_state()
+        for _ in range(int(rng.integers(0, 30))):
+            acts = s.legal_actions()
+            t = s.apply(int(acts[rng.integers(len(acts))]))
+            if t.is_terminal():
+                break
+            s = t
+        out.append(s)
+    return out
+
+
+def _full_column_state(game):
+    s = game.initial_state()
+    for a in (3, 3, 3, 3, 3, 3):     # column 4 filled, no four in a row
+        s = s.apply(a)
+    return s
+
+
+def test_masked_priors_sum_to_one(c4):
+    torch.manual_seed(0)
+    ev = NetEvaluator(build_net(c4, "b2c16"), c4, cache_size=0)
+    states = _positions(c4, 20) + [_full_column_state(c4)]
+    priors, values = ev.evaluate(states)
+    assert priors.dtype == np.float32 and values.dtype == np.float32
+    assert priors.shape == (21, 7) and values.shape == (21,)
+    masks = np.stack([s.legal_mask() for s in states])
+    assert (priors[~masks] == 0).all() and (priors[masks] > 0).all()
+    np.testing.assert_allclose(priors.sum(1), 1.0, atol=1e-6)
+    assert priors[-1, 3] == 0.0
+    assert (np.abs(values) <= 1).all()
+    assert ev.batches == 1
+
+
+def test_cache_hits_are_identical_and_versioned(c4):
+    torch.manual_seed(1)
+    net = build_net(c4, "b2c16")
+    ev = NetEvaluator(net, c4, cache_size=8)
+    states = _positions(c4, 6, seed=3)
+    p1, v1 = ev.evaluate(states)
+    assert (ev.misses, ev.hits, ev.batches) == (len({s.hash() for s in states}), 6 - ev.misses, 1)
+    p2, v2 = ev.evaluate(states[::-1])
+    assert ev.batches == 1                       # all hits: no forward pass
+    np.testing.assert_array_equal(p2, p1[::-1])
+    np.testing.assert_array_equal(v2, v1[::-1])
+    # LRU: 10 more positions push the oldest out of an 8-entry cache
+    ev.evaluate(_positions(c4, 10, seed=4))
+    assert ev.cache_len == 8
+    # new weights: version bump, cache dropped, outputs change
+    with torch.no_grad():
+        sd = {k: v + 0.1 if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    ev.set_weights(sd)
+    assert ev.weights_version == 1 and ev.cache_len == 0
+    p3, v3 = ev.evaluate(states)
+    assert not np.allclose(v3, v1)
+    # cache off gives the same numbers as cache on
+    ev0 = NetEvaluator(net, c4, cache_size=0)
+    p4, v4 = ev0.evaluate(states)
+    np.testing.assert_allclose(p4, p3, rtol=1e-5, atol=1e-7)
+
+
+def test_random_symmetry_maps_policy_back(c4):
+    """With random symmetry each position is evaluated as its mirror image and the policy is
+    mirrored back: equal to evaluating the mirrored planes by hand."""
+    torch.manual_seed(2)
+    net = build_net(c4, "b2c16").eval()
+    states = _positions(c4, 16, seed=5)
+    ev = NetEvaluator(net, c4, cache_size=0, random_symmetry=True, rng=np.random.default_rng(9))
+    priors, values = ev.evaluate(states)
+    ks = np.random.default_rng(9).integers(c4.num_symmetries, size=len(states))
+    assert 0 < ks.sum() < len(ks)      # both the identity and the mirror occur
+    planes = np.stack([s.planes() for s in states])
+    for i, k in enumerate(ks):
+        x, _ = c4.transform(planes[i], None, int(k))
+        with torch.inference_mode():
+            logits, v = net(torch.from_numpy(x[None].copy()))
+        _, logits = c4.transform(None, logits.numpy(), c4.inverse(int(k)))
+        m = states[i].legal_mask()
+        p = np.where(m, np.exp(logits[0] - logits[0][m].max()), 0)
+        np.testing.assert_allclose(priors[i], p / p.sum(), rtol=1e-4, atol=1e-6)
+        assert values[i] == pytest.approx(float(v[0]), abs=1e-5)
+
+
+def test_network_free_evaluators():
+    ttt = make_game("tictactoe")
+    s = ttt.state_from_text("xx.oo.xo.")   # X to move; cells 2, 5, 8 free; 2 wins for X
+    p, v = UniformEvaluator(ttt).evaluate([s])
+    np.testing.assert_allclose(p[0], np.where(s.legal_mask(), 1 / 3, 0))
+    assert v[0] == 0
+    # after X's blunder at 8, O (to move) wins at 5 (row 3-4-5) or plays 2 and X draws at 5:
+    # random roll-outs from O's view average (1 + 0) / 2
+    t = s.apply(8)
+    assert t.apply(5).returns()[1] == 1 and t.apply(2).apply(5).returns()[1] == 0
+    _, v = RolloutEvaluator(ttt, num_rollouts=400, rng=np.random.default_rng(0)).evaluate([t])
+    assert v[0] == pytest.approx(0.5, abs=0.08)
+    with pytest.raises(ValueError, match="num_rollouts"):
+        RolloutEvaluator(ttt, num_rollouts=0)
+
+
+def test_terminal_state_is_refused(c4):
+    ttt = make_game("tictactoe")
+    ev = NetEvaluator(build_net(ttt, "b1c8"), ttt)
+    with pytest.raises(ValueError, match="no legal moves"):
+        ev.evaluate([ttt.state_from_text("xxxoo....")])

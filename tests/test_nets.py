@@ -1,0 +1,103 @@
+"""Policy/value nets (boardnet.nets): shapes, presets, exact sizes, checkpoint round trips."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from boardnet.games import make_game
+from boardnet.nets import (NetConfig, PolicyValueNet, build_net, count_parameters, flops_per_position,
+                           model_state, net_config, net_from_state, preset_shape, value_from_head)
+
+
+@pytest.fixture(scope="module")
+def c4():
+    return make_game("connect4")
+
+
+def _expected_params(c_in, h, w, a, blocks, ch, pc=2, vc=1, vh=128):
+    bn = lambda c: 2 * c  # noqa: E731  weight and bias
+    stem = c_in * ch * 9 + bn(ch)
+    tower = blocks * 2 * (ch * ch * 9 + bn(ch))
+    policy = ch * pc + bn(pc) + pc * h * w * a + a
+    value = ch * vc + bn(vc) + vc * h * w * vh + vh + vh + 1
+    return stem + tower + policy + value
+
+
+def _expected_flops(c_in, h, w, a, blocks, ch, pc=2, vc=1, vh=128):
+    hw = h * w
+    macs = hw * ch * c_in * 9 + blocks * 2 * hw * ch * ch * 9 + hw * pc * ch + pc * hw * a \
+        + hw * vc * ch + vc * hw * vh + vh
+    return 2 * macs
+
+
+@pytest.mark.parametrize("preset,blocks,ch", [("b4c32", 4, 32), ("b6c64", 6, 64)])
+def test_exact_size_and_flops(c4, preset, blocks, ch):
+    net = build_net(c4, preset)
+    assert count_parameters(net) == _expected_params(3, 6, 7, 7, blocks, ch)
+    assert flops_per_position(net) == _expected_flops(3, 6, 7, 7, blocks, ch)
+    assert count_parameters(build_net(c4, "b4c32")) == 81498   # golden: 3x6x7 planes, 7 actions
+
+
+def test_shapes_and_heads(c4):
+    x = torch.randn(5, 3, 6, 7)
+    for preset in ("b4c32", "b2c16-se", "b3c16-gp", "b3c16-se-gp"):
+        net = build_net(c4, preset).eval()
+        p, v = net(x)
+        assert p.shape == (5, 7) and v.shape == (5,)
+        assert (v.abs() <= 1).all()
+    wdl = build_net(c4, "b2c16", value_head="wdl").eval()
+    p, v = wdl(x)
+    assert v.shape == (5, 3)
+    sv = value_from_head(v)
+    assert sv.shape == (5,) and (sv.abs() <= 1).all()
+    probs = torch.softmax(v, 1)
+    torch.testing.assert_close(sv, probs[:, 0] - probs[:, 2])
+    # SE adds its layers; global pooling sits in every third block
+    plain = count_parameters(build_net(c4, "b3c16"))
+    assert count_parameters(build_net(c4, "b3c16-se")) > plain
+    gp = build_net(c4, "b6c16-gp")
+    assert [b.gpool is not None for b in gp.tower] == [False, False, True, False, False, True]
+
+
+def test_presets_and_bad_config(c4):
+    assert preset_shape("b10c128") == {"blocks": 10, "channels": 128, "se_ratio": 0, "global_pool_every": 0}
+    assert preset_shape("B6C64-se")["se_ratio"] == 4
+    cfg = net_config(c4, "b20c256")
+    assert (cfg.blocks, cfg.channels, cfg.action_size, cfg.in_channels) == (20, 256, 7, 3)
+    with pytest.raises(ValueError, match="preset 'big'"):
+        preset_shape("big")
+    with pytest.raises(ValueError, match="value_head"):
+        net_config(c4, "b2c8", value_head="scalar3")
+    with pytest.raises(ValueError, match="channels=0"):
+        net_config(c4, "b2c8", channels=0)
+    with pytest.raises(ValueError, match="unknown keys"):
+        NetConfig.from_dict({**cfg.to_dict(), "dropout": 0.1})
+
+
+def test_checkpoint_round_trip(c4, tmp_path):
+    from traincore.checkpoint import load_checkpoint, save_checkpoint
+
+    net = build_net(c4, "b2c16-se", value_head="wdl").eval()
+    # give batch norm non-trivial running stats so the round trip checks buffers too
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    d = model_state(net, "connect4", step=7)
+    assert d["kind"] == "boardnet" and d["game"] == "connect4" and d["game_kwargs"] == {} and d["step"] == 7
+    path = save_checkpoint(tmp_path / "m.pt", d)
+    back = net_from_state(load_checkpoint(path, kind="boardnet"))
+    x = torch.randn(4, 3, 6, 7)
+    with torch.inference_mode():
+        for a, b in zip(net(x), back(x)):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # the short form {"preset": ...} is sized from the game
+    short = dict(d, net={"preset": "b2c16-se", "value_head": "wdl"})
+    assert isinstance(net_from_state(short), PolicyValueNet)
+    with pytest.raises(ValueError, match="kind"):
+        net_from_state(dict(d, kind="atomgrid"))
+    with pytest.raises(ValueError, match="schema_version"):
+        net_from_state(dict(d, schema_version=99))
+    with pytest.raises(ValueError, match="reserved"):
+        model_state(net, "connect4", model=1)
