@@ -3,6 +3,7 @@ positions and errors, mirror equivariance, and Pons' solved test sets (shared/da
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -242,6 +243,21 @@ def test_mirror_equivariance():
     assert GAME.inverse(1) == 1 and GAME.num_symmetries == 2
     with pytest.raises(ValueError, match="symmetry 2"):
         GAME.transform(None, None, 2)
+
+
+def test_non_string_text():
+    with pytest.raises(ParseError, match="connect four position 44: expected a string"):
+        GAME.state_from_text(44)
+    with pytest.raises(ParseError, match="connect four move 4: expected a column"):
+        GAME.initial_state().text_to_action(4)
+
+
+def test_pickle_round_trip():
+    s = GAME.state_from_text("44536")
+    t = pickle.loads(pickle.dumps(s))
+    assert t.to_text() == "44536" and t.hash() == s.hash() and isinstance(t.game, ConnectFour)
+    np.testing.assert_array_equal(t.planes(), s.planes())
+    assert t.apply(0).to_text() == "445361"
 
 
 def test_make_game():

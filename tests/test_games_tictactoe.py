@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import pickle
 
 import numpy as np
 import pytest
@@ -181,3 +182,14 @@ def test_bad_symmetry_index():
             GAME.transform(np.zeros((3, 3, 3)), None, k)
         with pytest.raises(ValueError, match=f"board symmetry {k}"):
             GAME.inverse(k)
+
+
+def test_non_string_text_and_pickle():
+    with pytest.raises(ParseError, match="tic-tac-toe position 5: expected 9 characters"):
+        GAME.state_from_text(5)
+    with pytest.raises(ParseError, match="tic-tac-toe move 5: expected a cell"):
+        GAME.initial_state().text_to_action(5)
+    s = GAME.state_from_text("x...o...x")
+    t = pickle.loads(pickle.dumps(s))
+    assert t.to_text() == s.to_text() and t.hash() == s.hash() and t.ply == 3
+    np.testing.assert_array_equal(t.planes(), s.planes())

@@ -147,8 +147,8 @@ class ConnectFourState:
         return _DIGITS[action]
 
     def text_to_action(self, text: str) -> int:
-        t = text.strip()
-        if len(t) != 1 or t not in _DIGITS:
+        t = text.strip() if isinstance(text, str) else None
+        if t is None or len(t) != 1 or t not in _DIGITS:
             raise ParseError(f"connect four move {text!r}: expected a column 1-7")
         action = int(t) - 1
         if self._won or self._mask & _TOP[action]:
@@ -199,6 +199,8 @@ class ConnectFour:
         """Play a move string ("4453", columns 1-7) from the empty board. Raises ParseError for a
         character that is not a column, IllegalMoveError for a move into a full column or after
         the game was won; both name the string and the 0-based index of the bad move."""
+        if not isinstance(text, str):
+            raise ParseError(f"connect four position {text!r}: expected a string of columns 1-7")
         t = text.strip()
         state = ConnectFourState(self)
         for i, ch in enumerate(t):

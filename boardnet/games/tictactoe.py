@@ -119,7 +119,7 @@ class TicTacToeState:
         return f"{_COLS[action % 3]}{3 - action // 3}"
 
     def text_to_action(self, text: str) -> int:
-        t = text.strip().lower()
+        t = text.strip().lower() if isinstance(text, str) else ""
         if len(t) == 1 and t in "123456789":
             action = int(t) - 1
         elif len(t) == 2 and t[0] in _COLS and t[1] in "123":
@@ -158,7 +158,7 @@ class TicTacToe:
         return TicTacToeState(self)
 
     def state_from_text(self, text: str) -> TicTacToeState:
-        t = text.strip().lower()
+        t = text.strip().lower() if isinstance(text, str) else ""
         if len(t) != 9 or set(t) - set("xo."):
             raise ParseError(f"tic-tac-toe position {text!r}: expected 9 characters of x, o, .")
         x = sum(1 << i for i, c in enumerate(t) if c == "x")
