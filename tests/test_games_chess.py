@@ -2,6 +2,8 @@
 perft counts and against python-chess move by move."""
 from __future__ import annotations
 
+import pickle
+
 import chess as pychess
 import numpy as np
 import pytest
@@ -304,11 +306,12 @@ def _expected_termination(board: pychess.Board, ply_cap: int) -> str | None:
     return None
 
 
-def test_random_games_match_python_chess(game):
-    """Move lists, FEN, check, termination and hash stability against python-chess, ply by ply."""
-    rng = np.random.default_rng(7)
+@pytest.mark.parametrize("games", [pytest.param(6, id="6"), pytest.param(150, id="150", marks=pytest.mark.slow)])
+def test_random_games_match_python_chess(game, games):
+    """Move lists, FEN, check and termination against python-chess, ply by ply."""
+    rng = np.random.default_rng(7 + games)
     endings = set()
-    for _ in range(12):
+    for _ in range(games):
         state, board = game.initial_state(), pychess.Board()
         while True:
             assert state.fen() == board.fen()
@@ -331,3 +334,18 @@ def test_play_out_with_planes(game):
     final, plies = play_out(game.initial_state(), rng, encode=True)
     assert final.is_terminal() and plies == final.ply and plies <= 512
     assert final.returns().sum() == 0
+
+
+def test_pickle_round_trip_of_a_long_line():
+    game = Chess(max_plies=None)
+    board = pychess.Board()
+    for i in range(1200):  # far past the draw rules: state_from_board replays them anyway
+        board.push_san(("Nf3", "Nf6", "Ng1", "Ng8")[i % 4])
+    state = game.state_from_board(board)
+    assert state.termination() == "fifty-move rule" and state.repetitions() == 301
+    back = pickle.loads(pickle.dumps(state))
+    assert back.game.max_plies is None
+    assert (back.fen(), back.hash(), back.ply, back.repetitions(), back.termination()) == \
+        (state.fen(), state.hash(), state.ply, 301, "fifty-move rule")
+    assert back.board.move_stack == board.move_stack
+    assert np.array_equal(back.planes(), state.planes())

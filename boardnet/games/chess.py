@@ -21,7 +21,9 @@ a..h): 8 history steps (current first; zeros before the start or the loaded FEN)
 the mover's P, N, B, R, Q, K, the opponent's P, N, B, R, Q, K, then "this position has occurred
 before" (>= 2 times) and ">= 3 times"; then 1 colour plane (ones when black is to move), 4 castling
 planes (mover kingside, mover queenside, opponent kingside, opponent queenside) and 1 no-progress
-plane (half-move clock / 100). AlphaZero's total-move-count plane is left out.
+plane (half-move clock / 100). AlphaZero's total-move-count plane is left out. Indices: history
+step k (0 = now) at 14k .. 14k+13, colour 112, castling 113-116, no-progress 117. The ">= 3" plane is
+only ever set on a position that threefold repetition has just ended.
 
 The game ends on checkmate (+1/-1), and as a draw (0) on stalemate, insufficient material (python-chess's
 rule), the 50-move rule (claimed automatically once the half-move clock reaches 100, AlphaZero-style;
@@ -32,6 +34,14 @@ rights and a legal en-passant square) and the ply cap `max_plies` (default 512, 
 
 Position text is FEN (`to_text`, `state_from_text`, which also takes "startpos"); a FEN carries no
 history, so repetition counts and history planes start afresh. Move text out is UCI; in, UCI or SAN.
+`hash()` is a 64-bit BLAKE2b of everything `planes()` and the move rules see (so transpositions with
+the same last 8 positions share it; stable across processes).
+
+Beyond the protocol, for front ends: `state.board` (python-chess Board with the moves since the root
+on its stack), `state.fen()`, `state.move_to_san(a)`, `state.action_to_move(a)` /
+`state.move_to_action(move)`, `state.termination()`, `state.repetitions()`, `state.is_check()`,
+`state.rule_actions()` (moves the rules allow even where a draw rule ended the game: perft) and
+`Chess.state_from_board(board)` (replays the board's move stack, so repetitions carry over).
 """
 from __future__ import annotations
 
@@ -430,6 +440,24 @@ class ChessState:
         self._pyboard = None
         self._hash = None
 
+    def __getstate__(self):
+        # The move line is flattened (a nested chain this deep would hit pickle's recursion limit)
+        # and the caches are left behind.
+        moves = []
+        line = self._line
+        while line is not None:
+            moves.append(line[0])
+            line = line[1]
+        return (self.game, self._pos, self._p, self._castle, self._ep, self._clock, self._ply, self._keys,
+                self._prev, tuple(moves), self._root)
+
+    def __setstate__(self, state):
+        *head, moves, root = state
+        line = None
+        for m in reversed(moves):
+            line = (m, line)
+        self.__init__(*head, line, root)
+
     # --- rules -----------------------------------------------------------------------------------
 
     @property
@@ -469,7 +497,7 @@ class ChessState:
             acts = self._moves()
             if not acts:
                 st = 1 if self._check else 2
-            elif _insufficient(self._pos):
+            elif not (self._pos[0] | self._pos[3] | self._pos[4]) and _insufficient(self._pos):
                 st = 3
             elif self._clock >= 100:
                 st = 4
@@ -506,7 +534,8 @@ class ChessState:
             if self._terminal():
                 arr = np.zeros(0, dtype=np.int64)
             else:
-                arr = np.array(sorted(self._acts), dtype=np.int64)
+                arr = np.array(self._acts, dtype=np.int64)
+                arr.sort()
             arr.flags.writeable = False
             self._arr = arr
         return arr
@@ -755,6 +784,9 @@ class Chess:
             raise ValueError(f"chess max_plies {max_plies!r}: expected a positive int or None")
         self.max_plies = max_plies
         self._initial = None
+
+    def __getstate__(self):
+        return {"max_plies": self.max_plies, "_initial": None}
 
     def initial_state(self) -> ChessState:
         if self._initial is None:
