@@ -63,6 +63,31 @@ _BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1,
                            bitorder="little").astype(np.float32)  # [256, 8], bit j of byte i
 
 
+_RECENT = 32
+_H64 = (1 << 64) - 1
+
+
+def _seen_has(seen: tuple[dict, tuple], count: int, h: int) -> bool:
+    """Whether board hash h with `count` stones is in the line's history."""
+    return (count << 64 | h) in seen[1] or h in seen[0].get(count, ())
+
+
+def _seen_bucket(seen: tuple[dict, tuple], count: int) -> list[int]:
+    """Hashes of the earlier boards with `count` stones."""
+    out = list(seen[0].get(count, ()))
+    out += [k & _H64 for k in seen[1] if k >> 64 == count]
+    return out
+
+
+def _seen_fold(base: dict, recent: tuple) -> tuple[dict, tuple]:
+    base = dict(base)
+    for k in recent:
+        count, h = k >> 64, k & _H64
+        old = base.get(count)
+        base[count] = frozenset((h,)) if old is None else old | {h}
+    return base, ()
+
+
 def _default_komi(n: int) -> float:
     return 7.0 if n <= 13 else 7.5
 
@@ -73,7 +98,9 @@ class GoState:
     # _groups: per colour a tuple of (stones, liberties, zobrist) bitboard triples.
     # _cls: per colour the stones of groups with 1, 2, >= 3 liberties (bitboards), kept up to
     #   date by apply so that the legal mask needs no pass over the groups.
-    # _seen: board hashes of the line by stone count, {count: frozenset} (positional superko).
+    # _seen: every board hash of the line (positional superko) as (base, recent): base is
+    #   {stone count: frozenset of hashes}, shared between states; recent a tuple of up to
+    #   _RECENT keys count << 64 | hash, folded into a new base when full (no per-move copy).
     # _hb / _hw: the last HISTORY boards packed as one int, plane i at bits [i*N*N, (i+1)*N*N),
     #   black-first / white-first, ready for planes().
     # _capt: points where black / white stones were ever captured in this line (bitboards).
@@ -142,12 +169,14 @@ class GoState:
             else:
                 own.append(grp)
         x1, x2, x3 = self._cls[1 - c]
-        opp = []
         captured = 0
         capz = 0
+        opp = []
+        touched = False
         for grp in groups[1 - c]:
             lib = grp[1]
             if lib & bit:
+                touched = True
                 s = grp[0]
                 lib ^= bit
                 if not lib:
@@ -165,6 +194,7 @@ class GoState:
                     x2 |= s
             else:
                 opp.append(grp)
+        opp = tuple(opp) if touched else groups[1 - c]  # untouched: share the tuple
         libs &= ~bit
         o1, o2, o3 = self._cls[c]
         capt = self._capt
@@ -206,19 +236,16 @@ class GoState:
         bh = self._bh ^ zc[a] ^ capz
         count = occ.bit_count() + 1 - captured.bit_count()
         seen = self._seen
-        bucket = seen.get(count)
-        if bucket is None:
-            bucket = frozenset((bh,))
-        elif bh in bucket:
+        last = self._last
+        if last >= 0 and ((self._capt[0 if (b >> last) & 1 else 1] | captured) >> last) & 1 \
+                and _seen_has(seen, count, bh):  # see _analyse for why the test may be skipped
             raise IllegalMoveError(f"go move {self._text(a)}: repeats an earlier position (superko)")
-        else:
-            bucket = bucket | {bh}
-        seen = seen.copy()
-        seen[count] = bucket
+        recent = seen[1] + (count << 64 | bh,)
+        seen = (seen[0], recent) if len(recent) < _RECENT else _seen_fold(seen[0], recent)
         if c:
-            return self._next(b & ~captured, w | bit, (tuple(opp), tuple(own)),
+            return self._next(b & ~captured, w | bit, (opp, tuple(own)),
                               ((x1, x2, x3), (o1, o2, o3)), bh, seen, a, capt, 0, a)
-        return self._next(b | bit, w & ~captured, (tuple(own), tuple(opp)),
+        return self._next(b | bit, w & ~captured, (tuple(own), opp),
                           ((o1, o2, o3), (x1, x2, x3)), bh, seen, a, capt, 0, a)
 
     def _next(self, b, w, groups, cls, bh, seen, last, capt, passes, action) -> "GoState":
@@ -260,36 +287,40 @@ class GoState:
         legal = empty & (((src << 1) & g._not_c0) | ((src >> 1) & g._not_cl) | (src << n)
                          | (src >> n))
         ko = 0
-        seen = self._seen
-        count = occ.bit_count()
-        if self._ply:  # at ply 0 the only earlier board is the current one
-            bh = self._bh
-            zc = g._z[c]
-            caps = 0
-            if x1:
-                caps = empty & g._dilate(x1)
-                capz = {}
-                for s, lib, z in self._groups[1 - c]:
-                    if not lib & (lib - 1):  # several groups may share their last liberty
-                        old = capz.get(lib)
-                        capz[lib] = (z, s.bit_count()) if old is None else \
-                            (old[0] ^ z, old[1] + s.bit_count())
-                for lib, (z, k) in capz.items():
-                    bucket = seen.get(count + 1 - k)
-                    if bucket is not None and bh ^ zc[lib.bit_length() - 1] ^ z in bucket:
-                        ko |= lib
-            bucket = seen.get(count + 1)
-            last = self._last
-            # A non-capturing play at p repeats board B+p only if B+p came earlier; that board
-            # already held the latest-placed stone, which was therefore captured and replayed.
-            if bucket is not None and last >= 0 \
-                    and (self._capt[0 if (b >> last) & 1 else 1] >> last) & 1:
-                zpt = g._zpoint[c]
-                for v in {h ^ bh for h in bucket} & g._zset[c]:
-                    bit = 1 << zpt[v]
-                    if bit & legal & ~caps:
-                        ko |= bit
-            legal &= ~ko
+        last = self._last
+        # A play that recreates an earlier board B' must capture the latest-placed stone m or
+        # leave it on the board; in the latter case B' held m too, so m was captured (and
+        # replayed) since B', because every board after m was placed equals the current one
+        # (only passes followed). So without either there is nothing to test.
+        if last >= 0:
+            d = 0 if (b >> last) & 1 else 1
+            full = (self._capt[d] >> last) & 1
+            if full or (d != c and (x1 >> last) & 1):
+                seen = self._seen
+                count = occ.bit_count()
+                bh = self._bh
+                zc = g._z[c]
+                caps = 0
+                if x1:
+                    caps = empty & g._dilate(x1)
+                    capz = {}
+                    for s, lib, z in self._groups[1 - c]:
+                        if not lib & (lib - 1):  # several groups may share their last liberty
+                            old = capz.get(lib)
+                            capz[lib] = (z, s.bit_count()) if old is None else \
+                                (old[0] ^ z, old[1] + s.bit_count())
+                    for lib, (z, k) in capz.items():
+                        if _seen_has(seen, count + 1 - k, bh ^ zc[lib.bit_length() - 1] ^ z):
+                            ko |= lib
+                if full:  # non-capturing plays: board + p against the boards with one more stone
+                    hashes = _seen_bucket(seen, count + 1)
+                    if hashes:
+                        zpt = g._zpoint[c]
+                        for v in {h ^ bh for h in hashes} & g._zset[c]:
+                            bit = 1 << zpt[v]
+                            if bit & legal & ~caps:
+                                ko |= bit
+                legal &= ~ko
         if self._passes >= 2 or self._ply >= g.max_moves:
             legal = 0
         else:
@@ -571,7 +602,7 @@ class Go:
         s._ply = 0
         s._passes = 0
         s._bh = self.zobrist(b, w)
-        s._seen = {(b | w).bit_count(): frozenset((s._bh,))}
+        s._seen = ({(b | w).bit_count(): frozenset((s._bh,))}, ())
         cls = []
         for colour_groups in groups:
             c1 = c2 = c3 = 0
