@@ -5,6 +5,8 @@ through the position text format; a naive array implementation (`RefGo`) checks 
 """
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -539,6 +541,15 @@ def test_position_text_round_trip_and_bare_board():
 def test_position_text_errors(text, reason):
     with pytest.raises(ParseError, match=reason):
         Go(9).state_from_text(text)
+
+
+def test_pickle_round_trip():
+    g = Go(7, komi=0.5, max_moves=60)
+    s = play(g.initial_state(), "D4", "E4", "pass")
+    t = pickle.loads(pickle.dumps(s))
+    assert repr(t.game) == repr(g) and t.to_text() == s.to_text() and t.hash() == s.hash()
+    np.testing.assert_array_equal(t.planes(), s.planes())
+    assert play(t, "E5").stone_counts() == (1, 2)  # white to move after the pass
 
 
 def test_ascii_and_board():

@@ -526,6 +526,10 @@ class Go:
     def __repr__(self) -> str:
         return f"Go(board_size={self.n}, komi={self.komi}, max_moves={self.max_moves})"
 
+    def __reduce__(self):
+        # rebuilt from its arguments: the tables (and the dilation closure) are not pickled
+        return Go, (self.n, self.komi, self.max_moves)
+
     # -- states ----------------------------------------------------------------------------------
     def initial_state(self) -> GoState:
         return self._from_board(0, 0, BLACK)
