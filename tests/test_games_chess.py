@@ -62,7 +62,8 @@ def test_perft_to_depth_3_with_encoding_round_trip(game, fen, counts):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fen,depth,count", [(START, 4, 197281), (KIWIPETE, 4, 4085603),
-                                             (PERFT[2][0], 5, 674624), (PERFT[5][0], 4, 3894594)])
+                                             (PERFT[2][0], 5, 674624), (PERFT[5][0], 4, 3894594)],
+                         ids=["start-d4", "kiwipete-d4", "pos3-d5", "pos6-d4"])
 def test_perft_deep(game, fen, depth, count):
     assert perft(game.state_from_text(fen), depth, check_encoding=False) == count
 
@@ -132,6 +133,8 @@ def test_text_parsing(game):
         s.text_to_action("Zz9")
     with pytest.raises(ParseError, match="empty"):
         s.text_to_action("  ")
+    with pytest.raises(ParseError, match="expected a string, got int"):
+        s.text_to_action(76)
     with pytest.raises(IllegalMoveError, match="null move"):
         s.text_to_action("0000")
     amb = game.state_from_text("rnbqkbnr/pppppppp/8/8/3P4/5N2/PPP1PPPP/RNBQKB1R w KQkq - 0 1")
@@ -157,6 +160,8 @@ def test_fen_round_trip_and_errors(game):
     assert s.ply == 4 and game.state_from_text(s.fen()).ply == 4
     with pytest.raises(ParseError, match="'not a fen'"):
         game.state_from_text("not a fen")
+    with pytest.raises(ParseError, match="None: expected a string"):
+        game.state_from_text(None)
     with pytest.raises(ParseError, match="too many kings"):
         game.state_from_text("4k3/8/8/8/8/8/8/3KK3 w - - 0 1")
     with pytest.raises(ParseError, match="opposite check"):

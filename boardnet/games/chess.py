@@ -712,6 +712,8 @@ class ChessState:
 
     def text_to_action(self, text: str) -> int:
         """Parse UCI ('e2e4', 'e7e8q') or SAN ('e4', 'Nxf7+', 'O-O', 'e8=Q')."""
+        if not isinstance(text, str):
+            raise ParseError(f"chess move {text!r}: expected a string, got {type(text).__name__}")
         t = text.strip()
         if not t:
             raise ParseError(f"chess move {text!r}: empty")
@@ -814,6 +816,8 @@ class Chess:
 
     def state_from_text(self, text: str) -> ChessState:
         """A position from FEN (or 'startpos'); ParseError naming the FEN and why it is rejected."""
+        if not isinstance(text, str):
+            raise ParseError(f"chess FEN {text!r}: expected a string, got {type(text).__name__}")
         t = " ".join(text.split())
         if t.lower() == "startpos":
             return self.initial_state()
