@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             print("  CPU us per call: " + ", ".join(f"{k} {v:.2f}" for k, v in bd.items()))
 
     print()
-    print("| game | ours plies/CPU-s | OpenSpiel plies/CPU-s | ours / OpenSpiel | target | plies per game (ours, OpenSpiel) |")
+    print("| game | ours plies/CPU-s | OpenSpiel plies/CPU-s | ours / OpenSpiel | target "
+          "| plies per game (ours, OpenSpiel) |")
     print("|---|---:|---:|---:|---:|---|")
     for row in rows:
         spiel = "-" if row["spiel"] is None else f"{row['spiel']:,.0f}"

@@ -20,7 +20,7 @@ GAMES = [
     ("tictactoe", "tictactoe", 40, 9),
     ("connect4", "connect4", 25, 42),
     ("go9", "go", 3, 2000),
-    ("chess", "chess", 3, 5000),
+    ("chess", "chess", 2, 5000),
     ("checkers", "checkers", 6, 5000),
 ]
 # Games whose position text carries the whole state, history included, so that a round trip

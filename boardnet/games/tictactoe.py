@@ -165,7 +165,8 @@ class TicTacToe:
         o = sum(1 << i for i, c in enumerate(t) if c == "o")
         nx, no = t.count("x"), t.count("o")
         if nx - no not in (0, 1):
-            raise ParseError(f"tic-tac-toe position {text!r}: X must have as many stones as O or one more")
+            raise ParseError(f"tic-tac-toe position {text!r}: X must have as many stones as O "
+                             "or one more")
         wx, wo = _won(x), _won(o)
         if wx and wo or wx and nx == no or wo and nx != no:
             raise ParseError(f"tic-tac-toe position {text!r}: not reachable (impossible winner)")
