@@ -85,7 +85,6 @@ _ORTH_EMPTY = [_RA[s][0] | _FA[s][0] for s in range(64)]
 _QUEEN_DIRS = ((0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1))
 _KNIGHT_DIRS = ((1, 2), (2, 1), (2, -1), (1, -2), (-1, -2), (-2, -1), (-2, 1), (-1, 2))
 _UNDER = (pychess.KNIGHT, pychess.BISHOP, pychess.ROOK)
-_PIECE_SYMBOLS = "pnbrqk"
 _UCI_RE = re.compile(r"[a-h][1-8][a-h][1-8][nbrq]?", re.IGNORECASE)
 
 
@@ -529,6 +528,7 @@ class ChessState:
         return r
 
     def legal_actions(self) -> np.ndarray:
+        """int64 actions, ascending; cached and read-only (copy before writing)."""
         arr = self._arr
         if arr is None:
             if self._terminal():
@@ -541,6 +541,7 @@ class ChessState:
         return arr
 
     def legal_mask(self) -> np.ndarray:
+        """bool `[4672]`; cached and read-only (copy before writing)."""
         mask = self._mask
         if mask is None:
             mask = np.zeros(ACTION_SIZE, dtype=bool)
