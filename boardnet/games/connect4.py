@@ -54,6 +54,7 @@ for _full in range(1 << WIDTH):
     _m = np.array([not _full >> c & 1 for c in range(WIDTH)], dtype=bool)
     _LEGAL_MASK[_key] = _frozen(_m)
     _LEGAL_ACTIONS[_key] = _frozen(np.flatnonzero(_m).astype(np.int64))
+del _full, _key, _m
 _NO_MASK = _frozen(np.zeros(WIDTH, dtype=bool))
 _NO_ACTIONS = _frozen(np.zeros(0, dtype=np.int64))
 
