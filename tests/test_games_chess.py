@@ -264,6 +264,10 @@ def test_planes_orientation(game):
 
 def test_hash_and_immutability(game):
     s = game.initial_state()
+    # Golden values: BLAKE2b of the packed planes, so the same in every process (no salted hash()).
+    assert (s.hash(), s.apply(76).hash()) == (2588378277207747622, 13119939709534182538)
+    p = s.planes()
+    assert p[:12].sum(axis=(1, 2)).tolist() == [8, 2, 2, 2, 1, 1] * 2 and p.sum() == 32 + 4 * 64
     a = play(s, "e4", "e5")
     b = play(s, "e4", "e5")
     assert a is not b and a.hash() == b.hash() and 0 <= a.hash() < 2 ** 64
