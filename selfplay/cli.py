@@ -34,7 +34,7 @@ def _train(args) -> int:
     try:
         trainer = Trainer(cfg, run_dir=run_dir, address=args.address, resume=bool(args.resume),
                           progress=not args.quiet)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"selfplay: {e}", file=sys.stderr)
         return 2
     try:

@@ -25,8 +25,13 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
+        # Ray turns a 127.0.0.1 node address into the machine's external IP and then listens on every
+        # interface; its single-machine mode (the one it uses on macOS/Windows) keeps every server on
+        # the loopback. Only this embedded instance is affected: `--address` clusters work as usual.
+        import ray._private.ray_constants as ray_constants
+        ray_constants.ENABLE_RAY_CLUSTER = False
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                 _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)
+                 log_to_driver=False, configure_logging=False)
 
 
 @ray.remote

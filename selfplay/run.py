@@ -59,6 +59,9 @@ class Trainer:
                  resume: bool = False, progress: bool = True):
         self.cfg = cfg
         self.run_dir = Path(run_dir) if run_dir else _run_dir(cfg)
+        if not resume and list((self.run_dir / "checkpoints").glob("ckpt_*.pt")):
+            raise FileExistsError(f"run folder {self.run_dir} already holds checkpoints: continue it with "
+                                  f"--resume {self.run_dir}, or choose another run.name")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, self.run_dir)
         seed_everything(cfg.run.seed)
@@ -255,8 +258,8 @@ class Trainer:
             keys = [k for k in row if k.endswith("_not_mistake") and "_raw_" not in k]
             if keys:
                 row["solved_not_mistake"] = float(np.mean([row[k] for k in keys]))
-        if game.name == "tictactoe":
-            p = ev.tictactoe_perfection(player, games=cfg.eval.games or 200, seed=self.learner.step)
+        if game.name == "tictactoe" and cfg.eval.games > 0:
+            p = ev.tictactoe_perfection(player, games=cfg.eval.games, seed=self.learner.step)
             row.update(optimal_moves=p["optimal_moves"], vs_perfect_losses=p["losses"])
         if accept:
             self.best_state = self.learner.model_checkpoint()

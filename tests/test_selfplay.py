@@ -1,0 +1,212 @@
+"""selfplay without Ray: replay buffer, worker samples, learner loss, evaluation helpers, local runs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from boardnet.games import make_game
+from boardnet.search import SearchConfig
+from selfplay import evaluate as ev
+from selfplay.config import Config, SelfPlaySettings
+from selfplay.learner import augment, policy_value_loss
+from selfplay.replay import ReplayBuffer, Samples
+from selfplay.worker import SelfPlayWorker
+from traincore.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+C4_DATA = ROOT.parent / "shared" / "data" / "games" / "connect4"
+
+
+def _samples(n, start_id=0, shape=(3, 3, 3), a=9):
+    rng = np.random.default_rng(start_id)
+    pol = rng.random((n, a)).astype(np.float32)
+    return Samples(rng.integers(0, 2, (n, *shape)).astype(np.float16), pol / pol.sum(1, keepdims=True),
+                   rng.choice([-1.0, 0.0, 1.0], n).astype(np.float32), rng.random(n).astype(np.float32),
+                   np.arange(start_id, start_id + n, dtype=np.int64))
+
+
+def test_replay_window_grows_and_wraps():
+    buf = ReplayBuffer((3, 3, 3), 9, max_size=100, min_size=20, growth_per_game=5)
+    buf.add(_samples(30, 0), games=2)
+    assert buf.window() == 30          # min(100, 20 + 2*5=30, 30)
+    buf.add(_samples(50, 30), games=0)
+    assert buf.window() == 30          # limited by games played
+    buf.add(_samples(50, 80), games=20)
+    assert buf.total_added == 130 and buf.window() == 100
+    ids = buf.sample(1000, np.random.default_rng(0)).ids
+    assert ids.min() >= 30 and ids.max() == 129     # only the newest 100 survive the wrap
+    assert sorted(buf.stored_ids().tolist()) == list(range(30, 130))
+
+
+def test_replay_state_dict_round_trip():
+    buf = ReplayBuffer((3, 3, 3), 9, max_size=50, min_size=10)
+    buf.add(_samples(70, 0), games=3)
+    other = ReplayBuffer((3, 3, 3), 9, max_size=50, min_size=10)
+    other.load_state_dict(buf.state_dict())
+    for f in ("planes", "policy", "value", "q", "ids"):
+        assert np.array_equal(getattr(buf, f), getattr(other, f))
+    assert (other.total_added, other.games) == (70, 3)
+    a = buf.sample(32, np.random.default_rng(1))
+    b = other.sample(32, np.random.default_rng(1))
+    assert np.array_equal(a.ids, b.ids)
+    with pytest.raises(ValueError, match="max_size"):
+        ReplayBuffer((3, 3, 3), 9, max_size=60).load_state_dict(buf.state_dict())
+
+
+class _ScriptedEvaluator:
+    """Uniform priors; from ply `resign_after` on, the first player is lost (value -1 for it, +1 for the
+    second player), so the first player should resign at its first move from then on."""
+
+    def __init__(self, game, resign_after=None):
+        self.game, self.resign_after = game, resign_after
+
+    def evaluate(self, states):
+        pri = np.stack([s.legal_mask().astype(np.float32) for s in states])
+        pri /= pri.sum(1, keepdims=True)
+        v = np.array([(-1.0 if s.to_play() == 0 else 1.0)
+                      if self.resign_after is not None and s.ply >= self.resign_after else 0.0
+                      for s in states], dtype=np.float32)
+        return pri, v
+
+    def set_weights(self, sd):
+        pass
+
+
+def test_worker_samples_are_consistent():
+    game = make_game("tictactoe")
+    st = SelfPlaySettings(games_per_worker=8, temperature_moves=9, resign_threshold=-2.0)
+    w = SelfPlayWorker(game, _ScriptedEvaluator(game), st, SearchConfig(num_simulations=8), worker_id=3, seed=1)
+    res = w.play(9)   # tic-tac-toe ends within 9 plies: every slot finishes once
+    assert len(res.games) == 8
+    s = res.samples
+    assert len(s) == sum(g.plies for g in res.games)
+    assert np.allclose(s.policy.sum(1), 1.0) and (s.ids >> 40 == 3).all() and len(set(s.ids)) == len(s)
+    # replaying each game gives back the recorded planes, and z is the final result from the mover's view
+    i = 0
+    for g in res.games:
+        state = game.initial_state()
+        for a in g.actions:
+            assert np.array_equal(s.planes[i].astype(np.float32), state.planes())
+            assert s.policy[i][~state.legal_mask()].sum() == 0
+            assert s.value[i] == g.result[state.to_play()]
+            state = state.apply(a)
+            i += 1
+        assert state.is_terminal() and list(state.returns()) == g.result
+
+
+def test_worker_resigns_and_counts_false_positives():
+    game = make_game("connect4")
+    st = SelfPlaySettings(games_per_worker=20, resign_threshold=-0.9, resign_min_ply=4, resign_disabled_frac=0.5,
+                          temperature_moves=100)
+    w = SelfPlayWorker(game, _ScriptedEvaluator(game, resign_after=4), st, SearchConfig(num_simulations=2), seed=0)
+    res = w.play(60)
+    resigned = [g for g in res.games if g.resigned]
+    assert resigned and all(g.plies == 4 for g in resigned)
+    # a resigned game is lost by the player to move at ply 4, i.e. the first player
+    assert all(g.result == [-1.0, 1.0] for g in resigned)
+    # games with resignation disabled played on; the false positives are those the "resigner" did not lose
+    assert res.stats["resign_checks"] > 0
+    assert 0 < res.stats["resign_false_positives"] <= res.stats["resign_checks"]
+
+
+def test_playout_cap_randomisation_records_only_full_searches():
+    game = make_game("tictactoe")
+    st = SelfPlaySettings(games_per_worker=16, cheap_simulations=2, full_search_prob=0.25, resign_threshold=-2.0)
+    w = SelfPlayWorker(game, _ScriptedEvaluator(game), st, SearchConfig(num_simulations=16), seed=2)
+    res = w.play(30)
+    moves = sum(g.plies for g in res.games)
+    assert 0.1 * moves < len(res.samples) < 0.45 * moves
+    # full searches: 16 visits recorded as the policy target's support
+    assert res.stats["simulations"] < 30 * 16 * 16
+
+
+def test_augment_moves_policy_with_planes():
+    game = make_game("tictactoe")
+    s = game.initial_state().apply(0)       # X in the corner a3
+    planes = np.repeat(s.planes()[None], 64, 0)
+    pol = np.zeros((64, 9), np.float32)
+    pol[:, 8] = 1.0                          # policy on the opposite corner c1
+    p, pi = augment(game, planes, pol, np.random.default_rng(0))
+    for k in range(64):
+        stone = np.flatnonzero(p[k, 1].ravel())  # opponent plane holds the X stone
+        assert len(stone) == 1 and pi[k].argmax() == 8 - stone[0]
+
+
+def test_policy_value_loss_targets():
+    logits = torch.log(torch.tensor([[0.7, 0.2, 0.1]]))
+    pi = torch.tensor([[0.7, 0.2, 0.1]])
+
+    class Net(torch.nn.Module):
+        def __init__(self, v):
+            super().__init__()
+            self.v = v
+
+        def forward(self, x):
+            return logits, self.v
+    z, q = torch.tensor([1.0]), torch.tensor([0.0])
+    loss, m = policy_value_loss(Net(torch.tensor([1.0])), (None, pi, z, q))
+    assert m["policy_kl"] == pytest.approx(0.0, abs=1e-6) and m["value_loss"] == pytest.approx(0.0)
+    loss, m = policy_value_loss(Net(torch.tensor([1.0])), (None, pi, z, q), q_weight=0.5)
+    assert m["value_loss"] == pytest.approx(0.25)
+    wdl = torch.tensor([[10.0, -10.0, -10.0]])
+    loss, m = policy_value_loss(Net(wdl), (None, pi, z, q))
+    assert m["value_loss"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_match_and_elo():
+    game = make_game("tictactoe")
+    r = ev.play_match(game, ev.perfect_player(1), ev.random_player(2), 40, seed=0, opening_plies=0)
+    assert r.games == 40 and r.losses == 0 and r.wins > 20
+    elo, lo, hi = ev.elo_estimate(r)
+    assert lo < elo and elo > 100
+
+
+def test_tictactoe_perfection_yardstick():
+    p = ev.tictactoe_perfection(ev.perfect_player(0), games=20)
+    assert p["positions"] == 4520 and p["optimal_moves"] == 1.0 and p["losses"] == 0
+    p = ev.tictactoe_perfection(ev.random_player(0), games=20)
+    assert p["optimal_moves"] < 0.9 and p["losses"] > 0
+
+
+@pytest.mark.skipif(not C4_DATA.exists(), reason="needs ../shared/data/games/connect4")
+def test_connect4_solved_accuracy_yardstick():
+    game = make_game("connect4")
+    path = C4_DATA / "Test_L2_R1.scores"
+    rows = ev.load_scores(path, 50)
+
+    class Oracle:
+        def moves(self, states):
+            return [int(np.argmax(np.where(sc == -1000, -10**6, sc))) for _, sc in rows]
+    acc = ev.solved_accuracy(game, Oracle(), path, 50)
+    assert acc == {"positions": 50, "not_mistake": 1.0, "perfect": 1.0}
+    assert ev.move_quality(np.array([-1000, 2, 0, -3, 2, 1, 2]), 5) == (True, False)
+    assert ev.move_quality(np.array([-1000, 2, 0, -3, 2, 1, 2]), 2) == (False, False)
+    assert ev.move_quality(np.array([-1000, 2, 0, -3, 2, 1, 2]), 0) == (False, False)
+
+
+def test_configs_load():
+    for p in sorted((ROOT / "configs").glob("*.toml")) + sorted((ROOT / "configs" / "test").glob("*.toml")):
+        if "atomgrid" in p.parts:
+            continue
+        cfg = load_config(Config, p)
+        make_game(cfg.game.name, **cfg.game.kwargs())
+    with pytest.raises(ConfigError, match="unknown key 'train.lrr'"):
+        load_config(Config, ROOT / "configs" / "test" / "tictactoe_tiny.toml", ["train.lrr=1"])
+
+
+def test_local_run_checkpoints_and_resumes(tmp_path):
+    from selfplay.run import Trainer
+    cfg = load_config(Config, ROOT / "configs" / "test" / "tictactoe_tiny.toml",
+                      [f"run.out_dir={tmp_path}", "run.name=r", "train.total_steps=20", "eval.games=0",
+                       "eval.every_steps=20"])
+    s = Trainer(cfg, progress=False).run()
+    assert s.steps == 20 and s.model_path.exists()
+    ck = sorted((tmp_path / "r" / "checkpoints").glob("ckpt_*.pt"))
+    assert [p.name for p in ck] == ["ckpt_000000010.pt", "ckpt_000000020.pt"]
+    cfg2 = load_config(Config, tmp_path / "r" / "config.toml", ["train.total_steps=30"])
+    t = Trainer(cfg2, run_dir=tmp_path / "r", resume=True, progress=False)
+    assert t.learner.step == 20 and t.buffer.total_added == s.samples
+    assert t.run().steps == 30
