@@ -2,11 +2,13 @@
 
 Random play-outs (fixed seeds) check at every ply: the legal mask against legal_actions, that
 `apply` leaves its state untouched, the to_text/state_from_text round trip, hashes of equal
-positions, planes shape and dtype, and the move-text round trip. The symmetry group is checked for
-inverses, closure under composition, and that policies move with the planes. A game whose module is
-not there yet is skipped.
+positions, planes shape and dtype, the move-text round trip, and (every 7th ply) pickling. The
+symmetry group is checked for inverses, closure under composition, and that policies move with the
+planes. A game whose module is not there yet is skipped.
 """
 from __future__ import annotations
+
+import pickle
 
 import numpy as np
 import pytest
@@ -120,6 +122,15 @@ def test_game_attributes(case):
     assert game.state_from_text(s.to_text()).hash() == s.hash()
 
 
+def _check_pickle(s: State, action: int | None) -> None:
+    """States cross process boundaries (Ray actors, saved replay): a pickled copy is the same
+    position and plays on the same way."""
+    t = pickle.loads(pickle.dumps(s))
+    assert _snapshot(t) == _snapshot(s)
+    if action is not None:
+        assert _snapshot(t.apply(action)) == _snapshot(s.apply(action))
+
+
 def test_random_playouts(case):
     game, module, playouts, cap = case
     rng = np.random.default_rng(1234)
@@ -129,8 +140,12 @@ def test_random_playouts(case):
             assert s.ply < cap, f"{game.name}: no end after {cap} plies"
             _check_state(game, module, s)
             acts = s.legal_actions()
-            s = _check_apply(game, s, int(acts[rng.integers(len(acts))]), rng)
+            a = int(acts[rng.integers(len(acts))])
+            if s.ply % 7 == 3:
+                _check_pickle(s, a)
+            s = _check_apply(game, s, a, rng)
         _check_state(game, module, s)
+        _check_pickle(s, None)
         for a in range(game.action_size):  # nothing is legal once it is over
             with pytest.raises(IllegalMoveError):
                 s.apply(a)
