@@ -218,6 +218,9 @@ def test_seki_position_and_multi_stone_capture_in_it():
               xxo.xoo
               .xo.xo."""
     s = pos(g, seki)
+    p = s.planes()  # black to move: both inner groups have exactly the two shared liberties
+    assert p[18, :, 4].all() and p[18].sum() == 7  # black E1-E7
+    assert p[21, :, 2].all() and p[21, :5, 3].all() and p[21].sum() == 12  # white C1-C7, D3-D7
     # D1 and D2 touch both inner groups, so they count for nobody: 21 black, 26 white, 2 neutral.
     assert s.score() == 21 - 26 - 0.5
     f = play(s, "pass", "pass")
