@@ -337,7 +337,7 @@ class GoState:
         o1, o2, o3 = self._cls[c]
         x1, x2, x3 = self._cls[1 - c]
         # All 25 planes as one packed int, plane i at bits [i*nn, (i+1)*nn): one to_bytes and
-        # one unpackbits instead of one per plane.
+        # one table lookup for the whole observation instead of one conversion per plane.
         rest = o1 | o2 << nn | o3 << 2 * nn | x1 << 3 * nn | x2 << 4 * nn | x3 << 5 * nn | ko << 6 * nn
         packed = (self._hw if c else self._hb) | g._const_planes[c] | rest << (2 * HISTORY + 1) * nn
         raw = np.frombuffer(packed.to_bytes(g._planes_bytes, "little"), np.uint8)
