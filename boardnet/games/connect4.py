@@ -7,6 +7,9 @@ A state keeps `cur` (stones of the side to move) and `mask` (all stones); the op
 
 Actions 0..6 are columns left to right; move text is "1".."7". Position text is the move string from
 the empty board, exactly as in Pons' test sets ("4453" = columns 4, 4, 5, 3); "" is the empty board.
+Observation `[3, 6, 7]` (row 0 = top): the side to move's stones, the opponent's, ones when the first
+player is to move. `legal_mask()` and `legal_actions()` return shared read-only arrays (copy one
+before writing to it).
 """
 from __future__ import annotations
 

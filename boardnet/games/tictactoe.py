@@ -2,6 +2,8 @@
 in text, or the digits 1..9 as on a phone keypad's layout read row by row from the top).
 
 Position text: nine characters row by row from the top, 'x', 'o' or '.', e.g. "x.o......".
+Observation `[3, 3, 3]`: the side to move's stones, the opponent's, ones when X is to move.
+`legal_mask()` and `legal_actions()` return shared read-only arrays (copy one before writing to it).
 """
 from __future__ import annotations
 
