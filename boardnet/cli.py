@@ -53,6 +53,8 @@ def _engine_options(p: argparse.ArgumentParser, budget: bool = True) -> None:
         g.add_argument("--movetime", type=_positive_float, help="seconds per move")
     p.add_argument("--device", default="auto", help="torch device for the net: auto, cpu, cuda, ...")
     p.add_argument("--batch-size", type=_positive_int, default=16, help="leaves per network batch")
+    p.add_argument("--threads", type=_positive_int, help="torch threads for the network (default: "
+                   "torch's; use 1 on a busy shared CPU, where more threads spin against each other)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beta", type=float, default=0.05)
     p.add_argument("--out", type=Path, help="write the games here (PGN, SGF, PDN or move lines)")
     p.add_argument("--quiet", action="store_true", help="no line per game")
+    p.add_argument("--threads", type=_positive_int, help="torch threads for the networks")
 
     p = sub.add_parser("models", help="list the shipped nets, or show one's model card")
     p.add_argument("name", nargs="?")
@@ -195,6 +198,9 @@ def cmd_models(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "threads", None):
+        import torch
+        torch.set_num_threads(args.threads)
     handler = {"play": cmd_play, "uci": cmd_uci, "gtp": cmd_gtp, "arena": cmd_arena,
                "models": cmd_models}[args.command]
     try:

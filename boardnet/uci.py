@@ -1,6 +1,7 @@
 """`boardnet uci`: the Universal Chess Interface, enough for cutechess-cli, Arena and lichess-bot.
 
-Commands: uci, isready, ucinewgame, setoption (Visits, Threads, Model, MoveOverhead),
+Commands: uci, isready, ucinewgame, setoption (Visits, Threads = torch intra-op threads for the
+network, Model, MoveOverhead),
 position startpos|fen <FEN> [moves ...], go [wtime btime winc binc movestogo movetime nodes depth
 infinite], stop, ponderhit, quit; `d` prints the board (a debugging aid, as in Stockfish).
 
@@ -218,7 +219,10 @@ class UCIServer:
                 v = int(value)
                 if v < 1:
                     raise ValueError
-                # Our search batches leaves on one thread; Threads is accepted for GUIs and recorded.
+                # The search itself runs on one thread (it batches leaves); Threads sets the torch
+                # intra-op threads that run the network.
+                import torch
+                torch.set_num_threads(v)
                 self.threads = v
             elif key == "moveoverhead":
                 v = int(value)
