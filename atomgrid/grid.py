@@ -63,6 +63,19 @@ def half_width(r: float | torch.Tensor, resolution: float) -> torch.Tensor:
     return torch.floor(torch.as_tensor(r) * FINAL_RADIUS_MULTIPLE / resolution + 0.5).long()
 
 
+def _distinct_rows(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(distinct rows ``[S, C]``, row id of each atom ``[N]``); 0/1 rows are bit-packed first because
+    ``torch.unique(dim=0)`` compares rows one by one and dominated the gridding time."""
+    c = weights.shape[1]
+    if c <= 62 and bool(((weights == 0) | (weights == 1)).all()):
+        bits = torch.pow(2, torch.arange(c, device=weights.device, dtype=torch.int64))
+        code = (weights.to(torch.int64) * bits).sum(1)
+        uniq, inv = torch.unique(code, return_inverse=True)
+        sig = ((uniq[:, None] & bits) != 0).to(weights.dtype)
+        return sig, inv
+    return torch.unique(weights, dim=0, return_inverse=True)
+
+
 def make_grid(coords: torch.Tensor, weights: torch.Tensor, radii: torch.Tensor, center,
               spec: GridSpec = GridSpec()) -> torch.Tensor:
     """One complex: ``coords [N, 3]`` (Å), ``weights [N, C]``, ``radii [N]`` (Å), ``center [3]`` -> ``[C, S, S, S]``."""
@@ -107,7 +120,7 @@ def make_grids(coords: torch.Tensor, weights: torch.Tensor, radii: torch.Tensor,
         rel, base, k_atom, radii, batch, weights = rel[idx], base[idx], k_atom[idx], radii[idx], batch[idx], weights[idx]
     if rel.shape[0] == 0:
         return out
-    sig, inv = torch.unique(weights, dim=0, return_inverse=True)  # [S_sig, C], [N']
+    sig, inv = _distinct_rows(weights)  # [S_sig, C], [N']
     n_sig = sig.shape[0]
     vox = s * s * s
     # Few distinct weight rows (real atom types): one scratch grid per row, then a matmul.

@@ -32,10 +32,14 @@ class NetConfig:
     hidden: int = 64
     in_channels: int = NUM_CHANNELS
     dropout: float = 0.0
+    grid_size: int = 48  # input points per edge (fixes the flattened head's width)
+    head: str = "flatten"  # 'flatten' keeps where features are (AtomNet, gnina); 'mean' pools them away
 
     def __post_init__(self):
         if self.arch not in ("atomnet", "resnet"):
             raise ValueError(f"net arch {self.arch!r}: expected 'atomnet' or 'resnet'")
+        if self.head not in ("flatten", "mean"):
+            raise ValueError(f"net head {self.head!r}: expected 'flatten' or 'mean'")
         if self.width < 1 or self.depth < 1 or self.hidden < 1 or self.stem_pool not in (1, 2):
             raise ValueError(f"net config {self}: width, depth, hidden must be >= 1 and stem_pool 1 or 2")
 
@@ -85,27 +89,32 @@ class GridNet(nn.Module):
         if cfg.stem_pool == 2:
             layers.append(nn.AvgPool3d(2))
         cin = cfg.in_channels
+        side = cfg.grid_size // cfg.stem_pool
         if cfg.arch == "atomnet":
             for i in range(cfg.depth):
                 cout = cfg.width * 2 ** i
                 layers += [nn.Conv3d(cin, cout, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool3d(2, ceil_mode=True)]
-                cin = cout
+                cin, side = cout, -(-side // 2)
         else:
             layers += [nn.Conv3d(cin, cfg.width, 3, padding=1, bias=False), nn.BatchNorm3d(cfg.width), nn.ReLU(inplace=True)]
             cin = cfg.width
             for i in range(cfg.depth):
                 cout = cfg.width * 2 ** i
                 layers.append(_ResBlock(cin, cout, stride=1 if i == 0 else 2))
-                cin = cout
+                cin, side = cout, (side if i == 0 else -(-side // 2))
         self.trunk = nn.Sequential(*layers)
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(cin, cfg.hidden), nn.ReLU(inplace=True), nn.Dropout(cfg.dropout))
+        self.side = side
+        flat = cin * side ** 3 if cfg.head == "flatten" else cin
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(flat, cfg.hidden), nn.ReLU(inplace=True), nn.Dropout(cfg.dropout))
         self.activity = nn.Linear(cfg.hidden, 1)
         self.affinity = nn.Linear(cfg.hidden, 1)
         nn.init.constant_(self.affinity.bias, 6.0)  # pK of a typical binder: the head starts near the data
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if x.shape[-1] != self.cfg.grid_size:
+            raise ValueError(f"grid of {x.shape[-1]} points per edge, the net expects {self.cfg.grid_size}")
         h = self.trunk(x)
-        h = self.fc(h.mean(dim=(2, 3, 4), keepdim=True))
+        h = self.fc(h if self.cfg.head == "flatten" else h.mean(dim=(2, 3, 4)))
         return {"activity": self.activity(h).squeeze(1), "affinity": self.affinity(h).squeeze(1)}
 
 

@@ -55,6 +55,7 @@ class NetSection:
     stem_pool: int = 2
     hidden: int = 64
     dropout: float = 0.0
+    head: str = "flatten"
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ class AtomgridConfig:
         return GridSpec(self.data.grid_size, self.data.resolution)
 
     def net_config(self) -> nets.NetConfig:
-        return nets.preset(self.net.preset, stem_pool=self.net.stem_pool, hidden=self.net.hidden, dropout=self.net.dropout)
+        return nets.preset(self.net.preset, stem_pool=self.net.stem_pool, hidden=self.net.hidden, dropout=self.net.dropout,
+                           grid_size=self.data.grid_size, head=self.net.head)
 
 
 def ensure_cache(path: str, kind: str, cfg: DataConfig) -> dict:

@@ -1,0 +1,118 @@
+"""Training plumbing: a tiny run drives the loss down; configs, nets, checkpoints and the CLI."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from atomgrid import data as agdata
+from atomgrid import io, nets
+from atomgrid.cli import build_parser, main
+from atomgrid.featurize import Gridder, type_ligand, type_receptor
+from atomgrid.grid import GridSpec
+from atomgrid.placement import place_on_template
+from atomgrid.train import AtomgridConfig, export_model, load_train_config, loss_fn, make_batch, model_meta
+from traincore.config import ConfigError
+from traincore.loop import fit
+from traincore.runtime import Runtime
+
+FIX = Path(__file__).parent / "data" / "atomgrid"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_cache() -> dict:
+    """FABP4 crystal ligand and three actives placed on it (good), plus rigidly perturbed copies (bad)."""
+    rec = io.read_receptor(FIX / "fabp4_receptor.pdb")
+    xtal = type_ligand(io.read_ligand(FIX / "fabp4_crystal_ligand.mol2"))
+    tr = type_receptor(rec, io.autobox(xtal.xyz, 4.0), margin=6.0)
+    ligs = [xtal]
+    for m in io.read_ligands(FIX / "fabp4_actives3.mol2"):
+        t = type_ligand(m)
+        xyz, _ = place_on_template(t.xyz, xtal.xyz, tr.xyz)
+        ligs.append(agdata.TypedAtoms(xyz, t.feats, t.radii))
+    rng = np.random.default_rng(0)
+    examples = []
+    for k, (lig, pk) in enumerate(zip(ligs, [8.5, 4.0, 7.0, 5.0])):
+        examples.append(agdata._example(f"c{k}", f"t{k}", "fixture", "fabp4", lig, pk, 1, 0.0))
+        for d, rmsd in agdata._rigid_decoys(lig, 1, rng):
+            examples.append(agdata._example(f"c{k}", f"t{k}", "fixture:perturbed", "fabp4", d, pk, 0, rmsd))
+    return {"version": agdata.CACHE_VERSION, "receptors": {"fabp4": tr.to_dict()}, "examples": examples, "errors": []}
+
+
+def test_tiny_training_run_drives_the_loss_down():
+    torch.manual_seed(0)
+    ds = agdata.ComplexSet(tiny_cache())
+    assert len(ds) == 8 and len(ds.indices(1)) == 4 and len(ds.indices(0)) == 4
+    gridder = Gridder(GridSpec(10, 2.0), "cpu")
+    batch = make_batch(ds, list(range(8)), gridder, False)  # one fixed batch: the net must fit it
+    model = nets.build(nets.preset("atomnet-c8-l2", stem_pool=1, hidden=32, grid_size=10))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses, bce = [], []
+    fit(model, loss_fn(0.5), iter([batch] * 40), opt, runtime=Runtime.create("cpu"), steps=40,
+        hooks=(lambda step, m: (losses.append(m["loss"]), bce.append(m["activity_bce"])),))
+    assert len(losses) == 40
+    assert np.mean(losses[-5:]) < 0.3 * np.mean(losses[:3])
+    assert np.mean(bce[-5:]) < 0.5 * np.mean(bce[:3])  # the pose head learns too, not only the pK bias
+
+
+def test_nets_shapes_presets_and_names():
+    for name in ("atomnet-c8-l2", "resnet-b2-c8"):
+        cfg = nets.preset(name, stem_pool=2, hidden=16, grid_size=16)
+        assert cfg.name == name
+        out = nets.build(cfg)(torch.zeros(2, 28, 16, 16, 16))
+        assert out["activity"].shape == (2,) and out["affinity"].shape == (2,)
+    with pytest.raises(ValueError, match="net preset"):
+        nets.preset("vgg16")
+
+
+def test_config_files_load_and_unknown_keys_are_rejected(tmp_path):
+    for p in sorted((REPO / "configs" / "atomgrid").glob("*.toml")):
+        cfg = load_train_config(str(p))
+        assert isinstance(cfg, AtomgridConfig) and cfg.net_config().in_channels == 28
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nstepz = 3\n")
+    with pytest.raises(ConfigError, match="stepz"):
+        load_train_config(str(bad))
+
+
+def test_exported_model_round_trips_through_evaluate_loader(tmp_path):
+    from atomgrid.evaluate import load_model, score
+    cfg = load_train_config(None, ["net.preset=\"atomnet-c8-l2\"", "data.grid_size=8", "data.resolution=2.0"])
+    model = nets.build(cfg.net_config())
+    path = export_model(model, model_meta(cfg), tmp_path / "m.pt")
+    loaded, meta = load_model(path)
+    assert meta["typing"]["name"] == "agtypes-v1" and meta["grid"] == {"size": 8, "resolution": 2.0}
+    ds = agdata.ComplexSet(tiny_cache())
+    s = ds.sample(0)
+    act, aff = score(loaded, meta, [(s.receptor, s.ligand, s.center)])
+    model.eval()
+    with torch.no_grad():
+        ref = model(Gridder(GridSpec(8, 2.0))([(s.receptor, s.ligand, s.center)]))
+    assert aff[0] == pytest.approx(float(ref["affinity"][0]), abs=1e-5) and 0 < act[0] < 1
+
+
+def test_balanced_batches_are_half_good_and_weight_targets():
+    ds = agdata.ComplexSet(tiny_cache())
+    it = agdata.balanced_batches(ds, 6, seed=1)
+    for _ in range(5):
+        idx = next(it)
+        assert sum(ds.examples[i]["good"] for i in idx) == 3
+
+
+def test_cli_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for cmd in ("train", "evaluate", "grid-info"):
+        assert cmd in out
+    assert main(["grid-info", "--size", "8", "--resolution", "2.0", "--ligand", str(FIX / "fabp4_crystal_ligand.mol2"),
+                 "--receptor", str(FIX / "fabp4_receptor.pdb")]) == 0
+    out = capsys.readouterr().out
+    assert "agtypes-v1: 28 channels" in out and "lig_C" in out and "rec_O" in out
+
+
+def test_cli_reports_bad_model_file_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "x.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(Exception, match="x.pt"):
+        main(["evaluate", "--model", str(bad), "--set", "casf2016", "--bootstrap", "0"])
