@@ -1,7 +1,7 @@
 """`boardnet uci`: the Universal Chess Interface, enough for cutechess-cli, Arena and lichess-bot.
 
 Commands: uci, isready, ucinewgame, setoption (Visits, Threads = torch intra-op threads for the
-network, Model, MoveOverhead),
+network, Model, MoveOverhead, UCI_ShowWDL),
 position startpos|fen <FEN> [moves ...], go [wtime btime winc binc movestogo movetime nodes depth
 infinite], stop, ponderhit, quit; `d` prints the board (a debugging aid, as in Stockfish).
 
@@ -49,13 +49,16 @@ def wdl_permille(analysis) -> tuple[int, int, int]:
     return w, 0, 1000 - w
 
 
-def info_line(an) -> str:
+def info_line(an, show_wdl: bool = True) -> str:
+    """`info depth D seldepth D nodes N nps X time MS score cp C [wdl W D L] pv ...`; depth is the
+    length of the principal variation (MCTS has no iteration depth)."""
     w, d, l = wdl_permille(an)
     depth = max(1, len(an.pv))
     ms = int(1000 * an.seconds)
     pv = " ".join(an.pv)
     return (f"info depth {depth} seldepth {depth} nodes {an.nodes} nps {int(an.nps)} time {ms} "
-            f"score cp {value_to_cp(an.value)} wdl {w} {d} {l}" + (f" pv {pv}" if pv else ""))
+            f"score cp {value_to_cp(an.value)}" + (f" wdl {w} {d} {l}" if show_wdl else "")
+            + (f" pv {pv}" if pv else ""))
 
 
 def parse_go(tokens: list[str]) -> dict:
@@ -99,6 +102,7 @@ class UCIServer:
         self.visits = int(visits)
         self.threads = 1
         self.overhead_ms = 50
+        self.show_wdl = True
         self.out = sys.stdout if out is None else out
         self._engine = None
         self._lock = threading.Lock()
@@ -134,7 +138,7 @@ class UCIServer:
 
     def _search(self, state, visits, movetime) -> None:
         engine = self.engine
-        progress = ProgressReporter(engine, lambda an: self.send(info_line(an)), 0.5)
+        progress = ProgressReporter(engine, lambda an: self.send(info_line(an, self.show_wdl)), 0.5)
         try:
             an = engine.analyse(state, visits=visits, movetime=movetime, stop=self._stop.is_set,
                                 on_progress=progress)
@@ -143,7 +147,7 @@ class UCIServer:
             legal = state.legal_actions()
             self.send(f"bestmove {state.action_to_text(int(legal[0]))}" if len(legal) else "bestmove (none)")
             return
-        self.send(info_line(an))
+        self.send(info_line(an, self.show_wdl))
         self.send(f"bestmove {state.action_to_text(int(an.best_action))}")
 
     def go(self, tokens: list[str]) -> None:
@@ -229,6 +233,10 @@ class UCIServer:
                 if v < 0:
                     raise ValueError
                 self.overhead_ms = v
+            elif key == "uci_showwdl":
+                if value.lower() not in ("true", "false"):
+                    raise ValueError
+                self.show_wdl = value.lower() == "true"
             elif key == "model":
                 self.set_model(value)
             else:
@@ -259,6 +267,7 @@ class UCIServer:
             self.send("option name Threads type spin default 1 min 1 max 256")
             self.send(f"option name MoveOverhead type spin default {self.overhead_ms} min 0 max 5000")
             self.send(f"option name Model type string default {self.model or '<default>'}")
+            self.send("option name UCI_ShowWDL type check default true")
             self.send("uciok")
         elif cmd == "isready":
             self.send("readyok")

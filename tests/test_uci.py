@@ -65,16 +65,26 @@ def legal_uci(fen_or_board, move):
 
 def test_handshake_and_options():
     s, out = server()
-    s.run(["uci", "isready", "setoption name Visits value 32", "setoption name Threads value 4",
+    s.run(["uci", "isready", "setoption name Visits value 32", "setoption name Threads value 1",
            "setoption name MoveOverhead value 10", "quit", "isready"])
     lines = out.lines()
     assert lines[0] == "id name boardnet"
-    assert lines[2:6] == ["option name Visits type spin default 16 min 1 max 1000000000",
+    assert lines[2:7] == ["option name Visits type spin default 16 min 1 max 1000000000",
                           "option name Threads type spin default 1 min 1 max 256",
                           "option name MoveOverhead type spin default 50 min 0 max 5000",
-                          "option name Model type string default <default>"]
-    assert lines[6:] == ["uciok", "readyok"]   # nothing after quit
-    assert (s.visits, s.threads, s.overhead_ms) == (32, 4, 10)
+                          "option name Model type string default <default>",
+                          "option name UCI_ShowWDL type check default true"]
+    assert lines[7:] == ["uciok", "readyok"]   # nothing after quit
+    assert (s.visits, s.threads, s.overhead_ms) == (32, 1, 10)
+
+
+def test_wdl_can_be_switched_off():
+    s, out = server()
+    s.run(["setoption name UCI_ShowWDL value false", "setoption name UCI_ShowWDL value maybe",
+           "position startpos", "go nodes 4"])
+    lines = out.lines()
+    assert lines[0] == "info string error: setoption UCI_ShowWDL value 'maybe': not a valid value"
+    assert " wdl " not in lines[-2] and " score cp " in lines[-2]
 
 
 def test_malformed_commands_get_info_string_errors():
