@@ -195,7 +195,7 @@ def load_engine(game: Game, model: str | None = None, *, visits: int = 200, devi
             notice(f"note: no --model given and no shipped net for {game.name}; playing without a "
                    f"network (uniform priors and roll-outs), so expect weak play")
         return Engine(game, None, search=search, batch_size=batch_size)
-    eng = Engine.from_checkpoint(str(path), search=search, device=device)
+    eng = Engine.from_checkpoint(str(path), search=search, device=device, batch_size=batch_size)
     if getattr(eng, "game", game).name != game.name:
         raise ValueError(f"model {model or path!s}: it was trained for {eng.game.name}, not {game.name}")
     # The checkpoint brings its own game object; play uses the caller's (same rules, maybe komi).

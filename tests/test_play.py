@@ -215,3 +215,30 @@ def test_resolve_paths_names_and_errors(tmp_path, monkeypatch):
 def test_shipped_cards_are_complete():
     for name in models.available():
         models.read_card(name)   # raises naming what is missing
+
+
+def test_default_model_is_the_shipped_net_else_network_free(tmp_path, monkeypatch, capsys):
+    from boardnet.nets import build_net, model_state
+    from boardnet.players import load_engine
+    from traincore.checkpoint import save_checkpoint
+
+    game = make_game("connect4")
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
+    notes = []
+    assert load_engine(game, None, visits=8, notice=notes.append).net is None
+    assert notes == ["note: no --model given and no shipped net for connect4; playing without a network "
+                     "(uniform priors and roll-outs), so expect weak play"]
+    save_checkpoint(tmp_path / "connect4.pt", model_state(build_net(game, "b1c8"), "connect4"))
+    (tmp_path / "connect4.md").write_text(models.card_template(
+        "connect4", game="connect4", network="b1c8", data="none (test)", compute="none",
+        strength="untrained", checkpoint="schema 1"))
+    notes.clear()
+    eng = load_engine(game, None, visits=8, notice=notes.append)
+    assert eng.net is not None and notes == []
+    assert load_engine(game, "connect4", visits=8).net is not None   # by name
+    with pytest.raises(ValueError, match="it was trained for connect4, not tictactoe"):
+        load_engine(make_game("tictactoe"), "connect4", visits=8)
+    assert main(["models"]) == 0
+    assert capsys.readouterr().out == "connect4     b1c8; strength: untrained\n"
+    assert main(["models", "connect4"]) == 0
+    assert capsys.readouterr().out.startswith("# connect4\n\n- **Game:** connect4\n")
