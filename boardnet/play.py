@@ -75,6 +75,12 @@ def draw_chess(state: State, ascii_only: bool, last: int | None) -> str:
     return "\n".join(rows)
 
 
+def move_text(state: State, action: int) -> str:
+    """How a person reads a move: SAN for chess (`Nf3`), else the game's move text."""
+    san = getattr(state, "move_to_san", None)
+    return san(int(action)) if san is not None else state.action_to_text(int(action))
+
+
 def draw(state: State, ascii_only: bool = False, last: int | None = None) -> str:
     if state.game.name == "chess":
         return draw_chess(state, ascii_only, last)
@@ -139,7 +145,7 @@ class PlaySession:
 
     def show(self) -> None:
         last = self.actions[-1] if self.actions else None
-        last_text = self.states[-2].action_to_text(last) if last is not None else None
+        last_text = move_text(self.states[-2], last) if last is not None else None
         self.say(draw(self.state, self.ascii_only, last))
         self.say(status_line(self.state, last_text))
 
@@ -169,7 +175,7 @@ class PlaySession:
         state = self.state
         an = self._think(state)
         a = go_choose(state, an, self.game.text_to_action) if is_go(self.game) else int(an.best_action)
-        text = state.action_to_text(a)
+        text = move_text(state, a)
         self.push(a)
         self.say(f"{self.engine_name} plays {text}  (win {100 * an.win_prob:.1f}%, {an.nodes} nodes, "
                  f"{an.seconds:.2f} s, {an.nps:.0f} nodes/s)")
@@ -211,7 +217,7 @@ class PlaySession:
             return
         an = self._think(self.state)
         names = side_names(self.game)
-        self.say(f"hint: {an.best_move}  (win {100 * an.win_prob:.1f}% for "
+        self.say(f"hint: {move_text(self.state, an.best_action)}  (win {100 * an.win_prob:.1f}% for "
                  f"{names[self.state.to_play()]}, {getattr(an, 'total_visits', an.nodes)} visits)")
 
     def cmd_analyse(self, top: int = 5) -> None:
@@ -271,7 +277,7 @@ class PlaySession:
         elif w == "moves":
             s = self.state
             moves = (s.legal_moves_text() if hasattr(s, "legal_moves_text")
-                     else [s.action_to_text(a) for a in s.legal_actions()])
+                     else [move_text(s, a) for a in s.legal_actions()])
             self.say("legal moves: " + (" ".join(moves) if moves else "none"))
         elif w == "go":
             if self.state.is_terminal():

@@ -104,6 +104,7 @@ def test_save_chess_pgn_round_trip(tmp_path):
     s, out = session("chess", "both")
     f = tmp_path / "g.pgn"
     lines = run(s, out, "e4", "e7e5", "Nf3", "Bishop", f"save {f}")
+    assert "move 4: Black to move, last move Nf3" in lines   # SAN for people
     assert "? chess move 'Bishop': neither UCI (e2e4, e7e8q) nor SAN (e4, Nf3, exd5, O-O, e8=Q)" in lines
     pg = chess.pgn.read_game(io.StringIO(f.read_text()))
     assert [m.uci() for m in pg.mainline_moves()] == ["e2e4", "e7e5", "g1f3"]
