@@ -270,6 +270,12 @@ class UCIServer:
             self.send("option name UCI_ShowWDL type check default true")
             self.send("uciok")
         elif cmd == "isready":
+            if self._thread is None and self._engine is None:
+                # isready is where UCI expects slow set-up: load the net now, not at the first go.
+                try:
+                    _ = self.engine
+                except (OSError, ValueError, RuntimeError) as e:
+                    self.error(f"loading model {self.model or '<default>'!r}: {e}")
             self.send("readyok")
         elif cmd == "ucinewgame":
             self.stop()
