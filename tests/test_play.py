@@ -243,3 +243,18 @@ def test_default_model_is_the_shipped_net_else_network_free(tmp_path, monkeypatc
     assert capsys.readouterr().out == "connect4     b1c8; strength: untrained\n"
     assert main(["models", "connect4"]) == 0
     assert capsys.readouterr().out.startswith("# connect4\n\n- **Game:** connect4\n")
+
+
+def test_progress_snapshots_match_the_final_analysis():
+    from boardnet.players import ProgressReporter
+
+    game = make_game("connect4")
+    eng = Engine(game, None, search=SearchConfig(num_simulations=48), batch_size=8, seed=3)
+    seen = []
+    an = eng.analyse(game.state_from_text("4453"), visits=48,
+                     on_progress=ProgressReporter(eng, seen.append, interval=0.0))
+    assert len(seen) >= 6   # one per batch of up to 8 leaves
+    last = seen[-1]
+    assert (last.best_move, last.pv, last.nodes) == (an.best_move, an.pv, an.nodes)
+    assert [(r.move, r.visits) for r in last.rows] == [(r.move, r.visits) for r in an.rows]
+    assert [s.nodes for s in seen] == sorted(s.nodes for s in seen)
