@@ -25,6 +25,9 @@ from torch.nn import functional as F
 SCHEMA_VERSION = 1
 VALUE_HEADS = ("scalar", "wdl")
 PRESETS = ("b4c32", "b6c64", "b10c128", "b15c192", "b20c256")
+# a size per game that trains and plays at a useful speed on a small CPU machine
+DEFAULT_PRESETS = {"tictactoe": "b2c16", "connect4": "b6c64", "go": "b6c64", "chess": "b6c64",
+                   "checkers": "b6c64"}
 _PRESET_RE = re.compile(r"^b(\d+)c(\d+)((?:-se|-gp)*)$")
 
 
@@ -184,6 +187,12 @@ def value_from_head(value_out: torch.Tensor) -> torch.Tensor:
         p = torch.softmax(value_out.float(), dim=1)
         return p[:, 0] - p[:, 2]
     return value_out.float()
+
+
+def default_preset(game) -> str:
+    """The default preset for a game object or name (b6c64 for games not listed)."""
+    name = game if isinstance(game, str) else game.name
+    return DEFAULT_PRESETS.get(name.lower().rstrip("0123456789"), "b6c64")   # go9 -> go
 
 
 def build_net(game, preset: str | None = "b6c64", **overrides) -> PolicyValueNet:

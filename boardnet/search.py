@@ -77,9 +77,11 @@ class Evaluator(Protocol):
 class _Store:
     """Growable arrays of node statistics shared by one or more trees."""
 
-    def __init__(self, capacity: int = 256):
+    def __init__(self, capacity: int = 256, shared: bool = False):
         self.size = 0
         self.states: list = []
+        self.shared = shared      # holds several trees: they re-root in place, garbage is compacted
+        self.compacted_size = 0   # size right after the last compaction (shared stores)
         self._alloc_arrays(capacity)
 
     def _alloc_arrays(self, cap: int):
@@ -179,11 +181,6 @@ class Tree:
     def num_visits(self) -> int:
         return int(self._store.N[self._root])
 
-    @property
-    def num_nodes(self) -> int:
-        """Nodes with a known state under the root (a cheap proxy of tree size: store size)."""
-        return self._store.size
-
     def is_terminal(self) -> bool:
         return self._store.status[self._root] == _TERMINAL
 
@@ -275,15 +272,23 @@ class Tree:
             if hit.size:
                 child = int(ch[hit[0]])
         if child >= 0 and s.status[child] != _NEW:
-            new = _Store(capacity=max(256, 2 * int(s.N[child]) * max(1, int(s.nchild[r]))))
-            self._root = root = new.copy_subtree(s, child)
-            self._store = new
+            if s.shared:
+                # lock-step stores re-root in place (no copy per move); the rest of the old tree
+                # is garbage until search_lockstep compacts the store
+                s.parent[child] = -1
+                self._root = root = child
+                new = s
+            else:
+                new = _Store(capacity=max(256, 2 * int(s.N[child]) * max(1, int(s.nchild[r]))))
+                self._root = root = new.copy_subtree(s, child)
+                self._store = new
             if new.status[root] == _TERMINAL and new.first[root] >= 0:
                 new.status[root] = _EXPANDED   # a solved node: as the root it is searched again
         else:
             state = self.root_state.apply(action)  # raises IllegalMoveError for a bad action
-            self._store = _Store()
-            self._root = self._store.new_root(state)
+            if not s.shared:
+                self._store = s = _Store()
+            self._root = s.new_root(state)
         self._raw_root_priors = None
         self._noise_pending = False
 
@@ -472,16 +477,26 @@ def _settle(st: _Store, node: int) -> None:
 # lock-step batching across trees
 
 
+_COMPACT_SLACK = 1 << 20   # garbage nodes a shared store may hold beyond 3x its live size
+
+
 def _shared_store(trees: Sequence[Tree]) -> _Store:
-    """Put all trees in one store (copying their subtrees) unless they already share one."""
-    st = trees[0]._store
-    if all(t._store is st for t in trees):
-        return st
-    cap = sum(t._store.size for t in trees) + 16 * len(trees)
-    st = _Store(capacity=cap)
+    """One store holding all `trees`: trees outside it are copied in (new games are small); when
+    re-rooting has left too much garbage, all trees are copied into a fresh, compact store."""
+    st = next((t._store for t in trees if t._store.shared), None)
+    if st is None:
+        st = _Store(capacity=sum(t._store.size for t in trees) + 16 * len(trees), shared=True)
     for t in trees:
-        t._root = st.copy_subtree(t._store, t._root)
-        t._store = st
+        if t._store is not st:
+            t._root = st.copy_subtree(t._store, t._root)
+            t._store = st
+    if st.size > 4 * st.compacted_size + _COMPACT_SLACK:
+        old = st
+        st = _Store(capacity=2 * max(old.compacted_size, 1024), shared=True)
+        for t in trees:
+            t._root = st.copy_subtree(old, t._root)
+            t._store = st
+        st.compacted_size = st.size
     return st
 
 

@@ -287,3 +287,29 @@ def test_pure_mcts_baseline(ttt):
     assert a[0] == a[1]
     with pytest.raises(ValueError, match="terminal"):
         PureMCTS(ttt).select(ttt.state_from_text("xxxoo...."))
+
+
+def test_compaction_keeps_results(monkeypatch):
+    """Shared lock-step stores re-root in place and are compacted now and then: forcing a
+    compaction at every call must not change any search."""
+    import boardnet.search as search_mod
+
+    game = make_game("connect4")
+
+    def play(slack):
+        monkeypatch.setattr(search_mod, "_COMPACT_SLACK", slack)
+        rng = np.random.default_rng(0)
+        trees = [Tree(game.initial_state(), SearchConfig(), np.random.default_rng(i)) for i in range(6)]
+        out = []
+        for _ in range(4):
+            search_lockstep(trees, HashEvaluator(game), 40, add_noise=True)
+            out.append(np.stack([t.visit_counts() for t in trees]))
+            sizes = trees[0]._store.size
+            for t in trees:
+                t.advance(t.select_action(1.0, rng))
+        return np.stack(out), sizes
+
+    a, size_a = play(0)
+    b, size_b = play(1 << 30)
+    np.testing.assert_array_equal(a, b)
+    assert size_a < size_b     # compaction did drop garbage
