@@ -3,7 +3,7 @@ checkers (chess speaks UCI: `boardnet uci`).
 
 Commands: protocol_version name version known_command list_commands quit boardsize clear_board
 komi play genmove undo showboard final_score time_settings time_left lz-analyze (Leela Zero's
-analysis stream, as Sabaki reads it). Replies are `=[id] text` or `?[id] message`, each ended
+analysis stream, as Sabaki reads it) and kgs-genmove_cleanup (= genmove, see the pass rule). Replies are `=[id] text` or `?[id] message`, each ended
 by an empty line; ids are echoed.
 
 Colours: `b`/`black` is the first player (Go: Black; Connect Four and tic-tac-toe: X; checkers:
@@ -34,7 +34,7 @@ from boardnet.timeman import allot_time
 NAME = "boardnet"
 COMMANDS = ("protocol_version", "name", "version", "known_command", "list_commands", "quit",
             "boardsize", "clear_board", "komi", "play", "genmove", "undo", "showboard", "final_score",
-            "time_settings", "time_left", "lz-analyze")
+            "time_settings", "time_left", "lz-analyze", "kgs-genmove_cleanup")
 FIXED_SIZES = {"connect4": 7, "tictactoe": 3, "checkers": 8}
 UNLIMITED_VISITS = 10 ** 9
 
@@ -284,7 +284,8 @@ class GTPServer:
             self._push(acts)
             self.marks[-1] = mark
             return ""
-        if cmd == "genmove":
+        if cmd in ("genmove", "kgs-genmove_cleanup"):
+            # The pass rule already captures dead stones before passing, so cleanup is genmove.
             if len(args) != 1:
                 raise GTPError("genmove: expected a color")
             return self.genmove(parse_colour(args[0]))

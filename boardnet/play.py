@@ -129,6 +129,7 @@ class PlaySession:
         self.ascii_only = ("utf" not in enc) if ascii_only is None else ascii_only
         self.prompt = (getattr(sys.stdin, "isatty", lambda: False)()) if prompt is None else prompt
         self.engine_name = engine_name
+        self.progress_interval = 0.1   # seconds between redraws of the thinking line
         self.new()
 
     # state
@@ -164,7 +165,7 @@ class PlaySession:
                            f"win {100 * an.win_prob:.1f}% for {names[state.to_play()]}  pv {pv}\033[K")
             self.err.flush()
 
-        progress = ProgressReporter(self.engine, show_progress, 0.1) if tty else None
+        progress = ProgressReporter(self.engine, show_progress, self.progress_interval) if tty else None
         an = self.engine.analyse(state, visits=self.visits, movetime=self.movetime, on_progress=progress)
         if tty:
             self.err.write("\r\033[K")

@@ -10,7 +10,8 @@ thinks; the thread prints `info depth/seldepth/nodes/nps/time/score cp/wdl/pv` l
 half second and `bestmove` when the limit is reached or `stop` arrives. Limits: `nodes` = visits;
 `movetime` = seconds; a clock (`wtime`, `btime`, ...) is turned into a time per move by
 `boardnet.timeman.allot_time`; `infinite` searches until `stop`; `depth` has no meaning for
-MCTS and is read as the default visits. Malformed commands get an `info string error: ...` line
+MCTS and is read as the default visits; `searchmoves` and `mate` are read and ignored; we declare
+no Ponder option, so `go ponder` is searched like `infinite`. Malformed commands get an `info string error: ...` line
 (UCI has no error reply) and are otherwise ignored.
 
 Score: `cp = 111.71 * tan(1.5621 * value)` (Leela Chess Zero's mapping of an expected value in

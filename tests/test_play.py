@@ -258,3 +258,19 @@ def test_progress_snapshots_match_the_final_analysis():
     assert (last.best_move, last.pv, last.nodes) == (an.best_move, an.pv, an.nodes)
     assert [(r.move, r.visits) for r in last.rows] == [(r.move, r.visits) for r in an.rows]
     assert [s.nodes for s in seen] == sorted(s.nodes for s in seen)
+
+
+def test_thinking_progress_line_on_a_terminal():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    game = make_game("connect4")
+    eng = Engine(game, None, search=SearchConfig(num_simulations=64), batch_size=4, seed=0)
+    err = Tty()
+    s = PlaySession(game, eng, human=frozenset(), visits=64, out=io.StringIO(), err=err, prompt=False)
+    s.progress_interval = 0.0   # redraw after every batch
+    s.engine_move()
+    text = err.getvalue()
+    assert text.count("\rthinking: ") >= 10 and text.endswith("\r\033[K")
+    assert "% for X  pv " in text
