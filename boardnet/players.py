@@ -255,8 +255,8 @@ class _Process:
         args = shlex.split(cmd)
         prog = find_program(cmd)
         if prog is None:
-            raise ExternalError(f"{label} command {cmd!r}: program {args[0] if args else ''!r} not "
-                                f"found in PATH or /usr/games")
+            raise ExternalError(f"{label}: program {args[0] if args else ''!r} not found in PATH "
+                                f"or /usr/games")
         args[0] = prog
         self.label = label
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -312,17 +312,21 @@ class UCIPlayer:
         self.cmd, self.options = cmd, dict(options or {})
         self.movetime, self.nodes, self.depth, self.timeout = movetime, nodes, depth, timeout
         self._p = _Process(cmd, f"uci engine {cmd!r}")
-        self._p.send("uci")
-        ident = None
-        while True:
-            line = self._p.readline(timeout)
-            if line.startswith("id name "):
-                ident = line[8:].strip()
-            if line.strip() == "uciok":
-                break
-        for k, v in self.options.items():
-            self._p.send(f"setoption name {k} value {v}")
-        self._ready()
+        try:
+            self._p.send("uci")
+            ident = None
+            while True:
+                line = self._p.readline(timeout)
+                if line.startswith("id name "):
+                    ident = line[8:].strip()
+                if line.strip() == "uciok":
+                    break
+            for k, v in self.options.items():
+                self._p.send(f"setoption name {k} value {v}")
+            self._ready()
+        except ExternalError:
+            self._p.close()
+            raise
         extra = ",".join(f"{k}={v}" for k, v in self.options.items())
         self.name = name or (ident or cmd) + (f" ({extra})" if extra else "")
         self._start_fen = None
@@ -346,7 +350,7 @@ class UCIPlayer:
 
         # Rebuild the UCI move list from the start by walking back along history.
         moves = []
-        s = self._start_state_of(state, history)
+        s = self._start_state(state.game)
         for a in history:
             moves.append(chess_move(s, a).uci())
             s = s.apply(a)
@@ -366,8 +370,7 @@ class UCIPlayer:
                     return None
                 return chess_action(state, parts[1])
 
-    def _start_state_of(self, state, history):
-        game = state.game
+    def _start_state(self, game):
         if self._start_fen:
             return game.state_from_text(self._start_fen)
         return game.initial_state()
@@ -404,8 +407,12 @@ class GTPPlayer:
     def __init__(self, cmd: str = "gnugo --mode gtp", name: str | None = None, timeout: float = 120.0):
         self.cmd, self.timeout = cmd, timeout
         self._p = _Process(cmd, f"gtp engine {cmd!r}")
-        ident = self.command("name")
-        version = self.command("version")
+        try:
+            ident = self.command("name")
+            version = self.command("version")
+        except ExternalError:
+            self._p.close()
+            raise
         self.name = name or f"{ident} {version}".strip()
         self._sent: list[int] = []
         self._game = None

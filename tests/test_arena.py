@@ -195,3 +195,13 @@ def test_cli_arena_writes_records(tmp_path, capsys):
     assert len(out.read_text().splitlines()) == 4
     assert main(["arena", "tictactoe", "--a", "nope", "--b", "random"]) == 2
     assert "unknown kind 'nope'" in capsys.readouterr().err
+
+
+def test_external_program_errors_are_one_line():
+    from boardnet.players import ExternalError, GTPPlayer, UCIPlayer
+
+    with pytest.raises(ExternalError, match="uci engine 'no-such-engine-xyz': program 'no-such-engine-xyz' "
+                       "not found in PATH or /usr/games"):
+        UCIPlayer("no-such-engine-xyz")
+    with pytest.raises(ExternalError, match=r"gtp engine 'true': process exited"):
+        GTPPlayer("true")   # exits at once: no answer to `name`
