@@ -2,17 +2,25 @@
 
 runtime (device, precision, seeding), config (typed TOML configs), checkpoint (atomic, safe),
 loop (`fit`), schedule (LR functions), metrics (JSONL + TensorBoard).
-"""
-from traincore._version import __version__
-from traincore.checkpoint import (CheckpointError, CheckpointManager, load_checkpoint, restore_training_state,
-                                  save_checkpoint, training_state)
-from traincore.config import ConfigError, config_to_dict, load_config, save_config
-from traincore.loop import NonFiniteLossError, fit
-from traincore.metrics import MetricsLogger, RunningMean
-from traincore.runtime import Runtime, seed_everything
-from traincore.schedule import make_schedule
 
-__all__ = ["__version__", "CheckpointError", "CheckpointManager", "load_checkpoint", "save_checkpoint",
-           "training_state", "restore_training_state", "ConfigError", "load_config", "save_config",
-           "config_to_dict", "fit", "NonFiniteLossError", "MetricsLogger", "RunningMean", "Runtime",
-           "seed_everything", "make_schedule"]
+Names are loaded on first use, so `import boardnet.games` (which reads the version from here) does not
+pay for importing torch.
+"""
+from importlib import import_module
+
+from traincore._version import __version__
+
+_EXPORTS = {
+    "CheckpointError": "checkpoint", "CheckpointManager": "checkpoint", "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint", "training_state": "checkpoint", "restore_training_state": "checkpoint",
+    "ConfigError": "config", "load_config": "config", "save_config": "config", "config_to_dict": "config",
+    "fit": "loop", "NonFiniteLossError": "loop", "MetricsLogger": "metrics", "RunningMean": "metrics",
+    "Runtime": "runtime", "seed_everything": "runtime", "make_schedule": "schedule",
+}
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"traincore.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'traincore' has no attribute {name!r}")
