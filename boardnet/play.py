@@ -81,9 +81,48 @@ def move_text(state: State, action: int) -> str:
     return san(int(action)) if san is not None else state.action_to_text(int(action))
 
 
+def draw_grid(cells: list[list[str]], row_labels: list[str], col_labels: list[str],
+              mark: tuple[int, int] | None) -> str:
+    """A board of one-character cells, labels left and right of each row and above and below;
+    the cell at `mark` (row, col) is bracketed."""
+    w = max(len(r) for r in row_labels)
+    head = (" " * (w + 1) + "".join(f" {c} " for c in col_labels)).rstrip()
+    rows = [head]
+    for r, (label, line) in enumerate(zip(row_labels, cells)):
+        body = "".join(f"[{ch}]" if mark == (r, c) else f" {ch} " for c, ch in enumerate(line))
+        rows.append(f"{label:>{w}} {body} {label}")
+    rows.append(head)
+    return "\n".join(rows)
+
+
 def draw(state: State, ascii_only: bool = False, last: int | None = None) -> str:
-    if state.game.name == "chess":
+    """The board with coordinates; the last move's cells are bracketed."""
+    game = state.game
+    if game.name == "chess":
         return draw_chess(state, ascii_only, last)
+    if is_go(game):
+        from boardnet.games.go import COLUMNS
+
+        n = game.n
+        b = state.board()
+        cells = [[".XO"[b[r, c]] for c in range(n)] for r in range(n)]
+        mark = divmod(last, n) if last is not None and last != game.pass_action else None
+        return draw_grid(cells, [str(n - r) for r in range(n)], list(COLUMNS[:n]), mark)
+    if game.name == "connect4":
+        h, w = game.height, game.width
+        cells = [["."] * w for _ in range(h)]
+        mark = None
+        for i, ch in enumerate(state.to_text()):   # the move string from the empty board
+            c = int(ch) - 1
+            r = h - 1 - sum(row[c] != "." for row in cells)
+            cells[r][c] = "XO"[i % 2]
+            mark = (r, c)
+        return draw_grid(cells, [str(h - r) for r in range(h)], [str(c + 1) for c in range(w)],
+                         mark if last is not None else None)
+    if game.name == "tictactoe":
+        t = state.to_text().upper()
+        cells = [list(t[3 * r: 3 * r + 3]) for r in range(3)]
+        return draw_grid(cells, ["3", "2", "1"], list("abc"), divmod(last, 3) if last is not None else None)
     return str(state)
 
 

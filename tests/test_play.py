@@ -274,3 +274,17 @@ def test_thinking_progress_line_on_a_terminal():
     text = err.getvalue()
     assert text.count("\rthinking: ") >= 10 and text.endswith("\r\033[K")
     assert "% for X  pv " in text
+
+
+def test_boards_with_coordinates_and_the_last_move_bracketed():
+    c4 = make_game("connect4")
+    assert draw(c4.state_from_text("4453"), last=2).splitlines()[-3:] == [
+        "2  .  .  .  O  .  .  .  2",
+        "1  .  . [O] X  X  .  .  1",
+        "   1  2  3  4  5  6  7"]
+    go = make_game("go9")
+    a = go.text_to_action("C3")
+    lines = draw(go.initial_state().apply(a), last=a).splitlines()
+    assert lines[0] == "   A  B  C  D  E  F  G  H  J" and lines[7] == "3  .  . [X] .  .  .  .  .  .  3"
+    ttt = make_game("tictactoe")
+    assert draw(ttt.state_from_text("x...o...."), last=4).splitlines()[1:3] == ["3  X  .  .  3", "2  . [O] .  2"]
