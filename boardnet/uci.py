@@ -212,7 +212,7 @@ class UCIServer:
             self.error(f"setoption {text!r}: expected 'name <id> [value <x>]'")
             return
         name, _, value = text[5:].partition(" value ")
-        key = name.strip().lower()
+        key = name.strip().lower().replace(" ", "")  # "Move Overhead" (Stockfish's name) too
         value = value.strip()
         try:
             if key == "visits":

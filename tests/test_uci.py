@@ -66,7 +66,7 @@ def legal_uci(fen_or_board, move):
 def test_handshake_and_options():
     s, out = server()
     s.run(["uci", "isready", "setoption name Visits value 32", "setoption name Threads value 1",
-           "setoption name MoveOverhead value 10", "quit", "isready"])
+           "setoption name Move Overhead value 10", "quit", "isready"])
     lines = out.lines()
     assert lines[0] == "id name boardnet"
     assert lines[2:7] == ["option name Visits type spin default 16 min 1 max 1000000000",
