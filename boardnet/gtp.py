@@ -131,7 +131,7 @@ class GTPServer:
             left, stones = self.time_left[colour]
             if stones > 0:
                 return UNLIMITED_VISITS, allot_time(left, 0.0, stones)
-            # Main time, then byo-yomi: never plan to use main time past a byo-yomi period's share.
+            # In main time with byo-yomi behind it, think at least as long as a byo-yomi move may.
             t = allot_time(left, 0.0)
             if self.byo_time > 0 and self.byo_stones > 0:
                 t = max(t, 0.8 * self.byo_time / self.byo_stones)
