@@ -79,9 +79,10 @@ class NetEvaluator:
                  random_symmetry: bool = False, rng: np.random.Generator | None = None):
         if cache_size < 0:
             raise ValueError(f"NetEvaluator cache_size={cache_size}: must be >= 0")
-        if runtime is None:
+        if runtime is None:   # keep the net where it is (CPU for a fresh one)
             from traincore.runtime import Runtime
-            runtime = Runtime.create(device="cpu")
+            p = next(net.parameters(), None)
+            runtime = Runtime.create(device=str(p.device) if p is not None else "cpu")
         self.runtime = runtime
         self.game = game
         self.net = runtime.prepare(net).eval()

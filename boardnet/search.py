@@ -25,7 +25,6 @@ a root that carries Dirichlet noise, so exploration there follows the noisy prio
 """
 from __future__ import annotations
 
-import math
 import operator
 import time
 from dataclasses import dataclass

@@ -1,7 +1,6 @@
 """Engine (boardnet.engine): limits, analysis fields, tree reuse, checkpoint loading."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
