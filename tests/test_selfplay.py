@@ -210,3 +210,15 @@ def test_local_run_checkpoints_and_resumes(tmp_path):
     t = Trainer(cfg2, run_dir=tmp_path / "r", resume=True, progress=False)
     assert t.learner.step == 20 and t.buffer.total_added == s.samples
     assert t.run().steps == 30
+
+
+@pytest.mark.parametrize("name", ["go9", "chess", "checkers"])
+def test_tiny_runs_for_every_game(tmp_path, name):
+    """The whole pipeline (self-play, learner, checkpoint, evaluation, game records) on each game."""
+    from selfplay.run import Trainer
+    cfg = load_config(Config, ROOT / "configs" / "test" / f"{name}_tiny.toml", [f"run.out_dir={tmp_path}", "run.name=r"])
+    s = Trainer(cfg, progress=False).run()
+    assert s.steps == 6 and s.games >= 4 and s.model_path.exists()
+    records = (tmp_path / "r" / "games.txt").read_text()
+    marker = {"go9": "(;FF[4]", "chess": "[Event ", "checkers": "[Event "}[name]
+    assert records.count(marker) == s.games
