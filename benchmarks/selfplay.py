@@ -1,0 +1,117 @@
+"""Self-play throughput: games/hour and samples/s with 1 and 2 Ray actors (scaling against 1 actor in
+the same run), learner samples/s, and the share of time the learner waits on data in a short run.
+
+    python benchmarks/selfplay.py [--config configs/connect4_quick.toml] [--seconds 60]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from boardnet.games import make_game  # noqa: E402
+from boardnet.nets import build_net  # noqa: E402
+from selfplay.config import Config  # noqa: E402
+from selfplay.learner import Learner  # noqa: E402
+from selfplay.replay import ReplayBuffer  # noqa: E402
+from traincore.config import load_config  # noqa: E402
+from traincore.runtime import Runtime  # noqa: E402
+
+
+def actor_throughput(cfg: Config, workers: int, seconds: float) -> dict:
+    from selfplay.distributed import RayPool
+    from dataclasses import replace
+    cfg = replace(cfg, run=replace(cfg.run, num_workers=workers))
+    game = make_game(cfg.game.name, **cfg.game.kwargs())
+    pool = RayPool(cfg)
+    pool.set_weights(build_net(game, cfg.net.preset, value_head=cfg.net.value_head).state_dict(), 0)
+    # warm-up: the first task of each actor includes its start-up
+    warm = 0
+    while warm < workers:
+        warm += len(pool.results(timeout=120))
+    games = samples = moves = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _, res in pool.results(timeout=60):
+            games += len(res.games)
+            samples += len(res.samples)
+            moves += cfg.selfplay.moves_per_task * cfg.selfplay.games_per_worker
+    dt = time.perf_counter() - t0
+    pool.close()
+    return {"workers": workers, "games_per_hour": games / dt * 3600, "samples_per_s": samples / dt,
+            "moves_per_s": moves / dt}
+
+
+def learner_throughput(cfg: Config, steps: int = 30) -> float:
+    game = make_game(cfg.game.name, **cfg.game.kwargs())
+    learner = Learner(game, cfg.game.name, cfg.game.kwargs(), cfg, Runtime.create(cfg.run.device))
+    buf = ReplayBuffer(game.obs_shape, game.action_size, 20_000, 1_000)
+    rng = np.random.default_rng(0)
+    from selfplay.replay import Samples
+    n = 5000
+    pol = rng.random((n, game.action_size)).astype(np.float32)
+    buf.add(Samples(rng.integers(0, 2, (n, *game.obs_shape)).astype(np.float16), pol / pol.sum(1, keepdims=True),
+                    rng.choice([-1.0, 0.0, 1.0], n).astype(np.float32), np.zeros(n, np.float32),
+                    np.arange(n, dtype=np.int64)), games=200)
+    learner.train(buf, 3, rng)   # warm-up
+    t0 = time.perf_counter()
+    learner.train(buf, steps, rng)
+    return steps * cfg.train.batch_size / (time.perf_counter() - t0)
+
+
+def wait_share(cfg_path: str, minutes: float) -> dict:
+    from selfplay.run import Trainer
+    out = tempfile.mkdtemp()
+    cfg = load_config(Config, cfg_path, [f"run.out_dir={out}", "run.name=b", f"run.max_minutes={minutes}",
+                                         "eval.games=0", "eval.solved_positions=0", "eval.every_steps=100000"])
+    t = Trainer(cfg, progress=False)
+    s = t.run()
+    c = t.counters
+    return {"steps": s.steps, "samples": s.samples, "elapsed_s": c["elapsed"],
+            "learner_wait_share": c["wait_seconds"] / max(1e-9, c["elapsed"]),
+            "learner_busy_share": c["train_seconds"] / max(1e-9, c["elapsed"])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default=str(ROOT / "configs" / "connect4_quick.toml"))
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--run-minutes", type=float, default=3)
+    args = ap.parse_args()
+    cfg = load_config(Config, args.config)
+    from selfplay.distributed import init_ray
+    init_ray(None, num_cpus=os.cpu_count())
+    rows = [actor_throughput(cfg, w, args.seconds) for w in (1, 2)]
+    scaling = rows[1]["samples_per_s"] / max(1e-9, rows[0]["samples_per_s"])
+    torch.set_num_threads(os.cpu_count() or 1)
+    lsps = learner_throughput(cfg)
+    import ray
+    ray.shutdown()
+    ws = wait_share(args.config, args.run_minutes)
+    print(f"config {args.config}: {cfg.game.name} {cfg.net.preset}, {cfg.search.num_simulations} sims, "
+          f"{cfg.selfplay.games_per_worker} games per actor")
+    for r in rows:
+        print(f"  {r['workers']} actor(s): {r['games_per_hour']:,.0f} games/h, {r['samples_per_s']:.1f} samples/s, "
+              f"{r['moves_per_s']:.1f} moves/s")
+    print(f"  scaling 2 actors / 1 actor: {scaling:.2f}x (ideal 2.0 on 2 free cores)")
+    print(f"  learner: {lsps:,.0f} samples/s (batch {cfg.train.batch_size}); reuse {cfg.train.reuse} means it needs "
+          f"{rows[1]['samples_per_s'] * cfg.train.reuse:,.0f} samples/s to keep up with 2 actors")
+    print(f"  {args.run_minutes} min training run: learner waits on data {ws['learner_wait_share']:.0%} of the time, "
+          f"trains {ws['learner_busy_share']:.0%}; {ws['steps']} steps, {ws['samples']} samples")
+    print(f"  peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(json.dumps({"actors": rows, "scaling": scaling, "learner_samples_per_s": lsps, **ws}))
+
+
+if __name__ == "__main__":
+    main()
