@@ -16,7 +16,7 @@ from boardnet.arena import play_match
 from boardnet.games import make_game
 from boardnet.players import EnginePlayer, GTPPlayer, RandomPlayer, UCIPlayer, find_program, load_engine
 
-pytestmark = [pytest.mark.external, pytest.mark.slow]
+pytestmark = pytest.mark.external   # ~20 s in all; .ci/run installs stockfish and gnugo so these run in CI
 ROOT = Path(__file__).resolve().parents[1]
 GNUGO = "gnugo --mode gtp --level 1 --chinese-rules --capture-all-dead"
 
