@@ -267,7 +267,7 @@ def test_connect4_wins_and_forced_blocks():
         assert scores[bad] == -(22 - winner_stones)
         wins.append((t, set(_immediate_wins(t))))
     assert len(wins) >= 20 and len(blocks) >= 20
-    for s, good in wins[:12] + blocks[:12]:
+    for s, good in wins[:8] + blocks[:8]:
         tree = Tree(s, SearchConfig(), np.random.default_rng(0))
         search_lockstep([tree], RolloutEvaluator(game, rng=np.random.default_rng(0)), 200)
         assert tree.select_action(0.0) in good, (s.to_text(), tree.visit_counts())
