@@ -1,0 +1,388 @@
+"""Molecule preparation and poses in the pocket: ``given``, ``template`` and ``dock``.
+
+Preparation policy (documented in docs and ``atomgrid score --help``):
+
+* SMILES / CSV records and SDF/mol2 records in ``template``/``dock`` mode: RDKit parse and sanitise;
+  ``rdMolStandardize.Cleanup`` (normalise functional groups, reionise), keep the largest organic
+  fragment (salts and solvents dropped), neutralise with ``Uncharger`` where a neutral form exists.
+  No pKa model and no tautomer enumeration: the input tautomer is kept (libraries such as DUD-E
+  already list protomers/tautomers as separate records, and canonical tautomers are not the bound
+  ones more often than the input forms). Explicit hydrogens, ETKDGv3 conformers (seeded, with a
+  time limit) and an MMFF94 clean-up (UFF when MMFF has no parameters).
+* ``given``: the record's own coordinates (e.g. docked poses from any program); only hydrogens are
+  added (with coordinates); nothing is standardised, so the output pose is the input pose.
+
+A record that cannot be prepared raises :class:`PrepError` with a one-line reason, which the scorer
+writes into the ``error`` column.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+from rdkit import Chem, RDLogger
+from rdkit.Chem import AllChem
+from rdkit.Chem.MolStandardize import rdMolStandardize
+
+from .io import Box
+from .library import Record
+
+RDLogger.DisableLog("rdApp.*")  # failures become PrepError reasons instead of log lines
+
+POSE_MODES = ("given", "template", "dock")
+
+
+class PrepError(ValueError):
+    """A record that cannot be prepared or posed; ``str()`` is the reason written to the output."""
+
+
+@dataclass(frozen=True)
+class PrepOptions:
+    """``n_confs`` ETKDG conformers; ``max_heavy_atoms`` larger molecules are refused (huge macrocycles,
+    peptides); ``embed_timeout`` s per molecule for ETKDG; ``ff_iters`` force-field steps; ``seed``."""
+
+    n_confs: int = 8
+    max_heavy_atoms: int = 80
+    embed_timeout: int = 10
+    ff_iters: int = 200
+    seed: int = 0
+
+
+# ----------------------------------------------------------------------------- parsing
+
+def _sanitize_reason(exc: Exception) -> str:
+    msg = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {msg[0] if msg else 'sanitisation failed'}"
+
+
+def parse_record(rec: Record) -> Chem.Mol:
+    """Record -> sanitised RDKit molecule (SDF/mol2 keep their coordinates and SD tags). Raises PrepError."""
+    if rec.error:
+        raise PrepError(rec.error)
+    if rec.fmt == "smiles":
+        mol = Chem.MolFromSmiles(rec.text, sanitize=False)
+        if mol is None:
+            raise PrepError(f"unparsable SMILES {rec.text!r}")
+    elif rec.fmt == "sdf":
+        sup = Chem.SDMolSupplier()
+        sup.SetData(rec.text + "$$$$\n", sanitize=False, removeHs=False, strictParsing=False)
+        mol = sup[0] if len(sup) else None
+        if mol is None:
+            raise PrepError("unparsable SDF record")
+    elif rec.fmt == "mol2":
+        mol = Chem.MolFromMol2Block(rec.text, sanitize=False, removeHs=False, cleanupSubstructures=True)
+        if mol is None:
+            raise PrepError("unparsable mol2 record")
+    else:
+        raise PrepError(f"unknown record format {rec.fmt!r}")
+    try:
+        Chem.SanitizeMol(mol)
+    except Exception as exc:  # RDKit raises several unrelated classes (valence, kekulisation, ...)
+        raise PrepError(_sanitize_reason(exc)) from None
+    if mol.GetNumHeavyAtoms() == 0:
+        raise PrepError("no heavy atoms")
+    mol.SetProp("_Name", rec.id)
+    return mol
+
+
+def heavy_atom_check(mol: Chem.Mol, opts: PrepOptions) -> None:
+    n = mol.GetNumHeavyAtoms()
+    if n == 0:
+        raise PrepError("no heavy atoms")
+    if n > opts.max_heavy_atoms:
+        raise PrepError(f"{n} heavy atoms, more than the limit of {opts.max_heavy_atoms}")
+
+
+_CLEANUP = rdMolStandardize.CleanupParameters()
+
+
+def standardize(mol: Chem.Mol) -> Chem.Mol:
+    """Cleanup, largest fragment, neutralise (see the module docstring); hydrogens removed."""
+    try:
+        m = rdMolStandardize.Cleanup(Chem.RemoveHs(mol), _CLEANUP)
+        m = rdMolStandardize.LargestFragmentChooser(preferOrganic=True).choose(m)
+        m = rdMolStandardize.Uncharger().uncharge(m)
+        Chem.SanitizeMol(m)
+    except Exception as exc:
+        raise PrepError(f"standardisation failed: {_sanitize_reason(exc)}") from None
+    if m.GetNumHeavyAtoms() == 0:
+        raise PrepError("no heavy atoms")
+    m.SetProp("_Name", mol.GetProp("_Name") if mol.HasProp("_Name") else "")
+    return m
+
+
+def smiles_of(mol: Chem.Mol) -> str:
+    return Chem.MolToSmiles(Chem.RemoveHs(mol))
+
+
+def embed(mol: Chem.Mol, opts: PrepOptions, n_confs: int | None = None) -> Chem.Mol:
+    """Standardised molecule -> explicit-H molecule with up to ``n_confs`` MMFF-cleaned conformers."""
+    heavy_atom_check(mol, opts)
+    m = Chem.AddHs(mol)
+    params = AllChem.ETKDGv3()
+    params.randomSeed = opts.seed
+    params.timeout = opts.embed_timeout
+    # without sequential seeds this RDKit build returns n copies of one conformer
+    params.enableSequentialRandomSeeds = True
+    params.numThreads = 1  # parallelism comes from chunks/actors, not inside one molecule
+    ids = list(AllChem.EmbedMultipleConfs(m, n_confs or opts.n_confs, params))
+    if not ids:
+        params.useRandomCoords = True  # the fallback RDKit recommends for hard ring systems
+        ids = list(AllChem.EmbedMultipleConfs(m, n_confs or opts.n_confs, params))
+    if not ids:
+        raise PrepError("ETKDG embedding failed")
+    if opts.ff_iters > 0:
+        if AllChem.MMFFHasAllMoleculeParams(m):
+            AllChem.MMFFOptimizeMoleculeConfs(m, numThreads=1, maxIters=opts.ff_iters)
+        elif AllChem.UFFHasAllMoleculeParams(m):
+            AllChem.UFFOptimizeMoleculeConfs(m, numThreads=1, maxIters=opts.ff_iters)
+    return m
+
+
+def given_pose(mol: Chem.Mol) -> Chem.Mol:
+    """The record's own 3D coordinates with hydrogens added in place; PrepError without 3D coordinates."""
+    if mol.GetNumConformers() == 0:
+        raise PrepError("given poses need 3D coordinates (this record has none)")
+    xyz = mol.GetConformer().GetPositions()
+    if not mol.GetConformer().Is3D() or np.allclose(xyz[:, 2], 0.0):
+        raise PrepError("given poses need 3D coordinates (this record is 2D)")
+    return Chem.AddHs(mol, addCoords=True)
+
+
+def with_conformers(mol: Chem.Mol, xyz: np.ndarray) -> Chem.Mol:
+    """Copy of ``mol`` whose conformers are ``xyz [P, N, 3]`` (ids 0..P-1)."""
+    out = Chem.Mol(mol)
+    out.RemoveAllConformers()
+    for p in range(len(xyz)):
+        conf = Chem.Conformer(mol.GetNumAtoms())
+        for i, (x, y, z) in enumerate(np.asarray(xyz[p], np.float64)):
+            conf.SetAtomPosition(i, (float(x), float(y), float(z)))
+        conf.Set3D(True)
+        conf.SetId(p)
+        out.AddConformer(conf, assignId=False)
+    return out
+
+
+def heavy_indices(mol: Chem.Mol) -> np.ndarray:
+    return np.asarray([a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() > 1], dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------- template poses
+
+def _rotation(w: np.ndarray) -> np.ndarray:
+    """Rotation vectors ``[P, 3]`` -> matrices ``[P, 3, 3]`` (Rodrigues)."""
+    theta = np.linalg.norm(w, axis=1)[:, None, None]
+    k = w / np.maximum(theta[:, :, 0], 1e-12)
+    kx = np.zeros((len(w), 3, 3))
+    kx[:, 0, 1], kx[:, 0, 2], kx[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
+    kx = kx - kx.transpose(0, 2, 1)
+    return np.eye(3) + np.sin(theta) * kx + (1 - np.cos(theta)) * (kx @ kx)
+
+
+def relax_rigid(poses: np.ndarray, heavy: np.ndarray, receptor_xyz: np.ndarray, steps: int = 30,
+                contact: float = 3.3, step: float = 0.2, tether: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Rigid-body relaxation of ligand poses in the pocket by gradient steps on a clash term.
+
+    ``poses [P, N, 3]`` all-atom coordinates (Å), ``heavy [K]`` heavy-atom indices, ``receptor_xyz [M, 3]``
+    heavy receptor atoms. Energy per pose: ``sum relu(contact - d)^2`` over ligand-receptor heavy pairs
+    (Å^2) plus ``tether * |shift|^2`` (stay on the template). Each step moves the pose along the net
+    force and turns it about its centroid along the net torque (both capped at ``step`` Å / rad);
+    a step that raises the energy is undone and the step length halved. Returns (relaxed ``[P, N, 3]``
+    float32, final clash ``[P]`` Å^2).
+    """
+    x = np.asarray(poses, np.float64)
+    rec = np.asarray(receptor_xyz, np.float64).reshape(-1, 3)
+    hx = x[:, heavy]  # [P, K, 3]
+    c0 = hx.mean(1)  # [P, 3]
+    reach = float(np.linalg.norm(hx - c0[:, None], axis=2).max()) + contact + 2.0  # poses move ~1-2 Å
+    if len(rec):
+        rec = rec[np.linalg.norm(rec[None] - c0[:, None], axis=2).min(0) <= reach]
+    if len(rec) == 0:
+        return x.astype(np.float32), np.zeros(len(x))
+
+    def energy(y, shift):
+        diff = y[:, :, None, :] - rec[None, None]  # [P, K, M, 3]
+        d = np.sqrt((diff ** 2).sum(-1))
+        over = np.maximum(contact - d, 0.0)
+        e = (over ** 2).sum((1, 2))
+        # dE/dy = sum_m -2 over * diff / d
+        g = (-2.0 * over / np.maximum(d, 1e-6))[..., None] * diff
+        return e, e + tether * (shift ** 2).sum(1), g.sum(2)
+
+    rot = np.repeat(np.eye(3)[None], len(x), 0)
+    shift = np.zeros((len(x), 3))
+    lr = np.full(len(x), step)
+    y = hx.copy()
+    clash, total, grad = energy(y, shift)
+    for _ in range(steps):
+        cen = y.mean(1)
+        force = -grad.sum(1) - 2 * tether * shift  # [P, 3]
+        torque = np.cross(y - cen[:, None], -grad).sum(1)  # [P, 3]
+        fn = np.linalg.norm(force, axis=1, keepdims=True)
+        tn = np.linalg.norm(torque, axis=1, keepdims=True)
+        dt = force / np.maximum(fn, 1e-12) * np.minimum(fn, 1.0) * lr[:, None]
+        dw = torque / np.maximum(tn, 1e-12) * np.minimum(tn, 1.0) * lr[:, None] / 3.0
+        r = _rotation(dw)
+        y_new = np.einsum("pij,pkj->pki", r, y - cen[:, None]) + cen[:, None] + dt[:, None]
+        s_new = shift + dt
+        c_new, t_new, g_new = energy(y_new, s_new)
+        better = t_new < total
+        lr = np.where(better, np.minimum(lr * 1.2, step), lr * 0.5)
+        b = better[:, None, None]
+        y, shift = np.where(b, y_new, y), np.where(better[:, None], s_new, shift)
+        rot = np.where(b, r @ rot, rot)
+        clash, total, grad = np.where(better, c_new, clash), np.where(better, t_new, total), np.where(b, g_new, grad)
+    # apply the accumulated rigid motion (rotation about the original heavy centroid, then shift) to all atoms
+    cen_final = y.mean(1)
+    out = np.einsum("pij,pnj->pni", rot, x - c0[:, None]) + cen_final[:, None]
+    return out.astype(np.float32), clash
+
+
+class TemplatePoser:
+    """Conformers aligned onto a reference ligand by shape + pharmacophore ("colour") overlap
+    (``rdShapeAlign`` when RDKit has it, else Crippen O3A), best ``keep`` kept, then relaxed rigidly
+    against the receptor (:func:`relax_rigid`)."""
+
+    def __init__(self, reference: Chem.Mol, receptor_xyz: np.ndarray, keep: int = 3, relax_steps: int = 30):
+        if reference.GetNumConformers() == 0:
+            raise ValueError("template poses need a reference ligand with 3D coordinates")
+        self.reference = Chem.AddHs(reference, addCoords=True)
+        self.receptor_xyz = np.asarray(receptor_xyz, np.float32)
+        self.keep = keep
+        self.relax_steps = relax_steps
+        try:
+            from rdkit.Chem import rdShapeAlign
+            self._shape = rdShapeAlign
+        except ImportError:  # older RDKit: Crippen O3A (atom-type and logP-contribution overlap)
+            self._shape = None
+            from rdkit.Chem import rdMolDescriptors
+            self._ref_contribs = rdMolDescriptors._CalcCrippenContribs(self.reference)
+
+    def _align(self, mol: Chem.Mol, cid: int) -> float:
+        if self._shape is not None:
+            shape, color = self._shape.AlignMol(self.reference, mol, probeConfId=cid, useColors=True, opt_param=0.5)
+            return float(shape + color)
+        from rdkit.Chem import rdMolAlign, rdMolDescriptors
+        o3a = rdMolAlign.GetCrippenO3A(mol, self.reference, rdMolDescriptors._CalcCrippenContribs(mol),
+                                       self._ref_contribs, prbCid=cid)
+        o3a.Align()
+        return float(o3a.Score()) / 100.0
+
+    def poses(self, mol: Chem.Mol) -> tuple[Chem.Mol, np.ndarray]:
+        """Embedded molecule (explicit H, conformers) -> (copy with one conformer per pose, overlap ``[P]``)."""
+        scored = []
+        for conf in mol.GetConformers():
+            cid = conf.GetId()
+            s = self._align(mol, cid)
+            scored.append((s, cid))
+        if not scored:
+            raise PrepError("no conformer to place")
+        scored.sort(key=lambda t: -t[0])
+        best = scored[: self.keep]
+        xyz = np.stack([mol.GetConformer(cid).GetPositions() for _, cid in best])
+        relaxed, _ = relax_rigid(xyz, heavy_indices(mol), self.receptor_xyz, self.relax_steps)
+        return with_conformers(mol, relaxed), np.asarray([s for s, _ in best], np.float32)
+
+
+# ----------------------------------------------------------------------------- Vina docking
+
+_AD_BY_ELEMENT = {6: "C", 7: "N", 8: "OA", 16: "SA", 15: "P", 9: "F", 17: "Cl", 35: "Br", 53: "I", 1: "H",
+                  12: "Mg", 25: "Mn", 30: "Zn", 20: "Ca", 26: "Fe"}
+
+
+def receptor_pdbqt(receptor: Chem.Mol) -> str:
+    """Rigid receptor PDBQT for Vina from an RDKit protein (PDB read by :func:`atomgrid.io.read_receptor`).
+
+    Polar hydrogens are added (RDKit, with coordinates) and typed HD; non-polar ones are dropped as in
+    AutoDock's united-atom receptors. Carbon is ``A`` when aromatic and nitrogen ``NA`` when an
+    acceptor, both from the agtypes residue templates (:mod:`atomgrid.typing`).
+    """
+    from . import typing as agt
+    heavy = np.asarray([a.GetIdx() for a in receptor.GetAtoms() if a.GetAtomicNum() > 1], np.int64)
+    idx, feats = agt.receptor_features(receptor, heavy)
+    f = {n: i for i, n in enumerate(agt.FEATURES)}
+    ad = {}
+    for i, v in zip(idx.tolist(), feats):
+        z = receptor.GetAtomWithIdx(i).GetAtomicNum()
+        t = _AD_BY_ELEMENT.get(z, receptor.GetAtomWithIdx(i).GetSymbol())
+        if z == 6 and v[f["aromatic"]] > 0:
+            t = "A"
+        if z == 7 and v[f["acceptor"]] > 0:
+            t = "NA"
+        ad[i] = t
+    withh = Chem.AddHs(receptor, addCoords=True, addResidueInfo=True)
+    conf = withh.GetConformer()
+    lines = []
+    for a in withh.GetAtoms():
+        i = a.GetIdx()
+        if a.GetAtomicNum() == 1:
+            nb = a.GetNeighbors()
+            if not nb or nb[0].GetAtomicNum() not in (7, 8):
+                continue
+            t = "HD"
+        elif i in ad:
+            t = ad[i]
+        else:
+            continue
+        p = conf.GetAtomPosition(i)
+        ri = a.GetPDBResidueInfo()
+        name = ri.GetName() if ri else f" {a.GetSymbol():<3}"
+        resn = ri.GetResidueName() if ri else "UNL"
+        chain = ri.GetChainId() if ri else "A"
+        resi = ri.GetResidueNumber() if ri else 1
+        lines.append(f"ATOM  {len(lines) + 1:5d} {name:<4s} {resn:>3s} {chain or 'A':1s}{resi:4d}    "
+                     f"{p.x:8.3f}{p.y:8.3f}{p.z:8.3f}  1.00  0.00    +0.000 {t:<2s}")
+    return "\n".join(lines) + "\n"
+
+
+class VinaDocker:
+    """AutoDock Vina (the ``vina`` Python package) with meeko ligand preparation, one receptor and box.
+
+    Maps are computed once per docker; ``dock(mol)`` returns (the docked molecule as meeko rebuilds it, one
+    conformer per pose, best first; Vina energies ``[P]`` kcal/mol).
+    """
+
+    def __init__(self, receptor_pdbqt_text: str, box: Box, exhaustiveness: int = 8, n_poses: int = 3,
+                 seed: int = 0, cpu: int = 1):
+        try:
+            from vina import Vina
+            from meeko import MoleculePreparation, PDBQTMolecule, PDBQTWriterLegacy, RDKitMolCreate
+        except ImportError as exc:
+            raise RuntimeError(f"--poses dock needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
+        self._prep = MoleculePreparation()
+        self._writer, self._pdbqt_mol, self._create = PDBQTWriterLegacy, PDBQTMolecule, RDKitMolCreate
+        self.exhaustiveness, self.n_poses, self.seed = exhaustiveness, n_poses, seed
+        fd, self._rec_path = tempfile.mkstemp(suffix=".pdbqt")
+        with os.fdopen(fd, "w") as f:
+            f.write(receptor_pdbqt_text)
+        self.v = Vina(sf_name="vina", cpu=cpu, seed=seed, verbosity=0)
+        self.v.set_receptor(self._rec_path)
+        self.v.compute_vina_maps(center=list(box.center), box_size=list(box.size))
+
+    def __del__(self):
+        try:
+            os.unlink(self._rec_path)
+        except Exception:
+            pass
+
+    def dock(self, mol: Chem.Mol) -> tuple[Chem.Mol, np.ndarray]:
+        setups = self._prep.prepare(mol)
+        text, ok, err = self._writer.write_string(setups[0])
+        if not ok:
+            raise PrepError(f"meeko could not prepare the ligand: {err.strip().splitlines()[0] if err.strip() else 'unknown'}")
+        self.v.set_ligand_from_string(text)
+        self.v.dock(exhaustiveness=self.exhaustiveness, n_poses=self.n_poses)
+        out = self.v.poses(n_poses=self.n_poses)
+        pmol = self._pdbqt_mol(out, skip_typing=True)
+        mols = self._create.from_pdbqt_mol(pmol)
+        posed = mols[0]
+        if posed is None or posed.GetNumConformers() == 0:
+            raise PrepError("Vina returned no pose")
+        energies = np.asarray([float(e[0]) for e in self.v.energies(n_poses=self.n_poses)], np.float32)
+        n = min(posed.GetNumConformers(), len(energies))
+        xyz = np.stack([c.GetPositions() for c in posed.GetConformers()][:n])
+        posed = with_conformers(posed, xyz)
+        posed.SetProp("_Name", mol.GetProp("_Name") if mol.HasProp("_Name") else "")
+        return posed, energies[:n]
