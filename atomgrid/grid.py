@@ -17,12 +17,15 @@ onto channels. Everything is differentiable with respect to the coordinates.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import torch
 
 FINAL_RADIUS_MULTIPLE = 1.5
 _E2 = math.exp(-2.0)
+_E1 = math.exp(-1.0)
+CHUNK_ELEMENTS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,25 @@ def density(d2: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
 def half_width(r: float | torch.Tensor, resolution: float) -> torch.Tensor:
     """Grid points to visit on each side of an atom's nearest point: floor(1.5 r / res + 0.5)."""
     return torch.floor(torch.as_tensor(r) * FINAL_RADIUS_MULTIPLE / resolution + 0.5).long()
+
+
+_SCRATCH: dict = {}
+SCRATCH_MAX = 1 << 25  # elements (128 MB of float32); larger scratch grids are allocated per call
+
+
+def _scratch(numel: int, dev, dt, needs_grad: bool) -> torch.Tensor:
+    """A zeroed scratch vector. Without autograd the buffer is reused between calls: a fresh
+    multi-megabyte allocation each call costs more in page faults than the gridding itself."""
+    if needs_grad or numel > SCRATCH_MAX:
+        return torch.zeros(numel, device=dev, dtype=dt)
+    key = (dev, dt, threading.get_ident())  # one buffer per thread: callers may grid in parallel
+    buf = _SCRATCH.get(key)
+    if buf is None or buf.numel() < numel:
+        buf = torch.empty(numel, device=dev, dtype=dt)
+        _SCRATCH[key] = buf
+    view = buf[:numel]
+    view.zero_()
+    return view
 
 
 def _distinct_rows(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,9 +126,8 @@ def make_grids(coords: torch.Tensor, weights: torch.Tensor, radii: torch.Tensor,
         raise ValueError("all radii must be positive")
     dev, dt = coords.device, coords.dtype
     b_count, s, res = centers.shape[0], spec.size, spec.resolution
-    out = torch.zeros(b_count, c, s, s, s, device=dev, dtype=dt)
     if n == 0:
-        return out
+        return torch.zeros(b_count, c, s, s, s, device=dev, dtype=dt)
     weights = weights.to(dev, dt)
     radii = radii.to(dev, dt)
     origin = centers.to(dev, dt) - spec.dimension / 2
@@ -119,37 +140,57 @@ def make_grids(coords: torch.Tensor, weights: torch.Tensor, radii: torch.Tensor,
         idx = torch.nonzero(keep).squeeze(1)
         rel, base, k_atom, radii, batch, weights = rel[idx], base[idx], k_atom[idx], radii[idx], batch[idx], weights[idx]
     if rel.shape[0] == 0:
-        return out
+        return torch.zeros(b_count, c, s, s, s, device=dev, dtype=dt)
     sig, inv = _distinct_rows(weights)  # [S_sig, C], [N']
     n_sig = sig.shape[0]
     vox = s * s * s
-    # Few distinct weight rows (real atom types): one scratch grid per row, then a matmul.
-    # Many (arbitrary float weights): scatter each (atom, channel) pair straight into the output.
+    # Few distinct weight rows (real atom types): one scratch grid per row, laid out [S_sig, B, V],
+    # then a sparse [C, S_sig] x [S_sig, B*V] product spreads rows onto channels (each row has only
+    # a few ones, so this is a few adds per voxel, not a dense matmul).
+    # Many distinct rows (arbitrary float weights): scatter (atom, channel) pairs into the output.
     by_signature = n_sig <= c
     if by_signature:
-        target = torch.zeros(b_count * n_sig * vox, device=dev, dtype=dt)
-        slot = (batch * n_sig + inv) * vox  # [N'] start of each atom's scratch grid
+        target = _scratch(n_sig * b_count * vox, dev, dt, coords.requires_grad and torch.is_grad_enabled())
+        slot = (inv * b_count + batch) * vox  # [N'] start of each atom's scratch grid
     else:
+        out = torch.zeros(b_count, c, s, s, s, device=dev, dtype=dt)
         target = out.view(-1)
         pair_atom, pair_chan = torch.nonzero(weights, as_tuple=True)
         pair_w = weights[pair_atom, pair_chan]
         atom_slot = batch * (c * vox)
+    chunks = []
     for k in torch.unique(k_atom).tolist():
-        sel = torch.nonzero(k_atom == k).squeeze(1)
+        sel_k = torch.nonzero(k_atom == k).squeeze(1)
+        # chunks of atoms whose [n, w, w, w] temporaries stay in cache (about 1 MB each) on CPU
+        per = max(1, CHUNK_ELEMENTS // (2 * k + 1) ** 3) if dev.type == "cpu" else sel_k.shape[0]
+        chunks += [(k, sel_k[i:i + per]) for i in range(0, sel_k.shape[0], per)]
+    for k, sel in chunks:
         off = torch.arange(-k, k + 1, device=dev)
         idx3 = base[sel, :, None] + off  # [n, 3, w] integer grid indices per axis
         diff = (idx3.to(dt) - rel[sel, :, None]) * res  # [n, 3, w] Å
         sq = diff * diff
+        r = radii[sel].reshape(-1, 1)
+        inside = (idx3 >= 0) & (idx3 < s)  # [n, 3, w]
+        # The Gaussian part is separable: exp(-2 d^2/r^2) = product of per-axis factors (tiny arrays);
+        # off-grid points get factor 0 and a huge squared distance, so both branches give 0 there.
+        fac = torch.exp(-2.0 * sq / (r * r)[:, :, None]) * inside
+        sq = torch.where(inside, sq, torch.full_like(sq, 1e6))
+        gauss = fac[:, 0, :, None, None] * fac[:, 1, None, :, None] * fac[:, 2, None, None, :]
         d2 = sq[:, 0, :, None, None] + sq[:, 1, None, :, None] + sq[:, 2, None, None, :]  # [n, w, w, w]
-        inside = ((idx3 >= 0) & (idx3 < s)).to(dt)  # [n, 3, w]
-        ok = inside[:, 0, :, None, None] * inside[:, 1, None, :, None] * inside[:, 2, None, None, :]
-        dens = density(d2, radii[sel].reshape(-1, 1, 1, 1)) * ok
+        r4 = r.reshape(-1, 1, 1, 1)
+        # quadratic tail e^-2 (2d/r - 3)^2 = (2 e^-1 d / r - 3 e^-1)^2; clamping d to [~0, 1.5 r] makes it
+        # 0 beyond the cut-off and keeps the sqrt's gradient finite at d = 0 (the Gaussian is used there)
+        t = torch.sqrt(torch.clamp(torch.clamp(d2, min=1e-12), max=(FINAL_RADIUS_MULTIPLE ** 2) * r4 * r4))
+        t = torch.addcmul(torch.full_like(r4, -3.0 * _E1), t, 2.0 * _E1 / r4)
+        dens = torch.where(d2 <= r4 * r4, gauss, t * t)
         idx3 = idx3.clamp(0, s - 1)  # outside points add 0 at a valid address
-        vflat = (idx3[:, 0, :, None, None] * (s * s) + idx3[:, 1, None, :, None] * s
-                 + idx3[:, 2, None, None, :])  # [n, w, w, w]
         if by_signature:
-            target.index_add_(0, (vflat + slot[sel].reshape(-1, 1, 1, 1)).reshape(-1), dens.reshape(-1))
+            ax = idx3[:, 0, :] * (s * s) + slot[sel, None]  # fold each atom's slot into the x term
+            vflat = ax[:, :, None, None] + (idx3[:, 1, None, :, None] * s + idx3[:, 2, None, None, :])
+            target.index_add_(0, vflat.reshape(-1), dens.reshape(-1))
         else:
+            vflat = (idx3[:, 0, :, None, None] * (s * s) + idx3[:, 1, None, :, None] * s
+                     + idx3[:, 2, None, None, :])  # [n, w, w, w]
             local = torch.full((weights.shape[0],), -1, dtype=torch.long, device=dev)
             local[sel] = torch.arange(sel.shape[0], device=dev)
             pm = local[pair_atom] >= 0
@@ -157,7 +198,10 @@ def make_grids(coords: torch.Tensor, weights: torch.Tensor, radii: torch.Tensor,
             start = (atom_slot[sel][pa] + pc * vox).reshape(-1, 1, 1, 1)
             target.index_add_(0, (vflat[pa] + start).reshape(-1), (dens[pa] * pw.reshape(-1, 1, 1, 1)).reshape(-1))
     if by_signature:
-        out = torch.einsum("sc,bsv->bcv", sig, target.view(b_count, n_sig, vox)).reshape(b_count, c, s, s, s)
+        spread = sig.t().to_sparse()  # [C, S_sig]
+        flat = torch.sparse.mm(spread, target.view(n_sig, b_count * vox))  # [C, B*V]
+        out = flat.view(c, b_count, s, s, s).transpose(0, 1)
+        out = out if b_count == 1 else out.contiguous()
     return out
 
 
