@@ -61,6 +61,29 @@ def _report(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    """Copy the net (and nothing else: no replay buffer, no optimizer) out of a run checkpoint."""
+    from boardnet.nets import model_state, net_from_state
+    from traincore.checkpoint import CheckpointError, CheckpointManager, load_checkpoint, save_checkpoint
+    src = Path(args.source)
+    try:
+        if src.is_dir():
+            mgr = CheckpointManager(src / "checkpoints" if (src / "checkpoints").is_dir() else src)
+            state = mgr.load_latest()
+            if state is None:
+                raise CheckpointError(f"{src}: no checkpoints")
+        else:
+            state = load_checkpoint(src, kind="boardnet")
+        net = net_from_state(state)
+    except (CheckpointError, ValueError) as e:
+        print(f"selfplay export: {e}", file=sys.stderr)
+        return 2
+    out = save_checkpoint(args.out, model_state(net, state["game"], state.get("game_kwargs", {}),
+                                                 step=int(state.get("step", 0))))
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, step {state.get('step', 0)})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="selfplay", description="AlphaZero-style self-play training with Ray.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -75,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("report", help="write RUN_DIR/report.png (curves) and a text summary")
     r.add_argument("run_dir")
     r.set_defaults(fn=_report)
+    e = sub.add_parser("export", help="write just the net of a run (or checkpoint) to a small model file")
+    e.add_argument("source", help="a run folder (its newest checkpoint) or a checkpoint file")
+    e.add_argument("--out", required=True, help="model file to write, e.g. boardnet/models/connect4.pt")
+    e.set_defaults(fn=_export)
     args = p.parse_args(argv)
     if not getattr(args, "fn", None):
         p.print_help()
