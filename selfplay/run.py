@@ -205,11 +205,11 @@ class Trainer:
         for g in res.games:
             rec = game_record(self.game, g.actions, g.result).strip()
             pending_games.append(rec + ("\n\n" if "\n" in rec else "\n"))  # blank line between PGN/SGF
-        self.logger.log(self.learner.step, {"games": c["games"], "samples": c["samples"],
-                                            "selfplay_sims_per_s": res.stats.get("sims_per_s", 0.0),
-                                            "game_length": res.stats.get("mean_game_length", 0.0),
-                                            "resign_fp_rate": c["resign_false_positives"] / max(1, c["resign_checks"])},
-                        tag="selfplay")
+        row = {"games": c["games"], "samples": c["samples"], "selfplay_sims_per_s": res.stats.get("sims_per_s", 0.0),
+               "resign_fp_rate": c["resign_false_positives"] / max(1, c["resign_checks"])}
+        if res.games:
+            row["game_length"] = res.stats["mean_game_length"]
+        self.logger.log(self.learner.step, row, tag="selfplay")
 
     def _train_chunk(self) -> None:
         cfg = self.cfg
