@@ -133,6 +133,16 @@ def add_prepare(sub) -> None:
 COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare]
 
 
+# --- atomgrid score / enrich (issue 8): the commands live in atomgrid/score.py ------------------
+def add_score(sub) -> None:
+    from .score import add_score_commands
+    add_score_commands(sub)
+
+
+COMMANDS.append(add_score)
+# --- end of atomgrid score block -------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atomgrid", description="Voxel-grid 3D CNNs for protein-ligand complexes")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,grid-info,prepare}")
