@@ -166,7 +166,14 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
     near = box.contains(xyz, margin=8.0)
     heavy = np.asarray([a.GetAtomicNum() > 1 for a in rec.GetAtoms()])
     pocket = xyz[near & heavy]
-    pdbqt = receptor_pdbqt(rec) if options.poses == "dock" else None
+    pdbqt = None
+    if options.poses == "dock":
+        try:
+            import meeko  # noqa: F401
+            import vina  # noqa: F401
+        except ImportError as exc:
+            raise ScoreError(f"--poses dock needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
+        pdbqt = receptor_pdbqt(rec)
     return ScoringContext(trec, pocket, ref_block, box, pdbqt, state, meta, options, device or default_device())
 
 
@@ -590,3 +597,70 @@ def active_ids(paths: Sequence[str | Path]) -> set[str]:
         for r in iter_records(p):
             ids.add(r.id)
     return ids
+
+
+# ----------------------------------------------------------------------------- command line
+
+POLICY_HELP = ("preparation: RDKit sanitise, rdMolStandardize Cleanup, largest organic fragment, neutralise "
+               "(Uncharger) where possible; input tautomer kept (no enumeration, no pKa model); explicit H; "
+               "ETKDGv3 conformers + MMFF94 clean-up. 'given' poses are used as read (hydrogens added only).")
+
+
+def _cmd_score(args) -> int:
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    opts = ScoreOptions(poses=args.poses, n_confs=args.confs, keep=args.keep, relax_steps=args.relax_steps,
+                        exhaustiveness=args.exhaustiveness, dock_poses=args.dock_poses, batch_size=args.batch_size,
+                        chunk_size=args.chunk_size, max_heavy_atoms=args.max_heavy_atoms, seed=args.seed)
+    summary = score_library(args.receptor, args.ligands, args.out, autobox_ligand=args.autobox_ligand,
+                            center=args.center, size=args.size, model=args.model, options=opts,
+                            out_sdf=args.out_sdf, top=args.top, num_workers=args.workers, address=args.address,
+                            resume=args.resume, device=args.device)
+    rate = summary["scored_now"] / max(summary["seconds"], 1e-9)
+    print(f"{summary['records']} records ({summary['errors']} with errors) -> {summary['out']}; "
+          f"{summary['scored_now']} scored in {summary['seconds']:.1f} s ({rate:.2f} mol/s)")
+    if args.top:
+        print(f"top {args.top}: {', '.join(summary['top'])}")
+    return 0
+
+
+def _cmd_enrich(args) -> int:
+    res = enrichment(args.scores, active_ids(args.actives))
+    print(f"{res['compounds']} compounds ({res['actives']} actives, {res['failed_rows']} failed rows): "
+          f"ROC AUC {res['roc_auc']:.3f}, EF1% {res['ef1']:.2f}, EF5% {res['ef5']:.2f}")
+    return 0
+
+
+def add_score_commands(sub) -> None:
+    """Register ``score`` and ``enrich`` on an argparse sub-parser set (called by ``atomgrid.cli``)."""
+    p = sub.add_parser("score", help="score a ligand library against a pocket (CSV out, one row per record)",
+                       description=POLICY_HELP)
+    p.add_argument("--receptor", required=True, help="receptor PDB/PDBQT")
+    p.add_argument("--autobox-ligand", help="reference ligand (SDF/mol2): the box and the template for --poses template")
+    p.add_argument("--center", type=float, nargs=3, metavar=("X", "Y", "Z"), help="box centre (A)")
+    p.add_argument("--size", type=float, nargs=3, metavar=("X", "Y", "Z"), help="box edge lengths (A)")
+    p.add_argument("--ligands", required=True, nargs="+", help=".smi/.ism/.csv/.sdf/.mol2 (optionally .gz); several files are one library")
+    p.add_argument("--poses", default="template", choices=POSE_MODES)
+    p.add_argument("--model", help="model name under atomgrid/models/ or a path (default: the shipped model)")
+    p.add_argument("--out", required=True, help="CSV: one row per input record, in input order")
+    p.add_argument("--out-sdf", help="best pose of each molecule with CNNscore/CNNaffinity tags")
+    p.add_argument("--top", type=int, default=0, help="also write OUT.top.csv with the N best (and only those in --out-sdf)")
+    p.add_argument("--workers", type=int, default=0, help="Ray actors (0: score in this process)")
+    p.add_argument("--address", help="Ray cluster address (default: an embedded local Ray when --workers > 0)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT.csv.parts/")
+    p.add_argument("--confs", type=int, default=ScoreOptions.n_confs, help="ETKDG conformers per molecule (template)")
+    p.add_argument("--keep", type=int, default=ScoreOptions.keep, help="best-aligned conformers relaxed and scored")
+    p.add_argument("--relax-steps", type=int, default=ScoreOptions.relax_steps)
+    p.add_argument("--exhaustiveness", type=int, default=ScoreOptions.exhaustiveness, help="Vina (--poses dock)")
+    p.add_argument("--dock-poses", type=int, default=ScoreOptions.dock_poses, help="Vina poses rescored per molecule")
+    p.add_argument("--batch-size", type=int, default=ScoreOptions.batch_size)
+    p.add_argument("--chunk-size", type=int, default=ScoreOptions.chunk_size)
+    p.add_argument("--max-heavy-atoms", type=int, default=ScoreOptions.max_heavy_atoms)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads in this process (0 = default)")
+    p.set_defaults(func=_cmd_score)
+    e = sub.add_parser("enrich", help="ROC AUC and EF1%% of an 'atomgrid score' CSV, actives given by id")
+    e.add_argument("scores", help="OUT.csv of atomgrid score")
+    e.add_argument("--actives", required=True, nargs="+", help="library file(s) whose record ids are the actives")
+    e.set_defaults(func=_cmd_enrich)

@@ -1,0 +1,84 @@
+"""The Ray side of ``atomgrid score`` (the only atomgrid module that imports ray).
+
+The driver puts the :class:`~atomgrid.score.ScoringContext` (typed receptor, box, reference, model
+weights) into the object store once; each actor wraps a plain :class:`~atomgrid.score.ChunkScorer`
+built from it. Chunks are submitted with bounded back-pressure (``ray.wait``: at most two chunks in
+flight per actor), so memory stays flat whatever the library size; results come back in completion
+order and the caller writes each chunk file (the output order is restored at concatenation).
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable
+
+import ray
+
+from .library import Record
+from .score import ChunkScorer, Row, ScoringContext
+
+
+def init_ray(address: str | None, num_cpus: int | None = None) -> None:
+    """Join ``address`` (a cluster started with ``ray start --head``), or start an embedded local Ray
+    that binds to 127.0.0.1 with no dashboard (as ``selfplay.distributed.init_ray`` does)."""
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        # Ray turns a 127.0.0.1 node address into the machine's external IP and then listens on every
+        # interface; its single-machine mode keeps every server on the loopback. Only this embedded
+        # instance is affected: `--address` clusters work as usual.
+        import ray._private.ray_constants as ray_constants
+        ray_constants.ENABLE_RAY_CLUSTER = False
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+
+
+@ray.remote(num_cpus=1)
+class ScoreActor:
+    """One :class:`ChunkScorer` per actor, one torch thread each (the actors share the cores)."""
+
+    def __init__(self, ctx: ScoringContext):
+        self.scorer = ChunkScorer(ctx, threads=1)
+
+    def score(self, k: int, records: list[Record]) -> tuple[int, list[Row]]:
+        return k, self.scorer.score_chunk(records)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def score_chunks(ctx: ScoringContext, chunks: Iterable[tuple[int, list[Record]]], num_workers: int,
+                 address: str | None, on_result: Callable[[int, list[Row]], None],
+                 in_flight_per_actor: int = 2) -> None:
+    """Score ``(chunk number, records)`` pairs on ``num_workers`` actors; ``on_result(k, rows)`` runs in
+    the driver as each chunk finishes. The receptor/model context is shared with one ``ray.put``."""
+    init_ray(address, num_cpus=None if address else max(num_workers, 1))
+    ctx_ref = ray.put(ctx)
+    actors = [ScoreActor.remote(ctx_ref) for _ in range(num_workers)]
+    pending: dict = {}  # object ref -> actor index
+    load = [0] * num_workers
+    it = iter(chunks)
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) < in_flight_per_actor * num_workers:
+                nxt = next(it, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                a = min(range(num_workers), key=lambda i: load[i])
+                pending[actors[a].score.remote(nxt[0], nxt[1])] = a
+                load[a] += 1
+            if not pending:
+                return
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                a = pending.pop(ref)
+                load[a] -= 1
+                k, rows = ray.get(ref)
+                on_result(k, rows)
+    finally:
+        for actor in actors:
+            ray.kill(actor)
