@@ -1,0 +1,203 @@
+"""``atomgrid score`` throughput and enrichment against AutoDock Vina, and peak memory vs library size.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/score.py screen [--actives 3 --decoys 13 --exhaustiveness 1]
+    PYTHONPATH=. .venv/bin/python benchmarks/score.py memory [--sizes 10000 100000]
+
+``screen``: a seeded subsample of DUD-E fabp4 actives and decoys (SMILES from the .ism files) is
+scored in one process, one after the other, by ``template`` poses, by ``given`` poses (the template
+run's own best poses read back from its SDF: the CNN-only cost), and by ``dock`` (AutoDock Vina 1.2 via
+its Python package, meeko ligand prep); Vina's own ranking (its best energy) comes from the same dock
+run. Prints molecules/s for each, the ratios to Vina, and ROC AUC / EF1% / EF5% of each ranking.
+
+``memory``: peak RSS (``resource.getrusage``, in a fresh subprocess per size) of (a) the streaming
+reader + parse + standardisation path over libraries of repeated SMILES and (b) a full ``given``-mode
+``score_library`` run over repeated SDF poses, for each size; prints the ratio largest / smallest.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from atomgrid import io as agio  # noqa: E402
+from atomgrid.library import iter_records  # noqa: E402
+from atomgrid.score import MODELS_DIR, ScoreOptions, enrichment, score_library  # noqa: E402
+
+
+def dude_dir(target: str) -> Path:
+    return agio.data_root() / "drug" / "dude" / target
+
+
+def default_model() -> str:
+    shipped = sorted(MODELS_DIR.glob("*.pt")) if MODELS_DIR.is_dir() else []
+    if shipped:
+        return str(shipped[0])
+    fallback = ROOT / "runs" / "atomgrid" / "small" / "best.pt"
+    if fallback.exists():
+        return str(fallback)
+    raise SystemExit(f"no model: nothing in {MODELS_DIR} and no {fallback}; pass --model")
+
+
+def subsample(target: str, n_act: int, n_dec: int, seed: int, out: Path) -> tuple[Path, set[str]]:
+    d = dude_dir(target)
+    rng = random.Random(seed)
+    acts = [r for r in iter_records(d / "actives_final.ism") if not r.error]
+    decs = [r for r in iter_records(d / "decoys_final.ism") if not r.error]
+    a = rng.sample(acts, n_act)
+    b = rng.sample(decs, n_dec)
+    lib = out / "lib.smi"
+    lines = [f"{r.text} {r.id}" for r in a + b]
+    rng.shuffle(lines)
+    lib.write_text("\n".join(lines) + "\n")
+    return lib, {r.id for r in a}
+
+
+def run_mode(name: str, receptor, ref, lib, out_dir: Path, model: str, opts: ScoreOptions, actives: set[str],
+             sdf: bool = False) -> dict:
+    out = out_dir / f"{name}.csv"
+    t = time.time()
+    cpu = time.process_time()
+    s = score_library(receptor, lib, out, autobox_ligand=ref, model=model, options=opts,
+                      out_sdf=out_dir / f"{name}.sdf" if sdf else None, progress=False)
+    wall, cpu = time.time() - t, time.process_time() - cpu
+    e = enrichment(out, actives)
+    res = {"mode": name, "records": s["records"], "errors": s["errors"], "wall_s": wall, "cpu_s": cpu,
+           "mol_per_s": s["records"] / wall, "mol_per_cpu_s": s["records"] / cpu, **e}
+    print(json.dumps(res), flush=True)
+    return res
+
+
+def vina_ranking(dock_csv: Path, actives: set[str], out: Path) -> dict:
+    """Rewrite the dock run's CSV with score = -Vina energy (the higher the better), then enrich."""
+    import csv
+    with open(dock_csv, newline="") as f, open(out, "w", newline="") as g:
+        r = csv.DictReader(f)
+        w = csv.DictWriter(g, fieldnames=r.fieldnames, lineterminator="\n")
+        w.writeheader()
+        for row in r:
+            row["score"] = f"{-float(row['vina']):.6f}" if row["vina"] else ""
+            w.writerow(row)
+    return enrichment(out, actives)
+
+
+def screen(args) -> None:
+    d = dude_dir(args.target)
+    receptor, ref = d / "receptor.pdb", d / "crystal_ligand.mol2"
+    model = args.model or default_model()
+    tmp = Path(tempfile.mkdtemp(prefix="agscore_bench_"))
+    lib, actives = subsample(args.target, args.actives, args.decoys, args.seed, tmp)
+    print(f"# {args.target}: {args.actives} actives + {args.decoys} decoys, model {model}, torch threads "
+          f"{__import__('torch').get_num_threads()}, out {tmp}", flush=True)
+    results = [run_mode("template", receptor, ref, lib, tmp, model, ScoreOptions(poses="template"), actives, sdf=True)]
+    results.append(run_mode("given", receptor, ref, tmp / "template.sdf", tmp, model, ScoreOptions(poses="given"), actives))
+    if not args.no_vina:
+        dock = run_mode("dock", receptor, ref, lib, tmp, model,
+                        ScoreOptions(poses="dock", exhaustiveness=args.exhaustiveness), actives)
+        results.append(dock)
+        v = vina_ranking(tmp / "dock.csv", actives, tmp / "vina_rank.csv")
+        v.update({"mode": f"vina (energy, exhaustiveness {args.exhaustiveness})", "mol_per_s": dock["mol_per_s"],
+                  "mol_per_cpu_s": dock["mol_per_cpu_s"]})
+        print(json.dumps(v), flush=True)
+        results.append(v)
+        base = dock["mol_per_s"]
+        print("\n| ranking | mol/s (wall) | mol/CPU-s | x Vina (wall) | ROC AUC | EF1% | EF5% |")
+        print("|---|---|---|---|---|---|---|")
+        for r in results:
+            print(f"| {r['mode']} | {r['mol_per_s']:.3f} | {r['mol_per_cpu_s']:.3f} | {r['mol_per_s'] / base:.1f} | "
+                  f"{r['roc_auc']:.3f} | {r['ef1']:.2f} | {r['ef5']:.2f} |")
+
+
+_MEM_CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+mode, path, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+t = time.time()
+if mode == "prep":
+    from atomgrid.library import iter_records
+    from atomgrid.poses import parse_record, standardize, PrepError
+    n = 0
+    for r in iter_records(path):
+        try:
+            standardize(parse_record(r))
+        except PrepError:
+            pass
+        n += 1
+else:
+    from atomgrid.score import score_library, ScoreOptions
+    s = score_library(extra["receptor"], path, extra["out"], autobox_ligand=extra["ref"], model=extra["model"],
+                      options=ScoreOptions(poses="given", chunk_size=64), progress=False)
+    n = s["records"]
+print(json.dumps({{"mode": mode, "n": n, "seconds": time.time() - t,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def memory(args) -> None:
+    d = dude_dir(args.target)
+    tmp = Path(tempfile.mkdtemp(prefix="agscore_mem_"))
+    smiles = [f"{r.text} {r.id}" for r in iter_records(d / "actives_final.ism")][:20]
+    model = args.model or default_model()
+    # given-mode poses: the crystal ligand repeated (its coordinates sit in the pocket)
+    xtal = agio.read_ligand(d / "crystal_ligand.mol2")
+    from rdkit import Chem
+    block = Chem.MolToMolBlock(xtal) + "$$$$\n"
+    child = tmp / "child.py"
+    child.write_text(_MEM_CHILD.format(root=str(ROOT)))
+    rows = []
+    for n in args.sizes:
+        lib = tmp / f"lib_{n}.smi"
+        with open(lib, "w") as f:
+            for i in range(n):
+                f.write(smiles[i % len(smiles)].split()[0] + f" m{i}\n")
+        r = subprocess.run([sys.executable, str(child), "prep", str(lib), "{}"], capture_output=True, text=True)
+        rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-500:]})
+        print(json.dumps(rows[-1]), flush=True)
+    for n in args.score_sizes:
+        sdf = tmp / f"poses_{n}.sdf"
+        with open(sdf, "w") as f:
+            for i in range(n):
+                f.write(f"x{i}" + block[block.index("\n"):])
+        extra = {"receptor": str(d / "receptor.pdb"), "ref": str(d / "crystal_ligand.mol2"), "model": model,
+                 "out": str(tmp / f"out_{n}.csv")}
+        r = subprocess.run([sys.executable, str(child), "score", str(sdf), json.dumps(extra)], capture_output=True, text=True)
+        rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-500:]})
+        print(json.dumps(rows[-1]), flush=True)
+    for mode in ("prep", "score"):
+        rs = [r for r in rows if r.get("mode") == mode]
+        if len(rs) >= 2:
+            print(f"{mode}: peak RSS {rs[0]['peak_rss_mb']:.1f} MB at {rs[0]['n']} -> {rs[-1]['peak_rss_mb']:.1f} MB at "
+                  f"{rs[-1]['n']} records: ratio {rs[-1]['peak_rss_mb'] / rs[0]['peak_rss_mb']:.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("screen")
+    s.add_argument("--target", default="fabp4")
+    s.add_argument("--actives", type=int, default=3)
+    s.add_argument("--decoys", type=int, default=13)
+    s.add_argument("--exhaustiveness", type=int, default=1)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--model")
+    s.add_argument("--no-vina", action="store_true")
+    m = sub.add_parser("memory")
+    m.add_argument("--target", default="fabp4")
+    m.add_argument("--sizes", type=int, nargs="+", default=[10000, 100000])
+    m.add_argument("--score-sizes", type=int, nargs="+", default=[1000, 10000])
+    m.add_argument("--model")
+    args = ap.parse_args()
+    screen(args) if args.cmd == "screen" else memory(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""atomgrid score: streaming library, per-record errors, poses, resume after Ctrl-C / SIGKILL, SDF round trip.
+
+Fixtures (tests/data/atomgrid_score/): the fabp4 pocket (residues within 9 Å of the crystal ligand),
+the crystal ligand and three active poses, all from the BSD-3 DUD-E/oddt copy; broken.smi/.sdf are
+hand-made. The model is a freshly initialised tiny net (8^3 grid at 2 Å) exported to a temp file, so
+these tests check the pipeline, not the model's quality.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from rdkit import Chem
+
+from atomgrid import nets
+from atomgrid.library import LibraryError, Record, count_records, iter_records
+from atomgrid.poses import PrepError, parse_record, relax_rigid
+from atomgrid.score import (OUTPUT_COLUMNS, ScoreError, ScoreOptions, enrichment, parts_dir, score_library)
+
+DATA = Path(__file__).parent / "data" / "atomgrid_score"
+REC = DATA / "pocket.pdb"
+REF = DATA / "crystal_ligand.sdf"
+ROOT = Path(__file__).resolve().parents[1]
+
+SMI_EXPECTED = [  # (index, id, error) of broken.smi
+    (0, "aspirin", ""), (1, "bad_smiles", "unparsable SMILES 'notasmiles'"), (2, "record2", "empty line"),
+    (3, "hydrogen", "no heavy atoms"), (4, "macrocycle100", "100 heavy atoms, more than the limit of 80"),
+    (5, "benzene", ""), (6, "unclosed_ring", "unparsable SMILES 'C1CC'"), (7, "sodium_benzoate", ""),
+]
+SDF_GIVEN_EXPECTED = [
+    (0, "CHEMBL8659", ""),
+    (1, "bad_valence", "AtomValenceException: Explicit valence for atom # 1 C, 6, is greater than permitted"),
+    (2, "hydrogen", "no heavy atoms"), (3, "ethanol_2d", "given poses need 3D coordinates (this record is 2D)"),
+    (4, "garbage_record", "unparsable SDF record"),
+]
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    from atomgrid.train import export_model
+    from atomgrid.typing import scheme_dict
+    torch.manual_seed(0)
+    cfg = nets.NetConfig(arch="atomnet", width=4, depth=1, stem_pool=1, hidden=8, grid_size=8)
+    meta = {"net": nets.net_config_dict(cfg), "grid": {"size": 8, "resolution": 2.0}, "typing": scheme_dict(),
+            "ligand_only": False, "name": "test-tiny"}
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    export_model(nets.build(cfg), meta, path)
+    return path
+
+
+FAST = dict(n_confs=2, keep=2, relax_steps=5)
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ----------------------------------------------------------------------------- library reader
+
+def test_library_records_and_errors(tmp_path):
+    recs = list(iter_records(DATA / "broken.smi"))
+    assert [(r.index, r.id, r.error or "") for r in recs] == [
+        (i, n, "empty line" if e == "empty line" else "") for i, n, e in SMI_EXPECTED]
+    assert count_records(DATA / "broken.smi") == 8
+    assert [r.index for r in iter_records(DATA / "broken.smi", start=5)] == [5, 6, 7]
+    # gzip streams the same records
+    gz = tmp_path / "broken.sdf.gz"
+    with gzip.open(gz, "wt") as f:
+        f.write((DATA / "broken.sdf").read_text())
+    assert list(iter_records(gz)) == list(iter_records(DATA / "broken.sdf"))
+    assert [r.id for r in iter_records(gz)] == [x[1] for x in SDF_GIVEN_EXPECTED]
+    # CSV: SMILES and id columns found by name (any case), empty cells are errors, blank rows count
+    (tmp_path / "lib.csv").write_text("Name,SMILES,pic50\nm1,CCO,5\nm2,,6\n,,\nm4,c1ccccc1,7\n")
+    got = [(r.index, r.id, r.text, r.error) for r in iter_records(tmp_path / "lib.csv")]
+    assert got == [(0, "m1", "CCO", None), (1, "m2", "", "empty SMILES"), (2, "record2", "", "empty line"),
+                   (3, "m4", "c1ccccc1", None)]
+    (tmp_path / "nosmi.csv").write_text("name,value\na,1\n")
+    with pytest.raises(LibraryError, match="no SMILES column"):
+        list(iter_records(tmp_path / "nosmi.csv"))
+    with pytest.raises(LibraryError, match="unknown library format"):
+        list(iter_records(tmp_path / "lib.txt"))
+
+
+def test_parse_errors_are_one_line_reasons():
+    for rec, reason in [(Record(0, "a", "smiles", "C1CC"), "unparsable SMILES 'C1CC'"),
+                        (Record(0, "a", "smiles", "[H][H]"), "no heavy atoms"),
+                        (Record(0, "a", "smiles", "", "empty line"), "empty line")]:
+        with pytest.raises(PrepError) as ei:
+            parse_record(rec)
+        assert str(ei.value) == reason
+
+
+# ----------------------------------------------------------------------------- rows and errors
+
+def test_broken_smiles_library_gives_one_row_per_record(tmp_path, model_path):
+    out = tmp_path / "out.csv"
+    s = score_library(REC, DATA / "broken.smi", out, autobox_ligand=REF, model=model_path,
+                      options=ScoreOptions(poses="template", chunk_size=3, **FAST), progress=False)
+    rows = read_rows(out)
+    assert list(rows[0]) == list(OUTPUT_COLUMNS)
+    assert [(int(r["index"]), r["id"], r["error"]) for r in rows] == SMI_EXPECTED
+    assert s["records"] == 8 and s["errors"] == 5
+    ok = [r for r in rows if not r["error"]]
+    assert all(0.0 < float(r["score"]) < 1.0 and r["pose"] == "template" and r["n_poses"] == "2" for r in ok)
+    assert all(r["score"] == "" and r["n_poses"] == "0" for r in rows if r["error"])
+    # standardisation: salt stripped and neutralised; canonical SMILES written
+    assert rows[7]["smiles"] == "O=C(O)c1ccccc1"
+    assert rows[0]["smiles"] == Chem.MolToSmiles(Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O"))
+    assert not parts_dir(out).exists()
+
+
+def test_given_sdf_errors_and_round_trip(tmp_path, model_path):
+    out, sdf = tmp_path / "given.csv", tmp_path / "given.sdf"
+    score_library(REC, DATA / "broken.sdf", out, autobox_ligand=REF, model=model_path,
+                  options=ScoreOptions(poses="given", chunk_size=2), out_sdf=sdf, progress=False)
+    rows = read_rows(out)
+    assert [(int(r["index"]), r["id"], r["error"]) for r in rows] == SDF_GIVEN_EXPECTED
+    # the written pose is the input pose: same atoms, same coordinates, scores as SD tags
+    written = [m for m in Chem.SDMolSupplier(str(sdf), removeHs=False)]
+    source = next(iter(Chem.SDMolSupplier(str(DATA / "broken.sdf"), removeHs=False)))
+    assert len(written) == 1 and written[0].GetProp("_Name") == "CHEMBL8659"
+    assert written[0].GetNumAtoms() == source.GetNumAtoms()
+    np.testing.assert_allclose(written[0].GetConformer().GetPositions(), source.GetConformer().GetPositions(), atol=1e-4)
+    assert written[0].GetProp("CNNscore") == rows[0]["score"] and written[0].GetProp("CNNaffinity") == rows[0]["pK"]
+    # scoring the written SDF again as given poses gives the same score
+    out2 = tmp_path / "again.csv"
+    score_library(REC, sdf, out2, autobox_ligand=REF, model=model_path, options=ScoreOptions(poses="given"),
+                  progress=False)
+    assert read_rows(out2)[0]["score"] == rows[0]["score"]
+
+
+def test_top_n_and_out_sdf(tmp_path, model_path):
+    out, sdf = tmp_path / "o.csv", tmp_path / "o.sdf"
+    score_library(REC, DATA / "poses.sdf", out, autobox_ligand=REF, model=model_path,
+                  options=ScoreOptions(poses="given"), out_sdf=sdf, top=2, progress=False)
+    rows = read_rows(out)
+    top = read_rows(tmp_path / "o.top.csv")
+    best = sorted(rows, key=lambda r: -float(r["score"]))[:2]
+    assert [t["id"] for t in top] == [b["id"] for b in best] and [t["rank"] for t in top] == ["1", "2"]
+    assert [m.GetProp("_Name") for m in Chem.SDMolSupplier(str(sdf))] == [b["id"] for b in best]
+
+
+def test_template_needs_reference_and_bad_inputs(tmp_path, model_path):
+    with pytest.raises(ScoreError, match="--poses template needs a reference ligand"):
+        score_library(REC, DATA / "broken.smi", tmp_path / "o.csv", center=(0, 0, 0), size=(20, 20, 20),
+                      model=model_path, progress=False)
+    with pytest.raises(ScoreError, match="no such file"):
+        score_library(REC, tmp_path / "missing.smi", tmp_path / "o.csv", autobox_ligand=REF, model=model_path)
+    with pytest.raises(ScoreError, match="no shipped model of that name"):
+        score_library(REC, DATA / "poses.sdf", tmp_path / "o2.csv", autobox_ligand=REF, model="no-such-model",
+                      options=ScoreOptions(poses="given"), progress=False)
+
+
+# ----------------------------------------------------------------------------- resume
+
+def _lib(tmp_path: Path) -> Path:
+    """9 given-pose records (3 poses x 3, one 2D record in the middle): chunks of 2 -> 5 chunks."""
+    blocks = (DATA / "poses.sdf").read_text().split("$$$$\n")[:3]
+    bad = (DATA / "broken.sdf").read_text().split("$$$$\n")[3]
+    recs = []
+    for i in range(3):
+        for j, b in enumerate(blocks):
+            recs.append(f"p{i}_{j}" + b[b.index("\n"):])
+        if i == 1:
+            recs.append(bad)
+    path = tmp_path / "lib.sdf"
+    path.write_text("$$$$\n".join(recs) + "$$$$\n")
+    return path
+
+
+def test_ctrl_c_then_resume_matches_uninterrupted(tmp_path, model_path):
+    lib = _lib(tmp_path)
+    opts = ScoreOptions(poses="given", chunk_size=2)
+    ref_out = tmp_path / "ref.csv"
+    score_library(REC, lib, ref_out, autobox_ligand=REF, model=model_path, options=opts,
+                  out_sdf=tmp_path / "ref.sdf", progress=False)
+
+    def interrupt(k):
+        if k == 2:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "run.csv"
+    kw = dict(autobox_ligand=REF, model=model_path, options=opts, out_sdf=tmp_path / "run.sdf", progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        score_library(REC, lib, out, on_chunk=interrupt, **kw)
+    assert not out.exists() and sorted(p.name for p in parts_dir(out).glob("chunk_*.csv")) == [
+        "chunk_00000000.csv", "chunk_00000001.csv", "chunk_00000002.csv"]
+    with pytest.raises(ScoreError, match="pass --resume"):
+        score_library(REC, lib, out, **kw)
+    s = score_library(REC, lib, out, resume=True, **kw)
+    assert s["resumed_records"] == 6 and s["scored_now"] == 4
+    assert out.read_text() == ref_out.read_text()
+    assert (tmp_path / "run.sdf").read_text() == (tmp_path / "ref.sdf").read_text()
+    ids = [r["index"] for r in read_rows(out)]
+    assert ids == [str(i) for i in range(10)]
+
+
+def test_sigkill_then_resume_via_cli(tmp_path, model_path):
+    """A run killed with SIGKILL after two chunks, resumed with ``--resume``: identical output."""
+    lib = _lib(tmp_path)
+    common = ["--receptor", str(REC), "--autobox-ligand", str(REF), "--ligands", str(lib), "--poses", "given",
+              "--model", str(model_path), "--chunk-size", "2"]
+    from atomgrid.cli import main
+    assert main(["score", *common, "--out", str(tmp_path / "ref.csv")]) == 0
+    killer = (
+        "import os, signal, sys\n"
+        "from atomgrid.score import score_library, ScoreOptions\n"
+        "def hook(k):\n"
+        "    if k == 1: os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"score_library({str(REC)!r}, {str(lib)!r}, {str(tmp_path / 'run.csv')!r}, autobox_ligand={str(REF)!r},"
+        f" model={str(model_path)!r}, options=ScoreOptions(poses='given', chunk_size=2), on_chunk=hook, progress=False)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-c", killer], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == -9, r.stderr[-2000:]
+    assert len(list(parts_dir(tmp_path / "run.csv").glob("chunk_*.csv"))) == 2
+    assert main(["score", *common, "--out", str(tmp_path / "run.csv"), "--resume"]) == 0
+    assert (tmp_path / "run.csv").read_text() == (tmp_path / "ref.csv").read_text()
+
+
+def test_resume_refuses_other_settings(tmp_path, model_path):
+    lib = _lib(tmp_path)
+    out = tmp_path / "o.csv"
+
+    def interrupt(k):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        score_library(REC, lib, out, autobox_ligand=REF, model=model_path,
+                      options=ScoreOptions(poses="given", chunk_size=2), on_chunk=interrupt, progress=False)
+    with pytest.raises(ScoreError, match="other inputs or settings"):
+        score_library(REC, lib, out, autobox_ligand=REF, model=model_path, resume=True,
+                      options=ScoreOptions(poses="given", chunk_size=3), progress=False)
+
+
+# ----------------------------------------------------------------------------- pieces
+
+def test_relax_rigid_removes_clash_and_stays_rigid():
+    rng = np.random.default_rng(0)
+    lig = rng.normal(size=(1, 12, 3)) * 1.5
+    rec = np.array([[0.5, 0.0, 0.0], [0.0, 0.6, 0.3]]) + lig[0, :2]  # two atoms inside the ligand
+    out, clash = relax_rigid(lig, np.arange(12), rec, steps=40)
+    _, clash0 = relax_rigid(lig, np.arange(12), rec, steps=0)
+    assert clash[0] < 0.5 * clash0[0]
+    d = lambda x: np.linalg.norm(x[:, None] - x[None], axis=-1)
+    np.testing.assert_allclose(d(out[0]), d(lig[0]), atol=1e-4)
+
+
+def test_enrichment_golden(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("index,id,smiles,score,pK,pose,n_poses,vina,error\n"
+                 "0,a1,C,0.9,,given,1,,\n1,d1,C,0.8,,given,1,,\n2,a2,C,0.7,,given,1,,\n"
+                 "3,a2,C,0.1,,given,1,,\n4,d2,C,,,,0,,no heavy atoms\n5,d3,C,0.2,,given,1,,\n")
+    e = enrichment(p, {"a1", "a2"})
+    # compounds a1 .9, d1 .8, a2 .7 (best of its two rows), d3 .2, d2 failed (lowest): AUC 5/6
+    assert e["compounds"] == 5 and e["actives"] == 2 and e["failed_rows"] == 1
+    assert e["roc_auc"] == pytest.approx(5 / 6)
+    assert e["ef1"] == pytest.approx(1 / (2 / 5))
+
+
+@pytest.mark.ray
+def test_ray_actors_give_the_same_rows(tmp_path, model_path):
+    ray = pytest.importorskip("ray")
+    lib = _lib(tmp_path)
+    opts = ScoreOptions(poses="given", chunk_size=2)
+    kw = dict(autobox_ligand=REF, model=model_path, options=opts, progress=False)
+    score_library(REC, lib, tmp_path / "local.csv", **kw)
+    try:
+        score_library(REC, lib, tmp_path / "ray.csv", num_workers=2, **kw)
+    finally:
+        ray.shutdown()
+    a, b = read_rows(tmp_path / "local.csv"), read_rows(tmp_path / "ray.csv")
+    assert [(r["index"], r["id"], r["error"]) for r in a] == [(r["index"], r["id"], r["error"]) for r in b]
+    for x, y in zip(a, b):
+        if x["score"]:
+            assert float(x["score"]) == pytest.approx(float(y["score"]), abs=1e-5)
