@@ -267,6 +267,7 @@ def test_enrichment_golden(tmp_path):
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_ray_actors_give_the_same_rows(tmp_path, model_path):
     ray = pytest.importorskip("ray")
     lib = _lib(tmp_path)
