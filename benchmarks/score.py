@@ -10,8 +10,10 @@ its Python package, meeko ligand prep); Vina's own ranking (its best energy) com
 run. Prints molecules/s for each, the ratios to Vina, and ROC AUC / EF1% / EF5% of each ranking.
 
 ``memory``: peak RSS (``resource.getrusage``, in a fresh subprocess per size) of (a) the streaming
-reader + parse + standardisation path over libraries of repeated SMILES and (b) a full ``given``-mode
-``score_library`` run over repeated SDF poses, for each size; prints the ratio largest / smallest.
+reader + RDKit parse over libraries of repeated SMILES (``--sizes``, default 10k and 100k), (b) the
+same plus standardisation (``--prep-sizes``) and (c) a full ``given``-mode ``score_library`` run
+(CNN scoring, chunk files, final concatenation) over repeated SDF poses (``--score-sizes``); prints
+the ratio largest / smallest for each.
 """
 from __future__ import annotations
 
@@ -42,10 +44,10 @@ def default_model() -> str:
     shipped = sorted(MODELS_DIR.glob("*.pt")) if MODELS_DIR.is_dir() else []
     if shipped:
         return str(shipped[0])
-    fallback = ROOT / "runs" / "atomgrid" / "small" / "best.pt"
-    if fallback.exists():
-        return str(fallback)
-    raise SystemExit(f"no model: nothing in {MODELS_DIR} and no {fallback}; pass --model")
+    for fallback in (ROOT / "runs" / "atomgrid" / "small" / "model.pt", ROOT / "runs" / "atomgrid" / "small" / "best.pt"):
+        if fallback.exists():
+            return str(fallback)
+    raise SystemExit(f"no model: nothing in {MODELS_DIR} and no runs/atomgrid/small/model.pt; pass --model")
 
 
 def subsample(target: str, n_act: int, n_dec: int, seed: int, out: Path) -> tuple[Path, set[str]]:
@@ -64,7 +66,7 @@ def subsample(target: str, n_act: int, n_dec: int, seed: int, out: Path) -> tupl
 
 def run_mode(name: str, receptor, ref, lib, out_dir: Path, model: str, opts: ScoreOptions, actives: set[str],
              sdf: bool = False) -> dict:
-    out = out_dir / f"{name}.csv"
+    out = out_dir / f"{name.split()[0]}{'_sub' if ' ' in name else ''}.csv"
     t = time.time()
     cpu = time.process_time()
     s = score_library(receptor, lib, out, autobox_ligand=ref, model=model, options=opts,
@@ -101,7 +103,16 @@ def screen(args) -> None:
     results = [run_mode("template", receptor, ref, lib, tmp, model, ScoreOptions(poses="template"), actives, sdf=True)]
     results.append(run_mode("given", receptor, ref, tmp / "template.sdf", tmp, model, ScoreOptions(poses="given"), actives))
     if not args.no_vina:
-        dock = run_mode("dock", receptor, ref, lib, tmp, model,
+        # Vina is slow here: it docks a sub-library (the first --vina-molecules records, at least one
+        # active among them); template is scored again on exactly that sub-library for a like-for-like row
+        lines = lib.read_text().splitlines()
+        first_active = next(i for i, l in enumerate(lines) if l.split()[1] in actives)
+        sub = [lines[first_active]] + [l for i, l in enumerate(lines) if i != first_active][: args.vina_molecules - 1]
+        vlib = tmp / "vina_lib.smi"
+        vlib.write_text("\n".join(sub) + "\n")
+        results.append(run_mode("template (Vina's molecules)", receptor, ref, vlib, tmp, model,
+                                ScoreOptions(poses="template"), actives))
+        dock = run_mode("dock", receptor, ref, vlib, tmp, model,
                         ScoreOptions(poses="dock", exhaustiveness=args.exhaustiveness), actives)
         results.append(dock)
         v = vina_ranking(tmp / "dock.csv", actives, tmp / "vina_rank.csv")
@@ -110,10 +121,12 @@ def screen(args) -> None:
         print(json.dumps(v), flush=True)
         results.append(v)
         base = dock["mol_per_s"]
-        print("\n| ranking | mol/s (wall) | mol/CPU-s | x Vina (wall) | ROC AUC | EF1% | EF5% |")
-        print("|---|---|---|---|---|---|---|")
+        cbase = dock["mol_per_cpu_s"]
+        print("\n| ranking | molecules | mol/s (wall) | mol/CPU-s | x Vina (wall) | x Vina (CPU) | ROC AUC | EF1% | EF5% |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for r in results:
-            print(f"| {r['mode']} | {r['mol_per_s']:.3f} | {r['mol_per_cpu_s']:.3f} | {r['mol_per_s'] / base:.1f} | "
+            print(f"| {r['mode']} | {r['compounds']} | {r['mol_per_s']:.3f} | {r['mol_per_cpu_s']:.3f} | "
+                  f"{r['mol_per_s'] / base:.1f} | {r['mol_per_cpu_s'] / cbase:.1f} | "
                   f"{r['roc_auc']:.3f} | {r['ef1']:.2f} | {r['ef5']:.2f} |")
 
 
@@ -122,13 +135,15 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 mode, path, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 t = time.time()
-if mode == "prep":
+if mode in ("read", "prep"):
     from atomgrid.library import iter_records
     from atomgrid.poses import parse_record, standardize, PrepError
     n = 0
     for r in iter_records(path):
         try:
-            standardize(parse_record(r))
+            m = parse_record(r)
+            if mode == "prep":
+                standardize(m)
         except PrepError:
             pass
         n += 1
@@ -154,14 +169,15 @@ def memory(args) -> None:
     child = tmp / "child.py"
     child.write_text(_MEM_CHILD.format(root=str(ROOT)))
     rows = []
-    for n in args.sizes:
-        lib = tmp / f"lib_{n}.smi"
-        with open(lib, "w") as f:
-            for i in range(n):
-                f.write(smiles[i % len(smiles)].split()[0] + f" m{i}\n")
-        r = subprocess.run([sys.executable, str(child), "prep", str(lib), "{}"], capture_output=True, text=True)
-        rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-500:]})
-        print(json.dumps(rows[-1]), flush=True)
+    for mode, sizes in (("read", args.sizes), ("prep", args.prep_sizes)):
+        for n in sizes:
+            lib = tmp / f"lib_{n}.smi"
+            with open(lib, "w") as f:
+                for i in range(n):
+                    f.write(smiles[i % len(smiles)].split()[0] + f" m{i}\n")
+            r = subprocess.run([sys.executable, str(child), mode, str(lib), "{}"], capture_output=True, text=True)
+            rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-500:]})
+            print(json.dumps(rows[-1]), flush=True)
     for n in args.score_sizes:
         sdf = tmp / f"poses_{n}.sdf"
         with open(sdf, "w") as f:
@@ -172,7 +188,7 @@ def memory(args) -> None:
         r = subprocess.run([sys.executable, str(child), "score", str(sdf), json.dumps(extra)], capture_output=True, text=True)
         rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-500:]})
         print(json.dumps(rows[-1]), flush=True)
-    for mode in ("prep", "score"):
+    for mode in ("read", "prep", "score"):
         rs = [r for r in rows if r.get("mode") == mode]
         if len(rs) >= 2:
             print(f"{mode}: peak RSS {rs[0]['peak_rss_mb']:.1f} MB at {rs[0]['n']} -> {rs[-1]['peak_rss_mb']:.1f} MB at "
@@ -189,11 +205,13 @@ def main() -> None:
     s.add_argument("--exhaustiveness", type=int, default=1)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--model")
+    s.add_argument("--vina-molecules", type=int, default=5, help="records docked by Vina (a sub-library)")
     s.add_argument("--no-vina", action="store_true")
     m = sub.add_parser("memory")
     m.add_argument("--target", default="fabp4")
     m.add_argument("--sizes", type=int, nargs="+", default=[10000, 100000])
-    m.add_argument("--score-sizes", type=int, nargs="+", default=[1000, 10000])
+    m.add_argument("--prep-sizes", type=int, nargs="+", default=[2000, 20000])
+    m.add_argument("--score-sizes", type=int, nargs="+", default=[200, 1000])
     m.add_argument("--model")
     args = ap.parse_args()
     screen(args) if args.cmd == "screen" else memory(args)
