@@ -56,7 +56,9 @@ def score_chunks(ctx: ScoringContext, chunks: Iterable[tuple[int, list[Record]]]
     the driver as each chunk finishes. The receptor/model context is shared with one ``ray.put``."""
     init_ray(address, num_cpus=None if address else max(num_workers, 1))
     ctx_ref = ray.put(ctx)
-    actors = [ScoreActor.remote(ctx_ref) for _ in range(num_workers)]
+    # Ray hides GPUs from actors that do not ask for one: on CUDA the actors share one GPU by fractions
+    gpu = 1.0 / num_workers if str(ctx.device).startswith("cuda") else 0.0
+    actors = [ScoreActor.options(num_gpus=gpu).remote(ctx_ref) for _ in range(num_workers)]
     pending: dict = {}  # object ref -> actor index
     load = [0] * num_workers
     it = iter(chunks)
