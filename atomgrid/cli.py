@@ -33,7 +33,11 @@ def add_train(sub) -> None:
 
 
 def _cmd_evaluate(args) -> int:
+    import torch
+
     from . import evaluate as ev
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     results = []
     for model in [args.model] + list(args.baseline or []):
         if args.set == "casf2016":
@@ -61,6 +65,7 @@ def add_evaluate(sub) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
     p.add_argument("--max-decoys", type=int, default=0, help="DUD-E: score a seeded random subset of decoys")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--json", help="write the results as JSON here")
     p.set_defaults(func=_cmd_evaluate)
 

@@ -147,8 +147,8 @@ def make_grids(coords: torch.Tensor, weights: torch.Tensor, radii: torch.Tensor,
     # Few distinct weight rows (real atom types): one scratch grid per row, laid out [S_sig, B, V],
     # then a sparse [C, S_sig] x [S_sig, B*V] product spreads rows onto channels (each row has only
     # a few ones, so this is a few adds per voxel, not a dense matmul).
-    # Many distinct rows (arbitrary float weights): scatter (atom, channel) pairs into the output.
-    by_signature = n_sig <= c
+    # Many distinct rows (arbitrary float weights, n_sig > 4 C): scatter (atom, channel) pairs instead.
+    by_signature = n_sig <= 4 * c
     if by_signature:
         target = _scratch(n_sig * b_count * vox, dev, dt, coords.requires_grad and torch.is_grad_enabled())
         slot = (inv * b_count + batch) * vox  # [N'] start of each atom's scratch grid

@@ -75,6 +75,7 @@ class TrainConfig:
     log_every: int = 25
     keep_last: int = 2
     max_minutes: float = 0.0  # stop early after this much wall time (0 = no limit)
+    stop_after: int = 0  # stop after this many steps, schedule still spanning `steps` (0 = run all)
 
 
 @dataclass(frozen=True)
@@ -187,9 +188,11 @@ def train(cfg: AtomgridConfig) -> Path:
     t_start = time.time()
 
     def batches():
-        for idx in index_batches:
+        for n, idx in enumerate(index_batches):
             if cfg.train.max_minutes > 0 and time.time() - t_start > 60 * cfg.train.max_minutes:
                 return  # fit() ends cleanly when the batch stream ends
+            if 0 < cfg.train.stop_after <= n:
+                return
             yield make_batch(ds, idx, gridder, cfg.data.ligand_only)
 
     logger = MetricsLogger(run_dir)

@@ -79,16 +79,18 @@ def test_gradcheck_small_grid_double():
     assert torch.autograd.gradcheck(lambda x: make_grids(x, w, radii, batch, center, spec), (xyz,), eps=1e-6, atol=1e-6, fast_mode=True)
 
 
-def test_gradcheck_arbitrary_float_weights_path():
+def test_gradcheck_both_scatter_paths():
     spec = GridSpec(size=5, resolution=0.7)
-    xyz = torch.tensor([[0.1, 0.2, -0.3], [0.4, -0.5, 0.25]], dtype=D, requires_grad=True)
-    w = torch.tensor([[0.3, 0.7], [0.9, 0.2]], dtype=D)  # more distinct rows than channels? no: 2 <= 2
-    w3 = torch.tensor([[0.3], [0.9]], dtype=D)  # 2 distinct rows > 1 channel: the pair path
-    radii = torch.tensor([1.1, 1.4], dtype=D)
+    xyz = torch.tensor([[0.1, 0.2, -0.3], [0.4, -0.5, 0.25], [-0.3, 0.1, 0.45], [0.2, -0.1, -0.6],
+                        [-0.5, -0.4, 0.0], [0.0, 0.55, 0.3]], dtype=D, requires_grad=True)
+    radii = torch.tensor([1.1, 1.4, 0.9, 1.2, 1.0, 1.3], dtype=D)
     center = torch.zeros(1, 3, dtype=D)
-    batch = torch.zeros(2, dtype=torch.long)
-    for ww in (w, w3):
-        assert torch.autograd.gradcheck(lambda x: make_grids(x, ww, radii, batch, center, spec), (xyz,), eps=1e-6, atol=1e-6, fast_mode=True)
+    batch = torch.zeros(6, dtype=torch.long)
+    binary = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=D)
+    floats = torch.tensor([[0.3], [0.9], [0.5], [0.7], [0.2], [0.6]], dtype=D)  # 6 distinct rows > 4 x 1 channel
+    for w in (binary, floats):
+        assert torch.autograd.gradcheck(lambda x: make_grids(x, w, radii, batch, center, spec), (xyz,), eps=1e-6,
+                                        atol=1e-6, fast_mode=True)
 
 
 def test_pair_path_equals_signature_path():

@@ -39,13 +39,22 @@ def tiny_cache() -> dict:
     return {"version": agdata.CACHE_VERSION, "receptors": {"fabp4": tr.to_dict()}, "examples": examples, "errors": []}
 
 
-def test_tiny_training_run_drives_the_loss_down():
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: one thread avoids OpenMP spin-waits on a loaded shared machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_tiny_training_run_drives_the_loss_down(one_thread):
     torch.manual_seed(0)
     ds = agdata.ComplexSet(tiny_cache())
     assert len(ds) == 8 and len(ds.indices(1)) == 4 and len(ds.indices(0)) == 4
-    gridder = Gridder(GridSpec(10, 2.0), "cpu")
+    gridder = Gridder(GridSpec(8, 2.5), "cpu")
     batch = make_batch(ds, list(range(8)), gridder, False)  # one fixed batch: the net must fit it
-    model = nets.build(nets.preset("atomnet-c8-l2", stem_pool=1, hidden=32, grid_size=10))
+    model = nets.build(nets.preset("atomnet-c8-l2", stem_pool=1, hidden=32, grid_size=8))
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses, bce = [], []
     fit(model, loss_fn(0.5), iter([batch] * 40), opt, runtime=Runtime.create("cpu"), steps=40,
