@@ -5,7 +5,7 @@ from boardnet.games.base import Game, GameError, IllegalMoveError, ParseError, S
 
 __all__ = ["Game", "State", "GameError", "IllegalMoveError", "ParseError", "make_game", "GAMES"]
 
-GAMES = ("tictactoe", "connect4", "go", "chess")
+GAMES = ("tictactoe", "connect4", "go", "chess", "checkers")
 
 
 def make_game(name: str, **kwargs) -> Game:
