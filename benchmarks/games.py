@@ -36,9 +36,9 @@ GAMES = {
     "go": ("go9", "go", "go(board_size=9,komi=7.0)", 0.15),
     "chess": ("chess", "chess", "chess", 0.3),
     "tictactoe": ("tictactoe", "tictactoe", "tic_tac_toe", None),
-    "checkers": ("checkers", "checkers", "checkers", None),
+    "checkers": ("checkers", "checkers", "checkers", 0.3),
 }
-DEFAULT = ("connect4", "go", "chess", "tictactoe")
+DEFAULT = ("connect4", "go", "chess", "tictactoe", "checkers")
 
 
 def run_ours(game, seconds: float, seed: int) -> tuple[int, int, float]:
