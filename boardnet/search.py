@@ -507,7 +507,7 @@ def search_lockstep(trees: Sequence[Tree], evaluator: Evaluator, num_simulations
     own evaluation on a fresh tree)."""
     if num_simulations < 0:
         raise ValueError(f"search_lockstep num_simulations={num_simulations}: must be >= 0")
-    trees = [t for t in trees if not t.is_terminal()]
+    trees = [t for t in dict.fromkeys(trees) if not t.is_terminal()]   # a tree listed twice runs once
     if not trees or num_simulations == 0:
         return
     st = _shared_store(trees)
