@@ -33,8 +33,13 @@ from .placement import place_on_template
 from .typing import check_scheme
 
 # CASF rule: these report energies (lower is better), so they are negated, then only scores > 0 kept.
-_NEGATE = ("casf_AutodockVina", "casf_GlideScore-SP", "casf_GlideScore-XP", "casf_DrugScore2018")
-_PK_UNITS = ("gnina_", "pafnucy_")
+_NEGATE = ("casf_AutodockVina", "casf_GlideScore-SP", "casf_GlideScore-XP", "casf_DrugScore2018",
+           "gnina_default_Affinity_vina_term")
+
+
+def _pk_units(method: str) -> bool:
+    """Methods that predict pK directly (RMSE against the measured pK is meaningful)."""
+    return method.endswith("_CNNaffinity") or method == "pafnucy_pred_pK"
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu"):
@@ -76,10 +81,10 @@ def reference_scores(ids: list[str]) -> dict[str, dict[str, float]]:
         if r["pdbid"] not in want:
             continue
         for k, v in r.items():
-            if not (k.startswith("casf_") or k.startswith(_PK_UNITS)) or v in ("", None):
+            if not (k.startswith("casf_") or k.startswith(("gnina_", "pafnucy_"))) or v in ("", None):
                 continue
             x = float(v)
-            if k.startswith("casf_"):
+            if not _pk_units(k):
                 x = -x if k in _NEGATE else x
                 if not x > 0:
                     continue
@@ -95,7 +100,7 @@ def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n
     items = [ds.sample(i) for i in range(len(ds))]
     act, aff = score(model, meta, [(s.receptor, s.ligand, s.center) for s in items], device)
     ex = ds.examples
-    crystal = [i for i, e in enumerate(ex) if e["good"] == 1 and e["rmsd"] == 0.0]
+    crystal = [i for i, e in enumerate(ex) if ":" not in e["source"]]  # the given pose, not docked/perturbed
     ids = [ex[i]["id"] for i in crystal]
     y = np.asarray([ex[i]["pK"] for i in crystal])
     p = aff[crystal]
@@ -122,7 +127,7 @@ def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n
         yy = np.asarray([truth[i] for i in common])
         ss = np.asarray([scores[i] for i in common])
         entry = {"n": len(common), "pearson": dict(zip(("value", "low", "high"), bootstrap(pearson, yy, ss, n_boot)))}
-        if method.startswith(_PK_UNITS):
+        if _pk_units(method):
             entry["rmse"] = dict(zip(("value", "low", "high"), bootstrap(rmse, yy, ss, n_boot)))
         mine = np.asarray([pred[i] for i in common])
         entry["model_pearson_same_ids"] = pearson(yy, mine)

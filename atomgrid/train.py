@@ -158,7 +158,7 @@ def validate(model, ds: agdata.ComplexSet, gridder: Gridder, ligand_only: bool) 
     act, aff = predict(model, ds, idx, gridder, ligand_only)
     good = np.asarray([e["good"] for e in ds.examples])
     pk = np.asarray([e["pK"] for e in ds.examples])
-    crystal = np.asarray([e["good"] == 1 and e["rmsd"] == 0.0 for e in ds.examples])
+    crystal = np.asarray([":" not in e["source"] for e in ds.examples])  # given poses only
     return {"val_pose_auc": roc_auc(good, act), "val_pearson": pearson(pk[crystal], aff[crystal]),
             "val_rmse": rmse(pk[crystal], aff[crystal])}
 
