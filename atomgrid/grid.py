@@ -150,7 +150,8 @@ def make_grids(coords: torch.Tensor, weights: torch.Tensor, radii: torch.Tensor,
     # Many distinct rows (arbitrary float weights, n_sig > 4 C): scatter (atom, channel) pairs instead.
     by_signature = n_sig <= 4 * c
     if by_signature:
-        target = _scratch(n_sig * b_count * vox, dev, dt, coords.requires_grad and torch.is_grad_enabled())
+        grad = torch.is_grad_enabled() and (coords.requires_grad or radii.requires_grad)
+        target = _scratch(n_sig * b_count * vox, dev, dt, grad)
         slot = (inv * b_count + batch) * vox  # [N'] start of each atom's scratch grid
     else:
         out = torch.zeros(b_count, c, s, s, s, device=dev, dtype=dt)

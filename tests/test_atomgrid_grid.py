@@ -145,3 +145,29 @@ def test_augmentation_rotations_are_proper_and_translations_bounded():
     moved = transform(xyz, batch, centers, rot[:2], torch.zeros(2, 3, dtype=D))
     # distances to the rotation centre are preserved
     assert torch.allclose((moved - centers[batch]).norm(dim=1), (xyz - centers[batch]).norm(dim=1), atol=1e-12)
+
+
+def test_scratch_reuse_does_not_leak_between_calls():
+    spec = GridSpec(size=8, resolution=0.5)
+    w = torch.tensor([[1.0, 0.0]])
+    a = make_grid(torch.zeros(1, 3), w, torch.tensor([1.5]), (0, 0, 0), spec)
+    b = make_grid(torch.tensor([[1.0, 1.0, 1.0]]), w, torch.tensor([1.5]), (0, 0, 0), spec)
+    a2 = make_grid(torch.zeros(1, 3), w, torch.tensor([1.5]), (0, 0, 0), spec)
+    assert torch.equal(a, a2) and not torch.equal(a, b)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cpu_and_gpu_grids_agree():
+    torch.manual_seed(4)
+    spec = GridSpec(size=24, resolution=0.5)
+    xyz = torch.randn(300, 3) * 4
+    w = torch.zeros(300, 28)
+    w[torch.arange(300), torch.randint(0, 28, (300,))] = 1.0
+    w[:, 8] = (torch.rand(300) < 0.3).float()
+    radii = torch.rand(300) + 1.2
+    batch = torch.arange(300) % 3
+    centers = torch.randn(3, 3)
+    cpu = make_grids(xyz, w, radii, batch, centers, spec)
+    gpu = make_grids(xyz.cuda(), w.cuda(), radii.cuda(), batch.cuda(), centers.cuda(), spec)
+    assert torch.allclose(cpu, gpu.cpu(), atol=1e-5)
