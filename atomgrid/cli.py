@@ -39,7 +39,11 @@ def _cmd_evaluate(args) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     results = []
-    for model in [args.model] + list(args.baseline or []):
+    baselines = list(args.baseline or [])
+    sibling = Path(args.model).with_name(Path(args.model).stem + "-ligonly" + Path(args.model).suffix)
+    if not baselines and not args.no_baseline and sibling.exists():
+        baselines = [str(sibling)]  # the ligand-only baseline always goes beside the full model
+    for model in [args.model] + baselines:
         if args.set == "casf2016":
             res = ev.evaluate_casf(model, args.cache, args.bootstrap, args.device)
             print(ev.format_casf(res))
@@ -60,7 +64,9 @@ def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a model on a test set, with bootstrap intervals")
     p.add_argument("--model", required=True, help="model file (atomgrid/models/<name>.pt or a run's model.pt)")
     p.add_argument("--set", required=True, help="casf2016 | dude:<target> (fabp4, inha)")
-    p.add_argument("--baseline", action="append", help="further models to evaluate beside it (e.g. ligand-only)")
+    p.add_argument("--baseline", action="append",
+                   help="further models to evaluate beside it (default: the '<model>-ligonly.pt' next to it, if any)")
+    p.add_argument("--no-baseline", action="store_true", help="do not add the ligand-only baseline automatically")
     p.add_argument("--cache", default="runs/atomgrid/cache_test.pt", help="typed CASF test cache (built if missing)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
     p.add_argument("--max-decoys", type=int, default=0, help="DUD-E: score a seeded random subset of decoys")
@@ -80,7 +86,6 @@ def _cmd_grid_info(args) -> int:
     print(f"grid: {spec.size}^3 points at {spec.resolution} A ({spec.dimension} A between the outer points)")
     if args.ligand:
         import numpy as np
-        import torch
 
         from . import io
         from .featurize import Gridder, type_ligand, type_receptor
@@ -95,12 +100,12 @@ def _cmd_grid_info(args) -> int:
                 raise SystemExit(f"atomgrid grid-info: {rec}")
             tr = type_receptor(rec, io.autobox(tl.xyz, args.padding), margin=spec.dimension)
         g = Gridder(spec)([(tr, tl, tl.centroid())])[0]
-        print(f"ligand atoms {len(tl)}, receptor atoms {0 if tr is None else len(tr)}, centre {np.round(tl.centroid(), 3).tolist()}")
+        print(f"ligand atoms {len(tl)}, receptor atoms {0 if tr is None else len(tr)}, "
+              f"centre {np.round(tl.centroid(), 3).tolist()}")
         sums = g.sum(dim=(1, 2, 3))
         for i, name in enumerate(agt.CHANNELS):
             if float(sums[i]) > 0:
                 print(f"  {name:18s} density sum {float(sums[i]):10.3f}  max {float(g[i].max()):.3f}")
-        del torch
     return 0
 
 
@@ -150,7 +155,7 @@ COMMANDS.append(add_score)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atomgrid", description="Voxel-grid 3D CNNs for protein-ligand complexes")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,grid-info,prepare}")
+    sub = parser.add_subparsers(dest="command", required=True)
     for add in COMMANDS:
         add(sub)
     return parser

@@ -181,9 +181,8 @@ def evaluate_dude(model_path, target: str, n_boot: int = 1000, device="cpu", max
     # protomers/tautomers of one compound share a name: keep each compound's best score
     best: dict[tuple[str, int], tuple[float, float]] = {}
     for n, l, a, f in zip(names, labels, act, aff):
-        k = (n, l)
-        if k not in best or a > best[k][0]:
-            best[k] = (max(a, best.get(k, (a, f))[0]), max(f, best.get(k, (a, f))[1]))
+        prev = best.get((n, l), (-math.inf, -math.inf))
+        best[(n, l)] = (max(prev[0], float(a)), max(prev[1], float(f)))  # each head's best protomer
     y = np.asarray([k[1] for k in best])
     s_act = np.asarray([v[0] for v in best.values()])
     s_aff = np.asarray([v[1] for v in best.values()])
