@@ -100,7 +100,7 @@ def screen(args) -> None:
     lib, actives = subsample(args.target, args.actives, args.decoys, args.seed, tmp)
     print(f"# {args.target}: {args.actives} actives + {args.decoys} decoys, model {model}, torch threads "
           f"{__import__('torch').get_num_threads()}, out {tmp}", flush=True)
-    results = [run_mode("template", receptor, ref, lib, tmp, model, ScoreOptions(poses="template"), actives, sdf=True)]
+    results = [run_mode("template", receptor, ref, lib, tmp, model, ScoreOptions(poses="template", n_confs=args.confs), actives, sdf=True)]
     results.append(run_mode("given", receptor, ref, tmp / "template.sdf", tmp, model, ScoreOptions(poses="given"), actives))
     if not args.no_vina:
         # Vina is slow here: it docks a sub-library (the first --vina-molecules records, at least one
@@ -111,7 +111,7 @@ def screen(args) -> None:
         vlib = tmp / "vina_lib.smi"
         vlib.write_text("\n".join(sub) + "\n")
         results.append(run_mode("template (Vina's molecules)", receptor, ref, vlib, tmp, model,
-                                ScoreOptions(poses="template"), actives))
+                                ScoreOptions(poses="template", n_confs=args.confs), actives))
         dock = run_mode("dock", receptor, ref, vlib, tmp, model,
                         ScoreOptions(poses="dock", exhaustiveness=args.exhaustiveness), actives)
         results.append(dock)
@@ -203,6 +203,7 @@ def main() -> None:
     s.add_argument("--actives", type=int, default=3)
     s.add_argument("--decoys", type=int, default=13)
     s.add_argument("--exhaustiveness", type=int, default=1)
+    s.add_argument("--confs", type=int, default=ScoreOptions.n_confs, help="template: ETKDG conformers per molecule")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--model")
     s.add_argument("--vina-molecules", type=int, default=5, help="records docked by Vina (a sub-library)")
