@@ -31,9 +31,8 @@ from rdkit import Chem
 
 from . import io as agio
 from . import nets
-from .featurize import TypedAtoms, crop_margin, type_ligand, type_receptor
+from .featurize import Gridder, TypedAtoms, crop_margin, type_ligand, type_receptor
 from .grid import GridSpec
-from .featurize import Gridder
 from .library import Record, chunked, count_records, iter_records
 from .poses import (POSE_MODES, PrepError, PrepOptions, TemplatePoser, VinaDocker, embed, given_pose,
                     heavy_indices, parse_record, receptor_pdbqt, smiles_of, standardize)
@@ -105,7 +104,8 @@ class ScoringContext:
 
 def resolve_model(name_or_path: str | None) -> Path:
     """``--model``: a file path, a shipped model name (``atomgrid/models/<name>.pt``), or None for the
-    shipped default (the only / first-sorted ``.pt`` under ``atomgrid/models/``)."""
+    shipped default: the first (sorted by name) shipped model that sees the receptor (ligand-only
+    baselines are never the default)."""
     if name_or_path:
         p = Path(name_or_path)
         if p.is_file():
@@ -114,10 +114,12 @@ def resolve_model(name_or_path: str | None) -> Path:
             if cand.is_file():
                 return cand
         raise ScoreError(f"--model {name_or_path!r}: no such file and no shipped model of that name in {MODELS_DIR}")
-    shipped = sorted(MODELS_DIR.glob("*.pt")) if MODELS_DIR.is_dir() else []
-    if not shipped:
-        raise ScoreError(f"no shipped model in {MODELS_DIR}: pass --model PATH")
-    return shipped[0]
+    from traincore.checkpoint import load_checkpoint
+    for path in sorted(MODELS_DIR.glob("*.pt")) if MODELS_DIR.is_dir() else []:
+        meta = load_checkpoint(path, map_location="cpu", kind="atomgrid").get("meta") or {}
+        if not meta.get("ligand_only"):
+            return path
+    raise ScoreError(f"no shipped receptor+ligand model in {MODELS_DIR}: pass --model PATH")
 
 
 def load_scoring_model(path: str | Path) -> tuple[dict, dict]:
@@ -169,7 +171,7 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
     pdbqt = None
     if options.poses == "dock":
         try:
-            import meeko  # noqa: F401
+            import meeko  # noqa: F401  (only checking that they import)
             import vina  # noqa: F401
         except ImportError as exc:
             raise ScoreError(f"--poses dock needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None

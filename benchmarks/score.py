@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import random
 import subprocess
 import sys
@@ -33,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from atomgrid import io as agio  # noqa: E402
 from atomgrid.library import iter_records  # noqa: E402
-from atomgrid.score import MODELS_DIR, ScoreOptions, enrichment, score_library  # noqa: E402
+from atomgrid.score import MODELS_DIR, ScoreError, ScoreOptions, enrichment, resolve_model, score_library  # noqa: E402
 
 
 def dude_dir(target: str) -> Path:
@@ -41,9 +39,10 @@ def dude_dir(target: str) -> Path:
 
 
 def default_model() -> str:
-    shipped = sorted(MODELS_DIR.glob("*.pt")) if MODELS_DIR.is_dir() else []
-    if shipped:
-        return str(shipped[0])
+    try:
+        return str(resolve_model(None))  # the shipped receptor+ligand model
+    except ScoreError:
+        pass
     for fallback in (ROOT / "runs" / "atomgrid" / "small" / "model.pt", ROOT / "runs" / "atomgrid" / "small" / "best.pt"):
         if fallback.exists():
             return str(fallback)

@@ -283,3 +283,14 @@ def test_ray_actors_give_the_same_rows(tmp_path, model_path):
     for x, y in zip(a, b):
         if x["score"]:
             assert float(x["score"]) == pytest.approx(float(y["score"]), abs=1e-5)
+
+
+def test_default_model_is_a_shipped_receptor_model():
+    from atomgrid.score import MODELS_DIR, resolve_model
+    from traincore.checkpoint import load_checkpoint
+    if not list(MODELS_DIR.glob("*.pt")):
+        pytest.skip("no shipped model")
+    path = resolve_model(None)
+    assert path.parent == MODELS_DIR
+    assert not load_checkpoint(path, map_location="cpu", kind="atomgrid")["meta"].get("ligand_only")
+    assert resolve_model(path.stem) == path
