@@ -126,6 +126,18 @@ def make_grids(coords: torch.Tensor, weights: torch.Tensor, radii: torch.Tensor,
         raise ValueError("all radii must be positive")
     dev, dt = coords.device, coords.dtype
     b_count, s, res = centers.shape[0], spec.size, spec.resolution
+    if dev.type == "cpu" and b_count > 1 and n:
+        # one complex at a time on CPU: its scratch grids stay cache-sized (a whole batch's do not,
+        # which made batched gridding ~3x slower per complex); GPUs take the batch in one go
+        order = torch.argsort(batch, stable=True)
+        counts = torch.bincount(batch, minlength=b_count).tolist()
+        parts, start = [], 0
+        for b, k in enumerate(counts):
+            idx = order[start:start + k]
+            start += k
+            parts.append(make_grids(coords[idx], weights[idx], radii[idx], torch.zeros(k, dtype=torch.long),
+                                    centers[b:b + 1], spec))
+        return torch.cat(parts)
     if n == 0:
         return torch.zeros(b_count, c, s, s, s, device=dev, dtype=dt)
     weights = weights.to(dev, dt)
