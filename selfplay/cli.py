@@ -40,7 +40,8 @@ def _train(args) -> int:
     try:
         summary = trainer.run()
     except KeyboardInterrupt:
-        print(f"\nselfplay: interrupted; resume with: selfplay train --resume {trainer.run_dir}", file=sys.stderr)
+        print(f"\nselfplay: interrupted at step {trainer.learner.step}; checkpoint and {trainer.run_dir}/model.pt saved; "
+              f"resume with: selfplay train --resume {trainer.run_dir}", file=sys.stderr)
         return 130
     png, text = write_report(summary.run_dir)
     print(text)

@@ -179,6 +179,12 @@ class Trainer:
                         self._evaluate()
                     if self.learner.step % cfg.train.checkpoint_every == 0:
                         self.checkpoint()
+        except KeyboardInterrupt:
+            # Ctrl-C keeps the work: a checkpoint to resume from and the current net as model.pt
+            self.counters["elapsed"] = elapsed0 + time.perf_counter() - t_start
+            self.checkpoint()
+            self.export_model()
+            raise
         finally:
             bar.close()
             self.pool.close()

@@ -222,3 +222,27 @@ def test_tiny_runs_for_every_game(tmp_path, name):
     records = (tmp_path / "r" / "games.txt").read_text()
     marker = {"go9": "(;FF[4]", "chess": "[Event ", "checkers": "[Event "}[name]
     assert records.count(marker) == s.games
+
+
+def test_ctrl_c_saves_a_checkpoint_and_the_model(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    cmd = [sys.executable, "-m", "selfplay.cli", "train", "--config", str(ROOT / "configs/test/tictactoe_tiny.toml"),
+           "--quiet", "--set", f"run.out_dir={tmp_path}", "--set", "run.name=c", "--set", "train.total_steps=100000",
+           "--set", "train.checkpoint_every=1000", "--set", "eval.every_steps=100000"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "c" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and '"tag": "train"' in metrics.read_text()):
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "resume with: selfplay train --resume" in err
+    ck = list((tmp_path / "c" / "checkpoints").glob("ckpt_*.pt"))
+    assert len(ck) == 1 and (tmp_path / "c" / "model.pt").exists()
+    from traincore.checkpoint import load_checkpoint
+    assert load_checkpoint(ck[0])["step"] >= 1
