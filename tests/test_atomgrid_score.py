@@ -294,3 +294,24 @@ def test_default_model_is_a_shipped_receptor_model():
     assert path.parent == MODELS_DIR
     assert not load_checkpoint(path, map_location="cpu", kind="atomgrid")["meta"].get("ligand_only")
     assert resolve_model(path.stem) == path
+
+
+@pytest.mark.external
+@pytest.mark.slow
+def test_dock_mode_with_vina(tmp_path, model_path):
+    """One small molecule docked by Vina (exhaustiveness 1) in a box without a reference ligand."""
+    pytest.importorskip("vina")
+    pytest.importorskip("meeko")
+    lib = tmp_path / "one.smi"
+    lib.write_text("OC(=O)c1ccccc1O salicylic_acid\nC1CC broken\n")
+    ref = Chem.MolFromMolFile(str(REF))
+    center = ref.GetConformer().GetPositions().mean(0).tolist()
+    out, sdf = tmp_path / "dock.csv", tmp_path / "dock.sdf"
+    score_library(REC, lib, out, center=center, size=(16, 16, 16), model=model_path, out_sdf=sdf,
+                  options=ScoreOptions(poses="dock", exhaustiveness=1, dock_poses=2), progress=False)
+    rows = read_rows(out)
+    assert [(r["id"], r["error"]) for r in rows] == [("salicylic_acid", ""), ("broken", "unparsable SMILES 'C1CC'")]
+    assert rows[0]["pose"] == "dock" and 1 <= int(rows[0]["n_poses"]) <= 2 and float(rows[0]["vina"]) < 0
+    mol = next(iter(Chem.SDMolSupplier(str(sdf))))
+    assert mol.GetProp("minimizedAffinity") == f"{float(rows[0]['vina']):.3f}"
+    assert np.all(np.abs(mol.GetConformer().GetPositions().mean(0) - np.asarray(center)) < 8.0 + 1e-6)
