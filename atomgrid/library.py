@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io as _io
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -186,10 +185,3 @@ def chunked(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
             return
         yield chunk
 
-
-def write_smiles(path: str | Path, rows) -> None:
-    """Write (smiles, name) pairs as a .smi file (helper for tests and benchmarks)."""
-    buf = _io.StringIO()
-    for smi, name in rows:
-        buf.write(f"{smi} {name}\n")
-    Path(path).write_text(buf.getvalue())
