@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import gzip
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
