@@ -6,9 +6,9 @@ Preparation policy (documented in docs and ``atomgrid score --help``):
   ``rdMolStandardize.Cleanup`` (normalise functional groups, reionise), keep the largest organic
   fragment (salts and solvents dropped), neutralise with ``Uncharger`` where a neutral form exists.
   No pKa model and no tautomer enumeration: the input tautomer is kept (libraries such as DUD-E
-  already list protomers/tautomers as separate records, and canonical tautomers are not the bound
-  ones more often than the input forms). Explicit hydrogens, ETKDGv3 conformers (seeded, with a
-  time limit) and an MMFF94 clean-up (UFF when MMFF has no parameters).
+  already list protomers/tautomers as separate records, and a canonical tautomer is not necessarily
+  the bound form). Explicit hydrogens, ETKDGv3 conformers (seeded, sequential
+  seeds) and an MMFF94 clean-up (UFF when MMFF has no parameters).
 * ``given``: the record's own coordinates (e.g. docked poses from any program); only hydrogens are
   added (with coordinates); nothing is standardised, so the output pose is the input pose.
 
@@ -41,11 +41,13 @@ class PrepError(ValueError):
 @dataclass(frozen=True)
 class PrepOptions:
     """``n_confs`` ETKDG conformers; ``max_heavy_atoms`` larger molecules are refused (huge macrocycles,
-    peptides); ``embed_timeout`` s per molecule for ETKDG; ``ff_iters`` force-field steps; ``seed``."""
+    peptides); ``embed_timeout`` wall-clock s per molecule for ETKDG (0: none; the default, because a
+    wall-clock limit makes results depend on the machine's load, and resumed runs must repeat exactly);
+    ``ff_iters`` force-field steps; ``seed``."""
 
     n_confs: int = 8
     max_heavy_atoms: int = 80
-    embed_timeout: int = 10
+    embed_timeout: int = 0
     ff_iters: int = 200
     seed: int = 0
 
@@ -123,7 +125,8 @@ def embed(mol: Chem.Mol, opts: PrepOptions, n_confs: int | None = None) -> Chem.
     m = Chem.AddHs(mol)
     params = AllChem.ETKDGv3()
     params.randomSeed = opts.seed
-    params.timeout = opts.embed_timeout
+    if opts.embed_timeout > 0:
+        params.timeout = opts.embed_timeout
     # without sequential seeds this RDKit build returns n copies of one conformer
     params.enableSequentialRandomSeeds = True
     params.numThreads = 1  # parallelism comes from chunks/actors, not inside one molecule

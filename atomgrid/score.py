@@ -67,7 +67,7 @@ class ScoreOptions:
     batch_size: int = 32
     chunk_size: int = 64
     max_heavy_atoms: int = 80
-    embed_timeout: int = 10
+    embed_timeout: int = 0
     seed: int = 0
 
     def __post_init__(self):
