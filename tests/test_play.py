@@ -174,7 +174,15 @@ def test_cli_play_through_a_pipe():
     assert "? tic-tac-toe move 'nonsense': expected a cell a1-c3 or a digit 1-9" in lines
     assert sum(ln.startswith("boardnet plays ") for ln in lines) == 1
     assert lines[-1] == "move 1: X to move"   # undo went back to the empty board
-    assert "no shipped net for tictactoe" in p.stderr
+    assert "no shipped net" not in p.stderr     # tic-tac-toe ships a net: it is used without --model
+
+
+def test_cli_play_without_a_shipped_net_says_so():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-m", "boardnet.cli", "play", "checkers", "--visits", "4"],
+                       input="quit\n", capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "no shipped net for checkers" in p.stderr and p.stderr.count("\n") == 1
 
 
 def test_cli_bad_model_name_is_one_line(capsys, monkeypatch):
