@@ -79,8 +79,9 @@ def _export(args) -> int:
     except (CheckpointError, ValueError) as e:
         print(f"selfplay export: {e}", file=sys.stderr)
         return 2
-    out = save_checkpoint(args.out, model_state(net, state["game"], state.get("game_kwargs", {}),
-                                                 step=int(state.get("step", 0))))
+    # training aids (Go's pass_after) are not rules: the exported net plays the standard game
+    kwargs = {k: v for k, v in state.get("game_kwargs", {}).items() if k != "pass_after"}
+    out = save_checkpoint(args.out, model_state(net, state["game"], kwargs, step=int(state.get("step", 0))))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, step {state.get('step', 0)})")
     return 0
 

@@ -9,9 +9,12 @@ class GameSettings:
     name: str = "connect4"
     board_size: int | None = None     # Go only
     komi: float | None = None         # Go only
+    pass_after: int | None = None     # Go only: no pass before this ply in self-play (see boardnet.games.go)
 
     def kwargs(self) -> dict:
         kw = {}
+        if self.pass_after is not None:
+            kw["pass_after"] = self.pass_after
         if self.board_size is not None:
             kw["board_size"] = self.board_size
         if self.komi is not None:

@@ -649,3 +649,18 @@ def test_play_out_with_planes_9x9_and_19x19_invariants():
         for _, _, libs in groups_of(final.board()):
             assert libs
         assert final.hash() == g.zobrist(*_bits(final), final.to_play())
+
+
+def test_pass_after_is_a_self_play_aid():
+    from boardnet.games.base import IllegalMoveError
+    g = Go(board_size=5, pass_after=4)
+    s = g.initial_state()
+    assert not s.legal_mask()[g.pass_action]
+    with pytest.raises(IllegalMoveError, match="pass: not allowed before ply 4"):
+        s.apply(g.pass_action)
+    for a in (0, 24, 4, 20):
+        s = s.apply(a)
+    assert s.legal_mask()[g.pass_action]          # from ply 4 on, passing is legal
+    assert Go(board_size=5).initial_state().legal_mask()[25]   # default: pass any time
+    with pytest.raises(ValueError, match="pass_after"):
+        Go(board_size=5, pass_after=-1)

@@ -146,6 +146,9 @@ class GoState:
         c = self._to_play
         nn = g._nn
         if a == nn:
+            if g.pass_after and not self.legal_mask()[nn]:
+                raise IllegalMoveError(f"go move pass: not allowed before ply {g.pass_after} in this "
+                                       f"self-play game (pass_after={g.pass_after})")
             return self._next(self._b, self._w, self._groups, self._cls, self._bh, self._seen,
                               self._last, self._capt, self._passes + 1, a)
         if not 0 <= a < nn:
@@ -323,7 +326,7 @@ class GoState:
                 legal &= ~ko
         if self._passes >= 2 or self._ply >= g.max_moves:
             legal = 0
-        else:
+        elif self._ply >= g.pass_after or not legal:
             legal |= 1 << g._nn
         info = (legal, ko)
         self._info = info
@@ -470,7 +473,12 @@ class Go:
     num_players = 2
     num_symmetries = D4_SIZE
 
-    def __init__(self, board_size: int = 9, komi: float | None = None, max_moves: int | None = None):
+    def __init__(self, board_size: int = 9, komi: float | None = None, max_moves: int | None = None,
+                 pass_after: int = 0):
+        """`pass_after`: a self-play training aid, not a rule of Go. Passing is legal only from that ply on
+        (or when no board move is legal). Without it, early self-play collapses: once the value head says
+        Black loses anyway, Black passes, White passes back and wins on komi, and every game is two plies
+        long. 0 (the default, used for play and GTP) allows passing at any time."""
         if isinstance(board_size, bool) or not isinstance(board_size, (int, np.integer)) \
                 or not MIN_SIZE <= board_size <= MAX_SIZE:
             raise ValueError(f"go board_size {board_size!r}: expected an integer {MIN_SIZE}-{MAX_SIZE}")
@@ -487,9 +495,12 @@ class Go:
             max_moves = 2 * n * n
         if isinstance(max_moves, bool) or not isinstance(max_moves, (int, np.integer)) or max_moves < 1:
             raise ValueError(f"go max_moves {max_moves!r}: expected a positive integer")
+        if isinstance(pass_after, bool) or not isinstance(pass_after, (int, np.integer)) or pass_after < 0:
+            raise ValueError(f"go pass_after {pass_after!r}: expected an integer >= 0")
         self.n = self.board_size = n
         self.komi = komi_f
         self.max_moves = int(max_moves)
+        self.pass_after = int(pass_after)
         self.action_size = n * n + 1
         self.pass_action = n * n
         self.obs_shape = (NUM_PLANES, n, n)
@@ -524,11 +535,11 @@ class Go:
         self._const_planes = (ones | full << 2 * HISTORY * nn, ones)
 
     def __repr__(self) -> str:
-        return f"Go(board_size={self.n}, komi={self.komi}, max_moves={self.max_moves})"
+        return f"Go(board_size={self.n}, komi={self.komi}, max_moves={self.max_moves}, pass_after={self.pass_after})"
 
     def __reduce__(self):
         # rebuilt from its arguments: the tables (and the dilation closure) are not pickled
-        return Go, (self.n, self.komi, self.max_moves)
+        return Go, (self.n, self.komi, self.max_moves, self.pass_after)
 
     # -- states ----------------------------------------------------------------------------------
     def initial_state(self) -> GoState:
