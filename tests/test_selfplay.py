@@ -239,7 +239,12 @@ def test_ctrl_c_saves_a_checkpoint_and_the_model(tmp_path):
     while time.time() < deadline and not (metrics.exists() and '"tag": "train"' in metrics.read_text()):
         time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"no exit 300 s after SIGINT; stderr: {err[-2000:]}")
     assert proc.returncode == 130, err
     assert "resume with: selfplay train --resume" in err
     ck = list((tmp_path / "c" / "checkpoints").glob("ckpt_*.pt"))
