@@ -233,7 +233,10 @@ def test_ctrl_c_saves_a_checkpoint_and_the_model(tmp_path):
     cmd = [sys.executable, "-m", "selfplay.cli", "train", "--config", str(ROOT / "configs/test/tictactoe_tiny.toml"),
            "--quiet", "--set", f"run.out_dir={tmp_path}", "--set", "run.name=c", "--set", "train.total_steps=100000",
            "--set", "train.checkpoint_every=1000", "--set", "eval.every_steps=100000"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE, text=True)
+    # a job started in the background by a non-interactive shell (CI) inherits SIGINT ignored: restore the
+    # default, as a terminal would have it, so that the signal means Ctrl-C
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     metrics = tmp_path / "c" / "metrics.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (metrics.exists() and '"tag": "train"' in metrics.read_text()):
