@@ -29,7 +29,7 @@ def summary_text(run_dir: Path) -> str:
         lines.append(f"learner: step {t['step']}, loss {t.get('loss', float('nan')):.3f} "
                      f"(policy {t.get('policy_loss', float('nan')):.3f}, value {t.get('value_loss', float('nan')):.3f})")
     for e in evals[-3:]:
-        parts = [f"step {e['step']}"]
+        parts = [f"step {int(e['step'])}"]
         for k in ("vs_mcts_score", "vs_mcts_elo", "vs_best_score", "solved_not_mistake", "optimal_moves",
                   "vs_perfect_losses"):
             if k in e and isinstance(e[k], (int, float)):
