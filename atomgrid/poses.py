@@ -184,8 +184,64 @@ def _rotation(w: np.ndarray) -> np.ndarray:
     return np.eye(3) + np.sin(theta) * kx + (1 - np.cos(theta)) * (kx @ kx)
 
 
+class ClashField:
+    """The clash energy ``sum_m relu(contact - |x - r_m|)^2`` (Å^2) of one ligand atom at ``x`` and its
+    gradient, tabulated once per receptor on a grid (as Vina tabulates its terms in maps) and read by
+    trilinear interpolation, so a relaxation step costs O(ligand atoms) instead of O(ligand x receptor).
+
+    The grid spans ``lo``..``hi`` (Å) at ``spacing``; points outside it feel no clash.
+    """
+
+    def __init__(self, receptor_xyz: np.ndarray, lo, hi, contact: float = 3.3, spacing: float = 0.375):
+        self.lo = np.asarray(lo, np.float64)
+        self.spacing, self.contact = float(spacing), float(contact)
+        self.shape = tuple(int(v) for v in np.ceil((np.asarray(hi, np.float64) - self.lo) / spacing).astype(int) + 1)
+        n = int(np.prod(self.shape))
+        rec = np.asarray(receptor_xyz, np.float64).reshape(-1, 3)
+        hi_ = self.lo + (np.asarray(self.shape) - 1) * spacing
+        rec = rec[np.all((rec > self.lo - contact) & (rec < hi_ + contact), axis=1)]
+        r = int(np.ceil(contact / spacing))
+        off = np.stack(np.meshgrid(*[np.arange(-r, r + 2)] * 3, indexing="ij"), -1).reshape(-1, 3)
+        off = off[np.linalg.norm(off - 0.5, axis=1) <= r + 1.0]  # the ball that can lie within reach
+        acc = np.zeros((4, n))
+        strides = np.array([self.shape[1] * self.shape[2], self.shape[2], 1])
+        for s in range(0, len(rec), 128):
+            a = rec[s:s + 128]
+            idx = np.floor((a - self.lo) / spacing).astype(np.int64)[:, None] + off[None]  # [A, O, 3]
+            diff = self.lo + idx * spacing - a[:, None]
+            d = np.sqrt((diff ** 2).sum(-1))
+            over = np.maximum(contact - d, 0.0)
+            ok = (over > 0) & np.all((idx >= 0) & (idx < np.asarray(self.shape)), axis=-1)
+            flat = (idx[ok] * strides).sum(-1)
+            o, df, dd = over[ok], diff[ok], np.maximum(d[ok], 1e-6)
+            acc[0] += np.bincount(flat, o * o, n)
+            g = (-2.0 * o / dd)[:, None] * df  # d/dx of relu(contact - |x - r|)^2
+            for k in range(3):
+                acc[1 + k] += np.bincount(flat, g[:, k], n)
+        self.table = acc.T.reshape(*self.shape, 4).astype(np.float32)
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points ``[..., 3]`` -> (energy ``[...]``, gradient ``[..., 3]``)."""
+        shp = x.shape[:-1]
+        f = (x.reshape(-1, 3) - self.lo) / self.spacing
+        i0 = np.floor(f).astype(np.int64)
+        t = f - i0
+        dims = np.asarray(self.shape)
+        inside = np.all((i0 >= 0) & (i0 < dims - 1), axis=1)
+        i0 = np.where(inside[:, None], i0, 0)
+        out = np.zeros((len(f), 4))
+        for c in range(8):
+            b = np.array([(c >> 2) & 1, (c >> 1) & 1, c & 1])
+            w = np.prod(np.where(b, t, 1.0 - t), axis=1)
+            j = i0 + b
+            out += w[:, None] * self.table[j[:, 0], j[:, 1], j[:, 2]]
+        out[~inside] = 0.0
+        return out[:, 0].reshape(shp), out[:, 1:].reshape(*shp, 3)
+
+
 def relax_rigid(poses: np.ndarray, heavy: np.ndarray, receptor_xyz: np.ndarray, steps: int = 30,
-                contact: float = 3.3, step: float = 0.2, tether: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+                contact: float = 3.3, step: float = 0.2, tether: float = 0.1,
+                field: ClashField | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rigid-body relaxation of ligand poses in the pocket by gradient steps on a clash term.
 
     ``poses [P, N, 3]`` all-atom coordinates (Å), ``heavy [K]`` heavy-atom indices, ``receptor_xyz [M, 3]``
@@ -193,19 +249,24 @@ def relax_rigid(poses: np.ndarray, heavy: np.ndarray, receptor_xyz: np.ndarray, 
     (Å^2) plus ``tether * |shift|^2`` (stay on the template). Each step moves the pose along the net
     force and turns it about its centroid along the net torque (both capped at ``step`` Å / rad);
     a step that raises the energy is undone and the step length halved. Returns (relaxed ``[P, N, 3]``
-    float32, final clash ``[P]`` Å^2).
+    float32, final clash ``[P]`` Å^2). With ``field`` the clash term is read from that precomputed
+    :class:`ClashField` (same energy, interpolated) instead of summed over ``receptor_xyz``.
     """
     x = np.asarray(poses, np.float64)
     rec = np.asarray(receptor_xyz, np.float64).reshape(-1, 3)
     hx = x[:, heavy]  # [P, K, 3]
     c0 = hx.mean(1)  # [P, 3]
     reach = float(np.linalg.norm(hx - c0[:, None], axis=2).max()) + contact + 2.0  # poses move ~1-2 Å
-    if len(rec):
+    if field is None and len(rec):
         rec = rec[np.linalg.norm(rec[None] - c0[:, None], axis=2).min(0) <= reach]
-    if len(rec) == 0:
+    if field is None and len(rec) == 0:
         return x.astype(np.float32), np.zeros(len(x))
 
     def energy(y, shift):
+        if field is not None:
+            e_atom, g = field(y)
+            e = e_atom.sum(1)
+            return e, e + tether * (shift ** 2).sum(1), g
         diff = y[:, :, None, :] - rec[None, None]  # [P, K, M, 3]
         d = np.sqrt((diff ** 2).sum(-1))
         over = np.maximum(contact - d, 0.0)
@@ -255,6 +316,9 @@ class TemplatePoser:
         self.receptor_xyz = np.asarray(receptor_xyz, np.float32)
         self.keep = keep
         self.relax_steps = relax_steps
+        # the clash map spans the reference ligand's extent plus a margin that covers larger ligands
+        ref_xyz = self.reference.GetConformer().GetPositions()
+        self.field = ClashField(self.receptor_xyz, ref_xyz.min(0) - 10.0, ref_xyz.max(0) + 10.0)
         try:
             from rdkit.Chem import rdShapeAlign
             self._shape = rdShapeAlign
@@ -285,7 +349,7 @@ class TemplatePoser:
         scored.sort(key=lambda t: -t[0])
         best = scored[: self.keep]
         xyz = np.stack([mol.GetConformer(cid).GetPositions() for _, cid in best])
-        relaxed, _ = relax_rigid(xyz, heavy_indices(mol), self.receptor_xyz, self.relax_steps)
+        relaxed, _ = relax_rigid(xyz, heavy_indices(mol), self.receptor_xyz, self.relax_steps, field=self.field)
         return with_conformers(mol, relaxed), np.asarray([s for s, _ in best], np.float32)
 
 

@@ -53,13 +53,15 @@ class ScoreOptions:
     """Everything that changes the rows (it is fingerprinted for ``resume``).
 
     ``poses``: 'given' | 'template' | 'dock'; ``n_confs`` ETKDG conformers per molecule (template);
+    ``ff_iters`` MMFF (else UFF) clean-up iterations per conformer (0: none);
     ``keep`` best-aligned conformers relaxed and scored; ``relax_steps`` rigid clash-relaxation steps;
     ``exhaustiveness``/``dock_poses`` for Vina; ``batch_size`` CNN batch; ``chunk_size`` records per
     chunk (the unit of resume and of parallel work); ``max_heavy_atoms``; ``seed``.
     """
 
     poses: str = "template"
-    n_confs: int = 8
+    n_confs: int = 4
+    ff_iters: int = 50
     keep: int = 3
     relax_steps: int = 30
     exhaustiveness: int = 8
@@ -76,9 +78,11 @@ class ScoreOptions:
         for k in ("n_confs", "keep", "exhaustiveness", "dock_poses", "batch_size", "chunk_size", "max_heavy_atoms"):
             if getattr(self, k) < 1:
                 raise ScoreError(f"{k} must be >= 1, got {getattr(self, k)}")
+        if self.ff_iters < 0:
+            raise ScoreError(f"ff_iters must be >= 0, got {self.ff_iters}")
 
     def prep(self) -> PrepOptions:
-        return PrepOptions(n_confs=self.n_confs, max_heavy_atoms=self.max_heavy_atoms,
+        return PrepOptions(n_confs=self.n_confs, ff_iters=self.ff_iters, max_heavy_atoms=self.max_heavy_atoms,
                            embed_timeout=self.embed_timeout, seed=self.seed)
 
 
@@ -611,7 +615,7 @@ POLICY_HELP = ("preparation: RDKit sanitise, rdMolStandardize Cleanup, largest o
 def _cmd_score(args) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    opts = ScoreOptions(poses=args.poses, n_confs=args.confs, keep=args.keep, relax_steps=args.relax_steps,
+    opts = ScoreOptions(poses=args.poses, n_confs=args.confs, ff_iters=args.ff_iters, keep=args.keep, relax_steps=args.relax_steps,
                         exhaustiveness=args.exhaustiveness, dock_poses=args.dock_poses, batch_size=args.batch_size,
                         chunk_size=args.chunk_size, max_heavy_atoms=args.max_heavy_atoms, seed=args.seed)
     summary = score_library(args.receptor, args.ligands, args.out, autobox_ligand=args.autobox_ligand,
@@ -651,6 +655,8 @@ def add_score_commands(sub) -> None:
     p.add_argument("--address", help="Ray cluster address (default: an embedded local Ray when --workers > 0)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT.csv.parts/")
     p.add_argument("--confs", type=int, default=ScoreOptions.n_confs, help="ETKDG conformers per molecule (template)")
+    p.add_argument("--ff-iters", type=int, default=ScoreOptions.ff_iters,
+                   help="MMFF clean-up iterations per conformer (0: none)")
     p.add_argument("--keep", type=int, default=ScoreOptions.keep, help="best-aligned conformers relaxed and scored")
     p.add_argument("--relax-steps", type=int, default=ScoreOptions.relax_steps)
     p.add_argument("--exhaustiveness", type=int, default=ScoreOptions.exhaustiveness, help="Vina (--poses dock)")
