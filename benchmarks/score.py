@@ -11,9 +11,11 @@ run. Prints molecules/s for each, the ratios to Vina, and ROC AUC / EF1% / EF5% 
 
 ``memory``: peak RSS (``resource.getrusage``, in a fresh subprocess per size) of (a) the streaming
 reader + RDKit parse over libraries of repeated SMILES (``--sizes``, default 10k and 100k), (b) the
-same plus standardisation (``--prep-sizes``) and (c) a full ``given``-mode ``score_library`` run
-(CNN scoring, chunk files, final concatenation) over repeated SDF poses (``--score-sizes``); prints
-the ratio largest / smallest for each.
+same plus standardisation (``--prep-sizes``), (c) a full ``given``-mode ``score_library`` run
+(CNN scoring, chunk files, final concatenation) over repeated SDF poses (``--score-sizes``) and (d)
+``template`` scoring of libraries of ``--template-sizes`` repeated SMILES, each stopped after the same
+``--template-chunks`` chunks (equal work; a full 100k template run takes many CPU-hours); prints the
+ratio largest / smallest for each, and for (d) the peak RSS after every chunk.
 """
 from __future__ import annotations
 
@@ -146,6 +148,31 @@ if mode in ("read", "prep"):
         except PrepError:
             pass
         n += 1
+elif mode == "template":
+    # template scoring of the first extra["chunks"] chunks of the library, then stop: equal work at every
+    # library size, so a difference in memory can only come from the size of the library itself
+    import torch
+    torch.set_num_threads(1)
+    from atomgrid.score import score_library, ScoreOptions
+    rss = []
+
+    class Stop(Exception):
+        pass
+
+    def on_chunk(k):
+        rss.append(round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+        if len(rss) >= extra["chunks"]:
+            raise Stop
+    try:
+        score_library(extra["receptor"], path, extra["out"], autobox_ligand=extra["ref"], model=extra["model"],
+                      options=ScoreOptions(poses="template", chunk_size=extra["chunk_size"]), progress=False,
+                      on_chunk=on_chunk)
+    except Stop:
+        pass
+    n = len(rss) * extra["chunk_size"]
+    print(json.dumps({{"mode": mode, "library": extra["library"], "n": n, "peak_rss_by_chunk_mb": rss,
+                      "seconds": time.time() - t, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+    sys.exit(0)
 else:
     from atomgrid.score import score_library, ScoreOptions
     s = score_library(extra["receptor"], path, extra["out"], autobox_ligand=extra["ref"], model=extra["model"],
@@ -187,7 +214,17 @@ def memory(args) -> None:
         r = subprocess.run([sys.executable, str(child), "score", str(sdf), json.dumps(extra)], capture_output=True, text=True)
         rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-500:]})
         print(json.dumps(rows[-1]), flush=True)
-    for mode in ("read", "prep", "score"):
+    for n in args.template_sizes:
+        lib = tmp / f"tlib_{n}.smi"
+        with open(lib, "w") as f:
+            for i in range(n):
+                f.write(smiles[i % len(smiles)].split()[0] + f" m{i}\n")
+        extra = {"receptor": str(d / "receptor.pdb"), "ref": str(d / "crystal_ligand.mol2"), "model": model,
+                 "out": str(tmp / f"tout_{n}.csv"), "chunks": args.template_chunks, "chunk_size": 16, "library": n}
+        r = subprocess.run([sys.executable, str(child), "template", str(lib), json.dumps(extra)], capture_output=True, text=True)
+        rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-500:]})
+        print(json.dumps(rows[-1]), flush=True)
+    for mode in ("read", "prep", "score", "template"):
         rs = [r for r in rows if r.get("mode") == mode]
         if len(rs) >= 2:
             print(f"{mode}: peak RSS {rs[0]['peak_rss_mb']:.1f} MB at {rs[0]['n']} -> {rs[-1]['peak_rss_mb']:.1f} MB at "
@@ -212,6 +249,9 @@ def main() -> None:
     m.add_argument("--sizes", type=int, nargs="+", default=[10000, 100000])
     m.add_argument("--prep-sizes", type=int, nargs="+", default=[2000, 20000])
     m.add_argument("--score-sizes", type=int, nargs="+", default=[200, 1000])
+    m.add_argument("--template-sizes", type=int, nargs="+", default=[10000, 100000],
+                   help="template scoring: library sizes, each scored for --template-chunks chunks of 16")
+    m.add_argument("--template-chunks", type=int, default=12)
     m.add_argument("--model")
     args = ap.parse_args()
     screen(args) if args.cmd == "screen" else memory(args)

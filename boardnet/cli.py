@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("arena", help="play a match between two players and report Elo / SPRT",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Player specs (kinds: " + ", ".join(PLAYER_KINDS) + "):\n"
-                       "  random[:seed=1]   mcts[:simulations=1000,c=1.4]\n"
+                       "  random[:seed=1]   mcts[:simulations=1000|movetime=0.5,c=1.4]\n"
                        "  engine[:model=NAME,visits=200|movetime=0.5]\n"
                        "  uci:cmd=stockfish,movetime=0.1,UCI_LimitStrength=true,UCI_Elo=1350\n"
                        "  gtp:cmd=gnugo --mode gtp --level 1")

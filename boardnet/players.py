@@ -6,7 +6,7 @@ can be brought up to date; `select` returns the action to play, or None to resig
 
 Build players from a one-line spec (`make_player`), as the `arena` command does:
     random[:seed=1]
-    mcts[:simulations=1000,c=1.4,seed=0]
+    mcts[:simulations=1000|movetime=0.5,c=1.4,seed=0]
     engine[:model=NAME|PATH,visits=200,movetime=0.5,device=auto,batch=16]
     uci:cmd=stockfish[,movetime=0.1|nodes=N|depth=N][,OPTION=VALUE ...]   (UCI options, e.g.
         UCI_LimitStrength=true,UCI_Elo=1350)
@@ -159,16 +159,23 @@ class RandomPlayer:
 class MCTSPlayer:
     """`boardnet.mcts_baseline.PureMCTS`: UCT with random roll-outs, no network."""
 
-    def __init__(self, simulations: int = 1000, c: float = 1.4, seed: int = 0, name: str | None = None):
-        self.simulations, self.c, self.seed = int(simulations), float(c), int(seed)
-        self.name = name or f"mcts(sims={self.simulations})"
+    def __init__(self, simulations: int = 1000, c: float = 1.4, seed: int = 0, name: str | None = None,
+                 movetime: float | None = None):
+        """``movetime`` (s per move): search until it is spent instead of a simulation count, the
+        budget for equal-time matches against a network engine."""
+        if movetime is not None and movetime <= 0:
+            raise ValueError(f"mcts movetime={movetime}: must be > 0 seconds")
+        self.c, self.seed, self.movetime = float(c), int(seed), movetime
+        self.simulations = 10 ** 9 if movetime else int(simulations)
+        self.name = name or (f"mcts(movetime={movetime})" if movetime else f"mcts(sims={self.simulations})")
         self._mcts = None
         self._game = None
 
     def new_game(self, game, start) -> None:
         if self._game is not game:
             from boardnet.mcts_baseline import PureMCTS
-            self._mcts = PureMCTS(game, simulations=self.simulations, c=self.c, seed=self.seed)
+            self._mcts = PureMCTS(game, simulations=self.simulations, c=self.c, seed=self.seed,
+                                  time_limit=self.movetime)
             self._game = game
 
     def select(self, state, history) -> int:
@@ -514,7 +521,8 @@ def make_player(spec: str, game: Game, notice: Callable[[str], None] | None = No
         p = RandomPlayer(seed=take("seed", int, 0), name=take("name", str))
     elif kind == "mcts":
         p = MCTSPlayer(simulations=take("simulations", int, take("sims", int, 1000)),
-                       c=take("c", float, 1.4), seed=take("seed", int, 0), name=take("name", str))
+                       c=take("c", float, 1.4), seed=take("seed", int, 0), name=take("name", str),
+                       movetime=take("movetime", float))
     elif kind == "engine":
         visits = take("visits", int, 200)
         movetime = take("movetime", float)

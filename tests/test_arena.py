@@ -7,6 +7,8 @@ import math
 
 import chess.pgn
 import numpy as np
+import time
+
 import pytest
 
 from boardnet import elo
@@ -128,6 +130,13 @@ def test_player_specs():
     assert parse_spec("uci:cmd=stockfish,UCI_Elo=1350") == ("uci", {"cmd": "stockfish", "UCI_Elo": "1350"})
     game = make_game("tictactoe")
     assert make_player("mcts:simulations=10,seed=3", game).name == "mcts(sims=10)"
+    timed = make_player("mcts:movetime=0.05", game)
+    assert timed.name == "mcts(movetime=0.05)"
+    t0 = time.perf_counter()
+    timed.select(game.initial_state(), [])
+    assert timed._mcts.last_simulations > 1 and time.perf_counter() - t0 < 5.0  # stopped by the clock
+    with pytest.raises(ValueError, match="movetime"):
+        make_player("mcts:movetime=0", game)
     with pytest.raises(ValueError, match="unknown kind 'human'"):
         make_player("human", game)
     with pytest.raises(ValueError, match=r"unknown option\(s\) depth for mcts"):
