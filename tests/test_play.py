@@ -179,10 +179,10 @@ def test_cli_play_through_a_pipe():
 
 def test_cli_play_without_a_shipped_net_says_so():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.run([sys.executable, "-m", "boardnet.cli", "play", "checkers", "--visits", "4"],
+    p = subprocess.run([sys.executable, "-m", "boardnet.cli", "play", "go13", "--visits", "4"],
                        input="quit\n", capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
-    assert "no shipped net for checkers" in p.stderr and p.stderr.count("\n") == 1
+    assert "no shipped net for go13" in p.stderr and p.stderr.count("\n") == 1
 
 
 def test_cli_bad_model_name_is_one_line(capsys, monkeypatch):
