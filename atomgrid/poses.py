@@ -253,14 +253,15 @@ def relax_rigid(poses: np.ndarray, heavy: np.ndarray, receptor_xyz: np.ndarray, 
     :class:`ClashField` (same energy, interpolated) instead of summed over ``receptor_xyz``.
     """
     x = np.asarray(poses, np.float64)
-    rec = np.asarray(receptor_xyz, np.float64).reshape(-1, 3)
     hx = x[:, heavy]  # [P, K, 3]
     c0 = hx.mean(1)  # [P, 3]
-    reach = float(np.linalg.norm(hx - c0[:, None], axis=2).max()) + contact + 2.0  # poses move ~1-2 Å
-    if field is None and len(rec):
-        rec = rec[np.linalg.norm(rec[None] - c0[:, None], axis=2).min(0) <= reach]
-    if field is None and len(rec) == 0:
-        return x.astype(np.float32), np.zeros(len(x))
+    if field is None:  # the receptor atoms a pose can reach
+        rec = np.asarray(receptor_xyz, np.float64).reshape(-1, 3)
+        reach = float(np.linalg.norm(hx - c0[:, None], axis=2).max()) + contact + 2.0  # poses move ~1-2 Å
+        if len(rec):
+            rec = rec[np.linalg.norm(rec[None] - c0[:, None], axis=2).min(0) <= reach]
+        if len(rec) == 0:
+            return x.astype(np.float32), np.zeros(len(x))
 
     def energy(y, shift):
         if field is not None:

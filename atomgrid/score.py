@@ -615,8 +615,8 @@ POLICY_HELP = ("preparation: RDKit sanitise, rdMolStandardize Cleanup, largest o
 def _cmd_score(args) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    opts = ScoreOptions(poses=args.poses, n_confs=args.confs, ff_iters=args.ff_iters, keep=args.keep, relax_steps=args.relax_steps,
-                        exhaustiveness=args.exhaustiveness, dock_poses=args.dock_poses, batch_size=args.batch_size,
+    opts = ScoreOptions(poses=args.poses, n_confs=args.confs, ff_iters=args.ff_iters, keep=args.keep,
+                        relax_steps=args.relax_steps, exhaustiveness=args.exhaustiveness, dock_poses=args.dock_poses, batch_size=args.batch_size,
                         chunk_size=args.chunk_size, max_heavy_atoms=args.max_heavy_atoms, seed=args.seed)
     summary = score_library(args.receptor, args.ligands, args.out, autobox_ligand=args.autobox_ligand,
                             center=args.center, size=args.size, model=args.model, options=opts,

@@ -45,10 +45,12 @@ def default_model() -> str:
         return str(resolve_model(None))  # the shipped receptor+ligand model
     except ScoreError:
         pass
-    for fallback in (ROOT / "runs" / "atomgrid" / "small" / "model.pt", ROOT / "runs" / "atomgrid" / "small" / "best.pt"):
+    from atomgrid.train import load_train_config
+    run = ROOT / load_train_config(str(ROOT / "configs" / "atomgrid" / "small.toml")).run_dir  # its training run
+    for fallback in (run / "model.pt", run / "best.pt"):
         if fallback.exists():
             return str(fallback)
-    raise SystemExit(f"no model: nothing in {MODELS_DIR} and no runs/atomgrid/small/model.pt; pass --model")
+    raise SystemExit(f"no model: nothing in {MODELS_DIR} and no {run / 'model.pt'}; pass --model")
 
 
 def subsample(target: str, n_act: int, n_dec: int, seed: int, out: Path) -> tuple[Path, set[str]]:
@@ -195,35 +197,32 @@ def memory(args) -> None:
     child = tmp / "child.py"
     child.write_text(_MEM_CHILD.format(root=str(ROOT)))
     rows = []
+
+    def repeated_smiles(path: Path, n: int) -> Path:
+        with open(path, "w") as f:
+            for i in range(n):
+                f.write(smiles[i % len(smiles)].split()[0] + f" m{i}\n")
+        return path
+
+    def measure(mode: str, lib: Path, extra: dict) -> None:
+        r = subprocess.run([sys.executable, str(child), mode, str(lib), json.dumps(extra)], capture_output=True, text=True)
+        rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-500:]})
+        print(json.dumps(rows[-1]), flush=True)
+
+    pocket = {"receptor": str(d / "receptor.pdb"), "ref": str(d / "crystal_ligand.mol2"), "model": model}
     for mode, sizes in (("read", args.sizes), ("prep", args.prep_sizes)):
         for n in sizes:
-            lib = tmp / f"lib_{n}.smi"
-            with open(lib, "w") as f:
-                for i in range(n):
-                    f.write(smiles[i % len(smiles)].split()[0] + f" m{i}\n")
-            r = subprocess.run([sys.executable, str(child), mode, str(lib), "{}"], capture_output=True, text=True)
-            rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-500:]})
-            print(json.dumps(rows[-1]), flush=True)
+            measure(mode, repeated_smiles(tmp / f"lib_{n}.smi", n), {})
     for n in args.score_sizes:
         sdf = tmp / f"poses_{n}.sdf"
         with open(sdf, "w") as f:
             for i in range(n):
                 f.write(f"x{i}" + block[block.index("\n"):])
-        extra = {"receptor": str(d / "receptor.pdb"), "ref": str(d / "crystal_ligand.mol2"), "model": model,
-                 "out": str(tmp / f"out_{n}.csv")}
-        r = subprocess.run([sys.executable, str(child), "score", str(sdf), json.dumps(extra)], capture_output=True, text=True)
-        rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-500:]})
-        print(json.dumps(rows[-1]), flush=True)
+        measure("score", sdf, {**pocket, "out": str(tmp / f"out_{n}.csv")})
     for n in args.template_sizes:
-        lib = tmp / f"tlib_{n}.smi"
-        with open(lib, "w") as f:
-            for i in range(n):
-                f.write(smiles[i % len(smiles)].split()[0] + f" m{i}\n")
-        extra = {"receptor": str(d / "receptor.pdb"), "ref": str(d / "crystal_ligand.mol2"), "model": model,
-                 "out": str(tmp / f"tout_{n}.csv"), "chunks": args.template_chunks, "chunk_size": 16, "library": n}
-        r = subprocess.run([sys.executable, str(child), "template", str(lib), json.dumps(extra)], capture_output=True, text=True)
-        rows.append(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-500:]})
-        print(json.dumps(rows[-1]), flush=True)
+        measure("template", repeated_smiles(tmp / f"tlib_{n}.smi", n),
+                {**pocket, "out": str(tmp / f"tout_{n}.csv"), "chunks": args.template_chunks, "chunk_size": 16,
+                 "library": n})
     for mode in ("read", "prep", "score", "template"):
         rs = [r for r in rows if r.get("mode") == mode]
         if len(rs) >= 2:
