@@ -4,6 +4,7 @@
     atomgrid evaluate --model atomgrid/models/<name>.pt --set casf2016 | dude:fabp4 | dude:inha [--json out.json]
     atomgrid grid-info [--receptor R.pdb --ligand L.sdf] [--size 48 --resolution 0.5]
     atomgrid prepare --kind train|val|test --out runs/atomgrid/cache_train.pt
+    atomgrid screen-data --out runs/atomgrid/screen [--targets fak1 ...] [--decoys 400]
 
 Sub-commands are registered in ``COMMANDS`` by ``add_<name>(subparsers)`` functions, so a new one
 (e.g. ``score``) is one more function and one more entry.
@@ -48,8 +49,13 @@ def _cmd_evaluate(args) -> int:
             res = ev.evaluate_casf(model, args.cache, args.bootstrap, args.device)
             print(ev.format_casf(res))
         elif args.set.startswith("dude:"):
-            res = ev.evaluate_dude(model, args.set.split(":", 1)[1], args.bootstrap, args.device,
-                                   max_decoys=args.max_decoys or None)
+            target = args.set.split(":", 1)[1]
+            if args.poses == "template":
+                res = ev.evaluate_dude_template(model, target, args.bootstrap, args.device,
+                                                max_decoys=args.max_decoys or None, seed=args.seed)
+            else:
+                res = ev.evaluate_dude(model, target, args.bootstrap, args.device, max_decoys=args.max_decoys or None,
+                                       seed=args.seed)
             print(ev.format_dude(res))
         else:
             raise SystemExit(f"atomgrid evaluate: unknown set {args.set!r} (casf2016, dude:fabp4, dude:inha)")
@@ -70,6 +76,10 @@ def add_evaluate(sub) -> None:
     p.add_argument("--cache", default="runs/atomgrid/cache_test.pt", help="typed CASF test cache (built if missing)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
     p.add_argument("--max-decoys", type=int, default=0, help="DUD-E: score a seeded random subset of decoys")
+    p.add_argument("--poses", default="placed", choices=["placed", "template"],
+                   help="DUD-E: 'placed' puts the 3D records on the crystal ligand by principal axes (fast); "
+                        "'template' poses them as atomgrid score does (the screening path)")
+    p.add_argument("--seed", type=int, default=0, help="DUD-E: seed of the decoy subset")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--json", help="write the results as JSON here")
@@ -140,7 +150,30 @@ def add_prepare(sub) -> None:
     p.set_defaults(func=_cmd_prepare)
 
 
-COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare]
+def _cmd_screen_data(args) -> int:
+    from . import data, screenset
+    cache = screenset.build(args.out, args.targets, args.decoys, args.ref_actives, args.exhaustiveness, args.seed,
+                            args.model, args.workers)
+    print(json.dumps(data.cache_summary(cache)))
+    print(f"cache written to {Path(args.out) / 'cache_screen.pt'}")
+    return 0
+
+
+def add_screen_data(sub) -> None:
+    from .screenset import DOCKSTRING
+    p = sub.add_parser("screen-data", help="pose DUD-E actives and decoys in their receptors for activity training")
+    p.add_argument("--out", default="runs/atomgrid/screen", help="folder of the poses and cache_screen.pt")
+    p.add_argument("--targets", nargs="+", default=list(DOCKSTRING), choices=list(DOCKSTRING))
+    p.add_argument("--decoys", type=int, default=400, help="decoys sampled per target (all actives are used)")
+    p.add_argument("--ref-actives", type=int, default=3, help="actives docked by Vina to choose the template pose")
+    p.add_argument("--exhaustiveness", type=int, default=4, help="Vina, for the reference pose")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", help="model used to pick each molecule's best template pose (default: shipped)")
+    p.add_argument("--workers", type=int, default=0, help="Ray actors for the template poses (0: this process)")
+    p.set_defaults(func=_cmd_screen_data)
+
+
+COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare, add_screen_data]
 
 
 # --- atomgrid score / enrich (issue 8): the commands live in atomgrid/score.py ------------------

@@ -338,15 +338,37 @@ class ComplexSet:
         return w / w.sum()
 
 
-def balanced_batches(ds: ComplexSet, batch_size: int, seed: int = 0) -> Iterator[list[int]]:
-    """Endless batches of example indices: half good poses, half bad, targets weighted equally."""
+def merge_caches(a: dict, b: dict) -> dict:
+    """One cache with the receptors and examples of both (receptor keys must not clash)."""
+    clash = set(a["receptors"]) & set(b["receptors"])
+    if clash:
+        raise ValueError(f"caches share receptor keys {sorted(clash)[:5]}")
+    return {"version": CACHE_VERSION, "receptors": {**a["receptors"], **b["receptors"]},
+            "examples": a["examples"] + b["examples"], "errors": a["errors"] + b["errors"]}
+
+
+def is_screen(example: dict) -> bool:
+    """Screening examples (active vs decoy, :mod:`atomgrid.screenset`) as opposed to pose examples."""
+    return example["source"].startswith("dude")
+
+
+def balanced_batches(ds: ComplexSet, batch_size: int, seed: int = 0, screen_fraction: float = 0.0) -> Iterator[list[int]]:
+    """Endless batches of example indices, targets weighted equally within each pool.
+
+    Pose examples: half good poses, half bad. With ``screen_fraction`` > 0, that share of every batch
+    comes from the screening examples instead, half actives and half decoys."""
     rng = np.random.default_rng(seed)
-    good, bad = ds.indices(1), ds.indices(0)
-    if len(good) == 0 or len(bad) == 0:
-        raise ValueError("balanced sampling needs both good and bad poses in the training set")
-    wg, wb = ds.target_weights(good), ds.target_weights(bad)
-    n_good = batch_size // 2
+    screen = np.asarray([is_screen(e) for e in ds.examples], dtype=bool)
+    n_screen = int(round(batch_size * screen_fraction)) if screen_fraction > 0 else 0
+    pools = []  # (indices, weights, count per batch)
+    for use, n in ((~screen, batch_size - n_screen), (screen, n_screen)):
+        if n == 0:
+            continue
+        good = np.asarray([i for i in ds.indices(1) if use[i]], dtype=np.int64)
+        bad = np.asarray([i for i in ds.indices(0) if use[i]], dtype=np.int64)
+        what = "actives and decoys in the screening" if use is screen else "good and bad poses in the training"
+        if len(good) == 0 or len(bad) == 0:
+            raise ValueError(f"balanced sampling needs both {what} set")
+        pools += [(good, ds.target_weights(good), n // 2), (bad, ds.target_weights(bad), n - n // 2)]
     while True:
-        g = rng.choice(good, n_good, p=wg)
-        b = rng.choice(bad, batch_size - n_good, p=wb)
-        yield list(np.concatenate([g, b]))
+        yield list(np.concatenate([rng.choice(idx, n, p=w) for idx, w, n in pools if n > 0]))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rdkit import Chem
 
 from traincore.checkpoint import load_checkpoint
 
@@ -28,6 +29,7 @@ from . import io, nets
 from .featurize import Gridder, TypedAtoms, type_ligand, type_receptor
 from .grid import GridSpec
 from .io import Box, ReadError
+from .library import iter_records
 from .metrics import ACTIVITY_METRICS, AFFINITY_METRICS, bootstrap, pearson, report, rmse
 from .placement import place_on_template
 from .typing import check_scheme
@@ -192,6 +194,77 @@ def evaluate_dude(model_path, target: str, n_boot: int = 1000, device="cpu", max
             "affinity_head": report(ACTIVITY_METRICS, y, s_aff, n_boot)}
 
 
+def dude_library(target: str, out: Path, max_decoys: int | None = None, seed: int = 0) -> tuple[Path, set[str]]:
+    """A SMILES library of a DUD-E target's actives and (a seeded sample of) its decoys -> (``out``, active ids).
+
+    From ``actives_final.ism``/``decoys_final.ism`` where present, else from the mol2.gz records
+    (SMILES written by RDKit, one line per compound name)."""
+    d = agdata.drug_root() / "dude" / target
+    rng = np.random.default_rng(seed)
+    lines: dict[int, list[str]] = {}
+    for label, kind in ((1, "actives"), (0, "decoys")):
+        ism = d / f"{kind}_final.ism"
+        if ism.exists():
+            recs = [(r.id, r.text) for r in iter_records(ism) if not r.error]
+        else:
+            seen: dict[str, str] = {}
+            for mol in _dude_records(d, kind):
+                if not isinstance(mol, ReadError) and mol.HasProp("_Name") and mol.GetProp("_Name") not in seen:
+                    seen[mol.GetProp("_Name")] = Chem.MolToSmiles(Chem.RemoveHs(mol))
+            recs = [(k, v) for k, v in seen.items()]
+        if label == 0 and max_decoys and len(recs) > max_decoys:
+            recs = [recs[i] for i in sorted(rng.choice(len(recs), max_decoys, replace=False))]
+        lines[label] = [f"{smi} {name}" for name, smi in recs]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.exists():
+        out.write_text("\n".join(lines[1] + lines[0]) + "\n")
+    return out, {l.split()[1] for l in lines[1]}
+
+
+def evaluate_dude_template(model_path, target: str, n_boot: int = 1000, device="cpu", max_decoys: int | None = None,
+                           seed: int = 0, work: str | Path = "runs/atomgrid/eval_template") -> dict:
+    """Actives vs decoys posed as ``atomgrid score --poses template`` poses them (ETKDG conformers aligned
+    on the crystal ligand, relaxed in the pocket, best pose by the model): the screening path itself.
+    The scored CSV is kept in ``work`` (and reused: delete it to score again)."""
+    from .score import ScoreOptions, score_library
+    d = agdata.drug_root() / "dude" / target
+    xtal = next((p for p in (d / "crystal_ligand.mol2", d / "crystal_ligand.sdf") if p.exists()), None)
+    if not (d / "receptor.pdb").exists() or xtal is None:
+        raise FileNotFoundError(f"DUD-E target {target!r}: needs receptor.pdb and crystal_ligand.mol2/sdf in {d}")
+    work = Path(work)
+    lib, actives = dude_library(target, work / f"{target}_d{max_decoys or 'all'}_s{seed}.smi", max_decoys, seed)
+    out = work / f"{lib.stem}_{Path(model_path).stem}.csv"
+    if not out.exists():
+        score_library(d / "receptor.pdb", lib, out, autobox_ligand=xtal, model=model_path,
+                      options=ScoreOptions(poses="template"), device=str(device), resume=parts_exist(out))
+    best: dict[str, tuple[float, float]] = {}
+    failed = 0
+    for r in csv.DictReader(open(out)):
+        if r["error"] or not r["score"]:
+            failed += 1
+            a = f = -math.inf  # screened and missed: stays in the ranking at the bottom
+        else:
+            a, f = float(r["score"]), float(r["pK"])
+        prev = best.get(r["id"], (-math.inf, -math.inf))
+        best[r["id"]] = (max(prev[0], a), max(prev[1], f))
+    ids = list(best)
+    y = np.asarray([i in actives for i in ids], np.float64)
+    s_act = np.asarray([best[i][0] for i in ids])
+    s_aff = np.asarray([best[i][1] for i in ids])
+    s_act = np.where(np.isfinite(s_act), s_act, -1.0)
+    s_aff = np.where(np.isfinite(s_aff), s_aff, -100.0)
+    _, meta = load_model(model_path)
+    return {"model": str(model_path), "name": meta.get("name"), "ligand_only": bool(meta.get("ligand_only")),
+            "target": target, "poses": "template", "records": len(ids), "actives": int(y.sum()),
+            "decoys": int((1 - y).sum()), "read_errors": failed, "scores_csv": str(out),
+            "activity": report(ACTIVITY_METRICS, y, s_act, n_boot),
+            "affinity_head": report(ACTIVITY_METRICS, y, s_aff, n_boot)}
+
+
+def parts_exist(out: Path) -> bool:
+    return Path(str(out) + ".parts").exists()
+
+
 def format_casf(res: dict) -> str:
     lines = [f"{res['name']} ({'ligand-only' if res['ligand_only'] else 'receptor+ligand'}), CASF-2016 test, n={res['n']}"]
     for k, m in res["affinity"].items():
@@ -208,7 +281,8 @@ def format_casf(res: dict) -> str:
 
 def format_dude(res: dict) -> str:
     lines = [f"{res['name']} ({'ligand-only' if res['ligand_only'] else 'receptor+ligand'}), DUD-E {res['target']}: "
-             f"{res['actives']} actives, {res['decoys']} decoys ({res['records']} records, {res['read_errors']} unreadable)"]
+             f"{res['actives']} actives, {res['decoys']} decoys ({res['records']} records, {res['read_errors']} unreadable"
+             f"{'' if res.get('poses') != 'template' else ' or unposed'}), poses: {res.get('poses', 'principal axes')}"]
     for head in ("activity", "affinity_head"):
         lines.append(f"  {head}: " + ", ".join(f"{k} {_fmt(m)}" for k, m in res[head].items()))
     return "\n".join(lines)

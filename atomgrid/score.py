@@ -179,8 +179,20 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
             import vina  # noqa: F401
         except ImportError as exc:
             raise ScoreError(f"--poses dock needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
-        pdbqt = receptor_pdbqt(rec)
+        pdbqt = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec)
     return ScoringContext(trec, pocket, ref_block, box, pdbqt, state, meta, options, device or default_device())
+
+
+def given_receptor_pdbqt(path: str | Path) -> str | None:
+    """A receptor given as PDBQT is already typed for Vina (prepare_receptor, dockstring): its ATOM and
+    HETATM lines are used as they are. None for PDB input (typed by :func:`poses.receptor_pdbqt`)."""
+    name = str(path).lower()
+    if not (name.endswith(".pdbqt") or name.endswith(".pdbqt.gz")):
+        return None
+    lines = [l for l in agio._read_text(Path(path)).splitlines() if l.startswith(("ATOM", "HETATM"))]
+    if not lines:
+        raise ScoreError(f"receptor {path}: no ATOM/HETATM lines")
+    return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------- the worker

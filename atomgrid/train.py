@@ -47,6 +47,8 @@ class DataConfig:
     rotate: bool = True
     translate: float = 2.0
     ligand_only: bool = False  # zero the receptor channels (the ligand-only baseline)
+    screen_cache: str = ""  # actives vs decoys posed in their receptors (atomgrid screen-data); "" = none
+    screen_fraction: float = 0.0  # share of every batch drawn from screen_cache (half actives, half decoys)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class TrainConfig:
     log_every: int = 25
     keep_last: int = 2
     max_minutes: float = 0.0  # stop early after this much wall time (0 = no limit)
+    init: str = ""  # start from this model's weights (same architecture), e.g. a shipped model to fine-tune
     stop_after: int = 0  # stop after this many steps, schedule still spanning `steps` (0 = run all)
 
 
@@ -177,14 +180,24 @@ def train(cfg: AtomgridConfig) -> Path:
     if val_cache is not None:  # validation never shares a protein with training
         val_cache = agdata.drop_targets(val_cache, agdata.targets_of(train_cache))
         agdata.check_disjoint(train_cache, val_cache)
+    if cfg.data.screen_fraction > 0:
+        if not cfg.data.screen_cache:
+            raise ValueError("data.screen_fraction > 0 needs data.screen_cache (made by atomgrid screen-data)")
+        screen = agdata.load_cache(cfg.data.screen_cache)
+        if val_cache is not None:
+            agdata.check_disjoint(screen, val_cache)
+        train_cache = agdata.merge_caches(train_cache, screen)
     ds = agdata.ComplexSet(train_cache)
     val = agdata.ComplexSet(val_cache) if val_cache is not None else None
     gridder = Gridder(cfg.grid, runtime.device, rotate=cfg.data.rotate, translate=cfg.data.translate, seed=cfg.train.seed)
     eval_gridder = Gridder(cfg.grid, runtime.device)
-    model = runtime.prepare(nets.build(cfg.net_config()))
+    net = nets.build(cfg.net_config())
+    if cfg.train.init:
+        init_weights(net, cfg.train.init, cfg)
+    model = runtime.prepare(net)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     sched = as_torch_scheduler(opt, make_schedule(cfg.train.schedule, cfg.train.lr, cfg.train.steps, cfg.train.warmup))
-    index_batches = agdata.balanced_batches(ds, cfg.train.batch_size, cfg.train.seed)
+    index_batches = agdata.balanced_batches(ds, cfg.train.batch_size, cfg.train.seed, cfg.data.screen_fraction)
     t_start = time.time()
 
     def batches():
@@ -230,6 +243,17 @@ def train(cfg: AtomgridConfig) -> Path:
     (run_dir / "summary.json").write_text(json.dumps({"steps": state.step, "samples": state.samples,
                                                       "seconds": time.time() - t0, "last": state.last}, indent=1))
     return run_dir
+
+
+def init_weights(net: torch.nn.Module, path: str, cfg: AtomgridConfig) -> None:
+    """Load a saved model's weights into ``net``; its architecture, grid and typing must match ``cfg``."""
+    from traincore.checkpoint import load_checkpoint
+    state = load_checkpoint(path, map_location="cpu", kind=MODEL_KIND)
+    meta, want = state.get("meta") or {}, model_meta(cfg)
+    for key in ("net", "grid", "typing"):
+        if meta.get(key) != want[key]:
+            raise ValueError(f"train.init {path}: its {key} differs from this config's")
+    net.load_state_dict(state["model"])
 
 
 def export_model(model: torch.nn.Module, meta: dict, path: Path, extra: dict | None = None) -> Path:

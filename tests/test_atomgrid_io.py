@@ -171,3 +171,16 @@ def test_autobox_and_vina_box(tmp_path):
     lo = np.asarray(b.center) - np.asarray(b.size) / 2 - 2.0
     hi = np.asarray(b.center) + np.asarray(b.size) / 2 + 2.0
     assert 0 < len(idx) < rec.GetNumAtoms() and np.all(xyz >= lo) and np.all(xyz <= hi)
+
+
+@needs_data
+def test_dude_libraries_for_template_evaluation(tmp_path):
+    from atomgrid.evaluate import dude_library
+    lib, act = dude_library("inha", tmp_path / "inha.smi", max_decoys=25, seed=1)  # from the mol2.gz records
+    lines = lib.read_text().splitlines()
+    ids = [l.split()[1] for l in lines]
+    assert len(act) == 43 and len(lines) == 43 + 25 and len(set(ids)) == len(ids) and set(ids[:43]) == act
+    lib2, act2 = dude_library("fabp4", tmp_path / "fabp4.smi", max_decoys=30, seed=1)  # from the .ism files
+    assert len(act2) == 47 and len(lib2.read_text().splitlines()) == 77
+    again, _ = dude_library("fabp4", tmp_path / "again.smi", max_decoys=30, seed=1)
+    assert again.read_text() == lib2.read_text()  # seeded

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from rdkit import Chem
+from rdkit.Chem import AllChem
 
 from atomgrid import nets
 from atomgrid.library import LibraryError, Record, count_records, iter_records
@@ -339,3 +340,39 @@ def test_dock_mode_with_vina(tmp_path, model_path):
     mol = next(iter(Chem.SDMolSupplier(str(sdf))))
     assert mol.GetProp("minimizedAffinity") == f"{float(rows[0]['vina']):.3f}"
     assert np.all(np.abs(mol.GetConformer().GetPositions().mean(0) - np.asarray(center)) < 8.0 + 1e-6)
+
+
+def test_screen_data_refuses_test_targets_and_picks_the_best_vina_pose(tmp_path):
+    from atomgrid import screenset
+    for t in screenset.TEST_TARGETS:
+        with pytest.raises(ValueError, match="test target"):
+            screenset.target_files(t)
+    with pytest.raises(ValueError, match="no receptor"):
+        screenset.target_files("ada")
+    (tmp_path / "d.csv").write_text("index,id,smiles,score,pK,pose,n_poses,vina,error\n"
+                                    "0,a,C,0.5,5,dock,1,-7.1,\n1,b,CC,0.4,5,dock,1,-9.3,\n2,c,,,,,0,,bad SMILES\n")
+    blocks = []
+    for name in ("a", "b"):
+        m = Chem.AddHs(Chem.MolFromSmiles("CC" if name == "b" else "C"))
+        AllChem.EmbedMolecule(m, randomSeed=1)
+        m.SetProp("_Name", name)
+        blocks.append(Chem.MolToMolBlock(m) + "$$$$\n")
+    (tmp_path / "d.sdf").write_text("".join(blocks))
+    ref = screenset.pick_reference(tmp_path / "d.csv", tmp_path / "d.sdf", tmp_path / "ref.sdf")
+    mol = Chem.MolFromMolFile(str(ref), removeHs=False)
+    assert mol.GetProp("_Name") == "b" and mol.GetNumHeavyAtoms() == 2
+
+
+def test_a_pdbqt_receptor_goes_to_vina_as_given(tmp_path):
+    from atomgrid.score import given_receptor_pdbqt
+    p = tmp_path / "r.pdbqt"
+    p.write_text("REMARK x\nATOM      1  N   ASP A 414      23.503  23.427  11.929  1.00  0.00    -0.411 N \nTER\n"
+                 "HETATM    2 ZN    ZN A 500      20.000  20.000  10.000  1.00  0.00     2.000 Zn\n")
+    assert given_receptor_pdbqt(p).splitlines() == [l for l in p.read_text().splitlines() if l[:4] in ("ATOM", "HETA")]
+    gz = tmp_path / "r.pdbqt.gz"
+    gz.write_bytes(gzip.compress(p.read_bytes()))
+    assert given_receptor_pdbqt(gz) == given_receptor_pdbqt(p)
+    assert given_receptor_pdbqt(REC) is None  # PDB input is typed by poses.receptor_pdbqt
+    (tmp_path / "e.pdbqt").write_text("REMARK nothing\n")
+    with pytest.raises(ScoreError, match="no ATOM"):
+        given_receptor_pdbqt(tmp_path / "e.pdbqt")

@@ -125,3 +125,58 @@ def test_cli_reports_bad_model_file_in_one_line(tmp_path, capsys):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(Exception, match="x.pt"):
         main(["evaluate", "--model", str(bad), "--set", "casf2016", "--bootstrap", "0"])
+
+
+def screen_cache() -> dict:
+    """Two screening examples per class (active/decoy) on a receptor of its own key."""
+    base = tiny_cache()
+    ex = []
+    for k, e in enumerate(base["examples"][:4]):
+        ex.append(dict(e, id=f"s{k}", target="dude:x", source="dude:template", receptor="dude:x", pK=float("nan"),
+                       good=k % 2, rmsd=float("nan")))
+    return {"version": agdata.CACHE_VERSION, "receptors": {"dude:x": base["receptors"]["fabp4"]}, "examples": ex,
+            "errors": []}
+
+
+def test_mixed_batches_take_the_screen_share_half_actives_half_decoys():
+    ds = agdata.ComplexSet(agdata.merge_caches(tiny_cache(), screen_cache()))
+    assert len(ds) == 12
+    it = agdata.balanced_batches(ds, 8, seed=3, screen_fraction=0.25)
+    for _ in range(20):
+        idx = next(it)
+        scr = [ds.examples[i] for i in idx if agdata.is_screen(ds.examples[i])]
+        pose = [ds.examples[i] for i in idx if not agdata.is_screen(ds.examples[i])]
+        assert len(scr) == 2 and sum(e["good"] for e in scr) == 1
+        assert len(pose) == 6 and sum(e["good"] for e in pose) == 3
+    only_pose = agdata.balanced_batches(ds, 8, seed=3)
+    assert not any(agdata.is_screen(ds.examples[i]) for _ in range(10) for i in next(only_pose))
+    no_decoys = dict(screen_cache(), examples=[e for e in screen_cache()["examples"] if e["good"]])
+    with pytest.raises(ValueError, match="actives and decoys"):
+        next(agdata.balanced_batches(agdata.ComplexSet(agdata.merge_caches(tiny_cache(), no_decoys)), 8,
+                                     screen_fraction=0.5))
+    with pytest.raises(ValueError, match="receptor keys"):
+        agdata.merge_caches(tiny_cache(), tiny_cache())
+
+
+def test_training_with_a_screen_cache_and_init_weights(tmp_path, one_thread):
+    from atomgrid.evaluate import load_model
+    from atomgrid.train import train
+    torch.save(tiny_cache(), tmp_path / "train.pt")
+    torch.save(screen_cache(), tmp_path / "screen.pt")
+    common = ["net.preset=\"atomnet-c8-l2\"", "net.stem_pool=1", "net.hidden=16", "data.grid_size=8",
+              "data.resolution=2.5", f"data.train_cache=\"{tmp_path / 'train.pt'}\"", "data.val_cache=\"\"",
+              "train.steps=3", "train.warmup=1", "train.batch_size=4", "train.eval_every=3", "train.log_every=1", "train.threads=1"]
+    first = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'a'}\""]))
+    init = first / "model.pt"
+    cfg = load_train_config(None, common + [f"run_dir=\"{tmp_path / 'b'}\"", f"data.screen_cache=\"{tmp_path / 'screen.pt'}\"",
+                                            "data.screen_fraction=0.5", f"train.init=\"{init}\"", "train.lr=0.0"])
+    second = train(cfg)  # lr 0: the fine-tuned weights stay the initial ones
+    a, _ = load_model(init)
+    b, _ = load_model(second / "model.pt")
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        if va.dtype.is_floating_point and "running" not in ka:
+            assert torch.equal(va, vb), ka
+    with pytest.raises(ValueError, match="train.init .* its net differs"):
+        train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'c'}\"", "net.hidden=8", f"train.init=\"{init}\""]))
+    with pytest.raises(ValueError, match="needs data.screen_cache"):
+        train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'd'}\"", "data.screen_fraction=0.5"]))

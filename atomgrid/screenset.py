@@ -1,0 +1,164 @@
+"""Screening training data: DUD-E actives and decoys posed in their receptor the way ``atomgrid score`` poses them.
+
+The pose-trained activity head tells good poses from bad ones but has never seen an inactive
+molecule, so it cannot screen. AtomNet (Wallach et al. 2015) and Ragoza et al. (2017) trained on
+DUD-E actives against decoys, cross-validated by target; this module makes that data for the DUD-E
+targets that have a receptor in the data pack and are not test targets: the four dockstring targets
+(fak1, glcm, mapk2, nos1; receptor PDBQT + Vina box). The test targets fabp4 and inha are never
+built here (:data:`TEST_TARGETS`).
+
+    atomgrid screen-data --out runs/atomgrid/screen [--targets fak1 glcm mapk2 nos1] [--decoys 400]
+
+Per target, in ``OUT/<target>/`` (each step is skipped when its output exists, so a killed run resumes):
+
+1. ``reference.sdf``: the first ``--ref-actives`` actives docked by Vina in the dockstring box
+   (``score_library(poses="dock")``); the pose with the best Vina energy becomes the template.
+2. ``lib.smi``: every active plus a seeded sample of ``--decoys`` decoys; ``poses.csv``/``poses.sdf``:
+   the library through ``score_library(poses="template")`` with that reference: the same ETKDG
+   conformers, shape alignment and clash relaxation that screening uses, so training and screening
+   see the same kind of pose.
+3. ``OUT/cache_screen.pt``: one example per posed molecule (``good`` = 1 active, 0 decoy; ``pK``
+   unknown; ``target`` = ``dude:<target>``; ``source`` = ``dude:template``) in the format of
+   :mod:`atomgrid.data`, to be mixed into training by ``data.screen_cache`` / ``data.screen_fraction``.
+
+DUD-E decoys are property-matched but topologically unlike the actives, so a ligand-only model can
+learn to separate them (the data pack's README warns about it): always compare with the ligand-only
+baseline trained on the same examples.
+"""
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data as agdata
+from . import io as agio
+from .featurize import type_ligand
+from .library import iter_records
+from .score import ScoreOptions, score_library
+
+DOCKSTRING = {"fak1": "PTK2", "glcm": "GBA", "mapk2": "MAPKAPK2", "nos1": "NOS1"}
+TEST_TARGETS = ("fabp4", "inha")
+
+
+def target_files(target: str) -> tuple[Path, agio.Box, Path, Path]:
+    """(receptor PDBQT, Vina box, actives .ism, decoys .ism) of a dockstring DUD-E target."""
+    if target in TEST_TARGETS:
+        raise ValueError(f"DUD-E target {target!r} is a test target: never built into training data")
+    if target not in DOCKSTRING:
+        raise ValueError(f"DUD-E target {target!r}: no receptor here (targets with one: {', '.join(DOCKSTRING)})")
+    d = agdata.drug_root() / "dude" / target
+    gene = DOCKSTRING[target]
+    return d / f"{gene}_target.pdbqt", agio.read_vina_box(d / f"{gene}_conf.txt"), d / "actives_final.ism", d / "decoys_final.ism"
+
+
+def _write_smi(path: Path, records) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{r.text} {r.id}\n" for r in records))
+    tmp.replace(path)
+
+
+def make_reference(target: str, out: Path, n_actives: int = 3, exhaustiveness: int = 4, model=None) -> Path:
+    """Dock the first ``n_actives`` actives with Vina; write the best-energy pose to ``out/reference.sdf``."""
+    ref = out / "reference.sdf"
+    if ref.exists():
+        return ref
+    receptor, box, actives, _ = target_files(target)
+    if not (out / "ref_dock.sdf").exists():
+        cands = [r for r in iter_records(actives) if not r.error][:n_actives]
+        lib = out / "ref_candidates.smi"
+        _write_smi(lib, cands)
+        opts = ScoreOptions(poses="dock", exhaustiveness=exhaustiveness, dock_poses=1, chunk_size=1)
+        score_library(receptor, lib, out / "ref_dock.csv", center=box.center, size=box.size, model=model, options=opts,
+                      out_sdf=out / "ref_dock.sdf", resume=(out / "ref_dock.csv.parts").exists())
+    return pick_reference(out / "ref_dock.csv", out / "ref_dock.sdf", ref)
+
+
+def pick_reference(dock_csv: Path, dock_sdf: Path, ref: Path) -> Path:
+    """The pose with the lowest Vina energy among a dock run's best poses -> ``ref`` (one SD record)."""
+    rows = [r for r in csv.DictReader(open(dock_csv)) if r["vina"] and not r["error"]]
+    if not rows:
+        raise ValueError(f"{dock_csv}: Vina placed none of the reference candidates")
+    best = min(rows, key=lambda r: float(r["vina"]))["id"]
+    text = dock_sdf.read_text()
+    for block in text.split("$$$$\n"):
+        if block.strip() and block.splitlines()[0].strip() == best:
+            ref.write_text(block + "$$$$\n")
+            return ref
+    raise ValueError(f"{dock_sdf}: no pose named {best}")
+
+
+def make_library(target: str, out: Path, n_decoys: int, seed: int = 0) -> tuple[Path, set[str]]:
+    """``out/lib.smi``: every active plus ``n_decoys`` seeded random decoys, shuffled; returns (path, active ids)."""
+    _, _, actives, decoys = target_files(target)
+    acts = [r for r in iter_records(actives) if not r.error]
+    lib = out / "lib.smi"
+    if not lib.exists():
+        rng = random.Random(seed)
+        decs = [r for r in iter_records(decoys) if not r.error]
+        recs = acts + rng.sample(decs, min(n_decoys, len(decs)))
+        rng.shuffle(recs)
+        _write_smi(lib, recs)
+    return lib, {r.id for r in acts}
+
+
+def pose_library(target: str, out: Path, n_decoys: int, seed: int = 0, model=None, workers: int = 0,
+                 options: ScoreOptions = ScoreOptions(poses="template")) -> tuple[Path, set[str]]:
+    """Template poses of the library (``out/poses.sdf``, best pose per molecule); resumable."""
+    lib, act = make_library(target, out, n_decoys, seed)
+    sdf = out / "poses.sdf"
+    if not sdf.exists():
+        receptor, _, _, _ = target_files(target)
+        score_library(receptor, lib, out / "poses.csv", autobox_ligand=out / "reference.sdf", model=model,
+                      options=options, out_sdf=sdf, num_workers=workers,
+                      resume=(out / "poses.csv.parts").exists())
+    return sdf, act
+
+
+def add_target(builder: agdata.CacheBuilder, target: str, poses_sdf: Path, actives: set[str]) -> int:
+    """Examples of one target into ``builder`` (receptor cropped around the reference); returns the count."""
+    receptor, box, _, _ = target_files(target)
+    key = f"dude:{target}"
+    ligs = []
+    for mol in agio.read_ligands(poses_sdf):
+        if isinstance(mol, agio.ReadError):
+            builder.errors.append(str(mol))
+            continue
+        name = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
+        try:
+            ligs.append((name, type_ligand(mol)))
+        except ValueError as exc:
+            builder.errors.append(f"{poses_sdf} {name}: {exc}")
+    if not ligs:
+        return 0
+    cents = np.stack([t.centroid() for _, t in ligs])
+    c = cents.mean(0)
+    spread = float(np.linalg.norm(cents - c, axis=1).max())
+    if not builder._receptor(key, receptor, c, extra=spread):
+        return 0
+    for name, tl in ligs:
+        builder.examples.append(agdata._example(f"{target}:{name}", key, "dude:template", key, tl, float("nan"),
+                                                int(name in actives), float("nan")))
+    return len(ligs)
+
+
+def build(out: str | Path, targets=tuple(DOCKSTRING), n_decoys: int = 400, ref_actives: int = 3,
+          exhaustiveness: int = 4, seed: int = 0, model=None, workers: int = 0) -> dict:
+    """All three steps for ``targets``; writes and returns ``out/cache_screen.pt``'s content."""
+    out = Path(out)
+    builder = agdata.CacheBuilder(0, seed)
+    for t in targets:
+        d = out / t
+        d.mkdir(parents=True, exist_ok=True)
+        print(f"{t}: reference pose (Vina, {ref_actives} actives)", flush=True)
+        make_reference(t, d, ref_actives, exhaustiveness, model)
+        print(f"{t}: template poses of the actives and {n_decoys} decoys", flush=True)
+        sdf, act = pose_library(t, d, n_decoys, seed, model, workers)
+        n = add_target(builder, t, sdf, act)
+        print(f"{t}: {n} examples", flush=True)
+    cache = builder.result()
+    torch.save(cache, out / "cache_screen.pt")
+    return cache
