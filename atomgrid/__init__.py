@@ -6,8 +6,10 @@ Layers: ``io`` (RDKit readers with per-record errors) -> ``typing`` (agtypes-v1 
 from pathlib import Path
 
 MODELS_DIR = Path(__file__).parent / "models"
-DEFAULT_MODEL = "ag-atomnet-c16-l3-g16r15"
-LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-ligonly"
+DEFAULT_MODEL = "ag-atomnet-c16-l3-g16r15-screen"  # pose + affinity + DUD-E actives/decoys (screen.toml)
+LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-screen-ligonly"  # its ligand-only baseline
+POSE_MODEL = "ag-atomnet-c16-l3-g16r15"  # the pose + affinity stage it was fine-tuned from (small.toml)
+POSE_LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-ligonly"
 
 
 def model_path(name: str = DEFAULT_MODEL) -> Path:

@@ -14,6 +14,7 @@ All figures carry percentile bootstrap intervals.
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -233,7 +234,8 @@ def evaluate_dude_template(model_path, target: str, n_boot: int = 1000, device="
         raise FileNotFoundError(f"DUD-E target {target!r}: needs receptor.pdb and crystal_ligand.mol2/sdf in {d}")
     work = Path(work)
     lib, actives = dude_library(target, work / f"{target}_d{max_decoys or 'all'}_s{seed}.smi", max_decoys, seed)
-    out = work / f"{lib.stem}_{Path(model_path).stem}.csv"
+    tag = hashlib.sha1(str(Path(model_path).resolve()).encode()).hexdigest()[:8]  # run folders all hold model.pt
+    out = work / f"{lib.stem}_{Path(model_path).stem}_{tag}.csv"
     if not out.exists():
         score_library(d / "receptor.pdb", lib, out, autobox_ligand=xtal, model=model_path,
                       options=ScoreOptions(poses="template"), device=str(device), resume=parts_exist(out))

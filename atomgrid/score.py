@@ -108,8 +108,8 @@ class ScoringContext:
 
 def resolve_model(name_or_path: str | None) -> Path:
     """``--model``: a file path, a shipped model name (``atomgrid/models/<name>.pt``), or None for the
-    shipped default: the first (sorted by name) shipped model that sees the receptor (ligand-only
-    baselines are never the default)."""
+    shipped default: ``atomgrid.DEFAULT_MODEL``, else the first (sorted by name) shipped model that sees
+    the receptor (ligand-only baselines are never the default)."""
     if name_or_path:
         p = Path(name_or_path)
         if p.is_file():
@@ -119,6 +119,11 @@ def resolve_model(name_or_path: str | None) -> Path:
                 return cand
         raise ScoreError(f"--model {name_or_path!r}: no such file and no shipped model of that name in {MODELS_DIR}")
     from traincore.checkpoint import load_checkpoint
+
+    from . import DEFAULT_MODEL
+    default = MODELS_DIR / f"{DEFAULT_MODEL}.pt"
+    if default.is_file():
+        return default
     for path in sorted(MODELS_DIR.glob("*.pt")) if MODELS_DIR.is_dir() else []:
         meta = load_checkpoint(path, map_location="cpu", kind="atomgrid").get("meta") or {}
         if not meta.get("ligand_only"):

@@ -19,7 +19,7 @@ Per target, in ``OUT/<target>/`` (each step is skipped when its output exists, s
    see the same kind of pose.
 3. ``OUT/cache_screen.pt``: one example per posed molecule (``good`` = 1 active, 0 decoy; ``pK``
    unknown; ``target`` = ``dude:<target>``; ``source`` = ``dude:template``) in the format of
-   :mod:`atomgrid.data`, to be mixed into training by ``data.screen_cache`` / ``data.screen_fraction``.
+   :mod:`atomgrid.data`, to be mixed into training by ``data.screen_caches`` / ``data.screen_fraction``.
 
 DUD-E decoys are property-matched but topologically unlike the actives, so a ligand-only model can
 learn to separate them (the data pack's README warns about it): always compare with the ligand-only
@@ -56,8 +56,13 @@ def target_files(target: str) -> tuple[Path, agio.Box, Path, Path]:
 
 
 def _write_smi(path: Path, records) -> None:
+    """Write ``records`` as a SMILES file, leaving an identical file untouched (its mtime is part of a
+    resumable run's identity)."""
+    text = "".join(f"{r.text} {r.id}\n" for r in records)
+    if path.exists() and path.read_text() == text:
+        return
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(f"{r.text} {r.id}\n" for r in records))
+    tmp.write_text(text)
     tmp.replace(path)
 
 
@@ -118,10 +123,13 @@ def pose_library(target: str, out: Path, n_decoys: int, seed: int = 0, model=Non
     return sdf, act
 
 
-def add_target(builder: agdata.CacheBuilder, target: str, poses_sdf: Path, actives: set[str]) -> int:
-    """Examples of one target into ``builder`` (receptor cropped around the reference); returns the count."""
+def add_target(builder: agdata.CacheBuilder, target: str, poses_sdf: Path, actives: set[str], tag: str = "") -> int:
+    """Examples of one target into ``builder`` (receptor cropped around the poses); returns the count.
+
+    The receptor key is ``dude:<target>@<tag>`` so that caches of several builds (e.g. more decoys with
+    another seed) merge; sampling weights still group by the target ``dude:<target>``."""
     receptor, box, _, _ = target_files(target)
-    key = f"dude:{target}"
+    key = f"dude:{target}@{tag}" if tag else f"dude:{target}"
     ligs = []
     for mol in agio.read_ligands(poses_sdf):
         if isinstance(mol, agio.ReadError):
@@ -140,12 +148,12 @@ def add_target(builder: agdata.CacheBuilder, target: str, poses_sdf: Path, activ
     if not builder._receptor(key, receptor, c, extra=spread):
         return 0
     for name, tl in ligs:
-        builder.examples.append(agdata._example(f"{target}:{name}", key, "dude:template", key, tl, float("nan"),
+        builder.examples.append(agdata._example(f"{target}:{name}", f"dude:{target}", "dude:template", key, tl, float("nan"),
                                                 int(name in actives), float("nan")))
     return len(ligs)
 
 
-def build(out: str | Path, targets=tuple(DOCKSTRING), n_decoys: int = 400, ref_actives: int = 3,
+def build(out: str | Path, targets=tuple(DOCKSTRING), n_decoys: int = 1000, ref_actives: int = 3,
           exhaustiveness: int = 4, seed: int = 0, model=None, workers: int = 0) -> dict:
     """All three steps for ``targets``; writes and returns ``out/cache_screen.pt``'s content."""
     out = Path(out)
@@ -157,7 +165,7 @@ def build(out: str | Path, targets=tuple(DOCKSTRING), n_decoys: int = 400, ref_a
         make_reference(t, d, ref_actives, exhaustiveness, model)
         print(f"{t}: template poses of the actives and {n_decoys} decoys", flush=True)
         sdf, act = pose_library(t, d, n_decoys, seed, model, workers)
-        n = add_target(builder, t, sdf, act)
+        n = add_target(builder, t, sdf, act, tag=out.name)
         print(f"{t}: {n} examples", flush=True)
     cache = builder.result()
     torch.save(cache, out / "cache_screen.pt")

@@ -47,8 +47,8 @@ class DataConfig:
     rotate: bool = True
     translate: float = 2.0
     ligand_only: bool = False  # zero the receptor channels (the ligand-only baseline)
-    screen_cache: str = ""  # actives vs decoys posed in their receptors (atomgrid screen-data); "" = none
-    screen_fraction: float = 0.0  # share of every batch drawn from screen_cache (half actives, half decoys)
+    screen_caches: tuple[str, ...] = ()  # actives vs decoys posed in their receptors (atomgrid screen-data)
+    screen_fraction: float = 0.0  # share of every batch drawn from screen_caches (half actives, half decoys)
 
 
 @dataclass(frozen=True)
@@ -181,12 +181,13 @@ def train(cfg: AtomgridConfig) -> Path:
         val_cache = agdata.drop_targets(val_cache, agdata.targets_of(train_cache))
         agdata.check_disjoint(train_cache, val_cache)
     if cfg.data.screen_fraction > 0:
-        if not cfg.data.screen_cache:
-            raise ValueError("data.screen_fraction > 0 needs data.screen_cache (made by atomgrid screen-data)")
-        screen = agdata.load_cache(cfg.data.screen_cache)
-        if val_cache is not None:
-            agdata.check_disjoint(screen, val_cache)
-        train_cache = agdata.merge_caches(train_cache, screen)
+        if not cfg.data.screen_caches:
+            raise ValueError("data.screen_fraction > 0 needs data.screen_caches (made by atomgrid screen-data)")
+        for path in cfg.data.screen_caches:
+            screen = agdata.load_cache(path)
+            if val_cache is not None:
+                agdata.check_disjoint(screen, val_cache)
+            train_cache = agdata.merge_caches(train_cache, screen)
     ds = agdata.ComplexSet(train_cache)
     val = agdata.ComplexSet(val_cache) if val_cache is not None else None
     gridder = Gridder(cfg.grid, runtime.device, rotate=cfg.data.rotate, translate=cfg.data.translate, seed=cfg.train.seed)

@@ -12,7 +12,8 @@ from atomgrid.featurize import type_ligand, type_receptor
 FIX = Path(__file__).parent / "data" / "atomgrid"
 
 
-@pytest.mark.parametrize("name", [atomgrid.DEFAULT_MODEL, atomgrid.LIGAND_ONLY_MODEL])
+@pytest.mark.parametrize("name", [atomgrid.DEFAULT_MODEL, atomgrid.LIGAND_ONLY_MODEL, atomgrid.POSE_MODEL,
+                                  atomgrid.POSE_LIGAND_ONLY_MODEL])
 def test_shipped_model_loads_scores_and_has_a_card(name):
     path = atomgrid.model_path(name)
     assert path.stat().st_size < 5_000_000
@@ -33,3 +34,10 @@ def test_shipped_model_loads_scores_and_has_a_card(name):
 def test_unknown_model_name_is_a_clear_error():
     with pytest.raises(FileNotFoundError, match="no shipped atomgrid model 'nope'"):
         atomgrid.model_path("nope")
+
+
+def test_default_scoring_model_is_the_screening_model():
+    from atomgrid.score import resolve_model
+    assert resolve_model(None) == atomgrid.model_path(atomgrid.DEFAULT_MODEL)
+    _, meta = load_model(resolve_model(None))
+    assert not meta["ligand_only"] and meta["name"] == atomgrid.DEFAULT_MODEL

@@ -363,6 +363,26 @@ def test_screen_data_refuses_test_targets_and_picks_the_best_vina_pose(tmp_path)
     assert mol.GetProp("_Name") == "b" and mol.GetNumHeavyAtoms() == 2
 
 
+def test_screen_data_leaves_an_unchanged_candidate_file_alone(tmp_path):
+    """The reference step's SMILES file is part of a resumable dock run's identity (path, size, mtime):
+    rewriting it on a restart made the run refuse to resume ("used other inputs")."""
+    import os
+
+    from atomgrid import screenset
+    from atomgrid.library import iter_records
+    src = tmp_path / "in.smi"
+    src.write_text("CCO a\nc1ccccc1 b\n")
+    recs = list(iter_records(src))
+    out = tmp_path / "cands.smi"
+    screenset._write_smi(out, recs)
+    assert out.read_text() == "CCO a\nc1ccccc1 b\n"
+    os.utime(out, ns=(1, 1))
+    screenset._write_smi(out, recs)
+    assert out.stat().st_mtime_ns == 1
+    screenset._write_smi(out, recs[:1])
+    assert out.read_text() == "CCO a\n" and out.stat().st_mtime_ns != 1
+
+
 def test_a_pdbqt_receptor_goes_to_vina_as_given(tmp_path):
     from atomgrid.score import given_receptor_pdbqt
     p = tmp_path / "r.pdbqt"

@@ -168,7 +168,7 @@ def test_training_with_a_screen_cache_and_init_weights(tmp_path, one_thread):
               "train.steps=3", "train.warmup=1", "train.batch_size=4", "train.eval_every=3", "train.log_every=1", "train.threads=1"]
     first = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'a'}\""]))
     init = first / "model.pt"
-    cfg = load_train_config(None, common + [f"run_dir=\"{tmp_path / 'b'}\"", f"data.screen_cache=\"{tmp_path / 'screen.pt'}\"",
+    cfg = load_train_config(None, common + [f"run_dir=\"{tmp_path / 'b'}\"", f"data.screen_caches=[\"{tmp_path / 'screen.pt'}\"]",
                                             "data.screen_fraction=0.5", f"train.init=\"{init}\"", "train.lr=0.0"])
     second = train(cfg)  # lr 0: the fine-tuned weights stay the initial ones
     a, _ = load_model(init)
@@ -178,5 +178,5 @@ def test_training_with_a_screen_cache_and_init_weights(tmp_path, one_thread):
             assert torch.equal(va, vb), ka
     with pytest.raises(ValueError, match="train.init .* its net differs"):
         train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'c'}\"", "net.hidden=8", f"train.init=\"{init}\""]))
-    with pytest.raises(ValueError, match="needs data.screen_cache"):
+    with pytest.raises(ValueError, match="needs data.screen_caches"):
         train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'd'}\"", "data.screen_fraction=0.5"]))
