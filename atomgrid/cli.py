@@ -52,7 +52,8 @@ def _cmd_evaluate(args) -> int:
             target = args.set.split(":", 1)[1]
             if args.poses == "template":
                 res = ev.evaluate_dude_template(model, target, args.bootstrap, args.device,
-                                                max_decoys=args.max_decoys or None, seed=args.seed)
+                                                max_decoys=args.max_decoys or None, seed=args.seed,
+                                                workers=args.workers)
             else:
                 res = ev.evaluate_dude(model, target, args.bootstrap, args.device, max_decoys=args.max_decoys or None,
                                        seed=args.seed)
@@ -80,6 +81,8 @@ def add_evaluate(sub) -> None:
                    help="DUD-E: 'placed' puts the 3D records on the crystal ligand by principal axes (fast); "
                         "'template' poses them as atomgrid score does (the screening path)")
     p.add_argument("--seed", type=int, default=0, help="DUD-E: seed of the decoy subset")
+    p.add_argument("--workers", type=int, default=0,
+                   help="DUD-E --poses template: Ray actors that pose and score chunks (0: this process)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--json", help="write the results as JSON here")

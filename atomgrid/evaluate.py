@@ -223,7 +223,7 @@ def dude_library(target: str, out: Path, max_decoys: int | None = None, seed: in
 
 
 def evaluate_dude_template(model_path, target: str, n_boot: int = 1000, device="cpu", max_decoys: int | None = None,
-                           seed: int = 0, work: str | Path = "runs/atomgrid/eval_template") -> dict:
+                           seed: int = 0, work: str | Path = "runs/atomgrid/eval_template", workers: int = 0) -> dict:
     """Actives vs decoys posed as ``atomgrid score --poses template`` poses them (ETKDG conformers aligned
     on the crystal ligand, relaxed in the pocket, best pose by the model): the screening path itself.
     The scored CSV is kept in ``work`` (and reused: delete it to score again)."""
@@ -238,7 +238,8 @@ def evaluate_dude_template(model_path, target: str, n_boot: int = 1000, device="
     out = work / f"{lib.stem}_{Path(model_path).stem}_{tag}.csv"
     if not out.exists():
         score_library(d / "receptor.pdb", lib, out, autobox_ligand=xtal, model=model_path,
-                      options=ScoreOptions(poses="template"), device=str(device), resume=parts_exist(out))
+                      options=ScoreOptions(poses="template"), device=str(device), resume=parts_exist(out),
+                      num_workers=workers)
     best: dict[str, tuple[float, float]] = {}
     failed = 0
     for r in csv.DictReader(open(out)):

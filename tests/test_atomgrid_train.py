@@ -127,6 +127,22 @@ def test_cli_reports_bad_model_file_in_one_line(tmp_path, capsys):
         main(["evaluate", "--model", str(bad), "--set", "casf2016", "--bootstrap", "0"])
 
 
+def test_cli_evaluate_template_passes_decoys_seed_and_workers(monkeypatch, capsys):
+    from atomgrid import evaluate as ev
+    seen = {}
+
+    def fake(model, target, n_boot, device, **kw):
+        seen.update(kw, model=model, target=target)
+        m = {"value": 0.5, "low": 0.4, "high": 0.6}
+        return {"name": "m", "ligand_only": False, "target": target, "actives": 1, "decoys": 2, "records": 3,
+                "read_errors": 0, "poses": "template", "activity": {"roc_auc": m}, "affinity_head": {"roc_auc": m}}
+    monkeypatch.setattr(ev, "evaluate_dude_template", fake)
+    assert main(["evaluate", "--model", "m.pt", "--set", "dude:inha", "--poses", "template", "--max-decoys", "600",
+                 "--seed", "3", "--workers", "2", "--no-baseline"]) == 0
+    assert seen == {"model": "m.pt", "target": "inha", "max_decoys": 600, "seed": 3, "workers": 2}
+    assert "DUD-E inha" in capsys.readouterr().out
+
+
 def screen_cache() -> dict:
     """Two screening examples per class (active/decoy) on a receptor of its own key."""
     base = tiny_cache()
