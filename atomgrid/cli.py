@@ -163,7 +163,6 @@ def _cmd_screen_data(args) -> int:
 
 
 def add_screen_data(sub) -> None:
-    from . import POSE_MODEL
     from .screenset import DOCKSTRING
     p = sub.add_parser("screen-data", help="pose DUD-E actives and decoys in their receptors for activity training")
     p.add_argument("--out", default="runs/atomgrid/screen", help="folder of the poses and cache_screen.pt")
@@ -172,9 +171,8 @@ def add_screen_data(sub) -> None:
     p.add_argument("--ref-actives", type=int, default=3, help="actives docked by Vina to choose the template pose")
     p.add_argument("--exhaustiveness", type=int, default=4, help="Vina, for the reference pose")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", default=POSE_MODEL,
-                   help="model that picks each molecule's best template pose (default: the pose model, not the "
-                        "screening model trained on this data)")
+    p.add_argument("--model", help="model that picks each molecule's best template pose (default: the pose "
+                                    "model, not the screening model trained on this data)")
     p.add_argument("--workers", type=int, default=0, help="Ray actors for the template poses (0: this process)")
     p.set_defaults(func=_cmd_screen_data)
 

@@ -108,27 +108,17 @@ class ScoringContext:
 
 def resolve_model(name_or_path: str | None) -> Path:
     """``--model``: a file path, a shipped model name (``atomgrid/models/<name>.pt``), or None for the
-    shipped default: ``atomgrid.DEFAULT_MODEL``, else the first (sorted by name) shipped model that sees
-    the receptor (ligand-only baselines are never the default)."""
-    if name_or_path:
-        p = Path(name_or_path)
-        if p.is_file():
-            return p
-        for cand in (MODELS_DIR / name_or_path, MODELS_DIR / f"{name_or_path}.pt"):
-            if cand.is_file():
-                return cand
-        raise ScoreError(f"--model {name_or_path!r}: no such file and no shipped model of that name in {MODELS_DIR}")
-    from traincore.checkpoint import load_checkpoint
-
-    from . import DEFAULT_MODEL
-    default = MODELS_DIR / f"{DEFAULT_MODEL}.pt"
-    if default.is_file():
-        return default
-    for path in sorted(MODELS_DIR.glob("*.pt")) if MODELS_DIR.is_dir() else []:
-        meta = load_checkpoint(path, map_location="cpu", kind="atomgrid").get("meta") or {}
-        if not meta.get("ligand_only"):
-            return path
-    raise ScoreError(f"no shipped receptor+ligand model in {MODELS_DIR}: pass --model PATH")
+    shipped default, ``atomgrid.DEFAULT_MODEL`` (a receptor+ligand model, never a ligand-only baseline)."""
+    if not name_or_path:
+        from . import DEFAULT_MODEL
+        name_or_path = DEFAULT_MODEL
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    for cand in (MODELS_DIR / name_or_path, MODELS_DIR / f"{name_or_path}.pt"):
+        if cand.is_file():
+            return cand
+    raise ScoreError(f"--model {name_or_path!r}: no such file and no shipped model of that name in {MODELS_DIR}")
 
 
 def load_scoring_model(path: str | Path) -> tuple[dict, dict]:

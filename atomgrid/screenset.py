@@ -155,7 +155,12 @@ def add_target(builder: agdata.CacheBuilder, target: str, poses_sdf: Path, activ
 
 def build(out: str | Path, targets=tuple(DOCKSTRING), n_decoys: int = 1000, ref_actives: int = 3,
           exhaustiveness: int = 4, seed: int = 0, model=None, workers: int = 0) -> dict:
-    """All three steps for ``targets``; writes and returns ``out/cache_screen.pt``'s content."""
+    """All three steps for ``targets``; writes and returns ``out/cache_screen.pt``'s content.
+
+    ``model`` picks each molecule's best template pose; None means the pose model (``atomgrid.POSE_MODEL``),
+    never the screening model that is trained on this data."""
+    from . import POSE_MODEL
+    model = model or POSE_MODEL
     out = Path(out)
     builder = agdata.CacheBuilder(0, seed)
     for t in targets:
