@@ -31,7 +31,7 @@ def summary_text(run_dir: Path) -> str:
     for e in evals[-3:]:
         parts = [f"step {int(e['step'])}"]
         for k in ("vs_mcts_score", "vs_mcts_elo", "vs_best_score", "solved_not_mistake", "optimal_moves",
-                  "vs_perfect_losses"):
+                  "vs_perfect_losses", "val_top1", "val_top3", "val_policy_loss", "val_value_mse", "hours"):
             if k in e and isinstance(e[k], (int, float)):
                 parts.append(f"{k}={e[k]:.3f}" if isinstance(e[k], float) else f"{k}={e[k]}")
         lines.append("eval: " + ", ".join(parts))
@@ -52,9 +52,12 @@ def write_report(run_dir: str | Path) -> tuple[Path, str]:
         raise FileNotFoundError(f"report {run_dir}: no metrics.jsonl (is this a selfplay run folder?)")
     rows = read_jsonl(run_dir / "metrics.jsonl")
     panels = [
-        ("losses", [("train", "policy_loss", "policy"), ("train", "value_loss", "value")]),
+        ("losses", [("train", "policy_loss", "policy"), ("train", "value_loss", "value"),
+                    ("eval", "val_policy_loss", "validation policy"), ("eval", "val_value_mse", "validation value MSE")]),
         ("strength", [("eval", "vs_mcts_score", "score vs pure MCTS"), ("eval", "vs_best_score", "score vs previous"),
-                      ("eval", "solved_not_mistake", "solved: not a mistake"), ("eval", "optimal_moves", "optimal moves")]),
+                      ("eval", "solved_not_mistake", "solved: not a mistake"), ("eval", "optimal_moves", "optimal moves"),
+                      ("eval", "val_top1", "validation top-1 (played move)"),
+                      ("eval", "val_top3", "validation top-3")]),
         ("self-play", [("selfplay", "game_length", "game length")]),
         ("throughput", [("selfplay", "selfplay_sims_per_s", "search sims/s per actor"),
                         ("train", "samples_per_s", "learner samples/s")]),

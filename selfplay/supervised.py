@@ -1,0 +1,582 @@
+"""Supervised training on game records (AlphaGo's SL stage; Clark & Storkey, Maddison et al.).
+
+    selfplay supervised --config configs/go19_sl.toml          # train
+    selfplay supervised --resume runs/go19-sl                   # continue after Ctrl-C or kill -9
+    selfplay supervised-eval --run runs/go19-sl --split test    # top-1/top-3 on held-out games
+
+Data: positions streamed from `boardnet.records.read_records` (SGF, PGN, PDN, ACF; files, folders,
+archives), the archives read round-robin so that every stretch of the stream mixes years and sources,
+each position kept with probability `data.position_prob`, through a shuffle buffer of
+`data.shuffle_buffer` positions (planes stored bit-packed), a random board symmetry per sample.
+
+Split by game, never by position: a game's key (`file name[:member]#index`) is hashed with
+`data.split_seed` into 1,000 buckets; buckets below `test_permille` are test, the next `val_permille`
+validation, the rest training. The rule and the number of games per split are written to
+`split.json` in the run folder; `game_split(key)` reproduces it anywhere.
+
+Loss: policy cross-entropy on the played move + `value_weight` x value loss on the game result
+from the side to move's view (MSE on the tanh head; cross-entropy on win/draw/loss for a WDL head).
+Games decided by time or forfeit (`+T`, `+F`) and games with no result teach the policy only.
+
+Resume: each checkpoint holds the net, optimizer, schedule, step, RNG and the stream position (games
+read); a resumed run skips that many games and refills the shuffle buffer (the buffer itself is not
+saved: it is large and rebuilt in a minute).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from boardnet.games import make_game
+from boardnet.games.base import Game
+from boardnet.nets import build_net, model_state, net_from_state
+from boardnet.records.read import GameRecord, ReadReport, read_records
+from traincore.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
+from traincore.config import config_to_dict, save_config
+from traincore.loop import fit
+from traincore.metrics import MetricsLogger
+from traincore.runtime import Runtime, rng_state, seed_everything, set_rng_state, unwrap
+from traincore.schedule import as_torch_scheduler, make_schedule
+
+
+# ---------------------------------------------------------------------------------------- config
+
+@dataclass(frozen=True)
+class SLGame:
+    name: str = "go"
+    board_size: int | None = None
+    komi: float | None = None
+
+    def kwargs(self) -> dict:
+        kw = {}
+        if self.board_size is not None:
+            kw["board_size"] = self.board_size
+        if self.komi is not None:
+            kw["komi"] = self.komi
+        return kw
+
+
+@dataclass(frozen=True)
+class SLData:
+    paths: tuple[str, ...] = ()
+    format: str = "auto"
+    val_permille: int = 10
+    test_permille: int = 20
+    split_seed: int = 0
+    position_prob: float = 0.5        # each position of a training game kept with this probability
+    shuffle_buffer: int = 100_000
+    val_positions: int = 8192         # fixed validation sample, drawn once
+    val_position_prob: float = 0.15   # each position of a validation game kept with this probability
+    symmetries: bool = True           # a random board symmetry per training sample
+    min_rank: str = ""                # Go: keep games whose weaker player is at least this (e.g. "4d")
+    min_rating: int = 0               # chess/checkers: keep games whose lower Elo is at least this
+
+    def __post_init__(self):
+        if not (self.val_permille >= 0 and self.test_permille >= 0
+                and self.val_permille + self.test_permille < 1000):
+            raise ValueError(f"data.val_permille={self.val_permille}, test_permille={self.test_permille}: "
+                             "must be >= 0 and add up to less than 1000")
+        if not 0.0 < self.position_prob <= 1.0:
+            raise ValueError(f"data.position_prob={self.position_prob}: must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class SLNet:
+    preset: str = "b6c64"
+    value_head: str = "scalar"
+
+
+@dataclass(frozen=True)
+class SLTrain:
+    batch_size: int = 256
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup_steps: int = 200
+    total_steps: int = 20_000
+    value_weight: float = 0.5
+    clip_grad: float = 5.0
+    checkpoint_every: int = 250
+    keep_checkpoints: int = 3
+    eval_every: int = 250
+
+
+@dataclass(frozen=True)
+class SLRun:
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    out_dir: str = "runs"
+    name: str = ""
+    torch_threads: int = 0            # 0 = torch's default
+    max_minutes: float = 0.0
+
+
+@dataclass(frozen=True)
+class SLConfig:
+    game: SLGame = field(default_factory=SLGame)
+    data: SLData = field(default_factory=SLData)
+    net: SLNet = field(default_factory=SLNet)
+    train: SLTrain = field(default_factory=SLTrain)
+    run: SLRun = field(default_factory=SLRun)
+
+
+# ---------------------------------------------------------------------------------------- split
+
+_ARCHIVE_MARKS = (".tar.gz:", ".tgz:", ".tar.bz2:", ".tar.xz:", ".tar:", ".zip:")
+
+
+def split_key(rec: GameRecord) -> str:
+    """The game's identity for the split: file name (not its folder) [:archive member] #index, so
+    the split is the same wherever the data lies."""
+    src = rec.source
+    low = src.lower()
+    for mark in _ARCHIVE_MARKS:
+        k = low.find(mark)
+        if k >= 0:
+            cut = k + len(mark) - 1
+            return f"{os.path.basename(src[:cut])}:{src[cut + 1:]}#{rec.index}"
+    return f"{os.path.basename(src)}#{rec.index}"
+
+
+def game_split(key: str, data: SLData) -> str:
+    """'test', 'val' or 'train' for a game key (stable across machines and runs)."""
+    h = hashlib.blake2b(f"{data.split_seed}|{key}".encode(), digest_size=8).digest()
+    bucket = int.from_bytes(h, "little") % 1000
+    if bucket < data.test_permille:
+        return "test"
+    if bucket < data.test_permille + data.val_permille:
+        return "val"
+    return "train"
+
+
+# ---------------------------------------------------------------------------------------- data
+
+def _rank_filter(data: SLData):
+    if data.min_rank:
+        from boardnet.records.sgf import rank_value
+        need = rank_value(data.min_rank)
+        if need is None:
+            raise ValueError(f"data.min_rank {data.min_rank!r}: expected a rank like 4d, 1k or 3p")
+
+        def keep(rec: GameRecord) -> bool:
+            ranks = [rank_value(rec.meta.get(k, "")) for k in ("BR", "WR")]
+            return all(r is not None and r >= need for r in ranks)
+        return keep
+    if data.min_rating:
+        def keep_elo(rec: GameRecord) -> bool:
+            try:
+                return min(int(rec.meta.get("WhiteElo", 0)), int(rec.meta.get("BlackElo", 0))) >= data.min_rating
+            except ValueError:
+                return False
+        return keep_elo
+    return None
+
+
+def _expand_paths(paths) -> list[str]:
+    """Folders are opened into their files so that several archives can be read round-robin."""
+    out = []
+    for p in paths:
+        pp = Path(p)
+        if pp.is_dir():
+            files = sorted(str(f) for f in pp.rglob("*") if f.is_file() and not f.name.startswith("."))
+            out += [f for f in files if not f.lower().endswith((".md", ".png", ".txt.md", "license"))] or [str(pp)]
+        else:
+            out.append(str(pp))
+    return out
+
+
+def record_stream(data: SLData, report: ReadReport) -> Iterator[GameRecord]:
+    """All games of every input, round-robin over the inputs (one game from each in turn)."""
+    keep = _rank_filter(data)
+    sources = [iter(read_records([p], data.format, report, keep=keep)) for p in _expand_paths(data.paths)]
+    while sources:
+        alive = []
+        for it in sources:
+            rec = next(it, None)
+            if rec is not None:
+                alive.append(it)
+                yield rec
+        sources = alive
+
+
+def value_known(rec: GameRecord) -> bool:
+    """Whether the result says who was better on the board (not time, forfeit or unknown)."""
+    return rec.result is not None and not rec.result_text.endswith(("+T", "+F", "+?")) and rec.result_text != "?"
+
+
+def positions(rec: GameRecord, rng: np.random.Generator | None, prob: float = 1.0
+              ) -> Iterator[tuple[np.ndarray, int, float, float]]:
+    """(planes [C,H,W] float32, played action, value target from the mover's view, value mask)."""
+    has_value = value_known(rec)
+    mask = 1.0 if has_value else 0.0
+    s = rec.start
+    for a in rec.actions:
+        if rng is None or prob >= 1.0 or rng.random() < prob:
+            z = float(rec.result[s.to_play()]) if has_value else 0.0
+            yield s.planes(), a, z, mask
+        s = s.apply(a)
+
+
+class PackedBuffer:
+    """A shuffle buffer of binary planes stored bit-packed; `push` returns a random evicted sample
+    once full (a reservoir-style shuffle of the stream)."""
+
+    def __init__(self, shape: tuple[int, ...], capacity: int, rng: np.random.Generator):
+        self.shape = shape
+        self.nbits = int(np.prod(shape))
+        self.capacity = capacity
+        self.planes = np.zeros((capacity, (self.nbits + 7) // 8), dtype=np.uint8)
+        self.action = np.zeros(capacity, dtype=np.int64)
+        self.value = np.zeros(capacity, dtype=np.float32)
+        self.mask = np.zeros(capacity, dtype=np.float32)
+        self.size = 0
+        self.rng = rng
+
+    @staticmethod
+    def check_binary(planes: np.ndarray) -> None:
+        if not np.isin(planes, (0.0, 1.0)).all():
+            raise ValueError("supervised training stores planes as bits: this game's planes are not all 0/1")
+
+    def push(self, planes: np.ndarray, action: int, value: float, mask: float):
+        packed = np.packbits(planes.reshape(-1) > 0.5)
+        if self.size < self.capacity:
+            i = self.size
+            self.size += 1
+            out = None
+        else:
+            i = int(self.rng.integers(self.capacity))
+            out = (self.planes[i].copy(), int(self.action[i]), float(self.value[i]), float(self.mask[i]))
+        self.planes[i], self.action[i], self.value[i], self.mask[i] = packed, action, value, mask
+        return out
+
+    def unpack(self, packed: np.ndarray) -> np.ndarray:
+        """[B, nbytes] uint8 -> [B, C, H, W] float32."""
+        bits = np.unpackbits(packed, axis=-1, count=self.nbits)
+        return bits.reshape((len(packed),) + tuple(self.shape)).astype(np.float32)
+
+
+def augment_actions(game: Game, planes: np.ndarray, actions: np.ndarray, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """A random symmetry per sample: planes [B,C,H,W], actions [B] (moved as one-hot policies)."""
+    if game.num_symmetries <= 1:
+        return planes, actions
+    pi = np.zeros((len(actions), game.action_size), dtype=np.float32)
+    pi[np.arange(len(actions)), actions] = 1.0
+    ks = rng.integers(0, game.num_symmetries, size=len(planes))
+    out_p, out_a = np.empty_like(planes), np.empty_like(actions)
+    for k in np.unique(ks):
+        sel = ks == k
+        p, q = game.transform(planes[sel], pi[sel], int(k))
+        out_p[sel], out_a[sel] = p, q.argmax(axis=1)
+    return out_p, out_a
+
+
+# ---------------------------------------------------------------------------------------- loss
+
+def sl_loss(net, batch, value_weight: float):
+    """batch = (planes [B,C,H,W], actions [B] int64, z [B], value mask [B]) -> (loss, metrics)."""
+    x, a, z, m = batch
+    logits, v = net(x)
+    logits, v = logits.float(), v.float()
+    policy_loss = F.cross_entropy(logits, a)
+    if v.dim() == 2:
+        t = z.clamp(-1, 1)
+        win, loss = t.clamp(min=0), (-t).clamp(min=0)
+        wdl = torch.stack([win, 1 - win - loss, loss], dim=1)
+        per = -(wdl * F.log_softmax(v, dim=1)).sum(dim=1)
+    else:
+        per = (v - z) ** 2
+    value_loss = (per * m).sum() / m.sum().clamp_min(1.0)
+    loss = policy_loss + value_weight * value_loss
+    with torch.no_grad():
+        top1 = (logits.argmax(1) == a).float().mean().item()
+    return loss, {"loss": loss.item(), "policy_loss": policy_loss.item(), "value_loss": value_loss.item(),
+                  "train_top1": top1}
+
+
+@torch.no_grad()
+def evaluate_positions(model, runtime: Runtime, planes: np.ndarray, actions: np.ndarray, z: np.ndarray,
+                       mask: np.ndarray, batch: int = 512) -> dict:
+    """Policy loss, top-1/top-3 accuracy (played move), value MSE on games with a result."""
+    model.eval()
+    n = len(actions)
+    nll = top1 = top3 = 0.0
+    se = cnt = 0.0
+    for i in range(0, n, batch):
+        x = runtime.to_device(torch.from_numpy(planes[i:i + batch].astype(np.float32)))
+        a = torch.from_numpy(actions[i:i + batch]).to(runtime.device)
+        with runtime.autocast():
+            logits, v = model(x)
+        logits, v = logits.float(), v.float()
+        if v.dim() == 2:
+            p = torch.softmax(v, 1)
+            v = p[:, 0] - p[:, 2]
+        nll += F.cross_entropy(logits, a, reduction="sum").item()
+        top = logits.topk(3, dim=1).indices
+        top1 += (top[:, 0] == a).sum().item()
+        top3 += (top == a[:, None]).any(1).sum().item()
+        mm = torch.from_numpy(mask[i:i + batch]).to(runtime.device)
+        zz = torch.from_numpy(z[i:i + batch]).to(runtime.device)
+        se += (((v - zz) ** 2) * mm).sum().item()
+        cnt += mm.sum().item()
+    model.train()
+    return {"policy_loss": nll / max(n, 1), "top1": top1 / max(n, 1), "top3": top3 / max(n, 1),
+            "value_mse": se / cnt if cnt else float("nan"), "positions": n}
+
+
+def collect_split(data: SLData, split: str, limit: int, seed: int, prob: float = 0.25,
+                  report: ReadReport | None = None) -> dict[str, np.ndarray]:
+    """Up to `limit` positions from the games of one split (each kept with `prob`), as arrays."""
+    rng = np.random.default_rng(seed)
+    planes, actions, zs, masks = [], [], [], []
+    games = 0
+    for rec in record_stream(data, report if report is not None else ReadReport()):
+        if game_split(split_key(rec), data) != split:
+            continue
+        games += 1
+        for p, a, z, m in positions(rec, rng, prob):
+            planes.append(p.astype(np.uint8))
+            actions.append(a)
+            zs.append(z)
+            masks.append(m)
+        if len(actions) >= limit:
+            break
+    if not actions:
+        raise ValueError(f"no {split} positions in {list(data.paths)} (check data.paths and the split permilles)")
+    return {"planes": np.stack(planes[:limit]), "actions": np.array(actions[:limit]),
+            "z": np.array(zs[:limit], dtype=np.float32), "mask": np.array(masks[:limit], dtype=np.float32),
+            "games": games}
+
+
+# ---------------------------------------------------------------------------------------- trainer
+
+class SupervisedTrainer:
+    def __init__(self, cfg: SLConfig, run_dir: Path | None = None, resume: bool = False, progress: bool = True):
+        self.cfg = cfg
+        name = cfg.run.name or f"{make_game(cfg.game.name, **cfg.game.kwargs()).name}-sl-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.run_dir = Path(run_dir) if run_dir else Path(cfg.run.out_dir) / name
+        self.ckpt = CheckpointManager(self.run_dir / "checkpoints", keep_last=cfg.train.keep_checkpoints)
+        if not resume and self.ckpt.steps():
+            raise FileExistsError(f"run folder {self.run_dir} already holds checkpoints: continue it with "
+                                  f"--resume {self.run_dir}, or choose another run.name")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, self.run_dir)
+        seed_everything(cfg.run.seed)
+        if cfg.run.torch_threads:
+            torch.set_num_threads(cfg.run.torch_threads)
+        self.game_kwargs = cfg.game.kwargs()
+        self.game = make_game(cfg.game.name, **self.game_kwargs)
+        self.runtime = Runtime.create(cfg.run.device, precision=cfg.run.precision)
+        print(f"[supervised] precision: {self.runtime.describe()}", flush=True)
+        self.net = build_net(self.game, cfg.net.preset, value_head=cfg.net.value_head)
+        self.model = self.runtime.prepare(self.net)
+        t = cfg.train
+        decay = [p for p in self.net.parameters() if p.dim() > 1]
+        no_decay = [p for p in self.net.parameters() if p.dim() <= 1]
+        self.optimizer = torch.optim.SGD([{"params": decay, "weight_decay": t.weight_decay},
+                                          {"params": no_decay, "weight_decay": 0.0}],
+                                         lr=t.lr, momentum=t.momentum, nesterov=True)
+        sched = make_schedule(t.schedule, t.lr, total_steps=max(t.total_steps, t.warmup_steps + 1),
+                              warmup=t.warmup_steps)
+        self.scheduler = as_torch_scheduler(self.optimizer, sched)
+        self.step = 0
+        self.cursor = {"epoch": 0, "games": 0, "positions": 0, "seconds": 0.0}
+        self.rng = np.random.default_rng(cfg.run.seed)
+        self.logger = MetricsLogger(self.run_dir)
+        self.progress = progress
+        self.report = ReadReport()
+        self.history: list[dict] = []
+        if resume:
+            self._resume()
+        (self.run_dir / "runtime.json").write_text(json.dumps(self.runtime.metadata(), indent=1) + "\n")
+
+    def _resume(self) -> None:
+        st = self.ckpt.load_latest()
+        if st is None:
+            raise FileNotFoundError(f"--resume {self.run_dir}: no checkpoint in {self.ckpt.dir}")
+        unwrap(self.model).load_state_dict(st["model"])
+        self.optimizer.load_state_dict(st["optimizer"])
+        self.scheduler.load_state_dict(st["scheduler"])
+        self.step = int(st["step"])
+        self.cursor = json.loads(st["cursor"])
+        self.history = json.loads(st.get("history", "[]"))
+        self.rng.bit_generator.state = json.loads(st["driver_rng"])
+        set_rng_state(st["rng"])
+        from selfplay.run import _truncate_jsonl
+        _truncate_jsonl(self.run_dir / "metrics.jsonl", self.step)
+        print(f"[supervised] resumed {self.run_dir} at step {self.step} (stream at game "
+              f"{self.cursor['games']:,} of epoch {self.cursor['epoch']})", flush=True)
+
+    # -- state
+    def model_file(self, **extra) -> dict:
+        return model_state(self.net, self.cfg.game.name, self.game_kwargs, step=self.step,
+                           precision=self.runtime.precision, **extra)
+
+    def checkpoint(self) -> Path:
+        state = self.model_file(config=config_to_dict(self.cfg), optimizer=self.optimizer.state_dict(),
+                                scheduler=self.scheduler.state_dict(), cursor=json.dumps(self.cursor),
+                                history=json.dumps(self.history),
+                                driver_rng=json.dumps(self.rng.bit_generator.state), rng=rng_state())
+        return self.ckpt.save(state, self.step)
+
+    def export(self) -> Path:
+        last = self.history[-1] if self.history else {}
+        return save_checkpoint(self.run_dir / "model.pt", self.model_file(
+            supervised=json.dumps({"samples": self.cursor["positions"], "games_read": self.cursor["games"],
+                                   "epoch": self.cursor["epoch"], "val": last,
+                                   "train_seconds": self.cursor["seconds"]})))
+
+    # -- data
+    def _positions(self) -> Iterator[tuple[np.ndarray, int, float, float]]:
+        data = self.cfg.data
+        skip = self.cursor["games"]
+        while True:
+            seen = 0
+            for rec in record_stream(data, self.report):
+                seen += 1
+                if seen <= skip:
+                    continue
+                self.cursor["games"] = seen
+                if game_split(split_key(rec), data) != "train":
+                    continue
+                yield from positions(rec, self.rng, data.position_prob)
+            if seen == 0:
+                raise ValueError(f"no games could be read from {list(data.paths)}:\n{self.report.summary()}")
+            skip = 0
+            self.cursor["epoch"] += 1
+            self.cursor["games"] = 0
+
+    def batches(self) -> Iterator:
+        buf = PackedBuffer(self.game.obs_shape, self.cfg.data.shuffle_buffer, self.rng)
+        b = self.cfg.train.batch_size
+        fill = min(self.cfg.data.shuffle_buffer, 20 * b)
+        stream = self._positions()
+        first = True
+        pend: list = []
+        for p, a, z, m in stream:
+            if first:
+                PackedBuffer.check_binary(p)
+                first = False
+            out = buf.push(p, a, z, m)
+            if buf.size < fill:
+                continue
+            if out is None:   # still filling the big buffer: sample from what is there
+                i = int(self.rng.integers(buf.size))
+                out = (buf.planes[i].copy(), int(buf.action[i]), float(buf.value[i]), float(buf.mask[i]))
+            pend.append(out)
+            if len(pend) == b:
+                packed = np.stack([o[0] for o in pend])
+                planes = buf.unpack(packed)
+                actions = np.array([o[1] for o in pend], dtype=np.int64)
+                if self.cfg.data.symmetries:
+                    planes, actions = augment_actions(self.game, planes, actions, self.rng)
+                z = torch.tensor([o[2] for o in pend], dtype=torch.float32)
+                m = torch.tensor([o[3] for o in pend], dtype=torch.float32)
+                pend = []
+                self.cursor["positions"] += b
+                dev = self.runtime.device
+                yield (self.runtime.to_device(torch.from_numpy(planes)), torch.from_numpy(actions).to(dev),
+                       z.to(dev), m.to(dev))
+
+    # -- run
+    def run(self) -> Path:
+        cfg = self.cfg
+        t = cfg.train
+        print(f"[supervised] validation sample: {cfg.data.val_positions:,} positions ...", flush=True)
+        if not cfg.data.paths:
+            raise ValueError("data.paths: give at least one file, folder or archive of game records")
+        val = collect_split(cfg.data, "val", cfg.data.val_positions, seed=cfg.data.split_seed + 1,
+                          prob=cfg.data.val_position_prob)
+        print(f"[supervised] validation: {len(val['actions']):,} positions from {val['games']} games", flush=True)
+        self._write_split()
+        from tqdm import tqdm
+        bar = tqdm(total=t.total_steps, initial=self.step, disable=not self.progress, unit="step",
+                   dynamic_ncols=True, mininterval=2.0)
+        t_start = time.time()
+        sec0 = self.cursor["seconds"]
+        deadline = t_start + 60 * cfg.run.max_minutes if cfg.run.max_minutes > 0 else math.inf
+
+        def hook(step: int, metrics: dict) -> None:
+            self.step = step
+            self.cursor["seconds"] = sec0 + time.time() - t_start
+            bar.update(1)
+            if step % 20 == 0:
+                self.logger.log(step, {**metrics, "positions": self.cursor["positions"],
+                                       "epoch": self.cursor["epoch"] + self.cursor["games"] / 1e9,
+                                       "hours": self.cursor["seconds"] / 3600}, tag="train")
+                bar.set_postfix(loss=f"{metrics['loss']:.3f}", top1=f"{metrics.get('train_top1', 0):.3f}")
+            if step % t.eval_every == 0 or step == t.total_steps:
+                r = evaluate_positions(self.model, self.runtime, val["planes"], val["actions"], val["z"], val["mask"])
+                r.update(step=step, hours=self.cursor["seconds"] / 3600, positions=self.cursor["positions"])
+                self.history.append(r)
+                self.logger.log(step, {"val_policy_loss": r["policy_loss"], "val_top1": r["top1"],
+                                       "val_top3": r["top3"], "val_value_mse": r["value_mse"],
+                                       "hours": r["hours"]}, tag="eval")
+                bar.write(f"[supervised] step {step}: val top-1 {r['top1']:.3f} top-3 {r['top3']:.3f} "
+                          f"policy loss {r['policy_loss']:.3f} value mse {r['value_mse']:.3f} "
+                          f"({r['hours']:.2f} h, {self.cursor['positions']:,} positions)")
+            if step % t.checkpoint_every == 0 or step == t.total_steps:
+                self.checkpoint()
+                self.export()
+                self.logger.flush()
+            if time.time() > deadline:
+                raise _TimeUp()
+
+        try:
+            fit(self.model, lambda m, b: sl_loss(m, b, t.value_weight), self.batches(), self.optimizer,
+                runtime=self.runtime, steps=t.total_steps, start_step=self.step, scheduler=self.scheduler,
+                clip_grad=t.clip_grad, hooks=[hook])
+        except _TimeUp:
+            bar.write(f"[supervised] run.max_minutes={cfg.run.max_minutes} reached at step {self.step}")
+        except KeyboardInterrupt:
+            self.checkpoint()
+            self.export()
+            raise
+        finally:
+            bar.close()
+            self.logger.flush()
+        self.checkpoint()
+        path = self.export()
+        (self.run_dir / "read_report.json").write_text(json.dumps(self.report.to_dict(), indent=1) + "\n")
+        return path
+
+    def _write_split(self) -> None:
+        d = self.cfg.data
+        (self.run_dir / "split.json").write_text(json.dumps({
+            "rule": "bucket = blake2b(f'{split_seed}|{key}', digest_size=8) as little-endian int % 1000; "
+                    "test if bucket < test_permille, val if < test_permille + val_permille, else train; "
+                    "key = '<file name>[:<archive member>]#<game index>' (selfplay.supervised.split_key)",
+            "split_seed": d.split_seed, "test_permille": d.test_permille, "val_permille": d.val_permille,
+            "paths": list(d.paths)}, indent=1) + "\n")
+
+
+class _TimeUp(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------- eval
+
+def evaluate_model(model_path: str | Path, data: SLData, split: str = "test", limit: int = 50_000,
+                   precision: str = "auto", seed: int = 1) -> dict:
+    """Top-1/top-3 move prediction and value MSE of a model file on one split's positions."""
+    st = load_checkpoint(model_path, kind="boardnet")
+    net = net_from_state(st)
+    rt = Runtime.create("auto", precision=precision)
+    model = rt.prepare(net)
+    rep = ReadReport()
+    d = collect_split(data, split, limit, seed=seed, prob=1.0, report=rep)
+    r = evaluate_positions(model, rt, d["planes"], d["actions"], d["z"], d["mask"])
+    r.update(split=split, games=d["games"], precision=rt.precision, step=int(st.get("step", 0)))
+    return r

@@ -1,0 +1,180 @@
+"""Supervised training on game records: the split, learning, resume, and --init into self-play."""
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from boardnet.games import make_game
+from boardnet.nets import build_net, model_state
+from boardnet.records import game_record
+from boardnet.records.read import ReadReport, read_records
+from selfplay.config import Config
+from selfplay.supervised import (PackedBuffer, SLConfig, SupervisedTrainer, augment_actions, collect_split,
+                                 evaluate_model, game_split, record_stream, split_key)
+from traincore.checkpoint import load_checkpoint, save_checkpoint
+from traincore.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _scripted_game(game, rng, length=30):
+    """A game whose moves follow a learnable rule: the first free point of one fixed order of the
+    board's points, with an occasional random move."""
+    order = np.random.default_rng(123).permutation(game.n * game.n)
+    s = game.initial_state()
+    actions = []
+    for _ in range(length):
+        legal = set(int(a) for a in s.legal_actions() if a != game.pass_action)
+        if not legal or s.is_terminal():
+            break
+        if rng.random() < 0.1:
+            a = int(rng.choice(sorted(legal)))
+        else:
+            a = next(int(p) for p in order if int(p) in legal)
+        actions.append(a)
+        s = s.apply(a)
+    return actions, s
+
+
+def _write_collection(folder: Path, games: int = 60, seed: int = 0) -> Path:
+    """A .tar.gz of `games` SGF files (9x9), like the KGS archives."""
+    game = make_game("go", board_size=9, komi=7.0)
+    rng = np.random.default_rng(seed)
+    src = folder / "sgf"
+    src.mkdir(parents=True)
+    for i in range(games):
+        actions, final = _scripted_game(game, rng)
+        result = (1.0, -1.0) if i % 2 else (-1.0, 1.0)
+        (src / f"g{i:03d}.sgf").write_text(game_record(game, actions, result=result, termination="resign"))
+    out = folder / "games.tar.gz"
+    with tarfile.open(out, "w:gz") as tf:
+        tf.add(src, arcname="G")
+    return out
+
+
+def _cfg(tmp_path: Path, data: Path, **over) -> SLConfig:
+    sets = [f"data.paths=[\"{data}\"]", "game.board_size=9", "game.komi=7.0", "net.preset=b1c16",
+            "data.val_permille=150", "data.test_permille=150", "data.position_prob=1.0",
+            "data.shuffle_buffer=600", "data.val_positions=300", "data.val_position_prob=1.0",
+            "data.symmetries=false", "train.batch_size=32", "train.lr=0.05",
+            "train.warmup_steps=5", "train.total_steps=80", "train.eval_every=40", "train.checkpoint_every=40",
+            f"run.out_dir=\"{tmp_path / 'runs'}\"", "run.name=\"sl\"", "run.device=\"cpu\"", "run.precision=\"fp32\""]
+    sets += [f"{k}={v}" for k, v in over.items()]
+    return load_config(SLConfig, None, sets)
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory):
+    return _write_collection(tmp_path_factory.mktemp("records"))
+
+
+def test_split_is_by_game_and_stable(collection, tmp_path):
+    cfg = _cfg(tmp_path, collection)
+    recs = list(record_stream(cfg.data, ReadReport()))
+    assert len(recs) == 60
+    keys = [split_key(r) for r in recs]
+    assert keys[0] == "games.tar.gz:G/g000.sgf#0"     # the folder the archive lies in is not part of it
+    assert len(set(keys)) == 60
+    splits = {k: game_split(k, cfg.data) for k in keys}
+    assert splits == {k: game_split(k, cfg.data) for k in keys}          # deterministic
+    assert set(splits.values()) == {"train", "val", "test"}
+    # every validation position comes from a validation game, and all its positions are from one side
+    val = collect_split(cfg.data, "val", 10_000, seed=0, prob=1.0)
+    n_val_games = sum(v == "val" for v in splits.values())
+    assert val["games"] == n_val_games
+    expected = sum(len(r.actions) for r in recs if splits[split_key(r)] == "val")
+    assert len(val["actions"]) == expected
+    # another seed moves games between splits, but a game is still on exactly one side
+    other = _cfg(tmp_path, collection, **{"data.split_seed": 7}).data
+    assert any(game_split(k, other) != splits[k] for k in keys)
+
+
+def test_packed_buffer_round_trip_and_symmetry():
+    game = make_game("go9")
+    s = game.initial_state().apply(game.text_to_action("C7")).apply(game.text_to_action("E5"))
+    planes = s.planes()
+    buf = PackedBuffer(game.obs_shape, 4, np.random.default_rng(0))
+    PackedBuffer.check_binary(planes)
+    assert buf.push(planes, 3, 1.0, 1.0) is None
+    assert np.array_equal(buf.unpack(buf.planes[:1])[0], planes)
+    # a symmetry moves the played point with the stones: planes and action stay consistent
+    a = game.text_to_action("D3")
+    p2, a2 = augment_actions(game, planes[None].repeat(16, 0), np.full(16, a), np.random.default_rng(1))
+    for p, act in zip(p2, a2):
+        own_before, opp_before = planes[0].sum(), planes[1].sum()
+        assert p[0].sum() == own_before and p[1].sum() == opp_before
+        if act == a:   # identity or a symmetry that fixes D3: planes may still differ
+            continue
+        assert 0 <= act < game.pass_action
+
+
+def test_supervised_training_lowers_validation_loss_and_resumes(collection, tmp_path):
+    cfg = _cfg(tmp_path, collection, **{"train.total_steps": 40})
+    tr = SupervisedTrainer(cfg, progress=False)
+    tr.run()
+    first = tr.history[0]
+    assert first["step"] == 40
+    # resume the same run to a later step: the step, history and stream position carry over
+    cfg2 = _cfg(tmp_path, collection, **{"train.total_steps": 120})
+    tr2 = SupervisedTrainer(cfg2, run_dir=tr.run_dir, resume=True, progress=False)
+    assert tr2.step == 40 and tr2.history[0]["step"] == 40 and tr2.cursor["games"] > 0
+    tr2.run()
+    last = tr2.history[-1]
+    assert last["step"] == 120
+    uniform = np.log(82)
+    assert first["policy_loss"] < uniform
+    assert last["policy_loss"] < first["policy_loss"] - 0.2, (first, last)
+    assert last["top1"] > 0.3                           # the scripted rule is learnable
+    split = json.loads((tr.run_dir / "split.json").read_text())
+    assert split["val_permille"] == 150 and "blake2b" in split["rule"]
+    st = load_checkpoint(tr.run_dir / "model.pt", kind="boardnet")
+    assert st["step"] == 120 and st["game"] == "go" and st["game_kwargs"]["board_size"] == 9
+    # the model file is an ordinary boardnet model: evaluation on the test split reads it
+    r = evaluate_model(tr.run_dir / "model.pt", cfg2.data, split="test", limit=500, precision="fp32")
+    assert r["positions"] > 0 and 0.0 <= r["top1"] <= 1.0 and r["split"] == "test"
+
+
+def test_existing_run_is_not_overwritten(collection, tmp_path):
+    cfg = _cfg(tmp_path, collection, **{"train.total_steps": 4, "train.checkpoint_every": 2})
+    SupervisedTrainer(cfg, progress=False).run()
+    with pytest.raises(FileExistsError, match="--resume"):
+        SupervisedTrainer(cfg, progress=False)
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    from selfplay.cli import main
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[data]\npaths = ["/no/such/folder"]\n[run]\nname = "x"\nout_dir = "%s"\n' % tmp_path)
+    assert main(["supervised", "--config", str(bad), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith("selfplay supervised: no val positions"), err
+
+
+def _selfplay_cfg(tmp_path, init: str, preset: str = "b1c8") -> Config:
+    return load_config(Config, ROOT / "configs" / "test" / "go9_tiny.toml",
+                       [f"run.out_dir=\"{tmp_path}\"", "run.name=\"rl\"", f"run.init=\"{init}\"",
+                        f"net.preset=\"{preset}\"", "run.precision=\"fp32\""])
+
+
+def test_selfplay_init_starts_from_the_supervised_weights(tmp_path):
+    from selfplay.run import Trainer
+    game = make_game("go", board_size=9, komi=7.0)
+    torch.manual_seed(3)
+    net = build_net(game, "b1c8")
+    path = save_checkpoint(tmp_path / "sl.pt", model_state(net, "go", {"board_size": 9, "komi": 7.0}, step=77))
+    tr = Trainer(_selfplay_cfg(tmp_path, str(path)), progress=False)
+    try:
+        w = tr.learner.weights()
+        for k, v in net.state_dict().items():
+            assert torch.equal(w[k], v), k
+        assert tr.learner.step == 0 and len(tr.buffer) == 0
+    finally:
+        tr.pool.close()
+    # a net of another shape is refused with the reason
+    with pytest.raises(ValueError, match="shape differs"):
+        Trainer(_selfplay_cfg(tmp_path / "b", str(path), preset="b2c8"), progress=False)

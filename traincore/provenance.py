@@ -1,0 +1,70 @@
+"""Where a published figure came from: command line, versions, git commit, machine, date, and the
+sha256 of every model and data file it used. Every command that writes a results JSON puts this in it.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+
+def sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
+    """The checkout's commit (with '+dirty' when files differ), or None outside a git checkout."""
+    here = Path(cwd) if cwd else Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        if not rev:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for mod in ("torch", "numpy", "chess", "rdkit", "ray"):
+        m = sys.modules.get(mod)
+        if m is not None:
+            out[mod] = getattr(m, "__version__", None) or getattr(m, "version", None)
+    from traincore._version import __version__
+    out["gridnets"] = __version__
+    return out
+
+
+def provenance(models: list | tuple = (), data: list | tuple = (), argv: list[str] | None = None) -> dict:
+    """The provenance block of a results JSON. `models` and `data` are file paths (hashed; folders
+    are listed by name only)."""
+    def describe(p):
+        p = Path(p)
+        if p.is_file():
+            return {"path": str(p), "bytes": p.stat().st_size, "sha256": sha256(p)}
+        return {"path": str(p), "exists": p.exists()}
+    return {"command": " ".join([Path(sys.argv[0]).name] + list(sys.argv[1:] if argv is None else argv)),
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "git_commit": git_commit(), "versions": versions(), "cpu": cpu_name(), "cores": os.cpu_count(),
+            "models": [describe(m) for m in models], "data": [describe(d) for d in data]}
