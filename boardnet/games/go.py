@@ -579,6 +579,17 @@ class Go:
                                  f"{str(e).split(': ')[-1]}") from None
         return state
 
+    def setup_state(self, black: "list[int]", white: "list[int]", to_play: int = BLACK) -> GoState:
+        """A start position with setup stones (handicap, SGF AB/AW): points as actions r*N + c.
+        It is ply 0 of its line (no earlier boards for superko). Raises ParseError for a point off
+        the board or on both lists."""
+        for p in list(black) + list(white):
+            if not 0 <= int(p) < self._nn:
+                raise ParseError(f"go setup point {p!r}: off the {self.n}x{self.n} board")
+        b = sum(1 << int(p) for p in set(black))
+        w = sum(1 << int(p) for p in set(white))
+        return self._from_board(b, w, BLACK if to_play == BLACK else WHITE, f"setup B{sorted(black)} W{sorted(white)}")
+
     def _from_board(self, b: int, w: int, to_play: int, text: str | None = None) -> GoState:
         if b & w:
             raise ParseError(f"go position {text!r}: a point holds both colours")
