@@ -1,21 +1,17 @@
 """atomgrid: typed voxel grids of protein-ligand complexes and AtomNet-style 3D CNNs.
 
 Layers: ``io`` (RDKit readers with per-record errors) -> ``typing`` (agtypes-v1 channels) ->
-``grid`` (pure-torch Gaussian densities) -> ``nets`` (3D CNNs) -> ``data``/``train``/``evaluate``.
+``grid`` (pure-torch Gaussian densities) -> ``nets`` (3D CNNs) -> ``models`` (shipped models, loading)
+-> ``data``/``train``/``evaluate``/``score``.
+
+The shipped-model names (``DEFAULT_MODEL``, ...) and ``model_path`` live in :mod:`atomgrid.models`;
+they are re-exported here on first use, so ``import atomgrid`` stays light.
 """
-from pathlib import Path
-
-MODELS_DIR = Path(__file__).parent / "models"
-DEFAULT_MODEL = "ag-atomnet-c16-l3-g16r15-screen"  # pose + affinity + DUD-E actives/decoys (screen.toml)
-LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-screen-ligonly"  # its ligand-only baseline
-POSE_MODEL = "ag-atomnet-c16-l3-g16r15"  # the pose + affinity stage it was fine-tuned from (small.toml)
-POSE_LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-ligonly"
+_FROM_MODELS = ("MODELS_DIR", "DEFAULT_MODEL", "LIGAND_ONLY_MODEL", "POSE_MODEL", "POSE_LIGAND_ONLY_MODEL", "model_path")
 
 
-def model_path(name: str = DEFAULT_MODEL) -> Path:
-    """Path of a model shipped in the package (``atomgrid/models/<name>.pt``)."""
-    p = MODELS_DIR / f"{name}.pt"
-    if not p.exists():
-        known = sorted(q.stem for q in MODELS_DIR.glob("*.pt"))
-        raise FileNotFoundError(f"no shipped atomgrid model {name!r} (shipped: {', '.join(known) or 'none'})")
-    return p
+def __getattr__(name):
+    if name in _FROM_MODELS:
+        from . import models
+        return getattr(models, name)
+    raise AttributeError(f"module 'atomgrid' has no attribute {name!r}")

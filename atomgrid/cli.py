@@ -19,7 +19,8 @@ from pathlib import Path
 
 def _cmd_train(args) -> int:
     from .train import load_train_config, train
-    cfg = load_train_config(args.config, args.override)
+    overrides = list(args.override) + ([f"train.precision={args.precision}"] if args.precision else [])
+    cfg = load_train_config(args.config, overrides)
     run_dir = train(cfg)
     print(f"model written to {run_dir / 'model.pt'}")
     return 0
@@ -30,6 +31,9 @@ def add_train(sub) -> None:
     p.add_argument("--config", required=True, help="configs/atomgrid/<name>.toml")
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted config override, e.g. train.steps=100 (repeatable)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                   help="same as -o train.precision=...: auto (bf16 autocast on CUDA and on CPUs with AMX or "
+                        "AVX512-BF16, else fp32), fp32, bf16")
     p.set_defaults(func=_cmd_train)
 
 
@@ -180,9 +184,9 @@ def add_screen_data(sub) -> None:
 COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare, add_screen_data]
 
 
-# --- atomgrid score / enrich (issue 8): the commands live in atomgrid/score.py ------------------
+# --- atomgrid score / enrich (issue 8): the commands live in atomgrid/score_cli.py ----------------
 def add_score(sub) -> None:
-    from .score import add_score_commands
+    from .score_cli import add_score_commands
     add_score_commands(sub)
 
 

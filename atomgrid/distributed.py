@@ -1,10 +1,11 @@
 """The Ray side of ``atomgrid score`` (the only atomgrid module that imports ray).
 
-The driver puts the :class:`~atomgrid.score.ScoringContext` (typed receptor, box, reference, model
-weights) into the object store once; each actor wraps a plain :class:`~atomgrid.score.ChunkScorer`
+The driver puts the :class:`~atomgrid.score_worker.ScoringContext` (typed receptor, box, reference, model
+weights) into the object store once; each actor wraps a plain :class:`~atomgrid.score_worker.ChunkScorer`
 built from it. Chunks are submitted with bounded back-pressure (``ray.wait``: at most two chunks in
 flight per actor), so memory stays flat whatever the library size; results come back in completion
 order and the caller writes each chunk file (the output order is restored at concatenation).
+:func:`ray_executor` is the chunk executor that callers pass to :func:`atomgrid.score.score_library`.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Callable, Iterable
 import ray
 
 from .library import Record
-from .score import ChunkScorer, Row, ScoringContext
+from .score_worker import ChunkScorer, Row, ScoringContext
 
 
 def init_ray(address: str | None, num_cpus: int | None = None) -> None:
@@ -84,3 +85,12 @@ def score_chunks(ctx: ScoringContext, chunks: Iterable[tuple[int, list[Record]]]
     finally:
         for actor in actors:
             ray.kill(actor)
+
+
+def ray_executor(num_workers: int, address: str | None = None) -> Callable:
+    """A chunk executor for :func:`atomgrid.score.score_library`: ``num_workers`` Ray actors on an embedded
+    local Ray (``address`` None) or on the cluster at ``address``."""
+    def run(ctx: ScoringContext, chunks: Iterable[tuple[int, list[Record]]],
+            on_result: Callable[[int, list[Row]], None]) -> None:
+        score_chunks(ctx, chunks, max(1, num_workers), address, on_result)
+    return run

@@ -14,26 +14,21 @@ All figures carry percentile bootstrap intervals.
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import torch
 from rdkit import Chem
 
-from traincore.checkpoint import load_checkpoint
-
 from . import data as agdata
-from . import io, nets
-from .featurize import Gridder, TypedAtoms, type_ligand, type_receptor
-from .grid import GridSpec
+from . import io
+from .featurize import TypedAtoms, type_ligand, type_receptor
 from .io import Box, ReadError
 from .library import iter_records
 from .metrics import ACTIVITY_METRICS, AFFINITY_METRICS, bootstrap, pearson, report, rmse
+from .models import file_sha256, gridder_for, load_model, load_weights, predict
 from .placement import place_on_template
-from .typing import check_scheme
 
 # CASF rule: these report energies (lower is better), so they are negated, then only scores > 0 kept.
 _NEGATE = ("casf_AutodockVina", "casf_GlideScore-SP", "casf_GlideScore-XP", "casf_DrugScore2018",
@@ -45,30 +40,13 @@ def _pk_units(method: str) -> bool:
     return method.endswith("_CNNaffinity") or method == "pafnucy_pred_pK"
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu"):
-    """(model in eval mode, meta dict) from a file written by :func:`atomgrid.train.export_model` or a checkpoint."""
-    state = load_checkpoint(path, map_location="cpu", kind="atomgrid")
-    meta = state.get("meta")
-    if not isinstance(meta, dict):
-        raise ValueError(f"{path}: atomgrid checkpoint without model meta (architecture, grid, typing)")
-    check_scheme(meta["typing"])
-    model = nets.build(meta["net"])
-    model.load_state_dict(state["model"])
-    return model.to(device).eval(), meta
+__all__ = ["load_model", "score", "evaluate_casf", "evaluate_dude", "evaluate_dude_template"]  # load_model: atomgrid.models
 
 
-@torch.no_grad()
 def score(model, meta: dict, items: list, device="cpu", batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """``items``: (receptor TypedAtoms | None, ligand TypedAtoms, centre) -> (activity prob ``[n]``, pK ``[n]``)."""
-    gridder = Gridder(GridSpec(meta["grid"]["size"], meta["grid"]["resolution"]), device)
-    act, aff = [], []
-    for s in range(0, len(items), batch_size):
-        out = model(gridder(items[s:s + batch_size], ligand_only=bool(meta.get("ligand_only"))))
-        act.append(torch.sigmoid(out["activity"].float()).cpu())
-        aff.append(out["affinity"].float().cpu())
-    if not act:
-        return np.zeros(0), np.zeros(0)
-    return torch.cat(act).numpy(), torch.cat(aff).numpy()
+    """``items``: (receptor TypedAtoms | None, ligand TypedAtoms, centre) -> (activity prob ``[n]``, pK ``[n]``);
+    :func:`atomgrid.models.predict`, the forward pass ``atomgrid score`` uses too."""
+    return predict(model, gridder_for(meta, device), items, bool(meta.get("ligand_only")), batch_size)
 
 
 def _fmt(m: dict) -> str:
@@ -107,7 +85,7 @@ def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n
     ids = [ex[i]["id"] for i in crystal]
     y = np.asarray([ex[i]["pK"] for i in crystal])
     p = aff[crystal]
-    res: dict = {"model": str(model_path), "name": meta.get("name"), "ligand_only": bool(meta.get("ligand_only")),
+    res: dict = {"model": str(model_path), "model_sha256": file_sha256(model_path), "name": meta.get("name"), "ligand_only": bool(meta.get("ligand_only")),
                  "n": len(crystal), "affinity": report(AFFINITY_METRICS, y, p, n_boot)}
     good = np.asarray([e["good"] for e in ex])
     res["pose_auc"] = report({"roc_auc": ACTIVITY_METRICS["roc_auc"]}, good, act, n_boot)["roc_auc"]
@@ -189,8 +167,8 @@ def evaluate_dude(model_path, target: str, n_boot: int = 1000, device="cpu", max
     y = np.asarray([k[1] for k in best])
     s_act = np.asarray([v[0] for v in best.values()])
     s_aff = np.asarray([v[1] for v in best.values()])
-    return {"model": str(model_path), "name": meta.get("name"), "ligand_only": bool(meta.get("ligand_only")),
-            "target": target, "records": len(items), "actives": int(y.sum()), "decoys": int((1 - y).sum()),
+    return {"model": str(model_path), "model_sha256": file_sha256(model_path), "name": meta.get("name"),
+            "ligand_only": bool(meta.get("ligand_only")), "target": target, "records": len(items), "actives": int(y.sum()), "decoys": int((1 - y).sum()),
             "read_errors": len(errors), "activity": report(ACTIVITY_METRICS, y, s_act, n_boot),
             "affinity_head": report(ACTIVITY_METRICS, y, s_aff, n_boot)}
 
@@ -226,7 +204,8 @@ def evaluate_dude_template(model_path, target: str, n_boot: int = 1000, device="
                            seed: int = 0, work: str | Path = "runs/atomgrid/eval_template", workers: int = 0) -> dict:
     """Actives vs decoys posed as ``atomgrid score --poses template`` poses them (ETKDG conformers aligned
     on the crystal ligand, relaxed in the pocket, best pose by the model): the screening path itself.
-    The scored CSV is kept in ``work`` (and reused: delete it to score again)."""
+    The scored CSV is kept in ``work`` and reused while the model file's content (sha256) is the same: a
+    model retrained at the same path is scored again. ``workers`` > 0 scores chunks on that many Ray actors."""
     from .score import ScoreOptions, score_library
     d = agdata.drug_root() / "dude" / target
     xtal = next((p for p in (d / "crystal_ligand.mol2", d / "crystal_ligand.sdf") if p.exists()), None)
@@ -234,12 +213,15 @@ def evaluate_dude_template(model_path, target: str, n_boot: int = 1000, device="
         raise FileNotFoundError(f"DUD-E target {target!r}: needs receptor.pdb and crystal_ligand.mol2/sdf in {d}")
     work = Path(work)
     lib, actives = dude_library(target, work / f"{target}_d{max_decoys or 'all'}_s{seed}.smi", max_decoys, seed)
-    tag = hashlib.sha1(str(Path(model_path).resolve()).encode()).hexdigest()[:8]  # run folders all hold model.pt
-    out = work / f"{lib.stem}_{Path(model_path).stem}_{tag}.csv"
+    out = template_scores_path(work, lib, model_path)
     if not out.exists():
+        executor = None
+        if workers > 0:
+            from .distributed import ray_executor
+            executor = ray_executor(workers)
         score_library(d / "receptor.pdb", lib, out, autobox_ligand=xtal, model=model_path,
                       options=ScoreOptions(poses="template"), device=str(device), resume=parts_exist(out),
-                      num_workers=workers)
+                      executor=executor)
     best: dict[str, tuple[float, float]] = {}
     failed = 0
     for r in csv.DictReader(open(out)):
@@ -256,12 +238,19 @@ def evaluate_dude_template(model_path, target: str, n_boot: int = 1000, device="
     s_aff = np.asarray([best[i][1] for i in ids])
     s_act = np.where(np.isfinite(s_act), s_act, -1.0)
     s_aff = np.where(np.isfinite(s_aff), s_aff, -100.0)
-    _, meta = load_model(model_path)
-    return {"model": str(model_path), "name": meta.get("name"), "ligand_only": bool(meta.get("ligand_only")),
+    _, meta = load_weights(model_path)
+    return {"model": str(model_path), "model_sha256": file_sha256(model_path), "name": meta.get("name"), "ligand_only": bool(meta.get("ligand_only")),
             "target": target, "poses": "template", "records": len(ids), "actives": int(y.sum()),
             "decoys": int((1 - y).sum()), "read_errors": failed, "scores_csv": str(out),
             "activity": report(ACTIVITY_METRICS, y, s_act, n_boot),
             "affinity_head": report(ACTIVITY_METRICS, y, s_aff, n_boot)}
+
+
+def template_scores_path(work: str | Path, lib: Path, model_path: str | Path) -> Path:
+    """Where :func:`evaluate_dude_template` keeps (and reuses) the scores of ``lib`` by a model: keyed by the
+    sha256 of the model file's content, so a model retrained at the same path is scored again, and a copy
+    of the same file elsewhere reuses the scores (run folders all hold a ``model.pt``)."""
+    return Path(work) / f"{lib.stem}_{Path(model_path).stem}_{file_sha256(model_path)[:16]}.csv"
 
 
 def parts_exist(out: Path) -> bool:

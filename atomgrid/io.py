@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import gzip
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from rdkit import Chem, RDLogger
@@ -86,45 +85,49 @@ def _sanitize(mol: Chem.Mol) -> str | None:
 
 # ----------------------------------------------------------------------------- ligands
 
-_SD_TAG = re.compile(r"^>\s*<([^>]+)>")
+def sd_blocks(lines: Iterable[str]) -> Iterator[str]:
+    """SD records of a stream of lines (with or without line ends) -> one text block per record, each
+    ending in ``$$$$\n``; a last record without its terminator is kept when it has content.
 
-
-def _sdf_blocks(text: str) -> Iterator[str]:
+    This is the one SD splitter of atomgrid (ligand files, screening libraries, chunk files): RDKit's
+    suppliers parse each block (:func:`mol_from_sd_block`), but they do not split files, because
+    ``ForwardSDMolSupplier`` silently drops the record that follows a truncated one (RDKit 2026.09:
+    after "Counts line too short" it skips to the next ``$$$$`` past the following record) and
+    ``SDMolSupplier`` needs a seekable, uncompressed file.
+    """
     block: list[str] = []
-    for line in text.splitlines(keepends=True):
+    for line in lines:
+        line = line.rstrip("\r\n")
         if line.startswith("$$$$"):
-            yield "".join(block)
+            block.append("$$$$")
+            yield "\n".join(block) + "\n"
             block = []
         else:
             block.append(line)
-    if "".join(block).strip():
-        yield "".join(block)
+    if any(l.strip() for l in block):
+        yield "\n".join(block + ["$$$$"]) + "\n"
 
 
-def _parse_sd_tags(block: str) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    lines = block.splitlines()
+def sd_title(block: str) -> str:
+    """The first line of an SD record (its title)."""
+    return block.split("\n", 1)[0].strip()
+
+
+def mol_from_sd_block(block: str) -> Chem.Mol | None:
+    """One SD record -> unsanitised molecule with hydrogens as given and SD tags as properties
+    (RDKit's ``SDMolSupplier``), or None when RDKit cannot read it."""
+    sup = Chem.SDMolSupplier()
+    text = block if block.rstrip().endswith("$$$$") else block.rstrip("\n") + "\n$$$$\n"
+    sup.SetData(text, sanitize=False, removeHs=False, strictParsing=False)
     try:
-        start = next(i for i, l in enumerate(lines) if l.startswith("M  END"))
-    except StopIteration:
-        return tags
-    i = start + 1
-    while i < len(lines):
-        m = _SD_TAG.match(lines[i])
-        if m:
-            vals = []
-            i += 1
-            while i < len(lines) and lines[i].strip() != "":
-                vals.append(lines[i])
-                i += 1
-            tags[m.group(1)] = "\n".join(vals)
-        i += 1
-    return tags
+        return sup[0] if len(sup) else None
+    except Exception:  # RDKit raises on some malformed blocks instead of returning None
+        return None
 
 
 def _mol_from_block(kind: str, block: str, sanitize: bool) -> tuple[Chem.Mol | None, str | None]:
     if kind == "sdf":
-        mol = Chem.MolFromMolBlock(block, sanitize=False, removeHs=False, strictParsing=False)
+        mol = mol_from_sd_block(block)
     elif kind == "mol2":
         mol = Chem.MolFromMol2Block(block, sanitize=False, removeHs=False, cleanupSubstructures=True)
     elif kind == "pdb":
@@ -217,7 +220,7 @@ def read_ligands(path: str | Path, *, sanitize: bool = True, add_hs: bool = Fals
     kind = ligand_format(path)
     text = _read_text(path)
     if kind == "sdf":
-        blocks: Sequence[str] | Iterator[str] = _sdf_blocks(text)
+        blocks: Sequence[str] | Iterator[str] = sd_blocks(text.splitlines())
     elif kind == "mol2":
         blocks = _mol2_blocks(text)
     elif kind == "pdbqt":
@@ -236,9 +239,6 @@ def read_ligands(path: str | Path, *, sanitize: bool = True, add_hs: bool = Fals
         if mol is None:
             yield ReadError(str(path), i, reason or "unreadable")
             continue
-        if kind == "sdf":
-            for k, v in _parse_sd_tags(block).items():
-                mol.SetProp(k, v)
         if title:
             mol.SetProp("_Name", title)
         if kind == "smiles" and embed:

@@ -2,15 +2,20 @@
 
 Preparation policy (documented in docs and ``atomgrid score --help``):
 
-* SMILES / CSV records and SDF/mol2 records in ``template``/``dock`` mode: RDKit parse and sanitise;
-  ``rdMolStandardize.Cleanup`` (normalise functional groups, reionise), keep the largest organic
-  fragment (salts and solvents dropped), neutralise with ``Uncharger`` where a neutral form exists.
+* Every record: RDKit parse and sanitise, then :func:`choose_molecule`: counter-ions and solvents of
+  salts are stripped and named in the row's ``prep_note``; a record must then hold exactly one molecule
+  made of :data:`LIGAND_ELEMENTS` (no metal complexes), with no radical and at most ``max_heavy_atoms``
+  heavy atoms, else it is refused with the reason (never silently cut down to a fragment).
+* SMILES / CSV records and SDF/mol2 records in ``template``/``dock`` mode: then
+  ``rdMolStandardize.Cleanup`` (normalise functional groups, reionise) and neutralise with ``Uncharger``
+  where a neutral form exists (noted as ``neutralised``).
   No pKa model and no tautomer enumeration: the input tautomer is kept (libraries such as DUD-E
   already list protomers/tautomers as separate records, and a canonical tautomer is not necessarily
   the bound form). Explicit hydrogens, ETKDGv3 conformers (seeded, sequential
   seeds) and an MMFF94 clean-up (UFF when MMFF has no parameters).
 * ``given``: the record's own coordinates (e.g. docked poses from any program); only hydrogens are
-  added (with coordinates); nothing is standardised, so the output pose is the input pose.
+  added (with coordinates) after :func:`choose_molecule`; nothing is standardised, so the output pose is
+  the input pose (less any stripped counter-ions).
 
 A record that cannot be prepared raises :class:`PrepError` with a one-line reason, which the scorer
 writes into the ``error`` column.
@@ -45,18 +50,82 @@ class PrepOptions:
     wall-clock limit makes results depend on the machine's load, and resumed runs must repeat exactly);
     ``ff_iters`` force-field steps; ``seed``."""
 
-    n_confs: int = 8
+    n_confs: int = 4
     max_heavy_atoms: int = 80
     embed_timeout: int = 0
-    ff_iters: int = 200
+    ff_iters: int = 50
     seed: int = 0
 
 
 # ----------------------------------------------------------------------------- parsing
 
+# Elements a ligand may hold: the organic elements of the agtypes-v1 channels (B, Si and Se go to the
+# 'other' channel). Metals, metalloids such as As or Te, noble gases and dummy atoms are refused: the
+# shipped models never saw them and RDKit's force fields and shape alignment have no parameters for most.
+LIGAND_ELEMENTS = frozenset({1, 5, 6, 7, 8, 9, 14, 15, 16, 17, 34, 35, 53})
+# Single-atom counter-ions that are stripped from salts (with a note): alkali and alkaline-earth cations
+# and halides. Any other lone atom (Fe2+, Pt, Hg, ...) is part of a complex written in pieces: refused.
+COUNTER_ION_ATOMS = frozenset({3, 11, 19, 37, 55, 12, 20, 38, 56, 9, 17, 35, 53})
+# Counter-ions and solvents of salts and solvates (written neutral; matched after neutralisation).
+COUNTER_ION_SMILES = (
+    "O", "N", "OS(=O)(=O)O", "OP(=O)(O)O", "O=[N+]([O-])O", "OCl(=O)(=O)=O", "CS(=O)(=O)O", "CCS(=O)(=O)O",
+    "O=S(=O)(O)c1ccccc1", "Cc1ccc(S(=O)(=O)O)cc1", "CC(=O)O", "O=C(O)C(F)(F)F", "O=CO", "O=C(O)C(=O)O",
+    "O=C(O)CC(=O)O", "O=C(O)CCC(=O)O", "O=C(O)C=CC(=O)O", "O=C(O)CC(O)(CC(=O)O)C(=O)O",
+    "O=C(O)C(O)C(O)C(=O)O", "CC(O)C(=O)O", "O=C(O)CC(O)C(=O)O", "O=C(O)CO", "CO", "CCO", "CC(C)O", "CC(C)=O",
+    "CS(C)=O", "CN(C)C=O", "CC#N", "CCOC(C)=O", "CCOCC", "ClCCl", "ClC(Cl)Cl", "NC(CO)(CO)CO",
+    "CNCC(O)C(O)C(O)C(O)CO",
+)
+SOLVENT_SMILES = ("O", "CO", "CCO", "CC(C)O", "CC(C)=O", "CS(C)=O", "CN(C)C=O", "CC#N", "CCOC(C)=O", "CCOCC",
+                  "ClCCl", "ClC(Cl)Cl")
+MAX_SMILES_CHARS = 1000  # longer SMILES are refused unread (no drug-like molecule comes close)
+
+
+def _neutral_key(frag: Chem.Mol) -> str:
+    try:
+        m = rdMolStandardize.Uncharger().uncharge(Chem.Mol(frag))
+        Chem.RemoveStereochemistry(m)
+        return Chem.MolToSmiles(Chem.RemoveHs(m))
+    except Exception:
+        return ""
+
+
+_COUNTER_IONS = None
+
+
+def _counter_ion_keys() -> frozenset:
+    global _COUNTER_IONS
+    if _COUNTER_IONS is None:
+        _COUNTER_IONS = frozenset(_neutral_key(Chem.MolFromSmiles(s)) for s in COUNTER_ION_SMILES)
+    return _COUNTER_IONS
+
+
+def formula(mol: Chem.Mol) -> str:
+    """Hill formula with charge, e.g. ``Na+``, ``C2H3O2-`` (how notes and errors name fragments)."""
+    from rdkit.Chem.rdMolDescriptors import CalcMolFormula
+    try:
+        return CalcMolFormula(mol)
+    except Exception:
+        return "?"
+
+
+def _element_list(zs) -> str:
+    table = Chem.GetPeriodicTable()
+    return ", ".join(table.GetElementSymbol(z) if z > 0 else "*" for z in sorted(zs))
+
+
 def _sanitize_reason(exc: Exception) -> str:
-    msg = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {msg[0] if msg else 'sanitisation failed'}"
+    """RDKit's sanitisation exceptions -> one short line (never RDKit's raw multi-line text)."""
+    import re
+    msg = (str(exc).strip().splitlines() or [""])[0]
+    m = re.search(r"Explicit valence for atom # ?(\d+) (\w+), (\d+), is greater than permitted", msg)
+    if m:
+        return f"bad valence: atom {m.group(1)} ({m.group(2)}) has valence {m.group(3)}, more than permitted"
+    m = re.search(r"Can't kekulize mol\.\s*Unkekulized atoms: ([\d ]+)", msg)
+    if m:
+        return f"cannot kekulize the aromatic system (atoms {m.group(1).strip()})"
+    if "non-ring atom" in msg and "aromatic" in msg:
+        return "aromatic atom outside a ring"
+    return f"RDKit could not sanitise the molecule ({type(exc).__name__})"
 
 
 def parse_record(rec: Record) -> Chem.Mol:
@@ -64,13 +133,15 @@ def parse_record(rec: Record) -> Chem.Mol:
     if rec.error:
         raise PrepError(rec.error)
     if rec.fmt == "smiles":
+        if len(rec.text) > MAX_SMILES_CHARS:
+            raise PrepError(f"SMILES of {len(rec.text)} characters, more than the limit of {MAX_SMILES_CHARS}")
         mol = Chem.MolFromSmiles(rec.text, sanitize=False)
         if mol is None:
-            raise PrepError(f"unparsable SMILES {rec.text!r}")
+            shown = rec.text if len(rec.text) <= 60 else rec.text[:57] + "..."
+            raise PrepError(f"unparsable SMILES {shown!r}")
     elif rec.fmt == "sdf":
-        sup = Chem.SDMolSupplier()
-        sup.SetData(rec.text + "$$$$\n", sanitize=False, removeHs=False, strictParsing=False)
-        mol = sup[0] if len(sup) else None
+        from .io import mol_from_sd_block
+        mol = mol_from_sd_block(rec.text)
         if mol is None:
             raise PrepError("unparsable SDF record")
     elif rec.fmt == "mol2":
@@ -79,6 +150,8 @@ def parse_record(rec: Record) -> Chem.Mol:
             raise PrepError("unparsable mol2 record")
     else:
         raise PrepError(f"unknown record format {rec.fmt!r}")
+    if mol.GetNumAtoms() == 0:
+        raise PrepError("no atoms")
     try:
         Chem.SanitizeMol(mol)
     except Exception as exc:  # RDKit raises several unrelated classes (valence, kekulisation, ...)
@@ -97,26 +170,101 @@ def heavy_atom_check(mol: Chem.Mol, opts: PrepOptions) -> None:
         raise PrepError(f"{n} heavy atoms, more than the limit of {opts.max_heavy_atoms}")
 
 
+def choose_molecule(mol: Chem.Mol, opts: PrepOptions) -> tuple[Chem.Mol, list[str]]:
+    """The one molecule of a record to score, and notes on what was dropped. Raises PrepError.
+
+    Policy: the record's fragments are split into counter-ions/solvents (alkali and alkaline-earth
+    cations, halides, the acids and solvents of :data:`COUNTER_ION_SMILES`) and molecules. Counter-ions
+    are stripped and named in the note (``stripped counter-ions: Na+``). Exactly one molecule must remain
+    (identical copies count once); it must hold only :data:`LIGAND_ELEMENTS`, no radical and at most
+    ``opts.max_heavy_atoms`` heavy atoms. Conformers (given poses) are kept.
+    """
+    frags = list(Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)) if mol.GetNumAtoms() else []
+    ions, molecules = [], []
+    for f in frags:
+        heavy = [a for a in f.GetAtoms() if a.GetAtomicNum() > 1]
+        if len(frags) > 1 and len(heavy) == 1 and heavy[0].GetAtomicNum() in COUNTER_ION_ATOMS:
+            ions.append(f)
+        elif len(frags) > 1 and all(a.GetAtomicNum() in LIGAND_ELEMENTS for a in f.GetAtoms()) \
+                and _neutral_key(f) in _counter_ion_keys():
+            ions.append(f)
+        else:
+            molecules.append(f)
+    if not molecules and ions:  # e.g. sodium acetate: the organic counter-ion is the molecule
+        organic = [f for f in ions if any(a.GetAtomicNum() == 6 for a in f.GetAtoms())]
+        if not organic:
+            raise PrepError("no molecule, only ions (" + ", ".join(formula(f) for f in ions) + ")")
+        keep = max(organic, key=lambda f: f.GetNumHeavyAtoms())
+        ions = [f for f in ions if f is not keep]
+        molecules = [keep]
+    bad = {a.GetAtomicNum() for f in molecules for a in f.GetAtoms() if a.GetAtomicNum() not in LIGAND_ELEMENTS}
+    if bad:
+        raise PrepError(f"contains {_element_list(bad)}: outside the ligand elements "
+                        f"({_element_list(LIGAND_ELEMENTS)}); metal complexes are not scored")
+    notes = []
+    if len(molecules) > 1:
+        keys = {Chem.MolToSmiles(f) for f in molecules}
+        if len(keys) > 1:
+            raise PrepError(f"mixture of {len(molecules)} molecules ("
+                            + ", ".join(formula(f) for f in molecules[:4]) + "): give one molecule per record")
+        notes.append(f"kept 1 of {len(molecules)} identical molecules")
+    main = molecules[0]
+    solvents = {_neutral_key(Chem.MolFromSmiles(x)) for x in SOLVENT_SMILES}
+    for label, group in (("solvent", [f for f in ions if _neutral_key(f) in solvents]),
+                         ("counter-ions", [f for f in ions if _neutral_key(f) not in solvents])):
+        if group:
+            counts: dict[str, int] = {}
+            for f in group:
+                counts[formula(f)] = counts.get(formula(f), 0) + 1
+            notes.insert(0, f"stripped {label}: " + ", ".join(k if n == 1 else f"{k} x{n}" for k, n in counts.items()))
+    rad = [(a.GetIdx(), a.GetSymbol(), a.GetNumRadicalElectrons()) for a in main.GetAtoms() if a.GetNumRadicalElectrons()]
+    if rad:
+        i, sym, n = rad[0]
+        raise PrepError(f"radical: {n} unpaired electron(s) on atom {i} ({sym})"
+                        + (f" and {len(rad) - 1} more atom(s)" if len(rad) > 1 else ""))
+    heavy_atom_check(main, opts)
+    if len(frags) > 1:
+        try:
+            Chem.SanitizeMol(main)
+        except Exception as exc:
+            raise PrepError(_sanitize_reason(exc)) from None
+    if mol.HasProp("_Name"):
+        main.SetProp("_Name", mol.GetProp("_Name"))
+    return main, notes
+
+
 _CLEANUP = rdMolStandardize.CleanupParameters()
 
 
-def standardize(mol: Chem.Mol) -> Chem.Mol:
-    """Cleanup, largest fragment, neutralise (see the module docstring); hydrogens removed."""
+def standardize(mol: Chem.Mol, opts: PrepOptions | None = None) -> tuple[Chem.Mol, list[str]]:
+    """:func:`choose_molecule`, then Cleanup and neutralise (see the module docstring); hydrogens removed.
+    Returns (molecule, notes); a changed charge state is noted (``neutralised``)."""
+    main, notes = choose_molecule(Chem.RemoveHs(mol, sanitize=False), opts or PrepOptions())
     try:
-        m = rdMolStandardize.Cleanup(Chem.RemoveHs(mol), _CLEANUP)
-        m = rdMolStandardize.LargestFragmentChooser(preferOrganic=True).choose(m)
+        m = rdMolStandardize.Cleanup(main, _CLEANUP)
+        before = [a.GetFormalCharge() for a in m.GetAtoms()]
         m = rdMolStandardize.Uncharger().uncharge(m)
         Chem.SanitizeMol(m)
     except Exception as exc:
         raise PrepError(f"standardisation failed: {_sanitize_reason(exc)}") from None
     if m.GetNumHeavyAtoms() == 0:
         raise PrepError("no heavy atoms")
+    if [a.GetFormalCharge() for a in m.GetAtoms()] != before:
+        notes.append("neutralised")
     m.SetProp("_Name", mol.GetProp("_Name") if mol.HasProp("_Name") else "")
-    return m
+    return m, notes
 
 
 def smiles_of(mol: Chem.Mol) -> str:
     return Chem.MolToSmiles(Chem.RemoveHs(mol))
+
+
+def input_smiles_of(mol: Chem.Mol) -> str:
+    """SMILES of a record as read (before any preparation); '' when RDKit cannot write it."""
+    try:
+        return Chem.MolToSmiles(Chem.RemoveHs(mol, sanitize=False))
+    except Exception:
+        return ""
 
 
 def embed(mol: Chem.Mol, opts: PrepOptions, n_confs: int | None = None) -> Chem.Mol:
@@ -145,7 +293,8 @@ def embed(mol: Chem.Mol, opts: PrepOptions, n_confs: int | None = None) -> Chem.
 
 
 def given_pose(mol: Chem.Mol) -> Chem.Mol:
-    """The record's own 3D coordinates with hydrogens added in place; PrepError without 3D coordinates."""
+    """The record's own 3D coordinates with hydrogens added in place; PrepError without 3D coordinates.
+    ``mol`` is the molecule :func:`choose_molecule` kept (counter-ions already stripped)."""
     if mol.GetNumConformers() == 0:
         raise PrepError("given poses need 3D coordinates (this record has none)")
     xyz = mol.GetConformer().GetPositions()

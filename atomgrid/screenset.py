@@ -88,11 +88,11 @@ def pick_reference(dock_csv: Path, dock_sdf: Path, ref: Path) -> Path:
     if not rows:
         raise ValueError(f"{dock_csv}: Vina placed none of the reference candidates")
     best = min(rows, key=lambda r: float(r["vina"]))["id"]
-    text = dock_sdf.read_text()
-    for block in text.split("$$$$\n"):
-        if block.strip() and block.splitlines()[0].strip() == best:
-            ref.write_text(block + "$$$$\n")
-            return ref
+    with open(dock_sdf, encoding="utf-8") as f:
+        for block in agio.sd_blocks(f):
+            if agio.sd_title(block) == best:
+                ref.write_text(block)
+                return ref
     raise ValueError(f"{dock_sdf}: no pose named {best}")
 
 
@@ -117,9 +117,12 @@ def pose_library(target: str, out: Path, n_decoys: int, seed: int = 0, model=Non
     sdf = out / "poses.sdf"
     if not sdf.exists():
         receptor, _, _, _ = target_files(target)
+        executor = None
+        if workers > 0:
+            from .distributed import ray_executor
+            executor = ray_executor(workers)
         score_library(receptor, lib, out / "poses.csv", autobox_ligand=out / "reference.sdf", model=model,
-                      options=options, out_sdf=sdf, num_workers=workers,
-                      resume=(out / "poses.csv.parts").exists())
+                      options=options, out_sdf=sdf, executor=executor, resume=(out / "poses.csv.parts").exists())
     return sdf, act
 
 
@@ -159,7 +162,7 @@ def build(out: str | Path, targets=tuple(DOCKSTRING), n_decoys: int = 1000, ref_
 
     ``model`` picks each molecule's best template pose; None means the pose model (``atomgrid.POSE_MODEL``),
     never the screening model that is trained on this data."""
-    from . import POSE_MODEL
+    from .models import POSE_MODEL
     model = model or POSE_MODEL
     out = Path(out)
     builder = agdata.CacheBuilder(0, seed)

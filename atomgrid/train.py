@@ -72,6 +72,7 @@ class TrainConfig:
     affinity_weight: float = 0.5
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"  # auto, fp32, bf16 (traincore.runtime); bf16 is autocast, weights stay fp32
     threads: int = 0  # torch CPU threads (0 = torch's default)
     eval_every: int = 250
     log_every: int = 25
@@ -174,7 +175,8 @@ def train(cfg: AtomgridConfig) -> Path:
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     seed_everything(cfg.train.seed)
-    runtime = Runtime.create(cfg.train.device)
+    runtime = Runtime.create(cfg.train.device, precision=cfg.train.precision)
+    print(f"precision: {runtime.describe()}", flush=True)
     train_cache = ensure_cache(cfg.data.train_cache, "train", cfg.data)
     val_cache = ensure_cache(cfg.data.val_cache, "val", cfg.data) if cfg.data.val_cache else None
     if val_cache is not None:  # validation never shares a protein with training
@@ -239,10 +241,12 @@ def train(cfg: AtomgridConfig) -> Path:
             history.append({"step": state.step, **hook_eval_only})
             print(f"final step {state.step} " + " ".join(f"{k}={v:.4f}" for k, v in hook_eval_only.items()), flush=True)
     logger.close()
-    export_model(unwrap(model), meta, run_dir / "model.pt",
-                 extra={"train_seconds": time.time() - t0, "train_samples": state.samples, "config": config_to_dict(cfg)})
+    export_model(unwrap(model), meta, run_dir / "model.pt", step=state.step,
+                 extra={"train_seconds": time.time() - t0, "train_samples": state.samples, "config": config_to_dict(cfg),
+                        "runtime": runtime.metadata()})
     (run_dir / "summary.json").write_text(json.dumps({"steps": state.step, "samples": state.samples,
-                                                      "seconds": time.time() - t0, "last": state.last}, indent=1))
+                                                      "seconds": time.time() - t0, "last": state.last,
+                                                      "runtime": runtime.metadata()}, indent=1))
     return run_dir
 
 
@@ -257,10 +261,11 @@ def init_weights(net: torch.nn.Module, path: str, cfg: AtomgridConfig) -> None:
     net.load_state_dict(state["model"])
 
 
-def export_model(model: torch.nn.Module, meta: dict, path: Path, extra: dict | None = None) -> Path:
-    """Weights + meta only (no optimizer): the file shipped as ``atomgrid/models/<name>.pt``."""
+def export_model(model: torch.nn.Module, meta: dict, path: Path, extra: dict | None = None, step: int = 0) -> Path:
+    """Weights + meta only (no optimizer): the file shipped as ``atomgrid/models/<name>.pt``.
+    ``step``: the optimizer steps the weights were trained for (0 for an untrained net)."""
     from traincore.checkpoint import SCHEMA_VERSION
-    state = {"schema_version": SCHEMA_VERSION, "kind": MODEL_KIND, "step": 0,
+    state = {"schema_version": SCHEMA_VERSION, "kind": MODEL_KIND, "step": int(step),
              "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": meta}
     if extra:
         state.update(extra)

@@ -43,7 +43,7 @@ def dude_dir(target: str) -> Path:
 def default_model() -> str:
     try:
         return str(resolve_model(None))  # the shipped receptor+ligand model
-    except ScoreError:
+    except (ScoreError, FileNotFoundError):  # no shipped model
         pass
     from atomgrid.train import load_train_config
     run = ROOT / load_train_config(str(ROOT / "configs" / "atomgrid" / "small.toml")).run_dir  # its training run

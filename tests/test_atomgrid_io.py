@@ -44,7 +44,7 @@ def rdkit_counts(path: Path) -> list:
 
 def our_counts(path: Path) -> list:
     base = path.name.lower().removesuffix(".gz")
-    if base.endswith(".pdb") and "ligand" not in base:
+    if base.endswith(".pdb") and ("ligand" not in base or "without_ligand" in base):  # DEKOIS receptors
         r = io.read_receptor(path, remove_waters=False)
         return [None if io.is_error(r) else r.GetNumAtoms()]
     return [None if io.is_error(m) else m.GetNumAtoms() for m in io.read_ligands(path)]

@@ -37,7 +37,7 @@ SMI_EXPECTED = [  # (index, id, error) of broken.smi
 ]
 SDF_GIVEN_EXPECTED = [
     (0, "CHEMBL8659", ""),
-    (1, "bad_valence", "AtomValenceException: Explicit valence for atom # 1 C, 6, is greater than permitted"),
+    (1, "bad_valence", "bad valence: atom 1 (C) has valence 6, more than permitted"),
     (2, "hydrogen", "no heavy atoms"), (3, "ethanol_2d", "given poses need 3D coordinates (this record is 2D)"),
     (4, "garbage_record", "unparsable SDF record"),
 ]
@@ -112,8 +112,10 @@ def test_broken_smiles_library_gives_one_row_per_record(tmp_path, model_path):
     ok = [r for r in rows if not r["error"]]
     assert all(0.0 < float(r["score"]) < 1.0 and r["pose"] == "template" and r["n_poses"] == "2" for r in ok)
     assert all(r["score"] == "" and r["n_poses"] == "0" for r in rows if r["error"])
-    # standardisation: salt stripped and neutralised; canonical SMILES written
-    assert rows[7]["smiles"] == "O=C(O)c1ccccc1"
+    # standardisation: salt stripped and neutralised, and said so; the input kept beside the canonical SMILES
+    assert rows[7]["smiles"] == "O=C(O)c1ccccc1" and rows[7]["input_smiles"] == "[Na+].[O-]C(=O)c1ccccc1"
+    assert rows[7]["prep_note"] == "stripped counter-ions: Na+; neutralised"
+    assert rows[1]["input_smiles"] == "notasmiles" and rows[1]["smiles"] == ""  # never the input as canonical
     assert rows[0]["smiles"] == Chem.MolToSmiles(Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O"))
     assert not parts_dir(out).exists()
 
@@ -136,6 +138,20 @@ def test_given_sdf_errors_and_round_trip(tmp_path, model_path):
     score_library(REC, sdf, out2, autobox_ligand=REF, model=model_path, options=ScoreOptions(poses="given"),
                   progress=False)
     assert read_rows(out2)[0]["score"] == rows[0]["score"]
+
+
+def test_pose_blocks_are_built_only_for_out_sdf(tmp_path, model_path, monkeypatch):
+    from atomgrid.score_worker import ChunkScorer
+
+    def no_block(*a, **k):
+        raise AssertionError("an SD block was built without --out-sdf")
+
+    monkeypatch.setattr(ChunkScorer, "_sd_block", staticmethod(no_block))
+    out = tmp_path / "o.csv"
+    score_library(REC, DATA / "poses.sdf", out, autobox_ligand=REF, model=model_path,
+                  options=ScoreOptions(poses="given"), progress=False)
+    rows = read_rows(out)
+    assert all(r["score"] for r in rows) and all(r["input_smiles"] for r in rows)
 
 
 def test_top_n_and_out_sdf(tmp_path, model_path):
@@ -236,7 +252,7 @@ def test_resume_refuses_other_settings(tmp_path, model_path):
     with pytest.raises(KeyboardInterrupt):
         score_library(REC, lib, out, autobox_ligand=REF, model=model_path,
                       options=ScoreOptions(poses="given", chunk_size=2), on_chunk=interrupt, progress=False)
-    with pytest.raises(ScoreError, match="other inputs or settings"):
+    with pytest.raises(ScoreError, match=r"cannot resume, changed since the interrupted run: chunk_size \(2 then, 3 now\)"):
         score_library(REC, lib, out, autobox_ligand=REF, model=model_path, resume=True,
                       options=ScoreOptions(poses="given", chunk_size=3), progress=False)
 
@@ -300,7 +316,8 @@ def test_ray_actors_give_the_same_rows(tmp_path, model_path):
     kw = dict(autobox_ligand=REF, model=model_path, options=opts, progress=False)
     score_library(REC, lib, tmp_path / "local.csv", **kw)
     try:
-        score_library(REC, lib, tmp_path / "ray.csv", num_workers=2, **kw)
+        from atomgrid.distributed import ray_executor
+        score_library(REC, lib, tmp_path / "ray.csv", executor=ray_executor(2), **kw)
     finally:
         ray.shutdown()
     a, b = read_rows(tmp_path / "local.csv"), read_rows(tmp_path / "ray.csv")

@@ -187,6 +187,9 @@ def test_training_with_a_screen_cache_and_init_weights(tmp_path, one_thread):
     cfg = load_train_config(None, common + [f"run_dir=\"{tmp_path / 'b'}\"", f"data.screen_caches=[\"{tmp_path / 'screen.pt'}\"]",
                                             "data.screen_fraction=0.5", f"train.init=\"{init}\"", "train.lr=0.0"])
     second = train(cfg)  # lr 0: the fine-tuned weights stay the initial ones
+    from traincore.checkpoint import load_checkpoint
+    for run in (first, second):  # an export carries the steps it was trained for (it used to say 0)
+        assert load_checkpoint(run / "model.pt", kind="atomgrid")["step"] == 3
     a, _ = load_model(init)
     b, _ = load_model(second / "model.pt")
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):

@@ -1,0 +1,127 @@
+"""Model files: the shipped models (``<name>.pt`` with a ``<name>.md`` card beside each), loading, identity.
+
+``resolve_model(None)`` -> the default screening model; ``resolve_model("name")`` -> a shipped model;
+``resolve_model("runs/x/model.pt")`` -> that file. ``load_model(path)`` -> (net in eval mode, meta);
+``load_weights(path)`` -> (state dict on CPU, meta) without building the net (the scorer builds it once).
+A model's identity is the sha256 of its file (``file_sha256``): caches and resumable runs key on it, so
+a model retrained at the same path is never taken for the old one; every card states its file's sha256.
+``predict`` is the one batched forward pass that ``atomgrid score`` and ``atomgrid evaluate`` share.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+MODELS_DIR = Path(__file__).resolve().parent
+DEFAULT_MODEL = "ag-atomnet-c16-l3-g16r15-screen"  # pose + affinity + DUD-E actives/decoys (screen.toml)
+LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-screen-ligonly"  # its ligand-only baseline
+POSE_MODEL = "ag-atomnet-c16-l3-g16r15"  # the pose + affinity stage it was fine-tuned from (small.toml)
+POSE_LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-ligonly"
+MODEL_KIND = "atomgrid"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """Neither a shipped model of that name nor a file at that path."""
+
+
+def available() -> list[str]:
+    """Names of the shipped models, sorted."""
+    return sorted(p.stem for p in MODELS_DIR.glob("*.pt"))
+
+
+def model_path(name: str = DEFAULT_MODEL) -> Path:
+    """Path of a model shipped in the package (``atomgrid/models/<name>.pt``)."""
+    p = MODELS_DIR / f"{name}.pt"
+    if not p.exists():
+        raise ModelNotFoundError(f"no shipped atomgrid model {name!r} (shipped: {', '.join(available()) or 'none'})")
+    return p
+
+
+def resolve_model(name_or_path: str | Path | None) -> Path:
+    """``--model``: a file path, a shipped model name, or None for :data:`DEFAULT_MODEL` (a receptor+ligand
+    model, never a ligand-only baseline)."""
+    text = str(name_or_path) if name_or_path else DEFAULT_MODEL
+    p = Path(text)
+    if p.is_file():
+        return p
+    for cand in (MODELS_DIR / text, MODELS_DIR / f"{text}.pt"):
+        if cand.is_file():
+            return cand
+    raise ModelNotFoundError(f"--model {text!r}: no such file and no shipped model of that name in {MODELS_DIR} "
+                             f"(shipped: {', '.join(available()) or 'none'})")
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 (hex) of a file's bytes, streamed: the identity of a model, receptor or library file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_weights(path: str | Path) -> tuple[dict, dict]:
+    """(state dict on CPU, meta) of a file written by ``atomgrid.train.export_model`` or a checkpoint;
+    the typing scheme is checked, the net is not built."""
+    from traincore.checkpoint import load_checkpoint
+
+    from ..typing import check_scheme
+    state = load_checkpoint(path, map_location="cpu", kind=MODEL_KIND)
+    meta = state.get("meta")
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: atomgrid checkpoint without model meta (architecture, grid, typing)")
+    check_scheme(meta["typing"])
+    return {k: v.detach().cpu() for k, v in state["model"].items()}, meta
+
+
+def build_model(weights: dict, meta: dict, device="cpu"):
+    """The net of ``meta`` with ``weights``, in eval mode on ``device``."""
+    from .. import nets
+    model = nets.build(meta["net"])
+    model.load_state_dict(weights)
+    return model.to(device).eval()
+
+
+def load_model(path: str | Path, device="cpu"):
+    """(model in eval mode, meta dict) from a model file or a checkpoint."""
+    weights, meta = load_weights(path)
+    return build_model(weights, meta, device), meta
+
+
+def gridder_for(meta: dict, device="cpu"):
+    """The :class:`~atomgrid.featurize.Gridder` a model was trained with (its grid size and resolution)."""
+    from ..featurize import Gridder
+    from ..grid import GridSpec
+    return Gridder(GridSpec(meta["grid"]["size"], meta["grid"]["resolution"]), device)
+
+
+def predict(model, gridder, items: list, ligand_only: bool = False, batch_size: int = 32, autocast=None):
+    """``items``: (receptor TypedAtoms | None, ligand TypedAtoms, centre) -> (activity probability ``[n]``,
+    pK ``[n]``) as float64 NumPy, in batches of ``batch_size``. ``autocast``: a context factory (e.g.
+    ``traincore.runtime.Runtime.autocast``) around each forward pass, None for none."""
+    import contextlib
+
+    import numpy as np
+    import torch
+    act, aff = [], []
+    with torch.no_grad():
+        for s in range(0, len(items), batch_size):
+            grids = gridder(items[s:s + batch_size], ligand_only=ligand_only)
+            with (autocast() if autocast is not None else contextlib.nullcontext()):
+                out = model(grids)
+            act.append(torch.sigmoid(out["activity"].float()).cpu())
+            aff.append(out["affinity"].float().cpu())
+    if not act:
+        return np.zeros(0), np.zeros(0)
+    return torch.cat(act).numpy().astype(np.float64), torch.cat(aff).numpy().astype(np.float64)
+
+
+_CARD_SHA = re.compile(r"sha256[^0-9a-f]*([0-9a-f]{64})")
+
+
+def card_sha256(name: str) -> str | None:
+    """The sha256 a shipped model's card states for its file (None if the card states none)."""
+    card = MODELS_DIR / f"{name}.md"
+    m = _CARD_SHA.search(card.read_text(encoding="utf-8")) if card.is_file() else None
+    return m.group(1) if m else None

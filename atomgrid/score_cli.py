@@ -1,0 +1,108 @@
+"""``atomgrid score`` and ``atomgrid enrich``: argument parsing over :func:`atomgrid.score.score_library`
+and :func:`atomgrid.enrich.enrichment`. The only place that chooses the Ray executor for ``--workers``."""
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from .enrich import active_ids, enrichment, plot_curves
+from .poses import POSE_MODES
+from .score import EmptyLibraryError, ScoreOptions, score_library
+from .score_worker import default_device
+
+
+POLICY_HELP = ("preparation: RDKit sanitise; counter-ions and solvents stripped (named in prep_note); one molecule "
+               "of H B C N O F Si P S Cl Br I Se per record, no radicals, at most --max-heavy-atoms (else an error row); "
+               "rdMolStandardize Cleanup, neutralise "
+               "(Uncharger) where possible; input tautomer kept (no enumeration, no pKa model); explicit H; "
+               "ETKDGv3 conformers + MMFF94 clean-up. 'given' poses are used as read (hydrogens added only).")
+
+
+def _cmd_score(args) -> int:
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    opts = ScoreOptions(poses=args.poses, n_confs=args.confs, ff_iters=args.ff_iters, keep=args.keep,
+                        relax_steps=args.relax_steps, exhaustiveness=args.exhaustiveness, dock_poses=args.dock_poses, batch_size=args.batch_size,
+                        chunk_size=args.chunk_size, max_heavy_atoms=args.max_heavy_atoms, seed=args.seed,
+                        precision=args.precision)
+    from traincore.runtime import Runtime
+    print(f"precision: {Runtime.create(args.device or default_device(), precision=args.precision).describe()}",
+          file=sys.stderr, flush=True)
+    executor = None
+    if args.workers > 0 or args.address:
+        from .distributed import ray_executor
+        executor = ray_executor(max(1, args.workers), args.address)
+    try:
+        summary = score_library(args.receptor, args.ligands, args.out, autobox_ligand=args.autobox_ligand,
+                                center=args.center, size=args.size, model=args.model, options=opts,
+                                out_sdf=args.out_sdf, top=args.top, resume=args.resume, device=args.device,
+                                allow_empty=args.allow_empty, executor=executor)
+    except EmptyLibraryError as exc:
+        print(f"atomgrid score: warning: {exc}", file=sys.stderr)
+        return 1
+    if summary["records"] == 0:
+        print(f"atomgrid score: warning: the library holds no records; {summary['out']} has the header only",
+              file=sys.stderr)
+    rate = summary["scored_now"] / max(summary["seconds"], 1e-9)
+    print(f"{summary['records']} records ({summary['errors']} with errors) -> {summary['out']}; "
+          f"{summary['scored_now']} scored in {summary['seconds']:.1f} s ({rate:.2f} mol/s)")
+    if args.top:
+        print(f"top {args.top}: {', '.join(summary['top'])}")
+    return 0
+
+
+def _cmd_enrich(args) -> int:
+    actives = active_ids(args.actives)
+    for col in args.columns:
+        res = enrichment(args.scores, actives, col)
+        print(f"{col}: {res['compounds']} compounds ({res['actives']} actives, {res['failed_rows']} failed rows): "
+              f"ROC AUC {res['roc_auc']:.3f}, EF1% {res['ef1']:.2f}, EF5% {res['ef5']:.2f}")
+    if args.plot:
+        print(f"curves written to {plot_curves(args.scores, actives, args.columns, args.plot)}")
+    return 0
+
+
+def add_score_commands(sub) -> None:
+    """Register ``score`` and ``enrich`` on an argparse sub-parser set (called by ``atomgrid.cli``)."""
+    p = sub.add_parser("score", help="score a ligand library against a pocket (CSV out, one row per record)",
+                       description=POLICY_HELP)
+    p.add_argument("--receptor", required=True, help="receptor PDB/PDBQT")
+    p.add_argument("--autobox-ligand", help="reference ligand (SDF/mol2): the box and the template for --poses template")
+    p.add_argument("--center", type=float, nargs=3, metavar=("X", "Y", "Z"), help="box centre (A)")
+    p.add_argument("--size", type=float, nargs=3, metavar=("X", "Y", "Z"), help="box edge lengths (A)")
+    p.add_argument("--ligands", required=True, nargs="+", help=".smi/.ism/.csv/.sdf/.mol2 (optionally .gz); several files are one library")
+    p.add_argument("--poses", default="template", choices=POSE_MODES)
+    p.add_argument("--model", help="model name under atomgrid/models/ or a path (default: the shipped model)")
+    p.add_argument("--out", required=True, help="CSV: one row per input record, in input order")
+    p.add_argument("--out-sdf", help="best pose of each molecule with CNNscore/CNNaffinity tags")
+    p.add_argument("--top", type=int, default=0, help="also write OUT.top.csv with the N best (and only those in --out-sdf)")
+    p.add_argument("--workers", type=int, default=0, help="Ray actors (0: score in this process)")
+    p.add_argument("--address", help="Ray cluster address (default: an embedded local Ray when --workers > 0)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT.csv.parts/")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="accept a library without records (header-only CSV, exit 0; default: warn and exit 1)")
+    p.add_argument("--confs", type=int, default=ScoreOptions.n_confs, help="ETKDG conformers per molecule (template)")
+    p.add_argument("--ff-iters", type=int, default=ScoreOptions.ff_iters,
+                   help="MMFF clean-up iterations per conformer (0: none)")
+    p.add_argument("--keep", type=int, default=ScoreOptions.keep, help="best-aligned conformers relaxed and scored")
+    p.add_argument("--relax-steps", type=int, default=ScoreOptions.relax_steps)
+    p.add_argument("--exhaustiveness", type=int, default=ScoreOptions.exhaustiveness, help="Vina (--poses dock)")
+    p.add_argument("--dock-poses", type=int, default=ScoreOptions.dock_poses, help="Vina poses rescored per molecule")
+    p.add_argument("--batch-size", type=int, default=ScoreOptions.batch_size)
+    p.add_argument("--chunk-size", type=int, default=ScoreOptions.chunk_size)
+    p.add_argument("--max-heavy-atoms", type=int, default=ScoreOptions.max_heavy_atoms)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads in this process (0 = default)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="CNN arithmetic: auto (bf16 autocast on CUDA and on CPUs with AMX or AVX512-BF16, "
+                        "else fp32), fp32, bf16")
+    p.set_defaults(func=_cmd_score)
+    e = sub.add_parser("enrich", help="ROC AUC and EF1%% of an 'atomgrid score' CSV, actives given by id")
+    e.add_argument("scores", help="OUT.csv of atomgrid score")
+    e.add_argument("--actives", required=True, nargs="+", help="library file(s) whose record ids are the actives")
+    e.add_argument("--columns", nargs="+", default=["score"],
+                   help="score columns to rank by (default: score; e.g. score pK vina; vina is ranked lowest first)")
+    e.add_argument("--plot", metavar="PNG", help="write ROC and enrichment curves of the columns side by side")
+    e.set_defaults(func=_cmd_enrich)

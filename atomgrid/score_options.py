@@ -1,0 +1,57 @@
+"""Options and errors of ``atomgrid score`` (what changes the rows, fingerprinted for ``--resume``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .poses import POSE_MODES, PrepOptions
+
+
+class ScoreError(ValueError):
+    """A run that cannot start (bad arguments, missing receptor/model, mismatched resume)."""
+
+
+class EmptyLibraryError(ScoreError):
+    """The library holds no records (the CLI warns and exits non-zero unless --allow-empty)."""
+
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """Everything that changes the rows (it is fingerprinted for ``resume``).
+
+    ``poses``: 'given' | 'template' | 'dock'; ``n_confs`` ETKDG conformers per molecule (template);
+    ``ff_iters`` MMFF (else UFF) clean-up iterations per conformer (0: none);
+    ``keep`` best-aligned conformers relaxed and scored; ``relax_steps`` rigid clash-relaxation steps;
+    ``exhaustiveness``/``dock_poses`` for Vina; ``batch_size`` CNN batch; ``chunk_size`` records per
+    chunk (the unit of resume and of parallel work); ``max_heavy_atoms``; ``seed``. The preparation
+    fields default to :class:`atomgrid.poses.PrepOptions` (one set of defaults for both).
+    """
+
+    poses: str = "template"
+    n_confs: int = PrepOptions.n_confs
+    ff_iters: int = PrepOptions.ff_iters
+    keep: int = 3
+    relax_steps: int = 30
+    exhaustiveness: int = 8
+    dock_poses: int = 3
+    batch_size: int = 32
+    chunk_size: int = 64
+    max_heavy_atoms: int = PrepOptions.max_heavy_atoms
+    embed_timeout: int = PrepOptions.embed_timeout
+    seed: int = PrepOptions.seed
+    precision: str = "auto"  # the CNN's arithmetic (traincore.runtime); gridding is always fp32
+
+    def __post_init__(self):
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ScoreError(f"--precision {self.precision!r}: expected auto, fp32 or bf16")
+        if self.poses not in POSE_MODES:
+            raise ScoreError(f"--poses {self.poses!r}: expected one of {', '.join(POSE_MODES)}")
+        for k in ("n_confs", "keep", "exhaustiveness", "dock_poses", "batch_size", "chunk_size", "max_heavy_atoms"):
+            if getattr(self, k) < 1:
+                raise ScoreError(f"{k} must be >= 1, got {getattr(self, k)}")
+        if self.ff_iters < 0:
+            raise ScoreError(f"ff_iters must be >= 0, got {self.ff_iters}")
+
+    def prep(self) -> PrepOptions:
+        return PrepOptions(n_confs=self.n_confs, ff_iters=self.ff_iters, max_heavy_atoms=self.max_heavy_atoms,
+                           embed_timeout=self.embed_timeout, seed=self.seed)

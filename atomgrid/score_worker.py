@@ -1,0 +1,299 @@
+"""The worker of ``atomgrid score``: records in, rows out (a plain class; Ray actors wrap the same one).
+
+Pipeline per record (:class:`ChunkScorer`): parse -> prepare (:mod:`atomgrid.poses` policy) -> poses
+(``given``, ``template`` or ``dock``) -> type + grid -> CNN in batches (:func:`atomgrid.models.predict`)
+-> the molecule's score is its best pose's. :func:`build_context` reads and types the receptor, fixes the
+box and reference and loads the weights once in the driver; every worker builds the net once from them.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from rdkit import Chem
+
+from . import io as agio
+from .featurize import TypedAtoms, crop_margin, type_ligand, type_receptor
+from .grid import GridSpec
+from .library import Record
+from .models import ModelNotFoundError, build_model, file_sha256, gridder_for, load_weights, predict, resolve_model
+from .poses import (PrepError, TemplatePoser, VinaDocker, choose_molecule, embed, given_pose, heavy_indices,
+                    input_smiles_of, parse_record, receptor_pdbqt, smiles_of, standardize)
+from .score_options import ScoreError, ScoreOptions
+
+log = logging.getLogger("atomgrid.score")
+
+OUTPUT_COLUMNS = ("index", "id", "input_smiles", "smiles", "score", "pK", "pose", "n_poses", "vina", "prep_note",
+                  "error")
+SCORE_COLUMN = OUTPUT_COLUMNS.index("score")
+
+
+@dataclass
+class ScoringContext:
+    """What every worker needs, built once by the driver (picklable; shared with one ``ray.put``).
+
+    ``receptor``: typed receptor atoms cropped to the box plus the grid reach; ``pocket_xyz [M, 3]``
+    heavy receptor atoms near the box (clash term); ``reference`` mol block or None; ``box``;
+    ``receptor_pdbqt`` (dock mode); ``model_state``/``model_meta`` (weights on CPU and their meta,
+    the net is built once per :class:`ChunkScorer`); ``model_sha256`` the model file's identity.
+    """
+
+    receptor: TypedAtoms
+    pocket_xyz: np.ndarray
+    reference: str | None
+    box: agio.Box
+    receptor_pdbqt: str | None
+    model_state: dict
+    model_meta: dict
+    options: ScoreOptions
+    device: str = "cpu"
+    with_sdf: bool = True  # build the best pose's SD record (only when --out-sdf asks for it)
+    model_sha256: str = ""
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = None,
+                  center: Sequence[float] | None = None, size: Sequence[float] | None = None,
+                  model: str | Path | None = None, options: ScoreOptions = ScoreOptions(),
+                  autobox_padding: float = 4.0, device: str | None = None, with_sdf: bool = True) -> ScoringContext:
+    """Read and type the receptor once, fix the box and the reference ligand, load the model."""
+    if options.poses == "template" and autobox_ligand is None:
+        raise ScoreError("--poses template needs a reference ligand (--autobox-ligand); "
+                         "with only a box (--center/--size) use --poses dock or --poses given")
+    if autobox_ligand is None and (center is None or size is None):
+        raise ScoreError("give the pocket as --autobox-ligand REF or as --center X Y Z --size X Y Z")
+    rec = agio.read_receptor(receptor)
+    if isinstance(rec, agio.ReadError):
+        raise ScoreError(f"receptor {rec}")
+    ref_block = None
+    if autobox_ligand is not None:
+        ref = agio.read_ligand(autobox_ligand)
+        if isinstance(ref, agio.ReadError):
+            raise ScoreError(f"reference ligand {ref}")
+        if ref.GetNumConformers() == 0:
+            raise ScoreError(f"reference ligand {autobox_ligand}: no 3D coordinates")
+        heavy = agio.coordinates(ref)[heavy_indices(ref)]
+        box = agio.autobox(heavy, autobox_padding)
+        if center is not None and size is not None:  # an explicit box wins; the ligand stays the template
+            box = agio.Box(tuple(map(float, center)), tuple(map(float, size)))
+        ref_block = Chem.MolToMolBlock(ref)
+    else:
+        box = agio.Box(tuple(map(float, center)), tuple(map(float, size)))
+    try:
+        model_file = resolve_model(model)
+    except ModelNotFoundError as exc:
+        raise ScoreError(str(exc)) from None
+    state, meta = load_weights(model_file)  # the net itself is built once, by each ChunkScorer
+    spec = GridSpec(meta["grid"]["size"], meta["grid"]["resolution"])
+    reach = crop_margin(spec)
+    trec = type_receptor(rec, agio.Box(box.center, tuple(s + 2 * reach for s in box.size)))
+    xyz = agio.coordinates(rec)
+    near = box.contains(xyz, margin=8.0)
+    heavy = np.asarray([a.GetAtomicNum() > 1 for a in rec.GetAtoms()])
+    pocket = xyz[near & heavy]
+    pdbqt = None
+    if options.poses == "dock":
+        try:
+            import meeko  # noqa: F401  (only checking that they import)
+            import vina  # noqa: F401
+        except ImportError as exc:
+            raise ScoreError(f"--poses dock needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
+        pdbqt = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec)
+    return ScoringContext(trec, pocket, ref_block, box, pdbqt, state, meta, options, device or default_device(),
+                          with_sdf, file_sha256(model_file))
+
+
+def given_receptor_pdbqt(path: str | Path) -> str | None:
+    """A receptor given as PDBQT is already typed for Vina (prepare_receptor, dockstring): its ATOM and
+    HETATM lines are used as they are. None for PDB input (typed by :func:`poses.receptor_pdbqt`)."""
+    name = str(path).lower()
+    if not (name.endswith(".pdbqt") or name.endswith(".pdbqt.gz")):
+        return None
+    lines = [l for l in agio._read_text(Path(path)).splitlines() if l.startswith(("ATOM", "HETATM"))]
+    if not lines:
+        raise ScoreError(f"receptor {path}: no ATOM/HETATM lines")
+    return "\n".join(lines) + "\n"
+
+
+def clean_text(x: str, limit: int = 0) -> str:
+    """A CSV/SD field as printable UTF-8 text: control characters, lone surrogates and U+FFFD become
+    '?', so no NUL or binary byte reaches an output file. ``limit`` > 0 also caps the length."""
+    out = "".join("?" if (ord(c) < 32 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF or c == "\ufffd") else c
+                  for c in x)
+    return out if not limit or len(out) <= limit else out[: limit - 3] + "..."
+
+
+@dataclass
+class Row:
+    """One output row; ``pose_block`` is the best pose as an SD record (not written to the CSV).
+
+    ``input_smiles``: the SMILES as given (SMILES/CSV input) or RDKit's SMILES of the record as read
+    (SDF/mol2), before any preparation; ``smiles``: the canonical SMILES of the molecule scored;
+    ``prep_note``: what preparation changed (stripped counter-ions, neutralised)."""
+
+    index: int
+    id: str
+    input_smiles: str = ""
+    smiles: str = ""
+    score: float = math.nan
+    pK: float = math.nan
+    pose: str = ""
+    n_poses: int = 0
+    vina: float = math.nan
+    prep_note: str = ""
+    error: str = ""
+    pose_block: str = field(default="", repr=False)
+
+    def csv_fields(self) -> list[str]:
+        f = lambda x: "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.6f}"
+        return [str(self.index), clean_text(self.id, 200), clean_text(self.input_smiles), clean_text(self.smiles),
+                f(self.score), f(self.pK), self.pose, str(self.n_poses), f(self.vina), clean_text(self.prep_note),
+                clean_text(self.error, 300)]
+
+
+class ChunkScorer:
+    """Scores lists of :class:`Record` -> lists of :class:`Row` (same order, one row per record).
+
+    A plain class: the in-process path and every Ray actor hold one. ``threads`` sets torch's
+    intra-op threads (1 inside actors, so that actors do not oversubscribe the cores).
+    """
+
+    def __init__(self, ctx: ScoringContext, threads: int | None = None):
+        if threads:
+            torch.set_num_threads(threads)
+        self.ctx = ctx
+        self.opts = ctx.options
+        self.prep = ctx.options.prep()
+        from traincore.runtime import Runtime
+        self.runtime = Runtime.create(ctx.device, precision=ctx.options.precision)
+        self.device = self.runtime.device
+        self.model = self.runtime.prepare(build_model(ctx.model_state, ctx.model_meta)).eval()
+        self.gridder = gridder_for(ctx.model_meta, self.device)
+        self.ligand_only = bool(ctx.model_meta.get("ligand_only"))
+        self._template = None
+        self._docker = None
+        self._stage = ""
+        self.with_sdf = ctx.with_sdf
+
+    @property
+    def template(self) -> TemplatePoser:
+        if self._template is None:
+            ref = Chem.MolFromMolBlock(self.ctx.reference, removeHs=False)
+            self._template = TemplatePoser(ref, self.ctx.pocket_xyz, self.opts.keep, self.opts.relax_steps)
+        return self._template
+
+    @property
+    def docker(self) -> VinaDocker:
+        if self._docker is None:
+            self._docker = VinaDocker(self.ctx.receptor_pdbqt, self.ctx.box, self.opts.exhaustiveness,
+                                      self.opts.dock_poses, self.opts.seed)
+        return self._docker
+
+    def pose(self, rec: Record, row: Row) -> tuple[Chem.Mol, np.ndarray, Chem.Mol | None]:
+        """(molecule with one conformer per pose, Vina energies or empty, the input molecule for
+        ``given``); fills ``row.input_smiles``/``smiles``/``prep_note`` on the way. Raises PrepError."""
+        self._stage = "parsing"
+        mol = parse_record(rec)
+        if rec.fmt != "smiles":
+            row.input_smiles = input_smiles_of(mol)
+        mode = self.opts.poses
+        self._stage = "preparation"
+        if mode == "given":
+            main, notes = choose_molecule(mol, self.prep)
+            row.prep_note = "; ".join(notes)
+            posed = given_pose(main)
+            row.smiles = smiles_of(main)
+            return posed, np.zeros(0, np.float32), main
+        std, notes = standardize(mol, self.prep)
+        row.prep_note = "; ".join(notes)
+        row.smiles = smiles_of(std)
+        self._stage = "conformer embedding"
+        if mode == "template":
+            emb = embed(std, self.prep)
+            self._stage = "template placement"
+            posed, _ = self.template.poses(emb)
+            return posed, np.zeros(0, np.float32), None
+        emb = embed(std, self.prep, n_confs=1)
+        self._stage = "docking"
+        posed, energies = self.docker.dock(emb)
+        return posed, energies, None
+
+    def _pose_source(self) -> str:
+        return self.opts.poses
+
+    def _score_items(self, items: list) -> tuple[np.ndarray, np.ndarray]:
+        return predict(self.model, self.gridder, items, self.ligand_only, self.opts.batch_size,
+                       autocast=self.runtime.autocast)
+
+    def score_chunk(self, records: Sequence[Record]) -> list[Row]:
+        rows: list[Row] = []
+        items, owners = [], []  # CNN inputs and (row position, pose id)
+        posed_of: dict[int, tuple[Chem.Mol, Chem.Mol | None, np.ndarray]] = {}
+        for rec in records:
+            row = Row(rec.index, rec.id, input_smiles=rec.text if rec.fmt == "smiles" and not rec.error else "")
+            rows.append(row)
+            try:
+                posed, energies, original = self.pose(rec, row)
+                self._stage = "atom typing"
+                poses = []
+                for conf in posed.GetConformers():
+                    tl = type_ligand(posed, conf.GetId())
+                    poses.append((self.ctx.receptor, tl, tl.centroid()))
+                if not poses:
+                    raise PrepError("no pose")
+            except PrepError as exc:
+                row.error = str(exc) or "preparation failed"
+                continue
+            except Exception as exc:  # an unexpected failure of one molecule must not end the run
+                # RDKit's and torch's messages are not written out (they leak internals such as
+                # "No VdW radius for atom with Z=80"): the stage and the exception class are
+                row.error = f"{self._stage} failed ({type(exc).__name__})"
+                log.debug("record %d (%s): %s failed", rec.index, rec.id, self._stage, exc_info=True)
+                continue
+            posed_of[len(rows) - 1] = (posed, original, energies)
+            for p, it in enumerate(poses):
+                items.append(it)
+                owners.append((len(rows) - 1, p))
+        act, aff = self._score_items(items)
+        best: dict[int, int] = {}
+        for k, (r, p) in enumerate(owners):
+            if r not in best or act[k] > act[best[r]]:
+                best[r] = k
+        for r, k in best.items():
+            row = rows[r]
+            posed, original, energies = posed_of[r]
+            p = owners[k][1]
+            row.score, row.pK = float(act[k]), float(aff[k])
+            row.pose = self._pose_source()
+            row.n_poses = posed.GetNumConformers()
+            row.vina = float(energies[p]) if len(energies) > p else math.nan
+            if self.with_sdf:
+                row.pose_block = self._sd_block(row, posed, p, original)
+        return rows
+
+    @staticmethod
+    def _sd_block(row: Row, posed: Chem.Mol, p: int, original: Chem.Mol | None) -> str:
+        """Best pose as an SD record with gnina-style tags (CNNscore, CNNaffinity)."""
+        if original is not None:  # given: write the input molecule and coordinates back unchanged
+            mol, conf = Chem.Mol(original), -1
+        else:
+            mol, conf = posed, posed.GetConformer(p).GetId()
+        block = Chem.MolToMolBlock(mol, confId=conf)
+        lines = block.splitlines()
+        lines[0] = clean_text(row.id, 80)
+        tags = {"CNNscore": f"{row.score:.6f}", "CNNaffinity": f"{row.pK:.6f}", "atomgrid_index": str(row.index),
+                "atomgrid_pose": row.pose, "SMILES": row.smiles}
+        if row.prep_note:
+            tags["atomgrid_prep_note"] = clean_text(row.prep_note)
+        if not math.isnan(row.vina):
+            tags["minimizedAffinity"] = f"{row.vina:.3f}"
+        body = "\n".join(lines) + "\n" + "".join(f">  <{k}>\n{v}\n\n" for k, v in tags.items())
+        return body + "$$$$\n"
