@@ -4,6 +4,10 @@ position with the same net and visits. The ratio shows what the protocol layer (
 thread, progress snapshots, text parsing) costs.
 
     PYTHONPATH=. python benchmarks/play_nps.py [--visits 400] [--preset b6c64] [--repeats 3]
+    PYTHONPATH=. python benchmarks/play_nps.py --precisions auto fp32 --visits 3000   # issue 19
+
+With --precisions, the protocol runs (UCI `go nodes N`, GTP `genmove`) are repeated per precision,
+interleaved, and the ratio of each against fp32 is printed and written to benchmarks/results/play_nps-*.json.
 
 Nets are randomly initialised (same shape as a trained one; speed does not depend on the weights).
 """
@@ -25,10 +29,15 @@ from boardnet.search import SearchConfig
 from boardnet.uci import UCIServer
 
 
+PRECISION = "fp32"   # the precision engine_for builds with (set per run by --precisions)
+
+
 def engine_for(game, preset: str, visits: int, batch: int) -> Engine:
+    from traincore.runtime import Runtime
     torch.manual_seed(0)
     net = build_net(game, preset) if preset != "none" else None
-    return Engine(game, net, search=SearchConfig(num_simulations=visits), batch_size=batch)
+    rt = Runtime.create("cpu", precision=PRECISION) if net is not None else None
+    return Engine(game, net, search=SearchConfig(num_simulations=visits), batch_size=batch, runtime=rt)
 
 
 def direct(game, preset, visits, batch, state) -> float:
@@ -75,8 +84,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1,
                     help="torch intra-op threads (1: on a shared, oversubscribed CPU the OpenMP "
                          "spin barriers of 2+ threads cost 20x on the main thread)")
+    ap.add_argument("--precisions", nargs="+", choices=("auto", "fp32", "bf16"),
+                    help="compare the protocol nps at these precisions against fp32 (issue 19)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.precisions:
+        return compare_precisions(a)
     print(f"# play_nps: torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}, net {a.preset}, {a.visits} visits, batch {a.batch}")
     print(f"{'protocol':24s} {'direct n/s':>11s} {'protocol n/s':>13s} {'ratio':>6s}")
@@ -104,6 +117,36 @@ def main() -> None:
             p.append(proto_fn())
         base, proto = statistics.median(b), statistics.median(p)
         print(f"{label:24s} {base:11.0f} {proto:13.0f} {proto / base:6.2f}")
+
+
+def compare_precisions(a) -> None:
+    """UCI chess and GTP go9 nps per precision, interleaved; ratios against fp32; JSON result."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks._results import write_result
+    from traincore.runtime import Runtime
+    global PRECISION
+    precs = list(dict.fromkeys(["fp32", *a.precisions]))
+    chess, go9 = make_game("chess"), make_game("go9")
+    cases = {"uci chess go nodes": lambda: via_uci(chess, a.preset, a.visits, a.batch, "e2e4 e7e5 g1f3 b8c6"),
+             "gtp go9 genmove": lambda: via_gtp(go9, a.preset, a.visits, a.batch, ["E5", "C3", "G7"])}
+    figures = {"visits": a.visits, "preset": a.preset, "batch": a.batch,
+               "runtimes": {p: Runtime.create("cpu", precision=p).metadata() for p in precs}}
+    print(f"# play_nps: torch {torch.__version__}, {torch.get_num_threads()} threads, net {a.preset}, "
+          f"{a.visits} visits, batch {a.batch}; auto: {Runtime.create('cpu').describe()}")
+    for label, fn in cases.items():
+        runs = {p: [] for p in precs}
+        for r in range(a.repeats + 1):   # round 0 is the warm-up
+            for p in precs:
+                PRECISION = p
+                v = fn()
+                if r:
+                    runs[p].append(v)
+        med = {p: statistics.median(v) for p, v in runs.items()}
+        figures[label] = {"nps": med, "runs": runs, "ratio_vs_fp32": {p: med[p] / med["fp32"] for p in precs}}
+        print(f"{label:22s} " + "  ".join(f"{p} {med[p]:,.0f} n/s ({med[p] / med['fp32']:.2f}x)" for p in precs))
+    print(f"wrote {write_result('play_nps', figures)}")
 
 
 if __name__ == "__main__":

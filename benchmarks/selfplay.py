@@ -53,9 +53,11 @@ def actor_throughput(cfg: Config, workers: int, seconds: float) -> dict:
             "moves_per_s": moves / dt}
 
 
-def learner_throughput(cfg: Config, steps: int = 30) -> float:
+def learner_throughput(cfg: Config, steps: int = 30, runtime: Runtime | None = None) -> float:
+    """Learner samples/s on random samples; `runtime` (default: the config's device and precision)."""
     game = make_game(cfg.game.name, **cfg.game.kwargs())
-    learner = Learner(game, cfg.game.name, cfg.game.kwargs(), cfg, Runtime.create(cfg.run.device))
+    runtime = runtime or Runtime.create(cfg.run.device, precision=cfg.run.precision)
+    learner = Learner(game, cfg.game.name, cfg.game.kwargs(), cfg, runtime)
     buf = ReplayBuffer(game.obs_shape, game.action_size, 20_000, 1_000)
     rng = np.random.default_rng(0)
     from selfplay.replay import Samples

@@ -4,12 +4,18 @@ lines (`boardnet.records`).
 
 Game i of a match plays opening `i // 2` (cycling through the list) with player A moving first
 in even games and second in odd ones, so every opening is played once from each side.
+
+Parallel games run in threads (players that hold external programs), or with `processes=True`
+in worker processes (players that compute in Python, e.g. one network thread each); with
+`keep_going=True` a game that raises (a crashed program, a protocol error) is recorded as an
+error game with the reason, its worker's players are rebuilt, and the match goes on.
 """
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +36,8 @@ class GameResult:
     termination: str
     record: str
     opening: int = 0
+    error: str | None = None    # why the game failed (keep_going); such games are not scored
+    info: dict = field(default_factory=dict)   # what a `finish` hook adds (scores, timings)
 
     @property
     def score_a(self) -> float:
@@ -45,29 +53,39 @@ class MatchResult:
     sprt_alpha_beta: tuple[float, float] = (0.05, 0.05)
 
     @property
+    def scored(self) -> list[GameResult]:
+        """The games that finished (not errors)."""
+        return [g for g in self.games if g.error is None]
+
+    @property
+    def errors(self) -> int:
+        return len(self.games) - len(self.scored)
+
+    @property
     def wins(self) -> int:
-        return sum(g.score_a == 1.0 for g in self.games)
+        return sum(g.score_a == 1.0 for g in self.scored)
 
     @property
     def draws(self) -> int:
-        return sum(g.score_a == 0.5 for g in self.games)
+        return sum(g.score_a == 0.5 for g in self.scored)
 
     @property
     def losses(self) -> int:
-        return sum(g.score_a == 0.0 for g in self.games)
+        return sum(g.score_a == 0.0 for g in self.scored)
 
     def elo(self) -> tuple[float, float, float]:
         return elo_maths.elo_from_score(self.wins, self.draws, self.losses)
 
     def sprt(self) -> tuple[float, str] | None:
-        if self.sprt_bounds is None or not self.games:
+        if self.sprt_bounds is None or not self.scored:
             return None
         return elo_maths.sprt(self.wins, self.draws, self.losses, *self.sprt_bounds,
                               *self.sprt_alpha_beta)
 
     def summary(self) -> str:
-        lines = [f"{self.names[0]} vs {self.names[1]}: {len(self.games)} games"]
-        if self.games:
+        lines = [f"{self.names[0]} vs {self.names[1]}: {len(self.games)} games"
+                 + (f" ({self.errors} failed: not scored)" if self.errors else "")]
+        if self.scored:
             lines.append(elo_maths.format_match(self.wins, self.draws, self.losses))
         s = self.sprt()
         if s is not None:
@@ -159,14 +177,80 @@ def records_text(games: Sequence[GameResult]) -> str:
     return ("\n" if multi else "").join(parts)
 
 
+class _Pair:
+    """One worker's two players, built on first use and rebuilt after a failed game."""
+
+    def __init__(self, make_a: Callable[[], object], make_b: Callable[[], object]):
+        self.make, self.players = (make_a, make_b), None
+
+    def get(self):
+        if self.players is None:
+            a = self.make[0]()
+            try:
+                self.players = (a, self.make[1]())
+            except BaseException:
+                a.close()
+                raise
+        return self.players
+
+    def close(self) -> None:
+        players, self.players = self.players, None
+        for p in players or ():
+            try:
+                p.close()
+            except Exception:   # a crashed program may fail to close; it is being dropped anyway
+                pass
+
+
+def _play_indexed(game: Game, pair: _Pair, i: int, openings, max_plies, keep_going: bool,
+                  finish) -> tuple[GameResult, tuple[str, str] | None]:
+    """Game i of a match (opening and colours from i), with A's and B's names."""
+    k = (i // 2) % len(openings)
+    a_first = i % 2 == 0
+    try:
+        a, b = pair.get()
+        first, second = (a, b) if a_first else (b, a)
+        g = play_game(game, first, second, openings[k], max_plies=max_plies, index=i, a_first=a_first)
+        g.opening = k
+        if finish is not None:
+            finish(g, first, second)
+        return g, (a.name, b.name)
+    except Exception as e:
+        if not keep_going:
+            raise
+        pair.close()
+        return GameResult(i, [], (0.0, 0.0), a_first, "error", "", k,
+                          error=f"{type(e).__name__}: {e}"), None
+
+
+_PROC_PAIR: _Pair | None = None
+
+
+def _proc_init(make_a, make_b) -> None:
+    global _PROC_PAIR
+    _PROC_PAIR = _Pair(make_a, make_b)
+
+
+def _proc_game(game, i, openings, max_plies, keep_going, finish):
+    return _play_indexed(game, _PROC_PAIR, i, openings, max_plies, keep_going, finish)
+
+
 def play_match(game: Game, make_a: Callable[[], object], make_b: Callable[[], object], games: int, *,
                openings: Sequence[Sequence[int]] | None = None, parallel: int = 1,
                max_plies: int | None = None, sprt: tuple[float, float] | None = None,
                alpha: float = 0.05, beta: float = 0.05,
-               on_game: Callable[[GameResult, MatchResult], None] | None = None) -> MatchResult:
+               on_game: Callable[[GameResult, MatchResult], None] | None = None,
+               processes: bool = False, keep_going: bool = False,
+               finish: Callable[[GameResult, object, object], None] | None = None) -> MatchResult:
     """Play `games` games between players made by `make_a` and `make_b` (one pair per parallel
-    worker thread, since players hold processes and trees). With `sprt=(elo0, elo1)` the match
-    stops starting new games once the test decides. Games are returned in index order."""
+    worker, since players hold processes and trees). With `sprt=(elo0, elo1)` the match
+    stops starting new games once the test decides. Games are returned in index order.
+
+    `processes=True` runs the `parallel` workers as processes (spawned: `make_a`, `make_b`,
+    `finish` and the game must pickle, e.g. `functools.partial(make_player, spec, game)`).
+    `keep_going=True` records a game that raises as an error game (see the module doc).
+    `finish(game_result, first, second)` runs in the worker after each game with the two
+    players (first mover first), e.g. to rescore it or read their clocks into `info`."""
     if games < 1:
         raise ValueError(f"arena games={games!r}: expected at least 1")
     if parallel < 1:
@@ -177,36 +261,53 @@ def play_match(game: Game, make_a: Callable[[], object], make_b: Callable[[], ob
     next_index = [0]
     stop = threading.Event()
 
-    def worker():
-        a, b = make_a(), make_b()
+    def record(g: GameResult, names) -> None:
         with lock:
-            match.names = (a.name, b.name)
+            if names is not None:
+                match.names = names
+            match.games.append(g)
+            match.games.sort(key=lambda x: x.index)
+            verdict = match.sprt()
+            if verdict is not None and verdict[1] != "continue":
+                stop.set()
+            if on_game is not None:
+                on_game(g, match)
+
+    n = min(parallel, games)
+    if processes and n > 1:
+        ctx = multiprocessing.get_context("spawn")   # no fork of a process holding torch threads
+        with ProcessPoolExecutor(n, mp_context=ctx, initializer=_proc_init,
+                                 initargs=(make_a, make_b)) as pool:
+            todo = iter(range(games))
+            running = {pool.submit(_proc_game, game, i, openings, max_plies, keep_going, finish)
+                       for _, i in zip(range(n), todo)}
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for f in done:
+                    record(*f.result())
+                    i = next(todo, None)
+                    if i is not None and not stop.is_set():
+                        running.add(pool.submit(_proc_game, game, i, openings, max_plies, keep_going,
+                                                finish))
+        return match
+
+    def worker():
+        pair = _Pair(make_a, make_b)
         try:
+            if not keep_going:
+                a, b = pair.get()
+                with lock:
+                    match.names = (a.name, b.name)
             while not stop.is_set():
                 with lock:
                     i = next_index[0]
                     if i >= games:
                         return
                     next_index[0] += 1
-                k = (i // 2) % len(openings)
-                a_first = i % 2 == 0
-                first, second = (a, b) if a_first else (b, a)
-                g = play_game(game, first, second, openings[k], max_plies=max_plies, index=i,
-                              a_first=a_first)
-                g.opening = k
-                with lock:
-                    match.games.append(g)
-                    match.games.sort(key=lambda x: x.index)
-                    verdict = match.sprt()
-                    if verdict is not None and verdict[1] != "continue":
-                        stop.set()
-                    if on_game is not None:
-                        on_game(g, match)
+                record(*_play_indexed(game, pair, i, openings, max_plies, keep_going, finish))
         finally:
-            a.close()
-            b.close()
+            pair.close()
 
-    n = min(parallel, games)
     if n == 1:
         worker()
     else:

@@ -44,6 +44,12 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _precision_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="network arithmetic: auto (bf16 autocast on CUDA and on CPUs with AMX or "
+                        "AVX512-BF16, else fp32; printed at start-up), fp32, or bf16")
+
+
 def _engine_options(p: argparse.ArgumentParser, budget: bool = True) -> None:
     p.add_argument("--model", help="shipped net name (see `boardnet models`) or checkpoint path; "
                    "default: the shipped net for the game, else play without a network")
@@ -52,6 +58,7 @@ def _engine_options(p: argparse.ArgumentParser, budget: bool = True) -> None:
         g.add_argument("--visits", type=_positive_int, help="search visits per move (default 400)")
         g.add_argument("--movetime", type=_positive_float, help="seconds per move")
     p.add_argument("--device", default="auto", help="torch device for the net: auto, cpu, cuda, ...")
+    _precision_option(p)
     p.add_argument("--batch-size", type=_positive_int, default=16, help="leaves per network batch")
     p.add_argument("--threads", type=_positive_int, help="torch threads for the network (default: "
                    "torch's; use 1 on a busy shared CPU, where more threads spin against each other)")
@@ -84,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Player specs (kinds: " + ", ".join(PLAYER_KINDS) + "):\n"
                        "  random[:seed=1]   mcts[:simulations=1000|movetime=0.5,c=1.4]\n"
                        "  engine[:model=NAME,visits=200|movetime=0.5]\n"
+                       "  policy[:model=NAME,self_atari=3]   (the raw policy: no search)\n"
                        "  uci:cmd=stockfish,movetime=0.1,UCI_LimitStrength=true,UCI_Elo=1350\n"
                        "  gtp:cmd=gnugo --mode gtp --level 1")
     p.add_argument("game", type=_game_arg)
@@ -101,16 +109,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write the games here (PGN, SGF, PDN or move lines)")
     p.add_argument("--quiet", action="store_true", help="no line per game")
     p.add_argument("--threads", type=_positive_int, help="torch threads for the networks")
+    _precision_option(p)
 
     p = sub.add_parser("models", help="list the shipped nets, or show one's model card")
     p.add_argument("name", nargs="?")
+
+    p = sub.add_parser("records", help="read game records (SGF, PGN, PDN, ACF lines; files, folders, "
+                       "archives)")
+    rsub = p.add_subparsers(dest="records_command", metavar="ACTION", required=True)
+    p = rsub.add_parser("stats", help="stream the records and count games, positions, results and "
+                        "bad records (with reasons)")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help="record files, folders, .tar.gz/.zip/.gz archives")
+    p.add_argument("--format", dest="fmt", default="auto", choices=("auto", "sgf", "pgn", "pdn", "acf"),
+                   help="record format (default: from each file name)")
+    p.add_argument("--json", type=Path, help="also write the counts here as JSON")
     return ap
 
 
 def _engine_for(args, game, visits_default: int = 400):
     visits = getattr(args, "visits", None) or visits_default
     return load_engine(game, args.model, visits=visits, device=args.device,
-                       batch_size=args.batch_size, notice=stderr_notice)
+                       batch_size=args.batch_size, notice=stderr_notice, precision=args.precision)
 
 
 def cmd_play(args) -> int:
@@ -129,7 +149,8 @@ def cmd_uci(args) -> int:
 
     game = make_game("chess")
     server = UCIServer(game, lambda model: load_engine(game, model, visits=args.visits, device=args.device,
-                                                       batch_size=args.batch_size, notice=stderr_notice),
+                                                       batch_size=args.batch_size, notice=stderr_notice,
+                                                       precision=args.precision),
                        model=args.model, visits=args.visits)
     return server.run(sys.stdin)
 
@@ -144,7 +165,8 @@ def cmd_gtp(args) -> int:
         game = make_game("go", board_size=game.n, komi=args.komi)
     visits = args.visits or (None if args.movetime else 400)
     server = GTPServer(game, lambda g: load_engine(g, args.model, visits=visits or 400, device=args.device,
-                                                   batch_size=args.batch_size, notice=stderr_notice),
+                                                   batch_size=args.batch_size, notice=stderr_notice,
+                                                   precision=args.precision),
                        visits=visits, movetime=args.movetime)
     return server.run(sys.stdin)
 
@@ -155,8 +177,9 @@ def cmd_arena(args) -> int:
 
     game = args.game
     openings = read_openings(args.openings, game) if args.openings else None
-    make_player(args.a, game, notice=stderr_notice).close()  # fail fast on a bad spec, before threads
-    make_player(args.b, game).close()
+    prec = args.precision   # the default for engine players whose spec names none
+    make_player(args.a, game, notice=stderr_notice, precision=prec).close()  # fail fast, before threads
+    make_player(args.b, game, notice=stderr_notice, precision=prec).close()
 
     def on_game(g, match) -> None:
         if args.quiet:
@@ -166,7 +189,8 @@ def cmd_arena(args) -> int:
               f"  (A scores {g.score_a:g}; {g.termination}; {len(g.actions)} plies)  "
               f"running +{match.wins} ={match.draws} -{match.losses}", flush=True)
 
-    match = play_match(game, lambda: make_player(args.a, game), lambda: make_player(args.b, game),
+    match = play_match(game, lambda: make_player(args.a, game, precision=prec),
+                       lambda: make_player(args.b, game, precision=prec),
                        args.games, openings=openings, parallel=args.parallel, max_plies=args.max_plies,
                        sprt=tuple(args.sprt) if args.sprt else None, alpha=args.alpha, beta=args.beta,
                        on_game=on_game)
@@ -174,6 +198,27 @@ def cmd_arena(args) -> int:
     if args.out:
         args.out.write_text(records_text(match.games), encoding="utf-8")
         print(f"wrote {len(match.games)} games to {args.out}")
+    return 0
+
+
+def cmd_records(args) -> int:
+    """`records stats`: counts, not a traceback, for bad records; 2 when no input exists."""
+    import json
+
+    from tqdm import tqdm
+
+    from boardnet.records.read import ReadReport, read_records
+
+    if not any(p.exists() for p in args.paths):
+        raise ValueError("no such file or folder: " + ", ".join(map(str, args.paths)))
+    report = ReadReport()
+    for _ in tqdm(read_records(args.paths, fmt=args.fmt, report=report), unit=" games",
+                  file=sys.stderr, mininterval=0.5, disable=None):
+        pass
+    print(report.summary())
+    if args.json:
+        args.json.write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
     return 0
 
 
@@ -202,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
         torch.set_num_threads(args.threads)
     handler = {"play": cmd_play, "uci": cmd_uci, "gtp": cmd_gtp, "arena": cmd_arena,
-               "models": cmd_models}[args.command]
+               "models": cmd_models, "records": cmd_records}[args.command]
     try:
         return handler(args)
     except (ValueError, OSError, RuntimeError) as e:

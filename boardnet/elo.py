@@ -86,3 +86,15 @@ def format_match(wins: int, draws: int, losses: int) -> str:
     n = wins + draws + losses
     return (f"+{wins} ={draws} -{losses}  score {100.0 * (wins + 0.5 * draws) / n:.1f}%  "
             f"Elo {elo:+.1f} [{lo:+.1f}, {hi:+.1f}]")
+
+
+def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval (95% by default) for a proportion `successes / n` (a draw may count
+    as half a success); (0, 1) for n = 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    den = 1.0 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return max(0.0, mid - half), min(1.0, mid + half)

@@ -72,8 +72,10 @@ class Engine:
 
     @classmethod
     def from_checkpoint(cls, path_or_name: str | Path, *, search: SearchConfig | None = None,
-                        device: str = "auto", batch_size: int = 16, seed: int = 0) -> "Engine":
-        """Load a boardnet checkpoint: a file path, or a name looked up as boardnet/models/<name>.pt."""
+                        device: str = "auto", batch_size: int = 16, seed: int = 0,
+                        precision: str = "auto") -> "Engine":
+        """Load a boardnet checkpoint: a file path, or a name looked up as boardnet/models/<name>.pt.
+        precision: auto, fp32 or bf16 (`traincore.runtime`); the one used is `engine.runtime`."""
         from traincore.checkpoint import load_checkpoint
         from traincore.runtime import Runtime
 
@@ -88,8 +90,13 @@ class Engine:
             raise ValueError(f"checkpoint {p}: no 'game' entry")
         game = make_game(d["game"], **d.get("game_kwargs", {}))
         net = net_from_state(d)
-        return cls(game, net, search=search, runtime=Runtime.create(device=device),
+        return cls(game, net, search=search, runtime=Runtime.create(device=device, precision=precision),
                    batch_size=batch_size, seed=seed)
+
+    @property
+    def runtime(self):
+        """The evaluator's `traincore.runtime.Runtime` (device and precision), or None without a net."""
+        return getattr(self.evaluator, "runtime", None)
 
     def new_game(self) -> None:
         """Forget the tree (no reuse into the next position)."""

@@ -239,7 +239,7 @@ def model_state(net: PolicyValueNet, game: str, game_kwargs: dict | None = None,
     net = getattr(net, "_orig_mod", net)  # torch.compile wrapper: save the plain module
     state = {"schema_version": SCHEMA_VERSION, "kind": "boardnet", "game": game,
              "game_kwargs": dict(game_kwargs or {}), "net": net.config.to_dict(),
-             "model": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
+             "model": {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}}
     clash = sorted(set(extra) & set(state))
     if clash:
         raise ValueError(f"model_state extra keys {clash}: reserved by the checkpoint layout")

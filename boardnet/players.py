@@ -7,10 +7,11 @@ can be brought up to date; `select` returns the action to play, or None to resig
 Build players from a one-line spec (`make_player`), as the `arena` command does:
     random[:seed=1]
     mcts[:simulations=1000|movetime=0.5,c=1.4,seed=0]
-    engine[:model=NAME|PATH,visits=200,movetime=0.5,device=auto,batch=16]
+    engine[:model=NAME|PATH,visits=200,movetime=0.5,device=auto,batch=16,precision=auto]
+    policy[:model=NAME|PATH,device=auto,precision=auto,self_atari=3]   (the raw policy, no search)
     uci:cmd=stockfish[,movetime=0.1|nodes=N|depth=N][,OPTION=VALUE ...]   (UCI options, e.g.
         UCI_LimitStrength=true,UCI_Elo=1350)
-    gtp:cmd=gnugo --mode gtp --level 1
+    gtp:cmd=gnugo --mode gtp --level 1[,timeout=120]   (seconds to wait for an answer)
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -188,9 +190,11 @@ class MCTSPlayer:
 
 
 def load_engine(game: Game, model: str | None = None, *, visits: int = 200, device: str = "auto",
-                batch_size: int = 16, notice: Callable[[str], None] | None = None, **search_kw):
+                batch_size: int = 16, notice: Callable[[str], None] | None = None, precision: str = "auto",
+                **search_kw):
     """An `Engine` for `game`: from `model` (shipped name or path), else the shipped net named
-    after the game, else network-free (one notice line through `notice`)."""
+    after the game, else network-free (one notice line through `notice`). The precision used
+    (auto, fp32, bf16) is announced through `notice`."""
     from boardnet import models
     from boardnet.engine import Engine
     from boardnet.search import SearchConfig
@@ -202,13 +206,120 @@ def load_engine(game: Game, model: str | None = None, *, visits: int = 200, devi
             notice(f"note: no --model given and no shipped net for {game.name}; playing without a "
                    f"network (uniform priors and roll-outs), so expect weak play")
         return Engine(game, None, search=search, batch_size=batch_size)
-    eng = Engine.from_checkpoint(str(path), search=search, device=device, batch_size=batch_size)
+    eng = Engine.from_checkpoint(str(path), search=search, device=device, batch_size=batch_size,
+                                 precision=precision)
+    if notice is not None and getattr(eng, "runtime", None) is not None:
+        notice(f"precision: {eng.runtime.describe()}")
     if getattr(eng, "game", game).name != game.name:
         raise ValueError(f"model {model or path!s}: it was trained for {eng.game.name}, not {game.name}")
     # The checkpoint brings its own game object; play uses the caller's (same rules, maybe komi).
     if hasattr(eng, "game"):
         eng.game = game
     return eng
+
+
+def go_eye(board: np.ndarray, r: int, c: int, own: int) -> bool:
+    """Whether the empty point (r, c) of `board` (`GoState.board()`: 1 black, 2 white) is a
+    single-point eye of colour `own` (1 or 2) that is probably true: every neighbour on the board
+    holds an `own` stone and at most one diagonal (none on the edge) an opponent stone - the
+    rule of minigo's and Pachi's play-outs."""
+    n = board.shape[0]
+    if board[r, c]:
+        return False
+    for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+        if 0 <= rr < n and 0 <= cc < n and board[rr, cc] != own:
+            return False
+    faults = 0 if 0 < r < n - 1 and 0 < c < n - 1 else 1   # on the edge one opponent diagonal is enough
+    for rr, cc in ((r + 1, c + 1), (r + 1, c - 1), (r - 1, c + 1), (r - 1, c - 1)):
+        if 0 <= rr < n and 0 <= cc < n and board[rr, cc] == 3 - own:
+            faults += 1
+    return faults < 2
+
+
+def go_group_after(state: State, action: int) -> tuple[int, int]:
+    """(stones, liberties) of the group holding the stone `action` places in a Go state."""
+    board = state.apply(action).board()
+    n = board.shape[0]
+    r0, c0 = divmod(int(action), n)
+    colour = board[r0, c0]
+    seen, libs, todo = {(r0, c0)}, set(), [(r0, c0)]
+    while todo:
+        r, c = todo.pop()
+        for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+            if 0 <= rr < n and 0 <= cc < n:
+                v = board[rr, cc]
+                if v == 0:
+                    libs.add((rr, cc))
+                elif v == colour and (rr, cc) not in seen:
+                    seen.add((rr, cc))
+                    todo.append((rr, cc))
+    return len(seen), len(libs)
+
+
+def go_policy_choose(state: State, priors: np.ndarray, self_atari: int = 3) -> int:
+    """The raw-policy Go move: the most probable legal board move that neither fills one of our
+    own single-point true eyes (`go_eye`) nor, with `self_atari` >= 1, leaves a group of that
+    many stones or more in atari (the end-game filling that kills a big group). Pass when no
+    such move is left; when the opponent has just passed and the Tromp-Taylor area score as the
+    board stands wins for us (passing ends the game won); or when pass is the policy's top
+    choice over the acceptable moves and we are winning by that score or the opponent has just
+    passed (the KGS players the net learned from pass back when the board is settled): the
+    CGOS-safe rule of `go_choose` with the policy in place of the search."""
+    game = state.game
+    pas = game.pass_action
+    me = state.to_play()
+    mask = state.legal_mask()
+    board = state.board()
+    n = game.n
+    best = None
+    for a in np.argsort(-priors, kind="stable").tolist():
+        if a == pas or not mask[a]:
+            continue
+        r, c = divmod(a, n)
+        if go_eye(board, r, c, 1 + me):
+            continue
+        if self_atari >= 1:
+            size, libs = go_group_after(state, a)
+            if libs <= 1 and size >= self_atari:
+                continue
+        best = a
+        break
+    if best is None:
+        return pas
+    score = state.score()
+    winning = score > 0 if me == 0 else score < 0
+    opponent_passed = state.last_action() == pas
+    if opponent_passed and winning:
+        return pas
+    if mask[pas] and priors[pas] > priors[best] and (winning or opponent_passed):
+        return pas
+    return best
+
+
+class PolicyPlayer:
+    """The network's raw policy with no search (one evaluation per move), as in the move-prediction
+    papers (Clark & Storkey 2015, Maddison et al. 2015): the most probable legal move; in Go the
+    eye, self-atari and pass rules of `go_policy_choose`. `last_value` is the value head's view
+    of the last position it moved in (side to move, [-1, 1])."""
+
+    def __init__(self, engine, self_atari: int = 3, name: str | None = None):
+        self.engine, self.self_atari = engine, int(self_atari)
+        self.name = name or "boardnet(policy)"
+        self.last_value = None
+
+    def new_game(self, game, start) -> None:
+        pass
+
+    def select(self, state, history) -> int:
+        priors, values = self.engine.evaluator.evaluate([state])
+        p = np.asarray(priors[0], dtype=np.float64)
+        self.last_value = float(values[0])
+        if is_go(state.game):
+            return go_policy_choose(state, p, self.self_atari)
+        return int(np.argmax(np.where(state.legal_mask(), p, -1.0)))
+
+    def close(self) -> None:
+        pass
 
 
 class EnginePlayer:
@@ -296,6 +407,14 @@ class _Process:
             if not self._lines:
                 raise ExternalError(f"{self.label}: process exited")
             return self._lines.pop(0)
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU seconds the child has used so far (Linux /proc), else None."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -424,6 +543,10 @@ class GTPPlayer:
         self._sent: list[int] = []
         self._game = None
 
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds the program has used so far (Linux), None where that cannot be read."""
+        return self._p.cpu_seconds()
+
     def command(self, line: str) -> str:
         """Send one GTP command; the answer text, or ExternalError on `? message`."""
         self._p.send(line)
@@ -500,11 +623,13 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     return kind, opts
 
 
-PLAYER_KINDS = ("random", "mcts", "engine", "uci", "gtp")
+PLAYER_KINDS = ("random", "mcts", "engine", "policy", "uci", "gtp")
 
 
-def make_player(spec: str, game: Game, notice: Callable[[str], None] | None = None) -> Player:
-    """A player from a spec string (see the module doc)."""
+def make_player(spec: str, game: Game, notice: Callable[[str], None] | None = None,
+                precision: str = "auto") -> Player:
+    """A player from a spec string (see the module doc); `precision` is the default for engine
+    players that do not name one (`engine:precision=fp32`)."""
     kind, o = parse_spec(spec)
 
     def take(key, conv, default=None):
@@ -528,15 +653,25 @@ def make_player(spec: str, game: Game, notice: Callable[[str], None] | None = No
         movetime = take("movetime", float)
         name = take("name", str)
         eng = load_engine(game, take("model", str), visits=visits, device=take("device", str, "auto"),
-                          batch_size=take("batch", int, 16), notice=notice)
+                          batch_size=take("batch", int, 16), notice=notice,
+                          precision=take("precision", str, precision))
         p = EnginePlayer(eng, visits=None if movetime else visits, movetime=movetime, name=name)
+    elif kind == "policy":
+        name = take("name", str)
+        self_atari = take("self_atari", int, 3)
+        eng = load_engine(game, take("model", str), visits=1, device=take("device", str, "auto"),
+                          notice=notice, precision=take("precision", str, precision))
+        if getattr(eng, "net", None) is None:
+            raise ValueError(f"player spec {spec!r}: the raw policy needs a network (model=...)")
+        p = PolicyPlayer(eng, self_atari=self_atari, name=name)
     elif kind == "uci":
         cmd = take("cmd", str, "stockfish")
         p = UCIPlayer(cmd, movetime=take("movetime", float, 0.1), nodes=take("nodes", int),
                       depth=take("depth", int), name=take("name", str), options=o)
         o = {}
     elif kind == "gtp":
-        p = GTPPlayer(take("cmd", str, "gnugo --mode gtp"), name=take("name", str))
+        p = GTPPlayer(take("cmd", str, "gnugo --mode gtp"), name=take("name", str),
+                      timeout=take("timeout", float, 120.0))
     else:
         raise ValueError(f"player spec {spec!r}: unknown kind {kind!r}; choose one of "
                          f"{', '.join(PLAYER_KINDS)}")

@@ -13,6 +13,13 @@ def _train(args) -> int:
     from traincore.config import ConfigError, load_config
 
     overrides = list(args.set or [])
+    if args.precision:
+        overrides.append(f"run.precision={args.precision}")
+    if args.init:
+        if args.resume:
+            print("selfplay train: --init starts a new run; it cannot be combined with --resume", file=sys.stderr)
+            return 2
+        overrides.append(f"run.init={args.init}")
     run_dir = None
     config_path = args.config
     if args.resume:
@@ -81,8 +88,78 @@ def _export(args) -> int:
         return 2
     # training aids (Go's pass_after) are not rules: the exported net plays the standard game
     kwargs = {k: v for k, v in state.get("game_kwargs", {}).items() if k != "pass_after"}
-    out = save_checkpoint(args.out, model_state(net, state["game"], kwargs, step=int(state.get("step", 0))))
+    extra = {"runtime": state["runtime"]} if "runtime" in state else {}   # the training precision
+    out = save_checkpoint(args.out, model_state(net, state["game"], kwargs, step=int(state.get("step", 0)),
+                                                **extra))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, step {state.get('step', 0)})")
+    return 0
+
+
+def _supervised(args) -> int:
+    from selfplay.supervised import SLConfig, SupervisedTrainer
+    from traincore.config import ConfigError, load_config
+
+    run_dir = None
+    config_path = args.config
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.toml").exists():
+            print(f"selfplay supervised: --resume {run_dir}: not a run folder (no config.toml)", file=sys.stderr)
+            return 2
+        config_path = run_dir / "config.toml"
+    elif config_path is None:
+        print("selfplay supervised: give --config configs/<game>_sl.toml or --resume RUN_DIR", file=sys.stderr)
+        return 2
+    try:
+        cfg = load_config(SLConfig, config_path, list(args.set or []))
+        trainer = SupervisedTrainer(cfg, run_dir=run_dir, resume=bool(args.resume), progress=not args.quiet)
+    except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as e:
+        print(f"selfplay supervised: {e}", file=sys.stderr)
+        return 2
+    try:
+        path = trainer.run()
+    except KeyboardInterrupt:
+        print(f"\nselfplay supervised: interrupted at step {trainer.step}; checkpoint and {trainer.run_dir}/model.pt "
+              f"saved; resume with: selfplay supervised --resume {trainer.run_dir}", file=sys.stderr)
+        return 130
+    except ValueError as e:
+        print(f"selfplay supervised: {e}", file=sys.stderr)
+        return 2
+    from selfplay.report import write_report
+    png, text = write_report(trainer.run_dir)
+    print(text)
+    print(f"curves: {png}")
+    print(f"saved model: {path}  (play it: boardnet play {trainer.game.name} --model {path})")
+    return 0
+
+
+def _supervised_eval(args) -> int:
+    import json
+    import time
+
+    from selfplay.supervised import SLConfig, evaluate_model
+    from traincore.config import ConfigError, load_config
+
+    run_dir = Path(args.run) if args.run else None
+    config_path = args.config or (run_dir / "config.toml" if run_dir else None)
+    model = args.model or (run_dir / "model.pt" if run_dir else None)
+    if config_path is None or model is None:
+        print("selfplay supervised-eval: give --run RUN_DIR, or --config and --model", file=sys.stderr)
+        return 2
+    try:
+        cfg = load_config(SLConfig, config_path, list(args.set or []))
+        r = evaluate_model(model, cfg.data, split=args.split, limit=args.positions, precision=args.precision)
+    except (ConfigError, FileNotFoundError, ValueError) as e:
+        print(f"selfplay supervised-eval: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.split}: {r['positions']:,} positions from {r['games']} games: top-1 {r['top1']:.4f}, "
+          f"top-3 {r['top3']:.4f}, policy loss {r['policy_loss']:.4f}, value MSE {r['value_mse']:.4f}")
+    if args.json:
+        from traincore.provenance import provenance
+        out = {**provenance(models=[model]), "split": args.split, "config": str(config_path), "figures": r}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 
@@ -94,9 +171,31 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--config", help="run config, e.g. configs/connect4.toml")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    t.add_argument("--init", metavar="MODEL", help="start from this model's weights (e.g. a supervised net); "
+                   "the replay buffer starts empty, the net shape must match the config")
     t.add_argument("--address", help="join an existing Ray cluster (default: embedded local Ray)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                   help="network arithmetic for the learner and the actors (same as --set run.precision=...): "
+                        "auto (default; bf16 autocast on CUDA and on CPUs with AMX or AVX512-BF16, else fp32), "
+                        "fp32, bf16")
     t.set_defaults(fn=_train)
+    s = sub.add_parser("supervised", help="train a net on game records (SGF, PGN, PDN, ACF), split by game")
+    s.add_argument("--config", help="run config, e.g. configs/go19_sl.toml")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    s.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=_supervised)
+    v = sub.add_parser("supervised-eval", help="move-prediction accuracy of a model on a split's held-out games")
+    v.add_argument("--run", help="a supervised run folder (its config.toml and model.pt)")
+    v.add_argument("--config", help="the run config (default: RUN/config.toml)")
+    v.add_argument("--model", help="model file (default: RUN/model.pt)")
+    v.add_argument("--split", choices=("test", "val", "train"), default="test")
+    v.add_argument("--positions", type=int, default=50_000, help="at most this many positions (default 50,000)")
+    v.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    v.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    v.add_argument("--json", help="write the figures with provenance to this JSON file")
+    v.set_defaults(fn=_supervised_eval)
     r = sub.add_parser("report", help="write RUN_DIR/report.png (curves) and a text summary")
     r.add_argument("run_dir")
     r.set_defaults(fn=_report)

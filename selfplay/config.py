@@ -90,9 +90,18 @@ class EvalSettings:
     simulations: int = 50
     mcts_simulations: int = 200       # pure-MCTS reference strength
     vs_previous: bool = True
-    gating: bool = False              # keep the new net only if it beats the best (score >= gate_score)
+    # gating: self-play and model.pt use the best net; the learner's candidate replaces it only after
+    # scoring >= gate_score against it over `games` games at an evaluation (the match is played even
+    # with vs_previous = false). Off: self-play and model.pt follow the learner's latest weights.
+    gating: bool = False
     gate_score: float = 0.55
     solved_positions: int = 200       # Connect Four: positions per shared test file for move accuracy
+
+    def __post_init__(self):
+        if self.gating and self.games < 1:
+            raise ValueError(f"eval.gating needs eval.games >= 1 (got {self.games}): the gate is a match")
+        if not 0.0 <= self.gate_score <= 1.0:
+            raise ValueError(f"eval.gate_score={self.gate_score}: must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -101,10 +110,16 @@ class RunSettings:
     seed: int = 0
     device: str = "auto"
     actor_device: str = "cpu"
+    precision: str = "auto"           # auto, fp32, bf16 (traincore.runtime): learner and actors alike
     out_dir: str = "runs"
     name: str = ""                    # run folder name; empty = <game>-<timestamp>
     max_minutes: float = 0.0          # stop after this wall time (0 = until total_steps)
     torch_threads: int = 1            # per actor
+    init: str = ""                    # start from this model file's weights (e.g. a supervised net)
+
+    def __post_init__(self):
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"run.precision={self.precision!r}: expected auto, fp32 or bf16")
 
 
 @dataclass(frozen=True)

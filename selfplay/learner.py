@@ -63,6 +63,10 @@ def policy_value_loss(net, batch, q_weight: float = 0.0):
 
 
 class Learner:
+    """Trains the net with `runtime`'s precision: bf16 autocast for the forward and backward passes when
+    it is on, fp32 master weights, fp32 loss (`policy_value_loss` casts the heads' outputs to fp32) and
+    fp32 optimizer state."""
+
     def __init__(self, game: Game, game_name: str, game_kwargs: dict, cfg: Config, runtime: Runtime):
         self.game, self.game_name, self.game_kwargs = game, game_name, game_kwargs
         self.cfg = cfg
@@ -100,11 +104,36 @@ class Learner:
         self.last_metrics = state.last
         return state.last
 
+    def load_init(self, path: str) -> None:
+        """Start from a model file's weights (AlphaGo's SL -> RL step). The net's shape and the game
+        must match this run's config; the optimizer and the step start fresh. Raises ValueError."""
+        from boardnet.nets import NetConfig
+        from traincore.checkpoint import CheckpointError, load_checkpoint
+        try:
+            st = load_checkpoint(path, kind="boardnet")
+        except (CheckpointError, FileNotFoundError, OSError) as e:
+            raise ValueError(f"run.init {path}: {e}") from None
+        from boardnet.games import make_game
+        game = make_game(st["game"], **{k: v for k, v in st.get("game_kwargs", {}).items() if k != "komi"})
+        if game.name != self.game.name:
+            raise ValueError(f"run.init {path}: a net for {game.name}, but this run plays {self.game.name}")
+        theirs = NetConfig.from_dict(st["net"]) if "in_channels" in st["net"] else None
+        mine = self.net.config
+        if theirs is not None and theirs != mine:
+            diff = {k: (getattr(theirs, k), getattr(mine, k)) for k in mine.to_dict()
+                    if k != "preset" and getattr(theirs, k) != getattr(mine, k)}
+            raise ValueError(f"run.init {path}: the net's shape differs from net.preset={self.cfg.net.preset!r}, "
+                             f"value_head={self.cfg.net.value_head!r} (file vs config: {diff})")
+        unwrap(self.model).load_state_dict(st["model"])
+
     def weights(self) -> dict:
         """CPU state dict of the unwrapped net (what actors load)."""
         return {k: v.detach().cpu().clone() for k, v in unwrap(self.model).state_dict().items()}
 
     def model_checkpoint(self, **extra) -> dict:
+        """The net's checkpoint (fp32 weights, contiguous: loads on any device and precision), with the
+        training runtime (precision actually used) in its metadata."""
+        extra.setdefault("runtime", self.runtime.metadata())
         return model_state(self.net, self.game_name, self.game_kwargs, **extra)
 
     def state_dict(self) -> dict:

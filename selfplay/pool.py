@@ -27,14 +27,15 @@ def search_config(cfg: Config) -> SearchConfig:
 
 
 def make_worker(cfg: Config, worker_id: int, device: str = "cpu", threads: int | None = None) -> SelfPlayWorker:
-    """A self-play worker with its own copy of the net (used inside actors and by LocalPool)."""
+    """A self-play worker with its own copy of the net (used inside actors and by LocalPool), evaluating
+    at `cfg.run.precision` (bf16 autocast + channels_last where `auto` picks it)."""
     if threads:
         torch.set_num_threads(threads)
     seed_everything(cfg.run.seed, worker_id + 1)
     game = make_game(cfg.game.name, **cfg.game.kwargs())
-    runtime = Runtime.create(device)
+    runtime = Runtime.create(device, precision=cfg.run.precision)
     net = build_net(game, cfg.net.preset, value_head=cfg.net.value_head)
-    evaluator = NetEvaluator(runtime.prepare(net).eval(), game, runtime=runtime,
+    evaluator = NetEvaluator(net, game, runtime=runtime,
                              cache_size=cfg.selfplay.cache_size, random_symmetry=cfg.selfplay.random_symmetry)
     return SelfPlayWorker(game, evaluator, cfg.selfplay, search_config(cfg), worker_id=worker_id, seed=cfg.run.seed)
 

@@ -5,6 +5,12 @@ used its share of the data), add samples to the replay buffer, train the learner
 reuse ratio allows (`steps <= samples_added * reuse / batch_size`), broadcast weights, and at fixed step
 intervals checkpoint and evaluate. A checkpoint holds the model, optimizer, scheduler, replay buffer,
 counters, evaluation history and RNG state, so `--resume` continues where the checkpoint was taken.
+
+Gating (`eval.gating = true`, AlphaGo Zero's scheme): the learner always trains its own candidate, but
+self-play and `model.pt` use the *best* net, which the candidate replaces only after scoring at least
+`eval.gate_score` against it in an `eval.games`-game match at an evaluation. The first best is the
+starting net (random, or `run.init`). Without gating the actors get the learner's latest weights every
+`checkpoint_every // 4` steps and `model.pt` is the latest net.
 """
 from __future__ import annotations
 
@@ -70,7 +76,9 @@ class Trainer:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - cfg.run.num_workers))
         self.game_kwargs = cfg.game.kwargs()
         self.game = make_game(cfg.game.name, **self.game_kwargs)
-        self.runtime = Runtime.create(cfg.run.device)
+        self.runtime = Runtime.create(cfg.run.device, precision=cfg.run.precision)
+        print(f"[selfplay] learner precision: {self.runtime.describe()}", flush=True)
+        (self.run_dir / "runtime.json").write_text(json.dumps(self.runtime.metadata(), indent=1) + "\n")
         self.learner = Learner(self.game, cfg.game.name, self.game_kwargs, cfg, self.runtime)
         r = cfg.replay
         self.buffer = ReplayBuffer(self.game.obs_shape, self.game.action_size, r.max_size, r.min_size,
@@ -88,6 +96,11 @@ class Trainer:
         self.progress = progress
         if resume:
             self._resume()
+        elif cfg.run.init:
+            self.learner.load_init(cfg.run.init)
+            print(f"[selfplay] starting from the weights of {cfg.run.init}", flush=True)
+        if cfg.eval.gating and self.best_state is None:
+            self.best_state = self._snapshot()   # the starting net
         self.pool = self._make_pool()
 
     # ------------------------------------------------------------------ setup
@@ -112,11 +125,18 @@ class Trainer:
         set_rng_state(st["rng"])
         # the log and the game records may run past the checkpoint: cut them back to it
         _truncate_jsonl(self.run_dir / "metrics.jsonl", self.learner.step)
+        if "games_bytes" in self.counters:
+            _truncate_file(self.games_file, self.counters["games_bytes"])
+        else:
+            print(f"[selfplay] note: this checkpoint predates games.txt offsets; {self.games_file} may repeat "
+                  "the games played after it", flush=True)
         print(f"[selfplay] resumed {self.run_dir} at step {self.learner.step} "
               f"({self.buffer.total_added} samples, {self.counters['games']} games)", flush=True)
 
     # ------------------------------------------------------------------ state
     def checkpoint(self) -> Path:
+        # games.txt holds exactly the counted games here (they are written as soon as they are counted)
+        self.counters["games_bytes"] = self.games_file.stat().st_size if self.games_file.exists() else 0
         best = self.best_state
         state = self.learner.model_checkpoint(
             step=self.learner.step, config=config_to_dict(self.cfg), learner=self.learner.state_dict(),
@@ -126,12 +146,40 @@ class Trainer:
         return self.ckpt.save(state, self.learner.step)
 
     def export_model(self, name: str = "model.pt") -> Path:
-        """A small file holding just the net (what `boardnet play --model` loads)."""
+        """A small file holding just the net (what `boardnet play --model` loads): under gating the best
+        net (the one self-play uses, with the evaluation that accepted it), otherwise the latest."""
         path = self.run_dir / name
-        summary = self.eval_history[-1] if self.eval_history else {}
-        save_checkpoint(path, self.learner.model_checkpoint(step=self.learner.step, train_games=self.counters["games"],
-                                                            eval=json.dumps(summary)))
+        if self.cfg.eval.gating:
+            state = dict(self.best_state, train_games=self.counters["games"])
+            state.setdefault("eval", json.dumps({}))
+        else:
+            summary = self.eval_history[-1] if self.eval_history else {}
+            state = self.learner.model_checkpoint(step=self.learner.step, train_games=self.counters["games"],
+                                                  eval=json.dumps(summary))
+        save_checkpoint(path, state)
         return path
+
+    def _snapshot(self, **extra) -> dict:
+        """The learner's net as a model checkpoint that stays put: on CPU `model_state`'s tensors share
+        storage with the live parameters, which would make the "best" net follow the learner."""
+        state = self.learner.model_checkpoint(step=self.learner.step, **extra)
+        state["model"] = {k: v.clone() for k, v in state["model"].items()}
+        return state
+
+    def best_step(self) -> int | None:
+        """The learner step of the best net (None before the first evaluation without gating)."""
+        return None if self.best_state is None else int(self.best_state.get("step", 0))
+
+    def _broadcast(self) -> int:
+        """Send the self-play weights to the pool: the best net's under gating, else the learner's latest.
+        Returns the version sent (the step the weights come from)."""
+        if self.cfg.eval.gating:
+            version = self.best_step()
+            self.pool.set_weights(self.best_state["model"], version)
+        else:
+            version = self.learner.step
+            self.pool.set_weights(self.learner.weights(), version)
+        return version
 
     # ------------------------------------------------------------------ main loop
     def allowed_steps(self) -> int:
@@ -145,8 +193,7 @@ class Trainer:
         t_start = time.perf_counter()
         elapsed0 = self.counters["elapsed"]
         deadline = t_start + cfg.run.max_minutes * 60 if cfg.run.max_minutes > 0 else None
-        self.pool.set_weights(self.learner.weights(), self.learner.step)
-        last_broadcast = self.learner.step
+        last_broadcast = self._broadcast()
         bar = tqdm(total=cfg.train.total_steps, initial=self.learner.step, disable=not self.progress,
                    unit="step", dynamic_ncols=True)
         pending_games: list[str] = []
@@ -171,16 +218,21 @@ class Trainer:
                     bar.update(self.learner.step - bar.n)
                     bar.set_postfix(games=self.counters["games"], samples=self.buffer.total_added,
                                     loss=f"{self.learner.last_metrics.get('loss', float('nan')):.3f}")
-                    if self.learner.step - last_broadcast >= max(1, cfg.train.checkpoint_every // 4):
-                        self.pool.set_weights(self.learner.weights(), self.learner.step)
-                        last_broadcast = self.learner.step
+                    if (not cfg.eval.gating
+                            and self.learner.step - last_broadcast >= max(1, cfg.train.checkpoint_every // 4)):
+                        last_broadcast = self._broadcast()
                     self.counters["elapsed"] = elapsed0 + time.perf_counter() - t_start
                     if self.learner.step % cfg.eval.every_steps == 0:
                         self._evaluate()
+                        if cfg.eval.gating and self.best_step() != last_broadcast:
+                            last_broadcast = self._broadcast()   # a new best: self-play switches to it
                     if self.learner.step % cfg.train.checkpoint_every == 0:
                         self.checkpoint()
         except KeyboardInterrupt:
             # Ctrl-C keeps the work: a checkpoint to resume from and the current net as model.pt
+            if pending_games:   # counted but not yet written
+                with open(self.games_file, "a") as f:
+                    f.write("".join(pending_games))
             self.counters["elapsed"] = elapsed0 + time.perf_counter() - t_start
             self.checkpoint()
             self.export_model()
@@ -245,7 +297,8 @@ class Trainer:
                               cfg.eval.games, seed=self.learner.step)
             elo, lo, hi = ev.elo_estimate(r)
             row.update(vs_mcts_score=r.score, vs_mcts_elo=elo, vs_mcts_elo_lo=lo, vs_mcts_elo_hi=hi)
-        if cfg.eval.games > 0 and cfg.eval.vs_previous and self.best_state is not None:
+        gated = False
+        if cfg.eval.games > 0 and (cfg.eval.vs_previous or cfg.eval.gating) and self.best_state is not None:
             prev = NetEvaluator(net_from_state(self.best_state).to(self.runtime.device), game,
                                 runtime=self.runtime, cache_size=0)
             r = ev.play_match(game, player, ev.NetPlayer(prev, cfg.eval.simulations, name="best"), cfg.eval.games,
@@ -253,8 +306,9 @@ class Trainer:
             elo, lo, hi = ev.elo_estimate(r)
             row.update(vs_best_score=r.score, vs_best_elo=elo, vs_best_elo_lo=lo, vs_best_elo_hi=hi)
             accept = not cfg.eval.gating or r.score >= cfg.eval.gate_score
+            gated = cfg.eval.gating
         else:
-            accept = True
+            accept = not cfg.eval.gating   # gating needs the match (EvalSettings refuses games=0 with gating)
         if game.name == "connect4" and cfg.eval.solved_positions > 0:
             for path in ev.solved_files(data_dir() / "games" / "connect4"):
                 acc = ev.solved_accuracy(game, ev.NetPlayer(evaluator, 0), path, cfg.eval.solved_positions)
@@ -267,9 +321,10 @@ class Trainer:
         if game.name == "tictactoe" and cfg.eval.games > 0:
             p = ev.tictactoe_perfection(player, games=cfg.eval.games, seed=self.learner.step)
             row.update(optimal_moves=p["optimal_moves"], vs_perfect_losses=p["losses"])
-        if accept:
-            self.best_state = self.learner.model_checkpoint()
         row["accepted"] = accept
+        if accept:
+            self.best_state = self._snapshot(**({"eval": json.dumps(row)} if gated else {}))
+        row["best_step"] = self.best_step()
         self.eval_history.append(row)
         self.logger.log(self.learner.step, row, tag="eval")
         net.train(was_training)
@@ -279,6 +334,13 @@ class Trainer:
 
 def _next_multiple(x: int, k: int) -> int:
     return (x // k + 1) * k
+
+
+def _truncate_file(path: Path, size: int) -> None:
+    """Cut `path` back to its first `size` bytes (a no-op when it is missing or not longer)."""
+    if path.exists() and path.stat().st_size > size:
+        with open(path, "r+b") as f:
+            f.truncate(size)
 
 
 def _truncate_jsonl(path: Path, step: int) -> None:

@@ -255,9 +255,9 @@ def test_schedules_values():
 
 
 def test_runtime_cpu_and_seeds():
-    rt = Runtime.create("cpu", channels_last=True, compile=True)
-    assert rt.device.type == "cpu" and rt.autocast_dtype is None
-    assert not rt.compile and not rt.channels_last  # both are CUDA-only
+    rt = Runtime.create("cpu", channels_last=True, compile=True, precision="fp32")
+    assert rt.device.type == "cpu" and rt.autocast_dtype is None and rt.precision == "fp32"
+    assert not rt.compile and not rt.channels_last  # compile is CUDA-only; channels_last needs bf16 on CPU
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")
     with pytest.raises(ValueError, match="device 'nonsense'"):
         resolve_device("nonsense")

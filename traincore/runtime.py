@@ -1,6 +1,15 @@
 """Device and precision choice, autocast, channels_last, optional torch.compile, and seeding.
 
 One `Runtime` object carries these choices so that no module reads device flags on its own.
+
+Precision is one choice, `auto` (default), `fp32` or `bf16`:
+- `auto` picks bf16 autocast on CUDA; on a CPU it picks bf16 autocast with channels_last only when
+  torch reports a bf16 matrix unit (AMX tiles or AVX512-BF16, see `cpu_bf16_unit`), and fp32
+  otherwise. Without such a unit oneDNN emulates bf16 and runs it several times slower than fp32
+  (measured: benchmarks/results/cpu_precision_*.json), so `auto` never picks it there.
+- `fp32` forces plain fp32; `bf16` forces bf16 autocast and is refused, with the reason, on a
+  device that cannot run it fast.
+Weights, optimizer state and checkpoints stay fp32 in every mode; bf16 is autocast only.
 """
 from __future__ import annotations
 
@@ -11,6 +20,30 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def cpu_bf16_unit() -> str | None:
+    """The CPU's bf16 matrix unit that torch can use: 'AMX', 'AVX512-BF16', or None.
+
+    oneDNN (`torch.ops.mkldnn._is_mkldnn_bf16_supported`) also says yes on plain AVX512 CPUs, where
+    bf16 is emulated and slower than fp32, so only the two real units count here.
+    """
+    cpu = getattr(torch, "cpu", None)
+    if not torch.backends.mkldnn.is_available() or cpu is None:
+        return None
+    amx = getattr(cpu, "_is_amx_tile_supported", None)
+    if amx is not None and amx():
+        return "AMX"
+    avx = getattr(cpu, "_is_avx512_bf16_supported", None)
+    if avx is not None and avx():
+        return "AVX512-BF16"
+    return None
+
+
+_NO_CPU_BF16 = ("this CPU has no bf16 matrix unit (torch reports neither AMX tiles nor AVX512-BF16), "
+                "so bf16 would be emulated and run slower than fp32")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -38,7 +71,9 @@ def resolve_device(name: str = "auto") -> torch.device:
 class Runtime:
     """Where and how tensors are computed.
 
-    dtype is the autocast dtype: bfloat16 on CUDA, None (plain fp32) elsewhere.
+    autocast_dtype: torch.bfloat16 when bf16 autocast is on, None for plain fp32.
+    precision: the precision actually used, 'bf16' or 'fp32'; reason: why it was picked (one line).
+    channels_last: NHWC activations and weights (on by default with CPU bf16, where oneDNN wants it).
     compile is honoured only on CUDA (on CPU it costs minutes of compile time for little gain).
     """
 
@@ -46,45 +81,93 @@ class Runtime:
     autocast_dtype: torch.dtype | None = None
     channels_last: bool = False
     compile: bool = False
+    precision: str = "fp32"
+    requested: str = "auto"
+    reason: str = ""
 
     @classmethod
-    def create(cls, device: str = "auto", channels_last: bool = False, compile: bool = False,
-               precision: str = "auto") -> "Runtime":
+    def create(cls, device: str = "auto", channels_last: bool | None = None, compile: bool = False,
+               precision: str = "auto", allow_emulated: bool = False) -> "Runtime":
+        """channels_last: None follows the precision (on for CPU bf16, off otherwise); True asks for
+        it where it helps (CUDA, CPU bf16). Raises ValueError (one line) for a precision the device
+        cannot run. allow_emulated: let `bf16` run on a CPU without a bf16 unit (oneDNN emulates it,
+        slowly; same numerics), for numerical checks and strength matches, never for speed."""
         dev = resolve_device(device)
-        if precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"precision {precision!r}: expected auto, fp32 or bf16")
-        use_bf16 = dev.type == "cuda" and precision in ("auto", "bf16")
-        if precision == "bf16" and dev.type != "cuda":
-            raise ValueError(f"precision 'bf16' needs a CUDA device, got {dev}")
-        return cls(device=dev, autocast_dtype=torch.bfloat16 if use_bf16 else None,
-                   channels_last=channels_last and dev.type == "cuda",
-                   compile=compile and dev.type == "cuda")
+        precision = (precision or "auto").strip().lower()
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+        use_bf16, reason = _choose_bf16(dev, precision, allow_emulated)
+        if dev.type == "cuda":
+            cl = bool(channels_last)
+        elif dev.type == "cpu" and use_bf16:
+            cl = channels_last is None or bool(channels_last)
+        else:
+            cl = False
+        return cls(device=dev, autocast_dtype=torch.bfloat16 if use_bf16 else None, channels_last=cl,
+                   compile=compile and dev.type == "cuda", precision="bf16" if use_bf16 else "fp32",
+                   requested=precision, reason=reason)
 
     @property
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
+    def describe(self) -> str:
+        """One line for start-up logs, e.g. 'cpu bf16 autocast + channels_last (auto: AMX)'."""
+        what = "bf16 autocast" if self.autocast_dtype is not None else "fp32"
+        if self.channels_last:
+            what += " + channels_last"
+        return f"{self.device} {what} ({self.requested}: {self.reason})"
+
+    def metadata(self) -> dict:
+        """What goes into run metadata, checkpoints, model cards and results JSON."""
+        return {"device": str(self.device), "precision": self.precision, "requested": self.requested,
+                "channels_last": self.channels_last, "reason": self.reason,
+                "cpu_bf16_unit": cpu_bf16_unit(), "torch": str(torch.__version__)}
+
     def autocast(self):
-        """bf16 autocast on CUDA; a no-op context elsewhere."""
+        """bf16 autocast when precision is bf16; a no-op context for fp32."""
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
     def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
-        """Move to the device (channels_last if asked) and compile if asked. Keep a handle on the
-        uncompiled module for saving: `unwrap(model)`."""
+        """Move to the device (channels_last if chosen) and compile if asked. Weights stay fp32.
+        Keep a handle on the uncompiled module for saving: `unwrap(model)`."""
         model = model.to(self.device)
-        if self.channels_last:
+        if self.channels_last and not any(p.dim() == 5 for p in model.parameters()):
+            # NHWC is a 2-D layout; 3-D nets (atomgrid) keep theirs
             model = model.to(memory_format=torch.channels_last)
         if self.compile:
             model = torch.compile(model)
         return model
 
     def to_device(self, x: torch.Tensor, non_blocking: bool = True) -> torch.Tensor:
+        """Move a batch to the device; a 4-d batch is made channels_last when that layout is chosen
+        (no copy when it already is)."""
         x = x.to(self.device, non_blocking=non_blocking and self.is_cuda)
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
+
+
+def _choose_bf16(dev: torch.device, precision: str, allow_emulated: bool = False) -> tuple[bool, str]:
+    if precision == "fp32":
+        return False, "fp32 asked for"
+    if dev.type == "cuda":
+        return True, "CUDA bf16" if precision == "auto" else "bf16 asked for"
+    if dev.type == "cpu":
+        unit = cpu_bf16_unit()
+        if unit is not None:
+            return True, unit if precision == "auto" else f"bf16 asked for, {unit}"
+        if precision == "bf16" and allow_emulated and torch.backends.mkldnn.is_available():
+            return True, "bf16 asked for, emulated: no AMX or AVX512-BF16 on this CPU (slow)"
+        if precision == "bf16":
+            raise ValueError(f"precision 'bf16' on the CPU: {_NO_CPU_BF16}; use --precision fp32 or auto")
+        return False, "fp32 because " + _NO_CPU_BF16
+    if precision == "bf16":
+        raise ValueError(f"precision 'bf16': supported on CUDA and on CPUs with AMX or AVX512-BF16, "
+                         f"not on {dev.type}; use --precision fp32 or auto")
+    return False, f"fp32 on {dev.type}"
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

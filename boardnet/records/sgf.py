@@ -15,18 +15,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from boardnet.games.go import MAX_SIZE, MIN_SIZE, Go
-from boardnet.records.read import GameRecord, ReadReport, register, replay
+from boardnet.records.base import GameRecord, ReadReport, register, replay
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _GAMES: dict[tuple[int, float], Go] = {}
+_GAMES_KEPT = 8   # a Go(19) holds ~130 KiB of tables and builds in ~1 ms; collections have dozens of komis
 
 
 def go_game(size: int, komi: float) -> Go:
-    """A cached Go(size, komi) (building one computes Zobrist tables and masks)."""
+    """A cached Go(size, komi) (building one computes Zobrist tables and masks); the cache keeps the
+    most recently used few, so that memory stays flat over collections with many komi values."""
     key = (size, komi)
-    g = _GAMES.get(key)
+    g = _GAMES.pop(key, None)
     if g is None:
-        g = _GAMES[key] = Go(size, komi=komi)
+        g = Go(size, komi=komi)
+        while len(_GAMES) >= _GAMES_KEPT:
+            del _GAMES[next(iter(_GAMES))]
+    _GAMES[key] = g   # (re)inserted last: the least recently used is first
     return g
 
 

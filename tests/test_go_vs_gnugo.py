@@ -1,0 +1,143 @@
+"""The raw-policy Go player's rules (eyes, self-atari, passing), the arena's error games and process
+workers, and benchmarks/go_vs_gnugo.py end to end against GNU Go (marked `external`)."""
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from boardnet.arena import play_match
+from boardnet.games import make_game
+from boardnet.players import RandomPlayer, find_program, go_eye, go_policy_choose, make_player
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def board_state(rows: str, to_play: str = "b", moves: str = ""):
+    rows = rows.split()
+    n = len(rows)
+    return make_game("go", board_size=n, komi=7.5).state_from_text(
+        f"{n} 7.5 {to_play} {'/'.join(rows)} {moves}".strip())
+
+
+def peaked(game, move: str, second: str | None = None) -> np.ndarray:
+    p = np.full(game.action_size, 1e-4)
+    p[game.text_to_action(move)] = 1.0
+    if second:
+        p[game.text_to_action(second)] = 0.5
+    return p
+
+
+def test_true_and_false_eyes():
+    s = board_state(""".x... xx... ..... ..... .....""")   # A5 is a black corner eye
+    b = s.board()
+    assert go_eye(b, 0, 0, 1) and not go_eye(b, 0, 0, 2)
+    s = board_state(""".xo.. xx... ..... ..... .....""")   # one opponent diagonal at the edge: false
+    assert go_eye(s.board(), 0, 0, 1)                        # (C5 is no diagonal of A5)
+    s = board_state(""".x... xo... ..... ..... .....""")
+    assert not go_eye(s.board(), 0, 0, 1)                    # B4 is white: not all neighbours black
+    s = board_state("""..... .oxo. .x.x. .oxo. .....""")   # C3: two white diagonals -> false eye
+    assert not go_eye(s.board(), 2, 2, 1)
+    s = board_state("""..... .oxx. .x.x. .xxx. .....""")   # one white diagonal in the centre: true
+    assert go_eye(s.board(), 2, 2, 1)
+
+
+def test_policy_never_fills_its_own_eye_and_passes_when_nothing_is_left():
+    s = board_state(".xxxx xxxxx xx.xx xxxxx xxxxx")   # Black's only points left are two eyes
+    g = s.game
+    assert go_policy_choose(s, peaked(g, "A5", "C3")) == g.pass_action
+    s = board_state(".x... xx... ..... ..... .....")
+    assert go_policy_choose(s, peaked(g, "A5", "D2")) == g.text_to_action("D2")
+
+
+def test_policy_avoids_a_big_self_atari():
+    # Black C5 D5 has one more liberty, B5; playing there leaves B5-D5 (3 stones) in atari at A5.
+    s = board_state("..xxo ooooo ..... ..... .....")
+    g = s.game
+    assert go_policy_choose(s, peaked(g, "B5", "D2")) == g.text_to_action("D2")
+    assert go_policy_choose(s, peaked(g, "B5", "D2"), self_atari=0) == g.text_to_action("B5")
+    assert go_policy_choose(s, peaked(g, "A5", "D2")) == g.text_to_action("A5")   # one stone: allowed
+
+
+def test_policy_pass_rule():
+    rows = ".xo.. .xo.. .xo.. .xo.. .xo.."   # Tromp-Taylor: White 15 + 7.5 against Black 10
+    g = board_state(rows).game
+    likes_pass = peaked(g, "pass", "D3")
+    likes_pass[g.pass_action] = 2.0
+    likes_d3 = peaked(g, "D3")
+    black = board_state(rows)
+    assert go_policy_choose(black, likes_pass) == g.text_to_action("D3")   # losing: no first pass
+    white = board_state(rows, to_play="w")
+    assert go_policy_choose(white, likes_pass) == g.pass_action             # winning, net says pass
+    assert go_policy_choose(white, likes_d3) == g.text_to_action("D3")
+    black_after_pass = board_state(rows, to_play="w", moves="pass")
+    assert go_policy_choose(black_after_pass, likes_pass) == g.pass_action  # settled, says the net
+    assert go_policy_choose(black_after_pass, likes_d3) == g.text_to_action("D3")
+    white_after_pass = board_state(rows, moves="pass")
+    assert go_policy_choose(white_after_pass, likes_d3) == g.pass_action    # passing back wins
+
+
+def test_policy_spec_plays_a_game():
+    game = make_game("go9")
+    p = make_player("policy:model=go9", game)
+    assert p.name == "boardnet(policy)"
+    m = play_match(game, lambda: make_player("policy:model=go9", game), lambda: RandomPlayer(1), 2,
+                   max_plies=30)
+    assert len(m.games) == 2 and m.errors == 0
+
+
+class _Crash:
+    name = "crash"
+
+    def new_game(self, game, start):
+        pass
+
+    def select(self, state, history):
+        raise RuntimeError("engine died")
+
+    def close(self):
+        pass
+
+
+def test_arena_keep_going_records_errors():
+    game = make_game("tictactoe")
+    m = play_match(game, _Crash, lambda: RandomPlayer(0), 3, keep_going=True)
+    assert m.errors == 3 and m.wins + m.draws + m.losses == 0
+    assert all(g.error == "RuntimeError: engine died" for g in m.games)
+    with pytest.raises(RuntimeError):
+        play_match(game, _Crash, lambda: RandomPlayer(0), 1)
+
+
+def test_arena_process_workers():
+    game = make_game("tictactoe")
+    m = play_match(game, functools.partial(RandomPlayer, 1), functools.partial(RandomPlayer, 2), 5,
+                   parallel=2, processes=True)
+    assert [g.index for g in m.games] == list(range(5)) and m.names[0] == "random(seed=1)"
+
+
+@pytest.mark.external
+def test_go_vs_gnugo_benchmark_short_game(tmp_path):
+    if find_program("gnugo") is None:
+        pytest.skip("gnugo is not installed (looked in PATH and /usr/games; `apt-get install -y gnugo`)")
+    out = tmp_path / "r.json"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "go_vs_gnugo.py"), "--model", "go9",
+                        "--games", "2", "--level", "1", "--max-plies", "16", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    assert d["provenance"]["models"][0]["sha256"] and d["settings"]["gnugo"].startswith("GNU Go")
+    f = d["figures"]
+    assert f["games"] == 2 and f["errors"] == 0 and f["wins"] + f["draws"] + f["losses"] == 2
+    assert 0.0 <= f["score_wilson95"][0] <= f["score"] <= f["score_wilson95"][1] <= 1.0
+    assert f["mean_plies"] == 16 and f["our_cpu_s_per_move"] >= 0 and f["gnugo_cpu_s_per_move"] >= 0
+    assert [g["our_colour"] for g in d["games"]] == ["black", "white"]
+    for g in d["games"]:
+        assert g["end"] == "move cap" and g["gnugo_final_score"][0] in "BW0"
+        assert g["sgf"].startswith("(;FF[4]") and "RE[" + g["gnugo_final_score"] + "]" in g["sgf"]
+        assert len(g["moves"].split()) == 16 and isinstance(g["tromp_taylor"], float)
+    assert out.with_suffix(".sgf").read_text().count("(;FF[4]") == 2
