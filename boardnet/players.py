@@ -108,15 +108,17 @@ def snapshot(tree, nodes: int, seconds: float):
 
 
 def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int]) -> int:
-    """Our Go move with the CGOS-safe pass rule: pass only when the search prefers it AND the
-    Tromp-Taylor area score of the board as it stands (no dead-stone removal) already wins for
-    us, or the opponent just passed and that score wins (passing then ends the game in our
-    favour). Otherwise play the most visited non-pass move, so dead opponent stones get
+    """Our Go move with the CGOS-safe pass rule: pass only on a settled board (`GoState.settled`:
+    every empty region belongs to one colour but small dame) when the search prefers it AND the
+    Tromp-Taylor area score of the board as it stands already wins for us, or the opponent just
+    passed and that score wins (passing then ends the game in our favour). Otherwise play the most visited non-pass move, so dead opponent stones get
     captured before the game ends; pass when no other move is legal."""
     game = state.game
     me = state.to_play()
     score = state.score()
-    winning = score > 0 if me == 0 else score < 0
+    # pass only on a settled board: on an open board komi makes Tromp-Taylor "win" for White, and a
+    # dead stone of ours in the other side's area counts as alive there but not for a human or GNU Go
+    winning = (score > 0 if me == 0 else score < 0) and state.settled()
     best = int(analysis.best_action)
     opponent_passed = getattr(state, "last_action", lambda: None)() == game.pass_action
     if winning and (best == game.pass_action or opponent_passed):
@@ -191,10 +193,10 @@ class MCTSPlayer:
 
 def load_engine(game: Game, model: str | None = None, *, visits: int = 200, device: str = "auto",
                 batch_size: int = 16, notice: Callable[[str], None] | None = None, precision: str = "auto",
-                **search_kw):
+                precision_notice: Callable[[str], None] | None = None, **search_kw):
     """An `Engine` for `game`: from `model` (shipped name or path), else the shipped net named
     after the game, else network-free (one notice line through `notice`). The precision used
-    (auto, fp32, bf16) is announced through `notice`."""
+    (auto, fp32, bf16) is announced through `precision_notice` (the command line's start-up line)."""
     from boardnet import models
     from boardnet.engine import Engine
     from boardnet.search import SearchConfig
@@ -208,8 +210,8 @@ def load_engine(game: Game, model: str | None = None, *, visits: int = 200, devi
         return Engine(game, None, search=search, batch_size=batch_size)
     eng = Engine.from_checkpoint(str(path), search=search, device=device, batch_size=batch_size,
                                  precision=precision)
-    if notice is not None and getattr(eng, "runtime", None) is not None:
-        notice(f"precision: {eng.runtime.describe()}")
+    if precision_notice is not None and getattr(eng, "runtime", None) is not None:
+        precision_notice(f"precision: {eng.runtime.describe()}")
     if getattr(eng, "game", game).name != game.name:
         raise ValueError(f"model {model or path!s}: it was trained for {eng.game.name}, not {game.name}")
     # The checkpoint brings its own game object; play uses the caller's (same rules, maybe komi).
@@ -287,11 +289,11 @@ def go_policy_choose(state: State, priors: np.ndarray, self_atari: int = 3) -> i
     if best is None:
         return pas
     score = state.score()
-    winning = score > 0 if me == 0 else score < 0
+    winning = (score > 0 if me == 0 else score < 0) and state.settled()   # see go_choose
     opponent_passed = state.last_action() == pas
     if opponent_passed and winning:
         return pas
-    if mask[pas] and priors[pas] > priors[best] and (winning or opponent_passed):
+    if mask[pas] and priors[pas] > priors[best] and winning:
         return pas
     return best
 
@@ -654,7 +656,7 @@ def make_player(spec: str, game: Game, notice: Callable[[str], None] | None = No
         name = take("name", str)
         eng = load_engine(game, take("model", str), visits=visits, device=take("device", str, "auto"),
                           batch_size=take("batch", int, 16), notice=notice,
-                          precision=take("precision", str, precision))
+                          precision=take("precision", str, precision), precision_notice=notice)
         p = EnginePlayer(eng, visits=None if movetime else visits, movetime=movetime, name=name)
     elif kind == "policy":
         name = take("name", str)

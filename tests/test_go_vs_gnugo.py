@@ -76,7 +76,9 @@ def test_policy_pass_rule():
     assert go_policy_choose(white, likes_pass) == g.pass_action             # winning, net says pass
     assert go_policy_choose(white, likes_d3) == g.text_to_action("D3")
     black_after_pass = board_state(rows, to_play="w", moves="pass")
-    assert go_policy_choose(black_after_pass, likes_pass) == g.pass_action  # settled, says the net
+    # settled, but Black is behind by area: only a winning side passes back (an empty board too is
+    # "won" by komi, so the opponent's pass alone proves nothing)
+    assert go_policy_choose(black_after_pass, likes_pass) == g.text_to_action("D3")
     assert go_policy_choose(black_after_pass, likes_d3) == g.text_to_action("D3")
     white_after_pass = board_state(rows, moves="pass")
     assert go_policy_choose(white_after_pass, likes_d3) == g.pass_action    # passing back wins

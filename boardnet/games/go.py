@@ -398,6 +398,33 @@ class GoState:
                 white += region.bit_count()
         return black - white - g.komi
 
+    def settled(self, max_dame: int = 3) -> bool:
+        """Whether the board is finished enough to pass on: every empty region touches stones of one
+        colour only, except neutral regions (dame) of at most `max_dame` points, and both colours
+        have stones. An open board, a half-closed border, or a dead stone still standing inside the
+        other side's area (its region then touches both colours) all count as not settled, so
+        Tromp-Taylor scoring of a settled board agrees with a dead-stone count."""
+        g = self.game
+        b, w = self._b, self._w
+        if not b or not w:
+            return False
+        occ = b | w
+        empty = g._full & ~occ
+        dil = g._dilate
+        rest = empty
+        while rest:
+            region = rest & -rest
+            while True:
+                grown = region | (dil(region) & empty)
+                if grown == region:
+                    break
+                region = grown
+            rest &= ~region
+            border = dil(region) & occ
+            if border & b and border & w and region.bit_count() > max_dame:
+                return False
+        return True
+
     def board(self) -> np.ndarray:
         """int8 `[N, N]`, row 0 = top row (GTP row N): 0 empty, 1 black, 2 white."""
         g = self.game

@@ -1,0 +1,54 @@
+"""The Go engine passes only on a settled board (issue 15: it used to pass as White after a few moves
+because komi makes an open board a Tromp-Taylor win, and to pass with its dead stones still standing)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from boardnet.games import make_game
+from boardnet.players import go_choose, go_policy_choose
+from boardnet.engine import MoveStat
+
+
+def _analysis(game, best, *others):
+    rows = [MoveStat(game.action_to_text(a), a, 10 - i, 0.1, 0.0) for i, a in enumerate((best,) + others)]
+    return SimpleNamespace(best_action=best, rows=rows)
+
+
+def test_settled():
+    game = make_game("go", board_size=5, komi=0.5)
+    assert not game.initial_state().settled()                                    # empty board
+    assert not game.state_from_text("5 0.5 w ...../...../..x../...../.....").settled()   # one stone
+    walls = game.state_from_text("5 0.5 b ..xo./..xo./..xo./..xo./..xo.")
+    assert walls.settled()
+    # a white stone left standing in black's area: that region touches both colours
+    dead = game.state_from_text("5 0.5 b o.xo./..xo./..xo./..xo./..xo.")
+    assert not dead.settled()
+    # a one-point dame between the walls is fine, a five-point gap is not
+    dame = game.state_from_text("5 0.5 b .x.o./.xxo./.xo../.xo../.xo..")
+    assert dame.settled()
+    gap = game.state_from_text("5 0.5 b .x.o./.x.o./.x.o./.x.o./.x.o.")
+    assert not gap.settled()
+
+
+def test_white_does_not_pass_on_an_open_board_with_komi():
+    game = make_game("go", board_size=9, komi=7.0)
+    s = game.initial_state().apply(game.text_to_action("E5")).apply(game.text_to_action("C3"))
+    s = s.apply(game.pass_action)                 # Black passes; White to move, ahead by komi alone
+    assert s.to_play() == 1
+    p = game.pass_action
+    assert go_choose(s, _analysis(game, p, game.text_to_action("G7")), game.text_to_action) != p
+    priors = np.zeros(game.action_size, np.float32)
+    priors[p], priors[game.text_to_action("G7")] = 0.9, 0.1
+    assert go_policy_choose(s, priors) != p
+
+
+def test_no_pass_back_with_a_dead_stone_standing():
+    game = make_game("go", board_size=5, komi=0.5)
+    # black is ahead by area, but a white stone stands in black's area; White passed: Black captures first
+    s = game.state_from_text("5 0.5 w o.xo./..xo./..xo./..xo./..xo.").apply(game.pass_action)
+    assert s.to_play() == 0
+    p = game.pass_action
+    b5 = game.text_to_action("B5")
+    assert go_choose(s, _analysis(game, p, b5), game.text_to_action) == b5
