@@ -65,6 +65,13 @@ class RolloutEvaluator:
         return _uniform_priors(states, self.game.action_size), values
 
 
+_ENTRY_OVERHEAD = 300   # bytes per cached position beyond its arrays: key tuple, entry tuple, dict slot
+
+
+def _entry_bytes(entry) -> int:
+    return entry[0].nbytes + entry[1].nbytes + _ENTRY_OVERHEAD
+
+
 class NetEvaluator:
     """Batched network evaluation with masking, an LRU cache and optional random symmetries.
 
@@ -76,9 +83,14 @@ class NetEvaluator:
     """
 
     def __init__(self, net: torch.nn.Module, game, runtime=None, cache_size: int = 100_000,
-                 random_symmetry: bool = False, rng: np.random.Generator | None = None):
-        if cache_size < 0:
-            raise ValueError(f"NetEvaluator cache_size={cache_size}: must be >= 0")
+                 random_symmetry: bool = False, rng: np.random.Generator | None = None,
+                 cache_bytes: int = 256 << 20):
+        """`cache_size` caps the cached positions, `cache_bytes` their memory (priors are kept for
+        the legal moves only, so a chess entry is ~0.3 KB, not the 18 KB of a dense [4672] row)."""
+        if cache_size < 0 or cache_bytes < 0:
+            raise ValueError(f"NetEvaluator cache_size={cache_size}, cache_bytes={cache_bytes}: must be >= 0")
+        self.cache_bytes = cache_bytes
+        self._bytes = 0
         if runtime is None:   # keep the net where it is (CPU for a fresh one)
             from traincore.runtime import Runtime
             p = next(net.parameters(), None)
@@ -101,10 +113,16 @@ class NetEvaluator:
         target.load_state_dict(state_dict)
         self.net.eval()
         self.weights_version += 1
-        self._cache.clear()
+        self.clear_cache()
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._bytes = 0
+
+    @property
+    def cache_nbytes(self) -> int:
+        """Approximate memory held by the cache (arrays plus per-entry overhead)."""
+        return self._bytes
 
     @property
     def cache_len(self) -> int:
@@ -131,8 +149,9 @@ class NetEvaluator:
                     keys.append(key)
                 else:
                     cache.move_to_end(key)
-                    priors[i] = hit[0]
-                    values[i] = hit[1]
+                    priors[i] = 0.0
+                    priors[i, hit[0]] = hit[1]
+                    values[i] = hit[2]
             self.hits += n - len(miss)
         else:
             miss = list(range(n))
@@ -143,11 +162,19 @@ class NetEvaluator:
         p, v = self._forward(todo)
         priors[miss] = p
         values[miss] = v
-        if self.cache_size:
+        if self.cache_size and self.cache_bytes:
+            idx_type = np.uint16 if A <= 65536 else np.int32
             for j, key in enumerate(keys):
-                cache[key] = (p[j], float(v[j]))
-            while len(cache) > self.cache_size:
-                cache.popitem(last=False)
+                idx = np.flatnonzero(p[j]).astype(idx_type)
+                entry = (idx, p[j][idx], float(v[j]))
+                old = cache.pop(key, None)
+                if old is not None:
+                    self._bytes -= _entry_bytes(old)
+                cache[key] = entry
+                self._bytes += _entry_bytes(entry)
+            while cache and (len(cache) > self.cache_size or self._bytes > self.cache_bytes):
+                _, old = cache.popitem(last=False)
+                self._bytes -= _entry_bytes(old)
         return priors, values
 
     def _forward(self, states: Sequence[State]) -> tuple[np.ndarray, np.ndarray]:

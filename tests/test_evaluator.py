@@ -122,3 +122,23 @@ def test_terminal_state_is_refused(c4):
     ev = NetEvaluator(build_net(ttt, "b1c8"), ttt)
     with pytest.raises(ValueError, match="no legal moves"):
         ev.evaluate([ttt.state_from_text("xxxoo....")])
+
+
+def test_cache_keeps_legal_moves_only_and_respects_its_byte_budget():
+    """`boardnet uci` held 1.77 GB after a 60-ply game: dense chess rows (4,672 floats) in a 100k cache."""
+    from boardnet.evaluator import NetEvaluator
+    from boardnet.nets import build_net
+    game = make_game("chess")
+    ev = NetEvaluator(build_net(game, "b1c8"), game, cache_size=1000, cache_bytes=5_000)
+    s = game.initial_state()
+    states = [s]
+    for a in s.legal_actions()[:19]:
+        states.append(s.apply(int(a)))
+    p1, v1 = ev.evaluate(states)
+    assert ev.cache_nbytes <= 5_000 and 0 < ev.cache_len < 20    # the budget evicted the oldest
+    per_entry = ev.cache_nbytes / ev.cache_len
+    assert per_entry < 600, per_entry                               # 20 legal moves, not 4,672 floats
+    p2, v2 = ev.evaluate(states[-ev.cache_len:])                    # hits give the same numbers
+    assert ev.hits == ev.cache_len
+    np.testing.assert_array_equal(p2, p1[-ev.cache_len:])
+    np.testing.assert_array_equal(v2, v1[-ev.cache_len:])
