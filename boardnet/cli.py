@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _engine_for(args, game, visits_default: int = 400):
     visits = getattr(args, "visits", None) or visits_default
     return load_engine(game, args.model, visits=visits, device=args.device,
-                       batch_size=args.batch_size, notice=stderr_notice, precision=args.precision)
+                       batch_size=args.batch_size, notice=stderr_notice, precision=args.precision,
+                       precision_notice=stderr_notice)
 
 
 def cmd_play(args) -> int:
@@ -150,7 +151,7 @@ def cmd_uci(args) -> int:
     game = make_game("chess")
     server = UCIServer(game, lambda model: load_engine(game, model, visits=args.visits, device=args.device,
                                                        batch_size=args.batch_size, notice=stderr_notice,
-                                                       precision=args.precision),
+                                                       precision=args.precision, precision_notice=stderr_notice),
                        model=args.model, visits=args.visits)
     return server.run(sys.stdin)
 
@@ -166,7 +167,7 @@ def cmd_gtp(args) -> int:
     visits = args.visits or (None if args.movetime else 400)
     server = GTPServer(game, lambda g: load_engine(g, args.model, visits=visits or 400, device=args.device,
                                                    batch_size=args.batch_size, notice=stderr_notice,
-                                                   precision=args.precision),
+                                                   precision=args.precision, precision_notice=stderr_notice),
                        visits=visits, movetime=args.movetime)
     return server.run(sys.stdin)
 

@@ -32,9 +32,6 @@ from boardnet.players import ProgressReporter, analysis_rows, go_choose, is_go
 from boardnet.timeman import allot_time
 
 NAME = "boardnet"
-COMMANDS = ("protocol_version", "name", "version", "known_command", "list_commands", "quit",
-            "boardsize", "clear_board", "komi", "play", "genmove", "undo", "showboard", "final_score",
-            "time_settings", "time_left", "lz-analyze", "kgs-genmove_cleanup")
 FIXED_SIZES = {"connect4": 7, "tictactoe": 3, "checkers": 8}
 UNLIMITED_VISITS = 10 ** 9
 
@@ -211,137 +208,169 @@ class GTPServer:
             self.write("\n")  # ends the lz-analyze response
 
     # -- dispatch ----------------------------------------------------------------------------------------
-    def command(self, cmd: str, args: list[str]) -> str:
+    def command(self, cmd: str, args: list[str]) -> str | None:
+        """Run one command through the `HANDLERS` table; None means the reply is streamed (lz-analyze)."""
+        handler = self.HANDLERS.get(cmd)
+        if handler is None:
+            raise GTPError("unknown command")
+        return handler(self, args)
+
+    # -- one handler per command, `(self, args) -> reply`; the table below lists them
+    def _protocol_version(self, args: list[str]) -> str:
+        return "2"
+
+    def _name(self, args: list[str]) -> str:
+        return NAME
+
+    def _version(self, args: list[str]) -> str:
+        from boardnet import __version__
+        return __version__
+
+    def _known_command(self, args: list[str]) -> str:
+        if len(args) != 1:
+            raise GTPError("known_command: expected one command name")
+        return "true" if args[0] in self.HANDLERS else "false"
+
+    def _list_commands(self, args: list[str]) -> str:
+        return "\n".join(self.HANDLERS)
+
+    def _quit(self, args: list[str]) -> str:
+        return ""
+
+    def _boardsize(self, args: list[str]) -> str:
         g = self.game
-        if cmd == "protocol_version":
-            return "2"
-        if cmd == "quit":
-            return ""
-        if cmd == "name":
-            return NAME
-        if cmd == "version":
-            from boardnet import __version__
-            return __version__
-        if cmd == "known_command":
-            if len(args) != 1:
-                raise GTPError("known_command: expected one command name")
-            return "true" if args[0] in COMMANDS else "false"
-        if cmd == "list_commands":
-            return "\n".join(COMMANDS)
-        if cmd == "boardsize":
-            if len(args) != 1 or not args[0].isdigit():
-                raise GTPError("boardsize: expected one integer")
-            n = int(args[0])
-            if is_go(g):
-                if n != g.n:
-                    try:
-                        new = make_game("go", board_size=n, komi=g.komi)
-                        engine = self.make_engine(new)  # a net for another size is refused here
-                    except (ValueError, OSError):
-                        raise GTPError("unacceptable size") from None
-                    self.game, self._engine = new, engine
-            elif n != FIXED_SIZES.get(g.name):
-                raise GTPError("unacceptable size")
-            self.clear()
-            return ""
-        if cmd == "clear_board":
-            self.clear()
-            reset = getattr(self._engine, "new_game", None)
-            if callable(reset):
-                reset()
-            return ""
-        if cmd == "komi":
-            if len(args) != 1:
-                raise GTPError("komi: expected one number")
-            try:
-                komi = float(args[0])
-            except ValueError:
-                raise GTPError(f"komi {args[0]!r}: not a number") from None
-            if is_go(g) and komi != g.komi:
+        if len(args) != 1 or not args[0].isdigit():
+            raise GTPError("boardsize: expected one integer")
+        n = int(args[0])
+        if is_go(g):
+            if n != g.n:
                 try:
-                    new = make_game("go", board_size=g.n, komi=komi)
-                except ValueError as e:
-                    raise GTPError(str(e)) from None
-                # Same moves on the new game: komi only changes the score, not the board.
-                moves = [s.last_action() for s in self.states[1:]]
-                self.game, self._engine = new, None
-                self.states = [new.initial_state()]
-                for a in moves:
-                    self.states.append(self.state.apply(a))
-            return ""
-        if cmd == "play":
-            if len(args) != 2:
-                raise GTPError("play: expected a color and a move")
-            colour = parse_colour(args[0])
-            before = len(self.states)
-            self._turn(colour, "play")
+                    new = make_game("go", board_size=n, komi=g.komi)
+                    engine = self.make_engine(new)  # a net for another size is refused here
+                except (ValueError, OSError):
+                    raise GTPError("unacceptable size") from None
+                self.game, self._engine = new, engine
+        elif n != FIXED_SIZES.get(g.name):
+            raise GTPError("unacceptable size")
+        self.clear()
+        return ""
+
+    def _clear_board(self, args: list[str]) -> str:
+        self.clear()
+        reset = getattr(self._engine, "new_game", None)
+        if callable(reset):
+            reset()
+        return ""
+
+    def _komi(self, args: list[str]) -> str:
+        g = self.game
+        if len(args) != 1:
+            raise GTPError("komi: expected one number")
+        try:
+            komi = float(args[0])
+        except ValueError:
+            raise GTPError(f"komi {args[0]!r}: not a number") from None
+        if is_go(g) and komi != g.komi:
             try:
-                acts = self._move_actions(self.state, args[1])
-            except GTPError:
-                del self.states[before:]
-                raise
-            mark = before - 1
-            self._push(acts)
-            self.marks[-1] = mark
-            return ""
-        if cmd in ("genmove", "kgs-genmove_cleanup"):
-            # The pass rule already captures dead stones before passing, so cleanup is genmove.
-            if len(args) != 1:
-                raise GTPError("genmove: expected a color")
-            return self.genmove(parse_colour(args[0]))
-        if cmd == "undo":
-            if len(self.marks) < 2:
-                raise GTPError("cannot undo")
-            del self.states[self.marks.pop() + 1:]
-            return ""
-        if cmd == "showboard":
-            return "\n" + str(self.state)
-        if cmd == "final_score":
-            s = self.state
-            if is_go(g):
-                sc = s.score()
-                return "0" if sc == 0 else f"{'B' if sc > 0 else 'W'}+{abs(sc):g}"
-            if not s.is_terminal():
-                raise GTPError("final_score: the game is not over")
-            r = s.returns()
-            return "0" if r[0] == 0 else ("B+1" if r[0] > 0 else "W+1")
-        if cmd == "time_settings":
-            if len(args) != 3:
-                raise GTPError("time_settings: expected main_time byo_yomi_time byo_yomi_stones")
+                new = make_game("go", board_size=g.n, komi=komi)
+            except ValueError as e:
+                raise GTPError(str(e)) from None
+            # Same moves on the new game: komi only changes the score, not the board.
+            moves = [s.last_action() for s in self.states[1:]]
+            self.game, self._engine = new, None
+            self.states = [new.initial_state()]
+            for a in moves:
+                self.states.append(self.state.apply(a))
+        return ""
+
+    def _play(self, args: list[str]) -> str:
+        if len(args) != 2:
+            raise GTPError("play: expected a color and a move")
+        colour = parse_colour(args[0])
+        before = len(self.states)
+        self._turn(colour, "play")
+        try:
+            acts = self._move_actions(self.state, args[1])
+        except GTPError:
+            del self.states[before:]
+            raise
+        mark = before - 1
+        self._push(acts)
+        self.marks[-1] = mark
+        return ""
+
+    def _genmove(self, args: list[str]) -> str:
+        # also kgs-genmove_cleanup: the pass rule already captures dead stones before passing
+        if len(args) != 1:
+            raise GTPError("genmove: expected a color")
+        return self.genmove(parse_colour(args[0]))
+
+    def _undo(self, args: list[str]) -> str:
+        if len(self.marks) < 2:
+            raise GTPError("cannot undo")
+        del self.states[self.marks.pop() + 1:]
+        return ""
+
+    def _showboard(self, args: list[str]) -> str:
+        return "\n" + str(self.state)
+
+    def _final_score(self, args: list[str]) -> str:
+        s = self.state
+        if is_go(self.game):
+            sc = s.score()
+            return "0" if sc == 0 else f"{'B' if sc > 0 else 'W'}+{abs(sc):g}"
+        if not s.is_terminal():
+            raise GTPError("final_score: the game is not over")
+        r = s.returns()
+        return "0" if r[0] == 0 else ("B+1" if r[0] > 0 else "W+1")
+
+    def _time_settings(self, args: list[str]) -> str:
+        if len(args) != 3:
+            raise GTPError("time_settings: expected main_time byo_yomi_time byo_yomi_stones")
+        try:
+            self.main_time, self.byo_time, self.byo_stones = float(args[0]), float(args[1]), int(args[2])
+        except ValueError:
+            raise GTPError(f"time_settings {' '.join(args)!r}: expected numbers") from None
+        self.time_left = {}
+        return ""
+
+    def _time_left(self, args: list[str]) -> str:
+        if len(args) != 3:
+            raise GTPError("time_left: expected a color, time and stones")
+        colour = parse_colour(args[0])
+        try:
+            self.time_left[colour] = (float(args[1]), int(args[2]))
+        except ValueError:
+            raise GTPError(f"time_left {' '.join(args)!r}: expected numbers") from None
+        return ""
+
+    def _lz_analyze(self, args: list[str]) -> None:
+        interval = 1.0
+        rest = list(args)
+        if rest and rest[0].lower() in ("b", "w", "black", "white"):
+            colour = parse_colour(rest.pop(0))
+            if self.state.to_play() != colour and not self.state.is_terminal():
+                raise GTPError(f"lz-analyze: it is {'black' if self.state.to_play() == 0 else 'white'}'s turn")
+        if rest and rest[0] == "interval":
+            rest.pop(0)
+        if rest:
             try:
-                self.main_time, self.byo_time, self.byo_stones = float(args[0]), float(args[1]), int(args[2])
+                interval = int(rest.pop(0)) / 100.0  # centiseconds, as in Leela Zero
             except ValueError:
-                raise GTPError(f"time_settings {' '.join(args)!r}: expected numbers") from None
-            self.time_left = {}
-            return ""
-        if cmd == "time_left":
-            if len(args) != 3:
-                raise GTPError("time_left: expected a color, time and stones")
-            colour = parse_colour(args[0])
-            try:
-                self.time_left[colour] = (float(args[1]), int(args[2]))
-            except ValueError:
-                raise GTPError(f"time_left {' '.join(args)!r}: expected numbers") from None
-            return ""
-        if cmd == "lz-analyze":
-            interval = 1.0
-            rest = list(args)
-            if rest and rest[0].lower() in ("b", "w", "black", "white"):
-                colour = parse_colour(rest.pop(0))
-                if self.state.to_play() != colour and not self.state.is_terminal():
-                    raise GTPError(f"lz-analyze: it is {'black' if self.state.to_play() == 0 else 'white'}'s turn")
-            if rest and rest[0] == "interval":
-                rest.pop(0)
-            if rest:
-                try:
-                    interval = int(rest.pop(0)) / 100.0  # centiseconds, as in Leela Zero
-                except ValueError:
-                    raise GTPError("lz-analyze: interval must be an integer (centiseconds)") from None
-            if self.state.is_terminal():
-                raise GTPError("lz-analyze: the game is over")
-            self._lz_interval = max(0.05, interval)
-            return None  # type: ignore[return-value]  # streamed: see handle()
-        raise GTPError("unknown command")
+                raise GTPError("lz-analyze: interval must be an integer (centiseconds)") from None
+        if self.state.is_terminal():
+            raise GTPError("lz-analyze: the game is over")
+        self._lz_interval = max(0.05, interval)
+        return None  # streamed: see handle()
+
+    # command name -> handler; `list_commands` answers these names in this order, `known_command` checks them
+    HANDLERS: dict[str, Callable[["GTPServer", list[str]], str | None]] = {
+        "protocol_version": _protocol_version, "name": _name, "version": _version,
+        "known_command": _known_command, "list_commands": _list_commands, "quit": _quit,
+        "boardsize": _boardsize, "clear_board": _clear_board, "komi": _komi, "play": _play, "genmove": _genmove,
+        "undo": _undo, "showboard": _showboard, "final_score": _final_score, "time_settings": _time_settings,
+        "time_left": _time_left, "lz-analyze": _lz_analyze, "kgs-genmove_cleanup": _genmove,
+    }
 
     def handle(self, line: str) -> bool:
         """One input line; False after `quit`."""
@@ -378,3 +407,6 @@ class GTPServer:
                 return 0
         self.stop_analysis()
         return 0
+
+
+COMMANDS = tuple(GTPServer.HANDLERS)   # the supported command names, in list_commands order

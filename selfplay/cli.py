@@ -1,4 +1,4 @@
-"""`selfplay` command line: train, report."""
+"""`selfplay` command line: train, supervised, report, export, teach."""
 from __future__ import annotations
 
 import argparse
@@ -82,6 +82,9 @@ def _export(args) -> int:
                 raise CheckpointError(f"{src}: no checkpoints")
         else:
             state = load_checkpoint(src, kind="boardnet")
+        gating = ((state.get("config") or {}).get("eval") or {}).get("gating", False)
+        if src.is_dir() and gating and state.get("best_model") is not None:
+            state = state["best_model"]   # under eval.gating the run's model is the best net, not the candidate
         net = net_from_state(state)
     except (CheckpointError, ValueError) as e:
         print(f"selfplay export: {e}", file=sys.stderr)
@@ -163,6 +166,58 @@ def _supervised_eval(args) -> int:
     return 0
 
 
+_CHECKERS_TEACH = ("checkers needs no teacher engine: the shared ACF master games (9,377 games with results) "
+                   "are labelled data already. Train on them with selfplay supervised and a config whose "
+                   "[game] has name = \"checkers\" and [data] has paths = "
+                   "[\"/work/shared/data/games/checkers/acf\"] (e.g. configs/go19_sl.toml without "
+                   "board_size/komi); the ACF reader takes the .txt files as format acf.")
+
+
+def _teach(args) -> int:
+    """`selfplay teach go|chess|checkers`: an external engine labels games (see selfplay/teach.py)."""
+    if args.game == "checkers":
+        print(_CHECKERS_TEACH)
+        return 0
+    from selfplay.teach import ChessTeach, GoTeach, TeachError, teach
+    try:
+        if args.game == "go":
+            if not 5 <= args.size <= 19:
+                raise TeachError(f"--size {args.size}: Go boards are 5-19")
+            cfg = GoTeach(engine=args.engine or GoTeach.engine, size=args.size, komi=args.komi,
+                          random_opening_plies=args.random_opening_plies, max_plies=args.max_plies,
+                          seed=args.seed)
+        else:
+            if (args.nodes is None) == (args.depth is None):
+                raise TeachError("chess: give exactly one of --nodes N or --depth D")
+            openings = ()
+            if args.openings:
+                openings = tuple(ln.split(";")[0].strip() for ln in Path(args.openings).read_text().splitlines()
+                                 if ln.strip() and not ln.lstrip().startswith("#"))
+                if not openings:
+                    raise TeachError(f"--openings {args.openings}: no FEN lines")
+            cfg = ChessTeach(engine=args.engine or ChessTeach.engine, nodes=args.nodes, depth=args.depth,
+                             multipv=args.multipv, random_opening_plies=args.random_opening_plies,
+                             openings=openings, max_plies=args.max_plies or ChessTeach.max_plies,
+                             seed=args.seed)
+        if args.games < 0 or (args.workers is not None and args.workers < 1) or args.random_opening_plies < 0:
+            raise TeachError("--games and --random-opening-plies must be >= 0, --workers >= 1")
+        summary = teach(cfg, args.games, args.out, workers=args.workers, progress=not args.quiet,
+                        notice=lambda m: print(f"selfplay teach: {m}", file=sys.stderr))
+    except (TeachError, OSError) as e:
+        print(f"selfplay teach: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nselfplay teach: interrupted; finished games are kept in {args.out}; rerun the same "
+              "command to play the rest", file=sys.stderr)
+        return 130
+    r = summary["this_run"]
+    print(f"{summary['engine']}: {r['games']} games ({r['positions']:,} labelled positions) this run, "
+          f"{summary['games_in_folder']} in {args.out}; {r['positions_per_cpu_s'] or 0:.1f} positions per "
+          f"CPU-second (teacher {r['teacher_cpu_s']:.1f} s + ours {r['our_cpu_s']:.1f} s), "
+          f"{r['workers']} worker(s), {r['wall_s']:.1f} s")
+    return 1 if r["failed"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="selfplay", description="AlphaZero-style self-play training with Ray.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -203,6 +258,42 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("source", help="a run folder (its newest checkpoint) or a checkpoint file")
     e.add_argument("--out", required=True, help="model file to write, e.g. boardnet/models/connect4.pt")
     e.set_defaults(fn=_export)
+    tc = sub.add_parser("teach", help="an external engine (GNU Go, Stockfish) plays itself and labels the "
+                        "positions: SGF/PGN training records", description=(
+                            "Teacher data: one record per game in --out, named by game index; rerunning into "
+                            "the same folder (e.g. after a kill, or with a larger --games) plays only the "
+                            "missing games. Go: the engine's final score as RE and its final status "
+                            "(territory, dead stones) as TB/TW; chess: [%%eval], [%%wdl], [%%mpv] per move. "
+                            "Random opening plies become setup stones / a FEN start, so every recorded "
+                            "move is the teacher's. Checkers needs no engine: `selfplay teach checkers` "
+                            "says how to train on the shared ACF master games."))
+    tsub = tc.add_subparsers(dest="game", metavar="GAME", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--games", type=int, required=True, help="games 0..N-1 in the folder when done")
+    common.add_argument("--out", required=True, help="folder of records (created; reused to resume)")
+    common.add_argument("--random-opening-plies", type=int, default=4,
+                        help="random legal plies before the teacher starts (default 4)")
+    common.add_argument("--max-plies", type=int, help="cut teacher games at this many plies "
+                        "(go default: the rules' 2 N^2; chess default 400, written unfinished)")
+    common.add_argument("--workers", type=int, help="processes, one engine each (default: usable cores)")
+    common.add_argument("--seed", type=int, default=0, help="openings of game i come from (seed, i)")
+    common.add_argument("--quiet", action="store_true", help="no progress bar")
+    tg = tsub.add_parser("go", parents=[common], help="GTP engine (GNU Go) games with score and ownership")
+    tg.add_argument("--engine", help="GTP command (default: gnugo --mode gtp --level 1 --chinese-rules)")
+    tg.add_argument("--size", type=int, default=9, help="board size 5-19 (default 9)")
+    tg.add_argument("--komi", type=float, default=7.0, help="komi (default 7)")
+    tg.set_defaults(fn=_teach)
+    tch = tsub.add_parser("chess", parents=[common], help="UCI engine (Stockfish) games with per-move evals")
+    tch.add_argument("--engine", help="UCI command (default: stockfish)")
+    lim = tch.add_mutually_exclusive_group(required=True)
+    lim.add_argument("--nodes", type=int, help="nodes per move")
+    lim.add_argument("--depth", type=int, help="depth per move")
+    tch.add_argument("--multipv", type=int, default=1, help="also record the K best moves and scores (default 1)")
+    tch.add_argument("--openings", help="file of FEN lines to start from (game i: line i mod count), "
+                     "before the random plies")
+    tch.set_defaults(fn=_teach)
+    tck = tsub.add_parser("checkers", help="no engine needed: how to train on the ACF master games")
+    tck.set_defaults(fn=_teach)
     args = p.parse_args(argv)
     if not getattr(args, "fn", None):
         p.print_help()

@@ -14,24 +14,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError, WorkerCrashedError
 
 from selfplay.config import Config
-
-
-def init_ray(address: str | None, num_cpus: int | None = None) -> None:
-    """Join `address` (a cluster started with `ray start --head`), or start an embedded local Ray that
-    binds to 127.0.0.1 with no dashboard."""
-    if ray.is_initialized():
-        return
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        # Ray turns a 127.0.0.1 node address into the machine's external IP and then listens on every
-        # interface; its single-machine mode (the one it uses on macOS/Windows) keeps every server on
-        # the loopback. Only this embedded instance is affected: `--address` clusters work as usual.
-        import ray._private.ray_constants as ray_constants
-        ray_constants.ENABLE_RAY_CLUSTER = False
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
+from traincore.raysetup import init_ray  # noqa: F401  (also used by tests and benchmarks)
 
 
 @ray.remote

@@ -8,6 +8,7 @@ Both give the driver the same three calls:
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from boardnet.evaluator import NetEvaluator
@@ -31,12 +32,13 @@ def make_worker(cfg: Config, worker_id: int, device: str = "cpu", threads: int |
     at `cfg.run.precision` (bf16 autocast + channels_last where `auto` picks it)."""
     if threads:
         torch.set_num_threads(threads)
-    seed_everything(cfg.run.seed, worker_id + 1)
+    seed = seed_everything(cfg.run.seed, worker_id + 1)
     game = make_game(cfg.game.name, **cfg.game.kwargs())
     runtime = Runtime.create(device, precision=cfg.run.precision)
     net = build_net(game, cfg.net.preset, value_head=cfg.net.value_head)
     evaluator = NetEvaluator(net, game, runtime=runtime,
-                             cache_size=cfg.selfplay.cache_size, random_symmetry=cfg.selfplay.random_symmetry)
+                             cache_size=cfg.selfplay.cache_size, random_symmetry=cfg.selfplay.random_symmetry,
+                             rng=np.random.default_rng(seed))   # seeded symmetries: a LocalPool run repeats
     return SelfPlayWorker(game, evaluator, cfg.selfplay, search_config(cfg), worker_id=worker_id, seed=cfg.run.seed)
 
 

@@ -38,7 +38,8 @@ ALLOWED = {  # package -> first-party packages it may import
     "selfplay": {"traincore", "boardnet", "selfplay"},
     "atomgrid": {"traincore", "atomgrid"},
 }
-RAY_MODULES = {"selfplay/distributed.py", "atomgrid/distributed.py"}
+# one module per package that distributes, and traincore's one start-up helper that both of them call
+RAY_MODULES = {"selfplay/distributed.py", "atomgrid/distributed.py", "traincore/raysetup.py"}
 
 
 @pytest.mark.parametrize("mod,names", list(modules()), ids=[m for m, _ in modules()])
@@ -173,3 +174,15 @@ def test_cycle_finder_sees_a_cycle(tmp_path, monkeypatch):
     monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path, raising=False)
     assert import_cycles.__globals__["ROOT"] == tmp_path
     assert import_cycles("cyc") == [["cyc.a", "cyc.b", "cyc.c"]]
+
+
+def test_ray_is_started_in_one_place():
+    """Both halves start Ray through traincore.raysetup.init_ray; no module patches Ray's private constants
+    (the one guarded exception lives in traincore/raysetup.py)."""
+    for mod in ("selfplay/distributed.py", "atomgrid/distributed.py"):
+        text = (ROOT / mod).read_text()
+        assert "traincore.raysetup" in imports_of(ROOT / mod), f"{mod} does not use traincore.raysetup"
+        assert "def init_ray" not in text and "ray.init(" not in text, f"{mod} starts Ray itself"
+    for mod, _ in modules():
+        if mod != "traincore/raysetup.py":
+            assert "ray_constants" not in (ROOT / mod).read_text(), f"{mod} touches Ray's private constants"

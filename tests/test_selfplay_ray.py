@@ -1,4 +1,5 @@
-"""selfplay with Ray (one local Ray for the module, num_cpus=2): learning, actor failure, SIGKILL + resume."""
+"""selfplay with Ray (one local Ray for the module, num_cpus=2): a run end to end, actor failure, SIGKILL + resume,
+loopback only."""
 from __future__ import annotations
 
 import os
@@ -35,27 +36,24 @@ def local_ray():
     ray.shutdown()
 
 
-def _raw_score_vs_random(state_or_net, games=200):
-    game = make_game("tictactoe")
-    net = state_or_net if isinstance(state_or_net, torch.nn.Module) else net_from_state(state_or_net)
-    player = ev.NetPlayer(NetEvaluator(net.eval(), game, cache_size=0), simulations=0)
-    return ev.play_match(game, player, ev.random_player(7), games, seed=3, opening_plies=0).score
-
-
-def test_tiny_run_improves_against_random(tmp_path):
+def test_ray_run_gives_the_same_kind_of_result(tmp_path):
+    """The distributed path runs end to end: Ray actors play, the learner trains, games are recorded and the
+    exported model loads and plays. How well it learns is pinned, deterministically, without Ray
+    (tests/test_selfplay_learning.py): here the interleaving of actors and learner varies run to run."""
     from selfplay.run import Trainer
     cfg = load_config(Config, TINY, [f"run.out_dir={tmp_path}", "run.name=r", "run.num_workers=2",
-                                     "train.total_steps=150", "train.checkpoint_every=50", "eval.every_steps=150",
+                                     "train.total_steps=30", "train.checkpoint_every=10", "eval.every_steps=30",
                                      "eval.games=0"])
     t = Trainer(cfg, progress=False)
-    before = _raw_score_vs_random(t.learner.net)
     summary = t.run()
-    after = _raw_score_vs_random(load_checkpoint(summary.model_path))
-    assert summary.steps == 150
-    # An untrained net scores about 0.45 against random. After 150 steps the score depends on how Ray's
-    # workers and the learner interleave (the games differ run to run); CI once saw 0.735, so the bar sits
-    # clearly above chance and below that.
-    assert after > before + 0.15 and after > 0.65, (before, after)
+    assert summary.steps == 30 and summary.games > 0 and summary.samples > 0
+    assert t.counters["next_worker_id"] == 2   # both Ray actors, none restarted
+    assert (tmp_path / "r" / "games.txt").read_text().count("\n") == summary.games
+    assert len(list((tmp_path / "r" / "checkpoints").glob("ckpt_*.pt"))) == 3
+    net = net_from_state(load_checkpoint(summary.model_path))
+    game = make_game("tictactoe")
+    player = ev.NetPlayer(NetEvaluator(net.eval(), game, cache_size=0), simulations=0)
+    assert ev.play_match(game, player, ev.random_player(7), 20, seed=3, opening_plies=0).games == 20
     ids = t.buffer.stored_ids()
     assert len(np.unique(ids)) == len(ids)
 

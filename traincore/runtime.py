@@ -6,7 +6,7 @@ Precision is one choice, `auto` (default), `fp32` or `bf16`:
 - `auto` picks bf16 autocast on CUDA; on a CPU it picks bf16 autocast with channels_last only when
   torch reports a bf16 matrix unit (AMX tiles or AVX512-BF16, see `cpu_bf16_unit`), and fp32
   otherwise. Without such a unit oneDNN emulates bf16 and runs it several times slower than fp32
-  (measured: benchmarks/results/cpu_precision_*.json), so `auto` never picks it there.
+  (measured: benchmarks/results/precision-*.json), so `auto` never picks it there.
 - `fp32` forces plain fp32; `bf16` forces bf16 autocast and is refused, with the reason, on a
   device that cannot run it fast.
 Weights, optimizer state and checkpoints stay fp32 in every mode; bf16 is autocast only.

@@ -12,6 +12,12 @@ White; `mate` in moves, its sign says who mates). Read from `[%eval 0.35]` / `[%
 of the side that just moved; negated here after Black's moves). Moves without one get `{}`;
 `labels` is None when no move has one.
 
+Teacher labels (`selfplay teach chess` writes them; White's view like `%eval`): `[%wdl W D L]`
+(win/draw/loss per mille, e.g. Stockfish's UCI_ShowWDL) -> `"wdl": (W, D, L)`, and `[%mpv e2e4
+0.35 d2d4 0.30 g1f3 #5]` (the teacher's top moves in UCI with their %eval-style scores, for the
+position BEFORE action k, i.e. the alternatives to the move played) -> `"multipv": [{"move":
+"e2e4", "eval_cp": 35}, {"move": "g1f3", "mate": 5}, ...]`.
+
 The game is replayed through `boardnet.games.chess` with no ply cap (records may be longer than
 self-play's cap); the project's automatic draw rules (threefold repetition, 50 moves) still end
 the game, so a record that plays on after one is cut there with the reason. python-chess's own
@@ -54,8 +60,44 @@ class _QuietBuilder(chess.pgn.GameBuilder):
         self.game.errors.append(error)
 
 
+_WDL = re.compile(r"\[%wdl\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+_MPV = re.compile(r"\[%mpv\s+([^\]]*)\]")
+
+
+def _score_label(text: str) -> dict | None:
+    """A %eval-style score ('0.35', '-1.2', '#-3') -> {"eval_cp": 35} / {"mate": -3}; None if not one."""
+    try:
+        if text.startswith("#"):
+            return {"mate": int(text[1:])}
+        return {"eval_cp": int(round(float(text) * 100))}
+    except ValueError:
+        return None
+
+
 def eval_label(node: chess.pgn.ChildNode, white_moved: bool) -> dict:
-    """The engine evaluation in a move's comment, from White's view ({} when none)."""
+    """The engine evaluation in a move's comment, from White's view ({} when none), with the
+    teacher's `wdl` and `multipv` when the comment carries them (see the module doc)."""
+    out = _eval_only(node, white_moved)
+    comment = node.comment
+    if comment and "[%" in comment:
+        m = _WDL.search(comment)
+        if m:
+            out["wdl"] = tuple(int(x) for x in m.groups())
+        m = _MPV.search(comment)
+        if m:
+            toks = m.group(1).split()
+            rows = []
+            for mv, sc in zip(toks[0::2], toks[1::2]):
+                lab = _score_label(sc)
+                if lab is None:
+                    break
+                rows.append({"move": mv, **lab})
+            if rows:
+                out["multipv"] = rows
+    return out
+
+
+def _eval_only(node: chess.pgn.ChildNode, white_moved: bool) -> dict:
     comment = node.comment
     if not comment:
         return {}

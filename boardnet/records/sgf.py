@@ -6,6 +6,13 @@ setup stones (point lists and compressed `aa:cc` ranges) and `PL`, `RE` (`B+R`, 
 `meta`, moves `B[..]`/`W[..]` with passes as `B[]` or `B[tt]` (boards up to 19x19). Comments and
 other properties are skipped; at a branch the first variation is the main line.
 
+Territory: `TB`/`TW` (FF[4] territory marks, on any main-line node; by the KGS/CGoban scoring
+convention they also cover the points of dead stones) go into `meta["TB"]`/`meta["TW"]` as
+space-separated SGF points. `ownership(rec)` turns them and the final board into an ownership
+label [N, N] (+1 black, -1 white, 0 neutral), `dead_stones(rec)` lists the stones standing in the
+other colour's territory, and `score(rec)` reads a numeric `RE` (`B+3.5` -> +3.5, Black's view).
+`selfplay teach go` writes its teacher's final status this way.
+
 Stops with a counted reason: a move by the side not to play (our rules alternate), setup stones
 after the first move, a move off the board, or a move the project's rules forbid (suicide,
 positional superko, occupied point).
@@ -13,6 +20,8 @@ positional superko, occupied point).
 from __future__ import annotations
 
 from collections.abc import Iterator
+
+import numpy as np
 
 from boardnet.games.go import MAX_SIZE, MIN_SIZE, Go
 from boardnet.records.base import GameRecord, ReadReport, register, replay
@@ -215,6 +224,14 @@ def game_from_nodes(nodes: list, source: str, index: int, report: ReadReport) ->
         return None
     black = [p for p in black if p not in empty]
     white = [p for p in white if p not in empty]
+    for ident in ("TB", "TW"):   # territory marks: usually on the last node, so look at every node
+        vals = [v for node in nodes for i, vs in node if i == ident for v in vs]
+        try:
+            pts = _points(vals, size)
+        except SGFError:
+            pts = []             # unreadable marks are markup, not the game: no ownership label
+        if pts:
+            meta[ident] = " ".join(_sgf_point(p, size) for p in sorted(set(pts)))
     moves: list[tuple[int, None]] = []
     colours: list[int] = []
     stop: str | None = None
@@ -272,6 +289,61 @@ def parse(text: str, source: str, report: ReadReport) -> Iterator[GameRecord]:
         rec = game_from_nodes(tree, source, index, report)
         if rec is not None:
             yield rec
+
+
+def _sgf_point(p: int, size: int) -> str:
+    r, c = divmod(int(p), size)
+    return _LETTERS[c] + _LETTERS[r]
+
+
+def ownership(rec: GameRecord) -> np.ndarray | None:
+    """Final ownership int8 [N, N] (+1 black, -1 white, 0 neutral) from the record's TB/TW marks
+    and its final board: marked points belong to the marking colour (dead stones included), other
+    stones to their own colour, other empty points to nobody. None without marks, or when the
+    record was cut short (the marks describe a board it never reached)."""
+    if rec.stopped is not None or not ("TB" in rec.meta or "TW" in rec.meta):
+        return None
+    n = rec.game.n
+    s = rec.start
+    for a in rec.actions:
+        s = s.apply(a)
+    board = s.board()
+    own = np.where(board == 1, 1, np.where(board == 2, -1, 0)).astype(np.int8).reshape(-1)
+    tb = _points(rec.meta.get("TB", "").split(), n)
+    tw = set(_points(rec.meta.get("TW", "").split(), n))
+    for p in tb:
+        own[p] = 0 if p in tw else 1
+    for p in tw.difference(tb):
+        own[p] = -1
+    return own.reshape(n, n)
+
+
+def dead_stones(rec: GameRecord) -> list[int] | None:
+    """Points (actions r*N + c) of stones on the final board marked as the other colour's territory."""
+    own = ownership(rec)
+    if own is None:
+        return None
+    s = rec.start
+    for a in rec.actions:
+        s = s.apply(a)
+    board = s.board().reshape(-1)
+    flat = own.reshape(-1)
+    return [int(p) for p in np.flatnonzero((board == 1) & (flat == -1) | (board == 2) & (flat == 1))]
+
+
+def score(rec: GameRecord) -> float | None:
+    """The numeric final score of RE from Black's view (`W+3.5` -> -3.5, `0` -> 0.0); None for a
+    resignation, time, forfeit or unknown result."""
+    t = rec.result_text
+    if t == "0":
+        return 0.0
+    if len(t) > 2 and t[0] in "BW" and t[1] == "+":
+        try:
+            v = float(t[2:])
+        except ValueError:
+            return None
+        return v if t[0] == "B" else -v
+    return None
 
 
 def rank_value(rank: str) -> float | None:
