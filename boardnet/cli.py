@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("game", type=_game_arg)
     _engine_options(p)
     p.add_argument("--komi", type=float, help="Go komi (default: the game's)")
+    p.add_argument("--resign-threshold", type=float, default=-0.95, metavar="V",
+                   help="answer genmove with `resign` after --resign-moves moves in a row whose search value "
+                        "is below V (default -0.95, a 2.5%% win chance; -1 never resigns); analysis never resigns")
+    p.add_argument("--resign-moves", type=_positive_int, default=3, help="see --resign-threshold (default 3)")
 
     p = sub.add_parser("arena", help="play a match between two players and report Elo / SPRT",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -168,7 +172,8 @@ def cmd_gtp(args) -> int:
     server = GTPServer(game, lambda g: load_engine(g, args.model, visits=visits or 400, device=args.device,
                                                    batch_size=args.batch_size, notice=stderr_notice,
                                                    precision=args.precision, precision_notice=stderr_notice),
-                       visits=visits, movetime=args.movetime)
+                       visits=visits, movetime=args.movetime, resign_threshold=None if args.resign_threshold <= -1 else args.resign_threshold,
+                       resign_moves=args.resign_moves)
     return server.run(sys.stdin)
 
 

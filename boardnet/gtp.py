@@ -17,7 +17,8 @@ Go and passing (CGOS-safe): the engine passes only when its search prefers pass 
 Tromp-Taylor area score of the board as it stands, with no dead-stone removal, already wins for
 it, or when the opponent has just passed and that score wins. Otherwise it plays its best
 non-pass move, so dead opponent stones are captured before the game ends and the final position
-scores correctly under Tromp-Taylor rules. It never resigns. `final_score` is that area score.
+scores correctly under Tromp-Taylor rules. It resigns only when asked to (`--resign-threshold`,
+see `GTPServer`). `final_score` is that area score.
 """
 from __future__ import annotations
 
@@ -53,9 +54,19 @@ class GTPServer:
     """One GTP session. `make_engine(game)` builds an engine for a (possibly resized) game."""
 
     def __init__(self, game, make_engine: Callable[[object], object], *, visits: int | None = None,
-                 movetime: float | None = None, out: TextIO | None = None):
+                 movetime: float | None = None, out: TextIO | None = None,
+                 resign_threshold: float | None = None, resign_moves: int = 3):
+        """`resign_threshold`: genmove answers `resign` once the search's value for the side to move
+        has been below it (e.g. -0.9, a 5% win chance) for `resign_moves` of that side's moves in a
+        row, from the game's 20th move on; None (the default) never resigns. Analysis never resigns."""
         if game.name == "chess":
             raise ValueError("gtp chess: chess speaks UCI; run `boardnet uci` instead")
+        if resign_threshold is not None and not -1.0 < resign_threshold < 1.0:
+            raise ValueError(f"resign threshold {resign_threshold}: must be between -1 and 1 (exclusive)")
+        if resign_moves < 1:
+            raise ValueError(f"resign moves {resign_moves}: must be >= 1")
+        self.resign_threshold, self.resign_moves = resign_threshold, resign_moves
+        self._hopeless = {0: 0, 1: 0}
         self.game = game
         self.make_engine = make_engine
         self.visits, self.movetime = visits, movetime
@@ -76,6 +87,7 @@ class GTPServer:
         return self._engine
 
     def clear(self) -> None:
+        self._hopeless = {0: 0, 1: 0}
         self.states = [self.game.initial_state()]
         self.marks = [0]  # index into states where each GTP move began, for undo
 
@@ -152,6 +164,8 @@ class GTPServer:
         while True:  # checkers: a multi-jump is several actions by the same side
             st = self.state
             an = self.engine.analyse(st, visits=visits, movetime=movetime)
+            if not texts and self._should_resign(st, an.value):
+                return "resign"
             a = go_choose(st, an, self.game.text_to_action) if is_go(self.game) else int(an.best_action)
             texts.append(st.action_to_text(a))
             self.states.append(st.apply(a))
@@ -161,6 +175,14 @@ class GTPServer:
         if len(texts) == 1:
             return texts[0]
         return texts[0] + "".join(t[t.index("x"):] for t in texts[1:])
+
+    def _should_resign(self, state, value: float) -> bool:
+        """Count this side's hopeless moves in a row; True once there are `resign_moves` of them."""
+        if self.resign_threshold is None:
+            return False
+        me = state.to_play()
+        self._hopeless[me] = self._hopeless[me] + 1 if value < self.resign_threshold else 0
+        return getattr(state, "ply", 20) >= 20 and self._hopeless[me] >= self.resign_moves
 
     # -- lz-analyze --------------------------------------------------------------------------------------
     def _lz_line(self, an) -> str:

@@ -52,3 +52,37 @@ def test_no_pass_back_with_a_dead_stone_standing():
     p = game.pass_action
     b5 = game.text_to_action("B5")
     assert go_choose(s, _analysis(game, p, b5), game.text_to_action) == b5
+
+
+class _HopelessEngine:
+    """Analyses every position as lost for the side to move."""
+
+    def __init__(self, game, value=-0.99):
+        self.game, self.value = game, value
+
+    def analyse(self, state, visits=None, movetime=None, **kw):
+        legal = [int(a) for a in state.legal_actions() if a != getattr(self.game, "pass_action", -1)]
+        a = legal[0]
+        return SimpleNamespace(best_action=a, value=self.value,
+                               rows=[MoveStat(state.action_to_text(a), a, 5, 0.5, self.value)])
+
+
+def test_gtp_resigns_after_hopeless_moves_only_when_asked():
+    import io
+    from boardnet.gtp import GTPServer
+    game = make_game("go", board_size=9, komi=7.0)
+
+    def run(threshold, value=-0.99, moves=30):
+        out = io.StringIO()
+        srv = GTPServer(game, lambda g: _HopelessEngine(g, value), out=out, resign_threshold=threshold,
+                        resign_moves=3)
+        replies = []
+        for i in range(moves):
+            replies.append(srv.genmove(i % 2))
+            if replies[-1] == "resign":
+                break
+        return replies
+    r = run(-0.95)
+    assert r[-1] == "resign" and len(r) == 21     # from ply 20 on, after 3 hopeless moves of that side
+    assert "resign" not in run(None)              # off
+    assert "resign" not in run(-0.95, value=-0.5)  # not hopeless enough

@@ -74,12 +74,16 @@ def test_go_play_genmove_undo_showboard_and_score():
     move = r[5][2:]
     assert s.game.n == 7 and s.game.komi == 0.5
     board_reply = r[6]
-    assert board_reply.splitlines()[1:6] == ["   A B C D E F G", " 7 . . . . . . .  7",
-                                             " 6 . . . . . . .  6", " 5 . . . . . . .  5",
-                                             " 4 . . . X . . .  4"]
-    # genmove b inserted a pass for white; black is ahead by area and white just passed, but one
-    # stone on an open board is not a settled game (GoState.settled): black plays on
+    # genmove b inserted a pass for white; black is ahead by area and white just passed, but two
+    # stones on an open board are not a settled game (GoState.settled): black plays on
     assert move != "pass"
+    lines = board_reply.splitlines()
+    assert lines[1] == "   A B C D E F G"
+    cols = "ABCDEFG"
+    stones = {(c + str(7 - i)) for i, line in enumerate(lines[2:9]) for j, c in enumerate(cols)
+              if line[3 + 2 * j] == "X"}
+    assert stones == {"D4", "C3", move.upper()}
+    assert not any("O" in line for line in lines[2:9])
     assert r[7:9] == ["=", "="]
     # After two undos only black's D4 is left (the inserted passes went with the undone moves).
     assert s.state.ply == 1 and s.state.to_play() == 1
