@@ -166,11 +166,11 @@ def _supervised_eval(args) -> int:
     return 0
 
 
-_CHECKERS_TEACH = ("checkers needs no teacher engine: the shared ACF master games (9,377 games with results) "
-                   "are labelled data already. Train on them with selfplay supervised and a config whose "
-                   "[game] has name = \"checkers\" and [data] has paths = "
-                   "[\"/work/shared/data/games/checkers/acf\"] (e.g. configs/go19_sl.toml without "
-                   "board_size/komi); the ACF reader takes the .txt files as format acf.")
+_CHECKERS_TEACH = ("checkers needs no teacher engine: the shared ACF master games "
+                   "(/work/shared/data/games/checkers/acf, 9,377 games with results) are labelled data "
+                   "already. Train on them with: selfplay supervised --config configs/checkers_sl.toml "
+                   "(or any SL config with [game] name = \"checkers\" and those files in data.paths, "
+                   "format acf).")
 
 
 def _teach(args) -> int:
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                             "Teacher data: one record per game in --out, named by game index; rerunning into "
                             "the same folder (e.g. after a kill, or with a larger --games) plays only the "
                             "missing games. Go: the engine's final score as RE and its final status "
-                            "(territory, dead stones) as TB/TW; chess: [%%eval], [%%wdl], [%%mpv] per move. "
+                            "(territory, dead stones) as TB/TW; chess: [%eval], [%wdl], [%mpv] per move. "
                             "Random opening plies become setup stones / a FEN start, so every recorded "
                             "move is the teacher's. Checkers needs no engine: `selfplay teach checkers` "
                             "says how to train on the shared ACF master games."))
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     common.add_argument("--seed", type=int, default=0, help="openings of game i come from (seed, i)")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     tg = tsub.add_parser("go", parents=[common], help="GTP engine (GNU Go) games with score and ownership")
-    tg.add_argument("--engine", help="GTP command (default: gnugo --mode gtp --level 1 --chinese-rules)")
+    tg.add_argument("--engine", help="GTP command (default: gnugo --mode gtp --level 1 --chinese-rules --never-resign)")
     tg.add_argument("--size", type=int, default=9, help="board size 5-19 (default 9)")
     tg.add_argument("--komi", type=float, default=7.0, help="komi (default 7)")
     tg.set_defaults(fn=_teach)

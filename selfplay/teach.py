@@ -1,14 +1,15 @@
 """Teacher data: an external engine plays itself and labels every position, written as records
 the readers in `boardnet.records` read back (`selfplay teach go|chess`, see `selfplay teach -h`).
 
-    selfplay teach go --engine "gnugo --mode gtp --level 1 --chinese-rules" --games 500 --out data/teach/go9
+    selfplay teach go --games 500 --size 9 --out data/teach/go9     # GNU Go level 1, the default engine
     selfplay teach chess --engine stockfish --nodes 5000 --multipv 4 --games 500 --out data/teach/chess
 
 Go (any GTP engine; GNU Go gives the labels): game i starts from `random_opening_plies` random
 legal moves off the first line (seeded by (seed, i)), given to the engine as `play` commands and
 written as SETUP STONES (`AB`/`AW`, `PL`), so every recorded move is a teacher move. The engine then
 plays both sides to two passes (or resignation, or the ply cap). Labels, in standard FF[4]
-properties: `RE` is the engine's `final_score` (`B+3.5`; `W+R` on resignation); `TB`/`TW` on the
+properties: `RE` is the engine's `final_score` (`B+3.5`; `W+R` on resignation, which the default
+command's `--never-resign` rules out: GNU Go resigns small-board games after a few moves); `TB`/`TW` on the
 last node are the engine's `final_status_list black_territory` / `white_territory` plus the points
 of its `final_status_list dead` stones (the KGS/CGoban convention: territory marks cover dead
 stones, so dead stones are the stones inside the other colour's marks; the last node's comment
@@ -27,12 +28,12 @@ was played in, from White's view - under best play also the score after it), `[%
 `wdl_target` and `multipv_policy` below turn them into value and policy targets.
 
 Eval to win/draw/loss: use the engine's own WDL when recorded (Stockfish 15.1's win-rate model,
-fitted on fishtest games, depends on the eval and the material left). Without it, `wdl_target`
+fitted on fishtest games, a logistic in the eval whose slope and offset depend on the game ply). Without it, `wdl_target`
 falls back to the expected score 1 / (1 + exp(-0.00368208 * cp)) (the logistic lichess uses for
 its accuracy figures), as a win/loss split with no draw mass; mate for the side is a win.
 
 Checkers needs no engine: the shared ACF master games (/work/shared/data/games/checkers/acf) are
-read directly by `selfplay supervised` (data.paths).
+read directly by `selfplay supervised` (data.paths; e.g. configs/checkers_sl.toml).
 
 Output: one game per file, `go-000000.sgf` / `chess-000000.pgn` by game index, written atomically
 (tmp + os.replace), so rerunning into the same folder (with a larger --games, after a kill) plays
@@ -50,6 +51,7 @@ import math
 import os
 import re
 import shlex
+import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -70,7 +72,7 @@ class TeachError(RuntimeError):
 
 @dataclass(frozen=True)
 class GoTeach:
-    engine: str = "gnugo --mode gtp --level 1 --chinese-rules"
+    engine: str = "gnugo --mode gtp --level 1 --chinese-rules --never-resign"
     size: int = 9
     komi: float = 7.0
     random_opening_plies: int = 4
@@ -193,10 +195,12 @@ class GoTeacher:
             actions.append(a)
         if not note and not t.is_terminal() and resigned is None:
             note = f"cut at the ply cap ({cap} plies): RE and territory are the engine's estimate"
+        fs = self._try("final_score")
         if resigned is not None:
             re_text = f"{'WB'[resigned]}+R"
+            note = f"{'BW'[resigned]} resigned; the engine's final_score estimate then: {fs}; " \
+                   "territory marks are its status estimate at that point"
         else:
-            fs = self._try("final_score")
             re_text = _gtp_score(fs) if fs is not None else (
                 "0" if t.score() == 0 else f"{'B' if t.score() > 0 else 'W'}+{abs(t.score()):g}")
         stat = {k: self._try(f"final_status_list {k}") for k in ("dead", "black_territory", "white_territory")}
@@ -281,16 +285,22 @@ class ChessTeacher:
     """One UCI engine (python-chess `SimpleEngine`) playing and labelling teacher games."""
 
     def __init__(self, cfg: ChessTeach):
+        import chess
         import chess.engine
         if (cfg.nodes is None) == (cfg.depth is None):
             raise TeachError("chess teacher: give exactly one of --nodes N or --depth D")
+        for fen in cfg.openings:
+            try:
+                chess.Board(fen)
+            except ValueError as e:
+                raise TeachError(f"opening {fen!r}: not a FEN: {e}") from None
         args = _program(cfg.engine, "chess engine")
         self.cfg = cfg
         quiet = logging.getLogger("asyncio")   # a failed start logs "Loop ... that handles pid ..."
         level = quiet.level
         quiet.setLevel(logging.CRITICAL)
         try:
-            self.engine = chess.engine.SimpleEngine.popen_uci(args, timeout=15.0, stderr=subprocess_devnull())
+            self.engine = chess.engine.SimpleEngine.popen_uci(args, timeout=15.0, stderr=subprocess.DEVNULL)
         except (chess.engine.EngineError, chess.engine.EngineTerminatedError, OSError, TimeoutError) as e:
             why = f"{type(e).__name__}: {e}".rstrip(": ")
             if isinstance(e, TimeoutError):
@@ -384,11 +394,6 @@ class ChessTeacher:
                 pass
 
 
-def subprocess_devnull():
-    import subprocess
-    return subprocess.DEVNULL
-
-
 def _eval_text(score) -> str:
     """A White-view `chess.engine.Score` as %eval text: '0.35', '-1.20', '#3', '#-2'."""
     if score.is_mate():
@@ -464,7 +469,6 @@ _TEACHER = None
 
 def _init_worker(cfg) -> None:
     global _TEACHER
-    _TEACHER = None
     _TEACHER = make_teacher(cfg)
 
 
@@ -507,10 +511,12 @@ def default_workers() -> int:
 
 
 def _settings(cfg) -> dict:
+    """What makes the games in a folder what they are (not how long to wait for an answer)."""
     d = asdict(cfg)
-    d["openings"] = list(d.get("openings", ())) if "openings" in d else None
-    d = {k: v for k, v in d.items() if v is not None}
-    return {"kind": cfg.kind, **d}
+    d.pop("timeout", None)
+    if "openings" in d:
+        d["openings"] = list(d["openings"])
+    return {"kind": cfg.kind, **{k: v for k, v in d.items() if v is not None}}
 
 
 def teach(cfg, games: int, out: str | os.PathLike, *, workers: int | None = None, progress: bool = True,
