@@ -73,6 +73,10 @@ def test_worse_candidate_is_neither_exported_nor_played(tmp_path, monkeypatch):
     from traincore.checkpoint import CheckpointManager
     st = CheckpointManager(tmp_path / "g" / "checkpoints").load_latest()
     assert _same(st["best_model"]["model"], initial)
+    # and `selfplay export RUN_DIR` exports the best too
+    from selfplay.cli import main
+    assert main(["export", str(tmp_path / "g"), "--out", str(tmp_path / "export.pt")]) == 0
+    assert _same(load_checkpoint(tmp_path / "export.pt")["model"], initial)
 
 
 def test_better_candidate_becomes_the_best(tmp_path, monkeypatch):
