@@ -47,6 +47,7 @@ class NetConfig:
     value_channels: int = 1
     value_hidden: int = 128
     value_head: str = "scalar"   # "scalar" (tanh) or "wdl" (3 logits)
+    value_pool: bool = False     # value head reads mean+max pooled channels (as with global pooling)
     preset: str | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -162,7 +163,8 @@ class PolicyValueNet(nn.Module):
                                         nn.ReLU(inplace=True))
         # With global pooling the value head reads pooled features, so it does not depend on the
         # board's exact layout (KataGo); otherwise the AlphaZero flatten.
-        value_in = 2 * vc if k else vc * hw
+        self._value_pooled = bool(k) or config.value_pool
+        value_in = 2 * vc if self._value_pooled else vc * hw
         out = 3 if config.value_head == "wdl" else 1
         self.value_fc = nn.Sequential(nn.Linear(value_in, config.value_hidden), nn.ReLU(inplace=True),
                                       nn.Linear(config.value_hidden, out))
@@ -171,7 +173,7 @@ class PolicyValueNet(nn.Module):
         x = self.tower(self.stem(x))
         policy = self.policy_fc(torch.flatten(self.policy_conv(x), 1))
         v = self.value_conv(x)
-        if self.config.global_pool_every:
+        if self._value_pooled:
             v = torch.cat([v.mean(dim=(2, 3)), v.amax(dim=(2, 3))], dim=1)
         else:
             v = torch.flatten(v, 1)

@@ -66,6 +66,10 @@ def _report(args) -> int:
         return 2
     print(text)
     print(f"curves: {png}")
+    if args.json:
+        from selfplay.report import write_results_json
+        out = write_results_json(args.run_dir, args.json)
+        print(f"wrote {out}")
     return 0
 
 
@@ -253,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     v.set_defaults(fn=_supervised_eval)
     r = sub.add_parser("report", help="write RUN_DIR/report.png (curves) and a text summary")
     r.add_argument("run_dir")
+    r.add_argument("--json", help="also write the run's evaluation history (with provenance: command, versions, "
+                   "the model's sha256, config) to this JSON file, e.g. under benchmarks/results/")
     r.set_defaults(fn=_report)
     e = sub.add_parser("export", help="write just the net of a run (or checkpoint) to a small model file")
     e.add_argument("source", help="a run folder (its newest checkpoint) or a checkpoint file")

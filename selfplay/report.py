@@ -63,13 +63,20 @@ def write_report(run_dir: str | Path) -> tuple[Path, str]:
                         ("train", "samples_per_s", "learner samples/s")]),
     ]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    for ax, (title, series) in zip(axes.flat, panels):
+    supervised = not any(r.get("tag") == "selfplay" for r in rows) and any("val_top1" in r for r in rows)
+    if supervised:   # no self-play games: show accuracy against training time instead
+        panels[2] = ("accuracy vs training time", [("eval", "val_top1", "validation top-1"),
+                                                    ("eval", "val_top3", "validation top-3")])
+    for i, (ax, (title, series)) in enumerate(zip(axes.flat, panels)):
+        by_hours = supervised and i == 2
         for tag, key, label in series:
             xs, ys = _series(rows, tag, key)
+            if by_hours:
+                xs = [r["hours"] for r in rows if r.get("tag") == tag and isinstance(r.get(key), (int, float))]
             if xs:
                 ax.plot(xs, ys, label=label, marker="o" if tag == "eval" else None, markersize=3)
         ax.set_title(title)
-        ax.set_xlabel("learner step")
+        ax.set_xlabel("CPU hours of training (one core)" if by_hours else "learner step")
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
@@ -80,6 +87,34 @@ def write_report(run_dir: str | Path) -> tuple[Path, str]:
     text = summary_text(run_dir)
     (run_dir / "report.txt").write_text(text + "\n")
     return png, text
+
+
+def write_results_json(run_dir: str | Path, out: str | Path) -> Path:
+    """The run's evaluation rows (and the last training row) with provenance, as a results file that
+    docs and model cards can cite: {provenance..., run_dir, config, eval: [...], last_train: {...}}."""
+    import tomllib
+
+    from traincore.provenance import provenance
+    run_dir = Path(run_dir)
+    rows = read_jsonl(run_dir / "metrics.jsonl")
+    model = run_dir / "model.pt"
+    cfg_path = run_dir / "config.toml"
+    config = tomllib.loads(cfg_path.read_text()) if cfg_path.exists() else None
+    train = [r for r in rows if r.get("tag") == "train"]
+    extra = {}
+    for name in ("runtime.json", "split.json", "read_report.json"):
+        f = run_dir / name
+        if f.exists():
+            d = json.loads(f.read_text())
+            if name == "read_report.json":
+                d = {k: v for k, v in d.items() if k != "errors"}
+            extra[name.removesuffix(".json")] = d
+    doc = {**provenance(models=[model] if model.exists() else []), "run_dir": str(run_dir), "config": config,
+           **extra, "eval": eval_table(run_dir), "last_train": train[-1] if train else None}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    return out
 
 
 def eval_table(run_dir: Path) -> list[dict]:

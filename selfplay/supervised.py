@@ -94,6 +94,16 @@ class SLData:
 class SLNet:
     preset: str = "b6c64"
     value_head: str = "scalar"
+    value_channels: int = 0           # 0: the preset's (1); more channels keep the value head from dying
+    value_pool: bool = False          # value head on mean+max pooled channels (KataGo-style)
+
+    def overrides(self) -> dict:
+        kw: dict = {"value_head": self.value_head}
+        if self.value_channels:
+            kw["value_channels"] = self.value_channels
+        if self.value_pool:
+            kw["value_pool"] = True
+        return kw
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ class SLTrain:
     checkpoint_every: int = 250
     keep_checkpoints: int = 3
     eval_every: int = 250
+    value_only: bool = False          # train the value head alone (trunk and policy frozen, BN stats too)
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,8 @@ class SLRun:
     name: str = ""
     torch_threads: int = 0            # 0 = torch's default
     max_minutes: float = 0.0
+    init: str = ""                    # start from this model file's weights (layers whose shape differs
+                                      # from this config's net, e.g. a wider value head, start fresh)
 
 
 @dataclass(frozen=True)
@@ -380,11 +393,23 @@ class SupervisedTrainer:
         self.game = make_game(cfg.game.name, **self.game_kwargs)
         self.runtime = Runtime.create(cfg.run.device, precision=cfg.run.precision)
         print(f"[supervised] precision: {self.runtime.describe()}", flush=True)
-        self.net = build_net(self.game, cfg.net.preset, value_head=cfg.net.value_head)
+        self.net = build_net(self.game, cfg.net.preset, **cfg.net.overrides())
+        if cfg.run.init and not resume:
+            self._load_init(cfg.run.init)
+        if cfg.train.value_only:
+            for name, p in self.net.named_parameters():
+                p.requires_grad_(name.startswith("value_"))
+            frozen = [m for name, m in self.net.named_children() if not name.startswith("value_")]
+
+            def keep_frozen_in_eval(module, args):   # fit() calls model.train(): trunk BN stays fixed
+                for m in frozen:
+                    m.eval()
+            self.net.register_forward_pre_hook(keep_frozen_in_eval)
         self.model = self.runtime.prepare(self.net)
         t = cfg.train
-        decay = [p for p in self.net.parameters() if p.dim() > 1]
-        no_decay = [p for p in self.net.parameters() if p.dim() <= 1]
+        params = [p for p in self.net.parameters() if p.requires_grad]
+        decay = [p for p in params if p.dim() > 1]
+        no_decay = [p for p in params if p.dim() <= 1]
         self.optimizer = torch.optim.SGD([{"params": decay, "weight_decay": t.weight_decay},
                                           {"params": no_decay, "weight_decay": 0.0}],
                                          lr=t.lr, momentum=t.momentum, nesterov=True)
@@ -401,6 +426,21 @@ class SupervisedTrainer:
         if resume:
             self._resume()
         (self.run_dir / "runtime.json").write_text(json.dumps(self.runtime.metadata(), indent=1) + "\n")
+
+    def _load_init(self, path: str) -> None:
+        st = load_checkpoint(path, kind="boardnet")
+        if st.get("game") != self.cfg.game.name and make_game(st["game"], **st.get("game_kwargs", {})).name != self.game.name:
+            raise ValueError(f"run.init {path}: a net for {st.get('game')}, not {self.game.name}")
+        mine = self.net.state_dict()
+        fresh = sorted(k for k in mine if k not in st["model"] or st["model"][k].shape != mine[k].shape)
+        trunk = [k for k in fresh if not k.startswith("value_")]
+        if trunk:
+            raise ValueError(f"run.init {path}: the net's shape differs from net.preset={self.cfg.net.preset!r} "
+                             f"outside the value head ({trunk[:4]}...)")
+        mine.update({k: v for k, v in st["model"].items() if k in mine and k not in fresh})
+        self.net.load_state_dict(mine)
+        print(f"[supervised] started from {path}" + (f"; fresh: {', '.join(sorted({k.split('.')[0] for k in fresh}))}"
+                                                     if fresh else ""), flush=True)
 
     def _resume(self) -> None:
         st = self.ckpt.load_latest()

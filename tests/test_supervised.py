@@ -178,3 +178,30 @@ def test_selfplay_init_starts_from_the_supervised_weights(tmp_path):
     # a net of another shape is refused with the reason
     with pytest.raises(ValueError, match="shape differs"):
         Trainer(_selfplay_cfg(tmp_path / "b", str(path), preset="b2c8"), progress=False)
+
+
+def test_value_only_finetune_from_init_changes_only_the_value_head(collection, tmp_path):
+    """A dead 1-channel value head (constant output) is replaced by a wider pooled one, trained
+    alone on top of the frozen trunk and policy (BN statistics included)."""
+    cfg = _cfg(tmp_path, collection, **{"train.total_steps": 6, "train.checkpoint_every": 6})
+    base = SupervisedTrainer(cfg, progress=False)
+    base.run()
+    src = base.run_dir / "model.pt"
+    before = load_checkpoint(src, kind="boardnet")["model"]
+    cfg2 = _cfg(tmp_path, collection, **{"train.total_steps": 20, "train.checkpoint_every": 10,
+                                         "train.value_only": "true", "net.value_channels": 8,
+                                         "net.value_pool": "true", "run.init": f"\"{src}\"",
+                                         "run.name": "\"vonly\"", "train.value_weight": 1.0})
+    tr = SupervisedTrainer(cfg2, progress=False)
+    tr.run()
+    after = load_checkpoint(tr.run_dir / "model.pt", kind="boardnet")
+    assert after["net"]["value_channels"] == 8 and after["net"]["value_pool"] is True
+    for k, v in after["model"].items():
+        if k.startswith("value_"):
+            continue
+        assert torch.equal(v, before[k]), k                  # trunk, policy and their BN stats untouched
+    assert after["model"]["value_fc.0.weight"].shape[1] == 16   # mean + max of 8 channels
+    # a trunk of another shape is refused
+    bad = _cfg(tmp_path, collection, **{"net.preset": "\"b2c16\"", "run.init": f"\"{src}\"", "run.name": "\"bad\""})
+    with pytest.raises(ValueError, match="outside the value head"):
+        SupervisedTrainer(bad, progress=False)
