@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--beta", type=float, default=0.05)
     p.add_argument("--out", type=Path, help="write the games here (PGN, SGF, PDN or move lines)")
+    p.add_argument("--json", type=Path, help="write the result (provenance, figures with a 95%% interval, "
+                   "one row per game) to this JSON file, e.g. under benchmarks/results/")
     p.add_argument("--quiet", action="store_true", help="no line per game")
     p.add_argument("--threads", type=_positive_int, help="torch threads for the networks")
     _precision_option(p)
@@ -204,7 +206,53 @@ def cmd_arena(args) -> int:
     if args.out:
         args.out.write_text(records_text(match.games), encoding="utf-8")
         print(f"wrote {len(match.games)} games to {args.out}")
+    if args.json:
+        _arena_json(args, game, match)
+        print(f"wrote {args.json}")
     return 0
+
+
+def _spec_models(spec: str) -> list:
+    """The model files a player spec names (model=NAME or path), for the results' sha256."""
+    from boardnet.models import ModelNotFoundError, resolve
+    out = []
+    for part in spec.split(":", 1)[-1].split(","):
+        key, _, value = part.partition("=")
+        if key.strip() == "model" and value.strip():
+            try:
+                out.append(resolve(value.strip()))
+            except ModelNotFoundError:
+                pass
+    return out
+
+
+def _finite(x: float) -> float | None:
+    """JSON has no infinities: an unbounded Elo interval end (all wins or all losses) is null."""
+    import math
+    return float(x) if math.isfinite(x) else None
+
+
+def _arena_json(args, game, match) -> None:
+    """The match as a results file: provenance (command, versions, model sha256), players, figures, games."""
+    import json
+
+    from boardnet.elo import wilson_interval
+    from traincore.provenance import provenance
+    n = len(match.scored)
+    score = (match.wins + 0.5 * match.draws) / n if n else float("nan")
+    elo, lo, hi = match.elo() if n else (float("nan"),) * 3
+    doc = {**provenance(models=_spec_models(args.a) + _spec_models(args.b),
+                        data=[args.openings] if args.openings else []),
+           "game": game.name, "player_a": args.a, "player_b": args.b, "max_plies": args.max_plies,
+           "figures": {"games": len(match.games), "scored": n, "errors": match.errors, "wins_a": match.wins,
+                       "draws": match.draws, "losses_a": match.losses, "score_a": score,
+                       "score_a_95": list(wilson_interval(match.wins + 0.5 * match.draws, n)) if n else None,
+                       "elo_a": _finite(elo), "elo_a_95": [_finite(lo), _finite(hi)]},
+           "games": [{"index": g.index, "a_first": g.a_first, "opening": g.opening, "result": list(g.result),
+                      "score_a": g.score_a, "termination": g.termination, "plies": len(g.actions),
+                      "error": g.error} for g in match.games]}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(doc, indent=1, default=float) + "\n", encoding="utf-8")
 
 
 def cmd_records(args) -> int:
