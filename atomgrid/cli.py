@@ -66,9 +66,24 @@ def _cmd_evaluate(args) -> int:
             raise SystemExit(f"atomgrid evaluate: unknown set {args.set!r} (casf2016, dude:fabp4, dude:inha)")
         results.append(res)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        from traincore.provenance import write_results
+        write_results(args.json, "atomgrid_evaluate", results, models=[args.model] + baselines,
+                      data=_evaluate_data(args), settings={
+                          "set": args.set, "bootstrap": args.bootstrap, "poses": args.poses,
+                          "max_decoys": args.max_decoys, "seed": args.seed, "threads": args.threads,
+                          "device": args.device})
+        print(f"results written to {args.json}")
     return 0
+
+
+def _evaluate_data(args) -> list:
+    """The input files of an evaluation, for the provenance block (hashed there)."""
+    from .data import drug_root
+    if args.set == "casf2016":
+        return [args.cache] if Path(args.cache).exists() else [drug_root() / "casf2016"]
+    d = drug_root() / "dude" / args.set.split(":", 1)[1]
+    return [d / n for n in ("receptor.pdb", "crystal_ligand.mol2", "actives_final.mol2.gz", "decoys_final.mol2.gz",
+                            "actives_final.ism", "decoys_final.ism") if (d / n).exists()]
 
 
 def add_evaluate(sub) -> None:
@@ -89,7 +104,8 @@ def add_evaluate(sub) -> None:
                    help="DUD-E --poses template: Ray actors that pose and score chunks (0: this process)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    p.add_argument("--json", help="write the results as JSON here")
+    p.add_argument("--json", help="write the results as JSON here, with provenance (command, versions, commit, "
+                                  "model and data sha256, date): a file docs and model cards can cite")
     p.set_defaults(func=_cmd_evaluate)
 
 

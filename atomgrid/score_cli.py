@@ -54,10 +54,17 @@ def _cmd_score(args) -> int:
 
 def _cmd_enrich(args) -> int:
     actives = active_ids(args.actives)
+    figures = {}
     for col in args.columns:
         res = enrichment(args.scores, actives, col)
+        figures[col] = res
         print(f"{col}: {res['compounds']} compounds ({res['actives']} actives, {res['failed_rows']} failed rows): "
               f"ROC AUC {res['roc_auc']:.3f}, EF1% {res['ef1']:.2f}, EF5% {res['ef5']:.2f}")
+    if args.json:
+        from traincore.provenance import write_results
+        write_results(args.json, "atomgrid_enrich", figures, data=[args.scores, *args.actives],
+                      settings={"columns": list(args.columns)})
+        print(f"results written to {args.json}")
     if args.plot:
         print(f"curves written to {plot_curves(args.scores, actives, args.columns, args.plot)}")
     return 0
@@ -105,4 +112,6 @@ def add_score_commands(sub) -> None:
     e.add_argument("--columns", nargs="+", default=["score"],
                    help="score columns to rank by (default: score; e.g. score pK vina; vina is ranked lowest first)")
     e.add_argument("--plot", metavar="PNG", help="write ROC and enrichment curves of the columns side by side")
+    e.add_argument("--json", metavar="PATH", help="write the figures per column as JSON here, with provenance "
+                                                 "(command, versions, commit, sha256 of the CSV and actives files, date)")
     e.set_defaults(func=_cmd_enrich)

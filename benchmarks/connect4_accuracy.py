@@ -33,6 +33,9 @@ def main() -> None:
     ap.add_argument("--positions", type=int, default=200, help="first N positions of each file (1000 = all)")
     ap.add_argument("--mcts", type=int, default=0, help="also pure MCTS with this many simulations (slow)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--json", nargs="?", const="", default=None, metavar="PATH",
+                    help="write the rows with provenance to benchmarks/results/connect4_accuracy-<date>.json "
+                         "(or PATH)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     data = Path(os.environ.get("GRIDNETS_DATA", ROOT.parent / "shared" / "data")) / "games" / "connect4"
@@ -57,6 +60,12 @@ def main() -> None:
     for r in rows:
         print(f"| {r['file']} | {r['player']} | {r['not_mistake']:.1%} | {r['perfect']:.1%} |")
     print(json.dumps(rows))
+    if args.json is not None:
+        sys.path.insert(1, str(ROOT / "benchmarks"))
+        from _results import write_result
+        figures = {"visits": args.visits, "positions": args.positions, "threads": args.threads, "rows": rows}
+        print("results written to", write_result("connect4_accuracy", figures, models={args.model: resolve(args.model)},
+                                                 out=args.json or None))
 
 
 if __name__ == "__main__":

@@ -106,14 +106,14 @@ def read_openings(path: str | Path, game: Game) -> list[list[int]]:
         if not line:
             continue
         toks = line.split()
-        if game.name == "connect4" and len(toks) == 1 and toks[0].isdigit():
+        if game.column_moves and len(toks) == 1 and toks[0].isdigit():
             toks = list(toks[0])
         state, acts = game.initial_state(), []
         for t in toks:
-            if t[-1] == "." or t.rstrip(".").isdigit() and game.name == "chess":
-                continue  # PGN-style move numbers "1." in chess lines
+            if t[-1] == "." or t.rstrip(".").isdigit() and game.record_format == "pgn":
+                continue  # move numbers "1." (and in PGN-recorded games, bare "1")
             try:
-                many = state.text_to_actions(t) if hasattr(state, "text_to_actions") else [state.text_to_action(t)]
+                many = state.text_to_actions(t) if game.multi_action_turns else [state.text_to_action(t)]
             except GameError as e:
                 raise ValueError(f"openings file {path}: line {num}: move {t!r}: {e}") from None
             for a in many:
@@ -160,6 +160,12 @@ def play_game(game: Game, first, second, opening: Sequence[int] = (), *, max_pli
         actions.append(a)
         if on_move is not None:
             on_move(state, a)
+    return _finished(game, state, first, second, actions, result, termination, index, a_first, event)
+
+
+def _finished(game: Game, state: State, first, second, actions: list[int], result, termination: str,
+              index: int, a_first: bool, event: str) -> GameResult:
+    """The GameResult of a game that ended in `state` (by the rules when `result` is None)."""
     if result is None:
         r = state.returns()
         result = (float(r[0]), float(r[1]))
@@ -167,6 +173,77 @@ def play_game(game: Game, first, second, opening: Sequence[int] = (), *, max_pli
     record = game_record(game, actions, result, players=(first.name, second.name), event=event,
                          termination="resign" if kind and "resigned" in kind else kind)
     return GameResult(index, actions, result, a_first, termination, record)
+
+
+def choose_moves(player, states: Sequence[State], histories: Sequence[Sequence[int]]) -> list[int | None]:
+    """The player's actions for several positions at once: one `select_many(states, histories)` call
+    when the player has one (a net that searches them in one lock-step batch), else `select` per state."""
+    many = getattr(player, "select_many", None)
+    if many is not None:
+        return list(many(list(states), list(histories)))
+    return [player.select(s, h) for s, h in zip(states, histories)]
+
+
+def _illegal(game: Game, state: State, a) -> bool:
+    return not 0 <= int(a) < game.action_size or not state.legal_mask()[int(a)]
+
+
+def play_lockstep(game: Game, a, b, games: int, openings: Sequence[Sequence[int]], *,
+                  max_plies: int | None = None, event: str = "boardnet arena") -> list[GameResult]:
+    """All `games` games at once between the players `a` and `b` (objects, not factories): game i
+    plays opening `i // 2` with A first in even games, as `play_match` does. Each round A moves in
+    every game where it is to move (one `choose_moves` call), then B does, so a player with
+    `select_many` searches all its positions in one batch. Both players see the games interleaved:
+    `new_game` is called once, so they must not keep per-game state in `select` (tree reuse).
+    Resignation, illegal moves and the ply limit are handled as in `play_game`."""
+    start = game.initial_state()
+    for p in (a, b):
+        p.new_game(game, start)
+    states, actions = [], []
+    for i in range(games):
+        s, acts = start, []
+        for x in openings[(i // 2) % len(openings)]:
+            s = s.apply(int(x))
+            acts.append(int(x))
+        states.append(s)
+        actions.append(acts)
+    a_first = [i % 2 == 0 for i in range(games)]
+    ended: list[tuple | None] = [None] * games   # (result, termination) once a game stops early
+    active = [i for i in range(games) if not states[i].is_terminal()]
+    while active:
+        for a_moves, player in ((True, a), (False, b)):
+            idx = []
+            for i in active:
+                if ended[i] is not None or states[i].is_terminal():
+                    continue
+                if (states[i].to_play() == 0) != (a_first[i] == a_moves):
+                    continue
+                if max_plies is not None and len(actions[i]) >= max_plies:
+                    ended[i] = ((0.0, 0.0), "adjudicated draw (move limit)")
+                    continue
+                idx.append(i)
+            if not idx:
+                continue
+            chosen = choose_moves(player, [states[i] for i in idx], [list(actions[i]) for i in idx])
+            for i, act in zip(idx, chosen):
+                mover = states[i].to_play()
+                lost = (-1.0, 1.0) if mover == 0 else (1.0, -1.0)
+                if act is None:
+                    ended[i] = (lost, f"{player.name} resigned")
+                elif _illegal(game, states[i], act):
+                    ended[i] = (lost, f"{player.name} played an illegal move ({int(act)})")
+                else:
+                    states[i] = states[i].apply(int(act))
+                    actions[i].append(int(act))
+        active = [i for i in active if ended[i] is None and not states[i].is_terminal()]
+    out = []
+    for i in range(games):
+        first, second = (a, b) if a_first[i] else (b, a)
+        result, termination = ended[i] or (None, "rules")
+        g = _finished(game, states[i], first, second, actions[i], result, termination, i, a_first[i], event)
+        g.opening = (i // 2) % len(openings)
+        out.append(g)
+    return out
 
 
 def records_text(games: Sequence[GameResult]) -> str:
@@ -241,7 +318,8 @@ def play_match(game: Game, make_a: Callable[[], object], make_b: Callable[[], ob
                alpha: float = 0.05, beta: float = 0.05,
                on_game: Callable[[GameResult, MatchResult], None] | None = None,
                processes: bool = False, keep_going: bool = False,
-               finish: Callable[[GameResult, object, object], None] | None = None) -> MatchResult:
+               finish: Callable[[GameResult, object, object], None] | None = None,
+               lockstep: bool = False) -> MatchResult:
     """Play `games` games between players made by `make_a` and `make_b` (one pair per parallel
     worker, since players hold processes and trees). With `sprt=(elo0, elo1)` the match
     stops starting new games once the test decides. Games are returned in index order.
@@ -250,13 +328,34 @@ def play_match(game: Game, make_a: Callable[[], object], make_b: Callable[[], ob
     `finish` and the game must pickle, e.g. `functools.partial(make_player, spec, game)`).
     `keep_going=True` records a game that raises as an error game (see the module doc).
     `finish(game_result, first, second)` runs in the worker after each game with the two
-    players (first mover first), e.g. to rescore it or read their clocks into `info`."""
+    players (first mover first), e.g. to rescore it or read their clocks into `info`.
+
+    `lockstep=True` plays all games at once with one pair of players (`play_lockstep`): a net
+    player with `select_many` then searches every game's position in one batch, which is how
+    self-play evaluation runs its matches. It excludes parallel workers, SPRT stops and keep_going."""
     if games < 1:
         raise ValueError(f"arena games={games!r}: expected at least 1")
     if parallel < 1:
         raise ValueError(f"arena parallel={parallel!r}: expected at least 1")
     openings = list(openings) if openings else [[]]
     match = MatchResult(names=("A", "B"), sprt_bounds=sprt, sprt_alpha_beta=(alpha, beta))
+    if lockstep:
+        if parallel > 1 or processes or sprt is not None or keep_going:
+            raise ValueError("arena lockstep: all games run in one batch; parallel, processes, sprt and "
+                             "keep_going do not apply")
+        pair = _Pair(make_a, make_b)
+        try:
+            a, b = pair.get()
+            match.names = (a.name, b.name)
+            for g in play_lockstep(game, a, b, games, openings, max_plies=max_plies):
+                if finish is not None:
+                    finish(g, *((a, b) if g.a_first else (b, a)))
+                match.games.append(g)
+                if on_game is not None:
+                    on_game(g, match)
+        finally:
+            pair.close()
+        return match
     lock = threading.Lock()
     next_index = [0]
     stop = threading.Event()

@@ -167,9 +167,9 @@ def cmd_gtp(args) -> int:
 
     game = args.game
     if args.komi is not None:
-        if not game.name.startswith("go"):
+        if not game.has_komi:
             raise ValueError(f"--komi {args.komi}: only Go has komi, not {game.name}")
-        game = make_game("go", board_size=game.n, komi=args.komi)
+        game = make_game(game.name, komi=args.komi)
     visits = args.visits or (None if args.movetime else 400)
     server = GTPServer(game, lambda g: load_engine(g, args.model, visits=visits or 400, device=args.device,
                                                    batch_size=args.batch_size, notice=stderr_notice,
@@ -243,6 +243,7 @@ def _arena_json(args, game, match) -> None:
     elo, lo, hi = match.elo() if n else (float("nan"),) * 3
     doc = {**provenance(models=_spec_models(args.a) + _spec_models(args.b),
                         data=[args.openings] if args.openings else []),
+           "command": " ".join(["boardnet", *args.argv]),
            "game": game.name, "player_a": args.a, "player_b": args.b, "max_plies": args.max_plies,
            "figures": {"games": len(match.games), "scored": n, "errors": match.errors, "wins_a": match.wins,
                        "draws": match.draws, "losses_a": match.losses, "score_a": score,
@@ -297,6 +298,7 @@ def cmd_models(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # for the command line in results files
     if getattr(args, "threads", None):
         import torch
         torch.set_num_threads(args.threads)

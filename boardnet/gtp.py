@@ -29,11 +29,10 @@ from typing import TextIO
 
 from boardnet.games import make_game
 from boardnet.games.base import GameError
-from boardnet.players import ProgressReporter, analysis_rows, go_choose, is_go
+from boardnet.players import ProgressReporter, analysis_rows, go_choose, uses_pass_rule
 from boardnet.timeman import allot_time
 
 NAME = "boardnet"
-FIXED_SIZES = {"connect4": 7, "tictactoe": 3, "checkers": 8}
 UNLIMITED_VISITS = 10 ** 9
 
 
@@ -59,8 +58,9 @@ class GTPServer:
         """`resign_threshold`: genmove answers `resign` once the search's value for the side to move
         has been below it (e.g. -0.9, a 5% win chance) for `resign_moves` of that side's moves in a
         row, from the game's 20th move on; None (the default) never resigns. Analysis never resigns."""
-        if game.name == "chess":
-            raise ValueError("gtp chess: chess speaks UCI; run `boardnet uci` instead")
+        if game.protocol != "gtp":
+            raise ValueError(f"gtp {game.name}: {game.name} speaks {game.protocol.upper()}; "
+                             f"run `boardnet {game.protocol}` instead")
         if resign_threshold is not None and not -1.0 < resign_threshold < 1.0:
             raise ValueError(f"resign threshold {resign_threshold}: must be between -1 and 1 (exclusive)")
         if resign_moves < 1:
@@ -102,13 +102,13 @@ class GTPServer:
 
     # -- move text --------------------------------------------------------------------------------
     def _move_actions(self, state, text: str) -> list[int]:
-        if self.game.name == "connect4" and len(text) >= 2 and text[0].isalpha() and text[1:].isdigit():
+        if self.game.column_moves and len(text) >= 2 and text[0].isalpha() and text[1:].isdigit():
             col = "abcdefg".find(text[0].lower())
             if col < 0:
                 raise GTPError(f"illegal move: vertex {text!r} is off the 7-column board")
             text = str(col + 1)
         try:
-            if hasattr(state, "text_to_actions"):
+            if self.game.multi_action_turns:
                 return list(state.text_to_actions(text))
             return [state.text_to_action(text)]
         except GameError as e:
@@ -126,7 +126,7 @@ class GTPServer:
             raise GTPError(f"{what}: the game is over")
         if s.to_play() == colour:
             return
-        if is_go(self.game):
+        if self.game.has_pass:
             self.states.append(s.apply(self.game.pass_action))
             if self.state.is_terminal():
                 self.states.pop()
@@ -150,11 +150,11 @@ class GTPServer:
     def genmove(self, colour: int) -> str:
         start = len(self.states) - 1
         s = self.state
-        if is_go(self.game) and not s.is_terminal() and s.to_play() != colour:
+        if self.game.has_pass and not s.is_terminal() and s.to_play() != colour:
             self._turn(colour, "genmove")
             s = self.state
         if s.is_terminal():
-            if is_go(self.game):
+            if self.game.has_pass:
                 return "pass"
             raise GTPError("genmove: the game is over")
         if s.to_play() != colour:
@@ -166,10 +166,11 @@ class GTPServer:
             an = self.engine.analyse(st, visits=visits, movetime=movetime)
             if not texts and self._should_resign(st, an.value):
                 return "resign"
-            a = go_choose(st, an, self.game.text_to_action) if is_go(self.game) else int(an.best_action)
+            a = (go_choose(st, an, self.game.text_to_action) if uses_pass_rule(self.game)
+                 else int(an.best_action))
             texts.append(st.action_to_text(a))
             self.states.append(st.apply(a))
-            if not getattr(self.state, "mid_capture", False):
+            if not (self.game.multi_action_turns and self.state.mid_capture):
                 break
         self.marks.append(start)
         if len(texts) == 1:
@@ -182,7 +183,7 @@ class GTPServer:
             return False
         me = state.to_play()
         self._hopeless[me] = self._hopeless[me] + 1 if value < self.resign_threshold else 0
-        return getattr(state, "ply", 20) >= 20 and self._hopeless[me] >= self.resign_moves
+        return state.ply >= 20 and self._hopeless[me] >= self.resign_moves
 
     # -- lz-analyze --------------------------------------------------------------------------------------
     def _lz_line(self, an) -> str:
@@ -264,15 +265,15 @@ class GTPServer:
         if len(args) != 1 or not args[0].isdigit():
             raise GTPError("boardsize: expected one integer")
         n = int(args[0])
-        if is_go(g):
+        if g.resizable:
             if n != g.n:
                 try:
-                    new = make_game("go", board_size=n, komi=g.komi)
+                    new = make_game(g.name, board_size=n, komi=g.komi)
                     engine = self.make_engine(new)  # a net for another size is refused here
                 except (ValueError, OSError):
                     raise GTPError("unacceptable size") from None
                 self.game, self._engine = new, engine
-        elif n != FIXED_SIZES.get(g.name):
+        elif n != max(g.obs_shape[1:]):   # a fixed board's size: its longer side (Connect Four: 7)
             raise GTPError("unacceptable size")
         self.clear()
         return ""
@@ -292,9 +293,9 @@ class GTPServer:
             komi = float(args[0])
         except ValueError:
             raise GTPError(f"komi {args[0]!r}: not a number") from None
-        if is_go(g) and komi != g.komi:
+        if g.has_komi and komi != g.komi:
             try:
-                new = make_game("go", board_size=g.n, komi=komi)
+                new = make_game(g.name, komi=komi)
             except ValueError as e:
                 raise GTPError(str(e)) from None
             # Same moves on the new game: komi only changes the score, not the board.
@@ -338,7 +339,7 @@ class GTPServer:
 
     def _final_score(self, args: list[str]) -> str:
         s = self.state
-        if is_go(self.game):
+        if self.game.scoring == "area":
             sc = s.score()
             return "0" if sc == 0 else f"{'B' if sc > 0 else 'W'}+{abs(sc):g}"
         if not s.is_terminal():

@@ -14,11 +14,9 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from boardnet.games.base import Game, GameError, State
-from boardnet.players import ProgressReporter, analysis_rows, go_choose, is_go
+from boardnet.players import ProgressReporter, analysis_rows, go_choose, is_go, uses_pass_rule
 from boardnet.records import game_record
 
-SIDE_NAMES = {"chess": ("White", "Black"), "go": ("Black", "White"), "connect4": ("X", "O"),
-              "tictactoe": ("X", "O"), "checkers": ("Black", "White")}
 COLOUR_WORDS = {"first": 0, "second": 1, "white": None, "black": None, "x": 0, "o": 1,
                 "both": "both", "none": "none"}
 HELP = ("commands: <move> | undo | hint | analyse | new | save FILE | board | moves | go "
@@ -26,8 +24,8 @@ HELP = ("commands: <move> | undo | hint | analyse | new | save FILE | board | mo
 
 
 def side_names(game: Game) -> tuple[str, str]:
-    key = "go" if is_go(game) else game.name
-    return SIDE_NAMES.get(key, ("first", "second"))
+    """The two players' names for people, as the game declares them (`Game.side_names`)."""
+    return tuple(game.side_names)
 
 
 def human_sides(game: Game, colour: str) -> frozenset[int]:
@@ -142,7 +140,7 @@ def result_words(state: State, result=None) -> str:
     term = getattr(state, "termination", None)
     if callable(term) and term():
         why = f" ({term()})"
-    elif is_go(state.game):
+    elif state.game.scoring == "area":
         why = f" (area score {state.score():+g} for Black)"
     if r[0] > 0:
         return f"{names[0]} wins{why}"
@@ -214,7 +212,8 @@ class PlaySession:
     def engine_move(self) -> None:
         state = self.state
         an = self._think(state)
-        a = go_choose(state, an, self.game.text_to_action) if is_go(self.game) else int(an.best_action)
+        a = (go_choose(state, an, self.game.text_to_action) if uses_pass_rule(self.game)
+             else int(an.best_action))
         text = move_text(state, a)
         self.push(a)
         self.say(f"{self.engine_name} plays {text}  (win {100 * an.win_prob:.1f}%, {an.nodes} nodes, "
@@ -234,7 +233,7 @@ class PlaySession:
         s = self.state
         if s.is_terminal():
             raise GameError(f"move {text!r}: the game is over (new, undo, save FILE or quit)")
-        if hasattr(s, "text_to_actions"):
+        if self.game.multi_action_turns:
             return list(s.text_to_actions(text))
         return [s.text_to_action(text)]
 
@@ -246,7 +245,7 @@ class PlaySession:
         self.actions.pop()
         # Back to the human's turn: also take back the engine's moves (and the rest of a multi-jump).
         while self.actions and (self.state.to_play() not in self.human
-                                or getattr(self.state, "mid_capture", False)):
+                                or self.game.multi_action_turns and self.state.mid_capture):
             self.states.pop()
             self.actions.pop()
         self.show()
@@ -316,7 +315,7 @@ class PlaySession:
             self.show()
         elif w == "moves":
             s = self.state
-            moves = (s.legal_moves_text() if hasattr(s, "legal_moves_text")
+            moves = (s.legal_moves_text() if self.game.multi_action_turns
                      else [move_text(s, a) for a in s.legal_actions()])
             self.say("legal moves: " + (" ".join(moves) if moves else "none"))
         elif w == "go":
@@ -324,8 +323,9 @@ class PlaySession:
                 self.say("? go: the game is over")
             else:
                 self.engine_move()
-                while getattr(self.state, "mid_capture", False) and not self.state.is_terminal():
-                    self.engine_move()  # a checkers multi-jump is finished by the same side
+                # a multi-action turn (a checkers multi-jump) is finished by the same side
+                while self.game.multi_action_turns and self.state.mid_capture and not self.state.is_terminal():
+                    self.engine_move()
                 self.show()
                 self.engine_turns()
         else:

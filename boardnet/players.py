@@ -1,5 +1,5 @@
 """Players for matches and front ends: our engine at a setting, pure MCTS, random, and external
-programs over UCI (chess: stockfish) or GTP (Go: gnugo).
+programs over UCI (chess: stockfish, through python-chess's `chess.engine`) or GTP (Go: gnugo).
 
 A player sees the start state and the actions played since (`history`), so an external program
 can be brought up to date; `select` returns the action to play, or None to resign.
@@ -15,6 +15,7 @@ Build players from a one-line spec (`make_player`), as the `arena` command does:
 """
 from __future__ import annotations
 
+import asyncio
 import shlex
 import shutil
 import subprocess
@@ -120,7 +121,7 @@ def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int])
     # dead stone of ours in the other side's area counts as alive there but not for a human or GNU Go
     winning = (score > 0 if me == 0 else score < 0) and state.settled()
     best = int(analysis.best_action)
-    opponent_passed = getattr(state, "last_action", lambda: None)() == game.pass_action
+    opponent_passed = state.last_action() == game.pass_action
     if winning and (best == game.pass_action or opponent_passed):
         return game.pass_action
     if best != game.pass_action:
@@ -135,7 +136,15 @@ def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int])
     return game.pass_action
 
 
+def uses_pass_rule(game: Game) -> bool:
+    """Whether our players choose by the pass rule of `go_choose` / `go_policy_choose`: games with
+    a pass move and an area score to judge it by (capabilities `has_pass`, `scoring`)."""
+    return game.has_pass and game.scoring == "area"
+
+
 def is_go(game: Game) -> bool:
+    """The Go family by name: only for picking a board picture (`boardnet.play.draw`); behaviour
+    branches on the game's capabilities (`boardnet.games.base.CAPABILITIES`)."""
     return game.name.lower().startswith("go")
 
 
@@ -316,7 +325,7 @@ class PolicyPlayer:
         priors, values = self.engine.evaluator.evaluate([state])
         p = np.asarray(priors[0], dtype=np.float64)
         self.last_value = float(values[0])
-        if is_go(state.game):
+        if uses_pass_rule(state.game):
             return go_policy_choose(state, p, self.self_atari)
         return int(np.argmax(np.where(state.legal_mask(), p, -1.0)))
 
@@ -342,7 +351,7 @@ class EnginePlayer:
     def select(self, state, history) -> int:
         an = self.engine.analyse(state, visits=self.visits, movetime=self.movetime)
         self.last_analysis = an
-        if is_go(state.game):
+        if uses_pass_rule(state.game):
             return go_choose(state, an, state.game.text_to_action)
         return int(an.best_action)
 
@@ -366,6 +375,15 @@ def find_program(cmd: str) -> str | None:
         cand = Path("/usr/games") / prog
         found = str(cand) if cand.is_file() else None
     return found
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds process `pid` has used so far (Linux /proc), else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 class _Process:
@@ -412,11 +430,7 @@ class _Process:
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU seconds the child has used so far (Linux /proc), else None."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            return None
+        return process_cpu_seconds(self.proc.pid)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -432,71 +446,128 @@ class _Process:
 
 
 class UCIPlayer:
-    """An external chess engine over UCI (e.g. `stockfish` with UCI_LimitStrength/UCI_Elo)."""
+    """An external chess engine over UCI (e.g. `stockfish` with UCI_LimitStrength/UCI_Elo), driven
+    by python-chess's `chess.engine` (`SimpleEngine`). Every failure - a missing program, a bad
+    option, an engine that dies or goes silent mid-game, an illegal answer - is an `ExternalError`
+    of one line naming the command, so the arena records a game error instead of a traceback."""
 
     def __init__(self, cmd: str = "stockfish", options: dict[str, str] | None = None,
                  movetime: float | None = 0.1, nodes: int | None = None, depth: int | None = None,
                  name: str | None = None, timeout: float = 60.0):
+        import chess.engine
+
         self.cmd, self.options = cmd, dict(options or {})
         self.movetime, self.nodes, self.depth, self.timeout = movetime, nodes, depth, timeout
-        self._p = _Process(cmd, f"uci engine {cmd!r}")
+        self.label = f"uci engine {cmd!r}"
+        args = shlex.split(cmd)
+        prog = find_program(cmd)
+        if prog is None:
+            raise ExternalError(f"{self.label}: program {args[0] if args else ''!r} not found in PATH "
+                                f"or /usr/games")
+        args[0] = prog
         try:
-            self._p.send("uci")
-            ident = None
-            while True:
-                line = self._p.readline(timeout)
-                if line.startswith("id name "):
-                    ident = line[8:].strip()
-                if line.strip() == "uciok":
-                    break
-            for k, v in self.options.items():
-                self._p.send(f"setoption name {k} value {v}")
-            self._ready()
-        except ExternalError:
-            self._p.close()
-            raise
+            self._engine = chess.engine.SimpleEngine.popen_uci(args, timeout=timeout,
+                                                               stderr=subprocess.DEVNULL)
+        except Exception as e:   # the loop thread hands back any start-up failure
+            raise self._error(e, "starting") from None
+        try:
+            self._engine.configure(self._typed_options())
+            ident = self._engine.id.get("name")
+        except BaseException as e:
+            self._engine.close()
+            if not isinstance(e, Exception):
+                raise
+            raise self._error(e, "setting options") from None
         extra = ",".join(f"{k}={v}" for k, v in self.options.items())
         self.name = name or (ident or cmd) + (f" ({extra})" if extra else "")
         self._start_fen = None
+        self._game_token = object()
 
-    def _ready(self) -> None:
-        self._p.send("isready")
-        while self._p.readline(self.timeout).strip() != "readyok":
-            pass
+    def _typed_options(self) -> dict[str, object]:
+        """The spec's option texts as the values `chess.engine` sends, checked against the
+        options the engine declared (unknown names and malformed values are one-line errors)."""
+        declared = self._engine.options
+        out: dict[str, object] = {}
+        for k, v in self.options.items():
+            if k not in declared:
+                raise ExternalError(f"{self.label}: no option {k!r} (it has: "
+                                    f"{', '.join(sorted(declared))})")
+            if declared[k].type == "check":
+                t = str(v).strip().lower()
+                if t not in ("true", "false"):
+                    raise ExternalError(f"{self.label}: option {k}={v!r}: expected true or false")
+                out[k] = t == "true"
+            else:
+                out[k] = v
+        return out
+
+    def _error(self, e: BaseException, doing: str) -> ExternalError:
+        """One line naming the engine for whatever `chess.engine` raised while `doing`."""
+        import chess.engine
+
+        if isinstance(e, ExternalError):
+            return e
+        if isinstance(e, chess.engine.EngineTerminatedError):
+            return ExternalError(f"{self.label}: process exited ({doing}): {e}")
+        if isinstance(e, (TimeoutError, asyncio.TimeoutError)):
+            return ExternalError(f"{self.label}: no answer within {self.timeout:g} s ({doing})")
+        text = str(e).strip().splitlines()
+        return ExternalError(f"{self.label}: {doing}: {text[0] if text else type(e).__name__}")
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds the engine process has used so far (Linux), None where that cannot be read."""
+        try:
+            pid = self._engine.transport.get_pid()
+        except Exception:
+            return None
+        return process_cpu_seconds(pid)
 
     def new_game(self, game, start) -> None:
         from boardnet.records import chess_board
         import chess
 
-        self._p.send("ucinewgame")
-        self._ready()
+        if game.protocol != "uci":
+            raise ExternalError(f"{self.label}: only chess is played with external UCI programs, "
+                                f"not {game.name}")
         fen = chess_board(start).fen()
         self._start_fen = None if fen == chess.STARTING_FEN else fen
+        self._game_token = object()   # a new token: chess.engine sends ucinewgame + isready
 
     def select(self, state, history) -> int | None:
+        import chess
+        import chess.engine
         from boardnet.records import chess_move
 
-        # Rebuild the UCI move list from the start by walking back along history.
-        moves = []
+        # The board from the game's start with every move since, so `position` carries the moves.
+        board = chess.Board(self._start_fen) if self._start_fen else chess.Board()
         s = self._start_state(state.game)
         for a in history:
-            moves.append(chess_move(s, a).uci())
+            board.push(chess_move(s, a))
             s = s.apply(a)
-        pos = f"position fen {self._start_fen}" if self._start_fen else "position startpos"
-        self._p.send(pos + (" moves " + " ".join(moves) if moves else ""))
         if self.nodes:
-            self._p.send(f"go nodes {int(self.nodes)}")
+            limit = chess.engine.Limit(nodes=int(self.nodes))
         elif self.depth:
-            self._p.send(f"go depth {int(self.depth)}")
+            limit = chess.engine.Limit(depth=int(self.depth))
         else:
-            self._p.send(f"go movetime {max(1, int(1000 * (self.movetime or 0.1)))}")
-        while True:
-            line = self._p.readline(self.timeout + (self.movetime or 0))
-            if line.startswith("bestmove"):
-                parts = line.split()
-                if len(parts) < 2 or parts[1] in ("(none)", "0000"):
-                    return None
-                return chess_action(state, parts[1])
+            limit = chess.engine.Limit(time=self.movetime or 0.1)
+        # SimpleEngine times out only searches limited by time; a watchdog bounds the others.
+        expired = threading.Event()
+        timer = None
+        if limit.time is None:
+            timer = threading.Timer(self.timeout, lambda: (expired.set(), self._engine.close()))
+            timer.daemon = True
+            timer.start()
+        try:
+            result = self._engine.play(board, limit, game=self._game_token)
+        except Exception as e:
+            raise self._error(TimeoutError() if expired.is_set() else e,
+                              f"move {len(history) + 1}") from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if result.move is None:
+            return None
+        return chess_action(state, result.move.uci())
 
     def _start_state(self, game):
         if self._start_fen:
@@ -505,10 +576,11 @@ class UCIPlayer:
 
     def close(self) -> None:
         try:
-            self._p.send("quit")
-        except ExternalError:
+            self._engine.timeout = 2.0   # do not wait long for an engine that ignores `quit`
+            self._engine.quit()
+        except Exception:
             pass
-        self._p.close()
+        self._engine.close()
 
 
 def chess_action(state: State, uci: str) -> int:
@@ -569,7 +641,7 @@ class GTPPlayer:
         return "\n".join(out).strip()
 
     def new_game(self, game, start) -> None:
-        if not is_go(game):
+        if not (game.protocol == "gtp" and game.has_komi and game.resizable):   # boardsize, komi
             raise ExternalError(f"gtp engine {self.cmd!r}: only Go is played with external GTP "
                                 f"programs, not {game.name}")
         if start.ply != 0 or start.stone_counts() != (0, 0):

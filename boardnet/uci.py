@@ -97,6 +97,9 @@ class UCIServer:
 
     def __init__(self, game, make_engine: Callable[[str | None], object], *, model: str | None = None,
                  visits: int = 800, out: TextIO | None = None):
+        if game.protocol != "uci":
+            raise ValueError(f"uci {game.name}: {game.name} speaks {game.protocol.upper()}; "
+                             f"run `boardnet {game.protocol} {game.name}` instead")
         self.game = game
         self.make_engine = make_engine
         self.model = model

@@ -1,39 +1,43 @@
-"""Evaluation of self-play nets: matches in lock-step, Elo, solved-position accuracy, perfect play.
+"""Evaluation of self-play nets: matches, Elo, solved-position accuracy, perfect play.
 
-Players choose moves for a list of states at once, so a net player searches all its games in one
-lock-step batch (`moves(states) -> actions`). Matches alternate colours and start from random opening
-plies shared by each pair of games (the same opening with colours swapped), so greedy players still
-give varied games.
+Matches are played by the one match layer, `boardnet.arena.play_match`, in lock-step mode: all games of a
+match advance together, so a net player searches every game's position in one batch (`NetPlayer.select_many`).
+The players are boardnet players (`new_game`, `select`, `close`; `boardnet.players.MCTSPlayer` and
+`RandomPlayer` for the baselines). Games start from random opening plies drawn with the match seed, each
+opening played once from each side, so greedy players still give varied games.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from boardnet import arena
 from boardnet.games.base import Game, State
+from boardnet.players import MCTSPlayer, RandomPlayer
 from boardnet.search import SearchConfig, Tree, search_lockstep
 
 
-class Player(Protocol):
-    name: str
-
-    def moves(self, states: Sequence[State]) -> list[int]: ...
-
-
 class NetPlayer:
-    """Search with a (batched) evaluator; all games' trees advance in lock-step. simulations=0 plays the
-    raw policy's argmax."""
+    """A boardnet player that searches with a (batched) evaluator: `select_many` advances the trees of all
+    the positions it is given in lock-step, one evaluator batch per simulation step. simulations=0 plays the
+    raw policy's argmax. No per-game state, so the arena may interleave games."""
 
     def __init__(self, evaluator, simulations: int, name: str = "net", seed: int = 0, search: SearchConfig | None = None):
         self.evaluator, self.simulations, self.name = evaluator, simulations, name
         self.search = search or SearchConfig(num_simulations=max(1, simulations))
         self.rng = np.random.default_rng(seed)
 
-    def moves(self, states):
+    def new_game(self, game: Game, start: State) -> None:
+        pass
+
+    def select(self, state: State, history: Sequence[int] = ()) -> int:
+        return self.select_many([state], [history])[0]
+
+    def select_many(self, states: Sequence[State], histories: Sequence[Sequence[int]] | None = None) -> list[int]:
         if self.simulations == 0:
             priors, _ = self.evaluator.evaluate(list(states))
             return [int(np.argmax(p)) for p in priors]
@@ -41,30 +45,24 @@ class NetPlayer:
         search_lockstep(trees, self.evaluator, self.simulations, add_noise=False)
         return [t.select_action(0.0, self.rng) for t in trees]
 
-
-class FunctionPlayer:
-    """Wraps a one-state chooser (pure MCTS, random, perfect play)."""
-
-    def __init__(self, fn, name: str):
-        self.fn, self.name = fn, name
-
-    def moves(self, states):
-        return [int(self.fn(s)) for s in states]
+    def close(self) -> None:
+        pass
 
 
-def random_player(seed: int = 0) -> FunctionPlayer:
-    rng = np.random.default_rng(seed)
-    return FunctionPlayer(lambda s: rng.choice(s.legal_actions()), "random")
+def random_player(seed: int = 0) -> RandomPlayer:
+    return RandomPlayer(seed, name="random")
 
 
-def mcts_player(game: Game, simulations: int, seed: int = 0) -> FunctionPlayer:
-    from boardnet.mcts_baseline import PureMCTS
-    m = PureMCTS(game, simulations=simulations, seed=seed)
-    return FunctionPlayer(m.select, f"mcts{simulations}")
+def mcts_player(game: Game, simulations: int, seed: int = 0) -> MCTSPlayer:
+    """Pure MCTS with random roll-outs (`boardnet.players.MCTSPlayer`); `game` is kept for callers' sake:
+    the player builds its search for the game it is given in `new_game`."""
+    return MCTSPlayer(simulations, seed=seed, name=f"mcts{simulations}")
 
 
 @dataclass
 class MatchResult:
+    """What self-play reports of a match, from player a's side; `plies` counts the players' moves (not the
+    openings)."""
     wins: int = 0
     draws: int = 0
     losses: int = 0
@@ -79,39 +77,31 @@ class MatchResult:
         return (self.wins + 0.5 * self.draws) / max(1, self.games)
 
 
-def play_match(game: Game, a: Player, b: Player, n_games: int, seed: int = 0, opening_plies: int = 2,
-               max_plies: int = 10_000) -> MatchResult:
-    """n_games between a and b (a is first player in the even games); result from a's view."""
+def random_openings(game: Game, count: int, plies: int, seed: int = 0) -> list[list[int]]:
+    """`count` openings of `plies` uniformly random moves each (shorter where a game ends), seeded."""
     rng = np.random.default_rng(seed)
-    states: list[State] = []
-    for i in range(0, n_games, 2):
-        s = game.initial_state()
-        for _ in range(opening_plies):
+    out = []
+    for _ in range(count):
+        s, acts = game.initial_state(), []
+        for _ in range(plies):
             if s.is_terminal():
                 break
-            s = s.apply(int(rng.choice(s.legal_actions())))
-        states += [s, s][: n_games - i]
-    a_player = [i % 2 for i in range(n_games)]   # which player index a plays in game i
-    res = MatchResult()
-    active = [i for i in range(n_games) if not states[i].is_terminal()]
-    while active:
-        for who, player in ((0, a), (1, b)):
-            idx = [i for i in active if not states[i].is_terminal()
-                   and (states[i].to_play() == a_player[i]) == (who == 0)]
-            if idx:
-                for i, act in zip(idx, player.moves([states[i] for i in idx])):
-                    states[i] = states[i].apply(act)
-                    res.plies += 1
-        active = [i for i in active if not states[i].is_terminal() and states[i].ply < max_plies]
-    for i, s in enumerate(states):
-        r = s.returns()[a_player[i]] if s.is_terminal() else 0.0
-        if r > 0:
-            res.wins += 1
-        elif r < 0:
-            res.losses += 1
-        else:
-            res.draws += 1
-    return res
+            a = int(rng.choice(s.legal_actions()))
+            s = s.apply(a)
+            acts.append(a)
+        out.append(acts)
+    return out
+
+
+def play_match(game: Game, a, b, n_games: int, seed: int = 0, opening_plies: int = 2,
+               max_plies: int = 10_000) -> MatchResult:
+    """n_games between the players a and b through `boardnet.arena.play_match` (lock-step), a moving first in
+    the even games; game 2k and 2k+1 share the k-th seeded random opening. The result is from a's view."""
+    openings = random_openings(game, (n_games + 1) // 2, opening_plies, seed)
+    m = arena.play_match(game, lambda: a, lambda: b, n_games, openings=openings, max_plies=max_plies,
+                         lockstep=True)
+    plies = sum(len(g.actions) - len(openings[g.opening]) for g in m.games)
+    return MatchResult(wins=m.wins, draws=m.draws, losses=m.losses, plies=plies)
 
 
 def elo_estimate(r: MatchResult) -> tuple[float, float, float]:
@@ -153,7 +143,8 @@ def solved_accuracy(game: Game, player: Player, path: Path, limit: int | None = 
     """Share of positions of a Pons .scores file where the player's move is not a mistake / perfect."""
     rows = load_scores(path, limit)
     states = [game.state_from_text(m) for m, _ in rows]
-    actions = player.moves(states)
+    histories = [[int(ch) - 1 for ch in m] for m, _ in rows]   # Pons' move strings: columns 1-7
+    actions = arena.choose_moves(player, states, histories)
     q = np.array([move_quality(sc, a) for (_, sc), a in zip(rows, actions)], dtype=float)
     return {"positions": len(rows), "not_mistake": float(q[:, 0].mean()), "perfect": float(q[:, 1].mean())}
 
@@ -187,28 +178,43 @@ def _solved(game_name: str):
     return g, _negamax_table(g)
 
 
-def perfect_player(seed: int = 0) -> FunctionPlayer:
-    """Tic-tac-toe perfect play, choosing at random among optimal moves."""
-    _, table = _solved("tictactoe")
-    rng = np.random.default_rng(seed)
-    return FunctionPlayer(lambda s: rng.choice(table[s.hash()][1]), "perfect")
+class PerfectPlayer:
+    """Tic-tac-toe perfect play, choosing at random among optimal moves (a boardnet player)."""
+
+    def __init__(self, seed: int = 0, name: str = "perfect"):
+        _, self.table = _solved("tictactoe")
+        self.rng, self.name = np.random.default_rng(seed), name
+
+    def new_game(self, game: Game, start: State) -> None:
+        pass
+
+    def select(self, state: State, history: Sequence[int] = ()) -> int:
+        return int(self.rng.choice(self.table[state.hash()][1]))
+
+    def close(self) -> None:
+        pass
+
+
+def perfect_player(seed: int = 0) -> PerfectPlayer:
+    return PerfectPlayer(seed)
 
 
 def tictactoe_perfection(player: Player, games: int = 200, seed: int = 0) -> dict:
     """Share of all non-terminal reachable positions where the player's move is optimal, and the result of
     `games` games against randomised perfect play (colours alternating)."""
     game, table = _solved("tictactoe")
-    states, seen = [], set()
+    states, histories, seen = [], [], set()
 
-    def walk(s):
+    def walk(s, hist):
         if s.hash() in seen or s.is_terminal():
             return
         seen.add(s.hash())
         states.append(s)
+        histories.append(hist)
         for a in s.legal_actions():
-            walk(s.apply(a))
-    walk(game.initial_state())
-    chosen = player.moves(states)
+            walk(s.apply(a), hist + [int(a)])
+    walk(game.initial_state(), [])
+    chosen = arena.choose_moves(player, states, histories)
     optimal = sum(int(a) in table[s.hash()][1] for s, a in zip(states, chosen))
     res = play_match(game, player, perfect_player(seed), games, seed=seed, opening_plies=0)
     return {"positions": len(states), "optimal_moves": optimal / len(states), "games": res.games,

@@ -20,7 +20,7 @@ import boardnet.games.go  # noqa: F401
 import boardnet.games.tictactoe  # noqa: F401
 from boardnet.games import GAMES as GAME_NAMES
 from boardnet.games import GameError, IllegalMoveError, ParseError, make_game
-from boardnet.games.base import Game, State
+from boardnet.games.base import CAPABILITIES, Game, State, capability_problems
 
 # (make_game name, module, play-outs, ply cap as a guard against a game that never ends)
 GAMES = [
@@ -124,6 +124,42 @@ def test_game_attributes(case):
     assert isinstance(s, State) and s.game is game
     assert s.ply == 0 and s.to_play() == 0 and not s.is_terminal()
     assert game.state_from_text(s.to_text()).hash() == s.hash()
+
+
+def test_every_game_declares_every_capability(case):
+    """Each capability in base.CAPABILITIES is declared with an allowed value, and the members it
+    promises are there (front ends branch on these, not on the game's name)."""
+    game, _, _, _ = case
+    assert capability_problems(game) == []
+    s = game.initial_state()
+    if game.has_pass:
+        assert 0 <= game.pass_action < game.action_size and s.last_action() is None
+        assert s.apply(game.pass_action).last_action() == game.pass_action
+    if game.has_komi:
+        assert isinstance(game.komi, float) and make_game(game.name, komi=game.komi + 1).komi == game.komi + 1
+    if game.resizable:
+        other = make_game(game.name, board_size=game.n - 2, komi=getattr(game, "komi", None))
+        assert other.n == game.n - 2 and game.obs_shape[1:] == (game.n, game.n)
+    if game.scoring == "area":
+        assert isinstance(s.score(), float) and isinstance(s.settled(), bool)
+    if game.multi_action_turns:
+        assert s.mid_capture is False and callable(s.text_to_actions) and s.legal_moves_text()
+    if game.column_moves:
+        assert all(len(s.action_to_text(a)) == 1 and s.action_to_text(a).isdigit() for a in s.legal_actions())
+
+
+def test_capability_check_catches_bad_declarations():
+    class Broken:
+        name, has_pass, has_komi, resizable, scoring = "broken", 0, False, False, "territory"
+        protocol, record_format, multi_action_turns, side_names = "gtp", "moves", False, ("a",)
+
+    assert capability_problems(Broken()) == [
+        "broken: has_pass=0: expected one of False, True",
+        "broken: scoring='territory': expected one of 'outcome', 'area'",
+        "broken: capability 'column_moves' is not declared",
+        "broken: side_names=('a',): expected two non-empty names",
+    ]
+    assert set(CAPABILITIES) <= set(Game.__annotations__)
 
 
 def _check_pickle(s: State, action: int | None) -> None:

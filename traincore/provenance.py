@@ -68,3 +68,16 @@ def provenance(models: list | tuple = (), data: list | tuple = (), argv: list[st
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "git_commit": git_commit(), "versions": versions(), "cpu": cpu_name(), "cores": os.cpu_count(),
             "models": [describe(m) for m in models], "data": [describe(d) for d in data]}
+
+
+def write_results(path: str | os.PathLike, benchmark: str, figures, models: list | tuple = (),
+                  data: list | tuple = (), settings: dict | None = None) -> Path:
+    """Write a results file that docs and model cards can cite: {benchmark, provenance..., settings,
+    figures}, by the command that measured the figures. Returns the path."""
+    import json
+    doc = {"benchmark": benchmark, **provenance(models=models, data=data), "settings": settings or {},
+           "figures": figures}
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1, default=float) + "\n")
+    return out

@@ -10,7 +10,9 @@ Conventions (after OpenSpiel's spiel.h):
 - `planes()` is float32 `[C, H, W]` with `(C, H, W) == game.obs_shape`, drawn from the view of the
   side to move where the game has orientation;
 - symmetries are an explicit group: index 0 is the identity; `game.transform(planes, policy, k)`
-  moves planes `[..., C, H, W]` and policies `[..., action_size]` together; `game.inverse(k)` undoes k.
+  moves planes `[..., C, H, W]` and policies `[..., action_size]` together; `game.inverse(k)` undoes k;
+- every game declares its capabilities (`CAPABILITIES`, class attributes) and front ends, records
+  and trainers branch on those, never on `game.name`.
 """
 from __future__ import annotations
 
@@ -29,6 +31,52 @@ class IllegalMoveError(GameError):
 
 class ParseError(GameError):
     """Move or position text that cannot be read."""
+
+
+# What a game can do, declared by every Game class, with the values allowed. Each one promises
+# the members named here; code that needs them checks the capability, not the game's name.
+CAPABILITIES: dict[str, tuple] = {
+    # a pass move exists: `game.pass_action`, `state.last_action()` (None at the start)
+    "has_pass": (False, True),
+    # a komi: `game.komi` (float); `make_game(game.name, komi=k)` is the game with another komi
+    "has_komi": (False, True),
+    # the board size can change: `game.n` is the side; `make_game(game.name, board_size=n, ...)`
+    "resizable": (False, True),
+    # "area": `state.score()` (first player's area - second's - komi, Tromp-Taylor, valid at any
+    # point) and `state.settled()`; "outcome": only `returns()` (win / draw / loss)
+    "scoring": ("outcome", "area"),
+    # the text protocol of its engine front end: "uci" (`boardnet uci`) or "gtp" (`boardnet gtp`)
+    "protocol": ("uci", "gtp"),
+    # the record `boardnet.records.game_record` writes: PGN, SGF FF[4], PDN, or one move line
+    "record_format": ("pgn", "sgf", "pdn", "moves"),
+    # one turn may be several actions by the same side (checkers multi-jumps): `state.mid_capture`
+    # (the side to move goes on with its turn), `state.text_to_actions(text)` (a whole turn's
+    # actions) and `state.legal_moves_text()` (whole turns)
+    "multi_action_turns": (False, True),
+    # a move names a column only ("1"-"7"): a move line may be one digit string ("4453") and a
+    # GTP vertex's letter names the column
+    "column_moves": (False, True),
+}
+# Also declared: `side_names`, the two players' names for people (("White", "Black") in chess).
+# Optional State methods front ends use where present: `termination()` (why the game ended, or
+# None), `is_check()`, `move_to_san(action)` (chess), `board` (chess: a python-chess Board).
+
+
+def capability_problems(game) -> list[str]:
+    """What is wrong with `game`'s declared capabilities (empty when every one is valid)."""
+    out = []
+    for cap, allowed in CAPABILITIES.items():
+        if not hasattr(game, cap):
+            out.append(f"{game.name}: capability {cap!r} is not declared")
+            continue
+        v = getattr(game, cap)
+        # bool capabilities must be real bools (0 == False would pass the `in` test)
+        if not any(type(v) is type(a) and v == a for a in allowed):
+            out.append(f"{game.name}: {cap}={v!r}: expected one of {', '.join(map(repr, allowed))}")
+    names = getattr(game, "side_names", None)
+    if not (isinstance(names, tuple) and len(names) == 2 and all(isinstance(n, str) and n for n in names)):
+        out.append(f"{game.name}: side_names={names!r}: expected two non-empty names")
+    return out
 
 
 @runtime_checkable
@@ -80,6 +128,16 @@ class Game(Protocol):
     action_size: int
     obs_shape: tuple[int, int, int]
     num_symmetries: int
+    # capabilities: see CAPABILITIES above for the values and what each promises
+    has_pass: bool
+    has_komi: bool
+    resizable: bool
+    scoring: str
+    protocol: str
+    record_format: str
+    multi_action_turns: bool
+    column_moves: bool
+    side_names: tuple[str, str]
 
     def initial_state(self) -> State: ...
 

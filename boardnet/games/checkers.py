@@ -531,6 +531,16 @@ class Checkers:
     action_size = ACTION_SIZE
     obs_shape = (NUM_PLANES, 8, 8)
     num_symmetries = 1  # a mirror swaps dark and light squares; the 180-degree turn swaps sides
+    # capabilities (see boardnet/games/base.py)
+    has_pass = False
+    has_komi = False
+    resizable = False
+    scoring = "outcome"
+    protocol = "gtp"
+    record_format = "pdn"
+    multi_action_turns = True   # a multi-jump is one action per jump by the same side
+    column_moves = False
+    side_names = ("Black", "White")
 
     def __init__(self, no_progress_plies: int = 80):
         if isinstance(no_progress_plies, bool) or not isinstance(no_progress_plies, int) \

@@ -780,6 +780,16 @@ class Chess:
     action_size = ACTION_SIZE
     obs_shape = (NUM_PLANES, 8, 8)
     num_symmetries = 1  # castling and pawn direction break every board symmetry
+    # capabilities (see boardnet/games/base.py)
+    has_pass = False
+    has_komi = False
+    resizable = False
+    scoring = "outcome"
+    protocol = "uci"
+    record_format = "pgn"
+    multi_action_turns = False
+    column_moves = False
+    side_names = ("White", "Black")
 
     def __init__(self, max_plies: int | None = DEFAULT_MAX_PLIES):
         if max_plies is not None and (isinstance(max_plies, bool) or not isinstance(max_plies, int)

@@ -195,6 +195,16 @@ class ConnectFour:
     num_symmetries = 2
     width = WIDTH
     height = HEIGHT
+    # capabilities (see boardnet/games/base.py)
+    has_pass = False
+    has_komi = False
+    resizable = False
+    scoring = "outcome"
+    protocol = "gtp"
+    record_format = "moves"
+    multi_action_turns = False
+    column_moves = True
+    side_names = ("X", "O")
 
     def initial_state(self) -> ConnectFourState:
         return ConnectFourState(self)

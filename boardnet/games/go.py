@@ -499,6 +499,16 @@ class Go:
     name = "go"
     num_players = 2
     num_symmetries = D4_SIZE
+    # capabilities (see boardnet/games/base.py)
+    has_pass = True
+    has_komi = True
+    resizable = True
+    scoring = "area"
+    protocol = "gtp"
+    record_format = "sgf"
+    multi_action_turns = False
+    column_moves = False
+    side_names = ("Black", "White")
 
     def __init__(self, board_size: int = 9, komi: float | None = None, max_moves: int | None = None,
                  pass_after: int = 0):

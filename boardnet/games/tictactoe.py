@@ -155,6 +155,16 @@ class TicTacToe:
     action_size = 9
     obs_shape = (3, 3, 3)
     num_symmetries = D4_SIZE
+    # capabilities (see boardnet/games/base.py)
+    has_pass = False
+    has_komi = False
+    resizable = False
+    scoring = "outcome"
+    protocol = "gtp"
+    record_format = "moves"
+    multi_action_turns = False
+    column_moves = False
+    side_names = ("X", "O")
 
     def initial_state(self) -> TicTacToeState:
         return TicTacToeState(self)

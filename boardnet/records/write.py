@@ -49,18 +49,18 @@ def game_record(game: Game, actions: Sequence[int], result: Sequence[float] | No
                 players: Sequence[str] = ("?", "?"), *, start: State | None = None,
                 event: str = "boardnet game", date: _dt.date | None = None,
                 termination: str | None = None) -> str:
-    """The record of one game as text, in the usual format for `game` (see the module doc)."""
+    """The record of one game as text, in the game's `record_format` (see the module doc)."""
     if len(players) != 2:
         raise ValueError(f"game record players {players!r}: expected two names")
     start = game.initial_state() if start is None else start
     states = _replay(start, actions)
     outcome = _outcome(states[-1], result)
-    name = game.name.lower()
-    if name == "chess":
+    fmt = game.record_format
+    if fmt == "pgn":
         return _pgn(states, list(actions), outcome, players, event, date, termination)
-    if name.startswith("go"):
+    if fmt == "sgf":
         return _sgf(game, states, list(actions), outcome, players, event, date, termination)
-    if name == "checkers":
+    if fmt == "pdn":
         return _pdn(states, list(actions), outcome, players, event, date)
     moves = " ".join(s.action_to_text(a) for s, a in zip(states, actions))
     return f"{moves} {'*' if outcome is None else RESULT_TEXT[outcome]}".strip() + "\n"
@@ -169,7 +169,7 @@ def _pdn(states, actions, outcome, players, event, date) -> str:
     turns: list[tuple[int, str]] = []  # (player, move text)
     for s, a in zip(states, actions):
         step = s.action_to_text(a)
-        if turns and getattr(s, "mid_capture", False):
+        if turns and s.game.multi_action_turns and s.mid_capture:
             p, text = turns[-1]
             turns[-1] = (p, text + step[step.index("x"):])
         else:

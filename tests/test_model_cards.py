@@ -1,0 +1,243 @@
+"""Every model card's headline figures equal those in the committed results JSON it points to.
+
+A card points to its results with a `- **Results:** benchmarks/results/x.json, ...` line or inline citations of
+`benchmarks/results/*.json`. The checks below rebuild the figures the way the card prints them from the JSON
+and look for that text in the card. Cards (and figures within cards) not backed by a committed results file are
+listed as known exceptions: each must say so in its text, and each exception fails as soon as a results file
+that could back it appears, so the list only shrinks.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+CARDS = sorted([*(ROOT / "boardnet" / "models").glob("*.md"), *(ROOT / "atomgrid" / "models").glob("*.md")])
+CARDS = [c for c in CARDS if c.name != "README.md"]
+CITE = re.compile(r"benchmarks/results/[\w.\-]+\.json")
+UNTRACED = "not backed by a committed result file"
+
+POSE, SCREEN = "ag-atomnet-c16-l3-g16r15", "ag-atomnet-c16-l3-g16r15-screen"
+
+
+def rel(card: Path) -> str:
+    return card.relative_to(ROOT).as_posix()
+
+
+def text(name: str) -> str:
+    return (ROOT / name).read_text(encoding="utf-8")
+
+
+def cited(card_text: str) -> list[str]:
+    return sorted(set(CITE.findall(card_text)))
+
+
+def load(name: str) -> dict:
+    return json.loads((ROOT / name).read_text())
+
+
+def results_files() -> list[dict]:
+    out = []
+    for p in sorted(RESULTS.glob("*.json")):
+        d = json.loads(p.read_text())
+        d["_path"] = p.relative_to(ROOT).as_posix()
+        out.append(d)
+    return out
+
+
+def _evaluations(sha256: str, **settings) -> list[str]:
+    """Committed `atomgrid evaluate --json` files that evaluated the model with that sha256 at these settings."""
+    hits = []
+    for d in results_files():
+        if d.get("benchmark") != "atomgrid_evaluate":
+            continue
+        if any(d["settings"].get(k) != v for k, v in settings.items()):
+            continue
+        if any(r.get("model_sha256") == sha256 for r in d["figures"]):
+            hits.append(d["_path"])
+    return hits
+
+
+def card_sha256(card_text: str) -> str | None:
+    m = re.search(r"File sha256 `([0-9a-f]{64})`", card_text)
+    return m.group(1) if m else None
+
+
+# Cards with no committed results file at all: the card says so; the entry fails once the card cites one.
+WITHOUT_RESULTS = {
+    "boardnet/models/tictactoe.md": "perfection at 32-256 visits and the 200 games vs perfect play come from the "
+                                    "training run's evaluation (runs/ttt2) and a one-off check; tests/test_shipped_models.py "
+                                    "pins 32 visits but writes no results file",
+}
+
+# Figures inside traced cards that no committed file backs: (card, a phrase of the figure, a finder that returns
+# the committed files that would back it). The card must mark the figure with UNTRACED.
+UNTRACED_FIGURES = [
+    ("atomgrid/models/ag-atomnet-c16-l3-g16r15-screen.md", "**0.855** [0.808, 0.897]",
+     lambda: _evaluations("f5c10c032382c7f6263e98c15f52e65d85b7fa0045ce7f2c251f23487a40a2a7", set="dude:fabp4",
+                          poses="template", max_decoys=0)),
+    ("atomgrid/models/ag-atomnet-c16-l3-g16r15-screen.md", "| inha | receptor+ligand | 43 / 2300 | 0.710",
+     lambda: _evaluations("f5c10c032382c7f6263e98c15f52e65d85b7fa0045ce7f2c251f23487a40a2a7", set="dude:inha",
+                          poses="template", max_decoys=0)),
+    ("atomgrid/models/ag-atomnet-c16-l3-g16r15-screen.md", "inha (600-decoy sample) | receptor+ligand | 43 / 600 | 0.718",
+     lambda: _evaluations("f5c10c032382c7f6263e98c15f52e65d85b7fa0045ce7f2c251f23487a40a2a7", set="dude:inha",
+                          poses="template", max_decoys=600)),
+    ("atomgrid/models/ag-atomnet-c16-l3-g16r15-screen-ligonly.md", "0.725 [0.665, 0.783]",
+     lambda: _evaluations("119949dda010d9e6a6a240579d7cb092e72fbca7a58fb68027d1e6147cb066c7", set="dude:fabp4",
+                          poses="template", max_decoys=0)),
+    ("boardnet/models/connect4.md", "with 800 visits (first 200 of each) 99.5% / 99.5% / 92.0% / 99.0%",
+     lambda: [d["_path"] for d in results_files() if d.get("benchmark") == "connect4_accuracy"
+              and d["figures"]["visits"] == 800]),
+    ("boardnet/models/go9.md", "0 of 4 against pure MCTS with 50 roll-outs",
+     lambda: [d["_path"] for d in results_files() if d.get("benchmark") == "arena" and "go9" in d.get("command", "")]),
+    ("boardnet/models/chess.md", "0 of 4 games against Stockfish 15.1",
+     lambda: [d["_path"] for d in results_files() if d.get("benchmark") == "arena" and "chess" in d.get("command", "")]),
+]
+
+
+# -- the pointers ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("card", CARDS, ids=rel)
+def test_card_points_to_results_or_is_a_known_exception(card):
+    t = card.read_text(encoding="utf-8")
+    files = cited(t)
+    if rel(card) in WITHOUT_RESULTS:
+        assert not files, (f"{rel(card)} now cites {files}: check its figures against them here and take it off "
+                           f"WITHOUT_RESULTS")
+        assert UNTRACED in t.lower(), f"{rel(card)} must say its figures are {UNTRACED!r}"
+        return
+    assert files, f"{rel(card)}: no results file cited (add '- **Results:** benchmarks/results/<file>.json')"
+    for f in files:
+        assert (ROOT / f).is_file(), f"{rel(card)} cites {f}, which is not there"
+        d = load(f)
+        assert d.get("figures") is not None and d.get("date") and d.get("command"), f"{f}: not a results file"
+
+
+def test_exceptions_are_real_cards():
+    names = {rel(c) for c in CARDS}
+    assert set(WITHOUT_RESULTS) <= names
+    assert {c for c, _, _ in UNTRACED_FIGURES} <= names
+
+
+@pytest.mark.parametrize("card,phrase,finder", UNTRACED_FIGURES, ids=[f"{c}:{p[:30]}" for c, p, _ in UNTRACED_FIGURES])
+def test_untraced_figures_are_marked_and_stay_exceptions_only_while_untraced(card, phrase, finder):
+    t = text(card)
+    assert phrase in t, f"{card}: {phrase!r} is gone: drop it from UNTRACED_FIGURES"
+    assert UNTRACED in t.lower(), f"{card} must mark {phrase!r} as {UNTRACED!r}"
+    found = finder()
+    assert not found, (f"{card}: {phrase!r} could now be traced to {found}: cite the file, check the figure "
+                       f"here and drop it from UNTRACED_FIGURES")
+
+
+@pytest.mark.parametrize("card", [c for c in CARDS if c.parent.name == "models" and c.parent.parent.name == "atomgrid"],
+                         ids=rel)
+def test_atomgrid_card_results_are_of_its_bytes(card):
+    """Each cited evaluation evaluated the very file the card's sha256 names."""
+    t = card.read_text(encoding="utf-8")
+    sha = card_sha256(t)
+    assert sha, f"{rel(card)}: no 'File sha256' line"
+    model = ROOT / "atomgrid" / "models" / (card.stem + ".pt")
+    from traincore.provenance import sha256
+    assert sha256(model) == sha, f"{rel(card)}: the card's sha256 is not that of {model.name}"
+    evaluations = [f for f in cited(t) if load(f).get("benchmark") == "atomgrid_evaluate"]
+    assert evaluations, f"{rel(card)} cites no atomgrid evaluate results"
+    assert any(sha in {r["model_sha256"] for r in load(f)["figures"]} for f in evaluations)
+
+
+# -- the figures ---------------------------------------------------------------------------------------------------
+
+def ci(m: dict) -> str:
+    return f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
+
+
+def by_name(path: str) -> dict[str, dict]:
+    return {r["name"]: r for r in load(path)["figures"]}
+
+
+CASF_POSE = "benchmarks/results/atomgrid_evaluate-casf2016-ag-atomnet-c16-l3-g16r15.json"
+CASF_SCREEN = "benchmarks/results/atomgrid_evaluate-casf2016-ag-atomnet-c16-l3-g16r15-screen.json"
+DUDE_PLACED = {t: f"benchmarks/results/atomgrid_evaluate-dude-{t}-placed600-ag-atomnet-c16-l3-g16r15.json"
+               for t in ("fabp4", "inha")}
+
+
+def casf_row(r: dict, label: str) -> str:
+    a, d = r["affinity"], r["docking_top1"]
+    return (f"| {label} | {r['n']} | {ci(a['pearson'])} | {ci(a['spearman'])} | {ci(a['rmse'])} | {ci(r['pose_auc'])} | "
+            f"{d['model']:.3f} / {d['vina']:.3f} (n={d['n']}) |")
+
+
+def dude_row(r: dict, kind: str) -> str:
+    act, aff = r["activity"], r["affinity_head"]
+    cells = " | ".join(ci(act[k]) for k in ("roc_auc", "pr_auc", "ef1", "ef5", "bedroc20"))
+    return f"| {r['target']} | {kind} | {r['actives']} / {r['decoys']} | {cells} | {ci(aff['roc_auc'])} |"
+
+
+@pytest.mark.parametrize("card", [f"atomgrid/models/{POSE}.md", f"atomgrid/models/{POSE}-ligonly.md"])
+def test_pose_model_cards_casf_and_placed_dude_tables(card):
+    t = text(card)
+    for f in (CASF_POSE, *DUDE_PLACED.values()):
+        assert f in t, f"{card} does not cite {f}"
+    casf = by_name(CASF_POSE)
+    assert casf_row(casf[POSE], POSE) in t
+    assert casf_row(casf[POSE + "-ligonly"], POSE + "-ligonly (ligand-only)") in t
+    for target, f in DUDE_PLACED.items():
+        res = by_name(f)
+        assert res[POSE]["target"] == target and load(f)["settings"]["poses"] == "placed"
+        assert dude_row(res[POSE], "receptor+ligand") in t, (card, target)
+        assert dude_row(res[POSE + "-ligonly"], "ligand-only") in t, (card, target)
+
+
+def test_pose_model_card_reference_methods():
+    t = text(f"atomgrid/models/{POSE}.md")
+    for method, e in by_name(CASF_POSE)[POSE]["reference"].items():
+        rmse = ci(e["rmse"]) if "rmse" in e else "-"
+        row = f"| {method} | {e['n']} | {ci(e['pearson'])} | {rmse} | {e['model_pearson_same_ids']:.3f} |"
+        assert row in t, row
+
+
+def test_screen_card_casf_and_regression_figures():
+    t = text(f"atomgrid/models/{SCREEN}.md")
+    casf = by_name(CASF_SCREEN)
+    assert casf_row(casf[SCREEN], SCREEN) in t
+    assert casf_row(casf[SCREEN + "-ligonly"], SCREEN + "-ligonly (ligand-only)") in t
+    pose = by_name(CASF_POSE)[POSE]
+    assert f"| (pose model {POSE}, for reference) | 130 | {ci(pose['affinity']['pearson'])} |" in t
+    r = casf[SCREEN]["affinity"]["pearson"]["value"]
+    assert f"affinity R {r:.3f} (pose model {pose['affinity']['pearson']['value']:.3f}" in t
+    sub = load("benchmarks/results/shipped_models.json")["figures"]["atomgrid_fabp4_subset"]
+    assert f"it ranks at AUC {sub['roc_auc']:.3f} (`benchmarks/results/shipped_models.json`" in t
+
+
+def test_screen_ligonly_card_casf_figures():
+    t = text(f"atomgrid/models/{SCREEN}-ligonly.md")
+    casf = by_name(CASF_SCREEN)
+    for name in (SCREEN, SCREEN + "-ligonly"):
+        a, r = casf[name]["affinity"], casf[name]
+        assert f"| {name} | {ci(a['pearson'])} | {a['rmse']['value']:.3f} | {r['pose_auc']['value']:.3f} |" in t, name
+
+
+def test_boardnet_cards_shipped_model_figures():
+    f = load("benchmarks/results/shipped_models.json")["figures"]
+    c4 = text("boardnet/models/connect4.md")
+    acc = load("benchmarks/results/connect4_accuracy-64visits-1000.json")["figures"]
+    assert acc["positions"] == 1000 and acc["visits"] == 64
+    rows = {(r["file"], r["player"]): r for r in acc["rows"]}
+    files = sorted({r["file"] for r in acc["rows"]})
+    for player, label in (("raw policy", "raw policy "), ("search 64 visits", "with 64 visits ")):
+        assert label + " / ".join(f"{100 * rows[(f, player)]['not_mistake']:.1f}%" for f in files) in c4, player
+    raw = f["connect4_raw_policy"]
+    assert "where the raw policy gets " + " / ".join(f"{100 * raw[k]['not_mistake']:.1f}%" for k in sorted(raw)) in c4
+    ck = text("boardnet/models/checkers.md")
+    m = f["checkers_vs_mcts"]
+    assert f"+{m['wins']} ={m['draws']} -{m['losses']} ({m['score']:.2f}; benchmarks/results/shipped_models.json)" in ck
+    go9 = text("boardnet/models/go9.md")
+    v = f["go9_values"]
+    b = sum(x["value"] for x in v.values() if x["to_move"] == "b") / 2
+    w = sum(x["value"] for x in v.values() if x["to_move"] == "w") / 2
+    assert f"about {b:+.2f} with Black to move and {w:+.2f} with White to move" in go9
+    chess = text("boardnet/models/chess.md")
+    assert "|value| < 1e-4" in chess and max(abs(x["value"]) for x in f["chess_values"].values()) < 1e-4
