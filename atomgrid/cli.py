@@ -5,6 +5,7 @@
     atomgrid grid-info [--receptor R.pdb --ligand L.sdf] [--size 48 --resolution 0.5]
     atomgrid prepare --kind train|val|test --out runs/atomgrid/cache_train.pt
     atomgrid screen-data --out runs/atomgrid/screen [--targets fak1 ...] [--decoys 400]
+    atomgrid crossval --model <name> [--only JNK1 ...] [--max-actives 10 --max-decoys 50] [--json out.json]
 
 Sub-commands are registered in ``COMMANDS`` by ``add_<name>(subparsers)`` functions, so a new one
 (e.g. ``score``) is one more function and one more entry.
@@ -197,7 +198,79 @@ def add_screen_data(sub) -> None:
     p.set_defaults(func=_cmd_screen_data)
 
 
-COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare, add_screen_data]
+def _cmd_crossval(args) -> int:
+    from . import crossval as cvm
+    from .families import make_folds
+    if args.plan:
+        cv, fin = make_folds(k=args.folds, level=args.group_by)
+        for f in cv + [fin]:
+            print(f"{f.name}: test {len(f.test)} ({' '.join(f.test)}); train {len(f.train)}; "
+                  f"validation {' '.join(f.validation)}")
+        return 0
+    if not args.model:
+        raise SystemExit("atomgrid crossval: --model is required (or --plan)")
+    import torch
+
+    from .models import resolve_model
+    from .score import ScoreOptions
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    model = args.model if "{fold}" in args.model else str(resolve_model(args.model))
+    lig = args.ligand_only_model
+    if lig is None and "{fold}" not in model:
+        sib = Path(model).with_name(Path(model).stem + "-ligonly" + Path(model).suffix)
+        lig = str(sib) if sib.exists() else None
+    opts = ScoreOptions(poses="template", n_confs=args.confs, keep=args.keep, relax_steps=args.relax_steps,
+                        seed=args.seed, precision="fp32")
+    executor = None
+    if args.workers > 0:
+        from .distributed import ray_executor
+        executor = ray_executor(args.workers)
+    res = cvm.run(model, lig, folds=args.folds, level=args.group_by, only=args.only, final=args.final,
+                  work=args.work, max_actives=args.max_actives, max_decoys=args.max_decoys, seed=args.seed,
+                  n_boot=args.bootstrap, pose_options=opts, device=args.device, executor=executor)
+    print(cvm.format_summary(res))
+    if args.json:
+        from traincore.provenance import write_results
+        models = [m for m in (model, lig) if m and "{fold}" not in m]
+        write_results(args.json, "atomgrid_crossval", res, models=models,
+                      data=[Path(r["scores_csv"]) for r in res["targets"]], settings={
+                          "folds": args.folds, "group_by": args.group_by, "only": args.only, "final": args.final,
+                          "max_actives": args.max_actives, "max_decoys": args.max_decoys, "seed": args.seed,
+                          "bootstrap": args.bootstrap, "confs": args.confs, "keep": args.keep,
+                          "relax_steps": args.relax_steps, "device": args.device, "threads": args.threads,
+                          "workers": args.workers})
+        print(f"results written to {args.json}")
+    return 0
+
+
+def add_crossval(sub) -> None:
+    from .families import LEVELS
+    p = sub.add_parser("crossval", help="the cross-target protocol: grouped CV by target and family with baselines")
+    p.add_argument("--model", help="model (name or path); '{fold}' in the path = one model per fold (fold0..foldK-1, final)")
+    p.add_argument("--ligand-only-model", help="its ligand-only twin (default: '<model>-ligonly.pt' beside it)")
+    p.add_argument("--plan", action="store_true", help="print the folds and exit")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--group-by", default="family", choices=LEVELS,
+                   help="family (default) or superfamily (all protein kinases together: the stricter split)")
+    p.add_argument("--only", nargs="+", help="evaluate only these held-out targets (each in the fold that holds it out)")
+    p.add_argument("--final", action="store_true", help="the final test (DUD-E fabp4, inha, DEKOIS INHA) instead of the CV folds")
+    p.add_argument("--max-actives", type=int, default=0, help="seeded sample of actives per target (0: all)")
+    p.add_argument("--max-decoys", type=int, default=0, help="seeded sample of decoys per target (0: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--confs", type=int, default=4, help="ETKDG conformers per molecule (template poses; atomgrid score's default)")
+    p.add_argument("--keep", type=int, default=3)
+    p.add_argument("--relax-steps", type=int, default=30)
+    p.add_argument("--work", default="runs/atomgrid/crossval", help="libraries, poses and scores (reused)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="Ray actors that pose and score chunks (0: this process)")
+    p.add_argument("--json", help="write per-target and mean figures as JSON with provenance")
+    p.set_defaults(func=_cmd_crossval)
+
+
+COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare, add_screen_data, add_crossval]
 
 
 # --- atomgrid score / enrich (issue 8): the commands live in atomgrid/score_cli.py ----------------

@@ -2,7 +2,8 @@
 
 Activity: ROC AUC (ties count one half), PR AUC (average precision), enrichment factor at a
 fraction (actives among the top ``ceil(f * N)`` over the fraction expected at random), BEDROC
-(Truchon & Bayly 2007, alpha = 20). Affinity: Pearson R, Spearman rho, RMSE. ``bootstrap``
+(Truchon & Bayly 2007, alpha = 20; ``bedroc80`` alpha = 80.5, the early-recognition setting
+where the top ~2% of the list carries 80% of the weight). Affinity: Pearson R, Spearman rho, RMSE. ``bootstrap``
 resamples items with replacement and returns the percentile interval.
 """
 from __future__ import annotations
@@ -107,6 +108,18 @@ ACTIVITY_METRICS: dict[str, Callable] = {
     "roc_auc": roc_auc, "pr_auc": pr_auc,
     "ef1": lambda y, s: enrichment_factor(y, s, 0.01), "ef5": lambda y, s: enrichment_factor(y, s, 0.05),
     "bedroc20": bedroc,
+}
+BEDROC_EARLY_ALPHA = 80.5
+
+
+def bedroc80(y, s) -> float:
+    """BEDROC with alpha = 80.5 (Truchon & Bayly's early-recognition setting)."""
+    return bedroc(y, s, BEDROC_EARLY_ALPHA)
+
+
+# the cross-target protocol's figures (atomgrid crossval)
+SCREEN_METRICS: dict[str, Callable] = {
+    "roc_auc": roc_auc, "ef1": ACTIVITY_METRICS["ef1"], "ef5": ACTIVITY_METRICS["ef5"], "bedroc80": bedroc80,
 }
 AFFINITY_METRICS: dict[str, Callable] = {"pearson": pearson, "spearman": spearman, "rmse": rmse}
 

@@ -20,6 +20,10 @@ POLICY_HELP = ("preparation: RDKit sanitise; counter-ions and solvents stripped 
 
 
 def _cmd_score(args) -> int:
+    if args.explain and not args.out_sdf:
+        print("atomgrid score: --explain needs --out-sdf (the contributions are written onto its records)",
+              file=sys.stderr)
+        return 2
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     opts = ScoreOptions(poses=args.poses, n_confs=args.confs, ff_iters=args.ff_iters, keep=args.keep,
@@ -49,6 +53,12 @@ def _cmd_score(args) -> int:
           f"{summary['scored_now']} scored in {summary['seconds']:.1f} s ({rate:.2f} mol/s)")
     if args.top:
         print(f"top {args.top}: {', '.join(summary['top'])}")
+    if args.explain:
+        from .explain import explain_sdf
+        from .models import resolve_model
+        ex = explain_sdf(args.receptor, args.out_sdf, resolve_model(args.model), args.explain)
+        print(f"per-atom contributions of the top {ex['explained']} written to {ex['sdf']} "
+              f"(atom property atomgrid_contrib) and {ex['png']}")
     return 0
 
 
@@ -84,6 +94,10 @@ def add_score_commands(sub) -> None:
     p.add_argument("--out", required=True, help="CSV: one row per input record, in input order")
     p.add_argument("--out-sdf", help="best pose of each molecule with CNNscore/CNNaffinity tags")
     p.add_argument("--top", type=int, default=0, help="also write OUT.top.csv with the N best (and only those in --out-sdf)")
+    p.add_argument("--explain", type=int, default=0, metavar="N",
+                   help="per-atom contributions of the N best poses (d score / d atom density, see atomgrid.explain): "
+                        "an atomgrid_contrib atom property list on their --out-sdf records, pocket atoms in an "
+                        "atomgrid_pocket_contrib tag, and OUT_SDF.explain.png with the atoms highlighted")
     p.add_argument("--workers", type=int, default=0, help="Ray actors (0: score in this process)")
     p.add_argument("--address", help="Ray cluster address (default: an embedded local Ray when --workers > 0)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT.csv.parts/")

@@ -59,3 +59,17 @@ def test_bootstrap_interval_contains_value_and_is_reproducible():
     assert lo < v < hi and (v, lo, hi) == M.bootstrap(M.pearson, y, p, n=300, seed=3)
     with pytest.raises(ValueError, match="same length"):
         M.pearson([1, 2], [1])
+
+
+def test_bedroc80_against_a_hand_computed_value():
+    # N = 100, actives at ranks 1, 5, 30, alpha = 80.5 (Truchon & Bayly 2007, eq. 36):
+    # RIE = mean(e^-0.805, e^-4.025, e^-24.15) / ((1/N) (1 - e^-80.5) / (e^0.805 - 1))
+    #     = 0.154984 / 0.0080859 = 19.1668
+    # factor = Ra sinh(a/2) / (cosh(a/2) - cosh(a/2 - a Ra)), Ra = 0.03: = 0.03 / (1 - e^-2.415) = 0.032944
+    # BEDROC = RIE * factor + 1 / (1 - e^(a (1 - Ra))) = 0.63143 + (-1.2e-34)
+    y = np.zeros(100)
+    y[[0, 4, 29]] = 1
+    s = -np.arange(100.0)  # rank 1 first
+    assert M.bedroc80(y, s) == pytest.approx(0.63143, abs=2e-5)
+    assert M.bedroc(y, s, 80.5) == M.bedroc80(y, s)
+    assert set(M.SCREEN_METRICS) == {"roc_auc", "ef1", "ef5", "bedroc80"}

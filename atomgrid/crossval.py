@@ -1,0 +1,381 @@
+"""The cross-target protocol (issue 17): grouped cross-validation by target and protein family.
+
+    atomgrid crossval --plan                                   # print the folds and exit
+    atomgrid crossval --model M.pt [--ligand-only-model L.pt] [--folds 5] [--group-by family]
+                      [--only JNK1 ...] [--final] [--max-actives 40 --max-decoys 1200] [--json out.json]
+
+The folds come from :func:`atomgrid.families.make_folds` (a pure function of the family table):
+DEKOIS 2.0 plus the DUD-E targets with receptors; fabp4 and inha (and DEKOIS INHA, their family) only
+with ``--final``; the validation group fixed. Every held-out target is posed once, the way
+``atomgrid score --poses template`` poses (ETKDG conformers aligned on the crystal ligand, relaxed in
+the pocket, best pose by ``--model``), and on those same poses five rankings are computed:
+
+- ``model``: the activity score of ``--model`` (``{fold}`` in the path: one model per fold, trained on
+  that fold's ``train`` targets; a path without it is one fixed model for every fold, and each target
+  records whether that model's actives-vs-decoys screening data shared its family: ``screen_data_family``;
+  its pose/affinity complexes (PDBbind, FEP sets) are not tracked by target, so a fixed model's figures are
+  never a clean cross-target result: :data:`FIXED_MODEL_CAVEAT`);
+- ``ligand_only``: the ligand-only twin scoring the same ligand pose without the pocket;
+- ``heavy_atoms``: the heavy-atom count (bigger first: the size bias every screen must beat);
+- ``fp_max_tanimoto``: the largest Tanimoto similarity (Morgan radius 2, 2048 bits) to the actives of
+  the fold's training targets (what a 2D nearest-neighbour search would give);
+- ``vina``: Vina's score of the pose (``score_only``; the ``vina`` and ``meeko`` packages,
+  ``pip install -e .[dock]``), left out with the reason when they are not installed.
+
+Each gets ROC AUC, EF1%, EF5% and BEDROC(80.5) per target with bootstrap intervals over molecules, and
+their mean over held-out targets with a bootstrap interval over targets. Molecules that fail to pose
+stay in every ranking, at the bottom (screened and missed), for every method alike.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+from rdkit import Chem, DataStructs
+from rdkit.Chem import rdFingerprintGenerator
+
+from . import data as agdata
+from .families import FAMILIES, NO_TEMPLATE, Fold, group_of, make_folds
+from .metrics import SCREEN_METRICS, report
+
+METHODS = ("model", "ligand_only", "heavy_atoms", "fp_max_tanimoto", "vina")
+# what the shipped screening models were fine-tuned on besides PDBbind/FEP complexes (configs/atomgrid/screen.toml)
+SHIPPED_SCREEN_TARGETS = ("dude:fak1", "dude:glcm", "dude:mapk2", "dude:nos1")
+FIXED_MODEL_CAVEAT = ("one model for every fold: not retrained without the held-out families. Its screening data "
+                      "is checked per target (screen_data_family), but its pose/affinity training complexes "
+                      "(PDBbind core/toy, FEP sets) span kinases, proteases, nuclear receptors and more and are "
+                      "not tracked by target, so these figures can overstate performance on unseen targets")
+
+
+# ----------------------------------------------------------------------------- target files
+
+def _dekois_index() -> dict[str, dict]:
+    path = agdata.drug_root() / "dekois2" / "index.csv"
+    return {r["target"]: r for r in csv.DictReader(open(path))}
+
+
+def _sdf_gz_smiles(path: Path) -> list[tuple[str, str]]:
+    """(name, SMILES) of every readable record of a (gzipped) SDF."""
+    out = []
+    with gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb") as f:
+        for m in Chem.ForwardSDMolSupplier(f, removeHs=True):
+            if m is None:
+                continue
+            out.append((m.GetProp("_Name").strip() if m.HasProp("_Name") else "", Chem.MolToSmiles(m)))
+    return out
+
+
+def target_files(target: str, work: Path) -> dict:
+    """{receptor, reference (crystal ligand or a docked reference pose), actives, decoys: [(name, SMILES)]}
+    of a protocol target; raises FileNotFoundError with the reason when it cannot be posed here."""
+    root = agdata.drug_root()
+    if target in NO_TEMPLATE:
+        raise FileNotFoundError(f"{target}: no crystal ligand in the data pack, so no template poses")
+    if target.startswith("dude:"):
+        name = target.split(":", 1)[1]
+        d = root / "dude" / name
+        if name in ("fabp4", "inha"):
+            from .evaluate import dude_library
+            lib, act = dude_library(name, work / f"{name}_all.smi")
+            recs = [ln.split() for ln in lib.read_text().splitlines() if ln.strip()]
+            pairs = [(r[1], r[0]) for r in recs]
+            return {"receptor": d / "receptor.pdb", "reference": d / "crystal_ligand.mol2",
+                    "actives": [p for p in pairs if p[0] in act], "decoys": [p for p in pairs if p[0] not in act]}
+        from .screenset import DOCKSTRING
+        ref = Path("runs/atomgrid/screen") / name / "reference.sdf"
+        if not ref.exists():
+            raise FileNotFoundError(f"{target}: no crystal ligand; needs the Vina reference pose {ref} "
+                                    f"(atomgrid screen-data --targets {name}, which needs vina)")
+        def ism(kind):
+            return [(p[1], p[0]) for p in (ln.split() for ln in (d / f"{kind}_final.ism").read_text().splitlines()) if len(p) >= 2]
+        return {"receptor": d / f"{DOCKSTRING[name]}_target.pdbqt", "reference": ref,
+                "actives": ism("actives"), "decoys": ism("decoys")}
+    row = _dekois_index().get(target)
+    if row is None:
+        raise FileNotFoundError(f"{target}: not in dekois2/index.csv")
+    d = root / "dekois2"
+    return {"receptor": d / row["receptor"], "reference": d / row["crystal_ligand"],
+            "actives": _sdf_gz_smiles(d / row["actives"]), "decoys": _sdf_gz_smiles(d / row["decoys"])}
+
+
+def actives_smiles(target: str, work: Path) -> list[str]:
+    """SMILES of a target's actives (for the fingerprint baseline); [] when its files are absent."""
+    try:
+        if target.startswith("dude:"):
+            d = agdata.drug_root() / "dude" / target.split(":", 1)[1]
+            ism = d / "actives_final.ism"
+            if ism.exists():
+                return [ln.split()[0] for ln in ism.read_text().splitlines() if ln.strip()]
+            return [s for _, s in target_files(target, work)["actives"]]
+        row = _dekois_index().get(target)
+        return [s for _, s in _sdf_gz_smiles(agdata.drug_root() / "dekois2" / row["actives"])] if row else []
+    except (FileNotFoundError, OSError):
+        return []
+
+
+# ----------------------------------------------------------------------------- baselines
+
+_FPGEN = None
+
+
+def fingerprint(smiles: str):
+    global _FPGEN
+    if _FPGEN is None:
+        _FPGEN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    m = Chem.MolFromSmiles(smiles)
+    return None if m is None else _FPGEN.GetFingerprint(m)
+
+
+def max_tanimoto(query: list[str], reference: list[str]) -> np.ndarray:
+    """``[len(query)]``: each query's largest Tanimoto to ``reference`` (Morgan r=2, 2048 bits); 0 if unreadable."""
+    ref = [f for f in map(fingerprint, reference) if f is not None]
+    out = np.zeros(len(query))
+    if not ref:
+        return out
+    for i, s in enumerate(query):
+        f = fingerprint(s)
+        if f is not None:
+            out[i] = max(DataStructs.BulkTanimotoSimilarity(f, ref))
+    return out
+
+
+def vina_available() -> str | None:
+    """None when Vina score_only can run, else the reason it cannot."""
+    try:
+        import meeko  # noqa: F401
+        import vina  # noqa: F401
+    except ImportError as exc:
+        return f"vina/meeko not installed ({exc.name}); pip install -e .[dock] to add the Vina column"
+    return None
+
+
+def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None]) -> np.ndarray:
+    """Vina ``score_only`` energies (kcal/mol) of posed molecules in the crystal ligand's autobox; NaN on failure."""
+    import os
+    import tempfile
+
+    from meeko import MoleculePreparation, PDBQTWriterLegacy
+    from vina import Vina
+
+    from . import io as agio
+    from .poses import heavy_indices, receptor_pdbqt
+    from .score_worker import given_receptor_pdbqt
+    rec = agio.read_receptor(receptor)
+    ref = agio.read_ligand(reference)
+    box = agio.autobox(agio.coordinates(ref)[heavy_indices(ref)], 4.0)
+    text = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec)
+    fd, path = tempfile.mkstemp(suffix=".pdbqt")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    try:
+        v = Vina(sf_name="vina", cpu=1, verbosity=0)
+        v.set_receptor(path)
+        v.compute_vina_maps(center=list(box.center), box_size=[s + 8.0 for s in box.size])
+        prep = MoleculePreparation()
+        out = np.full(len(mols), math.nan)
+        for i, m in enumerate(mols):
+            if m is None:
+                continue
+            try:
+                lig, ok, _ = PDBQTWriterLegacy.write_string(prep.prepare(Chem.AddHs(m, addCoords=True))[0])
+                if ok:
+                    v.set_ligand_from_string(lig)
+                    out[i] = float(v.score()[0])
+            except Exception:  # one molecule meeko cannot type must not end the run
+                pass
+        return out
+    finally:
+        os.unlink(path)
+
+
+# ----------------------------------------------------------------------------- one held-out target
+
+def _ident(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:40]
+
+
+def sample_library(files: dict, max_actives: int, max_decoys: int, seed: int) -> list[tuple[str, str, int]]:
+    """[(id, SMILES, label)]: a seeded sample of actives and decoys (0 = all), ids made unique."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for label, key, cap in ((1, "actives", max_actives), (0, "decoys", max_decoys)):
+        recs = files[key]
+        if cap and len(recs) > cap:
+            recs = [recs[i] for i in sorted(rng.choice(len(recs), cap, replace=False))]
+        out += [(f"{'A' if label else 'D'}{i:04d}_{_ident(n)}", s, label) for i, (n, s) in enumerate(recs)]
+    return out
+
+
+def _fold_path(template: str | None, fold: Fold) -> str | None:
+    return None if template is None else template.replace("{fold}", fold.name)
+
+
+def seen_family(model_path: str, target: str, level: str) -> bool | None:
+    """Did ``model_path``'s screening data share ``target``'s group? True/False for the shipped screening
+    models and models whose meta lists ``train_targets``; None when unknown."""
+    from .models import load_weights
+    _, meta = load_weights(model_path)
+    trained = meta.get("train_targets")
+    if trained is None and str(meta.get("name", "")).startswith("ag-atomnet") and "screen" in str(meta.get("name")):
+        trained = SHIPPED_SCREEN_TARGETS
+    if trained is None:
+        return None
+    g = group_of(target, level)
+    return any(t in FAMILIES and group_of(t, level) == g for t in trained)
+
+
+def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str | None, *, work: Path,
+                    level: str = "family", max_actives: int = 0, max_decoys: int = 0, seed: int = 0,
+                    n_boot: int = 1000, pose_options=None, device: str = "cpu", executor=None) -> dict:
+    """Pose ``target``'s (sampled) library once with ``model``; rank it by every method; metrics per method."""
+    import torch
+
+    from .evaluate import template_scores_path
+    from .featurize import type_ligand
+    from .models import file_sha256, load_model, predict, gridder_for
+    from .score import ScoreOptions, score_library
+    assert target in fold.test and target not in fold.train, (target, fold.name)
+    work = Path(work) / _ident(target)
+    work.mkdir(parents=True, exist_ok=True)
+    files = target_files(target, work)
+    lib = sample_library(files, max_actives, max_decoys, seed)
+    lib_path = work / f"lib_a{max_actives or 'all'}_d{max_decoys or 'all'}_s{seed}.smi"
+    text = "".join(f"{s} {i}\n" for i, s, _ in lib)
+    if not lib_path.exists() or lib_path.read_text() != text:
+        lib_path.write_text(text)
+    out = template_scores_path(work, lib_path, model)
+    sdf = out.with_suffix(".sdf")
+    opts = pose_options or ScoreOptions(poses="template")
+    if not out.exists() or not sdf.exists():
+        score_library(files["receptor"], lib_path, out, autobox_ligand=files["reference"], model=model, options=opts,
+                      out_sdf=sdf, device=device, progress=False, resume=Path(str(out) + ".parts").exists(),
+                      executor=executor)
+    score = {r["id"]: (float(r["score"]) if r["score"] and not r["error"] else -math.inf) for r in csv.DictReader(open(out))}
+    posed: dict[str, Chem.Mol] = {}
+    for m in Chem.SDMolSupplier(str(sdf), removeHs=False, sanitize=False):
+        if m is not None:
+            m.UpdatePropertyCache(strict=False)
+            posed[m.GetProp("_Name")] = m
+    ids = [i for i, _, _ in lib]
+    smiles = [s for _, s, _ in lib]
+    y = np.asarray([lab for _, _, lab in lib], np.float64)
+    mols = [posed.get(i) for i in ids]
+    scores: dict[str, np.ndarray] = {"model": np.asarray([score.get(i, -math.inf) for i in ids])}
+    skipped: dict[str, str] = {}
+    if ligand_only_model:
+        lmodel, lmeta = load_model(ligand_only_model, device)
+        if not lmeta.get("ligand_only"):
+            raise ValueError(f"{ligand_only_model}: not a ligand-only model (its meta says ligand_only false)")
+        items, where = [], []
+        for k, m in enumerate(mols):
+            if m is not None:
+                tl = type_ligand(m)
+                items.append((None, tl, tl.centroid()))
+                where.append(k)
+        s = np.full(len(ids), -math.inf)
+        if items:
+            with torch.no_grad():
+                act, _ = predict(lmodel, gridder_for(lmeta, device), items, True)
+            s[where] = act
+        scores["ligand_only"] = s
+    else:
+        skipped["ligand_only"] = "no ligand-only twin given or found beside --model"
+    scores["heavy_atoms"] = np.asarray([float(Chem.MolFromSmiles(s).GetNumHeavyAtoms()) if Chem.MolFromSmiles(s) else 0.0
+                                        for s in smiles])
+    train_actives = [s for t in fold.train for s in actives_smiles(t, Path(work).parent)]
+    scores["fp_max_tanimoto"] = max_tanimoto(smiles, train_actives)
+    why = vina_available()
+    if why is None:
+        e = vina_scores(files["receptor"], files["reference"], mols)
+        scores["vina"] = np.where(np.isfinite(e), -e, -math.inf)  # lower energy ranks first
+    else:
+        skipped["vina"] = why
+    res: dict = {"target": target, "fold": fold.name, "group": group_of(target, level),
+                 "actives": int(y.sum()), "decoys": int((1 - y).sum()),
+                 "unposed": int(sum(m is None for m in mols)), "train_actives_for_fp": len(train_actives),
+                 "scores_csv": str(out), "poses_sdf": str(sdf), "model": model, "model_sha256": file_sha256(model),
+                 "screen_data_family": seen_family(model, target, level), "skipped": skipped, "methods": {}}
+    for name, s in scores.items():
+        finite = s[np.isfinite(s)]
+        s = np.where(np.isfinite(s), s, (finite.min() - 1.0) if finite.size else -1.0)
+        res["methods"][name] = report(SCREEN_METRICS, y, s, n_boot)
+    return res
+
+
+def summarize(per_target: list[dict], n_boot: int = 1000, seed: int = 0) -> dict:
+    """{method: {metric: {value (mean over targets), low, high (bootstrap over targets), n}}}."""
+    rng = np.random.default_rng(seed)
+    out: dict = {}
+    methods = sorted({m for r in per_target for m in r["methods"]}, key=lambda m: METHODS.index(m) if m in METHODS else 99)
+    for m in methods:
+        out[m] = {}
+        for metric in SCREEN_METRICS:
+            v = np.asarray([r["methods"][m][metric]["value"] for r in per_target if m in r["methods"]], float)
+            v = v[np.isfinite(v)]
+            if v.size == 0:
+                continue
+            boots = [float(v[rng.integers(0, v.size, v.size)].mean()) for _ in range(n_boot)] if n_boot > 0 else []
+            lo, hi = (np.quantile(boots, [0.025, 0.975]) if boots else (math.nan, math.nan))
+            out[m][metric] = {"value": float(v.mean()), "low": float(lo), "high": float(hi), "n": int(v.size)}
+    return out
+
+
+def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str = "family", only=None,
+        final: bool = False, work: str | Path = "runs/atomgrid/crossval", **kw) -> dict:
+    """Every held-out target of the CV folds (or of the final fold with ``final``), or those in ``only``."""
+    cv, fin = make_folds(k=folds, level=level)
+    plan = [fin] if final else cv
+    wanted = set(only) if only else None
+    if wanted:
+        unknown = wanted - {t for f in plan for t in f.test}
+        if unknown:
+            raise ValueError(f"--only {sorted(unknown)}: not held out in the {'final' if final else 'CV'} folds "
+                             f"(fabp4/inha and their family are --final only; the validation group is never tested)")
+    per_target, skipped = [], {}
+    for fold in plan:
+        m = _fold_path(model, fold)
+        lm = _fold_path(ligand_only_model, fold)
+        for t in fold.test:
+            if wanted and t not in wanted:
+                continue
+            try:
+                r = evaluate_target(t, fold, m, lm, work=Path(work), level=level, **kw)
+            except FileNotFoundError as exc:
+                skipped[t] = str(exc)
+                print(f"  {t}: skipped ({exc})", flush=True)
+                continue
+            per_target.append(r)
+            print(format_target(r), flush=True)
+    return {"protocol": "cross-target", "level": level, "folds": [f.__dict__ for f in plan],
+            "per_fold_models": "{fold}" in model,
+            "caveat": None if "{fold}" in model else FIXED_MODEL_CAVEAT, "targets": per_target, "skipped_targets": skipped,
+            "mean": summarize(per_target, kw.get("n_boot", 1000))}
+
+
+def _fmt(m: dict) -> str:
+    return f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
+
+
+def format_target(r: dict) -> str:
+    lines = [f"{r['target']} ({r['fold']}, {r['group']}): {r['actives']} actives, {r['decoys']} decoys, "
+             f"{r['unposed']} unposed; model's screening data shared this family: {r['screen_data_family']}"]
+    for m, figs in r["methods"].items():
+        lines.append(f"  {m:16s} " + ", ".join(f"{k} {_fmt(v)}" for k, v in figs.items()))
+    for m, why in r["skipped"].items():
+        lines.append(f"  {m:16s} skipped: {why}")
+    return "\n".join(lines)
+
+
+def format_summary(res: dict) -> str:
+    lines = [f"mean over {len(res['targets'])} held-out targets (bootstrap over targets):"]
+    if res.get("caveat"):
+        lines.insert(0, f"caveat: {res['caveat']}")
+    for m, figs in res["mean"].items():
+        lines.append(f"  {m:16s} " + ", ".join(f"{k} {_fmt(v)}" for k, v in figs.items()))
+    for t, why in res["skipped_targets"].items():
+        lines.append(f"  skipped {t}: {why}")
+    return "\n".join(lines)

@@ -1,0 +1,161 @@
+"""Targets of the cross-target protocol, their protein families, and the fold split (a pure function).
+
+``FAMILIES`` maps every DEKOIS 2.0 target and every DUD-E target with a receptor here to
+(family, superfamily). The rule, decided by hand from the target names, the PDB entries of the
+DEKOIS receptors and what is known of the proteins:
+
+- one family = the same protein (DEKOIS INHA and DUD-E inha, MK2 and mapk2, GBA and glcm; PYGL-in
+  and PYGL-out are one protein with two sites), close homologs (JNK1/2/3, PIM-1/2, VEGFR1/2,
+  EGFR/ERBB2, COX1/2, HDAC2/8, PDE4B/5, PPARA/G, ...), or proteins whose ligands are the same chemical
+  series (DHFR and TS share antifolates; TK and TP both bind thymidine analogues);
+- protein kinases by Manning group (AGC, CAMK, CMGC, TK, TKL, Other/Aurora); their superfamily is
+  ``protein_kinase`` (ATP-site inhibitors cross the groups; ``--group-by superfamily`` keeps all
+  kinases on one side, the stricter split); PI3Kg is a lipid kinase (own family and superfamily);
+- nuclear receptors are one family (steroid receptors, PPARs and RXR: one fold, one ligand pocket type);
+- proteases by catalytic class and fold: trypsin-like serine (FXA, TPA, uPA), papain-like cysteine
+  (CATL, CTSK), metzincins (ADAM17, MMP2), ACE/ACE2 (gluzincin M2), HIV-1 protease, SARS 3CL protease;
+- everything else is its own family.
+
+Targets that could not be placed with confidence (each is its own family; say so if you move one):
+SIRT2 (sirtuin; DEKOIS ships no crystal ligand, so template poses are impossible and it is left out of
+evaluation: :data:`NO_TEMPLATE`), QPCT (glutaminyl cyclase, a zinc enzyme, not a protease here),
+KIF11 (kinesin motor, allosteric site), FKBP1A, BCL2 and MDM2 (protein-protein interfaces: different
+folds, kept apart), ALR2 (aldo-keto reductase, kept apart from the SDR HSDs), NA (neuraminidase),
+CYP2A6, PNP (a nucleoside phosphorylase, apart from TP, which is a different fold).
+
+The split (:func:`make_folds`): the families of :data:`TEST_TARGETS` (DUD-E fabp4, inha; with them
+DEKOIS INHA) form the final test and appear in no training, validation or cross-validation fold; one
+fixed validation group (:data:`VALIDATION_FAMILY`) is the validation set of every fold and of the
+final model, and is never trained on or tested in a fold; the remaining groups are dealt into ``k``
+folds, largest group first, each to the fold with the fewest targets (ties: lowest fold number),
+names sorted for determinism. No randomness: the same table gives the same folds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# target -> (family, superfamily). DEKOIS names as in dekois2/index.csv; DUD-E targets as "dude:<name>".
+FAMILIES: dict[str, tuple[str, str]] = {
+    # short-chain dehydrogenases/reductases
+    "11betaHSD1": ("sdr_hsd", "sdr_hsd"), "17betaHSD1": ("sdr_hsd", "sdr_hsd"),
+    "ALR2": ("aldo_keto_reductase", "aldo_keto_reductase"),
+    # GPCRs (class A)
+    "A2A": ("gpcr_a", "gpcr_a"), "ADRB2": ("gpcr_a", "gpcr_a"),
+    # proteases
+    "ACE": ("m2_ace", "metalloprotease"), "ACE2": ("m2_ace", "metalloprotease"),
+    "ADAM17": ("metzincin", "metalloprotease"), "MMP2": ("metzincin", "metalloprotease"),
+    "FXA": ("serine_protease_s1", "serine_protease_s1"), "TPA": ("serine_protease_s1", "serine_protease_s1"),
+    "uPA": ("serine_protease_s1", "serine_protease_s1"),
+    "CATL": ("cysteine_protease_c1", "cysteine_protease_c1"), "CTSK": ("cysteine_protease_c1", "cysteine_protease_c1"),
+    "HIV1PR": ("aspartic_protease", "aspartic_protease"),
+    "SARS-HCoV": ("cov_3cl_protease", "cov_3cl_protease"),
+    # protein kinases by Manning group
+    "AKT1": ("kinase_agc", "protein_kinase"), "PDK1": ("kinase_agc", "protein_kinase"),
+    "PRKCQ": ("kinase_agc", "protein_kinase"), "ROCK-1": ("kinase_agc", "protein_kinase"),
+    "MK2": ("kinase_camk", "protein_kinase"), "dude:mapk2": ("kinase_camk", "protein_kinase"),
+    "PIM-1": ("kinase_camk", "protein_kinase"), "PIM-2": ("kinase_camk", "protein_kinase"),
+    "CDK2": ("kinase_cmgc", "protein_kinase"), "GSK3B": ("kinase_cmgc", "protein_kinase"),
+    "JNK1": ("kinase_cmgc", "protein_kinase"), "JNK2": ("kinase_cmgc", "protein_kinase"),
+    "JNK3": ("kinase_cmgc", "protein_kinase"), "P38-alpha": ("kinase_cmgc", "protein_kinase"),
+    "EGFR": ("kinase_tk", "protein_kinase"), "ERBB2": ("kinase_tk", "protein_kinase"),
+    "EPHB4": ("kinase_tk", "protein_kinase"), "FGFR1": ("kinase_tk", "protein_kinase"),
+    "IGF1R": ("kinase_tk", "protein_kinase"), "ITK": ("kinase_tk", "protein_kinase"),
+    "JAK3": ("kinase_tk", "protein_kinase"), "LCK": ("kinase_tk", "protein_kinase"),
+    "SRC": ("kinase_tk", "protein_kinase"), "TIE2": ("kinase_tk", "protein_kinase"),
+    "VEGFR1": ("kinase_tk", "protein_kinase"), "VEGFR2": ("kinase_tk", "protein_kinase"),
+    "dude:fak1": ("kinase_tk", "protein_kinase"),
+    "BRAF": ("kinase_tkl", "protein_kinase"),
+    "AURKA": ("kinase_aurora", "protein_kinase"), "AURKB": ("kinase_aurora", "protein_kinase"),
+    "PI3Kg": ("lipid_kinase", "lipid_kinase"),
+    # nuclear receptors
+    "AR": ("nuclear_receptor", "nuclear_receptor"), "ER-beta": ("nuclear_receptor", "nuclear_receptor"),
+    "GR": ("nuclear_receptor", "nuclear_receptor"), "PR": ("nuclear_receptor", "nuclear_receptor"),
+    "PPARA": ("nuclear_receptor", "nuclear_receptor"), "PPARG": ("nuclear_receptor", "nuclear_receptor"),
+    "RXR": ("nuclear_receptor", "nuclear_receptor"),
+    # other enzymes
+    "COX1": ("cyclooxygenase", "cyclooxygenase"), "COX2": ("cyclooxygenase", "cyclooxygenase"),
+    "CYP2A6": ("cytochrome_p450", "cytochrome_p450"),
+    "DHFR": ("antifolate_targets", "antifolate_targets"), "TS": ("antifolate_targets", "antifolate_targets"),
+    "GBA": ("glucocerebrosidase", "glycosidase"), "dude:glcm": ("glucocerebrosidase", "glycosidase"),
+    "NA": ("neuraminidase", "glycosidase"),
+    "HDAC2": ("hdac", "deacetylase"), "HDAC8": ("hdac", "deacetylase"), "SIRT2": ("sirtuin", "deacetylase"),
+    "HIV1RT": ("hiv_rt", "hiv_rt"),
+    "INHA": ("enoyl_acp_reductase", "enoyl_acp_reductase"), "dude:inha": ("enoyl_acp_reductase", "enoyl_acp_reductase"),
+    "PDE4B": ("phosphodiesterase", "phosphodiesterase"), "PDE5": ("phosphodiesterase", "phosphodiesterase"),
+    "PNP": ("purine_nucleoside_phosphorylase", "nucleoside_metabolism"),
+    "TK": ("thymidine_binding", "nucleoside_metabolism"), "TP": ("thymidine_binding", "nucleoside_metabolism"),
+    "PYGL-in": ("glycogen_phosphorylase", "glycogen_phosphorylase"),
+    "PYGL-out": ("glycogen_phosphorylase", "glycogen_phosphorylase"),
+    "QPCT": ("glutaminyl_cyclase", "glutaminyl_cyclase"),
+    "dude:nos1": ("nitric_oxide_synthase", "nitric_oxide_synthase"),
+    # binding proteins and others
+    "BCL2": ("bcl2", "bcl2"), "MDM2": ("mdm2", "mdm2"), "FKBP1A": ("fkbp", "fkbp"), "KIF11": ("kinesin", "kinesin"),
+    "dude:fabp4": ("fabp", "fabp"),
+}
+
+TEST_TARGETS = ("dude:fabp4", "dude:inha")  # final test only: never in a training, validation or CV fold
+VALIDATION_FAMILY = "phosphodiesterase"  # the one fixed validation group (PDE4B, PDE5) for every choice
+NO_TEMPLATE = ("SIRT2",)  # no crystal ligand in the data pack: no template poses, not evaluated
+DUDE_WITH_RECEPTOR = ("dude:fabp4", "dude:inha", "dude:fak1", "dude:glcm", "dude:mapk2", "dude:nos1")
+LEVELS = ("family", "superfamily")
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One split: ``test`` targets held out, ``train`` targets to learn from, ``validation`` (fixed)."""
+
+    name: str
+    test: tuple[str, ...]
+    train: tuple[str, ...]
+    validation: tuple[str, ...]
+
+
+def group_of(target: str, level: str = "family") -> str:
+    if level not in LEVELS:
+        raise ValueError(f"group level {level!r}: expected one of {', '.join(LEVELS)}")
+    if target not in FAMILIES:
+        raise ValueError(f"target {target!r} has no family in atomgrid.families.FAMILIES")
+    return FAMILIES[target][LEVELS.index(level)]
+
+
+def groups(targets, level: str = "family") -> dict[str, tuple[str, ...]]:
+    """{group: sorted targets} of ``targets``."""
+    out: dict[str, list[str]] = {}
+    for t in sorted(targets):
+        out.setdefault(group_of(t, level), []).append(t)
+    return {g: tuple(v) for g, v in sorted(out.items())}
+
+
+def make_folds(targets=None, k: int = 5, level: str = "family",
+               validation_family: str = VALIDATION_FAMILY) -> tuple[list[Fold], Fold]:
+    """(``k`` cross-validation folds, the final fold) over ``targets`` (default: all of :data:`FAMILIES`).
+
+    Every group (at ``level``) lies on one side of every fold. The test families (those of
+    :data:`TEST_TARGETS`) are only the final fold's test; the validation group (the ``level`` group of
+    ``validation_family``'s targets) is every fold's validation and never trained or tested on.
+    The final fold trains on every other group and tests on the test families."""
+    targets = sorted(FAMILIES if targets is None else set(targets))
+    by_group = groups(targets, level)
+    test_groups = {group_of(t, level) for t in TEST_TARGETS if t in FAMILIES}
+    val_members = [t for t, (fam, _) in FAMILIES.items() if fam == validation_family]
+    if not val_members:
+        raise ValueError(f"validation family {validation_family!r} is not in the family table")
+    val_groups = {group_of(t, level) for t in val_members} - test_groups
+    if not val_groups:
+        raise ValueError(f"validation family {validation_family!r} falls in a test group at level {level!r}")
+    validation = tuple(t for g in sorted(val_groups) for t in by_group.get(g, ()))
+    test_final = tuple(t for g in sorted(test_groups) for t in by_group.get(g, ()))
+    pool = {g: v for g, v in by_group.items() if g not in test_groups and g not in val_groups}
+    if k < 2 or k > len(pool):
+        raise ValueError(f"k={k} folds: need 2 <= k <= {len(pool)} (groups outside test and validation)")
+    bins: list[list[str]] = [[] for _ in range(k)]
+    for g in sorted(pool, key=lambda g: (-len(pool[g]), g)):
+        i = min(range(k), key=lambda j: (sum(len(pool[x]) for x in bins[j]), j))
+        bins[i].append(g)
+    folds = []
+    for i, b in enumerate(bins):
+        test = tuple(sorted(t for g in b for t in pool[g]))
+        train = tuple(sorted(t for g, v in pool.items() if g not in b for t in v))
+        folds.append(Fold(f"fold{i}", test, train, validation))
+    final = Fold("final", test_final, tuple(sorted(t for v in pool.values() for t in v)), validation)
+    return folds, final

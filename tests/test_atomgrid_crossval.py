@@ -1,0 +1,159 @@
+"""The cross-target protocol: the fold split is a pure function with no target or family on both sides,
+fabp4/inha only in the final test, a fixed validation group; the baselines on tiny fixtures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from atomgrid import families as F
+
+
+@pytest.mark.parametrize("level", F.LEVELS)
+@pytest.mark.parametrize("k", [3, 5])
+def test_no_target_or_family_on_both_sides(level, k):
+    cv, final = F.make_folds(k=k, level=level)
+    assert len(cv) == k
+    for fold in cv + [final]:
+        test, train, val = set(fold.test), set(fold.train), set(fold.validation)
+        assert not (test & train) and not (test & val) and not (train & val)
+        for lv in F.LEVELS[: F.LEVELS.index(level) + 1]:  # the family level always, the chosen level too
+            tg = {F.group_of(t, lv) for t in test}
+            assert not tg & {F.group_of(t, lv) for t in train}, (fold.name, lv)
+            assert not tg & {F.group_of(t, lv) for t in val}, (fold.name, lv)
+            assert not {F.group_of(t, lv) for t in train} & {F.group_of(t, lv) for t in val}, (fold.name, lv)
+    # the CV test sides partition everything outside the final test and the validation group
+    held = [t for f in cv for t in f.test]
+    assert len(held) == len(set(held))
+    assert set(held) | set(final.test) | set(final.validation) == set(F.FAMILIES)
+
+
+def test_test_targets_only_in_the_final_fold():
+    for level in F.LEVELS:
+        cv, final = F.make_folds(level=level)
+        for fold in cv:
+            for t in ("dude:fabp4", "dude:inha", "INHA"):
+                assert t not in fold.train and t not in fold.validation and t not in fold.test
+        assert {"dude:fabp4", "dude:inha", "INHA"} <= set(final.test)
+        assert not {"dude:fabp4", "dude:inha", "INHA"} & (set(final.train) | set(final.validation))
+
+
+def test_validation_group_is_fixed_and_split_is_pure():
+    a = F.make_folds(k=5)
+    b = F.make_folds(k=5)
+    assert a == b  # no randomness
+    vals = {f.validation for f in a[0] + [a[1]]}
+    assert vals == {("PDE4B", "PDE5")}
+    for k in (3, 4, 6):
+        cv, final = F.make_folds(k=k)
+        assert {f.validation for f in cv + [final]} == {("PDE4B", "PDE5")}
+    # a subset of targets folds the same way (no hidden state)
+    sub = ["JNK1", "JNK2", "JNK3", "EGFR", "ERBB2", "VEGFR1", "VEGFR2", "AR", "GR", "COX1", "COX2", "PDE5",
+           "PDE4B", "dude:fabp4"]
+    cv, final = F.make_folds(sub, k=3)
+    assert {"JNK1", "JNK2", "JNK3"} in [set(f.test) & {"JNK1", "JNK2", "JNK3"} for f in cv]
+    assert final.test == ("dude:fabp4",) and final.validation == ("PDE4B", "PDE5")
+
+
+def test_named_homolog_groups_share_a_family():
+    for group in (("JNK1", "JNK2", "JNK3"), ("VEGFR1", "VEGFR2"), ("EGFR", "ERBB2"), ("PIM-1", "PIM-2"),
+                  ("COX1", "COX2"), ("PYGL-in", "PYGL-out"), ("INHA", "dude:inha"), ("MK2", "dude:mapk2"),
+                  ("GBA", "dude:glcm"), ("AR", "GR", "PR", "ER-beta", "PPARA", "PPARG", "RXR"), ("FXA", "TPA", "uPA")):
+        assert len({F.group_of(t) for t in group}) == 1, group
+    # every kinase is one superfamily
+    kin = [t for t, (fam, _) in F.FAMILIES.items() if fam.startswith("kinase_")]
+    assert len(kin) > 20 and {F.group_of(t, "superfamily") for t in kin} == {"protein_kinase"}
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        F.make_folds(k=1)
+    with pytest.raises(ValueError):
+        F.group_of("NOPE")
+    with pytest.raises(ValueError):
+        F.make_folds(validation_family="no_such_family")
+
+
+def test_dekois_targets_all_placed():
+    import csv
+
+    from atomgrid.data import drug_root
+    idx = drug_root() / "dekois2" / "index.csv"
+    if not idx.exists():
+        pytest.skip(f"{idx} absent (the DEKOIS 2.0 data pack is not on this machine)")
+    names = {r["target"] for r in csv.DictReader(open(idx))}
+    assert names <= set(F.FAMILIES), names - set(F.FAMILIES)
+
+
+def test_max_tanimoto_and_library_sampling():
+    from atomgrid.crossval import max_tanimoto, sample_library
+    ref = ["c1ccccc1O", "CCN(CC)CC"]
+    sim = max_tanimoto(["c1ccccc1O", "CCCCCCCCCC", "not a smiles"], ref)
+    assert sim[0] == pytest.approx(1.0) and 0 <= sim[1] < 0.5 and sim[2] == 0
+    files = {"actives": [(f"a{i}", "C" * (i + 1)) for i in range(5)],
+             "decoys": [(f"d {i}", "O" + "C" * i) for i in range(20)]}
+    lib = sample_library(files, 3, 10, seed=1)
+    assert lib == sample_library(files, 3, 10, seed=1)
+    assert sum(l for _, _, l in lib) == 3 and len(lib) == 13
+    assert len({i for i, _, _ in lib}) == 13 and all(" " not in i for i, _, _ in lib)
+
+
+def test_summary_is_the_mean_over_targets():
+    from atomgrid.crossval import summarize
+    per = [{"methods": {"model": {k: {"value": v} for k in ("roc_auc", "ef1", "ef5", "bedroc80")}}} for v in (0.5, 0.7, 0.9)]
+    s = summarize(per, n_boot=200)
+    assert s["model"]["roc_auc"]["value"] == pytest.approx(0.7)
+    assert 0.5 <= s["model"]["roc_auc"]["low"] <= 0.7 <= s["model"]["roc_auc"]["high"] <= 0.9
+    assert s["model"]["roc_auc"]["n"] == 3
+
+
+def _tiny_model(path: Path, ligand_only: bool) -> Path:
+    import torch
+
+    from atomgrid import nets
+    from atomgrid.train import export_model
+    from atomgrid.typing import scheme_dict
+    torch.manual_seed(0)
+    cfg = nets.NetConfig(arch="atomnet", width=4, depth=1, stem_pool=1, hidden=8, grid_size=8)
+    meta = {"net": nets.net_config_dict(cfg), "grid": {"size": 8, "resolution": 2.0}, "typing": scheme_dict(),
+            "ligand_only": ligand_only, "name": "test-tiny" + ("-ligonly" if ligand_only else "")}
+    export_model(nets.build(cfg), meta, path)
+    return path
+
+
+def test_crossval_end_to_end_on_one_dekois_target(tmp_path):
+    """``atomgrid crossval --only COX2`` with 3 actives + 7 decoys and tiny untrained models, reading the
+    DEKOIS data pack in place: per-target and mean figures for every method, JSON with provenance."""
+    import json
+
+    from atomgrid.cli import main
+    from atomgrid.data import drug_root
+    if not (drug_root() / "dekois2" / "index.csv").exists():
+        pytest.skip("the DEKOIS 2.0 data pack (shared/data/drug/dekois2) is not on this machine")
+    m = _tiny_model(tmp_path / "tiny.pt", False)
+    _tiny_model(tmp_path / "tiny-ligonly.pt", True)  # found beside the model, as atomgrid evaluate does
+    out = tmp_path / "cv.json"
+    rc = main(["crossval", "--model", str(m), "--only", "COX2", "--max-actives", "3", "--max-decoys", "7",
+               "--bootstrap", "20", "--confs", "1", "--keep", "1", "--relax-steps", "2", "--work", str(tmp_path / "w"),
+               "--json", str(out)])
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    fig = doc["figures"]
+    assert doc["benchmark"] == "atomgrid_crossval" and fig["caveat"]
+    (t,) = fig["targets"]
+    assert t["target"] == "COX2" and t["fold"] == "fold2" and t["actives"] == 3 and t["decoys"] == 7
+    assert {"model", "ligand_only", "heavy_atoms", "fp_max_tanimoto"} <= set(t["methods"])
+    assert "COX1" not in [x for f in fig["folds"] if f["name"] == "fold2" for x in f["train"]]
+    for figs in t["methods"].values():
+        assert set(figs) == {"roc_auc", "ef1", "ef5", "bedroc80"}
+    assert set(fig["mean"]["model"]) == {"roc_auc", "ef1", "ef5", "bedroc80"}
+    assert ("vina" in t["methods"]) != ("vina" in t["skipped"])
+
+
+def test_crossval_refuses_test_targets_outside_final():
+    from atomgrid.crossval import run
+    with pytest.raises(ValueError, match="final"):
+        run("unused.pt", None, only=["dude:fabp4"])
+    with pytest.raises(ValueError):
+        run("unused.pt", None, only=["PDE5"])  # the validation group is never tested
