@@ -3,7 +3,6 @@ CPU, the runtime choice, model sha256 where a model is used, the date, and the f
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import platform
 import sys
@@ -14,12 +13,7 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+from traincore.provenance import sha256  # noqa: E402,F401  (one implementation)
 
 
 def cpu_info() -> dict:

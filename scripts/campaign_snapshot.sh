@@ -12,7 +12,7 @@ dst="campaigns/$name"
 latest=$(ls "$src"/checkpoints/ckpt_*.pt | sort | tail -1)
 mkdir -p "$dst/checkpoints"
 rm -f "$dst"/checkpoints/ckpt_*.pt
-for f in config.toml split.json metrics.jsonl runtime.json read_report.json report.png report.txt games.txt; do
+for f in config.toml split.json metrics.jsonl runtime.json read_report.json report.png report.txt games.txt model.pt; do
   [ -f "$src/$f" ] && cp "$src/$f" "$dst/$f"
 done
 cp "$latest" "$dst/checkpoints/"

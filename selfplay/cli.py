@@ -8,6 +8,20 @@ from pathlib import Path
 from traincore._version import __version__
 
 
+def _config_source(args, what: str, example: str) -> tuple[Path, Path | None] | None:
+    """(config path, run folder or None) from --config / --resume; prints the error and gives None."""
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.toml").exists():
+            print(f"{what}: --resume {run_dir}: not a run folder (no config.toml)", file=sys.stderr)
+            return None
+        return run_dir / "config.toml", run_dir
+    if args.config is None:
+        print(f"{what}: give --config {example} or --resume RUN_DIR", file=sys.stderr)
+        return None
+    return Path(args.config), None
+
+
 def _train(args) -> int:
     from selfplay.config import Config
     from traincore.config import ConfigError, load_config
@@ -20,17 +34,10 @@ def _train(args) -> int:
             print("selfplay train: --init starts a new run; it cannot be combined with --resume", file=sys.stderr)
             return 2
         overrides.append(f"run.init={args.init}")
-    run_dir = None
-    config_path = args.config
-    if args.resume:
-        run_dir = Path(args.resume)
-        if not (run_dir / "config.toml").exists():
-            print(f"selfplay: --resume {run_dir}: not a run folder (no config.toml)", file=sys.stderr)
-            return 2
-        config_path = run_dir / "config.toml"
-    elif config_path is None:
-        print("selfplay train: give --config configs/<game>.toml or --resume RUN_DIR", file=sys.stderr)
+    where = _config_source(args, "selfplay train", "configs/<game>.toml")
+    if where is None:
         return 2
+    config_path, run_dir = where
     try:
         cfg = load_config(Config, config_path, overrides)
     except ConfigError as e:
@@ -106,17 +113,10 @@ def _supervised(args) -> int:
     from selfplay.supervised import SLConfig, SupervisedTrainer
     from traincore.config import ConfigError, load_config
 
-    run_dir = None
-    config_path = args.config
-    if args.resume:
-        run_dir = Path(args.resume)
-        if not (run_dir / "config.toml").exists():
-            print(f"selfplay supervised: --resume {run_dir}: not a run folder (no config.toml)", file=sys.stderr)
-            return 2
-        config_path = run_dir / "config.toml"
-    elif config_path is None:
-        print("selfplay supervised: give --config configs/<game>_sl.toml or --resume RUN_DIR", file=sys.stderr)
+    where = _config_source(args, "selfplay supervised", "configs/<game>_sl.toml")
+    if where is None:
         return 2
+    config_path, run_dir = where
     try:
         cfg = load_config(SLConfig, config_path, list(args.set or []))
         trainer = SupervisedTrainer(cfg, run_dir=run_dir, resume=bool(args.resume), progress=not args.quiet)

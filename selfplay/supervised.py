@@ -41,6 +41,7 @@ from boardnet.games import make_game
 from boardnet.games.base import Game
 from boardnet.nets import build_net, model_state, net_from_state
 from boardnet.records.read import GameRecord, ReadReport, read_records
+from selfplay.config import GameSettings
 from traincore.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
 from traincore.config import config_to_dict, save_config
 from traincore.loop import fit
@@ -50,21 +51,6 @@ from traincore.schedule import as_torch_scheduler, make_schedule
 
 
 # ---------------------------------------------------------------------------------------- config
-
-@dataclass(frozen=True)
-class SLGame:
-    name: str = "go"
-    board_size: int | None = None
-    komi: float | None = None
-
-    def kwargs(self) -> dict:
-        kw = {}
-        if self.board_size is not None:
-            kw["board_size"] = self.board_size
-        if self.komi is not None:
-            kw["komi"] = self.komi
-        return kw
-
 
 @dataclass(frozen=True)
 class SLData:
@@ -138,7 +124,7 @@ class SLRun:
 
 @dataclass(frozen=True)
 class SLConfig:
-    game: SLGame = field(default_factory=SLGame)
+    game: GameSettings = field(default_factory=GameSettings)   # pass_after (a self-play aid) is not used
     data: SLData = field(default_factory=SLData)
     net: SLNet = field(default_factory=SLNet)
     train: SLTrain = field(default_factory=SLTrain)
@@ -378,7 +364,9 @@ def collect_split(data: SLData, split: str, limit: int, seed: int, prob: float =
 class SupervisedTrainer:
     def __init__(self, cfg: SLConfig, run_dir: Path | None = None, resume: bool = False, progress: bool = True):
         self.cfg = cfg
-        name = cfg.run.name or f"{make_game(cfg.game.name, **cfg.game.kwargs()).name}-sl-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.game_kwargs = {k: v for k, v in cfg.game.kwargs().items() if k != "pass_after"}
+        self.game = make_game(cfg.game.name, **self.game_kwargs)
+        name = cfg.run.name or f"{self.game.name}-sl-{time.strftime('%Y%m%d-%H%M%S')}"
         self.run_dir = Path(run_dir) if run_dir else Path(cfg.run.out_dir) / name
         self.ckpt = CheckpointManager(self.run_dir / "checkpoints", keep_last=cfg.train.keep_checkpoints)
         if not resume and self.ckpt.steps():
@@ -389,8 +377,6 @@ class SupervisedTrainer:
         seed_everything(cfg.run.seed)
         if cfg.run.torch_threads:
             torch.set_num_threads(cfg.run.torch_threads)
-        self.game_kwargs = cfg.game.kwargs()
-        self.game = make_game(cfg.game.name, **self.game_kwargs)
         self.runtime = Runtime.create(cfg.run.device, precision=cfg.run.precision)
         print(f"[supervised] precision: {self.runtime.describe()}", flush=True)
         self.net = build_net(self.game, cfg.net.preset, **cfg.net.overrides())

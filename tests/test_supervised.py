@@ -58,7 +58,7 @@ def _write_collection(folder: Path, games: int = 60, seed: int = 0) -> Path:
 
 
 def _cfg(tmp_path: Path, data: Path, **over) -> SLConfig:
-    sets = [f"data.paths=[\"{data}\"]", "game.board_size=9", "game.komi=7.0", "net.preset=b1c16",
+    sets = [f"data.paths=[\"{data}\"]", "game.name=\"go\"", "game.board_size=9", "game.komi=7.0", "net.preset=b1c16",
             "data.val_permille=150", "data.test_permille=150", "data.position_prob=1.0",
             "data.shuffle_buffer=600", "data.val_positions=300", "data.val_position_prob=1.0",
             "data.symmetries=false", "train.batch_size=32", "train.lr=0.05",

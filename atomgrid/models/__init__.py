@@ -9,9 +9,10 @@ a model retrained at the same path is never taken for the old one; every card st
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
+
+from traincore.provenance import sha256 as _sha256
 
 MODELS_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL = "ag-atomnet-c16-l3-g16r15-screen"  # pose + affinity + DUD-E actives/decoys (screen.toml)
@@ -52,13 +53,10 @@ def resolve_model(name_or_path: str | Path | None) -> Path:
                              f"(shipped: {', '.join(available()) or 'none'})")
 
 
+
 def file_sha256(path: str | Path) -> str:
     """sha256 (hex) of a file's bytes, streamed: the identity of a model, receptor or library file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return _sha256(path)
 
 
 def load_weights(path: str | Path) -> tuple[dict, dict]:

@@ -374,12 +374,23 @@ class GoState:
     # -- Go helpers for front ends ---------------------------------------------------------------
     def score(self) -> float:
         """Tromp-Taylor area score of the current board: black area - white area - komi."""
-        g = self.game
         b, w = self._b, self._w
-        occ = b | w
-        empty = g._full & ~occ
         black = b.bit_count()
         white = w.bit_count()
+        for region, border in self._empty_regions():
+            if border & b:
+                if not border & w:
+                    black += region.bit_count()
+            elif border & w:
+                white += region.bit_count()
+        return black - white - self.game.komi
+
+    def _empty_regions(self):
+        """(region, border) bitboards for each connected region of empty points; border = the stones
+        next to it."""
+        g = self.game
+        occ = self._b | self._w
+        empty = g._full & ~occ
         dil = g._dilate
         rest = empty
         while rest:
@@ -390,13 +401,7 @@ class GoState:
                     break
                 region = grown
             rest &= ~region
-            border = dil(region) & occ
-            if border & b:
-                if not border & w:
-                    black += region.bit_count()
-            elif border & w:
-                white += region.bit_count()
-        return black - white - g.komi
+            yield region, dil(region) & occ
 
     def settled(self, max_dame: int = 3) -> bool:
         """Whether the board is finished enough to pass on: every empty region touches stones of one
@@ -404,26 +409,11 @@ class GoState:
         have stones. An open board, a half-closed border, or a dead stone still standing inside the
         other side's area (its region then touches both colours) all count as not settled, so
         Tromp-Taylor scoring of a settled board agrees with a dead-stone count."""
-        g = self.game
         b, w = self._b, self._w
         if not b or not w:
             return False
-        occ = b | w
-        empty = g._full & ~occ
-        dil = g._dilate
-        rest = empty
-        while rest:
-            region = rest & -rest
-            while True:
-                grown = region | (dil(region) & empty)
-                if grown == region:
-                    break
-                region = grown
-            rest &= ~region
-            border = dil(region) & occ
-            if border & b and border & w and region.bit_count() > max_dame:
-                return False
-        return True
+        return not any(border & b and border & w and region.bit_count() > max_dame
+                       for region, border in self._empty_regions())
 
     def board(self) -> np.ndarray:
         """int8 `[N, N]`, row 0 = top row (GTP row N): 0 empty, 1 black, 2 white."""
