@@ -91,7 +91,7 @@ def write_report(run_dir: str | Path) -> tuple[Path, str]:
 
 def write_results_json(run_dir: str | Path, out: str | Path) -> Path:
     """The run's evaluation rows (and the last training row) with provenance, as a results file that
-    docs and model cards can cite: {provenance..., run_dir, config, eval: [...], last_train: {...}}."""
+    docs and model cards can cite: {provenance..., run_dir, config, figures: {eval: [...], last_train}}."""
     import tomllib
 
     from traincore.provenance import provenance
@@ -110,7 +110,7 @@ def write_results_json(run_dir: str | Path, out: str | Path) -> Path:
                 d = {k: v for k, v in d.items() if k != "errors"}
             extra[name.removesuffix(".json")] = d
     doc = {**provenance(models=[model] if model.exists() else []), "run_dir": str(run_dir), "config": config,
-           **extra, "eval": eval_table(run_dir), "last_train": train[-1] if train else None}
+           **extra, "figures": {"eval": eval_table(run_dir), "last_train": train[-1] if train else None}}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1) + "\n")

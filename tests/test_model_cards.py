@@ -37,7 +37,9 @@ def cited(card_text: str) -> list[str]:
 
 
 def load(name: str) -> dict:
-    return json.loads((ROOT / name).read_text())
+    """A results file; a nested `provenance` block (benchmarks/go_vs_gnugo.py) is read as top-level keys."""
+    d = json.loads((ROOT / name).read_text())
+    return {**d.get("provenance", {}), **d} if isinstance(d.get("provenance"), dict) else d
 
 
 def results_files() -> list[dict]:
