@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from boardnet.evaluator import NetEvaluator
-from boardnet.games import make_game
+from boardnet.games import make_game, random_states
 from boardnet.nets import build_net, count_parameters, default_preset, flops_per_position
 from boardnet.search import SearchConfig, Tree, search_lockstep, search_virtual_loss
 
@@ -43,20 +43,7 @@ from boardnet.search import SearchConfig, Tree, search_lockstep, search_virtual_
 PLAN = {"connect4": (64, 2, 6.0), "go9": (32, 1, 8.0), "chess": (32, 1, 8.0), "tictactoe": (64, 2, 4.0)}
 
 
-def sample_states(game, n: int, seed: int = 0, max_plies: int = 30):
-    """n non-terminal positions a random number of random plies into the game."""
-    rng = np.random.default_rng(seed)
-    out = []
-    while len(out) < n:
-        s = game.initial_state()
-        for _ in range(int(rng.integers(0, max_plies))):
-            acts = s.legal_actions()
-            t = s.apply(int(acts[rng.integers(len(acts))]))
-            if t.is_terminal():
-                break
-            s = t
-        out.append(s)
-    return out
+sample_states = random_states   # n non-terminal positions a random number of random plies in
 
 
 def raw_rate(net, x: torch.Tensor, seconds: float) -> tuple[float, float]:

@@ -57,21 +57,6 @@ def engine(name: str, visits: int = 16) -> Engine:
     return Engine.from_checkpoint(name, device="cpu", precision="fp32", search=SearchConfig(num_simulations=visits))
 
 
-def random_positions(game, n: int, seed: int, max_plies: int = 60) -> list:
-    """n non-terminal positions after a seeded random number of random plies."""
-    rng = np.random.default_rng(seed)
-    out = []
-    while len(out) < n:
-        s = game.initial_state()
-        for _ in range(int(rng.integers(0, max_plies))):
-            if s.is_terminal():
-                break
-            s = s.apply(int(rng.choice(s.legal_actions())))
-        if not s.is_terminal():
-            out.append(s)
-    return out
-
-
 # ----------------------------------------------------------------------------- connect4
 def connect4_accuracy(positions: int = C4_POSITIONS) -> dict:
     """{file stem: {not_mistake, perfect}} of the raw policy on the first `positions` of each Pons file."""

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from boardnet.evaluator import NetEvaluator, RolloutEvaluator, UniformEvaluator
-from boardnet.games import make_game
+from boardnet.games import make_game, random_states
 from boardnet.nets import build_net
 
 
@@ -16,18 +16,7 @@ def c4():
 
 
 def _positions(game, n, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    while len(out) < n:
-        s = game.initial_state()
-        for _ in range(int(rng.integers(0, 30))):
-            acts = s.legal_actions()
-            t = s.apply(int(acts[rng.integers(len(acts))]))
-            if t.is_terminal():
-                break
-            s = t
-        out.append(s)
-    return out
+    return random_states(game, n, seed=seed)
 
 
 def _full_column_state(game):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from boardnet.games import random_states
 from traincore import runtime as rtmod
 from traincore.runtime import Runtime
 
@@ -83,19 +84,8 @@ def test_bf16_runtime_keeps_channels_last_and_fp32_weights():
 
 # -- numerics of the shipped nets ------------------------------------------------------------------
 
-def _positions(game, n: int = 100, seed: int = 19, max_plies: int = 40):
-    rng = np.random.default_rng(seed)
-    out = []
-    while len(out) < n:
-        s = game.initial_state()
-        for _ in range(int(rng.integers(0, max_plies))):
-            acts = s.legal_actions()
-            t = s.apply(int(acts[rng.integers(len(acts))]))
-            if t.is_terminal():
-                break
-            s = t
-        out.append(s)
-    return out
+def _positions(game):
+    return random_states(game, 100, seed=19, max_plies=40)
 
 
 # measured with torch 2.13.0 (benchmarks/results/precision-*.json, "numerics"): clear-margin top-1

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from boardnet.evaluator import NetEvaluator
-from boardnet.games import make_game
+from boardnet.games import make_game, random_states
 from boardnet.models import available, read_card, resolve
 from boardnet.nets import net_from_state
 from selfplay import evaluate as ev
@@ -68,7 +68,7 @@ def test_connect4_on_pons_positions_matches_card():
 @pytest.mark.parametrize("name", ["connect4", "checkers", "go9", "chess"])
 def test_shipped_net_plays_legal_moves(name):
     eng = bench.engine(name, visits=8)
-    states = bench.random_positions(eng.game, 6, seed=11, max_plies=80)
+    states = random_states(eng.game, 6, seed=11, max_plies=80)
     priors, values = eng.evaluator.evaluate(states)
     for s, p, v in zip(states, priors, values):
         legal = set(int(a) for a in s.legal_actions())

@@ -1,9 +1,11 @@
 """Game rules behind one protocol (see base.py). NumPy and python-chess only: no torch, no Ray."""
 from __future__ import annotations
 
+import numpy as np
+
 from boardnet.games.base import Game, GameError, IllegalMoveError, ParseError, State
 
-__all__ = ["Game", "State", "GameError", "IllegalMoveError", "ParseError", "make_game", "GAMES"]
+__all__ = ["Game", "State", "GameError", "IllegalMoveError", "ParseError", "make_game", "random_states", "GAMES"]
 
 GAMES = ("tictactoe", "connect4", "go", "chess", "checkers")
 
@@ -31,3 +33,20 @@ def make_game(name: str, **kwargs) -> Game:
         from boardnet.games.checkers import Checkers
         return Checkers(**kwargs)
     raise ValueError(f"unknown game {name!r}: choose one of {', '.join(GAMES)}")
+
+
+def random_states(game: Game, n: int, seed: int = 0, max_plies: int = 30) -> list[State]:
+    """n non-terminal positions, each a seeded random number (< max_plies) of random plies into the game
+    (a ply that would end the game is not taken). For tests and benchmarks."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < n:
+        s = game.initial_state()
+        for _ in range(int(rng.integers(0, max_plies))):
+            acts = s.legal_actions()
+            t = s.apply(int(acts[rng.integers(len(acts))]))
+            if t.is_terminal():
+                break
+            s = t
+        out.append(s)
+    return out
