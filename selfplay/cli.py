@@ -44,7 +44,6 @@ def _train(args) -> int:
         print(f"selfplay: {e}", file=sys.stderr)
         return 2
     from selfplay.run import Trainer
-    from selfplay.report import write_report
     try:
         trainer = Trainer(cfg, run_dir=run_dir, address=args.address, resume=bool(args.resume),
                           progress=not args.quiet)
@@ -57,10 +56,16 @@ def _train(args) -> int:
         print(f"\nselfplay: interrupted at step {trainer.learner.step}; checkpoint and {trainer.run_dir}/model.pt saved; "
               f"resume with: selfplay train --resume {trainer.run_dir}", file=sys.stderr)
         return 130
-    png, text = write_report(summary.run_dir)
+    return _print_report(summary.run_dir, cfg.game.name, summary.model_path)
+
+
+def _print_report(run_dir: Path, game: str, model: Path) -> int:
+    """After a finished run: the curves, the summary and how to play the saved model."""
+    from selfplay.report import write_report
+    png, text = write_report(run_dir)
     print(text)
     print(f"curves: {png}")
-    print(f"saved model: {summary.model_path}  (play it: boardnet play {cfg.game.name} --model {summary.model_path})")
+    print(f"saved model: {model}  (play it: boardnet play {game} --model {model})")
     return 0
 
 
@@ -132,18 +137,10 @@ def _supervised(args) -> int:
     except ValueError as e:
         print(f"selfplay supervised: {e}", file=sys.stderr)
         return 2
-    from selfplay.report import write_report
-    png, text = write_report(trainer.run_dir)
-    print(text)
-    print(f"curves: {png}")
-    print(f"saved model: {path}  (play it: boardnet play {trainer.game.name} --model {path})")
-    return 0
+    return _print_report(trainer.run_dir, trainer.game.name, path)
 
 
 def _supervised_eval(args) -> int:
-    import json
-    import time
-
     from selfplay.supervised import SLConfig, evaluate_model
     from traincore.config import ConfigError, load_config
 
@@ -162,11 +159,10 @@ def _supervised_eval(args) -> int:
     print(f"{args.split}: {r['positions']:,} positions from {r['games']} games: top-1 {r['top1']:.4f}, "
           f"top-3 {r['top3']:.4f}, policy loss {r['policy_loss']:.4f}, value MSE {r['value_mse']:.4f}")
     if args.json:
-        from traincore.provenance import provenance
-        out = {**provenance(models=[model]), "split": args.split, "config": str(config_path), "figures": r}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
-        print(f"wrote {args.json}")
+        from traincore.provenance import write_results
+        out = write_results(args.json, "supervised-eval", r, models=[model],
+                            settings={"split": args.split, "config": str(config_path), "positions": args.positions})
+        print(f"wrote {out}")
     return 0
 
 

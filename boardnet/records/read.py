@@ -22,6 +22,7 @@ import gzip
 import os
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -105,6 +106,19 @@ def _iter_path(p: Path, fmt: str, report: ReadReport, explicit: bool) -> Iterato
     yield str(p), kind, decode(data)
 
 
+def _wanted(p: Path, name: str, size: int, fmt: str, report: ReadReport) -> tuple[str, str] | None:
+    """(source name, format) of an archive member to read; None for other files and (counted) for
+    members too large to be one record file."""
+    kind = format_of(name, fmt)
+    if kind is None:
+        return None
+    src = f"{p}:{name}"
+    if size > MAX_MEMBER_BYTES:
+        report.skip(src, -1, f"member of {size:,} bytes is too large", kind="too large")
+        return None
+    return src, kind
+
+
 def _iter_tar(p: Path, fmt: str, report: ReadReport) -> Iterator[tuple[str, str, str]]:
     try:
         tf = tarfile.open(p, mode="r|*")    # streaming: members in archive order, no index held
@@ -118,24 +132,19 @@ def _iter_tar(p: Path, fmt: str, report: ReadReport) -> Iterator[tuple[str, str,
                 member = next(it)
             except StopIteration:
                 return
-            except (OSError, tarfile.TarError, EOFError, zlib_error()) as e:
+            except (OSError, tarfile.TarError, EOFError, zlib.error) as e:
                 report.skip(str(p), -1, f"archive broken after {report.files} files: {e}",
                             kind="broken archive")
                 return
             tf.members = []   # a streaming TarFile still keeps every TarInfo: memory grew per member
-            if not member.isfile():
+            want = _wanted(p, member.name, member.size, fmt, report) if member.isfile() else None
+            if want is None:
                 continue
-            kind = format_of(member.name, fmt)
-            if kind is None:
-                continue
-            src = f"{p}:{member.name}"
-            if member.size > MAX_MEMBER_BYTES:
-                report.skip(src, -1, f"member of {member.size:,} bytes is too large", kind="too large")
-                continue
+            src, kind = want
             try:
                 fh = tf.extractfile(member)
                 data = fh.read() if fh is not None else b""
-            except (OSError, tarfile.TarError, EOFError, zlib_error()) as e:
+            except (OSError, tarfile.TarError, EOFError, zlib.error) as e:
                 report.skip(src, -1, f"archive broken at this member: {e}", kind="broken archive")
                 return
             report.files += 1
@@ -150,27 +159,17 @@ def _iter_zip(p: Path, fmt: str, report: ReadReport) -> Iterator[tuple[str, str,
         return
     with zf:
         for info in zf.infolist():
-            if info.is_dir():
+            want = None if info.is_dir() else _wanted(p, info.filename, info.file_size, fmt, report)
+            if want is None:
                 continue
-            kind = format_of(info.filename, fmt)
-            if kind is None:
-                continue
-            src = f"{p}:{info.filename}"
-            if info.file_size > MAX_MEMBER_BYTES:
-                report.skip(src, -1, f"member of {info.file_size:,} bytes is too large", kind="too large")
-                continue
+            src, kind = want
             try:
                 data = zf.read(info)
-            except (OSError, zipfile.BadZipFile, EOFError, zlib_error()) as e:
+            except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as e:
                 report.skip(src, -1, f"unreadable member: {e}", kind="unreadable file")
                 continue
             report.files += 1
             yield src, kind, decode(data)
-
-
-def zlib_error():
-    import zlib
-    return zlib.error
 
 
 def read_records(paths: Iterable[str | os.PathLike] | str | os.PathLike, fmt: str = "auto",
