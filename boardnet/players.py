@@ -108,6 +108,14 @@ def snapshot(tree, nodes: int, seconds: float):
                     nps=nodes / seconds if seconds > 0 else 0.0)
 
 
+def settled_win(state: State) -> bool:
+    """Whether passing now is safe for the side to move: the board is settled (`GoState.settled`) and
+    its Tromp-Taylor score wins. On an open board komi makes Tromp-Taylor "win" for White, and a dead
+    stone of ours in the other side's area counts as alive there but not for a human or GNU Go."""
+    score = state.score()
+    return (score > 0 if state.to_play() == 0 else score < 0) and state.settled()
+
+
 def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int]) -> int:
     """Our Go move with the CGOS-safe pass rule: pass only on a settled board (`GoState.settled`:
     every empty region belongs to one colour but small dame) when the search prefers it AND the
@@ -115,11 +123,7 @@ def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int])
     passed and that score wins (passing then ends the game in our favour). Otherwise play the most visited non-pass move, so dead opponent stones get
     captured before the game ends; pass when no other move is legal."""
     game = state.game
-    me = state.to_play()
-    score = state.score()
-    # pass only on a settled board: on an open board komi makes Tromp-Taylor "win" for White, and a
-    # dead stone of ours in the other side's area counts as alive there but not for a human or GNU Go
-    winning = (score > 0 if me == 0 else score < 0) and state.settled()
+    winning = settled_win(state)
     best = int(analysis.best_action)
     opponent_passed = state.last_action() == game.pass_action
     if winning and (best == game.pass_action or opponent_passed):
@@ -297,8 +301,7 @@ def go_policy_choose(state: State, priors: np.ndarray, self_atari: int = 3) -> i
         break
     if best is None:
         return pas
-    score = state.score()
-    winning = (score > 0 if me == 0 else score < 0) and state.settled()   # see go_choose
+    winning = settled_win(state)
     opponent_passed = state.last_action() == pas
     if opponent_passed and winning:
         return pas
