@@ -36,6 +36,17 @@ def augment(game: Game, planes: np.ndarray, policy: np.ndarray, rng: np.random.G
     return out_p, out_pi
 
 
+def value_loss_per_sample(v: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """[B] value loss: squared error for the tanh head `[B]`; for WDL logits `[B, 3]` the cross-entropy
+    against (P(win), P(draw), P(loss)) made from the scalar target t in [-1, 1]."""
+    if v.dim() == 2:
+        t = target.clamp(-1, 1)
+        win, loss = t.clamp(min=0), (-t).clamp(min=0)
+        wdl = torch.stack([win, 1 - win - loss, loss], dim=1)
+        return -(wdl * F.log_softmax(v, dim=1)).sum(dim=1)
+    return (v - target) ** 2
+
+
 def policy_value_loss(net, batch, q_weight: float = 0.0):
     """batch = (planes [B,C,H,W], pi [B,A], z [B], q [B]) tensors -> (loss, metrics)."""
     x, pi, z, q = batch
@@ -43,15 +54,11 @@ def policy_value_loss(net, batch, q_weight: float = 0.0):
     logits, v = logits.float(), v.float()
     target = (1.0 - q_weight) * z + q_weight * q
     policy_loss = -(pi * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
-    if v.dim() == 2:   # WDL logits: target distribution from the scalar target t in [-1, 1]
-        t = target.clamp(-1, 1)
-        win, loss = t.clamp(min=0), (-t).clamp(min=0)
-        wdl = torch.stack([win, 1 - win - loss, loss], dim=1)
-        value_loss = -(wdl * F.log_softmax(v, dim=1)).sum(dim=1).mean()
+    value_loss = value_loss_per_sample(v, target).mean()
+    if v.dim() == 2:
         p = torch.softmax(v, dim=1)
         v_scalar = p[:, 0] - p[:, 2]
     else:
-        value_loss = F.mse_loss(v, target)
         v_scalar = v
     loss = policy_loss + value_loss
     with torch.no_grad():

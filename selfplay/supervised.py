@@ -42,6 +42,7 @@ from boardnet.games.base import Game
 from boardnet.nets import build_net, model_state, net_from_state
 from boardnet.records.read import GameRecord, ReadReport, read_records
 from selfplay.config import GameSettings
+from selfplay.learner import augment, value_loss_per_sample
 from traincore.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
 from traincore.config import config_to_dict, save_config
 from traincore.loop import fit
@@ -268,18 +269,12 @@ class PackedBuffer:
 
 def augment_actions(game: Game, planes: np.ndarray, actions: np.ndarray, rng: np.random.Generator
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """A random symmetry per sample: planes [B,C,H,W], actions [B] (moved as one-hot policies)."""
-    if game.num_symmetries <= 1:
-        return planes, actions
+    """A random symmetry per sample: planes [B,C,H,W], actions [B] (moved as one-hot policies through
+    the self-play learner's `augment`)."""
     pi = np.zeros((len(actions), game.action_size), dtype=np.float32)
     pi[np.arange(len(actions)), actions] = 1.0
-    ks = rng.integers(0, game.num_symmetries, size=len(planes))
-    out_p, out_a = np.empty_like(planes), np.empty_like(actions)
-    for k in np.unique(ks):
-        sel = ks == k
-        p, q = game.transform(planes[sel], pi[sel], int(k))
-        out_p[sel], out_a[sel] = p, q.argmax(axis=1)
-    return out_p, out_a
+    planes, pi = augment(game, planes, pi, rng)
+    return planes, pi.argmax(axis=1)
 
 
 # ---------------------------------------------------------------------------------------- loss
@@ -290,14 +285,7 @@ def sl_loss(net, batch, value_weight: float):
     logits, v = net(x)
     logits, v = logits.float(), v.float()
     policy_loss = F.cross_entropy(logits, a)
-    if v.dim() == 2:
-        t = z.clamp(-1, 1)
-        win, loss = t.clamp(min=0), (-t).clamp(min=0)
-        wdl = torch.stack([win, 1 - win - loss, loss], dim=1)
-        per = -(wdl * F.log_softmax(v, dim=1)).sum(dim=1)
-    else:
-        per = (v - z) ** 2
-    value_loss = (per * m).sum() / m.sum().clamp_min(1.0)
+    value_loss = (value_loss_per_sample(v, z) * m).sum() / m.sum().clamp_min(1.0)
     loss = policy_loss + value_weight * value_loss
     with torch.no_grad():
         top1 = (logits.argmax(1) == a).float().mean().item()
