@@ -67,6 +67,10 @@ class SLData:
     symmetries: bool = True           # a random board symmetry per training sample
     min_rank: str = ""                # Go: keep games whose weaker player is at least this (e.g. "4d")
     min_rating: int = 0               # chess/checkers: keep games whose lower Elo is at least this
+    teacher_value: float = 0.0        # weight of a teacher's per-move evaluation (PGN [%wdl]/[%eval], as
+                                      # `selfplay teach` writes) in the value target; 0 = the game result only
+    skip_games: int = 0               # start the first epoch after this many records (a later stage that
+                                      # continues an earlier run's stream sees new games first)
 
     def __post_init__(self):
         if not (self.val_permille >= 0 and self.test_permille >= 0
@@ -75,6 +79,10 @@ class SLData:
                              "must be >= 0 and add up to less than 1000")
         if not 0.0 < self.position_prob <= 1.0:
             raise ValueError(f"data.position_prob={self.position_prob}: must be in (0, 1]")
+        if not 0.0 <= self.teacher_value <= 1.0:
+            raise ValueError(f"data.teacher_value={self.teacher_value}: must be in [0, 1]")
+        if self.skip_games < 0:
+            raise ValueError(f"data.skip_games={self.skip_games}: must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -216,41 +224,76 @@ def value_known(rec: GameRecord) -> bool:
     return rec.result is not None and not rec.result_text.endswith(("+T", "+F", "+?")) and rec.result_text != "?"
 
 
-def positions(rec: GameRecord, rng: np.random.Generator | None, prob: float = 1.0
+def teacher_value(label) -> float | None:
+    """A teacher's evaluation of the position a move was played in, as an expected score in [-1, 1]
+    from the first player's (White's, Black's in Go) view; None when the label has none."""
+    if not label:
+        return None
+    from selfplay.teach import wdl_target
+    wdl = wdl_target(label)
+    return None if wdl is None else float(wdl[0] - wdl[2])
+
+
+def positions(rec: GameRecord, rng: np.random.Generator | None, prob: float = 1.0, teacher: float = 0.0
               ) -> Iterator[tuple[np.ndarray, int, float, float]]:
-    """(planes [C,H,W] float32, played action, value target from the mover's view, value mask)."""
+    """(planes [C,H,W] float32, played action, value target from the mover's view, value mask).
+
+    The value target is the game result, or with `teacher` > 0 the blend teacher * (the teacher's
+    evaluation of the position, where the record carries one) + (1 - teacher) * result; a position
+    with a teacher label but no usable result learns the teacher's value alone."""
     has_value = value_known(rec)
-    mask = 1.0 if has_value else 0.0
+    labels = rec.labels if teacher > 0 and rec.labels else None
     s = rec.start
-    for a in rec.actions:
+    for k, a in enumerate(rec.actions):
         if rng is None or prob >= 1.0 or rng.random() < prob:
-            z = float(rec.result[s.to_play()]) if has_value else 0.0
-            yield s.planes(), a, z, mask
+            sign = 1.0 if s.to_play() == 0 else -1.0
+            r = float(rec.result[s.to_play()]) if has_value else None
+            t = teacher_value(labels[k]) if labels is not None and k < len(labels) else None
+            if t is None:
+                z, m = (r, 1.0) if r is not None else (0.0, 0.0)
+            elif r is None:
+                z, m = sign * t, 1.0
+            else:
+                z, m = teacher * sign * t + (1.0 - teacher) * r, 1.0
+            yield s.planes(), a, z, m
         s = s.apply(a)
 
 
 class PackedBuffer:
-    """A shuffle buffer of binary planes stored bit-packed; `push` returns a random evicted sample
-    once full (a reservoir-style shuffle of the stream)."""
+    """A shuffle buffer of planes stored compactly: the binary planes bit-packed, the game's
+    `real_planes` (values other than 0/1, e.g. chess's half-move clock) as float16 after them, in one
+    uint8 row per sample; `push` returns a random evicted sample once full (a reservoir-style shuffle
+    of the stream)."""
 
-    def __init__(self, shape: tuple[int, ...], capacity: int, rng: np.random.Generator):
-        self.shape = shape
-        self.nbits = int(np.prod(shape))
+    def __init__(self, shape: tuple[int, ...], capacity: int, rng: np.random.Generator,
+                 real_planes: tuple[int, ...] = ()):
+        self.shape = tuple(shape)
+        self.real = list(real_planes)
+        self.bits = [i for i in range(self.shape[0]) if i not in set(self.real)]
+        hw = int(np.prod(self.shape[1:]))
+        self.nbits = len(self.bits) * hw
+        self.nbytes = (self.nbits + 7) // 8
         self.capacity = capacity
-        self.planes = np.zeros((capacity, (self.nbits + 7) // 8), dtype=np.uint8)
+        self.planes = np.zeros((capacity, self.nbytes + 2 * len(self.real) * hw), dtype=np.uint8)
         self.action = np.zeros(capacity, dtype=np.int64)
         self.value = np.zeros(capacity, dtype=np.float32)
         self.mask = np.zeros(capacity, dtype=np.float32)
         self.size = 0
         self.rng = rng
 
-    @staticmethod
-    def check_binary(planes: np.ndarray) -> None:
-        if not np.isin(planes, (0.0, 1.0)).all():
-            raise ValueError("supervised training stores planes as bits: this game's planes are not all 0/1")
+    def check(self, planes: np.ndarray) -> None:
+        if not np.isin(planes[self.bits], (0.0, 1.0)).all():
+            raise ValueError("supervised training stores planes as bits: planes other than the game's "
+                             f"real_planes {tuple(self.real)} must be all 0/1")
+
+    def pack(self, planes: np.ndarray) -> np.ndarray:
+        row = np.packbits(planes[self.bits].reshape(-1) > 0.5)
+        if self.real:
+            row = np.concatenate([row, planes[self.real].astype(np.float16).reshape(-1).view(np.uint8)])
+        return row
 
     def push(self, planes: np.ndarray, action: int, value: float, mask: float):
-        packed = np.packbits(planes.reshape(-1) > 0.5)
+        packed = self.pack(planes)
         if self.size < self.capacity:
             i = self.size
             self.size += 1
@@ -262,9 +305,14 @@ class PackedBuffer:
         return out
 
     def unpack(self, packed: np.ndarray) -> np.ndarray:
-        """[B, nbytes] uint8 -> [B, C, H, W] float32."""
-        bits = np.unpackbits(packed, axis=-1, count=self.nbits)
-        return bits.reshape((len(packed),) + tuple(self.shape)).astype(np.float32)
+        """[B, row bytes] uint8 -> [B, C, H, W] float32."""
+        out = np.empty((len(packed),) + self.shape, dtype=np.float32)
+        bits = np.unpackbits(packed[:, :self.nbytes], axis=-1, count=self.nbits)
+        out[:, self.bits] = bits.reshape((len(packed), len(self.bits)) + self.shape[1:])
+        if self.real:
+            real = np.ascontiguousarray(packed[:, self.nbytes:]).view(np.float16)
+            out[:, self.real] = real.reshape((len(packed), len(self.real)) + self.shape[1:])
+        return out
 
 
 def augment_actions(game: Game, planes: np.ndarray, actions: np.ndarray, rng: np.random.Generator
@@ -333,8 +381,8 @@ def collect_split(data: SLData, split: str, limit: int, seed: int, prob: float =
         if game_split(split_key(rec), data) != split:
             continue
         games += 1
-        for p, a, z, m in positions(rec, rng, prob):
-            planes.append(p.astype(np.uint8))
+        for p, a, z, m in positions(rec, rng, prob, data.teacher_value):
+            planes.append(p.astype(np.uint8) if np.isin(p, (0.0, 1.0)).all() else p.astype(np.float16))
             actions.append(a)
             zs.append(z)
             masks.append(m)
@@ -391,7 +439,7 @@ class SupervisedTrainer:
                               warmup=t.warmup_steps)
         self.scheduler = as_torch_scheduler(self.optimizer, sched)
         self.step = 0
-        self.cursor = {"epoch": 0, "games": 0, "positions": 0, "seconds": 0.0}
+        self.cursor = {"epoch": 0, "games": cfg.data.skip_games, "positions": 0, "seconds": 0.0}
         self.rng = np.random.default_rng(cfg.run.seed)
         self.logger = MetricsLogger(self.run_dir)
         self.progress = progress
@@ -465,7 +513,7 @@ class SupervisedTrainer:
                 self.cursor["games"] = seen
                 if game_split(split_key(rec), data) != "train":
                     continue
-                yield from positions(rec, self.rng, data.position_prob)
+                yield from positions(rec, self.rng, data.position_prob, data.teacher_value)
             if seen == 0:
                 raise ValueError(f"no games could be read from {list(data.paths)}:\n{self.report.summary()}")
             skip = 0
@@ -473,7 +521,7 @@ class SupervisedTrainer:
             self.cursor["games"] = 0
 
     def batches(self) -> Iterator:
-        buf = PackedBuffer(self.game.obs_shape, self.cfg.data.shuffle_buffer, self.rng)
+        buf = PackedBuffer(self.game.obs_shape, self.cfg.data.shuffle_buffer, self.rng, self.game.real_planes)
         b = self.cfg.train.batch_size
         fill = min(self.cfg.data.shuffle_buffer, 20 * b)
         stream = self._positions()
@@ -481,7 +529,7 @@ class SupervisedTrainer:
         pend: list = []
         for p, a, z, m in stream:
             if first:
-                PackedBuffer.check_binary(p)
+                buf.check(p)
                 first = False
             out = buf.push(p, a, z, m)
             if buf.size < fill:

@@ -152,12 +152,14 @@ def test_capability_check_catches_bad_declarations():
     class Broken:
         name, has_pass, has_komi, resizable, scoring = "broken", 0, False, False, "territory"
         protocol, record_format, multi_action_turns, side_names = "gtp", "moves", False, ("a",)
+        obs_shape, real_planes = (3, 2, 2), (3,)
 
     assert capability_problems(Broken()) == [
         "broken: has_pass=0: expected one of False, True",
         "broken: scoring='territory': expected one of 'outcome', 'area'",
         "broken: capability 'column_moves' is not declared",
         "broken: side_names=('a',): expected two non-empty names",
+        "broken: real_planes=(3,): expected a tuple of plane indices",
     ]
     assert set(CAPABILITIES) <= set(Game.__annotations__)
 

@@ -1,6 +1,7 @@
 """Supervised training on game records: the split, learning, resume, and --init into self-play."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import tarfile
 from pathlib import Path
@@ -99,7 +100,7 @@ def test_packed_buffer_round_trip_and_symmetry():
     s = game.initial_state().apply(game.text_to_action("C7")).apply(game.text_to_action("E5"))
     planes = s.planes()
     buf = PackedBuffer(game.obs_shape, 4, np.random.default_rng(0))
-    PackedBuffer.check_binary(planes)
+    buf.check(planes)
     assert buf.push(planes, 3, 1.0, 1.0) is None
     assert np.array_equal(buf.unpack(buf.planes[:1])[0], planes)
     # a symmetry moves the played point with the stones: planes and action stay consistent
@@ -137,6 +138,66 @@ def test_supervised_training_lowers_validation_loss_and_resumes(collection, tmp_
     # the model file is an ordinary boardnet model: evaluation on the test split reads it
     r = evaluate_model(tr.run_dir / "model.pt", cfg2.data, split="test", limit=500, precision="fp32")
     assert r["positions"] > 0 and 0.0 <= r["top1"] <= 1.0 and r["split"] == "test"
+
+
+def test_skip_games_starts_the_stream_after_the_earlier_stage(collection, tmp_path):
+    """A later stage (data.skip_games) reads first the training games the earlier stage did not."""
+    full = SupervisedTrainer(_cfg(tmp_path / "a", collection), progress=False)
+    later = SupervisedTrainer(_cfg(tmp_path / "b", collection, **{"data.skip_games": 40}), progress=False)
+    train = [i for i, r in enumerate(record_stream(full.cfg.data, ReadReport()))
+             if game_split(split_key(r), full.cfg.data) == "train"]
+    next(full._positions())
+    next(later._positions())
+    assert full.cursor["games"] == train[0] + 1                       # the first training game
+    assert later.cursor["games"] == min(i for i in train if i >= 40) + 1   # the first one after record 40
+    with pytest.raises(ValueError, match="skip_games"):
+        _cfg(tmp_path, collection, **{"data.skip_games": -1})
+
+
+TEACHER_PGN = """[Event "teacher"]
+[White "sf"]
+[Black "sf"]
+[Result "1-0"]
+
+1. e4 { [%eval 0.30] [%wdl 100 850 50] } e5 { [%eval 0.25] [%wdl 80 880 40] } 2. Nf3 1-0
+"""
+
+
+def test_packed_buffer_keeps_real_valued_planes():
+    """Chess's half-move clock plane (clock / 100) survives the bit-packed buffer exactly."""
+    game = make_game("chess")
+    s = game.initial_state()
+    for uci in ("g1f3", "g8f6", "f3g1", "f6g8", "b1c3"):
+        s = s.apply(s.text_to_action(uci))
+    planes = s.planes()
+    assert game.real_planes == (game.obs_shape[0] - 1,) and planes[-1, 0, 0] == np.float32(0.05)
+    buf = PackedBuffer(game.obs_shape, 2, np.random.default_rng(0), game.real_planes)
+    buf.check(planes)
+    buf.push(planes, 7, 0.0, 1.0)
+    back = buf.unpack(buf.planes[:1])[0]
+    assert np.array_equal(back[:-1], planes[:-1]) and back[-1, 0, 0] == np.float32(np.float16(0.05))
+    with pytest.raises(ValueError, match="real_planes"):
+        PackedBuffer(game.obs_shape, 2, np.random.default_rng(0)).check(planes)
+
+
+def test_teacher_value_blends_the_teachers_evaluation_with_the_result():
+    from boardnet.records.base import ReadReport as RR
+    from boardnet.records.pgn import parse
+    from selfplay.supervised import positions, teacher_value
+    rec = next(parse(TEACHER_PGN, "t.pgn", RR()))
+    assert teacher_value(rec.labels[0]) == pytest.approx(0.05)          # (100 - 50) / 1000, White's view
+    only_result = [z for _, _, z, _ in positions(rec, None)]
+    assert only_result == [1.0, -1.0, 1.0]                               # the mover's view of 1-0
+    half = [(z, m) for _, _, z, m in positions(rec, None, teacher=0.5)]
+    assert half[0] == (pytest.approx(0.5 * 0.05 + 0.5), 1.0)            # White to move
+    assert half[1] == (pytest.approx(0.5 * -0.04 - 0.5), 1.0)           # Black to move: White's +0.04 is -0.04
+    assert half[2] == (1.0, 1.0)                                         # no label on 2. Nf3: the result
+    # a game without a usable result learns the teacher alone, and nothing where neither exists
+    rec2 = dataclasses.replace(rec, result=None, result_text="*")
+    assert [(round(z, 3), m) for _, _, z, m in positions(rec2, None, teacher=1.0)] == [(0.05, 1.0), (-0.04, 1.0),
+                                                                                       (0.0, 0.0)]
+    with pytest.raises(ValueError, match="teacher_value"):
+        load_config(SLConfig, None, ["data.teacher_value=1.5"])
 
 
 def test_existing_run_is_not_overwritten(collection, tmp_path):

@@ -57,7 +57,9 @@ CAPABILITIES: dict[str, tuple] = {
     # GTP vertex's letter names the column
     "column_moves": (False, True),
 }
-# Also declared: `side_names`, the two players' names for people (("White", "Black") in chess).
+# Also declared: `side_names`, the two players' names for people (("White", "Black") in chess), and
+# `real_planes`, the indices of the observation planes whose values are not all 0/1 (chess: the
+# half-move clock), so that code storing planes as bits (supervised training) keeps those as numbers.
 # Optional State methods front ends use where present: `termination()` (why the game ended, or
 # None), `is_check()`, `move_to_san(action)` (chess), `board` (chess: a python-chess Board).
 
@@ -76,6 +78,9 @@ def capability_problems(game) -> list[str]:
     names = getattr(game, "side_names", None)
     if not (isinstance(names, tuple) and len(names) == 2 and all(isinstance(n, str) and n for n in names)):
         out.append(f"{game.name}: side_names={names!r}: expected two non-empty names")
+    real = getattr(game, "real_planes", None)
+    if not (isinstance(real, tuple) and all(type(i) is int and 0 <= i < game.obs_shape[0] for i in real)):
+        out.append(f"{game.name}: real_planes={real!r}: expected a tuple of plane indices")
     return out
 
 
@@ -138,6 +143,7 @@ class Game(Protocol):
     multi_action_turns: bool
     column_moves: bool
     side_names: tuple[str, str]
+    real_planes: tuple[int, ...]
 
     def initial_state(self) -> State: ...
 

@@ -541,6 +541,7 @@ class Checkers:
     multi_action_turns = True   # a multi-jump is one action per jump by the same side
     column_moves = False
     side_names = ("Black", "White")
+    real_planes = ()
 
     def __init__(self, no_progress_plies: int = 80):
         if isinstance(no_progress_plies, bool) or not isinstance(no_progress_plies, int) \

@@ -790,6 +790,7 @@ class Chess:
     multi_action_turns = False
     column_moves = False
     side_names = ("White", "Black")
+    real_planes = (NUM_PLANES - 1,)   # the half-move clock / 100
 
     def __init__(self, max_plies: int | None = DEFAULT_MAX_PLIES):
         if max_plies is not None and (isinstance(max_plies, bool) or not isinstance(max_plies, int)

@@ -205,6 +205,7 @@ class ConnectFour:
     multi_action_turns = False
     column_moves = True
     side_names = ("X", "O")
+    real_planes = ()
 
     def initial_state(self) -> ConnectFourState:
         return ConnectFourState(self)

@@ -499,6 +499,7 @@ class Go:
     multi_action_turns = False
     column_moves = False
     side_names = ("Black", "White")
+    real_planes = ()
 
     def __init__(self, board_size: int = 9, komi: float | None = None, max_moves: int | None = None,
                  pass_after: int = 0):

@@ -165,6 +165,7 @@ class TicTacToe:
     multi_action_turns = False
     column_moves = False
     side_names = ("X", "O")
+    real_planes = ()
 
     def initial_state(self) -> TicTacToeState:
         return TicTacToeState(self)
