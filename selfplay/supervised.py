@@ -552,6 +552,29 @@ class SupervisedTrainer:
                 yield (self.runtime.to_device(torch.from_numpy(planes)), torch.from_numpy(actions).to(dev),
                        z.to(dev), m.to(dev))
 
+    def _validation_sample(self) -> dict:
+        """The fixed validation positions, drawn once and kept in the run folder (val.npz), so a resume
+        does not re-read the stream for them; redrawn when the data settings that choose them change."""
+        d = self.cfg.data
+        key = json.dumps({"paths": list(d.paths), "format": d.format, "split_seed": d.split_seed,
+                          "val_permille": d.val_permille, "test_permille": d.test_permille,
+                          "val_positions": d.val_positions, "val_position_prob": d.val_position_prob,
+                          "teacher_value": d.teacher_value, "min_rank": d.min_rank, "min_rating": d.min_rating},
+                         sort_keys=True)
+        path = self.run_dir / "val.npz"
+        if path.is_file():
+            try:
+                with np.load(path) as f:
+                    if str(f["key"]) == key:
+                        return {k: (int(f[k]) if k == "games" else f[k]) for k in f.files if k != "key"}
+            except (OSError, ValueError, KeyError):
+                pass                    # unreadable or from other settings: draw it again
+        val = collect_split(d, "val", d.val_positions, seed=d.split_seed + 1, prob=d.val_position_prob)
+        tmp = path.with_name("val.tmp.npz")
+        np.savez_compressed(tmp, key=np.array(key), **val)
+        os.replace(tmp, path)
+        return val
+
     # -- run
     def run(self) -> Path:
         cfg = self.cfg
@@ -559,8 +582,7 @@ class SupervisedTrainer:
         print(f"[supervised] validation sample: {cfg.data.val_positions:,} positions ...", flush=True)
         if not cfg.data.paths:
             raise ValueError("data.paths: give at least one file, folder or archive of game records")
-        val = collect_split(cfg.data, "val", cfg.data.val_positions, seed=cfg.data.split_seed + 1,
-                          prob=cfg.data.val_position_prob)
+        val = self._validation_sample()
         print(f"[supervised] validation: {len(val['actions']):,} positions from {val['games']} games", flush=True)
         self._write_split()
         from tqdm import tqdm

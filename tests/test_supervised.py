@@ -114,7 +114,7 @@ def test_packed_buffer_round_trip_and_symmetry():
         assert 0 <= act < game.pass_action
 
 
-def test_supervised_training_lowers_validation_loss_and_resumes(collection, tmp_path):
+def test_supervised_training_lowers_validation_loss_and_resumes(collection, tmp_path, monkeypatch):
     cfg = _cfg(tmp_path, collection, **{"train.total_steps": 40})
     tr = SupervisedTrainer(cfg, progress=False)
     tr.run()
@@ -124,7 +124,15 @@ def test_supervised_training_lowers_validation_loss_and_resumes(collection, tmp_
     cfg2 = _cfg(tmp_path, collection, **{"train.total_steps": 120})
     tr2 = SupervisedTrainer(cfg2, run_dir=tr.run_dir, resume=True, progress=False)
     assert tr2.step == 40 and tr2.history[0]["step"] == 40 and tr2.cursor["games"] > 0
+    # the validation sample was kept in the run folder: the resume does not draw it again
+    assert (tr.run_dir / "val.npz").is_file()
+    import selfplay.supervised as sup
+
+    def no_redraw(*a, **k):
+        raise AssertionError("the validation sample was drawn again on resume")
+    monkeypatch.setattr(sup, "collect_split", no_redraw)
     tr2.run()
+    monkeypatch.undo()
     last = tr2.history[-1]
     assert last["step"] == 120
     uniform = np.log(82)
