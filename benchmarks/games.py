@@ -8,7 +8,11 @@ other jobs on a shared machine do not count against either side), and the ratio 
 measured in short alternating rounds in the same process so that cache and frequency effects hit
 both alike.
 
-    python benchmarks/games.py [--games connect4 go chess tictactoe] [--seconds S] [--breakdown]
+    python benchmarks/games.py [--games connect4 go chess tictactoe checkers go19] [--seconds S] [--breakdown]
+        [--json [PATH]]
+
+With --json the rows (and the breakdown) are written with provenance to
+benchmarks/results/games-<date>.json, or PATH.
 
 OpenSpiel is the `bench` extra (`pip install open-spiel`); without it only our figures print.
 """
@@ -37,6 +41,7 @@ GAMES = {
     "chess": ("chess", "chess", "chess", 0.3),
     "tictactoe": ("tictactoe", "tictactoe", "tic_tac_toe", None),
     "checkers": ("checkers", "checkers", "checkers", 0.3),
+    "go19": ("go19", "go", "go(board_size=19,komi=7.5)", None),
 }
 DEFAULT = ("connect4", "go", "chess", "tictactoe", "checkers")
 
@@ -122,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--breakdown", action="store_true",
                     help="also time our apply / planes / legal_actions, each on its own")
+    ap.add_argument("--json", nargs="?", const="", default=None, metavar="PATH",
+                    help="write the rows with provenance to benchmarks/results/games-<date>.json (or PATH)")
     args = ap.parse_args(argv)
     if args.seconds <= 0 or args.rounds < 1:
         ap.error(f"--seconds {args.seconds} and --rounds {args.rounds} must be positive")
@@ -168,8 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         if row["spiel"] is not None:
             line += f", OpenSpiel {row['spiel']:,.0f} plies/CPU-s, ratio {row['ratio']:.2f}"
         print(line, flush=True)
+        row["ratio_rounds"] = ratios
+        row["games_played"] = {"ours": ours[1], "spiel": theirs[1]}
         if args.breakdown:
             bd = breakdown(ours_game, per_round, args.seed)
+            row["breakdown_cpu_us_per_call"] = bd
             print("  CPU us per call: " + ", ".join(f"{k} {v:.2f}" for k, v in bd.items()))
 
     print()
@@ -185,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         lens = f"{row['ours_len']:.0f}, " + ("-" if row["spiel_len"] is None
                                               else f"{row['spiel_len']:.0f}")
         print(f"| {row['game']} | {row['ours']:,.0f} | {spiel} | {ratio} | {target} | {lens} |")
+    if args.json is not None:
+        from benchmarks._results import write_result  # imports torch: only now, after the timing
+        figures = {"seconds": args.seconds, "rounds": args.rounds, "seed": args.seed,
+                   "open_spiel": None if pyspiel is None else _version("open_spiel"), "rows": rows}
+        print("results written to", write_result("games", figures, out=args.json or None))
     return 0
 
 

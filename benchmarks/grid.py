@@ -143,7 +143,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the per-complex comparison "
                     "(libmolgrid's CPU path is single-threaded)")
     ap.add_argument("--skip-train", action="store_true")
-    ap.add_argument("--json")
+    ap.add_argument("--json", nargs="?", const="", default=None, metavar="PATH",
+                    help="write the figures with provenance to benchmarks/results/grid-<date>.json (or PATH)")
     args = ap.parse_args(argv)
     spec = GridSpec(48, 0.5)
     x, w, r, c, what = pocket()
@@ -188,8 +189,14 @@ def main(argv=None) -> int:
             sps = train_throughput(cfg)
             result[f"train_samples_per_s[{cfg}]"] = sps
             print(f"training {cfg}: {sps:.2f} samples/s (grids made on the fly, batch 8, CPU)")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
+    if args.json is not None:
+        from benchmarks._results import write_result
+        result["input"] = what
+        if have_molgrid:
+            v = subprocess.run([args.molgrid_python, "-c", "import importlib.metadata as m; print(m.version('molgrid'))"],
+                               capture_output=True, text=True)
+            result["molgrid_version"] = v.stdout.strip() or None
+        print("results written to", write_result("grid", result, out=args.json or None))
     return 0
 
 

@@ -3,7 +3,7 @@ against a baseline measured in the same run: `Engine.analyse` called directly on
 position with the same net and visits. The ratio shows what the protocol layer (background
 thread, progress snapshots, text parsing) costs.
 
-    PYTHONPATH=. python benchmarks/play_nps.py [--visits 400] [--preset b6c64] [--repeats 3]
+    PYTHONPATH=. python benchmarks/play_nps.py [--visits 400] [--preset b6c64] [--repeats 3] [--json [PATH]]
     PYTHONPATH=. python benchmarks/play_nps.py --precisions auto fp32 --visits 3000   # issue 19
 
 With --precisions, the protocol runs (UCI `go nodes N`, GTP `genmove`) are repeated per precision,
@@ -86,6 +86,9 @@ def main() -> None:
                          "spin barriers of 2+ threads cost 20x on the main thread)")
     ap.add_argument("--precisions", nargs="+", choices=("auto", "fp32", "bf16"),
                     help="compare the protocol nps at these precisions against fp32 (issue 19)")
+    ap.add_argument("--json", nargs="?", const="", default=None, metavar="PATH",
+                    help="protocol against direct: write the rows with provenance to "
+                         "benchmarks/results/play_nps_protocol-<date>.json (or PATH)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.precisions:
@@ -108,6 +111,7 @@ def main() -> None:
             s = s.apply(s.text_to_action(m))
         cases.append((f"GTP {name}", lambda g=g, s=s: direct(g, a.preset, a.visits, a.batch, s),
                       lambda g=g, moves=moves: via_gtp(g, a.preset, a.visits, a.batch, moves)))
+    rows = []
     for label, base_fn, proto_fn in cases:
         base_fn()   # warm-up: the first forward passes per batch shape are slow (kernel set-up)
         proto_fn()
@@ -117,6 +121,15 @@ def main() -> None:
             p.append(proto_fn())
         base, proto = statistics.median(b), statistics.median(p)
         print(f"{label:24s} {base:11.0f} {proto:13.0f} {proto / base:6.2f}")
+        rows.append({"case": label, "direct_nps": base, "protocol_nps": proto, "ratio": proto / base,
+                     "direct_runs": b, "protocol_runs": p})
+    if a.json is not None:
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from benchmarks._results import write_result
+        figures = {"visits": a.visits, "preset": a.preset, "batch": a.batch, "repeats": a.repeats, "rows": rows}
+        print(f"wrote {write_result('play_nps_protocol', figures, out=a.json or None)}")
 
 
 def compare_precisions(a) -> None:

@@ -2,6 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python benchmarks/score.py screen [--actives 3 --decoys 13 --exhaustiveness 1]
     PYTHONPATH=. .venv/bin/python benchmarks/score.py memory [--sizes 10000 100000]
+    (either with --json [PATH]: the rows with provenance to benchmarks/results/score_<cmd>-<date>.json)
 
 ``screen``: a seeded subsample of DUD-E fabp4 actives and decoys (SMILES from the .ism files) is
 scored in one process, one after the other, by ``template`` poses, by ``given`` poses (the template
@@ -131,6 +132,11 @@ def screen(args) -> None:
             print(f"| {r['mode']} | {r['compounds']} | {r['mol_per_s']:.3f} | {r['mol_per_cpu_s']:.3f} | "
                   f"{r['mol_per_s'] / base:.1f} | {r['mol_per_cpu_s'] / cbase:.1f} | "
                   f"{r['roc_auc']:.3f} | {r['ef1']:.2f} | {r['ef5']:.2f} |")
+    if args.json is not None:
+        figures = {"target": args.target, "actives": args.actives, "decoys": args.decoys, "seed": args.seed,
+                   "confs": args.confs, "exhaustiveness": args.exhaustiveness,
+                   "vina_molecules": None if args.no_vina else args.vina_molecules, "rows": results}
+        _write("score_screen", figures, model, args.json)
 
 
 _MEM_CHILD = r"""
@@ -228,6 +234,16 @@ def memory(args) -> None:
         if len(rs) >= 2:
             print(f"{mode}: peak RSS {rs[0]['peak_rss_mb']:.1f} MB at {rs[0]['n']} -> {rs[-1]['peak_rss_mb']:.1f} MB at "
                   f"{rs[-1]['n']} records: ratio {rs[-1]['peak_rss_mb'] / rs[0]['peak_rss_mb']:.3f}")
+    if args.json is not None:
+        figures = {"target": args.target, "sizes": args.sizes, "prep_sizes": args.prep_sizes,
+                   "score_sizes": args.score_sizes, "template_sizes": args.template_sizes,
+                   "template_chunks": args.template_chunks, "rows": rows}
+        _write("score_memory", figures, model, args.json)
+
+
+def _write(name: str, figures: dict, model: str, out: str) -> None:
+    from benchmarks._results import write_result
+    print("results written to", write_result(name, figures, models={"atomgrid": model}, out=out or None))
 
 
 def main() -> None:
@@ -252,6 +268,9 @@ def main() -> None:
                    help="template scoring: library sizes, each scored for --template-chunks chunks of 16")
     m.add_argument("--template-chunks", type=int, default=12)
     m.add_argument("--model")
+    for p in (s, m):
+        p.add_argument("--json", nargs="?", const="", default=None, metavar="PATH",
+                       help="write the rows with provenance to benchmarks/results/score_<cmd>-<date>.json (or PATH)")
     args = ap.parse_args()
     screen(args) if args.cmd == "screen" else memory(args)
 

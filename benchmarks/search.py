@@ -24,12 +24,13 @@ trees a little wider than a trained net's, which if anything costs the search mo
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
 import resource
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -251,7 +252,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (2 cores here)")
     ap.add_argument("--quick", action="store_true", help="one move per round, shorter baselines")
-    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--json", nargs="?", const="", default=None, metavar="PATH",
+                    help="write the results with provenance to benchmarks/results/search-<date>.json (or PATH)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
@@ -276,9 +278,12 @@ def main(argv=None) -> int:
                   f"  ours, one game  virtual loss b16 {r['own_virtual_loss_b16_sims_s']:.0f} sims/s, "
                   f"lock-step on 1 tree {r['own_single_tree_sims_s']:.0f} sims/s\n"
                   f"  peak RSS        {r['maxrss_mib']:.0f} MiB", flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+    if args.json is not None:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from benchmarks._results import write_result
+        figures = {"games": args.games, "presets": args.presets, "batch": args.batch, "rounds": args.rounds,
+                   "threads": args.threads, "quick": args.quick, "rows": results}
+        print("results written to", write_result("search", figures, out=args.json or None))
     return 0
 
 

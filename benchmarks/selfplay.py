@@ -1,7 +1,7 @@
 """Self-play throughput: games/hour and samples/s with 1 and 2 Ray actors (scaling against 1 actor in
 the same run), learner samples/s, and the share of time the learner waits on data in a short run.
 
-    python benchmarks/selfplay.py [--config configs/connect4_quick.toml] [--seconds 60]
+    python benchmarks/selfplay.py [--config configs/connect4_quick.toml] [--seconds 60] [--json [PATH]]
 """
 from __future__ import annotations
 
@@ -90,6 +90,8 @@ def main() -> None:
     ap.add_argument("--config", default=str(ROOT / "configs" / "connect4_quick.toml"))
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--run-minutes", type=float, default=3)
+    ap.add_argument("--json", nargs="?", const="", default=None, metavar="PATH",
+                    help="write the figures with provenance to benchmarks/results/selfplay-<date>.json (or PATH)")
     args = ap.parse_args()
     cfg = load_config(Config, args.config)
     from selfplay.distributed import init_ray
@@ -112,7 +114,13 @@ def main() -> None:
     print(f"  {args.run_minutes} min training run: learner waits on data {ws['learner_wait_share']:.0%} of the time, "
           f"trains {ws['learner_busy_share']:.0%}; {ws['steps']} steps, {ws['samples']} samples")
     print(f"  peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    figures = {"config": args.config, "seconds": args.seconds, "run_minutes": args.run_minutes, "actors": rows,
+               "scaling": scaling, "learner_samples_per_s": lsps, **ws,
+               "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     print(json.dumps({"actors": rows, "scaling": scaling, "learner_samples_per_s": lsps, **ws}))
+    if args.json is not None:
+        from benchmarks._results import write_result
+        print("results written to", write_result("selfplay", figures, out=args.json or None))
 
 
 if __name__ == "__main__":

@@ -241,7 +241,7 @@ def _arena_json(args, game, match) -> None:
     n = len(match.scored)
     score = (match.wins + 0.5 * match.draws) / n if n else float("nan")
     elo, lo, hi = match.elo() if n else (float("nan"),) * 3
-    doc = {**provenance(models=_spec_models(args.a) + _spec_models(args.b),
+    doc = {"benchmark": "arena", **provenance(models=_spec_models(args.a) + _spec_models(args.b),
                         data=[args.openings] if args.openings else []),
            "command": " ".join(["boardnet", *args.argv]),
            "game": game.name, "player_a": args.a, "player_b": args.b, "max_plies": args.max_plies,

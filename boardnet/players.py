@@ -7,7 +7,8 @@ can be brought up to date; `select` returns the action to play, or None to resig
 Build players from a one-line spec (`make_player`), as the `arena` command does:
     random[:seed=1]
     mcts[:simulations=1000|movetime=0.5,c=1.4,seed=0]
-    engine[:model=NAME|PATH,visits=200,movetime=0.5,device=auto,batch=16,precision=auto]
+    engine[:model=NAME|PATH|none,visits=200,movetime=0.5,device=auto,batch=16,precision=auto]
+        (model=none: network-free, uniform priors and one roll-out per leaf, even where a net ships)
     policy[:model=NAME|PATH,device=auto,precision=auto,self_atari=3]   (the raw policy, no search)
     uci:cmd=stockfish[,movetime=0.1|nodes=N|depth=N][,OPTION=VALUE ...]   (UCI options, e.g.
         UCI_LimitStrength=true,UCI_Elo=1350)
@@ -215,6 +216,8 @@ def load_engine(game: Game, model: str | None = None, *, visits: int = 200, devi
     from boardnet.search import SearchConfig
 
     search = SearchConfig(num_simulations=int(visits), **search_kw)
+    if model == "none":   # asked for explicitly: network-free even where a net ships
+        return Engine(game, None, search=search, batch_size=batch_size)
     path = models.resolve(model) if model else models.default_model(game.name)
     if path is None:
         if notice is not None:

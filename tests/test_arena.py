@@ -145,6 +145,10 @@ def test_player_specs():
         make_player("mcts:simulations=many", game)
     with pytest.raises(ValueError, match="'x' is not key=value"):
         parse_spec("random:x")
+    # model=none: network-free even for a game that ships a net (tic-tac-toe does)
+    free = make_player("engine:model=none,visits=8", game)
+    assert free.engine.net is None
+    assert free.select(game.initial_state(), []) in set(game.initial_state().legal_actions().tolist())
 
 
 # -- records ----------------------------------------------------------------------------------------------

@@ -18,4 +18,4 @@ def test_arena_json(tmp_path, capsys):
     assert 0 <= lo <= f["score_a"] <= hi <= 1
     assert d["player_a"] == "mcts:simulations=30" and d["game"] == "tictactoe"
     assert len(d["games"]) == 4 and {g["a_first"] for g in d["games"]} == {True, False}
-    assert "arena" in d["command"] and d["versions"]["gridnets"]
+    assert "arena" in d["command"] and d["versions"]["gridnets"] and d["benchmark"] == "arena"

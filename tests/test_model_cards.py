@@ -91,13 +91,6 @@ UNTRACED_FIGURES = [
     ("atomgrid/models/ag-atomnet-c16-l3-g16r15-screen-ligonly.md", "0.725 [0.665, 0.783]",
      lambda: _evaluations("119949dda010d9e6a6a240579d7cb092e72fbca7a58fb68027d1e6147cb066c7", set="dude:fabp4",
                           poses="template", max_decoys=0)),
-    ("boardnet/models/connect4.md", "with 800 visits (first 200 of each) 99.5% / 99.5% / 92.0% / 99.0%",
-     lambda: [d["_path"] for d in results_files() if d.get("benchmark") == "connect4_accuracy"
-              and d["figures"]["visits"] == 800]),
-    ("boardnet/models/go9.md", "0 of 4 against pure MCTS with 50 roll-outs",
-     lambda: [d["_path"] for d in results_files() if d.get("benchmark") == "arena" and "go9" in d.get("command", "")]),
-    ("boardnet/models/chess.md", "0 of 4 games against Stockfish 15.1",
-     lambda: [d["_path"] for d in results_files() if d.get("benchmark") == "arena" and "chess" in d.get("command", "")]),
 ]
 
 
@@ -231,6 +224,11 @@ def test_boardnet_cards_shipped_model_figures():
     files = sorted({r["file"] for r in acc["rows"]})
     for player, label in (("raw policy", "raw policy "), ("search 64 visits", "with 64 visits ")):
         assert label + " / ".join(f"{100 * rows[(f, player)]['not_mistake']:.1f}%" for f in files) in c4, player
+    acc = load("benchmarks/results/connect4_accuracy-800visits-200.json")["figures"]
+    assert acc["positions"] == 200 and acc["visits"] == 800
+    rows = {(r["file"], r["player"]): r for r in acc["rows"]}
+    assert ("with 800 visits (first 200 of each) "
+            + " / ".join(f"{100 * rows[(f, 'search 800 visits')]['not_mistake']:.1f}%" for f in files)) in c4
     raw = f["connect4_raw_policy"]
     assert "where the raw policy gets " + " / ".join(f"{100 * raw[k]['not_mistake']:.1f}%" for k in sorted(raw)) in c4
     ck = text("boardnet/models/checkers.md")
@@ -243,3 +241,11 @@ def test_boardnet_cards_shipped_model_figures():
     assert f"about {b:+.2f} with Black to move and {w:+.2f} with White to move" in go9
     chess = text("boardnet/models/chess.md")
     assert "|value| < 1e-4" in chess and max(abs(x["value"]) for x in f["chess_values"].values()) < 1e-4
+    # the matches the cards quote: 0 of 4 (no win, no draw) in both
+    for card, phrase, name in (("boardnet/models/chess.md", "0 of 4 games against Stockfish 15.1",
+                                "arena-chess-starter-vs-stockfish1350.json"),
+                               ("boardnet/models/go9.md", "0 of 4 against pure MCTS with 50 roll-outs at 16 visits",
+                                "arena-go9-starter-vs-mcts50.json")):
+        m = load(f"benchmarks/results/{name}")["figures"]
+        assert phrase in text(card) and name in text(card)
+        assert m["games"] == 4 and m["wins_a"] == m["draws"] == 0, name
