@@ -26,6 +26,17 @@ class GameSettings:
 class NetSettings:
     preset: str = "b4c32"
     value_head: str = "scalar"        # "scalar" (tanh) or "wdl"
+    value_channels: int = 0           # 0: the preset's (1); more channels keep the value head from dying
+    value_pool: bool = False          # value head on mean+max pooled channels (KataGo-style)
+
+    def overrides(self) -> dict:
+        """The build_net keywords beyond the preset."""
+        kw: dict = {"value_head": self.value_head}
+        if self.value_channels:
+            kw["value_channels"] = self.value_channels
+        if self.value_pool:
+            kw["value_pool"] = True
+        return kw
 
 
 @dataclass(frozen=True)

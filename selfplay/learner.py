@@ -78,7 +78,7 @@ class Learner:
         self.game, self.game_name, self.game_kwargs = game, game_name, game_kwargs
         self.cfg = cfg
         self.runtime = runtime
-        self.net: PolicyValueNet = build_net(game, cfg.net.preset, value_head=cfg.net.value_head)
+        self.net: PolicyValueNet = build_net(game, cfg.net.preset, **cfg.net.overrides())
         self.model = runtime.prepare(self.net)
         t = cfg.train
         decay, no_decay = [], []

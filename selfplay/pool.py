@@ -35,7 +35,7 @@ def make_worker(cfg: Config, worker_id: int, device: str = "cpu", threads: int |
     seed = seed_everything(cfg.run.seed, worker_id + 1)
     game = make_game(cfg.game.name, **cfg.game.kwargs())
     runtime = Runtime.create(device, precision=cfg.run.precision)
-    net = build_net(game, cfg.net.preset, value_head=cfg.net.value_head)
+    net = build_net(game, cfg.net.preset, **cfg.net.overrides())
     evaluator = NetEvaluator(net, game, runtime=runtime,
                              cache_size=cfg.selfplay.cache_size, random_symmetry=cfg.selfplay.random_symmetry,
                              rng=np.random.default_rng(seed))   # seeded symmetries: a LocalPool run repeats

@@ -41,7 +41,7 @@ from boardnet.games import make_game
 from boardnet.games.base import Game
 from boardnet.nets import build_net, model_state, net_from_state
 from boardnet.records.read import GameRecord, ReadReport, read_records
-from selfplay.config import GameSettings
+from selfplay.config import GameSettings, NetSettings
 from selfplay.learner import augment, value_loss_per_sample
 from traincore.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
 from traincore.config import config_to_dict, save_config
@@ -86,19 +86,8 @@ class SLData:
 
 
 @dataclass(frozen=True)
-class SLNet:
+class SLNet(NetSettings):
     preset: str = "b6c64"
-    value_head: str = "scalar"
-    value_channels: int = 0           # 0: the preset's (1); more channels keep the value head from dying
-    value_pool: bool = False          # value head on mean+max pooled channels (KataGo-style)
-
-    def overrides(self) -> dict:
-        kw: dict = {"value_head": self.value_head}
-        if self.value_channels:
-            kw["value_channels"] = self.value_channels
-        if self.value_pool:
-            kw["value_pool"] = True
-        return kw
 
 
 @dataclass(frozen=True)

@@ -224,10 +224,10 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert err and err[-1].startswith("selfplay supervised: no val positions"), err
 
 
-def _selfplay_cfg(tmp_path, init: str, preset: str = "b1c8") -> Config:
+def _selfplay_cfg(tmp_path, init: str, preset: str = "b1c8", *extra: str) -> Config:
     return load_config(Config, ROOT / "configs" / "test" / "go9_tiny.toml",
                        [f"run.out_dir=\"{tmp_path}\"", "run.name=\"rl\"", f"run.init=\"{init}\"",
-                        f"net.preset=\"{preset}\"", "run.precision=\"fp32\""])
+                        f"net.preset=\"{preset}\"", "run.precision=\"fp32\"", *extra])
 
 
 def test_selfplay_init_starts_from_the_supervised_weights(tmp_path):
@@ -247,6 +247,24 @@ def test_selfplay_init_starts_from_the_supervised_weights(tmp_path):
     # a net of another shape is refused with the reason
     with pytest.raises(ValueError, match="shape differs"):
         Trainer(_selfplay_cfg(tmp_path / "b", str(path), preset="b2c8"), progress=False)
+
+
+def test_selfplay_init_takes_a_pooled_value_head_when_the_config_says_so(tmp_path):
+    """The supervised nets ship a wider pooled value head; self-play builds the same net from
+    net.value_channels / net.value_pool, and refuses the file without them."""
+    from selfplay.run import Trainer
+    game = make_game("go", board_size=9, komi=7.0)
+    net = build_net(game, "b1c8", value_channels=8, value_pool=True)
+    path = save_checkpoint(tmp_path / "sl.pt", model_state(net, "go", {"board_size": 9, "komi": 7.0}, step=5))
+    tr = Trainer(_selfplay_cfg(tmp_path, str(path), "b1c8", "net.value_channels=8", "net.value_pool=true"),
+                 progress=False)
+    try:
+        w = tr.learner.weights()
+        assert all(torch.equal(w[k], v) for k, v in net.state_dict().items())
+    finally:
+        tr.pool.close()
+    with pytest.raises(ValueError, match="shape differs"):
+        Trainer(_selfplay_cfg(tmp_path / "b", str(path)), progress=False)
 
 
 def test_value_only_finetune_from_init_changes_only_the_value_head(collection, tmp_path):
