@@ -240,12 +240,17 @@ def test_boardnet_cards_shipped_model_figures():
     w = sum(x["value"] for x in v.values() if x["to_move"] == "w") / 2
     assert f"about {b:+.2f} with Black to move and {w:+.2f} with White to move" in go9
     chess = text("boardnet/models/chess.md")
-    assert "|value| < 1e-4" in chess and max(abs(x["value"]) for x in f["chess_values"].values()) < 1e-4
-    # the matches the cards quote: 0 of 4 (no win, no draw) in both
-    for card, phrase, name in (("boardnet/models/chess.md", "0 of 4 games against Stockfish 15.1",
-                                "arena-chess-starter-vs-stockfish1350.json"),
-                               ("boardnet/models/go9.md", "0 of 4 against pure MCTS with 50 roll-outs at 16 visits",
-                                "arena-go9-starter-vs-mcts50.json")):
+    ahead = [x["value"] * (1 if x["to_move"] == x["winner"] else -1) for x in f["chess_values"].values()]
+    assert f"a queen up is {min(ahead):+.2f} to {max(ahead):+.2f} for the side that is ahead" in chess
+    m = load("benchmarks/results/arena-chess-sl-vs-stockfish1350.json")["figures"]
+    lo, hi = m["score_a_95"]
+    assert (f"**{m['wins_a']} win, {m['draws']} draws, {m['losses_a']} losses in {m['games']} games "
+            f"({100 * m['score_a']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]") in chess
+    t = load("benchmarks/results/chess_sl_test.json")["figures"]
+    assert f"top-1 {100 * t['top1']:.1f} %, top-3 {100 * t['top3']:.1f} %, value MSE {t['value_mse']:.3f}" in chess
+    # the matches the cards quote: 0 of 4 (no win, no draw)
+    for card, phrase, name in (("boardnet/models/go9.md", "0 of 4 against pure MCTS with 50 roll-outs at 16 visits",
+                                "arena-go9-starter-vs-mcts50.json"),):
         m = load(f"benchmarks/results/{name}")["figures"]
         assert phrase in text(card) and name in text(card)
         assert m["games"] == 4 and m["wins_a"] == m["draws"] == 0, name
