@@ -1,13 +1,11 @@
-"""The shipped go19 net: its policy is the supervised KGS net whose figures the card gives (the committed
-campaigns/go19-sl/model.pt, measured in benchmarks/results/go19_*), with a value head trained afterwards on the
-frozen trunk; it plays legal, sensible moves through the engine."""
+"""The shipped go19 net: it is the supervised KGS net whose figures the card gives (the committed
+campaigns/go19-sl-joint/model.pt, measured in benchmarks/results/go19_*), and it plays legal, sensible
+moves through the engine."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
-import pytest
 import torch
 
 from boardnet.games import make_game
@@ -17,28 +15,34 @@ from traincore.checkpoint import load_checkpoint
 from traincore.provenance import sha256
 
 ROOT = Path(__file__).resolve().parents[1]
+CAMPAIGN = ROOT / "campaigns" / "go19-sl-joint" / "model.pt"
 STAGE1 = ROOT / "campaigns" / "go19-sl" / "model.pt"
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def test_policy_and_trunk_are_the_measured_supervised_net():
+def test_shipped_net_is_the_measured_supervised_net():
     shipped = load_checkpoint(resolve("go19"), kind="boardnet")
-    stage1 = load_checkpoint(STAGE1, kind="boardnet")
+    run = load_checkpoint(CAMPAIGN, kind="boardnet")
     assert shipped["game"] == "go" and shipped["game_kwargs"]["board_size"] == 19
-    same = [k for k in stage1["model"] if not k.startswith("value_")]
-    assert len(same) > 20
-    for k in same:
-        assert torch.equal(shipped["model"][k], stage1["model"][k]), k
-    # the figures measured on the stage-1 file apply to the policy of the shipped one
-    for name in ("go19_sl_stage1_test.json", "go19_sl_curve.json"):
+    assert shipped["model"].keys() == run["model"].keys() and len(run["model"]) > 20
+    for k, v in run["model"].items():
+        assert torch.equal(shipped["model"][k], v), k
+    # the figures were measured on the campaign's file; the stage-1 figures on stage 1's
+    for name, model in (("go19_joint_test.json", CAMPAIGN), ("go19_sl_joint_curve.json", CAMPAIGN),
+                        ("go19_sl_stage1_test.json", STAGE1), ("go19_sl_curve.json", STAGE1),
+                        ("go19_policy_vs_gnugo_l10.json", STAGE1)):
         d = json.loads((RESULTS / name).read_text())
-        assert d["models"][0]["sha256"] == sha256(STAGE1), name
+        models = d.get("models") or d.get("provenance", {}).get("models")
+        assert models and models[0]["sha256"] == sha256(model), name
 
 
 def test_card_quotes_the_test_accuracy():
-    d = json.loads((RESULTS / "go19_sl_stage1_test.json").read_text())["figures"]
     card = (resolve("go19").with_suffix(".md")).read_text()
-    assert f"top-1 {100 * d['top1']:.1f} %" in card and f"top-3 {100 * d['top3']:.1f} %" in card
+    d = json.loads((RESULTS / "go19_joint_test.json").read_text())["figures"]
+    assert f"**top-1 {100 * d['top1']:.1f} %, top-3 {100 * d['top3']:.1f} %**" in card
+    s1 = json.loads((RESULTS / "go19_sl_stage1_test.json").read_text())["figures"]
+    assert f"stage 1 alone: {100 * s1['top1']:.1f} % / {100 * s1['top3']:.1f} %" in card
+    assert f"{d['value_mse']:.3f} on the test positions" in card
     assert read_card("go19")["Game"] == "go19"
 
 
