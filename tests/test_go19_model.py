@@ -29,6 +29,7 @@ def test_shipped_net_is_the_measured_supervised_net():
         assert torch.equal(shipped["model"][k], v), k
     # the figures were measured on the campaign's file; the stage-1 figures on stage 1's
     for name, model in (("go19_joint_test.json", CAMPAIGN), ("go19_sl_joint_curve.json", CAMPAIGN),
+                        ("go19_joint_policy_vs_gnugo_l10.json", CAMPAIGN),
                         ("go19_sl_stage1_test.json", STAGE1), ("go19_sl_curve.json", STAGE1),
                         ("go19_policy_vs_gnugo_l10.json", STAGE1)):
         d = json.loads((RESULTS / name).read_text())
@@ -43,6 +44,9 @@ def test_card_quotes_the_test_accuracy():
     s1 = json.loads((RESULTS / "go19_sl_stage1_test.json").read_text())["figures"]
     assert f"stage 1 alone: {100 * s1['top1']:.1f} % / {100 * s1['top3']:.1f} %" in card
     assert f"{d['value_mse']:.3f} on the test positions" in card
+    m = json.loads((RESULTS / "go19_joint_policy_vs_gnugo_l10.json").read_text())["figures"]
+    assert (f"**{m['wins']} of {m['scored']}** ({100 * m['score']:.1f} % [{100 * m['score_wilson95'][0]:.1f}, "
+            f"{100 * m['score_wilson95'][1]:.1f}]") in card
     assert read_card("go19")["Game"] == "go19"
 
 

@@ -90,7 +90,9 @@ def _positions(game):
 
 # measured with torch 2.13.0 (benchmarks/results/precision-*.json, "numerics"): clear-margin top-1
 # agreement 1.0 on every net, mean |dv| 0.0002-0.0021, max |dv| <= 0.015; pinned with some room for
-# other CPUs' accumulation order
+# other CPUs' accumulation order. The teacher-trained chess net (2026-12-03) has a live value head
+# (values up to +-0.9 where the old one was flat at 0): bf16's 8-bit mantissa gives it mean |dv| 0.0057,
+# max 0.011, hence the mean bound of 0.01.
 @needs_bf16_kernels
 @pytest.mark.parametrize("name", ["tictactoe", "connect4", "go9", "chess", "checkers"])
 def test_shipped_net_bf16_matches_fp32(name):
@@ -112,7 +114,7 @@ def test_shipped_net_bf16_matches_fp32(name):
     assert (p32.argmax(1) == p16.argmax(1))[clear].mean() >= 0.97
     assert (p32.argmax(1) == p16.argmax(1)).mean() >= 0.9
     dv = np.abs(v32 - v16)
-    assert dv.mean() <= 0.005 and dv.max() <= 0.03
+    assert dv.mean() <= 0.01 and dv.max() <= 0.03
     assert np.abs(p32 - p16).max() <= 0.05
     assert not np.array_equal(v32, v16)   # bf16 really ran (the check can fail)
 
