@@ -370,8 +370,9 @@ def collect_split(data: SLData, split: str, limit: int, seed: int, prob: float =
         if game_split(split_key(rec), data) != split:
             continue
         games += 1
+        dtype = np.float16 if rec.start.game.real_planes else np.uint8   # bits stay exact either way
         for p, a, z, m in positions(rec, rng, prob, data.teacher_value):
-            planes.append(p.astype(np.uint8) if np.isin(p, (0.0, 1.0)).all() else p.astype(np.float16))
+            planes.append(p.astype(dtype))
             actions.append(a)
             zs.append(z)
             masks.append(m)
