@@ -227,7 +227,7 @@ def _cmd_crossval(args) -> int:
         from .distributed import ray_executor
         executor = ray_executor(args.workers)
     res = cvm.run(model, lig, folds=args.folds, level=args.group_by, only=args.only, final=args.final,
-                  work=args.work, max_actives=args.max_actives, max_decoys=args.max_decoys, seed=args.seed,
+                  validation=args.validation, work=args.work, max_actives=args.max_actives, max_decoys=args.max_decoys, seed=args.seed,
                   n_boot=args.bootstrap, pose_options=opts, device=args.device, executor=executor)
     print(cvm.format_summary(res))
     if args.json:
@@ -236,6 +236,7 @@ def _cmd_crossval(args) -> int:
         write_results(args.json, "atomgrid_crossval", res, models=models,
                       data=[Path(r["scores_csv"]) for r in res["targets"]], settings={
                           "folds": args.folds, "group_by": args.group_by, "only": args.only, "final": args.final,
+                          "validation": args.validation,
                           "max_actives": args.max_actives, "max_decoys": args.max_decoys, "seed": args.seed,
                           "bootstrap": args.bootstrap, "confs": args.confs, "keep": args.keep,
                           "relax_steps": args.relax_steps, "device": args.device, "threads": args.threads,
@@ -255,6 +256,8 @@ def add_crossval(sub) -> None:
                    help="family (default) or superfamily (all protein kinases together: the stricter split)")
     p.add_argument("--only", nargs="+", help="evaluate only these held-out targets (each in the fold that holds it out)")
     p.add_argument("--final", action="store_true", help="the final test (DUD-E fabp4, inha, DEKOIS INHA) instead of the CV folds")
+    p.add_argument("--validation", action="store_true",
+                   help="the fixed validation group (PDE4B, PDE5) instead of the CV folds: where choices are made")
     p.add_argument("--max-actives", type=int, default=0, help="seeded sample of actives per target (0: all)")
     p.add_argument("--max-decoys", type=int, default=0, help="seeded sample of decoys per target (0: all)")
     p.add_argument("--seed", type=int, default=0)

@@ -2,11 +2,12 @@
 
     atomgrid crossval --plan                                   # print the folds and exit
     atomgrid crossval --model M.pt [--ligand-only-model L.pt] [--folds 5] [--group-by family]
-                      [--only JNK1 ...] [--final] [--max-actives 40 --max-decoys 1200] [--json out.json]
+                      [--only JNK1 ...] [--final | --validation] [--max-actives 40 --max-decoys 1200] [--json out.json]
 
 The folds come from :func:`atomgrid.families.make_folds` (a pure function of the family table):
 DEKOIS 2.0 plus the DUD-E targets with receptors; fabp4 and inha (and DEKOIS INHA, their family) only
-with ``--final``; the validation group fixed. Every held-out target is posed once, the way
+with ``--final``; the validation group fixed (``--validation`` evaluates it: the one place to choose a
+recipe, a checkpoint or a threshold; ``{fold}`` in a model path then reads ``final``). Every held-out target is posed once, the way
 ``atomgrid score --poses template`` poses (ETKDG conformers aligned on the crystal ligand, relaxed in
 the pocket, best pose by ``--model``), and on those same poses five rankings are computed:
 
@@ -211,7 +212,14 @@ def sample_library(files: dict, max_actives: int, max_decoys: int, seed: int) ->
 
 
 def _fold_path(template: str | None, fold: Fold) -> str | None:
-    return None if template is None else template.replace("{fold}", fold.name)
+    # the validation fold is scored by the model of the final fold (trained on everything but the final test)
+    name = "final" if fold.name == "validation" else fold.name
+    return None if template is None else template.replace("{fold}", name)
+
+
+def validation_fold(final: Fold) -> Fold:
+    """The fixed validation group as a fold of its own: held out against the final fold's training targets."""
+    return Fold(name="validation", test=final.validation, train=final.train, validation=())
 
 
 def seen_family(model_path: str, target: str, level: str) -> bool | None:
@@ -325,16 +333,20 @@ def summarize(per_target: list[dict], n_boot: int = 1000, seed: int = 0) -> dict
 
 
 def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str = "family", only=None,
-        final: bool = False, work: str | Path = "runs/atomgrid/crossval", **kw) -> dict:
-    """Every held-out target of the CV folds (or of the final fold with ``final``), or those in ``only``."""
+        final: bool = False, validation: bool = False, work: str | Path = "runs/atomgrid/crossval", **kw) -> dict:
+    """Every held-out target of the CV folds (or of the final fold with ``final``, or the fixed validation
+    group with ``validation``), or those in ``only``."""
+    if final and validation:
+        raise ValueError("--final and --validation: choose one (the final test is never used to choose)")
     cv, fin = make_folds(k=folds, level=level)
-    plan = [fin] if final else cv
+    plan = [fin] if final else [validation_fold(fin)] if validation else cv
+    which = "final" if final else "validation" if validation else "CV"
     wanted = set(only) if only else None
     if wanted:
         unknown = wanted - {t for f in plan for t in f.test}
         if unknown:
-            raise ValueError(f"--only {sorted(unknown)}: not held out in the {'final' if final else 'CV'} folds "
-                             f"(fabp4/inha and their family are --final only; the validation group is never tested)")
+            raise ValueError(f"--only {sorted(unknown)}: not held out in the {which} folds (fabp4/inha and their "
+                             f"family are --final only; the validation group is --validation only)")
     per_target, skipped = [], {}
     for fold in plan:
         m = _fold_path(model, fold)
@@ -350,7 +362,7 @@ def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str
                 continue
             per_target.append(r)
             print(format_target(r), flush=True)
-    return {"protocol": "cross-target", "level": level, "folds": [f.__dict__ for f in plan],
+    return {"protocol": "cross-target", "split": which, "level": level, "folds": [f.__dict__ for f in plan],
             "per_fold_models": "{fold}" in model,
             "caveat": None if "{fold}" in model else FIXED_MODEL_CAVEAT, "targets": per_target, "skipped_targets": skipped,
             "mean": summarize(per_target, kw.get("n_boot", 1000))}
@@ -371,7 +383,8 @@ def format_target(r: dict) -> str:
 
 
 def format_summary(res: dict) -> str:
-    lines = [f"mean over {len(res['targets'])} held-out targets (bootstrap over targets):"]
+    what = "validation" if res.get("split") == "validation" else "held-out"
+    lines = [f"mean over {len(res['targets'])} {what} targets (bootstrap over targets):"]
     if res.get("caveat"):
         lines.insert(0, f"caveat: {res['caveat']}")
     for m, figs in res["mean"].items():

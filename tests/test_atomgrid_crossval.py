@@ -157,3 +157,16 @@ def test_crossval_refuses_test_targets_outside_final():
         run("unused.pt", None, only=["dude:fabp4"])
     with pytest.raises(ValueError):
         run("unused.pt", None, only=["PDE5"])  # the validation group is never tested
+
+
+def test_validation_fold_holds_out_only_the_validation_group():
+    from atomgrid.crossval import _fold_path, run, validation_fold
+    cv, final = F.make_folds()
+    v = validation_fold(final)
+    assert v.test == ("PDE4B", "PDE5") and not set(v.test) & set(v.train)
+    assert not {"dude:fabp4", "dude:inha", "INHA"} & set(v.train)  # the final test stays out of everything
+    assert _fold_path("m-{fold}.pt", v) == "m-final.pt" and _fold_path("m-{fold}.pt", cv[0]) == "m-fold0.pt"
+    with pytest.raises(ValueError, match="validation"):
+        run("unused.pt", None, validation=True, only=["COX2"])  # a CV test target is not in the validation group
+    with pytest.raises(ValueError, match="choose one"):
+        run("unused.pt", None, validation=True, final=True)
