@@ -168,14 +168,15 @@ def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None]) ->
     rec = agio.read_receptor(receptor)
     ref = agio.read_ligand(reference)
     box = agio.autobox(agio.coordinates(ref)[heavy_indices(ref)], 4.0)
-    text = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec)
+    maps = agio.Box(box.center, tuple(s + 8.0 for s in box.size))
+    text = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, maps)
     fd, path = tempfile.mkstemp(suffix=".pdbqt")
     with os.fdopen(fd, "w") as f:
         f.write(text)
     try:
         v = Vina(sf_name="vina", cpu=1, verbosity=0)
         v.set_receptor(path)
-        v.compute_vina_maps(center=list(box.center), box_size=[s + 8.0 for s in box.size])
+        v.compute_vina_maps(center=list(maps.center), box_size=list(maps.size))
         prep = MoleculePreparation()
         out = np.full(len(mols), math.nan)
         for i, m in enumerate(mols):

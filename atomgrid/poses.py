@@ -509,14 +509,53 @@ _AD_BY_ELEMENT = {6: "C", 7: "N", 8: "OA", 16: "SA", 15: "P", 9: "F", 17: "Cl", 
                   12: "Mg", 25: "Mn", 30: "Zn", 20: "Ca", 26: "Fe"}
 
 
-def receptor_pdbqt(receptor: Chem.Mol) -> str:
+VINA_CUTOFF = 8.0  # Å: Vina's interaction cutoff; receptor atoms farther than this from the box never count
+
+
+def pocket_residues(receptor: Chem.Mol, box: Box, margin: float = VINA_CUTOFF + 2.0) -> Chem.Mol:
+    """The receptor cut to the whole residues that have an atom within ``margin`` Å of ``box`` (waters and
+    ions the same way): what Vina's maps for that box can see, with 2 Å to spare so that the hydrogens added
+    at the cut ends lie beyond the cutoff. A whole protein of 10,000+ atoms becomes a few thousand, and
+    RDKit's AddHs with coordinates, quadratic-ish on big chains, takes seconds instead of minutes."""
+    xyz = receptor.GetConformer().GetPositions()
+    near = box.contains(xyz, margin=margin)
+    keep_res = set()
+    for a in receptor.GetAtoms():
+        if near[a.GetIdx()]:
+            keep_res.add(_residue_key(a))
+    drop = [a.GetIdx() for a in receptor.GetAtoms() if _residue_key(a) not in keep_res]
+    if not drop:
+        return receptor
+    rw = Chem.RWMol(receptor)
+    rw.BeginBatchEdit()
+    for i in drop:
+        rw.RemoveAtom(i)
+    rw.CommitBatchEdit()
+    out = rw.GetMol()
+    out.UpdatePropertyCache(strict=False)
+    return out
+
+
+def _residue_key(atom: Chem.Atom):
+    ri = atom.GetPDBResidueInfo()
+    if ri is None:
+        return ("", "", atom.GetIdx(), "")
+    return (ri.GetChainId(), ri.GetResidueName(), ri.GetResidueNumber(), ri.GetInsertionCode())
+
+
+def receptor_pdbqt(receptor: Chem.Mol, box: Box | None = None) -> str:
     """Rigid receptor PDBQT for Vina from an RDKit protein (PDB read by :func:`atomgrid.io.read_receptor`).
 
-    Polar hydrogens are added (RDKit, with coordinates) and typed HD; non-polar ones are dropped as in
-    AutoDock's united-atom receptors. Carbon is ``A`` when aromatic and nitrogen ``NA`` when an
-    acceptor, both from the agtypes residue templates (:mod:`atomgrid.typing`).
+    Polar hydrogens are added (RDKit, with coordinates; a receptor that already carries its hydrogens, as
+    prepared receptors do, keeps its own) and typed HD; non-polar ones are dropped as in AutoDock's
+    united-atom receptors. Carbon is ``A`` when aromatic and nitrogen ``NA`` when an
+    acceptor, both from the agtypes residue templates (:mod:`atomgrid.typing`). With ``box`` (the box
+    Vina's maps will cover), only :func:`pocket_residues` are written: the same Vina energies in that box,
+    at a fraction of the cost on a large receptor.
     """
     from . import typing as agt
+    if box is not None:
+        receptor = pocket_residues(receptor, box)
     heavy = np.asarray([a.GetIdx() for a in receptor.GetAtoms() if a.GetAtomicNum() > 1], np.int64)
     idx, feats = agt.receptor_features(receptor, heavy)
     f = {n: i for i, n in enumerate(agt.FEATURES)}
@@ -529,7 +568,11 @@ def receptor_pdbqt(receptor: Chem.Mol) -> str:
         if z == 7 and v[f["acceptor"]] > 0:
             t = "NA"
         ad[i] = t
-    withh = Chem.AddHs(receptor, addCoords=True, addResidueInfo=True)
+    n_h = sum(a.GetAtomicNum() == 1 for a in receptor.GetAtoms())
+    if n_h >= 0.3 * len(heavy):
+        withh = receptor  # already protonated (a prepared receptor): its own hydrogens, none guessed
+    else:
+        withh = Chem.AddHs(receptor, addCoords=True, addResidueInfo=True)
     conf = withh.GetConformer()
     lines = []
     for a in withh.GetAtoms():

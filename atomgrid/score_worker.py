@@ -106,7 +106,7 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
             import vina  # noqa: F401
         except ImportError as exc:
             raise ScoreError(f"--poses dock needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
-        pdbqt = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec)
+        pdbqt = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, box)
     return ScoringContext(trec, pocket, ref_block, box, pdbqt, state, meta, options, device or default_device(),
                           with_sdf, file_sha256(model_file))
 

@@ -413,3 +413,42 @@ def test_a_pdbqt_receptor_goes_to_vina_as_given(tmp_path):
     (tmp_path / "e.pdbqt").write_text("REMARK nothing\n")
     with pytest.raises(ScoreError, match="no ATOM"):
         given_receptor_pdbqt(tmp_path / "e.pdbqt")
+
+
+def test_receptor_pdbqt_cut_to_the_pocket_keeps_every_atom_vina_can_see():
+    """The pocket cut writes the same typed heavy atoms (and their polar hydrogens) as the whole receptor
+    within Vina's cutoff of the box, and nothing from residues far from it."""
+    from atomgrid import io as agio
+    from atomgrid.poses import VINA_CUTOFF, heavy_indices, pocket_residues, receptor_pdbqt
+    rec = agio.read_receptor(REC)
+    ref = agio.read_ligand(REF)
+    box = agio.autobox(agio.coordinates(ref)[heavy_indices(ref)], 4.0)
+    small = agio.Box(box.center, (1.0, 1.0, 1.0))  # a point, so that the fixture pocket (664 atoms) is cut
+    cut = pocket_residues(rec, small)
+    assert 0 < cut.GetNumAtoms() < rec.GetNumAtoms()
+
+    def atoms(text):
+        rows = {}
+        for line in text.splitlines():
+            xyz = np.array([float(line[30:38]), float(line[38:46]), float(line[46:54])])
+            rows[(line[12:16], line[17:26], tuple(np.round(xyz, 3)))] = line[77:79]
+        return rows
+
+    full, part = atoms(receptor_pdbqt(rec)), atoms(receptor_pdbqt(rec, small))
+    assert set(part) <= set(full) or all(t == "HD" for k, t in part.items() if k not in full)
+    seen = {k: t for k, t in full.items() if small.contains(np.array([k[2]]), margin=VINA_CUTOFF)[0]}
+    assert seen and all(part.get(k) == t for k, t in seen.items())  # same atoms, same AutoDock types
+    far = [k for k in full if not small.contains(np.array([k[2]]), margin=VINA_CUTOFF + 12.0)[0]]
+    assert not set(far) & set(part)
+
+
+def test_receptor_pdbqt_keeps_the_hydrogens_of_a_prepared_receptor():
+    """A receptor that carries its hydrogens (a prepared PDB) is written with them, none guessed: the same
+    PDBQT as typing the bare receptor, whose polar hydrogens RDKit places the same way."""
+    from atomgrid import io as agio
+    from atomgrid.poses import receptor_pdbqt
+    rec = agio.read_receptor(REC)
+    assert not any(a.GetAtomicNum() == 1 for a in rec.GetAtoms())
+    prepared = Chem.AddHs(rec, addCoords=True, addResidueInfo=True)
+    bare, given = receptor_pdbqt(rec), receptor_pdbqt(prepared)
+    assert given == bare and " HD" in given

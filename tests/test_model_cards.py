@@ -248,9 +248,22 @@ def test_boardnet_cards_shipped_model_figures():
             f"({100 * m['score_a']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]") in chess
     t = load("benchmarks/results/chess_sl_test.json")["figures"]
     assert f"top-1 {100 * t['top1']:.1f} %, top-3 {100 * t['top3']:.1f} %, value MSE {t['value_mse']:.3f}" in chess
+    plies = [g["plies"] for g in load("benchmarks/results/arena-chess-sl-vs-stockfish1350.json")["games"]]
+    assert f"ended in {min(plies)} to {max(plies)} plies, all but one lost" in chess
+    # training hours of the three stages, from their committed curves
+    hours = [load(f"benchmarks/results/chess_sl_stage{i}_curve.json")["figures"]["last_train"]["hours"] for i in (1, 2, 3)]
+    assert (f"{sum(hours):.2f} CPU-hours of training ({' + '.join(f'{h:.2f}' for h in hours)}; "
+            f"the stage curves below)") in chess
+    for i in (1, 2, 3):
+        assert f"chess_sl_stage{i}_curve.json" in chess
     # the matches the cards quote: 0 of 4 (no win, no draw)
     for card, phrase, name in (("boardnet/models/go9.md", "0 of 4 against pure MCTS with 50 roll-outs at 16 visits",
                                 "arena-go9-starter-vs-mcts50.json"),):
         m = load(f"benchmarks/results/{name}")["figures"]
         assert phrase in text(card) and name in text(card)
         assert m["games"] == 4 and m["wins_a"] == m["draws"] == 0, name
+    for level in ("l1", "l10"):  # go9 against GNU Go: "0 of 2 at each level"
+        name = f"arena-go9-starter-vs-gnugo-{level}.json"
+        m = load(f"benchmarks/results/{name}")["figures"]
+        assert m["games"] == 2 and m["wins_a"] == m["draws"] == 0, name
+    assert "(GNU Go, 0 of 2 at each level)" in go9 and "arena-go9-starter-vs-gnugo-l1.json" in go9
