@@ -3,6 +3,8 @@ thread and written to benchmarks/results/shipped_models.json (the test reads its
 
     PYTHONPATH=. .venv/bin/python benchmarks/shipped_models.py [--skip-atomgrid]
 
+- tictactoe: share of all 4,520 non-terminal reachable positions where the net's move is optimal (exact
+  negamax values) and 200 games against randomised perfect play, for the raw policy and 32-256 visits;
 - connect4: share of moves that are not mistakes / perfect, raw policy, first 200 of each Pons file
   (../shared/data/games/connect4; the model card and docs/benchmarks.md quote the same figures);
 - checkers: a fixed-seed short match, the net at 32 visits against pure MCTS with 64 roll-outs;
@@ -55,6 +57,17 @@ def data_root() -> Path:
 def engine(name: str, visits: int = 16) -> Engine:
     """A shipped net in fp32 on the CPU: the figures do not depend on what `auto` picks on a machine."""
     return Engine.from_checkpoint(name, device="cpu", precision="fp32", search=SearchConfig(num_simulations=visits))
+
+
+# ----------------------------------------------------------------------------- tictactoe
+TTT_VISITS = (0, 32, 64, 128, 256)   # 0: the raw policy
+
+
+def tictactoe_perfection(visits: tuple[int, ...] = TTT_VISITS, games: int = 200, seed: int = 5) -> dict:
+    """{visits: {positions, optimal_moves, games, losses, draws, wins}} of the shipped tictactoe net."""
+    from selfplay import evaluate as ev
+    eng = engine("tictactoe")
+    return {str(v): ev.tictactoe_perfection(ev.NetPlayer(eng.evaluator, v), games=games, seed=seed) for v in visits}
 
 
 # ----------------------------------------------------------------------------- connect4
@@ -153,7 +166,10 @@ def main() -> None:
     from boardnet.models import resolve
     figures: dict = {"settings": {"connect4_positions": C4_POSITIONS, "checkers_match": CHECKERS_MATCH,
                                   "fabp4_subset": FABP4_SUBSET, "precision": "fp32", "torch_threads": 1}}
-    models = {n: resolve(n) for n in ("connect4", "checkers", "go9", "chess")}
+    models = {n: resolve(n) for n in ("tictactoe", "connect4", "checkers", "go9", "chess")}
+    t0 = time.perf_counter()
+    figures["tictactoe_perfection"] = tictactoe_perfection()
+    figures["tictactoe_seconds"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     figures["connect4_raw_policy"] = connect4_accuracy()
     figures["connect4_seconds"] = round(time.perf_counter() - t0, 1)

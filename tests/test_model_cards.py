@@ -70,11 +70,7 @@ def card_sha256(card_text: str) -> str | None:
 
 
 # Cards with no committed results file at all: the card says so; the entry fails once the card cites one.
-WITHOUT_RESULTS = {
-    "boardnet/models/tictactoe.md": "perfection at 32-256 visits and the 200 games vs perfect play come from the "
-                                    "training run's evaluation (runs/ttt2) and a one-off check; tests/test_shipped_models.py "
-                                    "pins 32 visits but writes no results file",
-}
+WITHOUT_RESULTS: dict[str, str] = {}
 
 # Figures inside traced cards that no committed file backs: (card, a phrase of the figure, a finder that returns
 # the committed files that would back it). The card must mark the figure with UNTRACED.
@@ -229,6 +225,14 @@ def test_boardnet_cards_shipped_model_figures():
     rows = {(r["file"], r["player"]): r for r in acc["rows"]}
     assert ("with 800 visits (first 200 of each) "
             + " / ".join(f"{100 * rows[(f, 'search 800 visits')]['not_mistake']:.1f}%" for f in files)) in c4
+    ttt = text("boardnet/models/tictactoe.md")
+    p = f["tictactoe_perfection"]
+    searched = [p[v] for v in ("32", "64", "128", "256")]
+    assert all(r["optimal_moves"] == 1.0 and r["positions"] == 4520 and r["losses"] == 0 and r["draws"] == 200
+               for r in searched)
+    assert "with 32, 64, 128 or 256 visits its move is optimal" in ttt and "all 4,520 non-terminal" in ttt
+    assert p["0"]["losses"] == 0 and p["0"]["draws"] == 200
+    assert f"the raw policy alone (no search) is optimal in {100 * p['0']['optimal_moves']:.1f} % of the positions" in ttt
     raw = f["connect4_raw_policy"]
     assert "where the raw policy gets " + " / ".join(f"{100 * raw[k]['not_mistake']:.1f}%" for k in sorted(raw)) in c4
     ck = text("boardnet/models/checkers.md")
