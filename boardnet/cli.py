@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -105,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--openings", type=Path, help="file of openings, one per line (moves in the "
                    "game's notation); each is played with both colours")
     p.add_argument("--parallel", type=_positive_int, default=1, help="games played at once")
+    p.add_argument("--processes", action="store_true",
+                   help="play the --parallel games in separate processes (one Python interpreter each: "
+                        "time-limited players then get a core each instead of sharing one GIL)")
     p.add_argument("--max-plies", type=_positive_int, help="adjudicate a draw after this many plies")
     p.add_argument("--sprt", nargs=2, type=float, metavar=("ELO0", "ELO1"),
                    help="sequential test of H0 elo=ELO0 against H1 elo=ELO1; stops when decided")
@@ -197,11 +201,19 @@ def cmd_arena(args) -> int:
               f"  (A scores {g.score_a:g}; {g.termination}; {len(g.actions)} plies)  "
               f"running +{match.wins} ={match.draws} -{match.losses}", flush=True)
 
-    match = play_match(game, lambda: make_player(args.a, game, precision=prec),
-                       lambda: make_player(args.b, game, precision=prec),
+    if args.processes:   # spawned workers: the factories must pickle
+        make_a = functools.partial(make_player, args.a, game, precision=prec)
+        make_b = functools.partial(make_player, args.b, game, precision=prec)
+    else:
+        def make_a():
+            return make_player(args.a, game, precision=prec)
+
+        def make_b():
+            return make_player(args.b, game, precision=prec)
+    match = play_match(game, make_a, make_b,
                        args.games, openings=openings, parallel=args.parallel, max_plies=args.max_plies,
                        sprt=tuple(args.sprt) if args.sprt else None, alpha=args.alpha, beta=args.beta,
-                       on_game=on_game)
+                       on_game=on_game, processes=args.processes)
     print(match.summary())
     if args.out:
         args.out.write_text(records_text(match.games), encoding="utf-8")
