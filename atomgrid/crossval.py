@@ -183,6 +183,8 @@ def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None]) ->
             if m is None:
                 continue
             try:
+                m = Chem.Mol(m)
+                Chem.SanitizeMol(m)  # the poses are read unsanitised; Gasteiger charges need rings and aromaticity
                 lig, ok, _ = PDBQTWriterLegacy.write_string(prep.prepare(Chem.AddHs(m, addCoords=True))[0])
                 if ok:
                     v.set_ligand_from_string(lig)
@@ -298,16 +300,19 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
     train_actives = [s for t in fold.train for s in actives_smiles(t, Path(work).parent)]
     scores["fp_max_tanimoto"] = max_tanimoto(smiles, train_actives)
     why = vina_available()
+    failed: dict[str, int] = {}
     if why is None:
         e = vina_scores(files["receptor"], files["reference"], mols)
         scores["vina"] = np.where(np.isfinite(e), -e, -math.inf)  # lower energy ranks first
+        failed["vina"] = int(sum(m is not None for m in mols) - np.isfinite(e).sum())  # posed but not scored
     else:
         skipped["vina"] = why
     res: dict = {"target": target, "fold": fold.name, "group": group_of(target, level),
                  "actives": int(y.sum()), "decoys": int((1 - y).sum()),
                  "unposed": int(sum(m is None for m in mols)), "train_actives_for_fp": len(train_actives),
                  "scores_csv": str(out), "poses_sdf": str(sdf), "model": model, "model_sha256": file_sha256(model),
-                 "screen_data_family": seen_family(model, target, level), "skipped": skipped, "methods": {}}
+                 "screen_data_family": seen_family(model, target, level), "skipped": skipped,
+                 "failed_posed": failed, "methods": {}}
     for name, s in scores.items():
         finite = s[np.isfinite(s)]
         s = np.where(np.isfinite(s), s, (finite.min() - 1.0) if finite.size else -1.0)
@@ -380,6 +385,9 @@ def format_target(r: dict) -> str:
         lines.append(f"  {m:16s} " + ", ".join(f"{k} {_fmt(v)}" for k, v in figs.items()))
     for m, why in r["skipped"].items():
         lines.append(f"  {m:16s} skipped: {why}")
+    for m, n in r.get("failed_posed", {}).items():
+        if n:
+            lines.append(f"  {m:16s} failed on {n} posed molecules (ranked last)")
     return "\n".join(lines)
 
 

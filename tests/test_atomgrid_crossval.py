@@ -149,6 +149,25 @@ def test_crossval_end_to_end_on_one_dekois_target(tmp_path):
         assert set(figs) == {"roc_auc", "ef1", "ef5", "bedroc80"}
     assert set(fig["mean"]["model"]) == {"roc_auc", "ef1", "ef5", "bedroc80"}
     assert ("vina" in t["methods"]) != ("vina" in t["skipped"])
+    if "vina" in t["methods"]:   # Vina scored the posed molecules (a column of failures ranks at exactly 0.5)
+        assert t["failed_posed"]["vina"] < 10 - t["unposed"]
+
+
+@pytest.mark.external
+def test_vina_scores_an_unsanitised_pose_read_back_from_sdf():
+    """The poses come back from the scorer's SD file unsanitised; Vina's score_only must still score them (a
+    missing sanitisation gave meeko NaN Gasteiger charges and the whole Vina column failed, AUC exactly 0.5)."""
+    pytest.importorskip("vina")
+    pytest.importorskip("meeko")
+    from rdkit import Chem
+
+    from atomgrid.crossval import vina_scores
+    d = Path(__file__).parent / "data" / "atomgrid_score"
+    mol = next(iter(Chem.SDMolSupplier(str(d / "crystal_ligand.sdf"), removeHs=False, sanitize=False)))
+    mol.UpdatePropertyCache(strict=False)
+    e = vina_scores(d / "pocket.pdb", d / "crystal_ligand.sdf", [mol, None])
+    assert np.isfinite(e[0]) and -20.0 < e[0] < -3.0   # a crystal ligand in its own pocket binds
+    assert np.isnan(e[1])
 
 
 def test_crossval_refuses_test_targets_outside_final():
