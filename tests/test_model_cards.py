@@ -51,43 +51,14 @@ def results_files() -> list[dict]:
     return out
 
 
-def _evaluations(sha256: str, **settings) -> list[str]:
-    """Committed `atomgrid evaluate --json` files that evaluated the model with that sha256 at these settings."""
-    hits = []
-    for d in results_files():
-        if d.get("benchmark") != "atomgrid_evaluate":
-            continue
-        if any(d["settings"].get(k) != v for k, v in settings.items()):
-            continue
-        if any(r.get("model_sha256") == sha256 for r in d["figures"]):
-            hits.append(d["_path"])
-    return hits
-
-
 def card_sha256(card_text: str) -> str | None:
     m = re.search(r"File sha256 `([0-9a-f]{64})`", card_text)
     return m.group(1) if m else None
 
 
 # Cards with no committed results file at all: the card says so; the entry fails once the card cites one.
+# (None left: every shipped card cites its results. An entry here must say why the card cannot.)
 WITHOUT_RESULTS: dict[str, str] = {}
-
-# Figures inside traced cards that no committed file backs: (card, a phrase of the figure, a finder that returns
-# the committed files that would back it). The card must mark the figure with UNTRACED.
-UNTRACED_FIGURES = [
-    ("atomgrid/models/ag-atomnet-c16-l3-g16r15-screen.md", "**0.855** [0.808, 0.897]",
-     lambda: _evaluations("f5c10c032382c7f6263e98c15f52e65d85b7fa0045ce7f2c251f23487a40a2a7", set="dude:fabp4",
-                          poses="template", max_decoys=0)),
-    ("atomgrid/models/ag-atomnet-c16-l3-g16r15-screen.md", "| inha | receptor+ligand | 43 / 2300 | 0.710",
-     lambda: _evaluations("f5c10c032382c7f6263e98c15f52e65d85b7fa0045ce7f2c251f23487a40a2a7", set="dude:inha",
-                          poses="template", max_decoys=0)),
-    ("atomgrid/models/ag-atomnet-c16-l3-g16r15-screen.md", "inha (600-decoy sample) | receptor+ligand | 43 / 600 | 0.718",
-     lambda: _evaluations("f5c10c032382c7f6263e98c15f52e65d85b7fa0045ce7f2c251f23487a40a2a7", set="dude:inha",
-                          poses="template", max_decoys=600)),
-    ("atomgrid/models/ag-atomnet-c16-l3-g16r15-screen-ligonly.md", "0.725 [0.665, 0.783]",
-     lambda: _evaluations("119949dda010d9e6a6a240579d7cb092e72fbca7a58fb68027d1e6147cb066c7", set="dude:fabp4",
-                          poses="template", max_decoys=0)),
-]
 
 
 # -- the pointers ------------------------------------------------------------------------------------------------
@@ -109,19 +80,16 @@ def test_card_points_to_results_or_is_a_known_exception(card):
 
 
 def test_exceptions_are_real_cards():
-    names = {rel(c) for c in CARDS}
-    assert set(WITHOUT_RESULTS) <= names
-    assert {c for c, _, _ in UNTRACED_FIGURES} <= names
+    assert set(WITHOUT_RESULTS) <= {rel(c) for c in CARDS}
 
 
-@pytest.mark.parametrize("card,phrase,finder", UNTRACED_FIGURES, ids=[f"{c}:{p[:30]}" for c, p, _ in UNTRACED_FIGURES])
-def test_untraced_figures_are_marked_and_stay_exceptions_only_while_untraced(card, phrase, finder):
-    t = text(card)
-    assert phrase in t, f"{card}: {phrase!r} is gone: drop it from UNTRACED_FIGURES"
-    assert UNTRACED in t.lower(), f"{card} must mark {phrase!r} as {UNTRACED!r}"
-    found = finder()
-    assert not found, (f"{card}: {phrase!r} could now be traced to {found}: cite the file, check the figure "
-                       f"here and drop it from UNTRACED_FIGURES")
+@pytest.mark.parametrize("card", CARDS, ids=rel)
+def test_no_card_carries_an_untraced_figure(card):
+    """Figures that no committed results file backs were re-measured or withdrawn (issue 16); a card that marks
+    one as untraced again fails here until its results file is committed and cited."""
+    if rel(card) in WITHOUT_RESULTS:
+        return
+    assert UNTRACED not in card.read_text(encoding="utf-8").lower(), f"{rel(card)} marks a figure as {UNTRACED!r}"
 
 
 @pytest.mark.parametrize("card", [c for c in CARDS if c.parent.name == "models" and c.parent.parent.name == "atomgrid"],
@@ -203,6 +171,22 @@ def test_screen_card_casf_and_regression_figures():
     assert f"it ranks at AUC {sub['roc_auc']:.3f} (`benchmarks/results/shipped_models.json`" in t
 
 
+DUDE_TEMPLATE = {t: f"benchmarks/results/atomgrid_evaluate-dude-{t}-template-{SCREEN}.json" for t in ("fabp4", "inha")}
+
+
+def test_screen_cards_template_dude_tables():
+    """The DUD-E template-pose rows of the screening model and its twin, over every active and decoy."""
+    t, lig = text(f"atomgrid/models/{SCREEN}.md"), text(f"atomgrid/models/{SCREEN}-ligonly.md")
+    for target, f in DUDE_TEMPLATE.items():
+        d = load(f)
+        assert d["settings"]["poses"] == "template" and d["settings"]["max_decoys"] == 0 and f in t and f in lig
+        res = by_name(f)
+        assert dude_row(res[SCREEN], "receptor+ligand") in t and dude_row(res[SCREEN + "-ligonly"], "ligand-only") in t
+        for name in (SCREEN, SCREEN + "-ligonly"):
+            act = res[name]["activity"]
+            assert f"| {ci(act['roc_auc'])} | {act['ef1']['value']:.2f} |" in lig, (name, target)
+
+
 def test_screen_ligonly_card_casf_figures():
     t = text(f"atomgrid/models/{SCREEN}-ligonly.md")
     casf = by_name(CASF_SCREEN)
@@ -271,3 +255,18 @@ def test_boardnet_cards_shipped_model_figures():
         m = load(f"benchmarks/results/{name}")["figures"]
         assert m["games"] == 2 and m["wins_a"] == m["draws"] == 0, name
     assert "(GNU Go, 0 of 2 at each level)" in go9 and "arena-go9-starter-vs-gnugo-l1.json" in go9
+
+
+def test_screen_card_validation_targets():
+    """The screening model's validation table (issue 16: a validation target distinct from its test targets)."""
+    f = "benchmarks/results/atomgrid_crossval-validation-ag-atomnet-c16-l3-g16r15-screen.json"
+    d, t = load(f), text(f"atomgrid/models/{SCREEN}.md")
+    fig = d["figures"]
+    assert fig["split"] == "validation" and f in t
+    targets = {r["target"]: r for r in fig["targets"]}
+    assert sorted(targets) == ["PDE4B", "PDE5"] and not any(r["screen_data_family"] for r in targets.values())
+    for method in ("model", "ligand_only", "heavy_atoms", "fp_max_tanimoto", "vina"):
+        cells = " | ".join(f"{ci(targets[x]['methods'][method]['roc_auc'])} | "
+                           f"{targets[x]['methods'][method]['ef1']['value']:.1f} / {targets[x]['methods'][method]['ef5']['value']:.1f}"
+                           for x in ("PDE4B", "PDE5"))
+        assert cells + f" | {fig['mean'][method]['roc_auc']['value']:.3f} |" in t, method
