@@ -20,6 +20,8 @@ the pocket, best pose by ``--model``), and on those same poses five rankings are
 - ``heavy_atoms``: the heavy-atom count (bigger first: the size bias every screen must beat);
 - ``fp_max_tanimoto``: the largest Tanimoto similarity (Morgan radius 2, 2048 bits) to the actives of
   the fold's training targets (what a 2D nearest-neighbour search would give);
+- ``vina_local``: Vina's energy after a local optimisation of that pose in Vina's own function (``optimize``:
+  what gnina's ``--minimize`` does before scoring; a fairer Vina than scoring another method's pose as is);
 - ``vina``: Vina's score of the pose (``score_only``; the ``vina`` and ``meeko`` packages,
   ``pip install -e .[dock]``), left out with the reason when they are not installed.
 
@@ -43,7 +45,7 @@ from . import data as agdata
 from .families import FAMILIES, NO_TEMPLATE, Fold, group_of, make_folds
 from .metrics import SCREEN_METRICS, report
 
-METHODS = ("model", "ligand_only", "heavy_atoms", "fp_max_tanimoto", "vina")
+METHODS = ("model", "ligand_only", "heavy_atoms", "fp_max_tanimoto", "vina", "vina_local")
 # what the shipped screening models were fine-tuned on besides PDBbind/FEP complexes (configs/atomgrid/screen.toml)
 SHIPPED_SCREEN_TARGETS = ("dude:fak1", "dude:glcm", "dude:mapk2", "dude:nos1")
 FIXED_MODEL_CAVEAT = ("one model for every fold: not retrained without the held-out families. Its screening data "
@@ -154,8 +156,23 @@ def vina_available() -> str | None:
     return None
 
 
-def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None]) -> np.ndarray:
-    """Vina ``score_only`` energies (kcal/mol) of posed molecules in the crystal ligand's autobox; NaN on failure."""
+def vina_maps_box(reference_xyz: np.ndarray, poses_xyz: list[np.ndarray], margin: float = 2.0):
+    """Vina's grid for scoring given poses: the crystal ligand's autobox grown by 4 Å a side, grown further to
+    hold every atom of every pose (plus ``margin`` Å for the hydrogens meeko adds): Vina refuses, and the
+    molecule would rank last, when one atom lies outside its maps, and template poses can reach past the box."""
+    from . import io as agio
+    box = agio.autobox(reference_xyz, 4.0)
+    lo = np.asarray(box.center) - np.asarray(box.size) / 2 - 4.0
+    hi = np.asarray(box.center) + np.asarray(box.size) / 2 + 4.0
+    for xyz in poses_xyz:
+        if len(xyz):
+            lo, hi = np.minimum(lo, xyz.min(0) - margin), np.maximum(hi, xyz.max(0) + margin)
+    return agio.Box(tuple(((lo + hi) / 2).tolist()), tuple((hi - lo).tolist()))
+
+
+def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None], optimize: bool = False) -> np.ndarray:
+    """Vina ``score_only`` energies (kcal/mol) of posed molecules in the crystal ligand's autobox, or with
+    ``optimize`` the energy after Vina's local optimisation of each pose; NaN on failure."""
     import os
     import tempfile
 
@@ -167,8 +184,8 @@ def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None]) ->
     from .score_worker import given_receptor_pdbqt
     rec = agio.read_receptor(receptor)
     ref = agio.read_ligand(reference)
-    box = agio.autobox(agio.coordinates(ref)[heavy_indices(ref)], 4.0)
-    maps = agio.Box(box.center, tuple(s + 8.0 for s in box.size))
+    maps = vina_maps_box(agio.coordinates(ref)[heavy_indices(ref)],
+                         [m.GetConformer().GetPositions() for m in mols if m is not None and m.GetNumConformers()])
     text = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, maps)
     fd, path = tempfile.mkstemp(suffix=".pdbqt")
     with os.fdopen(fd, "w") as f:
@@ -188,7 +205,7 @@ def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None]) ->
                 lig, ok, _ = PDBQTWriterLegacy.write_string(prep.prepare(Chem.AddHs(m, addCoords=True))[0])
                 if ok:
                     v.set_ligand_from_string(lig)
-                    out[i] = float(v.score()[0])
+                    out[i] = float(v.optimize()[0] if optimize else v.score()[0])
             except Exception:  # one molecule meeko cannot type must not end the run
                 pass
         return out
@@ -305,8 +322,11 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
         e = vina_scores(files["receptor"], files["reference"], mols)
         scores["vina"] = np.where(np.isfinite(e), -e, -math.inf)  # lower energy ranks first
         failed["vina"] = int(sum(m is not None for m in mols) - np.isfinite(e).sum())  # posed but not scored
+        e = vina_scores(files["receptor"], files["reference"], mols, optimize=True)
+        scores["vina_local"] = np.where(np.isfinite(e), -e, -math.inf)
+        failed["vina_local"] = int(sum(m is not None for m in mols) - np.isfinite(e).sum())
     else:
-        skipped["vina"] = why
+        skipped["vina"] = skipped["vina_local"] = why
     res: dict = {"target": target, "fold": fold.name, "group": group_of(target, level),
                  "actives": int(y.sum()), "decoys": int((1 - y).sum()),
                  "unposed": int(sum(m is None for m in mols)), "train_actives_for_fp": len(train_actives),

@@ -168,6 +168,8 @@ def test_vina_scores_an_unsanitised_pose_read_back_from_sdf():
     e = vina_scores(d / "pocket.pdb", d / "crystal_ligand.sdf", [mol, None])
     assert np.isfinite(e[0]) and -20.0 < e[0] < -3.0   # a crystal ligand in its own pocket binds
     assert np.isnan(e[1])
+    local = vina_scores(d / "pocket.pdb", d / "crystal_ligand.sdf", [mol, None], optimize=True)
+    assert local[0] <= e[0] + 1e-6 and np.isnan(local[1])   # a local optimisation never ends above its start
 
 
 def test_crossval_refuses_test_targets_outside_final():
@@ -189,3 +191,13 @@ def test_validation_fold_holds_out_only_the_validation_group():
         run("unused.pt", None, validation=True, only=["COX2"])  # a CV test target is not in the validation group
     with pytest.raises(ValueError, match="choose one"):
         run("unused.pt", None, validation=True, final=True)
+
+
+def test_vina_maps_hold_every_atom_of_every_pose():
+    from atomgrid.crossval import vina_maps_box
+    ref = np.array([[0.0, 0.0, 0.0], [4.0, 2.0, 0.0]])
+    inside = vina_maps_box(ref, [])
+    assert np.allclose(inside.center, (2.0, 1.0, 0.0)) and np.allclose(inside.size, (20.0, 18.0, 16.0))
+    far = np.array([[15.0, 1.0, 0.0], [2.0, -9.5, 0.5]])     # a pose reaching past the autobox
+    box = vina_maps_box(ref, [far])
+    assert box.contains(far, margin=-1.99).all() and box.contains(ref).all()
