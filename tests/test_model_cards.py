@@ -270,3 +270,13 @@ def test_screen_card_validation_targets():
                            f"{targets[x]['methods'][method]['ef1']['value']:.1f} / {targets[x]['methods'][method]['ef5']['value']:.1f}"
                            for x in ("PDE4B", "PDE5"))
         assert cells + f" | {fig['mean'][method]['roc_auc']['value']:.3f} |" in t, method
+
+
+def test_checkers_card_equal_time_match():
+    f = "benchmarks/results/arena-checkers-vs-mcts-0.2s.json"
+    d, t = load(f), text("boardnet/models/checkers.md")
+    m = d["figures"]
+    assert m["games"] == 98 and not m["errors"] and "movetime=0.2" in d["player_a"] and "movetime=0.2" in d["player_b"]
+    lo, hi = m["score_a_95"]
+    assert (f"+{m['wins_a']} ={m['draws']} -{m['losses_a']}, score {100 * m['score_a']:.1f} % [{100 * lo:.1f}, "
+            f"{100 * hi:.1f}], Elo {m['elo_a']:+.0f} [{m['elo_a_95'][0]:+.0f}, {m['elo_a_95'][1]:+.0f}] ({f}") in t
