@@ -280,3 +280,10 @@ def test_checkers_card_equal_time_match():
     lo, hi = m["score_a_95"]
     assert (f"+{m['wins_a']} ={m['draws']} -{m['losses_a']}, score {100 * m['score_a']:.1f} % [{100 * lo:.1f}, "
             f"{100 * hi:.1f}], Elo {m['elo_a']:+.0f} [{m['elo_a_95'][0]:+.0f}, {m['elo_a_95'][1]:+.0f}] ({f}") in t
+
+
+@pytest.mark.parametrize("doc", ["docs/benchmarks.md", "README.md"])
+def test_docs_have_no_untraced_table(doc):
+    """docs/benchmarks.md and the README cite a results file for every table; untraced ones were withdrawn."""
+    assert UNTRACED not in text(doc).lower()
+    assert "benchmarks/results/" in text(doc)
