@@ -120,9 +120,7 @@ def _smiles_records(path: Path) -> Iterator[Record]:
                 pending_blank.append(i)
                 i += 1
                 continue
-            for b in pending_blank:
-                yield Record(b, _default_id(b), "smiles", "", "empty line")
-            pending_blank = []
+            yield from _empty_lines(pending_blank)
             problem = _text_problem(line) or (f"line of {len(line)} characters, more than the limit of "
                                               f"{MAX_RECORD_CHARS}" if len(line) > MAX_RECORD_CHARS else None)
             if problem:
@@ -131,6 +129,13 @@ def _smiles_records(path: Path) -> Iterator[Record]:
                 fields = line.split()
                 yield Record(i, fields[1] if len(fields) > 1 else _default_id(i), "smiles", fields[0])
             i += 1
+
+
+def _empty_lines(pending: list[int]) -> Iterator[Record]:
+    """Error rows for the blank lines before a record (then forgets them): trailing blank lines make none."""
+    for b in pending:
+        yield Record(b, _default_id(b), "smiles", "", "empty line")
+    pending.clear()
 
 
 def _csv_records(path: Path) -> Iterator[Record]:
@@ -161,9 +166,7 @@ def _csv_records(path: Path) -> Iterator[Record]:
                 pending_blank.append(i)
                 i += 1
                 continue
-            for b in pending_blank:
-                yield Record(b, _default_id(b), "smiles", "", "empty line")
-            pending_blank = []
+            yield from _empty_lines(pending_blank)
             problem = _text_problem("".join(row))
             if problem:
                 yield Record(i, _default_id(i), "smiles", "", problem)
