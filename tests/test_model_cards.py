@@ -265,7 +265,7 @@ def test_screen_card_validation_targets():
     assert fig["split"] == "validation" and f in t
     targets = {r["target"]: r for r in fig["targets"]}
     assert sorted(targets) == ["PDE4B", "PDE5"] and not any(r["screen_data_family"] for r in targets.values())
-    for method in ("model", "ligand_only", "heavy_atoms", "fp_max_tanimoto", "vina"):
+    for method in ("model", "ligand_only", "heavy_atoms", "fp_max_tanimoto", "vina", "vina_local"):
         cells = " | ".join(f"{ci(targets[x]['methods'][method]['roc_auc'])} | "
                            f"{targets[x]['methods'][method]['ef1']['value']:.1f} / {targets[x]['methods'][method]['ef5']['value']:.1f}"
                            for x in ("PDE4B", "PDE5"))
