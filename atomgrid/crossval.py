@@ -170,9 +170,10 @@ def vina_maps_box(reference_xyz: np.ndarray, poses_xyz: list[np.ndarray], margin
     return agio.Box(tuple(((lo + hi) / 2).tolist()), tuple((hi - lo).tolist()))
 
 
-def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None], optimize: bool = False) -> np.ndarray:
-    """Vina ``score_only`` energies (kcal/mol) of posed molecules in the crystal ligand's autobox, or with
-    ``optimize`` the energy after Vina's local optimisation of each pose; NaN on failure."""
+def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Vina energies (kcal/mol) of posed molecules: (``score_only`` of each pose as it is, the energy after
+    Vina's local optimisation of it), from one receptor preparation, one set of maps and one ligand
+    preparation per molecule; NaN where Vina fails."""
     import os
     import tempfile
 
@@ -195,7 +196,7 @@ def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None], op
         v.set_receptor(path)
         v.compute_vina_maps(center=list(maps.center), box_size=list(maps.size))
         prep = MoleculePreparation()
-        out = np.full(len(mols), math.nan)
+        out = np.full((2, len(mols)), math.nan)
         for i, m in enumerate(mols):
             if m is None:
                 continue
@@ -205,10 +206,11 @@ def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None], op
                 lig, ok, _ = PDBQTWriterLegacy.write_string(prep.prepare(Chem.AddHs(m, addCoords=True))[0])
                 if ok:
                     v.set_ligand_from_string(lig)
-                    out[i] = float(v.optimize()[0] if optimize else v.score()[0])
+                    out[0, i] = float(v.score()[0])
+                    out[1, i] = float(v.optimize()[0])
             except Exception:  # one molecule meeko cannot type must not end the run
                 pass
-        return out
+        return out[0], out[1]
     finally:
         os.unlink(path)
 
@@ -319,12 +321,10 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
     why = vina_available()
     failed: dict[str, int] = {}
     if why is None:
-        e = vina_scores(files["receptor"], files["reference"], mols)
-        scores["vina"] = np.where(np.isfinite(e), -e, -math.inf)  # lower energy ranks first
-        failed["vina"] = int(sum(m is not None for m in mols) - np.isfinite(e).sum())  # posed but not scored
-        e = vina_scores(files["receptor"], files["reference"], mols, optimize=True)
-        scores["vina_local"] = np.where(np.isfinite(e), -e, -math.inf)
-        failed["vina_local"] = int(sum(m is not None for m in mols) - np.isfinite(e).sum())
+        posed = sum(m is not None for m in mols)
+        for name, e in zip(("vina", "vina_local"), vina_scores(files["receptor"], files["reference"], mols)):
+            scores[name] = np.where(np.isfinite(e), -e, -math.inf)  # lower energy ranks first
+            failed[name] = int(posed - np.isfinite(e).sum())  # posed but not scored
     else:
         skipped["vina"] = skipped["vina_local"] = why
     res: dict = {"target": target, "fold": fold.name, "group": group_of(target, level),
