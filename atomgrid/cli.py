@@ -22,6 +22,9 @@ def _cmd_train(args) -> int:
     from .train import load_train_config, train
     overrides = list(args.override) + ([f"train.precision={args.precision}"] if args.precision else [])
     cfg = load_train_config(args.config, overrides)
+    if args.fold:
+        cfg = fold_config(cfg, args.fold, args.folds, args.group_by)
+        print(f"{args.fold}: screening data of {len(cfg.data.screen_targets)} training targets; run in {cfg.run_dir}")
     run_dir = train(cfg)
     print(f"model written to {run_dir / 'model.pt'}")
     return 0
@@ -35,7 +38,27 @@ def add_train(sub) -> None:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
                    help="same as -o train.precision=...: auto (bf16 autocast on CUDA and on CPUs with AMX or "
                         "AVX512-BF16, else fp32), fp32, bf16")
+    p.add_argument("--fold", help="train one model of the cross-target protocol: fold0..foldK-1 or final; keeps "
+                                  "only that fold's training targets of the screening caches, runs in <run_dir>/<fold>")
+    p.add_argument("--folds", type=int, default=5, help="with --fold: number of CV folds (as atomgrid crossval)")
+    p.add_argument("--group-by", default="family", choices=("family", "superfamily"), help="with --fold")
     p.set_defaults(func=_cmd_train)
+
+
+def fold_config(cfg, fold: str, k: int = 5, level: str = "family"):
+    """``cfg`` for one model of the cross-target protocol (:func:`atomgrid.families.make_folds`): screening
+    examples of the fold's training targets only, ``<name>-<fold>``, in ``<run_dir>/<fold>``."""
+    import dataclasses
+
+    from .families import make_folds
+    cv, fin = make_folds(k=k, level=level)
+    by_name = {f.name: f for f in cv + [fin]}
+    if fold not in by_name:
+        raise ValueError(f"--fold {fold!r}: expected one of {', '.join(by_name)}")
+    if not cfg.data.screen_caches or cfg.data.screen_fraction <= 0:
+        raise ValueError("--fold needs data.screen_caches and data.screen_fraction > 0 in the config")
+    data = dataclasses.replace(cfg.data, screen_targets=tuple(by_name[fold].train))
+    return dataclasses.replace(cfg, data=data, name=f"{cfg.name}-{fold}", run_dir=str(Path(cfg.run_dir) / fold))
 
 
 def _cmd_evaluate(args) -> int:
@@ -176,6 +199,17 @@ def add_prepare(sub) -> None:
 
 def _cmd_screen_data(args) -> int:
     from . import data, screenset
+    if args.crossval:
+        from .families import make_folds
+        _, fin = make_folds()  # the final fold trains on every target outside the test and validation groups
+        out = args.out if args.out != "runs/atomgrid/screen" else "runs/atomgrid/screen_cv"
+        from .score import ScoreOptions
+        cache = screenset.build_crossval(out, fin.train, args.work, max_decoys=args.crossval_decoys, seed=args.seed,
+                                         model=args.model, pose_options=ScoreOptions(
+                                             poses="template", seed=args.seed, embed_timeout=args.embed_timeout))
+        print(json.dumps(data.cache_summary(cache)))
+        print(f"cache written to {Path(out) / 'cache_crossval.pt'}")
+        return 0
     cache = screenset.build(args.out, args.targets, args.decoys, args.ref_actives, args.exhaustiveness, args.seed,
                             args.model, args.workers)
     print(json.dumps(data.cache_summary(cache)))
@@ -195,6 +229,13 @@ def add_screen_data(sub) -> None:
     p.add_argument("--model", help="model that picks each molecule's best template pose (default: the pose "
                                     "model, not the screening model trained on this data)")
     p.add_argument("--workers", type=int, default=0, help="Ray actors for the template poses (0: this process)")
+    p.add_argument("--crossval", action="store_true",
+                   help="instead: every training target of the cross-target protocol (DEKOIS 2.0 outside the test and "
+                        "validation families), posed as `atomgrid crossval --pose-model` poses them, into "
+                        "<out>/cache_crossval.pt (default out: runs/atomgrid/screen_cv)")
+    p.add_argument("--crossval-decoys", type=int, default=200, help="with --crossval: decoys per target (all actives)")
+    p.add_argument("--work", default="runs/atomgrid/crossval", help="with --crossval: the protocol's pose folder")
+    p.add_argument("--embed-timeout", type=int, default=0, help="with --crossval: as atomgrid crossval --embed-timeout")
     p.set_defaults(func=_cmd_screen_data)
 
 
@@ -220,26 +261,31 @@ def _cmd_crossval(args) -> int:
     if lig is None and "{fold}" not in model:
         sib = Path(model).with_name(Path(model).stem + "-ligonly" + Path(model).suffix)
         lig = str(sib) if sib.exists() else None
+    # poses picked by a --pose-model are shared with the training data (`screen-data --crossval`), made the way
+    # `atomgrid score` makes them (its default precision); a model that poses for itself is run in fp32
     opts = ScoreOptions(poses="template", n_confs=args.confs, keep=args.keep, relax_steps=args.relax_steps,
-                        seed=args.seed, precision="fp32")
+                        seed=args.seed, precision="auto" if args.pose_model else "fp32", embed_timeout=args.embed_timeout)
     executor = None
     if args.workers > 0:
         from .distributed import ray_executor
         executor = ray_executor(args.workers)
     res = cvm.run(model, lig, folds=args.folds, level=args.group_by, only=args.only, final=args.final,
                   validation=args.validation, work=args.work, max_actives=args.max_actives, max_decoys=args.max_decoys, seed=args.seed,
-                  n_boot=args.bootstrap, pose_options=opts, device=args.device, executor=executor)
+                  n_boot=args.bootstrap, pose_options=opts, device=args.device, executor=executor,
+                  pose_model=str(resolve_model(args.pose_model)) if args.pose_model else None)
     print(cvm.format_summary(res))
     if args.json:
         from traincore.provenance import write_results
         models = [m for m in (model, lig) if m and "{fold}" not in m]
+        if args.pose_model:
+            models.append(str(resolve_model(args.pose_model)))
         write_results(args.json, "atomgrid_crossval", res, models=models,
                       data=[Path(r["scores_csv"]) for r in res["targets"]], settings={
                           "folds": args.folds, "group_by": args.group_by, "only": args.only, "final": args.final,
-                          "validation": args.validation,
+                          "validation": args.validation, "pose_model": args.pose_model,
                           "max_actives": args.max_actives, "max_decoys": args.max_decoys, "seed": args.seed,
                           "bootstrap": args.bootstrap, "confs": args.confs, "keep": args.keep,
-                          "relax_steps": args.relax_steps, "device": args.device, "threads": args.threads,
+                          "relax_steps": args.relax_steps, "embed_timeout": args.embed_timeout, "device": args.device, "threads": args.threads,
                           "workers": args.workers})
         print(f"results written to {args.json}")
     return 0
@@ -258,6 +304,9 @@ def add_crossval(sub) -> None:
     p.add_argument("--final", action="store_true", help="the final test (DUD-E fabp4, inha, DEKOIS INHA) instead of the CV folds")
     p.add_argument("--validation", action="store_true",
                    help="the fixed validation group (PDE4B, PDE5) instead of the CV folds: where choices are made")
+    p.add_argument("--pose-model", help="pick every molecule's template pose with this model (e.g. the pose model "
+                                        "ag-atomnet-c16-l3-g16r15) and score those given poses with --model: one set of "
+                                        "poses for every fold's model and every baseline (default: --model poses)")
     p.add_argument("--max-actives", type=int, default=0, help="seeded sample of actives per target (0: all)")
     p.add_argument("--max-decoys", type=int, default=0, help="seeded sample of decoys per target (0: all)")
     p.add_argument("--seed", type=int, default=0)
@@ -265,6 +314,9 @@ def add_crossval(sub) -> None:
     p.add_argument("--confs", type=int, default=4, help="ETKDG conformers per molecule (template poses; atomgrid score's default)")
     p.add_argument("--keep", type=int, default=3)
     p.add_argument("--relax-steps", type=int, default=30)
+    p.add_argument("--embed-timeout", type=int, default=0,
+                   help="seconds of ETKDG per molecule before it counts as unposed (0: none; a few DEKOIS decoys "
+                        "never finish embedding)")
     p.add_argument("--work", default="runs/atomgrid/crossval", help="libraries, poses and scores (reused)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)

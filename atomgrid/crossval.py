@@ -215,6 +215,24 @@ def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None]) ->
         os.unlink(path)
 
 
+def cached_vina_scores(files: dict, sdf: Path, ids: list[str], mols: list) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`vina_scores` of the poses in ``sdf``, kept in ``<sdf>.vina.csv`` (id, score_only, local) and
+    reused while it lists exactly ``ids`` and is newer than ``sdf`` (poses are never rewritten in place)."""
+    cache = sdf.with_name(sdf.name + ".vina.csv")
+    if cache.exists() and cache.stat().st_mtime >= sdf.stat().st_mtime:
+        rows = list(csv.reader(open(cache)))[1:]
+        if [r[0] for r in rows] == ids:
+            return (np.asarray([float(r[1]) for r in rows]), np.asarray([float(r[2]) for r in rows]))
+    e0, e1 = vina_scores(files["receptor"], files["reference"], mols)
+    tmp = cache.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "vina", "vina_local"])
+        w.writerows([i, repr(float(a)), repr(float(b))] for i, a, b in zip(ids, e0, e1))
+    tmp.replace(cache)
+    return e0, e1
+
+
 # ----------------------------------------------------------------------------- one held-out target
 
 def _ident(name: str) -> str:
@@ -258,17 +276,13 @@ def seen_family(model_path: str, target: str, level: str) -> bool | None:
     return any(t in FAMILIES and group_of(t, level) == g for t in trained)
 
 
-def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str | None, *, work: Path,
-                    level: str = "family", max_actives: int = 0, max_decoys: int = 0, seed: int = 0,
-                    n_boot: int = 1000, pose_options=None, device: str = "cpu", executor=None) -> dict:
-    """Pose ``target``'s (sampled) library once with ``model``; rank it by every method; metrics per method."""
-    import torch
-
+def pose_target(target: str, *, work: Path, model: str, max_actives: int = 0, max_decoys: int = 0, seed: int = 0,
+                pose_options=None, device: str = "cpu", executor=None, progress: bool = False):
+    """Template poses of ``target``'s (sampled) library, each molecule's best pose picked by ``model``; cached
+    in ``work/<target>/`` under the model's hash and reused. Returns (files, library [(id, SMILES, label)],
+    scores CSV, poses SDF)."""
     from .evaluate import template_scores_path
-    from .featurize import type_ligand
-    from .models import file_sha256, load_model, predict, gridder_for
     from .score import ScoreOptions, score_library
-    assert target in fold.test and target not in fold.train, (target, fold.name)
     work = Path(work) / _ident(target)
     work.mkdir(parents=True, exist_ok=True)
     files = target_files(target, work)
@@ -282,8 +296,40 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
     opts = pose_options or ScoreOptions(poses="template")
     if not out.exists() or not sdf.exists():
         score_library(files["receptor"], lib_path, out, autobox_ligand=files["reference"], model=model, options=opts,
-                      out_sdf=sdf, device=device, progress=False, resume=Path(str(out) + ".parts").exists(),
+                      out_sdf=sdf, device=device, progress=progress, resume=Path(str(out) + ".parts").exists(),
                       executor=executor)
+    return files, lib, out, sdf
+
+
+def rescore_poses(files: dict, sdf: Path, model: str, device: str = "cpu") -> Path:
+    """``model``'s scores of the given poses in ``sdf`` (``atomgrid score --poses given``), cached beside it
+    under the model's hash."""
+    from .evaluate import template_scores_path
+    from .score import ScoreOptions, score_library
+    out = template_scores_path(sdf.parent, sdf.with_name(sdf.stem + "_given"), model)
+    if not out.exists():
+        score_library(files["receptor"], sdf, out, autobox_ligand=files["reference"], model=model,
+                      options=ScoreOptions(poses="given"), device=device, progress=False,
+                      resume=Path(str(out) + ".parts").exists())
+    return out
+
+
+def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str | None, *, work: Path,
+                    level: str = "family", max_actives: int = 0, max_decoys: int = 0, seed: int = 0,
+                    n_boot: int = 1000, pose_options=None, device: str = "cpu", executor=None,
+                    pose_model: str | None = None) -> dict:
+    """Pose ``target``'s (sampled) library once (best pose by ``pose_model``, else by ``model``); rank it by
+    every method on those same poses; metrics per method."""
+    import torch
+
+    from .featurize import type_ligand
+    from .models import file_sha256, load_model, predict, gridder_for
+    assert target in fold.test and target not in fold.train, (target, fold.name)
+    files, lib, out, sdf = pose_target(target, work=work, model=pose_model or model, max_actives=max_actives,
+                                       max_decoys=max_decoys, seed=seed, pose_options=pose_options, device=device,
+                                       executor=executor)
+    if pose_model:
+        out = rescore_poses(files, sdf, model, device)
     score = {r["id"]: (float(r["score"]) if r["score"] and not r["error"] else -math.inf) for r in csv.DictReader(open(out))}
     posed: dict[str, Chem.Mol] = {}
     for m in Chem.SDMolSupplier(str(sdf), removeHs=False, sanitize=False):
@@ -316,13 +362,13 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
         skipped["ligand_only"] = "no ligand-only twin given or found beside --model"
     scores["heavy_atoms"] = np.asarray([float(Chem.MolFromSmiles(s).GetNumHeavyAtoms()) if Chem.MolFromSmiles(s) else 0.0
                                         for s in smiles])
-    train_actives = [s for t in fold.train for s in actives_smiles(t, Path(work).parent)]
+    train_actives = [s for t in fold.train for s in actives_smiles(t, Path(work))]
     scores["fp_max_tanimoto"] = max_tanimoto(smiles, train_actives)
     why = vina_available()
     failed: dict[str, int] = {}
     if why is None:
         posed = sum(m is not None for m in mols)
-        for name, e in zip(("vina", "vina_local"), vina_scores(files["receptor"], files["reference"], mols)):
+        for name, e in zip(("vina", "vina_local"), cached_vina_scores(files, sdf, ids, mols)):
             scores[name] = np.where(np.isfinite(e), -e, -math.inf)  # lower energy ranks first
             failed[name] = int(posed - np.isfinite(e).sum())  # posed but not scored
     else:

@@ -291,6 +291,13 @@ def drop_targets(cache: dict, targets: set[str]) -> dict:
     return dict(cache, examples=[e for e in cache["examples"] if e["target"] not in targets])
 
 
+def keep_targets(cache: dict, targets: set[str]) -> dict:
+    """A copy of ``cache`` with only the examples whose target is in ``targets`` (and their receptors)."""
+    ex = [e for e in cache["examples"] if e["target"] in targets]
+    keys = {e["receptor"] for e in ex}
+    return dict(cache, examples=ex, receptors={k: v for k, v in cache["receptors"].items() if k in keys})
+
+
 def targets_of(cache: dict) -> set[str]:
     return {e["target"] for e in cache["examples"]}
 
@@ -348,8 +355,9 @@ def merge_caches(a: dict, b: dict) -> dict:
 
 
 def is_screen(example: dict) -> bool:
-    """Screening examples (active vs decoy, :mod:`atomgrid.screenset`) as opposed to pose examples."""
-    return example["source"].startswith("dude")
+    """Screening examples (active vs decoy, :mod:`atomgrid.screenset`: DUD-E and cross-target protocol
+    poses) as opposed to pose examples."""
+    return example["source"].startswith(("dude", "dekois"))
 
 
 def balanced_batches(ds: ComplexSet, batch_size: int, seed: int = 0, screen_fraction: float = 0.0) -> Iterator[list[int]]:

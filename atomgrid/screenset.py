@@ -127,12 +127,20 @@ def pose_library(target: str, out: Path, n_decoys: int, seed: int = 0, model=Non
 
 
 def add_target(builder: agdata.CacheBuilder, target: str, poses_sdf: Path, actives: set[str], tag: str = "") -> int:
-    """Examples of one target into ``builder`` (receptor cropped around the poses); returns the count.
+    """Examples of one DUD-E target into ``builder`` (receptor cropped around the poses); returns the count.
 
     The receptor key is ``dude:<target>@<tag>`` so that caches of several builds (e.g. more decoys with
     another seed) merge; sampling weights still group by the target ``dude:<target>``."""
-    receptor, box, _, _ = target_files(target)
+    receptor, _, _, _ = target_files(target)
     key = f"dude:{target}@{tag}" if tag else f"dude:{target}"
+    return add_posed(builder, f"dude:{target}", "dude:template", receptor, key, poses_sdf, lambda name: name in actives,
+                     id_prefix=target)
+
+
+def add_posed(builder: agdata.CacheBuilder, target: str, source: str, receptor: Path, key: str, poses_sdf: Path,
+              is_active, id_prefix: str | None = None) -> int:
+    """One example per posed molecule of ``poses_sdf`` (label ``is_active(name)``), the receptor typed once and
+    cropped around all the poses under ``key``; unreadable records go to ``builder.errors``. Returns the count."""
     ligs = []
     for mol in agio.read_ligands(poses_sdf):
         if isinstance(mol, agio.ReadError):
@@ -151,9 +159,46 @@ def add_target(builder: agdata.CacheBuilder, target: str, poses_sdf: Path, activ
     if not builder._receptor(key, receptor, c, extra=spread):
         return 0
     for name, tl in ligs:
-        builder.examples.append(agdata._example(f"{target}:{name}", f"dude:{target}", "dude:template", key, tl, float("nan"),
-                                                int(name in actives), float("nan")))
+        builder.examples.append(agdata._example(f"{id_prefix or target}:{name}", target, source, key, tl, float("nan"),
+                                                int(is_active(name)), float("nan")))
     return len(ligs)
+
+
+def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/crossval", max_actives: int = 0,
+                   max_decoys: int = 200, seed: int = 0, model=None, pose_options=None) -> dict:
+    """Screening examples of cross-target protocol targets (DEKOIS 2.0, DUD-E with a template) from the poses
+    :func:`atomgrid.crossval.pose_target` makes (and caches) with the pose model: the same poses the
+    protocol evaluates on, so a fold's held-out targets are scored on exactly the kind of pose its training
+    targets were learned from. One example per posed molecule (``good`` 1 active, 0 decoy; target = the
+    protocol's target name; ``source`` ``dekois:template``); writes ``out/cache_crossval.pt``.
+
+    Which targets a model trains on is chosen at training time (``data.screen_targets``), so one cache
+    serves every fold. The final-test families are refused here."""
+    from . import crossval as cvm
+    from .families import TEST_TARGETS, group_of
+    from .models import POSE_MODEL, resolve_model
+    model = str(resolve_model(model or POSE_MODEL))
+    test_groups = {group_of(t) for t in TEST_TARGETS}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    builder = agdata.CacheBuilder(0, seed)
+    counts = {}
+    for t in targets:
+        if group_of(t) in test_groups:
+            raise ValueError(f"{t}: in the final-test family {group_of(t)}; never built into training data")
+        try:
+            files, _, _, sdf = cvm.pose_target(t, work=Path(work), model=model, max_actives=max_actives,
+                                               max_decoys=max_decoys, seed=seed, pose_options=pose_options)
+        except FileNotFoundError as exc:
+            print(f"{t}: skipped ({exc})", flush=True)
+            continue
+        n = add_posed(builder, t, "dekois:template", files["receptor"], f"crossval:{t}", sdf,
+                      lambda name: name.startswith("A"))
+        counts[t] = n
+        print(f"{t}: {n} examples", flush=True)
+    cache = builder.result()
+    torch.save(cache, out / "cache_crossval.pt")
+    return cache
 
 
 def build(out: str | Path, targets=tuple(DOCKSTRING), n_decoys: int = 1000, ref_actives: int = 3,

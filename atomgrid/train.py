@@ -49,6 +49,9 @@ class DataConfig:
     ligand_only: bool = False  # zero the receptor channels (the ligand-only baseline)
     screen_caches: tuple[str, ...] = ()  # actives vs decoys posed in their receptors (atomgrid screen-data)
     screen_fraction: float = 0.0  # share of every batch drawn from screen_caches (half actives, half decoys)
+    # keep only these targets' screening examples (a cross-target fold's training targets; () = all); the
+    # model's meta records them as ``train_targets`` so the protocol can check what it saw
+    screen_targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,8 @@ def loss_fn(affinity_weight: float):
 def model_meta(cfg: AtomgridConfig) -> dict:
     """What a saved model needs besides weights: architecture, grid, typing scheme, baseline flag."""
     return {"net": asdict(cfg.net_config()), "grid": {"size": cfg.data.grid_size, "resolution": cfg.data.resolution},
-            "typing": scheme_dict(), "ligand_only": cfg.data.ligand_only, "name": cfg.name}
+            "typing": scheme_dict(), "ligand_only": cfg.data.ligand_only, "name": cfg.name,
+            **({"train_targets": list(cfg.data.screen_targets)} if cfg.data.screen_targets else {})}
 
 
 @torch.no_grad()
@@ -187,6 +191,10 @@ def train(cfg: AtomgridConfig) -> Path:
             raise ValueError("data.screen_fraction > 0 needs data.screen_caches (made by atomgrid screen-data)")
         for path in cfg.data.screen_caches:
             screen = agdata.load_cache(path)
+            if cfg.data.screen_targets:
+                screen = agdata.keep_targets(screen, set(cfg.data.screen_targets))
+                if not screen["examples"]:
+                    raise ValueError(f"{path}: none of data.screen_targets {list(cfg.data.screen_targets)[:5]} in it")
             if val_cache is not None:
                 agdata.check_disjoint(screen, val_cache)
             train_cache = agdata.merge_caches(train_cache, screen)

@@ -200,3 +200,84 @@ def test_vina_maps_hold_every_atom_of_every_pose():
     far = np.array([[15.0, 1.0, 0.0], [2.0, -9.5, 0.5]])     # a pose reaching past the autobox
     box = vina_maps_box(ref, [far])
     assert box.contains(far, margin=-1.99).all() and box.contains(ref).all()
+
+
+def test_fold_config_keeps_only_the_folds_training_targets():
+    """``atomgrid train --fold`` trains on the fold's training targets only: none of its held-out targets, no
+    validation or final-test family, and the model's meta records what it saw (``train_targets``)."""
+    from atomgrid.cli import fold_config
+    from atomgrid.train import AtomgridConfig, DataConfig, model_meta
+    cfg = AtomgridConfig(name="cv", run_dir="runs/x", data=DataConfig(screen_caches=("c.pt",), screen_fraction=0.5))
+    cv, fin = F.make_folds(k=5)
+    for fold in cv + [fin]:
+        c = fold_config(cfg, fold.name)
+        assert c.name == f"cv-{fold.name}" and c.run_dir == str(Path("runs/x") / fold.name)
+        assert set(c.data.screen_targets) == set(fold.train)
+        assert not set(c.data.screen_targets) & (set(fold.test) | set(fold.validation) | {"INHA", "dude:inha", "dude:fabp4"})
+        assert model_meta(c)["train_targets"] == list(fold.train)
+    assert "train_targets" not in model_meta(cfg)
+    with pytest.raises(ValueError, match="fold9"):
+        fold_config(cfg, "fold9")
+    with pytest.raises(ValueError, match="screen_caches"):
+        fold_config(AtomgridConfig(), "fold0")
+
+
+def test_keep_targets_drops_other_targets_and_their_receptors():
+    from atomgrid.data import is_screen, keep_targets
+    cache = {"version": 1, "errors": [], "receptors": {"r1": {}, "r2": {}, "r3": {}},
+             "examples": [{"target": "JNK1", "receptor": "r1", "source": "dekois:template"},
+                          {"target": "JNK2", "receptor": "r2", "source": "dekois:template"},
+                          {"target": "P00001", "receptor": "r3", "source": "core2013"}]}
+    kept = keep_targets(cache, {"JNK2"})
+    assert [e["target"] for e in kept["examples"]] == ["JNK2"] and set(kept["receptors"]) == {"r2"}
+    assert [is_screen(e) for e in cache["examples"]] == [True, True, False]
+
+
+def test_screen_data_crossval_and_per_fold_models_on_shared_poses(tmp_path, monkeypatch):
+    """The per-fold pipeline on one DEKOIS target with tiny models: ``pose_target`` poses the library once
+    with the pose model; ``screen-data --crossval``'s builder labels those poses (A* active, D* decoy) under
+    the protocol's target name; ``crossval --pose-model`` scores the same poses with each fold's model
+    (``{fold}``), whose figures are then a clean per-fold result (no caveat)."""
+    import csv
+    import json
+
+    from atomgrid import crossval as cvm
+    from atomgrid import screenset
+    from atomgrid.cli import main
+    from atomgrid.data import drug_root, is_screen
+    from atomgrid.score import ScoreOptions
+    if not (drug_root() / "dekois2" / "index.csv").exists():
+        pytest.skip("the DEKOIS 2.0 data pack (shared/data/drug/dekois2) is not on this machine")
+    pose = _tiny_model(tmp_path / "pose.pt", False)
+    fold_model = _tiny_model(tmp_path / "m" / "fold2.pt", False)
+    work = tmp_path / "w"
+    opts = ScoreOptions(poses="template", n_confs=1, keep=1, relax_steps=2)
+    files, lib, out, sdf = cvm.pose_target("COX2", work=work, model=str(pose), max_actives=3, max_decoys=5,
+                                           pose_options=opts)
+    assert len(lib) == 8 and sdf.exists()
+    cache = screenset.build_crossval(tmp_path / "s", ["COX2"], work, max_actives=3, max_decoys=5, model=str(pose))
+    ex = cache["examples"]
+    assert 0 < len(ex) <= 8 and all(e["target"] == "COX2" and is_screen(e) for e in ex)
+    assert sorted(e["good"] for e in ex) == sorted(int(e["id"].split(":", 1)[1].startswith("A")) for e in ex)
+    assert sum(e["good"] for e in ex) >= 1 and (tmp_path / "s" / "cache_crossval.pt").exists()
+    with pytest.raises(ValueError, match="final-test family"):
+        screenset.build_crossval(tmp_path / "s", ["INHA"], work)
+    res = tmp_path / "cv.json"
+    rc = main(["crossval", "--model", str(tmp_path / "m" / "{fold}.pt"), "--pose-model", str(pose), "--only", "COX2",
+               "--max-actives", "3", "--max-decoys", "5", "--bootstrap", "10", "--confs", "1", "--keep", "1",
+               "--relax-steps", "2", "--work", str(work), "--json", str(res)])
+    assert rc == 0
+    fig = json.loads(res.read_text())["figures"]
+    (t,) = fig["targets"]
+    assert fig["per_fold_models"] and fig["caveat"] is None and t["model"] == str(fold_model)
+    # the model column is the fold model's score of the pose model's poses, one per molecule
+    given = {r["id"]: r for r in csv.DictReader(open(t["scores_csv"]))}
+    assert t["scores_csv"] != str(out) and set(given) == {i for i, _, _ in lib}
+    assert all(r["pose"] == "given" for r in given.values() if not r["error"])
+    if "vina" in t["methods"]:  # a rerun reads Vina's energies back instead of recomputing them
+        monkeypatch.setattr(cvm, "vina_scores", lambda *a: (_ for _ in ()).throw(AssertionError("recomputed")))
+        assert main(["crossval", "--model", str(tmp_path / "m" / "{fold}.pt"), "--pose-model", str(pose), "--only",
+                     "COX2", "--max-actives", "3", "--max-decoys", "5", "--bootstrap", "10", "--work", str(work),
+                     "--json", str(res)]) == 0
+        again = json.loads(res.read_text())["figures"]["targets"][0]["methods"]
+        assert again["vina"] == t["methods"]["vina"] and again["vina_local"] == t["methods"]["vina_local"]
