@@ -44,6 +44,7 @@ from rdkit.Chem import rdFingerprintGenerator
 from . import data as agdata
 from .families import FAMILIES, NO_TEMPLATE, Fold, group_of, make_folds
 from .metrics import SCREEN_METRICS, report
+from .score_options import ScoreError
 
 METHODS = ("model", "ligand_only", "heavy_atoms", "fp_max_tanimoto", "vina", "vina_local")
 # what the shipped screening models were fine-tuned on besides PDBbind/FEP complexes (configs/atomgrid/screen.toml)
@@ -184,7 +185,7 @@ def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None]) ->
     from .poses import heavy_indices, receptor_pdbqt
     from .score_worker import given_receptor_pdbqt
     rec = agio.read_receptor(receptor)
-    ref = agio.read_ligand(reference)
+    ref = agio.read_reference(reference)
     maps = vina_maps_box(agio.coordinates(ref)[heavy_indices(ref)],
                          [m.GetConformer().GetPositions() for m in mols if m is not None and m.GetNumConformers()])
     text = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, maps)
@@ -428,7 +429,7 @@ def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str
                 continue
             try:
                 r = evaluate_target(t, fold, m, lm, work=Path(work), level=level, **kw)
-            except FileNotFoundError as exc:
+            except (FileNotFoundError, ScoreError) as exc:  # no template, or a reference RDKit cannot read
                 skipped[t] = str(exc)
                 print(f"  {t}: skipped ({exc})", flush=True)
                 continue

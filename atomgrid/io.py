@@ -283,6 +283,71 @@ def read_ligand(path: str | Path, index: int = 0, **kw) -> Chem.Mol | ReadError:
     return ReadError(str(path), index, "no such record")
 
 
+REFERENCE_NOTE = "reference_note"  # property set by read_reference when it fell back to coordinates only
+
+
+def read_reference(path: str | Path) -> Chem.Mol | ReadError:
+    """The first record of a reference (crystal) ligand, for a box and a template to align on.
+
+    Crystal-ligand mol2 files often carry aromatic typing RDKit cannot kekulise, or SYBYL records it cannot
+    parse at all (15 of the 76 DEKOIS 2.0 crystal ligands). Then the record's heavy atoms are rebuilt from
+    its elements and coordinates alone (bonds by distance, no bond orders): enough for a box and a shape
+    overlay. The molecule then carries ``reference_note`` saying so; callers print it."""
+    first = read_ligand(path)
+    if not isinstance(first, ReadError):
+        return first
+    atoms = _reference_atoms(Path(path))
+    if not atoms:
+        return first
+    from rdkit.Chem import rdDetermineBonds
+    rw = Chem.RWMol()
+    conf = Chem.Conformer(len(atoms))
+    for k, (el, xyz) in enumerate(atoms):
+        rw.AddAtom(Chem.Atom(el))
+        conf.SetAtomPosition(k, [float(v) for v in xyz])
+    rw.AddConformer(conf, assignId=True)
+    try:
+        rdDetermineBonds.DetermineConnectivity(rw)
+        mol = rw.GetMol()
+        mol.UpdatePropertyCache(strict=False)
+        Chem.SanitizeMol(mol, Chem.SanitizeFlags.SANITIZE_ALL ^ Chem.SanitizeFlags.SANITIZE_PROPERTIES,
+                         catchErrors=True)
+    except Exception:
+        return first
+    mol.SetProp("_Name", Path(path).stem)
+    mol.SetProp(REFERENCE_NOTE, f"{first.reason}; using its {len(atoms)} heavy atoms' elements and coordinates "
+                                f"(bonds by distance, no bond orders)")
+    return mol
+
+
+def _reference_atoms(path: Path) -> list[tuple[str, tuple[float, float, float]]]:
+    """(element, xyz) of the heavy atoms of the first record of a mol2 or SD file; [] when unreadable."""
+    text = _read_text(path)
+    out = []
+    try:
+        if ligand_format(path) == "mol2":
+            block = next(iter(_mol2_blocks(text)), "")
+            inside = False
+            for line in block.splitlines():
+                if line.startswith("@<TRIPOS>"):
+                    inside = line.strip() == "@<TRIPOS>ATOM"
+                    continue
+                f = line.split()
+                if inside and len(f) >= 6:
+                    el = f[5].split(".")[0]
+                    el = el[0].upper() + el[1:].lower()
+                    if el != "H" and Chem.GetPeriodicTable().GetAtomicNumber(el) > 0:
+                        out.append((el, (float(f[2]), float(f[3]), float(f[4]))))
+        else:
+            mol = next(iter(read_ligands(path, sanitize=False)), None)
+            if isinstance(mol, Chem.Mol) and mol.GetNumConformers():
+                xyz = mol.GetConformer().GetPositions()
+                out = [(a.GetSymbol(), tuple(xyz[a.GetIdx()])) for a in mol.GetAtoms() if a.GetAtomicNum() > 1]
+    except (ValueError, RuntimeError, IndexError):
+        return []
+    return out
+
+
 def smiles_to_mol(smiles: str, *, embed: bool = True, seed: int = 0, name: str = "") -> Chem.Mol | ReadError:
     """One SMILES string -> molecule (3D with explicit H when ``embed``), or ReadError('<smiles>')."""
     mol, reason = _mol_from_block("smiles", smiles, True)

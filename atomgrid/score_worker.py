@@ -7,6 +7,8 @@ box and reference and loads the weights once in the driver; every worker builds 
 """
 from __future__ import annotations
 
+import sys
+
 import logging
 import math
 from dataclasses import dataclass, field
@@ -75,9 +77,11 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
         raise ScoreError(f"receptor {rec}")
     ref_block = None
     if autobox_ligand is not None:
-        ref = agio.read_ligand(autobox_ligand)
+        ref = agio.read_reference(autobox_ligand)
         if isinstance(ref, agio.ReadError):
             raise ScoreError(f"reference ligand {ref}")
+        if ref.HasProp(agio.REFERENCE_NOTE):
+            print(f"atomgrid: reference ligand {autobox_ligand}: {ref.GetProp(agio.REFERENCE_NOTE)}", file=sys.stderr)
         if ref.GetNumConformers() == 0:
             raise ScoreError(f"reference ligand {autobox_ligand}: no 3D coordinates")
         heavy = agio.coordinates(ref)[heavy_indices(ref)]

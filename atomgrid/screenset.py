@@ -38,7 +38,7 @@ from . import data as agdata
 from . import io as agio
 from .featurize import type_ligand
 from .library import iter_records
-from .score import ScoreOptions, score_library
+from .score import ScoreError, ScoreOptions, score_library
 
 DOCKSTRING = {"fak1": "PTK2", "glcm": "GBA", "mapk2": "MAPKAPK2", "nos1": "NOS1"}
 TEST_TARGETS = ("fabp4", "inha")
@@ -189,7 +189,7 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
         try:
             files, _, _, sdf = cvm.pose_target(t, work=Path(work), model=model, max_actives=max_actives,
                                                max_decoys=max_decoys, seed=seed, pose_options=pose_options)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ScoreError) as exc:  # no template, or a reference RDKit cannot read
             print(f"{t}: skipped ({exc})", flush=True)
             continue
         n = add_posed(builder, t, "dekois:template", files["receptor"], f"crossval:{t}", sdf,

@@ -184,3 +184,53 @@ def test_dude_libraries_for_template_evaluation(tmp_path):
     assert len(act2) == 47 and len(lib2.read_text().splitlines()) == 77
     again, _ = dude_library("fabp4", tmp_path / "again.smi", max_decoys=30, seed=1)
     assert again.read_text() == lib2.read_text()  # seeded
+
+
+_PYRROLE_AR_MOL2 = """@<TRIPOS>MOLECULE
+pyrrole-ar
+ 5 5 0 0 0
+SMALL
+NO_CHARGES
+
+@<TRIPOS>ATOM
+      1 N1          0.0000    1.1400    0.0000 N.ar      1 LIG  0.0
+      2 C2          1.1000    0.3600    0.0000 C.ar      1 LIG  0.0
+      3 C3          0.7000   -0.9600    0.0000 C.ar      1 LIG  0.0
+      4 C4         -0.7000   -0.9600    0.0000 C.ar      1 LIG  0.0
+      5 C5         -1.1000    0.3600    0.0000 C.ar      1 LIG  0.0
+@<TRIPOS>BOND
+     1     1     2   ar
+     2     2     3   ar
+     3     3     4   ar
+     4     4     5   ar
+     5     5     1   ar
+"""
+
+
+def test_reference_ligand_rdkit_cannot_kekulise_falls_back_to_coordinates(tmp_path):
+    """A crystal ligand whose mol2 aromatic typing RDKit cannot kekulise (pyrrole N without its H, as 14 DEKOIS
+    crystal ligands are) still gives a box and a template: its heavy atoms by element and coordinates, with a
+    note that says so; a readable reference comes back untouched and without a note."""
+    import numpy as np
+
+    from rdkit.Chem import AllChem
+
+    from atomgrid import io as agio
+    from atomgrid.poses import TemplatePoser
+    bad = tmp_path / "ref.mol2"
+    bad.write_text(_PYRROLE_AR_MOL2)
+    assert isinstance(agio.read_ligand(bad), agio.ReadError)
+    ref = agio.read_reference(bad)
+    assert not isinstance(ref, agio.ReadError)
+    assert [a.GetSymbol() for a in ref.GetAtoms()] == ["N", "C", "C", "C", "C"] and ref.GetNumBonds() == 5
+    np.testing.assert_allclose(ref.GetConformer().GetPositions()[0], [0.0, 1.14, 0.0], atol=1e-4)
+    assert "kekul" in ref.GetProp(agio.REFERENCE_NOTE).lower()
+    poser = TemplatePoser(Chem.MolFromMolBlock(Chem.MolToMolBlock(ref), removeHs=False), np.zeros((1, 3)), 1, 1)
+    probe = Chem.AddHs(Chem.MolFromSmiles("c1cc[nH]c1"))
+    AllChem.EmbedMolecule(probe, randomSeed=0)
+    assert poser._align(probe, 0) > 0.5  # pyrrole on its own outline
+    good = tmp_path / "good.sdf"
+    Chem.MolToMolFile(probe, str(good))
+    assert not agio.read_reference(good).HasProp(agio.REFERENCE_NOTE)
+    (tmp_path / "junk.mol2").write_text("@<TRIPOS>MOLECULE\nx\n")
+    assert isinstance(agio.read_reference(tmp_path / "junk.mol2"), agio.ReadError)
