@@ -454,6 +454,28 @@ def relax_rigid(poses: np.ndarray, heavy: np.ndarray, receptor_xyz: np.ndarray, 
     return out.astype(np.float32), clash
 
 
+# elements the shape overlay knows radii for; a metal of the reference (a ruthenium complex, DEKOIS PIM-2's
+# crystal ligand) is left out of the template rather than failing every molecule's placement
+TEMPLATE_ELEMENTS = frozenset({1, 5, 6, 7, 8, 9, 14, 15, 16, 17, 34, 35, 53})
+
+
+def organic_part(mol: Chem.Mol) -> Chem.Mol:
+    """``mol`` without the atoms outside :data:`TEMPLATE_ELEMENTS` (metals), coordinates kept; ``mol`` itself when
+    it has none. Raises ValueError when nothing is left."""
+    drop = sorted((a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() not in TEMPLATE_ELEMENTS), reverse=True)
+    if not drop:
+        return mol
+    rw = Chem.RWMol(mol)
+    for i in drop:
+        rw.RemoveAtom(i)
+    out = rw.GetMol()
+    if out.GetNumAtoms() == 0:
+        raise ValueError("the reference ligand has no organic atoms to align on")
+    out.UpdatePropertyCache(strict=False)
+    Chem.SanitizeMol(out, Chem.SanitizeFlags.SANITIZE_ALL ^ Chem.SanitizeFlags.SANITIZE_PROPERTIES, catchErrors=True)
+    return out
+
+
 class TemplatePoser:
     """Conformers aligned onto a reference ligand by shape + pharmacophore ("colour") overlap
     (``rdShapeAlign`` when RDKit has it, else Crippen O3A), best ``keep`` kept, then relaxed rigidly
@@ -462,7 +484,7 @@ class TemplatePoser:
     def __init__(self, reference: Chem.Mol, receptor_xyz: np.ndarray, keep: int = 3, relax_steps: int = 30):
         if reference.GetNumConformers() == 0:
             raise ValueError("template poses need a reference ligand with 3D coordinates")
-        self.reference = Chem.AddHs(reference, addCoords=True)
+        self.reference = Chem.AddHs(organic_part(reference), addCoords=True)
         self.receptor_xyz = np.asarray(receptor_xyz, np.float32)
         self.keep = keep
         self.relax_steps = relax_steps

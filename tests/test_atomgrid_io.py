@@ -234,3 +234,22 @@ def test_reference_ligand_rdkit_cannot_kekulise_falls_back_to_coordinates(tmp_pa
     assert not agio.read_reference(good).HasProp(agio.REFERENCE_NOTE)
     (tmp_path / "junk.mol2").write_text("@<TRIPOS>MOLECULE\nx\n")
     assert isinstance(agio.read_reference(tmp_path / "junk.mol2"), agio.ReadError)
+
+
+def test_template_leaves_a_metal_of_the_reference_out():
+    """DEKOIS PIM-2's crystal ligand is a ruthenium complex: the shape overlay has no radius for Ru, and every
+    molecule's placement failed. The template keeps the organic atoms (coordinates unchanged) and aligns."""
+    import numpy as np
+    from rdkit.Chem import AllChem
+
+    from atomgrid.poses import TemplatePoser, organic_part
+    ref = Chem.AddHs(Chem.MolFromSmiles("c1ccncc1[Ru]"))
+    AllChem.EmbedMolecule(ref, randomSeed=0)
+    ref = Chem.RemoveHs(ref)
+    org = organic_part(ref)
+    assert [a.GetSymbol() for a in org.GetAtoms()] == ["C", "C", "C", "N", "C", "C"]
+    np.testing.assert_allclose(org.GetConformer().GetPositions(), ref.GetConformer().GetPositions()[:6])
+    probe = Chem.AddHs(Chem.MolFromSmiles("c1ccncc1C"))
+    AllChem.EmbedMolecule(probe, randomSeed=0)
+    assert TemplatePoser(ref, np.zeros((1, 3)), 1, 1)._align(probe, 0) > 0.5
+    assert organic_part(probe) is probe
