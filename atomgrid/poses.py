@@ -591,8 +591,10 @@ def receptor_pdbqt(receptor: Chem.Mol, box: Box | None = None) -> str:
             t = "NA"
         ad[i] = t
     n_h = sum(a.GetAtomicNum() == 1 for a in receptor.GetAtoms())
-    if n_h >= 0.3 * len(heavy):
-        withh = receptor  # already protonated (a prepared receptor): its own hydrogens, none guessed
+    if n_h >= 0.1 * len(heavy):
+        # already protonated (a prepared receptor, all hydrogens or polar ones only, as DEKOIS VEGFR2's): its own
+        # hydrogens, none guessed (RDKit's AddHs with coordinates took over 25 minutes on that 2,400-atom pocket)
+        withh = receptor
     else:
         withh = Chem.AddHs(receptor, addCoords=True, addResidueInfo=True)
     conf = withh.GetConformer()
