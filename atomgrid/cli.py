@@ -204,7 +204,8 @@ def _cmd_screen_data(args) -> int:
         _, fin = make_folds()  # the final fold trains on every target outside the test and validation groups
         out = args.out if args.out != "runs/atomgrid/screen" else "runs/atomgrid/screen_cv"
         from .score import ScoreOptions
-        cache = screenset.build_crossval(out, fin.train, args.work, max_decoys=args.crossval_decoys, seed=args.seed,
+        from .crossval import build_crossval
+        cache = build_crossval(out, fin.train, args.work, max_decoys=args.crossval_decoys, seed=args.seed,
                                          model=args.model, pose_options=ScoreOptions(
                                              poses="template", seed=args.seed, embed_timeout=args.embed_timeout))
         print(json.dumps(data.cache_summary(cache)))

@@ -38,7 +38,7 @@ from . import data as agdata
 from . import io as agio
 from .featurize import type_ligand
 from .library import iter_records
-from .score import ScoreError, ScoreOptions, score_library
+from .score import ScoreOptions, score_library
 
 DOCKSTRING = {"fak1": "PTK2", "glcm": "GBA", "mapk2": "MAPKAPK2", "nos1": "NOS1"}
 TEST_TARGETS = ("fabp4", "inha")
@@ -162,43 +162,6 @@ def add_posed(builder: agdata.CacheBuilder, target: str, source: str, receptor: 
         builder.examples.append(agdata._example(f"{id_prefix or target}:{name}", target, source, key, tl, float("nan"),
                                                 int(is_active(name)), float("nan")))
     return len(ligs)
-
-
-def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/crossval", max_actives: int = 0,
-                   max_decoys: int = 200, seed: int = 0, model=None, pose_options=None) -> dict:
-    """Screening examples of cross-target protocol targets (DEKOIS 2.0, DUD-E with a template) from the poses
-    :func:`atomgrid.crossval.pose_target` makes (and caches) with the pose model: the same poses the
-    protocol evaluates on, so a fold's held-out targets are scored on exactly the kind of pose its training
-    targets were learned from. One example per posed molecule (``good`` 1 active, 0 decoy; target = the
-    protocol's target name; ``source`` ``dekois:template``); writes ``out/cache_crossval.pt``.
-
-    Which targets a model trains on is chosen at training time (``data.screen_targets``), so one cache
-    serves every fold. The final-test families are refused here."""
-    from . import crossval as cvm
-    from .families import TEST_TARGETS, group_of
-    from .models import POSE_MODEL, resolve_model
-    model = str(resolve_model(model or POSE_MODEL))
-    test_groups = {group_of(t) for t in TEST_TARGETS}
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    builder = agdata.CacheBuilder(0, seed)
-    counts = {}
-    for t in targets:
-        if group_of(t) in test_groups:
-            raise ValueError(f"{t}: in the final-test family {group_of(t)}; never built into training data")
-        try:
-            files, _, _, sdf = cvm.pose_target(t, work=Path(work), model=model, max_actives=max_actives,
-                                               max_decoys=max_decoys, seed=seed, pose_options=pose_options)
-        except (FileNotFoundError, ScoreError) as exc:  # no template, or a reference RDKit cannot read
-            print(f"{t}: skipped ({exc})", flush=True)
-            continue
-        n = add_posed(builder, t, "dekois:template", files["receptor"], f"crossval:{t}", sdf,
-                      lambda name: name.startswith("A"))
-        counts[t] = n
-        print(f"{t}: {n} examples", flush=True)
-    cache = builder.result()
-    torch.save(cache, out / "cache_crossval.pt")
-    return cache
 
 
 def build(out: str | Path, targets=tuple(DOCKSTRING), n_decoys: int = 1000, ref_actives: int = 3,

@@ -242,7 +242,6 @@ def test_screen_data_crossval_and_per_fold_models_on_shared_poses(tmp_path, monk
     import json
 
     from atomgrid import crossval as cvm
-    from atomgrid import screenset
     from atomgrid.cli import main
     from atomgrid.data import drug_root, is_screen
     from atomgrid.score import ScoreOptions
@@ -255,13 +254,13 @@ def test_screen_data_crossval_and_per_fold_models_on_shared_poses(tmp_path, monk
     files, lib, out, sdf = cvm.pose_target("COX2", work=work, model=str(pose), max_actives=3, max_decoys=5,
                                            pose_options=opts)
     assert len(lib) == 8 and sdf.exists()
-    cache = screenset.build_crossval(tmp_path / "s", ["COX2"], work, max_actives=3, max_decoys=5, model=str(pose))
+    cache = cvm.build_crossval(tmp_path / "s", ["COX2"], work, max_actives=3, max_decoys=5, model=str(pose))
     ex = cache["examples"]
     assert 0 < len(ex) <= 8 and all(e["target"] == "COX2" and is_screen(e) for e in ex)
     assert sorted(e["good"] for e in ex) == sorted(int(e["id"].split(":", 1)[1].startswith("A")) for e in ex)
     assert sum(e["good"] for e in ex) >= 1 and (tmp_path / "s" / "cache_crossval.pt").exists()
     with pytest.raises(ValueError, match="final-test family"):
-        screenset.build_crossval(tmp_path / "s", ["INHA"], work)
+        cvm.build_crossval(tmp_path / "s", ["INHA"], work)
     res = tmp_path / "cv.json"
     rc = main(["crossval", "--model", str(tmp_path / "m" / "{fold}.pt"), "--pose-model", str(pose), "--only", "COX2",
                "--max-actives", "3", "--max-decoys", "5", "--bootstrap", "10", "--confs", "1", "--keep", "1",
