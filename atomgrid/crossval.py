@@ -390,13 +390,15 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
 def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/crossval", max_actives: int = 0,
                    max_decoys: int = 200, seed: int = 0, model=None, pose_options=None) -> dict:
     """Screening examples of cross-target protocol targets (DEKOIS 2.0, DUD-E with a template) from the poses
-    :func:`atomgrid.crossval.pose_target` makes (and caches) with the pose model: the same poses the
+    :func:`pose_target` makes (and caches) with the pose model: the same poses the
     protocol evaluates on, so a fold's held-out targets are scored on exactly the kind of pose its training
     targets were learned from. One example per posed molecule (``good`` 1 active, 0 decoy; target = the
     protocol's target name; ``source`` ``dekois:template``); writes ``out/cache_crossval.pt``.
 
     Which targets a model trains on is chosen at training time (``data.screen_targets``), so one cache
     serves every fold. The final-test families are refused here."""
+    import torch
+
     from .families import TEST_TARGETS
     from .models import POSE_MODEL, resolve_model
     from .screenset import add_posed
@@ -405,22 +407,19 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     builder = agdata.CacheBuilder(0, seed)
-    counts = {}
     for t in targets:
         if group_of(t) in test_groups:
             raise ValueError(f"{t}: in the final-test family {group_of(t)}; never built into training data")
         try:
-            files, _, _, sdf = pose_target(t, work=Path(work), model=model, max_actives=max_actives,
-                                               max_decoys=max_decoys, seed=seed, pose_options=pose_options)
+            files, lib, _, sdf = pose_target(t, work=Path(work), model=model, max_actives=max_actives,
+                                             max_decoys=max_decoys, seed=seed, pose_options=pose_options)
         except (FileNotFoundError, ScoreError) as exc:  # no template, or a reference RDKit cannot read
             print(f"{t}: skipped ({exc})", flush=True)
             continue
-        n = add_posed(builder, t, "dekois:template", files["receptor"], f"crossval:{t}", sdf,
-                      lambda name: name.startswith("A"))
-        counts[t] = n
+        actives = {i for i, _, label in lib if label == 1}
+        n = add_posed(builder, t, "dekois:template", files["receptor"], f"crossval:{t}", sdf, actives.__contains__)
         print(f"{t}: {n} examples", flush=True)
     cache = builder.result()
-    import torch
     torch.save(cache, out / "cache_crossval.pt")
     return cache
 

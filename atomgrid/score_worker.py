@@ -7,10 +7,9 @@ box and reference and loads the weights once in the driver; every worker builds 
 """
 from __future__ import annotations
 
-import sys
-
 import logging
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
