@@ -9,6 +9,9 @@ optional squeeze-excitation (scale and bias, as in Leela Chess Zero) and KataGo-
 pooling bias blocks (mean and max over the board feed a bias for every channel, which lets a
 convolutional net see the whole board, e.g. for Go's whole-board fights or chess's long lines).
 
+An optional ownership head (KataGo's auxiliary target: who owns each point when the game ends) gives
+Go's value head 81-361 labels per position to learn from instead of one result; only training reads it.
+
 Presets are named `b<blocks>c<channels>` (b4c32, b6c64, b10c128, b20c256, ...; any such name
 is accepted); suffixes `-se` and `-gp` switch on squeeze-excitation and global pooling.
 """
@@ -48,6 +51,8 @@ class NetConfig:
     value_hidden: int = 128
     value_head: str = "scalar"   # "scalar" (tanh) or "wdl" (3 logits)
     value_pool: bool = False     # value head reads mean+max pooled channels (as with global pooling)
+    ownership: bool = False      # an auxiliary ownership head (KataGo): one 1x1 conv, tanh per point, trained
+                                 # on who owns each point at the game's end; search does not read it
     preset: str | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -168,9 +173,17 @@ class PolicyValueNet(nn.Module):
         out = 3 if config.value_head == "wdl" else 1
         self.value_fc = nn.Sequential(nn.Linear(value_in, config.value_hidden), nn.ReLU(inplace=True),
                                       nn.Linear(config.value_hidden, out))
+        self.ownership_conv = nn.Conv2d(c, 1, 1) if config.ownership else None
 
-    def forward(self, x):
+    def forward(self, x, ownership: bool = False):
+        """(policy, value); with `ownership=True` (a net built with the ownership head) also the
+        ownership logits `[B, H, W]` (tanh of them: +1 the side to move owns the point, -1 the other)."""
         x = self.tower(self.stem(x))
+        own = None
+        if ownership:
+            if self.ownership_conv is None:
+                raise ValueError("this net has no ownership head (net config ownership=false)")
+            own = self.ownership_conv(x).squeeze(1)
         policy = self.policy_fc(torch.flatten(self.policy_conv(x), 1))
         v = self.value_conv(x)
         if self._value_pooled:
@@ -178,9 +191,8 @@ class PolicyValueNet(nn.Module):
         else:
             v = torch.flatten(v, 1)
         v = self.value_fc(v)
-        if self.config.value_head == "wdl":
-            return policy, v
-        return policy, torch.tanh(v.squeeze(1))
+        v = v if self.config.value_head == "wdl" else torch.tanh(v.squeeze(1))
+        return (policy, v, own) if ownership else (policy, v)
 
 
 def value_from_head(value_out: torch.Tensor) -> torch.Tensor:

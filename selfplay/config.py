@@ -28,6 +28,8 @@ class NetSettings:
     value_head: str = "scalar"        # "scalar" (tanh) or "wdl"
     value_channels: int = 0           # 0: the preset's (1); more channels keep the value head from dying
     value_pool: bool = False          # value head on mean+max pooled channels (KataGo-style)
+    ownership: bool = False           # auxiliary ownership head (Go; supervised training on records with
+                                      # final-status marks trains it, self-play keeps it as it is)
 
     def overrides(self) -> dict:
         """The build_net keywords beyond the preset."""
@@ -36,6 +38,8 @@ class NetSettings:
             kw["value_channels"] = self.value_channels
         if self.value_pool:
             kw["value_pool"] = True
+        if self.ownership:
+            kw["ownership"] = True
         return kw
 
 

@@ -88,6 +88,8 @@ class SLData:
 @dataclass(frozen=True)
 class SLNet(NetSettings):
     preset: str = "b6c64"
+    # ownership = true adds KataGo's ownership head, trained on Go records that carry final-status marks
+    # (TB/TW, as `selfplay teach go` writes them); positions of records without them teach it nothing
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class SLTrain:
     warmup_steps: int = 200
     total_steps: int = 20_000
     value_weight: float = 0.5
+    ownership_weight: float = 1.0     # x mean per-point ownership cross-entropy (nets with net.ownership)
     clip_grad: float = 5.0
     checkpoint_every: int = 250
     keep_checkpoints: int = 3
@@ -116,8 +119,9 @@ class SLRun:
     name: str = ""
     torch_threads: int = 0            # 0 = torch's default
     max_minutes: float = 0.0
-    init: str = ""                    # start from this model file's weights (layers whose shape differs
-                                      # from this config's net, e.g. a wider value head, start fresh)
+    init: str = ""                    # start from this model file's weights; head layers whose shape differs
+                                      # (a wider value head, another board size's policy layer) start fresh,
+                                      # the trunk (stem and tower) must match
 
 
 @dataclass(frozen=True)
@@ -223,15 +227,28 @@ def teacher_value(label) -> float | None:
     return None if wdl is None else float(wdl[0] - wdl[2])
 
 
+def final_ownership(rec: GameRecord) -> np.ndarray | None:
+    """Who owns each point at the end (int8 [N, N], +1 Black, -1 White, 0 neither) for a Go record
+    with final-status marks (TB/TW); None for other records and games."""
+    if "TB" not in rec.meta and "TW" not in rec.meta:
+        return None
+    from boardnet.records.sgf import ownership
+    return ownership(rec)
+
+
 def positions(rec: GameRecord, rng: np.random.Generator | None, prob: float = 1.0, teacher: float = 0.0
-              ) -> Iterator[tuple[np.ndarray, int, float, float]]:
-    """(planes [C,H,W] float32, played action, value target from the mover's view, value mask).
+              ) -> Iterator[tuple[np.ndarray, int, float, float, np.ndarray | None]]:
+    """(planes [C,H,W] float32, played action, value target from the mover's view, value mask,
+    ownership target int8 [H,W] from the mover's view (+1 the mover's) or None).
 
     The value target is the game result, or with `teacher` > 0 the blend teacher * (the teacher's
     evaluation of the position, where the record carries one) + (1 - teacher) * result; a position
-    with a teacher label but no usable result learns the teacher's value alone."""
+    with a teacher label but no usable result learns the teacher's value alone. The ownership target
+    is the record's final ownership (`final_ownership`), the same for every position of the game."""
     has_value = value_known(rec)
     labels = rec.labels if teacher > 0 and rec.labels else None
+    own = final_ownership(rec)
+    own_views = (own, -own) if own is not None else (None, None)
     s = rec.start
     for k, a in enumerate(rec.actions):
         if rng is None or prob >= 1.0 or rng.random() < prob:
@@ -244,7 +261,7 @@ def positions(rec: GameRecord, rng: np.random.Generator | None, prob: float = 1.
                 z, m = sign * t, 1.0
             else:
                 z, m = teacher * sign * t + (1.0 - teacher) * r, 1.0
-            yield s.planes(), a, z, m
+            yield s.planes(), a, z, m, own_views[s.to_play()]
         s = s.apply(a)
 
 
@@ -267,6 +284,8 @@ class PackedBuffer:
         self.action = np.zeros(capacity, dtype=np.int64)
         self.value = np.zeros(capacity, dtype=np.float32)
         self.mask = np.zeros(capacity, dtype=np.float32)
+        self.own = np.zeros((capacity, hw), dtype=np.int8)
+        self.own_mask = np.zeros(capacity, dtype=np.float32)
         self.size = 0
         self.rng = rng
 
@@ -281,7 +300,12 @@ class PackedBuffer:
             row = np.concatenate([row, planes[self.real].astype(np.float16).reshape(-1).view(np.uint8)])
         return row
 
-    def push(self, planes: np.ndarray, action: int, value: float, mask: float):
+    def sample(self, i: int) -> tuple:
+        """(packed planes, action, value, value mask, ownership int8 [H*W], ownership mask) of slot i."""
+        return (self.planes[i].copy(), int(self.action[i]), float(self.value[i]), float(self.mask[i]),
+                self.own[i].copy(), float(self.own_mask[i]))
+
+    def push(self, planes: np.ndarray, action: int, value: float, mask: float, own: np.ndarray | None = None):
         packed = self.pack(planes)
         if self.size < self.capacity:
             i = self.size
@@ -289,8 +313,12 @@ class PackedBuffer:
             out = None
         else:
             i = int(self.rng.integers(self.capacity))
-            out = (self.planes[i].copy(), int(self.action[i]), float(self.value[i]), float(self.mask[i]))
+            out = self.sample(i)
         self.planes[i], self.action[i], self.value[i], self.mask[i] = packed, action, value, mask
+        if own is None:
+            self.own[i], self.own_mask[i] = 0, 0.0
+        else:
+            self.own[i], self.own_mask[i] = own.reshape(-1), 1.0
         return out
 
     def unpack(self, packed: np.ndarray) -> np.ndarray:
@@ -304,30 +332,53 @@ class PackedBuffer:
         return out
 
 
-def augment_actions(game: Game, planes: np.ndarray, actions: np.ndarray, rng: np.random.Generator
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def augment_actions(game: Game, planes: np.ndarray, actions: np.ndarray, rng: np.random.Generator,
+                    own: np.ndarray | None = None):
     """A random symmetry per sample: planes [B,C,H,W], actions [B] (moved as one-hot policies through
-    the self-play learner's `augment`)."""
+    the self-play learner's `augment`) -> (planes, actions); with `own` [B,H,W] (a per-point target)
+    it is moved with its planes and (planes, actions, own) is returned."""
     pi = np.zeros((len(actions), game.action_size), dtype=np.float32)
     pi[np.arange(len(actions)), actions] = 1.0
-    planes, pi = augment(game, planes, pi, rng)
-    return planes, pi.argmax(axis=1)
+    if own is None:
+        planes, pi = augment(game, planes, pi, rng)
+        return planes, pi.argmax(axis=1)
+    stacked = np.concatenate([planes, own[:, None].astype(planes.dtype)], axis=1)
+    stacked, pi = augment(game, stacked, pi, rng)
+    return stacked[:, :-1], pi.argmax(axis=1), stacked[:, -1]
 
 
 # ---------------------------------------------------------------------------------------- loss
 
-def sl_loss(net, batch, value_weight: float):
-    """batch = (planes [B,C,H,W], actions [B] int64, z [B], value mask [B]) -> (loss, metrics)."""
-    x, a, z, m = batch
-    logits, v = net(x)
+def ownership_loss_per_sample(logits: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+    """[B] mean over the points of the cross-entropy between the head's P(mover owns) = sigmoid(2 x)
+    (tanh(x) = 2 sigmoid(2 x) - 1) and the target (1 + own) / 2 (a neutral point is 1/2)."""
+    target = (own.float() + 1.0) / 2.0
+    return F.binary_cross_entropy_with_logits(2.0 * logits.float(), target, reduction="none").flatten(1).mean(1)
+
+
+def sl_loss(net, batch, value_weight: float, ownership_weight: float = 0.0):
+    """batch = (planes [B,C,H,W], actions [B] int64, z [B], value mask [B][, ownership [B,H,W] int8,
+    ownership mask [B]]) -> (loss, metrics). The ownership terms train a net's ownership head."""
+    x, a, z, m = batch[:4]
+    own_on = len(batch) == 6
+    if own_on:
+        logits, v, own_logits = net(x, ownership=True)
+    else:
+        logits, v = net(x)
     logits, v = logits.float(), v.float()
     policy_loss = F.cross_entropy(logits, a)
     value_loss = (value_loss_per_sample(v, z) * m).sum() / m.sum().clamp_min(1.0)
     loss = policy_loss + value_weight * value_loss
+    metrics = {}
+    if own_on:
+        o, om = batch[4], batch[5]
+        own_loss = (ownership_loss_per_sample(own_logits, o) * om).sum() / om.sum().clamp_min(1.0)
+        loss = loss + ownership_weight * own_loss
+        metrics["ownership_loss"] = own_loss.item()
     with torch.no_grad():
         top1 = (logits.argmax(1) == a).float().mean().item()
     return loss, {"loss": loss.item(), "policy_loss": policy_loss.item(), "value_loss": value_loss.item(),
-                  "train_top1": top1}
+                  "train_top1": top1, **metrics}
 
 
 @torch.no_grad()
@@ -371,7 +422,7 @@ def collect_split(data: SLData, split: str, limit: int, seed: int, prob: float =
             continue
         games += 1
         dtype = np.float16 if rec.start.game.real_planes else np.uint8   # bits stay exact either way
-        for p, a, z, m in positions(rec, rng, prob, data.teacher_value):
+        for p, a, z, m, _ in positions(rec, rng, prob, data.teacher_value):
             planes.append(p.astype(dtype))
             actions.append(a)
             zs.append(z)
@@ -445,10 +496,14 @@ class SupervisedTrainer:
             raise ValueError(f"run.init {path}: a net for {st.get('game')}, not {self.game.name}")
         mine = self.net.state_dict()
         fresh = sorted(k for k in mine if k not in st["model"] or st["model"][k].shape != mine[k].shape)
-        trunk = [k for k in fresh if not k.startswith("value_")]
+        trunk = [k for k in fresh if not k.startswith(("value_", "policy_", "ownership_"))]
         if trunk:
-            raise ValueError(f"run.init {path}: the net's shape differs from net.preset={self.cfg.net.preset!r} "
-                             f"outside the value head ({trunk[:4]}...)")
+            raise ValueError(f"run.init {path}: the net's trunk differs from net.preset={self.cfg.net.preset!r} "
+                             f"({trunk[:4]}...); only the policy and value heads may differ")
+        src_size = st.get("game_kwargs", {}).get("board_size")
+        if src_size is not None and src_size != self.game_kwargs.get("board_size", src_size):
+            print(f"[supervised] run.init {path}: transferring a {src_size}x{src_size} trunk to "
+                  f"{self.game_kwargs['board_size']}x{self.game_kwargs['board_size']}", flush=True)
         mine.update({k: v for k, v in st["model"].items() if k in mine and k not in fresh})
         self.net.load_state_dict(mine)
         print(f"[supervised] started from {path}" + (f"; fresh: {', '.join(sorted({k.split('.')[0] for k in fresh}))}"
@@ -517,30 +572,39 @@ class SupervisedTrainer:
         stream = self._positions()
         first = True
         pend: list = []
-        for p, a, z, m in stream:
+        with_own = self.cfg.net.ownership
+        hw = self.game.obs_shape[1:]
+        for p, a, z, m, own in stream:
             if first:
                 buf.check(p)
                 first = False
-            out = buf.push(p, a, z, m)
+            out = buf.push(p, a, z, m, own)
             if buf.size < fill:
                 continue
             if out is None:   # still filling the big buffer: sample from what is there
-                i = int(self.rng.integers(buf.size))
-                out = (buf.planes[i].copy(), int(buf.action[i]), float(buf.value[i]), float(buf.mask[i]))
+                out = buf.sample(int(self.rng.integers(buf.size)))
             pend.append(out)
             if len(pend) == b:
                 packed = np.stack([o[0] for o in pend])
                 planes = buf.unpack(packed)
                 actions = np.array([o[1] for o in pend], dtype=np.int64)
+                owns = np.stack([o[4] for o in pend]).reshape((b,) + hw) if with_own else None
                 if self.cfg.data.symmetries:
-                    planes, actions = augment_actions(self.game, planes, actions, self.rng)
+                    if with_own:
+                        planes, actions, owns = augment_actions(self.game, planes, actions, self.rng, owns)
+                    else:
+                        planes, actions = augment_actions(self.game, planes, actions, self.rng)
                 z = torch.tensor([o[2] for o in pend], dtype=torch.float32)
                 m = torch.tensor([o[3] for o in pend], dtype=torch.float32)
+                dev = self.runtime.device
+                extra = ()
+                if with_own:
+                    om = torch.tensor([o[5] for o in pend], dtype=torch.float32)
+                    extra = (torch.from_numpy(np.ascontiguousarray(owns, dtype=np.int8)).to(dev), om.to(dev))
                 pend = []
                 self.cursor["positions"] += b
-                dev = self.runtime.device
                 yield (self.runtime.to_device(torch.from_numpy(planes)), torch.from_numpy(actions).to(dev),
-                       z.to(dev), m.to(dev))
+                       z.to(dev), m.to(dev)) + extra
 
     def _validation_sample(self) -> dict:
         """The fixed validation positions, drawn once and kept in the run folder (val.npz), so a resume
@@ -609,7 +673,7 @@ class SupervisedTrainer:
                 raise _TimeUp()
 
         try:
-            fit(self.model, lambda m, b: sl_loss(m, b, t.value_weight), self.batches(), self.optimizer,
+            fit(self.model, lambda m, b: sl_loss(m, b, t.value_weight, t.ownership_weight), self.batches(), self.optimizer,
                 runtime=self.runtime, steps=t.total_steps, start_step=self.step, scheduler=self.scheduler,
                 clip_grad=t.clip_grad, hooks=[hook])
         except _TimeUp:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tarfile
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from boardnet.records import game_record
 from boardnet.records.read import ReadReport, read_records
 from selfplay.config import Config
 from selfplay.supervised import (PackedBuffer, SLConfig, SupervisedTrainer, augment_actions, collect_split,
-                                 evaluate_model, game_split, record_stream, split_key)
+                                 evaluate_model, game_split, positions, record_stream, split_key)
 from traincore.checkpoint import load_checkpoint, save_checkpoint
 from traincore.config import load_config
 
@@ -194,15 +195,15 @@ def test_teacher_value_blends_the_teachers_evaluation_with_the_result():
     from selfplay.supervised import positions, teacher_value
     rec = next(parse(TEACHER_PGN, "t.pgn", RR()))
     assert teacher_value(rec.labels[0]) == pytest.approx(0.05)          # (100 - 50) / 1000, White's view
-    only_result = [z for _, _, z, _ in positions(rec, None)]
+    only_result = [z for _, _, z, _, _ in positions(rec, None)]
     assert only_result == [1.0, -1.0, 1.0]                               # the mover's view of 1-0
-    half = [(z, m) for _, _, z, m in positions(rec, None, teacher=0.5)]
+    half = [(z, m) for _, _, z, m, _ in positions(rec, None, teacher=0.5)]
     assert half[0] == (pytest.approx(0.5 * 0.05 + 0.5), 1.0)            # White to move
     assert half[1] == (pytest.approx(0.5 * -0.04 - 0.5), 1.0)           # Black to move: White's +0.04 is -0.04
     assert half[2] == (1.0, 1.0)                                         # no label on 2. Nf3: the result
     # a game without a usable result learns the teacher alone, and nothing where neither exists
     rec2 = dataclasses.replace(rec, result=None, result_text="*")
-    assert [(round(z, 3), m) for _, _, z, m in positions(rec2, None, teacher=1.0)] == [(0.05, 1.0), (-0.04, 1.0),
+    assert [(round(z, 3), m) for _, _, z, m, _ in positions(rec2, None, teacher=1.0)] == [(0.05, 1.0), (-0.04, 1.0),
                                                                                        (0.0, 0.0)]
     with pytest.raises(ValueError, match="teacher_value"):
         load_config(SLConfig, None, ["data.teacher_value=1.5"])
@@ -290,5 +291,97 @@ def test_value_only_finetune_from_init_changes_only_the_value_head(collection, t
     assert after["model"]["value_fc.0.weight"].shape[1] == 16   # mean + max of 8 channels
     # a trunk of another shape is refused
     bad = _cfg(tmp_path, collection, **{"net.preset": "\"b2c16\"", "run.init": f"\"{src}\"", "run.name": "\"bad\""})
-    with pytest.raises(ValueError, match="outside the value head"):
+    with pytest.raises(ValueError, match="trunk differs"):
         SupervisedTrainer(bad, progress=False)
+
+
+def test_init_transfers_a_trunk_across_board_sizes(collection, tmp_path):
+    """A 7x7 net's stem and tower start a 9x9 run exactly (as go19's trunk starts go9); the policy
+    layer, whose shape depends on the board, starts fresh; the pooled value head carries over."""
+    small = make_game("go", board_size=7, komi=7.0)
+    net = build_net(small, "b1c16", value_channels=8, value_pool=True)
+    src = save_checkpoint(tmp_path / "go7.pt", model_state(net, "go", {"board_size": 7, "komi": 7.0}, step=3))
+    cfg = _cfg(tmp_path, collection, **{"net.value_channels": 8, "net.value_pool": "true",
+                                        "run.init": f"\"{src}\"", "run.name": "\"xfer\""})
+    tr = SupervisedTrainer(cfg, progress=False)
+    mine = tr.net.state_dict()
+    theirs = net.state_dict()
+    for k, v in mine.items():
+        if k.startswith("policy_fc"):
+            assert v.shape != theirs[k].shape                   # 9x9 layout: fresh
+        else:
+            assert torch.equal(v, theirs[k]), k                 # trunk, policy conv, pooled value head
+    assert mine["policy_fc.weight"].shape == (82, 2 * 81)
+
+
+def test_positions_carry_the_final_ownership_from_the_movers_view(tmp_path):
+    """TB/TW marks (as `selfplay teach go` writes GNU Go's final status) become a per-point target:
+    the final stones their colour's, marked points the marker's (a dead stone included), the rest
+    nobody's; every position sees it from its mover's side."""
+    f = tmp_path / "g.sgf"
+    f.write_text("(;FF[4]GM[1]SZ[5]KM[0]RU[Chinese]RE[B+5];B[cc];W[dd];B[ba];W[]TB[aa][ab][dd]TW[ee])")
+    rec = next(iter(read_records([str(f)], "auto", ReadReport())))
+    got = list(positions(rec, None))
+    assert len(got) == 4
+    want = np.zeros((5, 5), dtype=np.int8)
+    want[2, 2] = want[0, 1] = 1          # the stones Black kept (C3 is cc: column c, row c)
+    want[0, 0] = want[1, 0] = 1          # territory Black marked
+    want[3, 3] = 1                       # White's dd stone marked dead in Black's area
+    want[4, 4] = -1
+    for k, (_, _, _, _, own) in enumerate(got):
+        assert np.array_equal(own, want if k % 2 == 0 else -want), k
+    # records without marks carry none
+    g = tmp_path / "h.sgf"
+    g.write_text("(;FF[4]GM[1]SZ[5]KM[0]RE[B+5];B[cc];W[dd])")
+    assert all(o is None for *_, o in positions(next(iter(read_records([str(g)], "auto", ReadReport()))), None))
+
+
+def test_a_symmetry_moves_the_ownership_target_with_the_stones():
+    game = make_game("go9")
+    s = game.initial_state()
+    for m in ("C7", "E5", "G3", "B2"):
+        s = s.apply(game.text_to_action(m))
+    planes = s.planes()[None].repeat(16, 0)
+    own = planes[:, 0].astype(np.int8) - planes[:, 1].astype(np.int8)   # the mover's stones +1, the other's -1
+    p2, _, o2 = augment_actions(game, planes, np.full(16, game.text_to_action("D4")),
+                                np.random.default_rng(3), own)
+    assert len({o.tobytes() for o in o2}) > 1                               # symmetries were applied
+    assert np.array_equal(o2, p2[:, 0] - p2[:, 1])
+
+
+def test_ownership_loss_golden_values():
+    from selfplay.supervised import ownership_loss_per_sample
+    logits = torch.tensor([[[0.0, 10.0], [-10.0, 0.0]]])
+    own = torch.tensor([[[0, 1], [-1, 1]]], dtype=torch.int8)
+    # points: (x=0, t=1/2) ln 2; (x=10, t=1) ~0; (x=-10, t=0) ~0; (x=0, t=1) ln 2
+    assert ownership_loss_per_sample(logits, own).item() == pytest.approx(2 * math.log(2) / 4, abs=1e-6)
+
+
+def test_training_with_an_ownership_head_learns_it(tmp_path):
+    """A net with net.ownership learns the final-status marks (its ownership loss falls) next to
+    policy and value, through the symmetry path; its checkpoint keeps the head and still plays."""
+    game = make_game("go", board_size=9, komi=7.0)
+    rng = np.random.default_rng(5)
+    src = tmp_path / "sgf"
+    src.mkdir()
+    for i in range(40):
+        actions, final = _scripted_game(game, rng)
+        text = game_record(game, actions, result=(1.0, -1.0) if i % 2 else (-1.0, 1.0), termination="resign")
+        b = final.board().reshape(-1)
+        pts = lambda c: "".join(f"[{'abcdefghi'[p % 9]}{'abcdefghi'[p // 9]}]" for p in np.flatnonzero(b == c))
+        (src / f"o{i:03d}.sgf").write_text(text.rstrip().rstrip(")") + f"TB{pts(1)}TW{pts(2)})\n")
+    cfg = _cfg(tmp_path, src, **{"net.ownership": "true", "data.symmetries": "true", "train.total_steps": 60,
+                                 "train.eval_every": 60, "train.checkpoint_every": 60, "run.name": "\"own\""})
+    tr = SupervisedTrainer(cfg, progress=False)
+    tr.run()
+    logs = [json.loads(line) for line in (tr.run_dir / "metrics.jsonl").read_text().splitlines()]
+    own_losses = [r["ownership_loss"] for r in logs if "ownership_loss" in r]
+    # a head that knows nothing (1/2 everywhere) costs ln 2 a point whatever the target; learning the stones'
+    # colours gets below it (deterministic run: seeded, fp32 on the CPU)
+    assert len(own_losses) == 3 and own_losses[-1] < own_losses[0] and own_losses[-1] < math.log(2) - 0.05
+    st = load_checkpoint(tr.run_dir / "model.pt", kind="boardnet")
+    assert st["net"]["ownership"] is True and "ownership_conv.weight" in st["model"]
+    from boardnet.nets import net_from_state
+    net = net_from_state(st)
+    x = torch.from_numpy(game.initial_state().planes()[None])
+    assert len(net(x)) == 2 and net(x, ownership=True)[2].shape == (1, 9, 9)
