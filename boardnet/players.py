@@ -117,27 +117,34 @@ def settled_win(state: State) -> bool:
     return (score > 0 if state.to_play() == 0 else score < 0) and state.settled()
 
 
-def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int]) -> int:
+def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int], self_atari: int = 3) -> int:
     """Our Go move with the CGOS-safe pass rule: pass only on a settled board (`GoState.settled`:
     every empty region belongs to one colour but small dame) when the search prefers it AND the
     Tromp-Taylor area score of the board as it stands already wins for us, or the opponent just
-    passed and that score wins (passing then ends the game in our favour). Otherwise play the most visited non-pass move, so dead opponent stones get
-    captured before the game ends; pass when no other move is legal."""
+    passed and that score wins (passing then ends the game in our favour). Otherwise play the most
+    visited board move that neither fills one of our own single-point true eyes (`go_eye`) nor puts
+    a group of `self_atari` stones or more in atari (`_go_move_filter`), so dead opponent stones get
+    captured before the game ends; pass when no visited move is acceptable (a search that saw only
+    pass, with a tiny budget, takes any acceptable legal point instead). Without the filters a search
+    whose value reads every move as lost would, behind on the board, fill its own eyes until its
+    groups died (a 2-point loss became an 88-point one against GNU Go)."""
     game = state.game
     winning = settled_win(state)
     best = int(analysis.best_action)
     opponent_passed = state.last_action() == game.pass_action
     if winning and (best == game.pass_action or opponent_passed):
         return game.pass_action
-    if best != game.pass_action:
-        return best
-    for move, _visits, _prior, _q in analysis_rows(analysis):
-        a = text_to_action(move)
-        if a != game.pass_action and state.legal_mask()[a]:
+    order = [best] + [text_to_action(move) for move, _visits, _prior, _q in analysis_rows(analysis)]
+    mask = state.legal_mask()
+    ok = _go_move_filter(state, self_atari)
+    for a in order:
+        if a != game.pass_action and mask[a] and ok(a):
             return a
-    legal = [int(a) for a in state.legal_actions() if a != game.pass_action]
-    if legal:  # the search saw only pass (tiny budgets): any legal point beats a losing pass
-        return legal[0]
+    if any(a != game.pass_action for a in order):
+        return game.pass_action       # the search looked at board moves and none is acceptable
+    for a in state.legal_actions():   # the search saw only pass (tiny budgets): any acceptable point
+        if int(a) != game.pass_action and ok(int(a)):
+            return int(a)
     return game.pass_action
 
 
@@ -254,6 +261,24 @@ def go_eye(board: np.ndarray, r: int, c: int, own: int) -> bool:
     return faults < 2
 
 
+def _go_move_filter(state: State, self_atari: int) -> Callable[[int], bool]:
+    """A test of board moves for the side to move: False for a move that fills one of its own
+    single-point true eyes (`go_eye`) or, with `self_atari` >= 1, leaves a group of that many stones
+    or more in atari (the end-game filling that kills a big group)."""
+    board, own, n = state.board(), 1 + state.to_play(), state.game.n
+
+    def ok(a: int) -> bool:
+        r, c = divmod(int(a), n)
+        if go_eye(board, r, c, own):
+            return False
+        if self_atari >= 1:
+            size, libs = go_group_after(state, a)
+            if libs <= 1 and size >= self_atari:
+                return False
+        return True
+    return ok
+
+
 def go_group_after(state: State, action: int) -> tuple[int, int]:
     """(stones, liberties) of the group holding the stone `action` places in a Go state."""
     board = state.apply(action).board()
@@ -285,23 +310,13 @@ def go_policy_choose(state: State, priors: np.ndarray, self_atari: int = 3) -> i
     CGOS-safe rule of `go_choose` with the policy in place of the search."""
     game = state.game
     pas = game.pass_action
-    me = state.to_play()
     mask = state.legal_mask()
-    board = state.board()
-    n = game.n
+    ok = _go_move_filter(state, self_atari)
     best = None
     for a in np.argsort(-priors, kind="stable").tolist():
-        if a == pas or not mask[a]:
-            continue
-        r, c = divmod(a, n)
-        if go_eye(board, r, c, 1 + me):
-            continue
-        if self_atari >= 1:
-            size, libs = go_group_after(state, a)
-            if libs <= 1 and size >= self_atari:
-                continue
-        best = a
-        break
+        if a != pas and mask[a] and ok(a):
+            best = a
+            break
     if best is None:
         return pas
     winning = settled_win(state)

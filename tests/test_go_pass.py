@@ -86,3 +86,22 @@ def test_gtp_resigns_after_hopeless_moves_only_when_asked():
     assert r[-1] == "resign" and len(r) == 21     # from ply 20 on, after 3 hopeless moves of that side
     assert "resign" not in run(None)              # off
     assert "resign" not in run(-0.95, value=-0.5)  # not hopeless enough
+
+
+def test_a_losing_search_passes_rather_than_fill_its_own_eyes():
+    """Behind on the board with the opponent passed, a search that prefers pass used to play its
+    most visited board move whatever it was: against GNU Go it filled its own eyes until its groups
+    died (W+88 on 9x9). Own-eye fills and big self-ataris are never played; with none left, pass."""
+    game = make_game("go", board_size=5, komi=0.5)
+    # Black: two true eyes at A5 and A3, behind by area (10 vs 15.5); White just passed
+    s = game.state_from_text("5 0.5 w .xo../xxo../.xo../xxo../xxo..").apply(game.pass_action)
+    assert s.to_play() == 0 and s.score() < 0
+    p, a5, a3 = game.pass_action, game.text_to_action("A5"), game.text_to_action("A3")
+    assert go_choose(s, _analysis(game, p, a5, a3), game.text_to_action) == p
+    assert go_choose(s, _analysis(game, a3, a5), game.text_to_action) == p      # even as the search's choice
+    # a move into White's area is still a move (it may capture or be captured): played as before
+    d4 = game.text_to_action("D4")
+    assert go_choose(s, _analysis(game, p, a5, d4), game.text_to_action) == d4
+    # a search that saw only pass (tiny budget) takes an acceptable point, never an eye
+    got = go_choose(s, _analysis(game, p), game.text_to_action)
+    assert got not in (p, a5, a3)
