@@ -1,8 +1,12 @@
 """A Go net against GNU Go (issue 14): the raw policy (one network evaluation a move, no search, as in
 Clark & Storkey 2015 and Maddison et al. 2015) or the net with search (a time or a visit budget a
 move, one torch thread), against `gnugo --mode gtp --level L --chinese-rules --positional-superko`,
-19x19, komi 7.5, colours alternating (our net is Black in even games).
+19x19 (or `--board 9 --komi 7`), komi 7.5, colours alternating (our net is Black in even games); with
+`--openings FILE` every game starts from a given opening, each played from both sides (GNU Go is nearly
+deterministic, so without them a match repeats a few games).
 
+    benchmarks/go_vs_gnugo.py --model go9 --board 9 --komi 7 --movetime 1 --games 40 --workers 2 \
+        --openings configs/openings/go9_2move_50.txt --level 10
     taskset -c 0 .venv/bin/python benchmarks/go_vs_gnugo.py --model runs/go19-sl/model.pt --games 20
     taskset -c 0 .venv/bin/python benchmarks/go_vs_gnugo.py --model runs/go19-sl/model.pt --games 20 \\
         --movetime 1
@@ -40,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from boardnet.arena import GameResult, MatchResult, play_match  # noqa: E402
+from boardnet.arena import GameResult, MatchResult, play_match, read_openings  # noqa: E402
 from boardnet.elo import wilson_interval  # noqa: E402
 from boardnet.games import make_game  # noqa: E402
 from boardnet.players import GTPPlayer, find_program, make_player  # noqa: E402
@@ -159,7 +163,7 @@ def finish(g: GameResult, first: Clocked, second: Clocked, *, game, judge_cmd: s
 
 
 def game_row(g: GameResult, game) -> dict:
-    row = {"index": g.index, "error": g.error, "termination": g.termination, **g.info}
+    row = {"index": g.index, "opening": g.opening, "error": g.error, "termination": g.termination, **g.info}
     if g.error is None:
         row["our_score"] = g.score_a
         row["moves"] = " ".join(game.action_to_text(a) for a in g.actions)
@@ -212,6 +216,9 @@ def main(argv=None) -> int:
     ap.add_argument("--board", type=int, default=None, help="board size (default: the model's)")
     ap.add_argument("--komi", type=float, default=7.5)
     ap.add_argument("--max-plies", type=int, default=400, help="move cap; the game is then scored")
+    ap.add_argument("--openings", type=Path,
+                    help="openings file (boardnet arena's format, e.g. configs/openings/go9_2move_50.txt): game i "
+                         "starts from opening i // 2, our net Black in even games, so each is played from both sides")
     search = ap.add_mutually_exclusive_group()
     search.add_argument("--movetime", type=float, help="search with this many seconds a move")
     search.add_argument("--visits", type=int, help="search with this many visits a move")
@@ -244,6 +251,11 @@ def main(argv=None) -> int:
     runtime = probe.runtime.describe() if probe.runtime is not None else None
     del probe
     game = make_game("go", board_size=n, komi=a.komi, max_moves=a.max_plies)
+    try:
+        openings = read_openings(a.openings, game) if a.openings else None
+    except (OSError, ValueError) as e:
+        print(f"go_vs_gnugo: --openings {a.openings}: {e}", file=sys.stderr)
+        return 2
     mode = "search" if a.movetime or a.visits else "policy"
     common = f"model={model_path},device={a.device},precision={a.precision}"
     if mode == "policy":
@@ -275,7 +287,8 @@ def main(argv=None) -> int:
               f"{(m.wins + 0.5 * m.draws) / k if k else float('nan'):.3f} [{lo:.3f}, {hi:.3f}]",
               file=sys.stderr, flush=True)
 
-    m = play_match(game, make_a, make_b, a.games, parallel=a.workers, processes=True, keep_going=True,
+    m = play_match(game, make_a, make_b, a.games, openings=openings, parallel=a.workers, processes=True,
+                   keep_going=True,
                    finish=functools.partial(finish, game=game, judge_cmd=cmd), on_game=on_game)
     fig = figures(m)
     fig["seconds"] = time.perf_counter() - t_start
@@ -290,6 +303,8 @@ def main(argv=None) -> int:
                         "board": n, "komi": a.komi, "max_plies": a.max_plies, "games": a.games,
                         "workers": a.workers, "seed": a.seed, "self_atari": a.self_atari,
                         "movetime": a.movetime, "visits": a.visits, "batch": a.batch,
+                        "openings": str(a.openings) if a.openings else None,
+                        "openings_used": len({g.opening for g in m.games}) if openings else 0,
                         "sgf": str(sgf_path)},
            "figures": fig, "games": [game_row(g, game) for g in m.games]}
     out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")

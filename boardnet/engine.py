@@ -98,6 +98,12 @@ class Engine:
         """The evaluator's `traincore.runtime.Runtime` (device and precision), or None without a net."""
         return getattr(self.evaluator, "runtime", None)
 
+    def ownership(self, state) -> np.ndarray | None:
+        """The net's ownership of every point (`[H, W]` in [-1, 1], +1 the side to move's) where the net
+        has an ownership head (Go nets trained on final-status marks), else None."""
+        f = getattr(self.evaluator, "ownership", None)
+        return f(state) if f is not None else None
+
     def new_game(self) -> None:
         """Forget the tree (no reuse into the next position)."""
         self._tree = None

@@ -128,6 +128,17 @@ class NetEvaluator:
     def cache_len(self) -> int:
         return len(self._cache)
 
+    def ownership(self, state: State) -> np.ndarray | None:
+        """The net's ownership head for one position: float32 `[H, W]` in [-1, 1], +1 where the side to
+        move will own the point at the end; None for a net without that head."""
+        target = getattr(self.net, "_orig_mod", self.net)
+        if getattr(target, "ownership_conv", None) is None:
+            return None
+        x = self.runtime.to_device(torch.from_numpy(np.ascontiguousarray(state.planes()[None], dtype=np.float32)))
+        with torch.inference_mode(), self.runtime.autocast():
+            own = target(x, ownership=True)[2]
+        return torch.tanh(own.float())[0].cpu().numpy()
+
     def evaluate(self, states: Sequence[State]) -> tuple[np.ndarray, np.ndarray]:
         """priors float32 `[B, action_size]` (0 on illegal moves, sum 1 over legal), values float32 `[B]`."""
         n = len(states)

@@ -29,7 +29,7 @@ from typing import TextIO
 
 from boardnet.games import make_game
 from boardnet.games.base import GameError
-from boardnet.players import ProgressReporter, analysis_rows, go_choose, uses_pass_rule
+from boardnet.players import ProgressReporter, analysis_rows, engine_ownership, go_choose, uses_pass_rule
 from boardnet.timeman import allot_time
 
 NAME = "boardnet"
@@ -166,7 +166,8 @@ class GTPServer:
             an = self.engine.analyse(st, visits=visits, movetime=movetime)
             if not texts and self._should_resign(st, an.value):
                 return "resign"
-            a = (go_choose(st, an, self.game.text_to_action) if uses_pass_rule(self.game)
+            a = (go_choose(st, an, self.game.text_to_action, ownership=engine_ownership(self.engine, st))
+                 if uses_pass_rule(self.game)
                  else int(an.best_action))
             texts.append(st.action_to_text(a))
             self.states.append(st.apply(a))

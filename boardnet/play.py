@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from boardnet.games.base import Game, GameError, State
-from boardnet.players import ProgressReporter, analysis_rows, go_choose, is_go, uses_pass_rule
+from boardnet.players import ProgressReporter, analysis_rows, engine_ownership, go_choose, is_go, uses_pass_rule
 from boardnet.records import game_record
 
 COLOUR_WORDS = {"first": 0, "second": 1, "white": None, "black": None, "x": 0, "o": 1,
@@ -212,7 +212,8 @@ class PlaySession:
     def engine_move(self) -> None:
         state = self.state
         an = self._think(state)
-        a = (go_choose(state, an, self.game.text_to_action) if uses_pass_rule(self.game)
+        a = (go_choose(state, an, self.game.text_to_action, ownership=engine_ownership(self.engine, state))
+             if uses_pass_rule(self.game)
              else int(an.best_action))
         text = move_text(state, a)
         self.push(a)

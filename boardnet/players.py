@@ -109,15 +109,25 @@ def snapshot(tree, nodes: int, seconds: float):
                     nps=nodes / seconds if seconds > 0 else 0.0)
 
 
-def settled_win(state: State) -> bool:
+def settled_win(state: State, ownership: Callable[[], np.ndarray | None] | None = None) -> bool:
     """Whether passing now is safe for the side to move: the board is settled (`GoState.settled`) and
     its Tromp-Taylor score wins. On an open board komi makes Tromp-Taylor "win" for White, and a dead
-    stone of ours in the other side's area counts as alive there but not for a human or GNU Go."""
+    stone of ours in the other side's area counts as alive there but not for a human or GNU Go.
+    `ownership` (called only when the board is settled and Tromp-Taylor wins) gives the net's
+    ownership of every point from the mover's side (`Engine.ownership`); the score counted by it must
+    win too, so a group of ours the net reads as dead (one eye, no capture yet) is not counted alive."""
     score = state.score()
-    return (score > 0 if state.to_play() == 0 else score < 0) and state.settled()
+    if not ((score > 0 if state.to_play() == 0 else score < 0) and state.settled()):
+        return False
+    own = ownership() if ownership is not None else None
+    if own is None:
+        return True
+    komi = state.game.komi
+    return float(np.sign(own).sum()) + (-komi if state.to_play() == 0 else komi) > 0
 
 
-def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int], self_atari: int = 3) -> int:
+def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int], self_atari: int = 3,
+              ownership: Callable[[], np.ndarray | None] | None = None) -> int:
     """Our Go move with the CGOS-safe pass rule: pass only on a settled board (`GoState.settled`:
     every empty region belongs to one colour but small dame) when the search prefers it AND the
     Tromp-Taylor area score of the board as it stands already wins for us, or the opponent just
@@ -127,9 +137,10 @@ def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int],
     captured before the game ends; pass when no visited move is acceptable (a search that saw only
     pass, with a tiny budget, takes any acceptable legal point instead). Without the filters a search
     whose value reads every move as lost would, behind on the board, fill its own eyes until its
-    groups died (a 2-point loss became an 88-point one against GNU Go)."""
+    groups died (a 2-point loss became an 88-point one against GNU Go). `ownership`: see
+    `settled_win` (the engine's `Engine.ownership` for the state, bound by the caller)."""
     game = state.game
-    winning = settled_win(state)
+    winning = settled_win(state, ownership)
     best = int(analysis.best_action)
     opponent_passed = state.last_action() == game.pass_action
     if winning and (best == game.pass_action or opponent_passed):
@@ -146,6 +157,13 @@ def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int],
         if int(a) != game.pass_action and ok(int(a)):
             return int(a)
     return game.pass_action
+
+
+def engine_ownership(engine, state: State) -> Callable[[], np.ndarray | None] | None:
+    """`engine.ownership` bound to `state` for `go_choose` (called only when a pass is considered),
+    or None for an engine without it."""
+    f = getattr(engine, "ownership", None)
+    return None if f is None else (lambda: f(state))
 
 
 def uses_pass_rule(game: Game) -> bool:
@@ -373,7 +391,7 @@ class EnginePlayer:
         an = self.engine.analyse(state, visits=self.visits, movetime=self.movetime)
         self.last_analysis = an
         if uses_pass_rule(state.game):
-            return go_choose(state, an, state.game.text_to_action)
+            return go_choose(state, an, state.game.text_to_action, ownership=engine_ownership(self.engine, state))
         return int(an.best_action)
 
     def close(self) -> None:

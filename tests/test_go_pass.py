@@ -105,3 +105,37 @@ def test_a_losing_search_passes_rather_than_fill_its_own_eyes():
     # a search that saw only pass (tiny budget) takes an acceptable point, never an eye
     got = go_choose(s, _analysis(game, p), game.text_to_action)
     assert got not in (p, a5, a3)
+
+
+def test_no_pass_when_the_nets_ownership_reads_our_stones_dead():
+    """GNU Go counts a one-eyed group dead without capturing it: a board Tromp-Taylor scores as ours can
+    be lost (seen: TT +4 for us, GNU Go W+28). With the net's ownership the count must win as well."""
+    from boardnet.players import settled_win
+    game = make_game("go", board_size=5, komi=0.5)
+    s = game.state_from_text("5 0.5 w ..xo./..xo./..xo./..xo./..xo.").apply(game.pass_action)
+    assert s.to_play() == 0 and s.score() > 0 and s.settled()
+    p, e3 = game.pass_action, game.text_to_action("E3")
+    alive = np.where(np.arange(5) < 3, 1.0, -1.0)[None].repeat(5, 0)       # the mover's: columns A-C
+    dead = -np.ones((5, 5))                                                # the net: all of it White's
+    assert settled_win(s) and settled_win(s, lambda: alive) and not settled_win(s, lambda: dead)
+    assert go_choose(s, _analysis(game, p, e3), game.text_to_action, ownership=lambda: alive) == p
+    assert go_choose(s, _analysis(game, p, e3), game.text_to_action, ownership=lambda: dead) == e3
+    calls = []
+    open_board = game.initial_state()
+    assert not settled_win(open_board, lambda: calls.append(1))            # not asked on an unsettled board
+    assert calls == []
+
+
+def test_engine_ownership_reads_the_nets_head():
+    import torch
+    from boardnet.engine import Engine
+    from boardnet.nets import build_net
+    game = make_game("go", board_size=5, komi=0.5)
+    s = game.state_from_text("5 0.5 b ..xo./..xo./..xo./..xo./..xo.")
+    assert Engine(game, build_net(game, "b1c8")).ownership(s) is None
+    net = build_net(game, "b1c8", ownership=True)
+    with torch.no_grad():
+        net.ownership_conv.weight.zero_()
+        net.ownership_conv.bias.fill_(2.0)
+    own = Engine(game, net).ownership(s)
+    assert own.shape == (5, 5) and np.allclose(own, np.tanh(2.0), atol=1e-6)
