@@ -270,8 +270,6 @@ def _arena_json(args, game, match) -> None:
 
 def cmd_records(args) -> int:
     """`records stats`: counts, not a traceback, for bad records; 2 when no input exists."""
-    import json
-
     from tqdm import tqdm
 
     from boardnet.records.read import ReadReport, read_records
@@ -283,8 +281,10 @@ def cmd_records(args) -> int:
                   file=sys.stderr, mininterval=0.5, disable=None):
         pass
     print(report.summary())
-    if args.json:
-        args.json.write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
+    if args.json:   # a results file docs can cite: the counts with the command, versions and date
+        from traincore.provenance import write_results
+        write_results(args.json, "records_stats", report.to_dict(), data=args.paths,
+                      settings={"paths": [str(p) for p in args.paths], "format": args.fmt})
         print(f"wrote {args.json}")
     return 0
 

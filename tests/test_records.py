@@ -446,7 +446,8 @@ def test_records_stats_command(tmp_path, capsys):
     assert "games: 3" in out and "positions: 6" in out and "skipped: 1 (unparsable: 1)" in out
     assert "bad.sgf game 0: unparsable SGF" in out and "go19 1, go9 2" in out
     import json
-    assert json.loads((tmp_path / "out.json").read_text())["games"] == 3
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert doc["figures"]["games"] == 3 and doc["benchmark"] == "records_stats" and "command" in doc
     assert main(["records", "stats", str(tmp_path / "nothing-here")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("boardnet records: no such file or folder")
