@@ -131,7 +131,9 @@ def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int],
     """Our Go move with the CGOS-safe pass rule: pass only on a settled board (`GoState.settled`:
     every empty region belongs to one colour but small dame) when the search prefers it AND the
     Tromp-Taylor area score of the board as it stands already wins for us, or the opponent just
-    passed and that score wins (passing then ends the game in our favour). Otherwise play the most
+    passed and that score wins (passing then ends the game in our favour); pass also when the search
+    prefers it on a settled board that Tromp-Taylor scores against us (the game is over: a stone dropped
+    into the other side's area would stand there dead, and Tromp-Taylor would count it). Otherwise play the most
     visited board move that neither fills one of our own single-point true eyes (`go_eye`) nor puts
     a group of `self_atari` stones or more in atari (`_go_move_filter`), so dead opponent stones get
     captured before the game ends; pass when no visited move is acceptable (a search that saw only
@@ -145,6 +147,10 @@ def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int],
     opponent_passed = state.last_action() == game.pass_action
     if winning and (best == game.pass_action or opponent_passed):
         return game.pass_action
+    score = state.score()
+    if best == game.pass_action and state.settled() and not (score > 0 if state.to_play() == 0 else score < 0):
+        return game.pass_action       # a finished board we are behind on even with every stone alive:
+                                      # stones dropped into the other side's area would stand there dead
     order = [best] + [text_to_action(move) for move, _visits, _prior, _q in analysis_rows(analysis)]
     mask = state.legal_mask()
     ok = _go_move_filter(state, self_atari)

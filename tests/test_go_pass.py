@@ -99,12 +99,21 @@ def test_a_losing_search_passes_rather_than_fill_its_own_eyes():
     p, a5, a3 = game.pass_action, game.text_to_action("A5"), game.text_to_action("A3")
     assert go_choose(s, _analysis(game, p, a5, a3), game.text_to_action) == p
     assert go_choose(s, _analysis(game, a3, a5), game.text_to_action) == p      # even as the search's choice
-    # a move into White's area is still a move (it may capture or be captured): played as before
+    # the board is settled and Black is behind: a search that prefers pass passes (it used to drop a stone
+    # into White's area, where it stands dead and Tromp-Taylor counts it as Black's)
     d4 = game.text_to_action("D4")
-    assert go_choose(s, _analysis(game, p, a5, d4), game.text_to_action) == d4
-    # a search that saw only pass (tiny budget) takes an acceptable point, never an eye
-    got = go_choose(s, _analysis(game, p), game.text_to_action)
-    assert got not in (p, a5, a3)
+    assert go_choose(s, _analysis(game, p, a5, d4), game.text_to_action) == p
+    assert go_choose(s, _analysis(game, p), game.text_to_action) == p
+    # a board move the search prefers is played
+    assert go_choose(s, _analysis(game, d4, p), game.text_to_action) == d4
+    # on an unsettled board (an open region) behind: the search's most visited acceptable move, never an eye;
+    # a search that saw only pass (tiny budget) takes any acceptable point
+    g2 = make_game("go", board_size=5, komi=9.5)
+    s2 = g2.state_from_text("5 9.5 w .xo../xxo../.xo../xxo../xx...").apply(g2.pass_action)
+    assert not s2.settled() and s2.score() < 0
+    d1 = game.text_to_action("D1")
+    assert go_choose(s2, _analysis(game, p, a5, d1), game.text_to_action) == d1
+    assert go_choose(s2, _analysis(game, p), game.text_to_action) not in (p, a5, a3)
 
 
 def test_no_pass_when_the_nets_ownership_reads_our_stones_dead():
