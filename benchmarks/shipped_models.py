@@ -185,10 +185,12 @@ def main() -> None:
         models["atomgrid"] = model_path()
         with tempfile.TemporaryDirectory() as tmp:
             figures["atomgrid_fabp4_subset"] = fabp4_subset_auc(Path(tmp))
-    elif Path(args.out).exists():   # keep the earlier atomgrid figure
+    elif Path(args.out).exists():   # keep the earlier atomgrid figure (and name the model it is of)
         old = json.loads(Path(args.out).read_text())["figures"].get("atomgrid_fabp4_subset")
         if old:
+            from atomgrid.models import model_path
             figures["atomgrid_fabp4_subset"] = old
+            models["atomgrid"] = model_path()
     path = write_result("shipped_models", figures, models=models, out=args.out)
     print(json.dumps(figures, indent=1))
     print(f"wrote {path}")

@@ -32,12 +32,17 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "teach.json")
     args = ap.parse_args()
-    lines = [("go9 level 1", GoTeach(engine=args.go_engine, size=9, komi=7.0), args.go_games),
+    import re
+    level = re.search(r"--level\s+(\d+)", args.go_engine)
+    lines = [(f"go9 level {level.group(1) if level else '?'}", GoTeach(engine=args.go_engine, size=9, komi=7.0),
+              args.go_games),
              (f"chess nodes={args.nodes}", ChessTeach(engine=args.chess_engine, nodes=args.nodes), args.chess_games),
              (f"chess nodes={args.nodes} multipv=4", ChessTeach(engine=args.chess_engine, nodes=args.nodes, multipv=4),
               args.chess_games)]
     figures = {}
     for name, cfg, games in lines:
+        if games < 1:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             s = teach(cfg, games, tmp, workers=1, progress=False)
         r = s["this_run"]

@@ -224,9 +224,8 @@ def test_boardnet_cards_shipped_model_figures():
     assert f"+{m['wins']} ={m['draws']} -{m['losses']} ({m['score']:.2f}; benchmarks/results/shipped_models.json)" in ck
     go9 = text("boardnet/models/go9.md")
     v = f["go9_values"]
-    b = sum(x["value"] for x in v.values() if x["to_move"] == "b") / 2
-    w = sum(x["value"] for x in v.values() if x["to_move"] == "w") / 2
-    assert f"about {b:+.2f} with Black to move and {w:+.2f} with White to move" in go9
+    won = [x["value"] * (1 if x["to_move"] == x["winner"] else -1) for x in v.values()]
+    assert f"{min(won):+.2f} to {max(won):+.2f} for the side that has won" in go9
     chess = text("boardnet/models/chess.md")
     ahead = [x["value"] * (1 if x["to_move"] == x["winner"] else -1) for x in f["chess_values"].values()]
     assert f"a queen up is {min(ahead):+.2f} to {max(ahead):+.2f} for the side that is ahead" in chess
@@ -244,17 +243,45 @@ def test_boardnet_cards_shipped_model_figures():
             f"the stage curves below)") in chess
     for i in (1, 2, 3):
         assert f"chess_sl_stage{i}_curve.json" in chess
-    # the matches the cards quote: 0 of 4 (no win, no draw)
-    for card, phrase, name in (("boardnet/models/go9.md", "0 of 4 against pure MCTS with 50 roll-outs at 16 visits",
-                                "arena-go9-starter-vs-mcts50.json"),):
-        m = load(f"benchmarks/results/{name}")["figures"]
-        assert phrase in text(card) and name in text(card)
-        assert m["games"] == 4 and m["wins_a"] == m["draws"] == 0, name
-    for level in ("l1", "l10"):  # go9 against GNU Go: "0 of 2 at each level"
-        name = f"arena-go9-starter-vs-gnugo-{level}.json"
-        m = load(f"benchmarks/results/{name}")["figures"]
-        assert m["games"] == 2 and m["wins_a"] == m["draws"] == 0, name
-    assert "(GNU Go, 0 of 2 at each level)" in go9 and "arena-go9-starter-vs-gnugo-l1.json" in go9
+
+
+def gnugo_match_phrase(name: str) -> str:
+    """How cards and docs quote a benchmarks/go_vs_gnugo.py result."""
+    f = load(f"benchmarks/results/{name}")["figures"]
+    lo, hi = f["score_wilson95"]
+    def n(k: int, word: str) -> str:
+        return f"{k} {word}" + ("" if k == 1 else "es" if word == "loss" else "s")
+    return (f"{n(f['wins'], 'win')}, {n(f['draws'], 'draw')}, {n(f['losses'], 'loss')} in {f['scored']} games "
+            f"({100 * f['score']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}])")
+
+
+GO9_MATCHES = ("go9_search1s_vs_gnugo_l10.json", "go9_search1s_vs_gnugo_l1.json", "go9_policy_vs_gnugo_l10.json",
+               "go9_search1s_vs_gnugo_l10_passrule1.json", "go9_stage1_search1s_vs_gnugo_l10.json")
+
+
+def test_go9_card_and_docs_quote_the_gnugo_matches():
+    """The go9 card and docs/benchmarks.md quote each match against GNU Go as its results file has it, and the
+    matches were played by the shipped file (the stage-1 row by the stage-1 model kept in the campaign)."""
+    card, docs = text("boardnet/models/go9.md"), text("docs/benchmarks.md")
+    ship = sha256_of("boardnet/models/go9.pt")
+    for name in GO9_MATCHES:
+        d = load(f"benchmarks/results/{name}")
+        phrase = gnugo_match_phrase(name)
+        assert phrase in card and name in card, (name, phrase)
+        assert phrase in docs and name in docs, (name, phrase)
+        s = d["settings"]
+        assert (s["board"], s["komi"], s["games"]) == (9, 7.0, 40) and s["openings"], name
+        assert d["figures"]["errors"] == 0, name
+        model = "campaigns/go9-sl/stage1_model.pt" if "stage1" in name else "boardnet/models/go9.pt"
+        assert d["models"][0]["sha256"] == sha256_of(model), name
+    assert sha256_of("campaigns/go9-sl/model.pt") == ship
+    t = load("benchmarks/results/go9_sl_test.json")["figures"]
+    assert f"top-1 {100 * t['top1']:.1f} %, top-3 {100 * t['top3']:.1f} %, value MSE {t['value_mse']:.3f}" in card
+
+
+def sha256_of(path: str) -> str:
+    import hashlib
+    return hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
 
 
 def test_screen_card_validation_targets():
