@@ -124,3 +124,31 @@ def test_atomgrid_screening_auc_on_fabp4_subset(tmp_path):
     got = bench.fabp4_subset_auc(tmp_path)
     assert (got["molecules"], got["actives"], got["failed"]) == (want["molecules"], want["actives"], want["failed"])
     assert abs(got["roc_auc"] - want["roc_auc"]) <= 0.03, (got, want)
+
+
+def test_go9_value_is_decided_on_decided_real_boards():
+    """Final boards of the committed go9-vs-GNU Go games that both GNU Go's count and Tromp-Taylor give to one
+    side by 15 points or more: the shipped go9 gives that side the value (issue 15: a decided position gets a
+    decided value). The boards are the last before the two closing passes, with the side to move as played."""
+    import json
+
+    from boardnet.games import make_game
+    from benchmarks.go_vs_gnugo import parse_final_score
+    eng = bench.engine("go9")
+    games = [g for level in ("l10", "l1") for g in json.loads(
+        (ROOT / "benchmarks" / "results" / f"go9_search1s_vs_gnugo_{level}.json").read_text())["games"]]
+    checked = 0
+    for g in games:
+        if "gnugo_final_score" not in g:
+            continue
+        margin, tt = parse_final_score(g["gnugo_final_score"]), g["tromp_taylor"]
+        if min(abs(margin), abs(tt)) < 15 or (margin > 0) != (tt > 0):
+            continue
+        game = make_game("go", board_size=9, komi=7.0)
+        s = game.initial_state()
+        for m in g["moves"].split()[:-2]:
+            s = s.apply(game.text_to_action(m))
+        v = float(eng.evaluator.evaluate([s])[1][0]) * (1 if s.to_play() == 0 else -1)   # Black's view
+        assert v * (1 if margin > 0 else -1) > 0.5, (g["index"], g["gnugo_final_score"], v)
+        checked += 1
+    assert checked >= 8
