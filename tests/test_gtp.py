@@ -169,8 +169,10 @@ def test_pass_only_when_winning_by_area():
     assert go_choose(black_ahead, _analysis(game, p, d), game.text_to_action) == p      # search + score agree
     white = game.state_from_text("5 0.5 w ..xo./..xo./..xo./..xo./..xo.")
     e = game.text_to_action("E1")
-    assert go_choose(white, _analysis(game, p, e), game.text_to_action) == e            # losing: play on
-    assert go_choose(white, _analysis(game, p), game.text_to_action) != p               # any legal point
+    # losing on a settled board: the search's pass stands (a stone in black's area would stand there dead);
+    # a board move the search prefers is played
+    assert go_choose(white, _analysis(game, p, e), game.text_to_action) == p
+    assert go_choose(white, _analysis(game, e, p), game.text_to_action) == e
     after_pass = black_ahead.apply(d).apply(p)   # black A1, white passes: black is still ahead
     assert go_choose(after_pass, _analysis(game, game.text_to_action("B1")), game.text_to_action) == p
     white_after_pass = white.apply(p)            # white passed; black to move, black ahead
