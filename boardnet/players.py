@@ -109,6 +109,12 @@ def snapshot(tree, nodes: int, seconds: float):
                     nps=nodes / seconds if seconds > 0 else 0.0)
 
 
+def tromp_taylor_ahead(state: State) -> bool:
+    """Whether the Tromp-Taylor area score of the board as it stands (komi included) favours the side to move."""
+    score = state.score()
+    return score > 0 if state.to_play() == 0 else score < 0
+
+
 def settled_win(state: State, ownership: Callable[[], np.ndarray | None] | None = None) -> bool:
     """Whether passing now is safe for the side to move: the board is settled (`GoState.settled`) and
     its Tromp-Taylor score wins. On an open board komi makes Tromp-Taylor "win" for White, and a dead
@@ -116,8 +122,7 @@ def settled_win(state: State, ownership: Callable[[], np.ndarray | None] | None 
     `ownership` (called only when the board is settled and Tromp-Taylor wins) gives the net's
     ownership of every point from the mover's side (`Engine.ownership`); the score counted by it must
     win too, so a group of ours the net reads as dead (one eye, no capture yet) is not counted alive."""
-    score = state.score()
-    if not ((score > 0 if state.to_play() == 0 else score < 0) and state.settled()):
+    if not (tromp_taylor_ahead(state) and state.settled()):
         return False
     own = ownership() if ownership is not None else None
     if own is None:
@@ -147,8 +152,7 @@ def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int],
     opponent_passed = state.last_action() == game.pass_action
     if winning and (best == game.pass_action or opponent_passed):
         return game.pass_action
-    score = state.score()
-    if best == game.pass_action and state.settled() and not (score > 0 if state.to_play() == 0 else score < 0):
+    if best == game.pass_action and state.settled() and not tromp_taylor_ahead(state):
         return game.pass_action       # a finished board we are behind on even with every stone alive:
                                       # stones dropped into the other side's area would stand there dead
     order = [best] + [text_to_action(move) for move, _visits, _prior, _q in analysis_rows(analysis)]
