@@ -2,8 +2,8 @@
 checkers (chess speaks UCI: `boardnet uci`).
 
 Commands: protocol_version name version known_command list_commands quit boardsize clear_board
-komi play genmove undo showboard final_score time_settings time_left lz-analyze (Leela Zero's
-analysis stream, as Sabaki reads it) and kgs-genmove_cleanup (= genmove, see the pass rule). Replies are `=[id] text` or `?[id] message`, each ended
+komi play genmove undo showboard final_score final_status_list time_settings time_left lz-analyze (Leela
+Zero's analysis stream, as Sabaki reads it) and kgs-genmove_cleanup (= genmove, see the pass rule). Replies are `=[id] text` or `?[id] message`, each ended
 by an empty line; ids are echoed.
 
 Colours: `b`/`black` is the first player (Go: Black; Connect Four and tic-tac-toe: X; checkers:
@@ -15,10 +15,13 @@ games it is an error. `undo` takes back one `play`/`genmove`.
 
 Go and passing (CGOS-safe): the engine passes only when its search prefers pass AND the
 Tromp-Taylor area score of the board as it stands, with no dead-stone removal, already wins for
-it, or when the opponent has just passed and that score wins. Otherwise it plays its best
-non-pass move, so dead opponent stones are captured before the game ends and the final position
-scores correctly under Tromp-Taylor rules. It resigns only when asked to (`--resign-threshold`,
-see `GTPServer`). `final_score` is that area score.
+it on a settled board (and, for a net with an ownership head, its own count of the board wins
+too), or when the opponent has just passed and that holds; on a settled board it is behind on it
+passes when its search prefers that. Otherwise it plays its best acceptable non-pass move (never
+filling its own eye), so dead opponent stones are captured before the game ends and the final
+position scores correctly under Tromp-Taylor rules. It resigns only when asked to
+(`--resign-threshold`, see `GTPServer`). `final_score` is that area score; `final_status_list dead`
+names the stones the net's ownership head reads as dead (none for a net without that head).
 """
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import TextIO
+
+import numpy as np
 
 from boardnet.games import make_game
 from boardnet.games.base import GameError
@@ -348,6 +353,29 @@ class GTPServer:
         r = s.returns()
         return "0" if r[0] == 0 else ("B+1" if r[0] > 0 else "W+1")
 
+    def _final_status_list(self, args: list[str]) -> str:
+        """Go: the stones of a status (`alive`, `dead` or `seki`) as vertices. Dead are the stones the net's
+        ownership head gives to the other colour; a net without that head calls every stone alive (the
+        Tromp-Taylor view of `final_score`); seki is never reported."""
+        if not self.game.has_pass or self.game.scoring != "area":
+            raise GTPError(f"final_status_list: not a command for {self.game.name}")
+        if len(args) != 1 or args[0].lower() not in ("alive", "dead", "seki"):
+            raise GTPError("final_status_list: expected alive, dead or seki")
+        want = args[0].lower()
+        if want == "seki":
+            return ""
+        s = self.state
+        board = s.board().reshape(-1)
+        f = getattr(self.engine, "ownership", None)
+        own = f(s) if f is not None else None
+        if own is None:
+            dead = np.zeros_like(board, dtype=bool)
+        else:
+            black_view = own.reshape(-1) * (1.0 if s.to_play() == 0 else -1.0)
+            dead = ((board == 1) & (black_view < 0)) | ((board == 2) & (black_view > 0))
+        pick = dead if want == "dead" else (board > 0) & ~dead
+        return " ".join(s.action_to_text(int(a)) for a in np.flatnonzero(pick))
+
     def _time_settings(self, args: list[str]) -> str:
         if len(args) != 3:
             raise GTPError("time_settings: expected main_time byo_yomi_time byo_yomi_stones")
@@ -394,6 +422,7 @@ class GTPServer:
         "boardsize": _boardsize, "clear_board": _clear_board, "komi": _komi, "play": _play, "genmove": _genmove,
         "undo": _undo, "showboard": _showboard, "final_score": _final_score, "time_settings": _time_settings,
         "time_left": _time_left, "lz-analyze": _lz_analyze, "kgs-genmove_cleanup": _genmove,
+        "final_status_list": _final_status_list,
     }
 
     def handle(self, line: str) -> bool:

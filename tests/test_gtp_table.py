@@ -32,3 +32,25 @@ def test_every_table_entry_is_known_and_nothing_else():
     s2, out = _server()
     s2.run(["loadsgf x.sgf"])
     assert out.getvalue() == "? unknown command\n\n"
+
+
+def test_final_status_list_reads_the_ownership_head():
+    import torch
+    game = make_game("go9")
+    net = build_net(game, "b1c8", ownership=True)
+    with torch.no_grad():                       # the head gives every point to the side to move
+        net.ownership_conv.weight.zero_()
+        net.ownership_conv.bias.fill_(2.0)
+    out = io.StringIO()
+    s = GTPServer(game, lambda g: Engine(g, net, search=SearchConfig(num_simulations=4)), visits=4, out=out)
+    for c in ("play b D4", "play w E5", "play b C3"):       # white to move: the net reads White as owner
+        s.run([c])
+    assert s.command("final_status_list", ["dead"]) == "D4 C3"                  # top row first
+    assert s.command("final_status_list", ["alive"]) == "E5"
+    assert s.command("final_status_list", ["seki"]) == ""
+    s.run(["final_status_list bogus"])
+    assert out.getvalue().endswith("? final_status_list: expected alive, dead or seki\n\n")
+    # a net without the head: every stone alive (the Tromp-Taylor view of final_score)
+    plain, _ = _server()
+    plain.run(["play b D4"])
+    assert plain.command("final_status_list", ["dead"]) == "" and plain.command("final_status_list", ["alive"]) == "D4"
