@@ -236,10 +236,11 @@ def final_ownership(rec: GameRecord) -> np.ndarray | None:
     return ownership(rec)
 
 
-def positions(rec: GameRecord, rng: np.random.Generator | None, prob: float = 1.0, teacher: float = 0.0
-              ) -> Iterator[tuple[np.ndarray, int, float, float, np.ndarray | None]]:
+def positions(rec: GameRecord, rng: np.random.Generator | None, prob: float = 1.0, teacher: float = 0.0,
+              ownership: bool = False) -> Iterator[tuple[np.ndarray, int, float, float, np.ndarray | None]]:
     """(planes [C,H,W] float32, played action, value target from the mover's view, value mask,
-    ownership target int8 [H,W] from the mover's view (+1 the mover's) or None).
+    ownership target int8 [H,W] from the mover's view (+1 the mover's) or None; looked for only with
+    `ownership=True`, since it costs a replay of the game).
 
     The value target is the game result, or with `teacher` > 0 the blend teacher * (the teacher's
     evaluation of the position, where the record carries one) + (1 - teacher) * result; a position
@@ -247,7 +248,7 @@ def positions(rec: GameRecord, rng: np.random.Generator | None, prob: float = 1.
     is the record's final ownership (`final_ownership`), the same for every position of the game."""
     has_value = value_known(rec)
     labels = rec.labels if teacher > 0 and rec.labels else None
-    own = final_ownership(rec)
+    own = final_ownership(rec) if ownership else None
     own_views = (own, -own) if own is not None else (None, None)
     s = rec.start
     for k, a in enumerate(rec.actions):
@@ -272,7 +273,7 @@ class PackedBuffer:
     of the stream)."""
 
     def __init__(self, shape: tuple[int, ...], capacity: int, rng: np.random.Generator,
-                 real_planes: tuple[int, ...] = ()):
+                 real_planes: tuple[int, ...] = (), ownership: bool = False):
         self.shape = tuple(shape)
         self.real = list(real_planes)
         self.bits = [i for i in range(self.shape[0]) if i not in set(self.real)]
@@ -284,7 +285,7 @@ class PackedBuffer:
         self.action = np.zeros(capacity, dtype=np.int64)
         self.value = np.zeros(capacity, dtype=np.float32)
         self.mask = np.zeros(capacity, dtype=np.float32)
-        self.own = np.zeros((capacity, hw), dtype=np.int8)
+        self.own = np.zeros((capacity, hw), dtype=np.int8) if ownership else None   # per-point targets
         self.own_mask = np.zeros(capacity, dtype=np.float32)
         self.size = 0
         self.rng = rng
@@ -301,9 +302,9 @@ class PackedBuffer:
         return row
 
     def sample(self, i: int) -> tuple:
-        """(packed planes, action, value, value mask, ownership int8 [H*W], ownership mask) of slot i."""
+        """(packed planes, action, value, value mask, ownership int8 [H*W] or None, ownership mask) of slot i."""
         return (self.planes[i].copy(), int(self.action[i]), float(self.value[i]), float(self.mask[i]),
-                self.own[i].copy(), float(self.own_mask[i]))
+                None if self.own is None else self.own[i].copy(), float(self.own_mask[i]))
 
     def push(self, planes: np.ndarray, action: int, value: float, mask: float, own: np.ndarray | None = None):
         packed = self.pack(planes)
@@ -315,10 +316,11 @@ class PackedBuffer:
             i = int(self.rng.integers(self.capacity))
             out = self.sample(i)
         self.planes[i], self.action[i], self.value[i], self.mask[i] = packed, action, value, mask
-        if own is None:
-            self.own[i], self.own_mask[i] = 0, 0.0
-        else:
-            self.own[i], self.own_mask[i] = own.reshape(-1), 1.0
+        if self.own is not None:
+            if own is None:
+                self.own[i], self.own_mask[i] = 0, 0.0
+            else:
+                self.own[i], self.own_mask[i] = own.reshape(-1), 1.0
         return out
 
     def unpack(self, packed: np.ndarray) -> np.ndarray:
@@ -558,7 +560,7 @@ class SupervisedTrainer:
                 self.cursor["games"] = seen
                 if game_split(split_key(rec), data) != "train":
                     continue
-                yield from positions(rec, self.rng, data.position_prob, data.teacher_value)
+                yield from positions(rec, self.rng, data.position_prob, data.teacher_value, self.cfg.net.ownership)
             if seen == 0:
                 raise ValueError(f"no games could be read from {list(data.paths)}:\n{self.report.summary()}")
             skip = 0
@@ -566,7 +568,8 @@ class SupervisedTrainer:
             self.cursor["games"] = 0
 
     def batches(self) -> Iterator:
-        buf = PackedBuffer(self.game.obs_shape, self.cfg.data.shuffle_buffer, self.rng, self.game.real_planes)
+        buf = PackedBuffer(self.game.obs_shape, self.cfg.data.shuffle_buffer, self.rng, self.game.real_planes,
+                           ownership=self.cfg.net.ownership)
         b = self.cfg.train.batch_size
         fill = min(self.cfg.data.shuffle_buffer, 20 * b)
         stream = self._positions()

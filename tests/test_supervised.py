@@ -321,7 +321,8 @@ def test_positions_carry_the_final_ownership_from_the_movers_view(tmp_path):
     f = tmp_path / "g.sgf"
     f.write_text("(;FF[4]GM[1]SZ[5]KM[0]RU[Chinese]RE[B+5];B[cc];W[dd];B[ba];W[]TB[aa][ab][dd]TW[ee])")
     rec = next(iter(read_records([str(f)], "auto", ReadReport())))
-    got = list(positions(rec, None))
+    assert all(o is None for *_, o in positions(rec, None))             # only looked for when asked
+    got = list(positions(rec, None, ownership=True))
     assert len(got) == 4
     want = np.zeros((5, 5), dtype=np.int8)
     want[2, 2] = want[0, 1] = 1          # the stones Black kept (C3 is cc: column c, row c)
@@ -333,7 +334,8 @@ def test_positions_carry_the_final_ownership_from_the_movers_view(tmp_path):
     # records without marks carry none
     g = tmp_path / "h.sgf"
     g.write_text("(;FF[4]GM[1]SZ[5]KM[0]RE[B+5];B[cc];W[dd])")
-    assert all(o is None for *_, o in positions(next(iter(read_records([str(g)], "auto", ReadReport()))), None))
+    assert all(o is None for *_, o in positions(next(iter(read_records([str(g)], "auto", ReadReport()))), None,
+                                                ownership=True))
 
 
 def test_a_symmetry_moves_the_ownership_target_with_the_stones():
