@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +33,6 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "teach.json")
     args = ap.parse_args()
-    import re
     level = re.search(r"--level\s+(\d+)", args.go_engine)
     lines = [(f"go9 level {level.group(1) if level else '?'}", GoTeach(engine=args.go_engine, size=9, komi=7.0),
               args.go_games),

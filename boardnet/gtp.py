@@ -34,7 +34,7 @@ import numpy as np
 
 from boardnet.games import make_game
 from boardnet.games.base import GameError
-from boardnet.players import ProgressReporter, analysis_rows, engine_ownership, go_choose, uses_pass_rule
+from boardnet.players import ProgressReporter, analysis_rows, engine_choice
 from boardnet.timeman import allot_time
 
 NAME = "boardnet"
@@ -171,9 +171,7 @@ class GTPServer:
             an = self.engine.analyse(st, visits=visits, movetime=movetime)
             if not texts and self._should_resign(st, an.value):
                 return "resign"
-            a = (go_choose(st, an, self.game.text_to_action, ownership=engine_ownership(self.engine, st))
-                 if uses_pass_rule(self.game)
-                 else int(an.best_action))
+            a = engine_choice(self.engine, st, an)
             texts.append(st.action_to_text(a))
             self.states.append(st.apply(a))
             if not (self.game.multi_action_turns and self.state.mid_capture):

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from boardnet.games.base import Game, GameError, State
-from boardnet.players import ProgressReporter, analysis_rows, engine_ownership, go_choose, is_go, uses_pass_rule
+from boardnet.players import ProgressReporter, analysis_rows, engine_choice, is_go
 from boardnet.records import game_record
 
 COLOUR_WORDS = {"first": 0, "second": 1, "white": None, "black": None, "x": 0, "o": 1,
@@ -212,9 +212,7 @@ class PlaySession:
     def engine_move(self) -> None:
         state = self.state
         an = self._think(state)
-        a = (go_choose(state, an, self.game.text_to_action, ownership=engine_ownership(self.engine, state))
-             if uses_pass_rule(self.game)
-             else int(an.best_action))
+        a = engine_choice(self.engine, state, an)
         text = move_text(state, a)
         self.push(a)
         self.say(f"{self.engine_name} plays {text}  (win {100 * an.win_prob:.1f}%, {an.nodes} nodes, "

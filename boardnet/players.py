@@ -147,10 +147,9 @@ def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int],
     groups died (a 2-point loss became an 88-point one against GNU Go). `ownership`: see
     `settled_win` (the engine's `Engine.ownership` for the state, bound by the caller)."""
     game = state.game
-    winning = settled_win(state, ownership)
     best = int(analysis.best_action)
     opponent_passed = state.last_action() == game.pass_action
-    if winning and (best == game.pass_action or opponent_passed):
+    if (best == game.pass_action or opponent_passed) and settled_win(state, ownership):
         return game.pass_action
     if best == game.pass_action and state.settled() and not tromp_taylor_ahead(state):
         return game.pass_action       # a finished board we are behind on even with every stone alive:
@@ -169,11 +168,14 @@ def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int],
     return game.pass_action
 
 
-def engine_ownership(engine, state: State) -> Callable[[], np.ndarray | None] | None:
-    """`engine.ownership` bound to `state` for `go_choose` (called only when a pass is considered),
-    or None for an engine without it."""
+def engine_choice(engine, state: State, analysis: Any) -> int:
+    """The move an engine plays from its analysis of `state`: in Go (`uses_pass_rule`) the pass rule of
+    `go_choose`, with the engine's ownership head (`Engine.ownership`, read only when a pass is
+    considered); elsewhere the search's best action. Play, GTP and the arena's engine player all use it."""
+    if not uses_pass_rule(state.game):
+        return int(analysis.best_action)
     f = getattr(engine, "ownership", None)
-    return None if f is None else (lambda: f(state))
+    return go_choose(state, analysis, state.game.text_to_action, ownership=None if f is None else (lambda: f(state)))
 
 
 def uses_pass_rule(game: Game) -> bool:
@@ -400,9 +402,7 @@ class EnginePlayer:
     def select(self, state, history) -> int:
         an = self.engine.analyse(state, visits=self.visits, movetime=self.movetime)
         self.last_analysis = an
-        if uses_pass_rule(state.game):
-            return go_choose(state, an, state.game.text_to_action, ownership=engine_ownership(self.engine, state))
-        return int(an.best_action)
+        return engine_choice(self.engine, state, an)
 
     def close(self) -> None:
         pass
