@@ -28,8 +28,8 @@ class NetSettings:
     value_head: str = "scalar"        # "scalar" (tanh) or "wdl"
     value_channels: int = 0           # 0: the preset's (1); more channels keep the value head from dying
     value_pool: bool = False          # value head on mean+max pooled channels (KataGo-style)
-    ownership: bool = False           # auxiliary ownership head (Go; supervised training on records with
-                                      # final-status marks trains it, self-play keeps it as it is)
+    ownership: bool = False           # auxiliary ownership head (Go; supervised training learns the records'
+                                      # final-status marks, self-play the final Tromp-Taylor owner)
 
     def overrides(self) -> dict:
         """The build_net keywords beyond the preset."""
@@ -93,6 +93,7 @@ class TrainSettings:
     reuse: float = 4.0                # samples drawn for training per sample generated (KataGo: ~4)
     min_samples: int = 1000           # no training before the buffer has this many
     q_weight: float = 0.0             # value target = (1 - q_weight) * z + q_weight * q
+    ownership_weight: float = 1.0     # x mean per-point ownership cross-entropy (nets with net.ownership)
     clip_grad: float = 5.0
     checkpoint_every: int = 100
     keep_checkpoints: int = 3

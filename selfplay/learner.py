@@ -3,7 +3,10 @@
 Loss per sample: -sum(pi * log softmax(policy_logits)) + value_loss, where the value target is
 (1 - q_weight) * z + q_weight * q (z: game outcome, q: root search value, both from the side to move's
 view); value_loss is MSE for the tanh head, cross-entropy against (P(win), P(draw), P(loss)) for WDL.
-Each batch gets a random board symmetry per sample (planes and policy moved together).
+Each batch gets a random board symmetry per sample (planes and policy moved together). A Go net with an
+ownership head (`net.ownership`) also learns the final Tromp-Taylor owner of every point of the games that
+ended on the board: + `train.ownership_weight` x the mean per-point cross-entropy (KataGo's auxiliary
+target; without it self-play would let the head drift away from the trunk it reads).
 """
 from __future__ import annotations
 
@@ -22,9 +25,14 @@ from traincore.runtime import Runtime, unwrap
 from traincore.schedule import as_torch_scheduler, make_schedule
 
 
-def augment(game: Game, planes: np.ndarray, policy: np.ndarray, rng: np.random.Generator
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """A random symmetry per sample: planes [N, C, H, W], policy [N, A]."""
+def augment(game: Game, planes: np.ndarray, policy: np.ndarray, rng: np.random.Generator,
+            own: np.ndarray | None = None):
+    """A random symmetry per sample: planes [N, C, H, W], policy [N, A] -> (planes, policy); with `own`
+    [N, H, W] (a per-point target) it is moved with its planes and (planes, policy, own) is returned."""
+    if own is not None:
+        stacked = np.concatenate([planes, own[:, None].astype(planes.dtype)], axis=1)
+        stacked, policy = augment(game, stacked, policy, rng)
+        return stacked[:, :-1], policy, stacked[:, -1].astype(own.dtype)
     if game.num_symmetries <= 1:
         return planes, policy
     ks = rng.integers(0, game.num_symmetries, size=len(planes))
@@ -47,10 +55,22 @@ def value_loss_per_sample(v: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return (v - target) ** 2
 
 
-def policy_value_loss(net, batch, q_weight: float = 0.0):
-    """batch = (planes [B,C,H,W], pi [B,A], z [B], q [B]) tensors -> (loss, metrics)."""
-    x, pi, z, q = batch
-    logits, v = net(x)
+def ownership_loss_per_sample(logits: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+    """[B] mean over the points of the cross-entropy between the head's P(mover owns) = sigmoid(2 x)
+    (tanh(x) = 2 sigmoid(2 x) - 1) and the target (1 + own) / 2 (a neutral point is 1/2)."""
+    target = (own.float() + 1.0) / 2.0
+    return F.binary_cross_entropy_with_logits(2.0 * logits.float(), target, reduction="none").flatten(1).mean(1)
+
+
+def policy_value_loss(net, batch, q_weight: float = 0.0, ownership_weight: float = 1.0):
+    """batch = (planes [B,C,H,W], pi [B,A], z [B], q [B][, own [B,H,W] int8, own mask [B]]) tensors ->
+    (loss, metrics); the ownership terms train a net's ownership head."""
+    x, pi, z, q = batch[:4]
+    own_on = len(batch) == 6
+    if own_on:
+        logits, v, own_logits = net(x, ownership=True)
+    else:
+        logits, v = net(x)
     logits, v = logits.float(), v.float()
     target = (1.0 - q_weight) * z + q_weight * q
     policy_loss = -(pi * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
@@ -61,11 +81,17 @@ def policy_value_loss(net, batch, q_weight: float = 0.0):
     else:
         v_scalar = v
     loss = policy_loss + value_loss
+    extra = {}
+    if own_on:
+        o, om = batch[4], batch[5]
+        own_loss = (ownership_loss_per_sample(own_logits, o) * om).sum() / om.sum().clamp_min(1.0)
+        loss = loss + ownership_weight * own_loss
+        extra["ownership_loss"] = own_loss.item()
     with torch.no_grad():
         entropy = -(pi * torch.log(pi.clamp_min(1e-12))).sum(1).mean()
         metrics = {"loss": loss.item(), "policy_loss": policy_loss.item(), "value_loss": value_loss.item(),
                    "policy_kl": policy_loss.item() - entropy.item(),
-                   "value_mse": F.mse_loss(v_scalar, z).item()}
+                   "value_mse": F.mse_loss(v_scalar, z).item(), **extra}
     return loss, metrics
 
 
@@ -98,13 +124,18 @@ class Learner:
         dev = self.runtime.device
         while True:
             s = buffer.sample(b, rng)
-            planes, pi = augment(self.game, s.planes.astype(np.float32), s.policy, rng)
+            if s.own is not None and self.net.config.ownership:
+                planes, pi, own = augment(self.game, s.planes.astype(np.float32), s.policy, rng, s.own)
+                extra = (torch.from_numpy(own).to(dev), torch.from_numpy(s.own_mask).to(dev))
+            else:
+                planes, pi = augment(self.game, s.planes.astype(np.float32), s.policy, rng)
+                extra = ()
             yield (self.runtime.to_device(torch.from_numpy(planes)), torch.from_numpy(pi).to(dev),
-                   torch.from_numpy(s.value).to(dev), torch.from_numpy(s.q).to(dev))
+                   torch.from_numpy(s.value).to(dev), torch.from_numpy(s.q).to(dev), *extra)
 
     def train(self, buffer: ReplayBuffer, n_steps: int, rng: np.random.Generator, hooks=()) -> dict:
-        qw = self.cfg.train.q_weight
-        state = fit(self.model, lambda m, batch: policy_value_loss(m, batch, qw), self.batches(buffer, rng),
+        qw, ow = self.cfg.train.q_weight, self.cfg.train.ownership_weight
+        state = fit(self.model, lambda m, batch: policy_value_loss(m, batch, qw, ow), self.batches(buffer, rng),
                     self.optimizer, runtime=self.runtime, steps=self.step + n_steps, start_step=self.step,
                     scheduler=self.scheduler, clip_grad=self.cfg.train.clip_grad, hooks=hooks)
         self.step = state.step

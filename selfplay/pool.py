@@ -39,7 +39,8 @@ def make_worker(cfg: Config, worker_id: int, device: str = "cpu", threads: int |
     evaluator = NetEvaluator(net, game, runtime=runtime,
                              cache_size=cfg.selfplay.cache_size, random_symmetry=cfg.selfplay.random_symmetry,
                              rng=np.random.default_rng(seed))   # seeded symmetries: a LocalPool run repeats
-    return SelfPlayWorker(game, evaluator, cfg.selfplay, search_config(cfg), worker_id=worker_id, seed=cfg.run.seed)
+    return SelfPlayWorker(game, evaluator, cfg.selfplay, search_config(cfg), worker_id=worker_id, seed=cfg.run.seed,
+                          ownership=cfg.net.ownership)
 
 
 class LocalPool:

@@ -82,7 +82,7 @@ class Trainer:
         self.learner = Learner(self.game, cfg.game.name, self.game_kwargs, cfg, self.runtime)
         r = cfg.replay
         self.buffer = ReplayBuffer(self.game.obs_shape, self.game.action_size, r.max_size, r.min_size,
-                                   r.growth_per_game)
+                                   r.growth_per_game, ownership=cfg.net.ownership)
         self.rng = np.random.default_rng(cfg.run.seed)
         self.ckpt = CheckpointManager(self.run_dir / "checkpoints", keep_last=cfg.train.keep_checkpoints)
         self.logger = MetricsLogger(self.run_dir)

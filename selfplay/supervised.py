@@ -42,7 +42,7 @@ from boardnet.games.base import Game
 from boardnet.nets import build_net, model_state, net_from_state
 from boardnet.records.read import GameRecord, ReadReport, read_records
 from selfplay.config import GameSettings, NetSettings
-from selfplay.learner import augment, value_loss_per_sample
+from selfplay.learner import augment, ownership_loss_per_sample, value_loss_per_sample
 from traincore.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
 from traincore.config import config_to_dict, save_config
 from traincore.loop import fit
@@ -344,19 +344,11 @@ def augment_actions(game: Game, planes: np.ndarray, actions: np.ndarray, rng: np
     if own is None:
         planes, pi = augment(game, planes, pi, rng)
         return planes, pi.argmax(axis=1)
-    stacked = np.concatenate([planes, own[:, None].astype(planes.dtype)], axis=1)
-    stacked, pi = augment(game, stacked, pi, rng)
-    return stacked[:, :-1], pi.argmax(axis=1), stacked[:, -1]
+    planes, pi, own = augment(game, planes, pi, rng, own)
+    return planes, pi.argmax(axis=1), own
 
 
 # ---------------------------------------------------------------------------------------- loss
-
-def ownership_loss_per_sample(logits: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
-    """[B] mean over the points of the cross-entropy between the head's P(mover owns) = sigmoid(2 x)
-    (tanh(x) = 2 sigmoid(2 x) - 1) and the target (1 + own) / 2 (a neutral point is 1/2)."""
-    target = (own.float() + 1.0) / 2.0
-    return F.binary_cross_entropy_with_logits(2.0 * logits.float(), target, reduction="none").flatten(1).mean(1)
-
 
 def sl_loss(net, batch, value_weight: float, ownership_weight: float = 0.0):
     """batch = (planes [B,C,H,W], actions [B] int64, z [B], value mask [B][, ownership [B,H,W] int8,

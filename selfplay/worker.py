@@ -12,7 +12,9 @@ Self-play settings after AlphaZero and KataGo:
 - resignation below `resign_threshold` after `resign_min_ply`, disabled in `resign_disabled_frac` of the
   games, where we check whether the resign would have been wrong (false positive rate);
 - training targets: visit distribution, the final outcome z from the side to move's view, and the root
-  search value q. Symmetry augmentation happens when sampling (learner), so each sample is stored once.
+  search value q; with `ownership=True` (Go nets with an ownership head, KataGo's auxiliary target) also
+  the final Tromp-Taylor owner of every point from the side to move's view, for games that ended on the
+  board (two passes or the move cap on a scored board; not resigned or cut short). Symmetry augmentation happens when sampling (learner), so each sample is stored once.
 """
 from __future__ import annotations
 
@@ -60,8 +62,11 @@ class _Slot:
 
 class SelfPlayWorker:
     def __init__(self, game: Game, evaluator, settings: SelfPlaySettings, search: SearchConfig,
-                 worker_id: int = 0, seed: int = 0):
+                 worker_id: int = 0, seed: int = 0, ownership: bool = False):
         self.game = game
+        self.ownership = ownership
+        if ownership and not hasattr(game.initial_state(), "area_ownership"):
+            raise ValueError(f"ownership targets: {game.name} has no final ownership (Go only)")
         self.evaluator = evaluator
         self.settings = settings
         self.search = search
@@ -128,8 +133,9 @@ class SelfPlayWorker:
 
     def _empty(self) -> Samples:
         c, h, w = self.game.obs_shape
+        own = (np.zeros((0, h, w), np.int8), np.zeros(0, np.float32)) if self.ownership else (None, None)
         return Samples(np.zeros((0, c, h, w), np.float16), np.zeros((0, self.game.action_size), np.float32),
-                       np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+                       np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), *own)
 
     def _move(self, slot: _Slot, is_full: bool):
         st = self.settings
@@ -173,5 +179,15 @@ class SelfPlayWorker:
         n = len(slot.planes)
         z = np.array([result[p] for p in slot.players], dtype=np.float32)
         ids = np.array([self._sample_id() for _ in range(n)], dtype=np.int64)
-        samples = Samples(np.stack(slot.planes), np.stack(slot.policies), z, np.array(slot.qs, np.float32), ids)
+        own = (None, None)
+        if self.ownership:
+            _, h, w = self.game.obs_shape
+            if slot.state.is_terminal() and not resigned:
+                final = slot.state.area_ownership()
+                views = (final, -final)
+                own = (np.stack([views[p] for p in slot.players]).astype(np.int8), np.ones(n, np.float32))
+            else:
+                own = (np.zeros((n, h, w), np.int8), np.zeros(n, np.float32))
+        samples = Samples(np.stack(slot.planes), np.stack(slot.policies), z, np.array(slot.qs, np.float32), ids,
+                          *own)
         return game, samples

@@ -385,6 +385,22 @@ class GoState:
                 white += region.bit_count()
         return black - white - self.game.komi
 
+    def area_ownership(self) -> np.ndarray:
+        """Tromp-Taylor owner of every point, int8 `[N, N]` laid out as `board()`: +1 Black (a black stone,
+        or an empty point whose region reaches black stones only), -1 White, 0 neither (dame). Its sum is
+        `score() + komi`; self-play trains an ownership head on it at the end of a game."""
+        g = self.game
+        b, w = self._b, self._w
+        for region, border in self._empty_regions():
+            if border & b and not border & w:
+                b |= region
+            elif border & w and not border & b:
+                w |= region
+        nb = g._plane_bytes
+        raw = np.frombuffer(b.to_bytes(nb, "little") + w.to_bytes(nb, "little"), np.uint8).reshape(2, nb)
+        bits = np.unpackbits(raw, axis=1, count=g._nn, bitorder="little").astype(np.int8)
+        return (bits[0] - bits[1]).reshape(g.n, g.n)
+
     def _empty_regions(self):
         """(region, border) bitboards for each connected region of empty points; border = the stones
         next to it."""
