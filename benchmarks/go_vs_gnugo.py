@@ -227,7 +227,7 @@ def main(argv=None) -> int:
                     help="raw policy: never leave a group of this many stones in atari (0: allow)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per game (default 1)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--precision", default="auto", help="auto, fp32 or bf16")
+    ap.add_argument("--precision", default="auto", help="auto, fp32, bf16 or int8")
     ap.add_argument("--workers", type=int, default=1, help="games played at once (processes)")
     ap.add_argument("--seed", type=int, default=0, help="GNU Go's random seed is seed + game count")
     ap.add_argument("--gtp-timeout", type=float, default=600.0,

@@ -84,7 +84,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1,
                     help="torch intra-op threads (1: on a shared, oversubscribed CPU the OpenMP "
                          "spin barriers of 2+ threads cost 20x on the main thread)")
-    ap.add_argument("--precisions", nargs="+", choices=("auto", "fp32", "bf16"),
+    ap.add_argument("--precisions", nargs="+", choices=("auto", "fp32", "bf16", "int8"),
                     help="compare the protocol nps at these precisions against fp32 (issue 19)")
     ap.add_argument("--json", nargs="?", const="", default=None, metavar="PATH",
                     help="protocol against direct: write the rows with provenance to "

@@ -1,8 +1,9 @@
 """Evaluators: states -> (priors `[B, action_size]`, values `[B]`), both from the side to move.
 
 `NetEvaluator` runs one batched forward pass per call (bf16 autocast on CUDA through the
-traincore Runtime), masks illegal actions, and keeps an LRU cache keyed by (position hash,
-weights version). `UniformEvaluator` and `RolloutEvaluator` need no network: uniform priors over
+traincore Runtime; with the runtime's `int8` precision an int8 quantized copy of the net, calibrated on
+positions from the net's own play), masks illegal actions, and keeps an LRU cache keyed by (position
+hash, weights version). `UniformEvaluator` and `RolloutEvaluator` need no network: uniform priors over
 the legal moves with value 0, or the result of random play-outs.
 """
 from __future__ import annotations
@@ -98,6 +99,7 @@ class NetEvaluator:
         self.runtime = runtime
         self.game = game
         self.net = runtime.prepare(net).eval()
+        self._int8 = int8_net(self.net, game) if runtime.int8 else None
         self.cache_size = cache_size
         self.random_symmetry = random_symmetry and game.num_symmetries > 1
         self.rng = rng if rng is not None else np.random.default_rng()
@@ -112,6 +114,8 @@ class NetEvaluator:
         target = getattr(self.net, "_orig_mod", self.net)
         target.load_state_dict(state_dict)
         self.net.eval()
+        if self._int8 is not None:
+            self._int8 = int8_net(self.net, self.game)
         self.weights_version += 1
         self.clear_cache()
 
@@ -219,5 +223,43 @@ class NetEvaluator:
         x = self.runtime.to_device(torch.from_numpy(planes))
         self.batches += 1
         with self.runtime.autocast():
-            logits, v = self.net(x)
+            logits, v = (self._int8 or self.net)(x)
         return logits.float().cpu().numpy(), value_from_head(v).cpu().numpy()
+
+
+def calibration_positions(net: torch.nn.Module, game, positions: int = 256, games: int = 16,
+                          seed: int = 0) -> list[np.ndarray]:
+    """Planes of positions from `games` games sampled from the net's own policy (fp32), in batches of
+    the live games, until `positions` are collected: the activations int8 calibration should see."""
+    rng = np.random.default_rng(seed)
+    states = [game.initial_state() for _ in range(games)]
+    out: list[np.ndarray] = []
+    n = 0
+    p0 = next(net.parameters(), None)
+    dev = p0.device if p0 is not None else torch.device("cpu")
+    while n < positions:
+        live = [s for s in states if not s.is_terminal()]
+        if not live:
+            states = [game.initial_state() for _ in range(games)]
+            continue
+        planes = np.stack([s.planes() for s in live]).astype(np.float32)
+        out.append(planes)
+        n += len(live)
+        with torch.inference_mode():
+            logits = net(torch.from_numpy(planes).to(dev))[0].float().cpu().numpy().astype(np.float64)
+        nxt = []
+        for s, lg in zip(live, logits):
+            lg = np.where(s.legal_mask(), lg, -np.inf)
+            p = np.exp(lg - lg.max())
+            nxt.append(s.apply(int(rng.choice(len(p), p=p / p.sum()))))
+        states = nxt
+    return out
+
+
+def int8_net(net: torch.nn.Module, game) -> torch.nn.Module:
+    """An int8 quantized copy of a policy/value net for CPU inference (`traincore.quant`), calibrated on
+    256 positions of its own play; it maps planes to (policy logits, value) as the net does."""
+    from traincore.quant import quantize_int8
+    target = getattr(net, "_orig_mod", net)
+    cal = calibration_positions(target, game)
+    return quantize_int8(target, [torch.from_numpy(c) for c in cal], concrete_args={"ownership": False})

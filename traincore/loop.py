@@ -55,6 +55,7 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, batches: Iterable, optimizer: t
     'grad_norm' (when clipping) and 'samples_per_s'.
     """
     runtime = runtime or Runtime.create("cpu")
+    runtime.check_trainable()
     if accumulate < 1:
         raise ValueError(f"accumulate={accumulate}: must be >= 1")
     state = FitState(step=start_step)

@@ -2,13 +2,16 @@
 
 One `Runtime` object carries these choices so that no module reads device flags on its own.
 
-Precision is one choice, `auto` (default), `fp32` or `bf16`:
+Precision is one choice, `auto` (default), `fp32`, `bf16` or `int8`:
 - `auto` picks bf16 autocast on CUDA; on a CPU it picks bf16 autocast with channels_last only when
   torch reports a bf16 matrix unit (AMX tiles or AVX512-BF16, see `cpu_bf16_unit`), and fp32
   otherwise. Without such a unit oneDNN emulates bf16 and runs it several times slower than fp32
   (measured: benchmarks/results/precision-*.json), so `auto` never picks it there.
 - `fp32` forces plain fp32; `bf16` forces bf16 autocast and is refused, with the reason, on a
   device that cannot run it fast.
+- `int8` is for inference on the CPU only (search engines, scoring): the net is quantized after
+  training (`traincore.quant`, int8 weights and activations on the CPU's VNNI unit) where it is used;
+  it is refused on other devices, on CPUs without VNNI, and by the trainers (`Runtime.check_trainable`).
 Weights, optimizer state and checkpoints stay fp32 in every mode; bf16 is autocast only.
 """
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 def cpu_bf16_unit() -> str | None:
@@ -71,8 +74,9 @@ def resolve_device(name: str = "auto") -> torch.device:
 class Runtime:
     """Where and how tensors are computed.
 
-    autocast_dtype: torch.bfloat16 when bf16 autocast is on, None for plain fp32.
-    precision: the precision actually used, 'bf16' or 'fp32'; reason: why it was picked (one line).
+    autocast_dtype: torch.bfloat16 when bf16 autocast is on, None for plain fp32 and int8.
+    precision: the precision actually used, 'bf16', 'fp32' or 'int8' (CPU inference on a quantized copy
+    of the net, made by the evaluator); reason: why it was picked (one line).
     channels_last: NHWC activations and weights (on by default with CPU bf16, where oneDNN wants it).
     compile is honoured only on CUDA (on CPU it costs minutes of compile time for little gain).
     """
@@ -96,6 +100,16 @@ class Runtime:
         precision = (precision or "auto").strip().lower()
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+        if precision == "int8":
+            from traincore.quant import cpu_int8_unit, int8_unavailable_reason
+            if dev.type != "cpu":
+                raise ValueError(f"precision 'int8': CPU inference only, not {dev.type}; use --precision auto "
+                                 "(bf16 on CUDA) or --device cpu")
+            why = int8_unavailable_reason()
+            if why is not None:
+                raise ValueError(f"precision 'int8': {why}; use --precision fp32 or auto")
+            return cls(device=dev, precision="int8", requested=precision,
+                       reason=f"int8 asked for: quantized inference on {cpu_int8_unit()}")
         use_bf16, reason = _choose_bf16(dev, precision, allow_emulated)
         if dev.type == "cuda":
             cl = bool(channels_last)
@@ -111,9 +125,21 @@ class Runtime:
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
+    @property
+    def int8(self) -> bool:
+        """Whether nets run as int8 quantized copies (CPU inference only)."""
+        return self.precision == "int8"
+
+    def check_trainable(self) -> None:
+        """Raise ValueError (one line) where this runtime cannot train: int8 is inference only."""
+        if self.int8:
+            raise ValueError("precision 'int8' is for inference (play, analysis, scoring), not training; "
+                             "train with --precision auto or fp32 and use int8 for the trained net")
+
     def describe(self) -> str:
         """One line for start-up logs, e.g. 'cpu bf16 autocast + channels_last (auto: AMX)'."""
-        what = "bf16 autocast" if self.autocast_dtype is not None else "fp32"
+        what = ("bf16 autocast" if self.autocast_dtype is not None
+                else "int8 (quantized)" if self.int8 else "fp32")
         if self.channels_last:
             what += " + channels_last"
         return f"{self.device} {what} ({self.requested}: {self.reason})"
