@@ -29,12 +29,13 @@ def search_config(cfg: Config) -> SearchConfig:
 
 def make_worker(cfg: Config, worker_id: int, device: str = "cpu", threads: int | None = None) -> SelfPlayWorker:
     """A self-play worker with its own copy of the net (used inside actors and by LocalPool), evaluating
-    at `cfg.run.precision` (bf16 autocast + channels_last where `auto` picks it)."""
+    at `cfg.run.actor_precision` or else `cfg.run.precision` (bf16 autocast + channels_last where `auto`
+    picks it; int8: a quantized copy, rebuilt whenever new weights arrive)."""
     if threads:
         torch.set_num_threads(threads)
     seed = seed_everything(cfg.run.seed, worker_id + 1)
     game = make_game(cfg.game.name, **cfg.game.kwargs())
-    runtime = Runtime.create(device, precision=cfg.run.precision)
+    runtime = Runtime.create(device, precision=cfg.run.actor_precision or cfg.run.precision)
     net = build_net(game, cfg.net.preset, **cfg.net.overrides())
     evaluator = NetEvaluator(net, game, runtime=runtime,
                              cache_size=cfg.selfplay.cache_size, random_symmetry=cfg.selfplay.random_symmetry,

@@ -121,3 +121,22 @@ def test_engine_player_spec_takes_int8():
         assert p.engine.runtime.int8
     finally:
         p.close()
+
+
+@needs_int8
+def test_selfplay_actors_can_play_int8(tmp_path):
+    """run.actor_precision = int8: the actors search on a quantized copy (rebuilt at each new set of
+    weights) while the learner trains in fp32; a bad value is refused by the config."""
+    from pathlib import Path
+
+    from selfplay.config import Config
+    from selfplay.run import Trainer
+    from traincore.config import ConfigError, load_config
+    cfg_path = Path(__file__).resolve().parents[1] / "configs" / "test" / "go9_tiny.toml"
+    cfg = load_config(Config, cfg_path, [f"run.out_dir={tmp_path}", "run.name=r", "run.actor_precision=int8"])
+    t = Trainer(cfg, progress=False)
+    assert t.pool.worker.evaluator.runtime.int8 and not t.learner.runtime.int8
+    s = t.run()
+    assert s.steps == 6 and s.games >= 4
+    with pytest.raises((ConfigError, ValueError), match="actor_precision"):
+        load_config(Config, cfg_path, ["run.actor_precision=int4"])
