@@ -101,10 +101,20 @@ def _export(args) -> int:
         gating = ((state.get("config") or {}).get("eval") or {}).get("gating", False)
         if src.is_dir() and gating and state.get("best_model") is not None:
             state = state["best_model"]   # under eval.gating the run's model is the best net, not the candidate
+        if args.resumable:
+            if src.is_dir():
+                state = mgr.load_latest()
+            if "learner" not in state:
+                raise ValueError(f"{src}: a model file, not a run checkpoint (no optimizer state to keep)")
         net = net_from_state(state)
     except (CheckpointError, ValueError) as e:
         print(f"selfplay export: {e}", file=sys.stderr)
         return 2
+    if args.resumable:
+        slim = {k: v for k, v in state.items() if k != "replay"}
+        out = save_checkpoint(args.out, slim)
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, step {state.get('step', 0)}, no replay buffer)")
+        return 0
     # training aids (Go's pass_after) are not rules: the exported net plays the standard game
     kwargs = {k: v for k, v in state.get("game_kwargs", {}).items() if k != "pass_after"}
     extra = {"runtime": state["runtime"]} if "runtime" in state else {}   # the training precision
@@ -259,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="write just the net of a run (or checkpoint) to a small model file")
     e.add_argument("source", help="a run folder (its newest checkpoint) or a checkpoint file")
     e.add_argument("--out", required=True, help="model file to write, e.g. boardnet/models/connect4.pt")
+    e.add_argument("--resumable", action="store_true",
+                   help="write the whole run checkpoint but its replay buffer (net, optimizer, step, counters, RNG): "
+                        "small enough to commit; `selfplay train --resume` on a folder holding it refills the "
+                        "buffer from new games")
     e.set_defaults(fn=_export)
     tc = sub.add_parser("teach", help="an external engine (GNU Go, Stockfish) plays itself and labels the "
                         "positions: SGF/PGN training records", description=(

@@ -117,7 +117,11 @@ class Trainer:
         if st is None:
             raise FileNotFoundError(f"--resume {self.run_dir}: no checkpoint in {self.ckpt.dir}")
         self.learner.load_state_dict(st["model"], st["learner"])
-        self.buffer.load_state_dict(st["replay"])
+        if "replay" in st:
+            self.buffer.load_state_dict(st["replay"])
+        else:   # a slimmed checkpoint (`selfplay slim`, what campaigns commit): self-play refills the buffer
+            print(f"[selfplay] note: {self.ckpt.dir} holds no replay buffer; it refills from new self-play games "
+                  "before training goes on", flush=True)
         self.counters.update(json.loads(st["counters"]))
         self.eval_history = json.loads(st["eval_history"])
         self.rng.bit_generator.state = json.loads(st["driver_rng"])
@@ -186,7 +190,8 @@ class Trainer:
         t = self.cfg.train
         if self.buffer.total_added < t.min_samples:
             return 0
-        return min(t.total_steps, int(self.buffer.total_added * t.reuse / t.batch_size))
+        # every sample the run has made (the buffer's count, unless it resumed from a slimmed checkpoint)
+        return min(t.total_steps, int(self.counters["samples"] * t.reuse / t.batch_size))
 
     def run(self) -> RunSummary:
         cfg = self.cfg

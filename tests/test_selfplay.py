@@ -259,3 +259,32 @@ def test_ctrl_c_saves_a_checkpoint_and_the_model(tmp_path):
     assert len(ck) == 1 and (tmp_path / "c" / "model.pt").exists()
     from traincore.checkpoint import load_checkpoint
     assert load_checkpoint(ck[0])["step"] >= 1
+
+
+def test_resumable_export_drops_the_replay_buffer_and_resumes(tmp_path):
+    """`selfplay export --resumable`: the run checkpoint without its replay buffer (what a campaign commits);
+    a run folder holding it resumes at its step, refills the buffer from new games and trains on."""
+    import shutil
+
+    from selfplay.cli import main as selfplay_main
+    from selfplay.run import Trainer
+    from traincore.checkpoint import load_checkpoint
+    cfg = load_config(Config, ROOT / "configs" / "test" / "tictactoe_tiny.toml",
+                      [f"run.out_dir={tmp_path}", "run.name=r", "train.total_steps=20", "eval.games=0",
+                       "eval.every_steps=20"])
+    Trainer(cfg, progress=False).run()
+    camp = tmp_path / "camp"
+    (camp / "checkpoints").mkdir(parents=True)
+    shutil.copy(tmp_path / "r" / "config.toml", camp / "config.toml")
+    out = camp / "checkpoints" / "ckpt_000000020.pt"
+    assert selfplay_main(["export", str(tmp_path / "r"), "--out", str(out), "--resumable"]) == 0
+    st = load_checkpoint(out, kind="boardnet")
+    assert "replay" not in st and st["step"] == 20 and "learner" in st
+    assert out.stat().st_size < (tmp_path / "r" / "checkpoints" / "ckpt_000000020.pt").stat().st_size
+    t = Trainer(load_config(Config, camp / "config.toml", ["train.total_steps=26"]), run_dir=camp, resume=True,
+                progress=False)
+    assert t.learner.step == 20 and t.buffer.total_added == 0
+    s = t.run()
+    assert s.steps == 26 and t.buffer.total_added >= cfg.train.min_samples
+    # a model file has no optimizer state to keep
+    assert selfplay_main(["export", str(s.model_path), "--out", str(tmp_path / "x.pt"), "--resumable"]) == 2
