@@ -255,16 +255,26 @@ def gnugo_match_phrase(name: str) -> str:
             f"({100 * f['score']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}])")
 
 
-GO9_MATCHES = ("go9_search1s_vs_gnugo_l10.json", "go9_search1s_vs_gnugo_l1.json", "go9_policy_vs_gnugo_l10.json",
-               "go9_search1s_vs_gnugo_l10_passrule1.json", "go9_stage1_search1s_vs_gnugo_l10.json")
+# each match against GNU Go quoted by the go9 card and docs, with the model file that played it
+GO9_MATCHES = {
+    "go9_search1s_int8_vs_gnugo_l10.json": "boardnet/models/go9.pt",
+    "go9_search1s_fp32_vs_gnugo_l10.json": "boardnet/models/go9.pt",
+    "go9_stage2_search1s_int8_vs_gnugo_l10.json": "campaigns/go9-sl/stage2_model.pt",
+    "go9_search1s_vs_gnugo_l10.json": "campaigns/go9-sl/stage2_model.pt",
+    "go9_search1s_vs_gnugo_l1.json": "campaigns/go9-sl/stage2_model.pt",
+    "go9_policy_vs_gnugo_l10.json": "campaigns/go9-sl/stage2_model.pt",
+    "go9_search1s_vs_gnugo_l10_passrule1.json": "campaigns/go9-sl/stage2_model.pt",
+    "go9_stage1_search1s_vs_gnugo_l10.json": "campaigns/go9-sl/stage1_model.pt",
+}
 
 
 def test_go9_card_and_docs_quote_the_gnugo_matches():
-    """The go9 card and docs/benchmarks.md quote each match against GNU Go as its results file has it, and the
-    matches were played by the shipped file (the stage-1 row by the stage-1 model kept in the campaign)."""
+    """The go9 card and docs/benchmarks.md quote each match against GNU Go as its results file has it, and each
+    match was played by the model file it is attributed to (the shipped net, or an earlier stage kept in the
+    campaign)."""
     card, docs = text("boardnet/models/go9.md"), text("docs/benchmarks.md")
     ship = sha256_of("boardnet/models/go9.pt")
-    for name in GO9_MATCHES:
+    for name, model in GO9_MATCHES.items():
         d = load(f"benchmarks/results/{name}")
         phrase = gnugo_match_phrase(name)
         assert phrase in card and name in card, (name, phrase)
@@ -272,10 +282,10 @@ def test_go9_card_and_docs_quote_the_gnugo_matches():
         s = d["settings"]
         assert (s["board"], s["komi"], s["games"]) == (9, 7.0, 40) and s["openings"], name
         assert d["figures"]["errors"] == 0, name
-        model = "campaigns/go9-sl/stage1_model.pt" if "stage1" in name else "boardnet/models/go9.pt"
         assert d["models"][0]["sha256"] == sha256_of(model), name
+        assert ("int8" in name) == ("precision=int8" in s["our_spec"]), name
     assert sha256_of("campaigns/go9-sl/model.pt") == ship
-    t = load("benchmarks/results/go9_sl_test.json")["figures"]
+    t = load("benchmarks/results/go9_sl3_test.json")["figures"]
     assert f"top-1 {100 * t['top1']:.1f} %, top-3 {100 * t['top3']:.1f} %, value MSE {t['value_mse']:.3f}" in card
 
 
