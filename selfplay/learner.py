@@ -62,16 +62,27 @@ def ownership_loss_per_sample(logits: torch.Tensor, own: torch.Tensor) -> torch.
     return F.binary_cross_entropy_with_logits(2.0 * logits.float(), target, reduction="none").flatten(1).mean(1)
 
 
+def forward_heads(net, batch):
+    """(policy logits, value output, ownership logits or None) for the planes `batch[0]`, fp32; the ownership
+    head runs when the batch carries its targets (six entries: ..., own [B,H,W], own mask [B])."""
+    if len(batch) == 6:
+        logits, v, own_logits = net(batch[0], ownership=True)
+    else:
+        (logits, v), own_logits = net(batch[0]), None
+    return logits.float(), v.float(), own_logits
+
+
+def masked_ownership_loss(own_logits: torch.Tensor, batch) -> torch.Tensor:
+    """Mean per-sample ownership cross-entropy over the samples whose mask (`batch[5]`) is set."""
+    own, mask = batch[4], batch[5]
+    return (ownership_loss_per_sample(own_logits, own) * mask).sum() / mask.sum().clamp_min(1.0)
+
+
 def policy_value_loss(net, batch, q_weight: float = 0.0, ownership_weight: float = 1.0):
     """batch = (planes [B,C,H,W], pi [B,A], z [B], q [B][, own [B,H,W] int8, own mask [B]]) tensors ->
     (loss, metrics); the ownership terms train a net's ownership head."""
-    x, pi, z, q = batch[:4]
-    own_on = len(batch) == 6
-    if own_on:
-        logits, v, own_logits = net(x, ownership=True)
-    else:
-        logits, v = net(x)
-    logits, v = logits.float(), v.float()
+    _, pi, z, q = batch[:4]
+    logits, v, own_logits = forward_heads(net, batch)
     target = (1.0 - q_weight) * z + q_weight * q
     policy_loss = -(pi * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
     value_loss = value_loss_per_sample(v, target).mean()
@@ -82,9 +93,8 @@ def policy_value_loss(net, batch, q_weight: float = 0.0, ownership_weight: float
         v_scalar = v
     loss = policy_loss + value_loss
     extra = {}
-    if own_on:
-        o, om = batch[4], batch[5]
-        own_loss = (ownership_loss_per_sample(own_logits, o) * om).sum() / om.sum().clamp_min(1.0)
+    if own_logits is not None:
+        own_loss = masked_ownership_loss(own_logits, batch)
         loss = loss + ownership_weight * own_loss
         extra["ownership_loss"] = own_loss.item()
     with torch.no_grad():

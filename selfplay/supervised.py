@@ -42,7 +42,7 @@ from boardnet.games.base import Game
 from boardnet.nets import build_net, model_state, net_from_state
 from boardnet.records.read import GameRecord, ReadReport, read_records
 from selfplay.config import GameSettings, NetSettings
-from selfplay.learner import augment, ownership_loss_per_sample, value_loss_per_sample
+from selfplay.learner import augment, forward_heads, masked_ownership_loss, value_loss_per_sample
 from traincore.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
 from traincore.config import config_to_dict, save_config
 from traincore.loop import fit
@@ -353,20 +353,14 @@ def augment_actions(game: Game, planes: np.ndarray, actions: np.ndarray, rng: np
 def sl_loss(net, batch, value_weight: float, ownership_weight: float = 0.0):
     """batch = (planes [B,C,H,W], actions [B] int64, z [B], value mask [B][, ownership [B,H,W] int8,
     ownership mask [B]]) -> (loss, metrics). The ownership terms train a net's ownership head."""
-    x, a, z, m = batch[:4]
-    own_on = len(batch) == 6
-    if own_on:
-        logits, v, own_logits = net(x, ownership=True)
-    else:
-        logits, v = net(x)
-    logits, v = logits.float(), v.float()
+    _, a, z, m = batch[:4]
+    logits, v, own_logits = forward_heads(net, batch)
     policy_loss = F.cross_entropy(logits, a)
     value_loss = (value_loss_per_sample(v, z) * m).sum() / m.sum().clamp_min(1.0)
     loss = policy_loss + value_weight * value_loss
     metrics = {}
-    if own_on:
-        o, om = batch[4], batch[5]
-        own_loss = (ownership_loss_per_sample(own_logits, o) * om).sum() / om.sum().clamp_min(1.0)
+    if own_logits is not None:
+        own_loss = masked_ownership_loss(own_logits, batch)
         loss = loss + ownership_weight * own_loss
         metrics["ownership_loss"] = own_loss.item()
     with torch.no_grad():

@@ -352,7 +352,7 @@ def test_a_symmetry_moves_the_ownership_target_with_the_stones():
 
 
 def test_ownership_loss_golden_values():
-    from selfplay.supervised import ownership_loss_per_sample
+    from selfplay.learner import ownership_loss_per_sample
     logits = torch.tensor([[[0.0, 10.0], [-10.0, 0.0]]])
     own = torch.tensor([[[0, 1], [-1, 1]]], dtype=torch.int8)
     # points: (x=0, t=1/2) ln 2; (x=10, t=1) ~0; (x=-10, t=0) ~0; (x=0, t=1) ln 2
