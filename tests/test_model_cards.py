@@ -259,6 +259,8 @@ def gnugo_match_phrase(name: str) -> str:
 GO9_MATCHES = {
     "go9_search1s_int8_vs_gnugo_l10.json": "boardnet/models/go9.pt",
     "go9_search1s_fp32_vs_gnugo_l10.json": "boardnet/models/go9.pt",
+    "go9_search1s_int8_vs_gnugo_l1.json": "boardnet/models/go9.pt",
+    "go9_rl400_search1s_int8_vs_gnugo_l10.json": "campaigns/go9-rl/model.pt",
     "go9_stage2_search1s_int8_vs_gnugo_l10.json": "campaigns/go9-sl/stage2_model.pt",
     "go9_search1s_vs_gnugo_l10.json": "campaigns/go9-sl/stage2_model.pt",
     "go9_search1s_vs_gnugo_l1.json": "campaigns/go9-sl/stage2_model.pt",
