@@ -314,7 +314,22 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "fn", None):
         p.print_help()
         return 0
+    _terminate_as_interrupt()
     return args.fn(args)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (`kill`, a batch scheduler, the end of a session) takes the Ctrl-C path, which keeps the work
+    (train, supervised: a checkpoint and model.pt; teach: the games written so far). Background jobs of a
+    non-interactive shell ignore SIGINT, so SIGTERM is how they are stopped. Main thread only."""
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 if __name__ == "__main__":

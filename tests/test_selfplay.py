@@ -229,7 +229,9 @@ def test_tiny_runs_for_every_game(tmp_path, name):
     assert records.count(marker) == s.games
 
 
-def test_ctrl_c_saves_a_checkpoint_and_the_model(tmp_path):
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_saves_a_checkpoint_and_the_model(tmp_path, sig):
+    """Ctrl-C, and SIGTERM (how a background job is stopped), keep the work: a checkpoint and model.pt."""
     import os
     import signal
     import subprocess
@@ -246,13 +248,13 @@ def test_ctrl_c_saves_a_checkpoint_and_the_model(tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline and not (metrics.exists() and '"tag": "train"' in metrics.read_text()):
         time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, sig))
     try:
         _, err = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:
         proc.kill()
         _, err = proc.communicate()
-        pytest.fail(f"no exit 300 s after SIGINT; stderr: {err[-2000:]}")
+        pytest.fail(f"no exit 300 s after {sig}; stderr: {err[-2000:]}")
     assert proc.returncode == 130, err
     assert "resume with: selfplay train --resume" in err
     ck = list((tmp_path / "c" / "checkpoints").glob("ckpt_*.pt"))
