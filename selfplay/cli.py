@@ -98,14 +98,13 @@ def _export(args) -> int:
                 raise CheckpointError(f"{src}: no checkpoints")
         else:
             state = load_checkpoint(src, kind="boardnet")
-        gating = ((state.get("config") or {}).get("eval") or {}).get("gating", False)
-        if src.is_dir() and gating and state.get("best_model") is not None:
-            state = state["best_model"]   # under eval.gating the run's model is the best net, not the candidate
         if args.resumable:
-            if src.is_dir():
-                state = mgr.load_latest()
             if "learner" not in state:
                 raise ValueError(f"{src}: a model file, not a run checkpoint (no optimizer state to keep)")
+        else:
+            gating = ((state.get("config") or {}).get("eval") or {}).get("gating", False)
+            if src.is_dir() and gating and state.get("best_model") is not None:
+                state = state["best_model"]   # under eval.gating the run's model is the best net, not the candidate
         net = net_from_state(state)
     except (CheckpointError, ValueError) as e:
         print(f"selfplay export: {e}", file=sys.stderr)

@@ -119,7 +119,7 @@ class Trainer:
         self.learner.load_state_dict(st["model"], st["learner"])
         if "replay" in st:
             self.buffer.load_state_dict(st["replay"])
-        else:   # a slimmed checkpoint (`selfplay slim`, what campaigns commit): self-play refills the buffer
+        else:   # a checkpoint without it (`selfplay export --resumable`, what campaigns commit): self-play refills the buffer
             print(f"[selfplay] note: {self.ckpt.dir} holds no replay buffer; it refills from new self-play games "
                   "before training goes on", flush=True)
         self.counters.update(json.loads(st["counters"]))

@@ -389,17 +389,22 @@ class GoState:
         """Tromp-Taylor owner of every point, int8 `[N, N]` laid out as `board()`: +1 Black (a black stone,
         or an empty point whose region reaches black stones only), -1 White, 0 neither (dame). Its sum is
         `score() + komi`; self-play trains an ownership head on it at the end of a game."""
-        g = self.game
         b, w = self._b, self._w
         for region, border in self._empty_regions():
             if border & b and not border & w:
                 b |= region
             elif border & w and not border & b:
                 w |= region
+        black, white = self._points(b, w)
+        return black - white
+
+    def _points(self, b: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """Two bitboards as int8 0/1 `[N, N]` arrays laid out as `board()`."""
+        g = self.game
         nb = g._plane_bytes
         raw = np.frombuffer(b.to_bytes(nb, "little") + w.to_bytes(nb, "little"), np.uint8).reshape(2, nb)
         bits = np.unpackbits(raw, axis=1, count=g._nn, bitorder="little").astype(np.int8)
-        return (bits[0] - bits[1]).reshape(g.n, g.n)
+        return bits[0].reshape(g.n, g.n), bits[1].reshape(g.n, g.n)
 
     def _empty_regions(self):
         """(region, border) bitboards for each connected region of empty points; border = the stones
@@ -433,12 +438,8 @@ class GoState:
 
     def board(self) -> np.ndarray:
         """int8 `[N, N]`, row 0 = top row (GTP row N): 0 empty, 1 black, 2 white."""
-        g = self.game
-        nb = g._plane_bytes
-        raw = np.frombuffer(self._b.to_bytes(nb, "little") + self._w.to_bytes(nb, "little"),
-                            np.uint8).reshape(2, nb)
-        bits = np.unpackbits(raw, axis=1, count=g._nn, bitorder="little").astype(np.int8)
-        return (bits[0] + 2 * bits[1]).reshape(g.n, g.n)
+        black, white = self._points(self._b, self._w)
+        return black + 2 * white
 
     def ascii(self) -> str:
         """Board drawing: 'X' black, 'O' white, '.' empty, GTP coordinates round the edge."""
