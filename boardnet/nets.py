@@ -9,6 +9,12 @@ optional squeeze-excitation (scale and bias, as in Leela Chess Zero) and KataGo-
 pooling bias blocks (mean and max over the board feed a bias for every channel, which lets a
 convolutional net see the whole board, e.g. for Go's whole-board fights or chess's long lines).
 
+The policy head is AlphaZero Go's (a 1x1 conv to `policy_channels` planes, then a fully connected layer to
+every action) unless `policy_planes` is set: then it is AlphaZero chess's convolutional head (a 3x3 conv, then
+a 1x1 conv to `policy_planes` planes read as the logits), for games whose actions are laid out as
+`[policy_planes, H, W]` aligned with the input planes (chess: 73 x 8 x 8). A fully connected head from two
+planes must squeeze 4,672 chess moves through 128 numbers; the convolutional one keeps each move at its square.
+
 An optional ownership head (KataGo's auxiliary target: who owns each point when the game ends) gives
 Go's value head 81-361 labels per position to learn from instead of one result; only training reads it.
 
@@ -47,6 +53,7 @@ class NetConfig:
     se_ratio: int = 0            # squeeze-excitation reduction ratio; 0 = off
     global_pool_every: int = 0   # every k-th residual block gets a global pooling bias; 0 = off
     policy_channels: int = 2
+    policy_planes: int = 0       # > 0: convolutional policy head, actions laid out [policy_planes, H, W]
     value_channels: int = 1
     value_hidden: int = 128
     value_head: str = "scalar"   # "scalar" (tanh) or "wdl" (3 logits)
@@ -64,6 +71,13 @@ class NetConfig:
         if self.se_ratio < 0 or self.global_pool_every < 0:
             raise ValueError(f"net config se_ratio={self.se_ratio}, global_pool_every="
                              f"{self.global_pool_every}: must be >= 0")
+        if isinstance(self.policy_planes, bool) or not isinstance(self.policy_planes, int) \
+                or self.policy_planes < 0:
+            raise ValueError(f"net config policy_planes={self.policy_planes!r}: must be an integer >= 0")
+        if self.policy_planes and self.policy_planes * self.height * self.width != self.action_size:
+            raise ValueError(f"net config policy_planes={self.policy_planes}: {self.policy_planes} x "
+                             f"{self.height} x {self.width} != action_size {self.action_size} (a convolutional "
+                             "policy head needs actions laid out as [planes, H, W])")
         if self.value_head not in VALUE_HEADS:
             raise ValueError(f"net config value_head={self.value_head!r}: choose one of {VALUE_HEADS}")
 
@@ -161,9 +175,14 @@ class PolicyValueNet(nn.Module):
         self.tower = nn.Sequential(*[ResidualBlock(c, config.se_ratio, bool(k) and i % k == k - 1)
                                      for i in range(config.blocks)])
         pc, vc = config.policy_channels, config.value_channels
-        self.policy_conv = nn.Sequential(nn.Conv2d(c, pc, 1, bias=False), nn.BatchNorm2d(pc),
-                                         nn.ReLU(inplace=True))
-        self.policy_fc = nn.Linear(pc * hw, config.action_size)
+        if config.policy_planes:
+            self.policy_conv = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c),
+                                             nn.ReLU(inplace=True), nn.Conv2d(c, config.policy_planes, 1))
+            self.policy_fc = None
+        else:
+            self.policy_conv = nn.Sequential(nn.Conv2d(c, pc, 1, bias=False), nn.BatchNorm2d(pc),
+                                             nn.ReLU(inplace=True))
+            self.policy_fc = nn.Linear(pc * hw, config.action_size)
         self.value_conv = nn.Sequential(nn.Conv2d(c, vc, 1, bias=False), nn.BatchNorm2d(vc),
                                         nn.ReLU(inplace=True))
         # With global pooling the value head reads pooled features, so it does not depend on the
@@ -184,7 +203,9 @@ class PolicyValueNet(nn.Module):
             if self.ownership_conv is None:
                 raise ValueError("this net has no ownership head (net config ownership=false)")
             own = self.ownership_conv(x).squeeze(1)
-        policy = self.policy_fc(torch.flatten(self.policy_conv(x), 1))
+        policy = torch.flatten(self.policy_conv(x), 1)
+        if self.policy_fc is not None:
+            policy = self.policy_fc(policy)
         v = self.value_conv(x)
         if self._value_pooled:
             v = torch.cat([v.mean(dim=(2, 3)), v.amax(dim=(2, 3))], dim=1)

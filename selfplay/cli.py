@@ -216,8 +216,8 @@ def _teach(args) -> int:
         print(f"selfplay teach: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\nselfplay teach: interrupted; finished games are kept in {args.out}; rerun the same "
-              "command to play the rest", file=sys.stderr)
+        print(f"\nselfplay teach: interrupted; finished games are kept (and summarised in "
+              f"teach-summary.json) in {args.out}; rerun the same command to play the rest", file=sys.stderr)
         return 130
     r = summary["this_run"]
     print(f"{summary['engine']}: {r['games']} games ({r['positions']:,} labelled positions) this run, "

@@ -28,6 +28,7 @@ class NetSettings:
     value_head: str = "scalar"        # "scalar" (tanh) or "wdl"
     value_channels: int = 0           # 0: the preset's (1); more channels keep the value head from dying
     value_pool: bool = False          # value head on mean+max pooled channels (KataGo-style)
+    policy_planes: int = 0            # > 0: convolutional policy head over [planes, H, W] actions (chess: 73)
     ownership: bool = False           # auxiliary ownership head (Go; supervised training learns the records'
                                       # final-status marks, self-play the final Tromp-Taylor owner)
 
@@ -40,6 +41,8 @@ class NetSettings:
             kw["value_pool"] = True
         if self.ownership:
             kw["ownership"] = True
+        if self.policy_planes:
+            kw["policy_planes"] = self.policy_planes
         return kw
 
 

@@ -523,7 +523,9 @@ def teach(cfg, games: int, out: str | os.PathLike, *, workers: int | None = None
           notice: Callable[[str], None] | None = None) -> dict:
     """Play teacher games 0..games-1 into `out` (those already there are kept), with `workers`
     processes (default: the cores this process may use). Returns the summary written to
-    `out/teach-summary.json`; raises TeachError for a missing engine or a bad command or folder."""
+    `out/teach-summary.json`; raises TeachError for a missing engine or a bad command or folder.
+    Ctrl-C (KeyboardInterrupt) keeps the finished games, writes their summary (`"interrupted": true`)
+    and re-raises."""
     out = Path(out)
     probe = make_teacher(cfg)   # a missing or broken engine fails here, once, with its reason
     try:
@@ -569,6 +571,7 @@ def _teach_locked(cfg, games, out, workers, progress, notice, probe) -> dict:
                desc=f"teach {cfg.kind}")
     rows: list[dict] = []
     t0 = time.perf_counter()
+    interrupted = False
     try:
         if workers == 1:
             global _TEACHER
@@ -587,6 +590,8 @@ def _teach_locked(cfg, games, out, workers, progress, notice, probe) -> dict:
                 for r in pool.imap_unordered(_play_one, [(cfg, str(out), i) for i in todo]):
                     rows.append(r)
                     bar.update(1)
+    except KeyboardInterrupt:   # Ctrl-C or SIGTERM: the games finished so far are kept and summarised
+        interrupted = True
     finally:
         bar.close()
     wall = time.perf_counter() - t0
@@ -604,7 +609,11 @@ def _teach_locked(cfg, games, out, workers, progress, notice, probe) -> dict:
                             "positions_per_cpu_s": round(positions / cpu, 3) if cpu > 0 else None,
                             "positions_per_wall_s": round(positions / wall, 3) if wall > 0 else None},
                "errors": [[r["index"], r["error"]] for r in failed[:50]]}
+    if interrupted:
+        summary["interrupted"] = True
     _atomic_write(out / SUMMARY_FILE, json.dumps(summary, indent=1) + "\n")
+    if interrupted:
+        raise KeyboardInterrupt
     if failed and notice is not None:
         notice(f"{len(failed)} game(s) failed (rerun the same command to redo them); first: "
                f"game {failed[0]['index']}: {failed[0]['error']}")

@@ -101,3 +101,46 @@ def test_checkpoint_round_trip(c4, tmp_path):
         net_from_state(dict(d, schema_version=99))
     with pytest.raises(ValueError, match="reserved"):
         model_state(net, "connect4", model=1)
+
+
+def test_convolutional_policy_head_keeps_each_move_at_its_square():
+    """policy_planes: AlphaZero chess's head. The logit of action `plane * 64 + square` may depend only on
+    the trunk's features around that square (a 3x3 then a 1x1 conv), which a fully connected head breaks."""
+    chess = make_game("chess")
+    net = build_net(chess, "b1c16", policy_planes=73, value_head="wdl").eval()
+    assert net.policy_fc is None
+    c, h, w = chess.obs_shape
+    pc = 16 * 16 * 9 + 2 * 16 + 16 * 73 + 73   # 3x3 conv, batch norm, 1x1 conv with bias
+    assert count_parameters(net) - count_parameters(build_net(chess, "b0c16", policy_planes=73,
+                                                              value_head="wdl")) == 2 * 16 * 16 * 9 + 64
+    no_head = count_parameters(net) - pc
+    fc = build_net(chess, "b1c16", value_head="wdl")
+    assert count_parameters(fc) - (16 * 2 + 4 + 2 * 64 * 4672 + 4672) == no_head
+    # flatten order is [plane, row, col]: changing one input square leaves the logits of squares beyond
+    # the receptive field alone
+    x = torch.zeros(1, c, h, w)
+    y = x.clone()
+    y[0, 0, 0, 0] = 1.0   # a1; stem, one block (two convs) and the head's 3x3: 4 squares each way
+    with torch.inference_mode():
+        pa, pb = net(x)[0].view(73, 8, 8), net(y)[0].view(73, 8, 8)
+    assert not torch.equal(pa[:, 0, 0], pb[:, 0, 0])
+    torch.testing.assert_close(pa[:, 5:, :], pb[:, 5:, :], rtol=0, atol=0)
+    torch.testing.assert_close(pa[:, :, 5:], pb[:, :, 5:], rtol=0, atol=0)
+    # configs that cannot lay actions out as planes are refused
+    with pytest.raises(ValueError, match="policy_planes=72: 72 x 8 x 8 != action_size 4672"):
+        net_config(chess, "b2c16", policy_planes=72)
+    with pytest.raises(ValueError, match="policy_planes"):
+        net_config(chess, "b2c16", policy_planes=-1)
+    # checkpoints round-trip the head
+    back = net_from_state(model_state(net, "chess"))
+    with torch.inference_mode():
+        torch.testing.assert_close(back(y)[0], net(y)[0], rtol=0, atol=0)
+
+
+def test_policy_planes_reach_the_net_from_a_run_config():
+    from selfplay.config import NetSettings
+
+    kw = NetSettings(preset="b1c8", value_head="wdl", policy_planes=73).overrides()
+    assert kw["policy_planes"] == 73
+    assert build_net(make_game("chess"), "b1c8", **kw).policy_fc is None
+    assert "policy_planes" not in NetSettings(preset="b1c8").overrides()

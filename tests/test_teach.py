@@ -188,3 +188,30 @@ def test_chess_bad_engine_command_is_one_line(tmp_path, capsys):
                "--out", str(tmp_path / "x"), "--quiet"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "did not start a UCI engine" in err
+
+
+@external
+def test_interrupted_teacher_run_keeps_and_summarises_its_games(tmp_path, capsys, monkeypatch):
+    """Ctrl-C (or SIGTERM, which the CLI turns into Ctrl-C) after two games: both are kept, the summary
+    counts them and says the run was interrupted, and a rerun plays only the rest."""
+    need("gnugo")
+    import selfplay.teach as teach_mod
+
+    real, calls = teach_mod._play_one, []
+
+    def play_then_interrupt(job):
+        calls.append(job[2])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(job)
+
+    monkeypatch.setattr(teach_mod, "_play_one", play_then_interrupt)
+    assert teach_go(tmp_path, 4, "--workers", "1") == 130
+    assert "interrupted; finished games are kept" in capsys.readouterr().err
+    summary = json.loads((tmp_path / SUMMARY_FILE).read_text())
+    assert summary["interrupted"] is True and summary["this_run"]["games"] == 2
+    assert summary["games_in_folder"] == 2 and summary["this_run"]["positions"] > 0
+    monkeypatch.setattr(teach_mod, "_play_one", real)
+    assert teach_go(tmp_path, 4) == 0
+    summary = json.loads((tmp_path / SUMMARY_FILE).read_text())
+    assert "interrupted" not in summary and summary["this_run"]["games"] == 2 and summary["games_in_folder"] == 4
