@@ -167,8 +167,6 @@ def test_screen_card_casf_and_regression_figures():
     assert f"| (pose model {POSE}, for reference) | 130 | {ci(pose['affinity']['pearson'])} |" in t
     r = casf[SCREEN]["affinity"]["pearson"]["value"]
     assert f"affinity R {r:.3f} (pose model {pose['affinity']['pearson']['value']:.3f}" in t
-    sub = load("benchmarks/results/shipped_models.json")["figures"]["atomgrid_fabp4_subset"]
-    assert f"it ranks at AUC {sub['roc_auc']:.3f} (`benchmarks/results/shipped_models.json`" in t
 
 
 DUDE_TEMPLATE = {t: f"benchmarks/results/atomgrid_evaluate-dude-{t}-template-{SCREEN}.json" for t in ("fabp4", "inha")}
@@ -229,20 +227,22 @@ def test_boardnet_cards_shipped_model_figures():
     chess = text("boardnet/models/chess.md")
     ahead = [x["value"] * (1 if x["to_move"] == x["winner"] else -1) for x in f["chess_values"].values()]
     assert f"a queen up is {min(ahead):+.2f} to {max(ahead):+.2f} for the side that is ahead" in chess
-    m = load("benchmarks/results/arena-chess-sl-vs-stockfish1350.json")["figures"]
+    m = load("benchmarks/results/arena-chess-sl4-vs-stockfish1350.json")["figures"]
     lo, hi = m["score_a_95"]
-    assert (f"**{m['wins_a']} win, {m['draws']} draws, {m['losses_a']} losses in {m['games']} games "
+    assert (f"**{m['wins_a']} wins, {m['draws']} draws, {m['losses_a']} losses in {m['games']} games "
             f"({100 * m['score_a']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]") in chess
-    t = load("benchmarks/results/chess_sl_test.json")["figures"]
+    old = load("benchmarks/results/arena-chess-sl-vs-stockfish1350.json")["figures"]
+    assert f"The previous net scored {old['wins_a']} of {old['games']} in the same match" in chess
+    t = load("benchmarks/results/chess_sl4_test.json")["figures"]
+    assert t["games"] == 445 and t["split"] == "test"
     assert f"top-1 {100 * t['top1']:.1f} %, top-3 {100 * t['top3']:.1f} %, value MSE {t['value_mse']:.3f}" in chess
-    plies = [g["plies"] for g in load("benchmarks/results/arena-chess-sl-vs-stockfish1350.json")["games"]]
-    assert f"ended in {min(plies)} to {max(plies)} plies, all but one lost" in chess
-    # training hours of the three stages, from their committed curves
-    hours = [load(f"benchmarks/results/chess_sl_stage{i}_curve.json")["figures"]["last_train"]["hours"] for i in (1, 2, 3)]
-    assert (f"{sum(hours):.2f} CPU-hours of training ({' + '.join(f'{h:.2f}' for h in hours)}; "
-            f"the stage curves below)") in chess
-    for i in (1, 2, 3):
-        assert f"chess_sl_stage{i}_curve.json" in chess
+    o = load("benchmarks/results/chess_sl3_on_sl4_test.json")["figures"]
+    assert f"top-1 {100 * o['top1']:.1f} %, top-3 {100 * o['top3']:.1f} %, value MSE {o['value_mse']:.3f}" in chess
+    hours = load("benchmarks/results/chess_sl4_curve.json")["figures"]["last_train"]["hours"]
+    assert f"{hours:.2f} CPU-hours of training (`benchmarks/results/chess_sl4_curve.json`)" in chess
+    q = load("benchmarks/results/int8_chess_sl4.json")["figures"]["rows"][0]
+    assert (f"search {q['search']['fp32_nps']} -> {q['search']['int8_nps']:,} nodes/s ({q['search']['ratio']:.2f}x)"
+            in chess)
 
 
 def gnugo_match_phrase(name: str) -> str:
@@ -326,3 +326,68 @@ def test_docs_have_no_untraced_table(doc):
     """docs/benchmarks.md and the README cite a results file for every table; untraced ones were withdrawn."""
     assert UNTRACED not in text(doc).lower()
     assert "benchmarks/results/" in text(doc)
+
+
+DEKOIS = "ag-atomnet-c16-l3-g16r15-dekois"
+CROSSVAL_LABELS = {"model": "this model (receptor + ligand)", "ligand_only": "its ligand-only twin",
+                   "heavy_atoms": "heavy-atom count", "fp_max_tanimoto": "max Tanimoto to training actives",
+                   "vina": "Vina score_only of the same pose",
+                   "vina_local": "Vina after a local optimisation of that pose"}
+
+
+def crossval_rows(path: str, order: list[str]) -> list[str]:
+    fig = load(path)["figures"]
+    t = {r["target"]: r for r in fig["targets"]}
+    assert sorted(t) == sorted(order)
+    rows = []
+    for m, label in CROSSVAL_LABELS.items():
+        cells = " | ".join(f"{ci(t[x]['methods'][m]['roc_auc'])} | {t[x]['methods'][m]['ef1']['value']:.1f} / "
+                           f"{t[x]['methods'][m]['ef5']['value']:.1f}" for x in order)
+        rows.append(f"| {label} | {cells} | {fig['mean'][m]['roc_auc']['value']:.3f} | {fig['mean'][m]['ef1']['value']:.1f} |")
+    return rows
+
+
+def test_dekois_card_validation_final_cv_and_casf():
+    """The default screening model's card (issue 17): validation and final-test tables of the shipped bytes, the
+    cross-target means of its recipe, CASF-2016 rows and the regression subset."""
+    t = text(f"atomgrid/models/{DEKOIS}.md")
+    import atomgrid
+    assert atomgrid.DEFAULT_MODEL == DEKOIS and atomgrid.LIGAND_ONLY_MODEL == DEKOIS + "-ligonly"
+    val = f"benchmarks/results/atomgrid_crossval-validation-{DEKOIS}.json"
+    fin = f"benchmarks/results/atomgrid_crossval-final-{DEKOIS}.json"
+    sha = sha256_of(f"atomgrid/models/{DEKOIS}.pt")
+    for f, split, order in ((val, "validation", ["PDE4B", "PDE5"]), (fin, "final", ["INHA", "dude:inha", "dude:fabp4"])):
+        d = load(f)
+        assert d["figures"]["split"] == split and f in t
+        assert {r["model_sha256"] for r in d["figures"]["targets"]} == {sha}
+        assert not any(r["screen_data_family"] for r in d["figures"]["targets"])   # never trained on their families
+        for row in crossval_rows(f, order):
+            assert row in t, row
+    # the decision record (run folder's file, same weights) gave the same model figures on validation
+    dec = load("benchmarks/results/atomgrid_crossval-validation-ag-cv5k-c16-l3-g16r15.json")["figures"]
+    assert dec["mean"]["model"]["roc_auc"] == load(val)["figures"]["mean"]["model"]["roc_auc"]
+    assert f"mean AUC {dec['mean']['model']['roc_auc']['value']:.3f}" in t
+    cv = load("benchmarks/results/atomgrid_crossval-cv-ag-cv5k-c16-l3-g16r15.json")["figures"]
+    old = load("benchmarks/results/atomgrid_crossval-cv-ag-cv-c16-l3-g16r15.json")["figures"]
+    n = len(cv["targets"])
+    for m in CROSSVAL_LABELS:
+        a = cv["mean"][m]
+        k = sum(r["methods"][m]["roc_auc"]["value"] >= 0.8 for r in cv["targets"])
+        assert (f"| {ci(a['roc_auc'])} | {a['ef1']['value']:.2f} | {a['ef5']['value']:.2f} | {a['bedroc80']['value']:.3f} | "
+                f"{k} / {n} | {old['mean'][m]['roc_auc']['value']:.3f} |") in t, m
+    casf = by_name(f"benchmarks/results/atomgrid_evaluate-casf2016-{DEKOIS}.json")
+    assert casf_row(casf[DEKOIS], DEKOIS) in t
+    assert casf_row(casf[DEKOIS + "-ligonly"], DEKOIS + "-ligonly (ligand-only)") in t
+    sub = load("benchmarks/results/shipped_models.json")["figures"]["atomgrid_fabp4_subset"]
+    assert sub["model"] == DEKOIS and f"it ranks at AUC {sub['roc_auc']:.3f} (`benchmarks/results/shipped_models.json`" in t
+
+
+def test_dekois_ligonly_card_figures():
+    t = text(f"atomgrid/models/{DEKOIS}-ligonly.md")
+    casf = by_name(f"benchmarks/results/atomgrid_evaluate-casf2016-{DEKOIS}.json")
+    val = load(f"benchmarks/results/atomgrid_crossval-validation-{DEKOIS}.json")["figures"]["mean"]
+    fin = load(f"benchmarks/results/atomgrid_crossval-final-{DEKOIS}.json")["figures"]["mean"]
+    for name, key in ((DEKOIS, "model"), (DEKOIS + "-ligonly", "ligand_only")):
+        a = casf[name]["affinity"]
+        assert (f"| {name} | {ci(a['pearson'])} | {a['rmse']['value']:.3f} | {casf[name]['pose_auc']['value']:.3f} | "
+                f"{val[key]['roc_auc']['value']:.3f} | {fin[key]['roc_auc']['value']:.3f} |") in t, name
