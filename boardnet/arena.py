@@ -13,6 +13,7 @@ error game with the reason, its worker's players are rebuilt, and the match goes
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -306,6 +307,9 @@ _PROC_PAIR: _Pair | None = None
 def _proc_init(make_a, make_b) -> None:
     global _PROC_PAIR
     _PROC_PAIR = _Pair(make_a, make_b)
+    # A worker process exits through multiprocessing's finalizers, not atexit; a UCI/GTP player left open keeps
+    # its reader thread alive, and the pool (and so the whole match) would wait for that worker forever.
+    multiprocessing.util.Finalize(None, _PROC_PAIR.close, exitpriority=10)
 
 
 def _proc_game(game, i, openings, max_plies, keep_going, finish):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from boardnet.cli import main
 
 
@@ -36,3 +38,24 @@ def test_arena_processes_play_every_game_with_the_same_colours_as_threads(tmp_pa
     assert [g["index"] for g in p["games"]] == [0, 1, 2, 3]
     assert [g["a_first"] for g in p["games"]] == [g["a_first"] for g in t["games"]]
     assert p["figures"]["games"] == 4 and not p["figures"]["errors"]
+
+
+@pytest.mark.external
+def test_arena_processes_with_an_engine_program_finish(tmp_path):
+    """A UCI player in a worker process keeps a reader thread; unless the worker closes its players on exit the
+    pool waits for it forever after the last game (a 20-game match against Stockfish hung there; its games were
+    all played). The match must end and write its results."""
+    import subprocess
+    import sys
+
+    from boardnet.players import find_program
+    sf = find_program("stockfish")
+    if sf is None:
+        pytest.skip("stockfish is not installed (`apt-get install -y stockfish`)")
+    out = tmp_path / "m.json"
+    cmd = [sys.executable, "-m", "boardnet.cli", "arena", "chess", "--a", f"uci:cmd={sf},nodes=50",
+           "--b", "random:seed=1", "--games", "2", "--parallel", "2", "--processes", "--max-plies", "8",
+           "--quiet", "--json", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(out.read_text())["figures"]["games"] == 2
