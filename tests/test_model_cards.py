@@ -237,6 +237,9 @@ def test_boardnet_cards_shipped_model_figures():
     lo, hi = m["score_a_95"]
     assert (f"+{m['wins_a']} ={m['draws']} -{m['losses_a']}, {100 * m['score_a']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]**, "
             f"Elo difference {m['elo_a']:+.0f} [{m['elo_a_95'][0]:+.0f}, {m['elo_a_95'][1]:+.0f}]") in chess
+    m = load("benchmarks/results/arena-chess-sl4-vs-stockfish1800.json")["figures"]
+    lo, hi = m["score_a_95"]
+    assert f"+{m['wins_a']} ={m['draws']} -{m['losses_a']}, {100 * m['score_a']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]**" in chess
     t = load("benchmarks/results/chess_sl4_test.json")["figures"]
     assert t["games"] == 445 and t["split"] == "test"
     assert f"top-1 {100 * t['top1']:.1f} %, top-3 {100 * t['top3']:.1f} %, value MSE {t['value_mse']:.3f}" in chess
