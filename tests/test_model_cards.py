@@ -193,6 +193,22 @@ def test_screen_ligonly_card_casf_figures():
         assert f"| {name} | {ci(a['pearson'])} | {a['rmse']['value']:.3f} | {r['pose_auc']['value']:.3f} |" in t, name
 
 
+def winner_values(values: dict) -> list[float]:
+    """shipped_models.json's decided positions: each value from the side of the player who wins / is ahead."""
+    return [x["value"] * (1 if x["to_move"] == x["winner"] else -1) for x in values.values()]
+
+
+def arena_phrase(m: dict) -> str:
+    """How cards quote an arena result's figures: '+W =D -L, S % [lo, hi]'."""
+    lo, hi = m["score_a_95"]
+    return f"+{m['wins_a']} ={m['draws']} -{m['losses_a']}, {100 * m['score_a']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def eval_phrase(t: dict) -> str:
+    """How cards quote a `selfplay supervised-eval` result."""
+    return f"top-1 {100 * t['top1']:.1f} %, top-3 {100 * t['top3']:.1f} %, value MSE {t['value_mse']:.3f}"
+
+
 def test_boardnet_cards_shipped_model_figures():
     f = load("benchmarks/results/shipped_models.json")["figures"]
     c4 = text("boardnet/models/connect4.md")
@@ -222,10 +238,10 @@ def test_boardnet_cards_shipped_model_figures():
     assert f"+{m['wins']} ={m['draws']} -{m['losses']} ({m['score']:.2f}; benchmarks/results/shipped_models.json)" in ck
     go9 = text("boardnet/models/go9.md")
     v = f["go9_values"]
-    won = [x["value"] * (1 if x["to_move"] == x["winner"] else -1) for x in v.values()]
+    won = winner_values(v)
     assert f"{min(won):+.2f} to {max(won):+.2f} for the side that has won" in go9
     chess = text("boardnet/models/chess.md")
-    ahead = [x["value"] * (1 if x["to_move"] == x["winner"] else -1) for x in f["chess_values"].values()]
+    ahead = winner_values(f["chess_values"])
     assert f"a queen up is {min(ahead):+.2f} to {max(ahead):+.2f} for the side that is ahead" in chess
     m = load("benchmarks/results/arena-chess-sl4-vs-stockfish1350.json")["figures"]
     lo, hi = m["score_a_95"]
@@ -234,17 +250,14 @@ def test_boardnet_cards_shipped_model_figures():
     old = load("benchmarks/results/arena-chess-sl-vs-stockfish1350.json")["figures"]
     assert f"The previous net scored {old['wins_a']} of {old['games']} in the same match" in chess
     m = load("benchmarks/results/arena-chess-sl4-vs-stockfish1500.json")["figures"]
-    lo, hi = m["score_a_95"]
-    assert (f"+{m['wins_a']} ={m['draws']} -{m['losses_a']}, {100 * m['score_a']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]**, "
-            f"Elo difference {m['elo_a']:+.0f} [{m['elo_a_95'][0]:+.0f}, {m['elo_a_95'][1]:+.0f}]") in chess
-    m = load("benchmarks/results/arena-chess-sl4-vs-stockfish1800.json")["figures"]
-    lo, hi = m["score_a_95"]
-    assert f"+{m['wins_a']} ={m['draws']} -{m['losses_a']}, {100 * m['score_a']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]**" in chess
+    assert (arena_phrase(m) + f"**, Elo difference {m['elo_a']:+.0f} [{m['elo_a_95'][0]:+.0f}, "
+            f"{m['elo_a_95'][1]:+.0f}]") in chess
+    assert arena_phrase(load("benchmarks/results/arena-chess-sl4-vs-stockfish1800.json")["figures"]) + "**" in chess
     t = load("benchmarks/results/chess_sl4_test.json")["figures"]
     assert t["games"] == 445 and t["split"] == "test"
-    assert f"top-1 {100 * t['top1']:.1f} %, top-3 {100 * t['top3']:.1f} %, value MSE {t['value_mse']:.3f}" in chess
+    assert eval_phrase(t) in chess
     o = load("benchmarks/results/chess_sl3_on_sl4_test.json")["figures"]
-    assert f"top-1 {100 * o['top1']:.1f} %, top-3 {100 * o['top3']:.1f} %, value MSE {o['value_mse']:.3f}" in chess
+    assert eval_phrase(o) in chess
     hours = load("benchmarks/results/chess_sl4_curve.json")["figures"]["last_train"]["hours"]
     assert f"{hours:.2f} CPU-hours of training (`benchmarks/results/chess_sl4_curve.json`)" in chess
     q = load("benchmarks/results/int8_chess_sl4.json")["figures"]["rows"][0]
@@ -295,12 +308,18 @@ def test_go9_card_and_docs_quote_the_gnugo_matches():
         assert ("int8" in name) == ("precision=int8" in s["our_spec"]), name
     assert sha256_of("campaigns/go9-sl/model.pt") == ship
     t = load("benchmarks/results/go9_sl3_test.json")["figures"]
-    assert f"top-1 {100 * t['top1']:.1f} %, top-3 {100 * t['top3']:.1f} %, value MSE {t['value_mse']:.3f}" in card
+    assert eval_phrase(t) in card
 
 
 def sha256_of(path: str) -> str:
     import hashlib
     return hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
+
+
+def crossval_cells(targets: dict, method: str, order: list[str]) -> str:
+    """A crossval table row's per-target cells: 'AUC [CI] | EF1 / EF5' for each target in order."""
+    return " | ".join(f"{ci(targets[x]['methods'][method]['roc_auc'])} | {targets[x]['methods'][method]['ef1']['value']:.1f} / "
+                      f"{targets[x]['methods'][method]['ef5']['value']:.1f}" for x in order)
 
 
 def test_screen_card_validation_targets():
@@ -312,9 +331,7 @@ def test_screen_card_validation_targets():
     targets = {r["target"]: r for r in fig["targets"]}
     assert sorted(targets) == ["PDE4B", "PDE5"] and not any(r["screen_data_family"] for r in targets.values())
     for method in ("model", "ligand_only", "heavy_atoms", "fp_max_tanimoto", "vina", "vina_local"):
-        cells = " | ".join(f"{ci(targets[x]['methods'][method]['roc_auc'])} | "
-                           f"{targets[x]['methods'][method]['ef1']['value']:.1f} / {targets[x]['methods'][method]['ef5']['value']:.1f}"
-                           for x in ("PDE4B", "PDE5"))
+        cells = crossval_cells(targets, method, ["PDE4B", "PDE5"])
         assert cells + f" | {fig['mean'][method]['roc_auc']['value']:.3f} |" in t, method
 
 
@@ -346,12 +363,8 @@ def crossval_rows(path: str, order: list[str]) -> list[str]:
     fig = load(path)["figures"]
     t = {r["target"]: r for r in fig["targets"]}
     assert sorted(t) == sorted(order)
-    rows = []
-    for m, label in CROSSVAL_LABELS.items():
-        cells = " | ".join(f"{ci(t[x]['methods'][m]['roc_auc'])} | {t[x]['methods'][m]['ef1']['value']:.1f} / "
-                           f"{t[x]['methods'][m]['ef5']['value']:.1f}" for x in order)
-        rows.append(f"| {label} | {cells} | {fig['mean'][m]['roc_auc']['value']:.3f} | {fig['mean'][m]['ef1']['value']:.1f} |")
-    return rows
+    return [f"| {label} | {crossval_cells(t, m, order)} | {fig['mean'][m]['roc_auc']['value']:.3f} | "
+            f"{fig['mean'][m]['ef1']['value']:.1f} |" for m, label in CROSSVAL_LABELS.items()]
 
 
 def test_dekois_card_validation_final_cv_and_casf():
