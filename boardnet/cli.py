@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sequential test of H0 elo=ELO0 against H1 elo=ELO1; stops when decided")
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--beta", type=float, default=0.05)
-    p.add_argument("--out", type=Path, help="write the games here (PGN, SGF, PDN or move lines)")
+    p.add_argument("--out", type=Path, help="write the games here (PGN, SGF, PDN or move lines), rewritten after every game")
     p.add_argument("--json", type=Path, help="write the result (provenance, figures with a 95%% interval, "
                    "one row per game) to this JSON file, e.g. under benchmarks/results/")
     p.add_argument("--quiet", action="store_true", help="no line per game")
@@ -195,6 +195,8 @@ def cmd_arena(args) -> int:
     make_player(args.b, game, notice=stderr_notice, precision=prec).close()
 
     def on_game(g, match) -> None:
+        if args.out:   # after every game, so a match stopped early keeps the games it finished
+            args.out.write_text(records_text(match.games), encoding="utf-8")
         if args.quiet:
             return
         first, second = match.names if g.a_first else match.names[::-1]

@@ -19,6 +19,7 @@ from boardnet.search import SearchConfig, Tree, search_virtual_loss
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 _REUSE_DEPTH = 4   # plies below the old root searched for the new position
+SHUFFLE_DAMPING = 0.0   # engines' default `NetEvaluator.shuffle_damping`
 
 
 @dataclass
@@ -53,7 +54,10 @@ class Engine:
     """Search engine for one game. `net=None` plays network-free (random roll-out values)."""
 
     def __init__(self, game, net=None, *, search: SearchConfig | None = None, runtime=None,
-                 batch_size: int = 16, seed: int = 0, evaluator=None):
+                 batch_size: int = 16, seed: int = 0, evaluator=None,
+                 shuffle_damping: float = SHUFFLE_DAMPING):
+        """`shuffle_damping`: see `NetEvaluator` (values pulled toward 0 as a no-progress draw nears;
+        checkers and chess)."""
         if batch_size < 1:
             raise ValueError(f"Engine batch_size={batch_size}: must be >= 1")
         self.game = game
@@ -63,7 +67,7 @@ class Engine:
         if evaluator is not None:
             self.evaluator = evaluator
         elif net is not None:
-            self.evaluator = NetEvaluator(net, game, runtime=runtime)
+            self.evaluator = NetEvaluator(net, game, runtime=runtime, shuffle_damping=shuffle_damping)
         else:
             self.evaluator = RolloutEvaluator(game, rng=np.random.default_rng(seed))
         self.net = net
@@ -73,7 +77,7 @@ class Engine:
     @classmethod
     def from_checkpoint(cls, path_or_name: str | Path, *, search: SearchConfig | None = None,
                         device: str = "auto", batch_size: int = 16, seed: int = 0,
-                        precision: str = "auto") -> "Engine":
+                        precision: str = "auto", shuffle_damping: float = SHUFFLE_DAMPING) -> "Engine":
         """Load a boardnet checkpoint: a file path, or a name looked up as boardnet/models/<name>.pt.
         precision: auto, fp32 or bf16 (`traincore.runtime`); the one used is `engine.runtime`."""
         from traincore.checkpoint import load_checkpoint
@@ -91,7 +95,7 @@ class Engine:
         game = make_game(d["game"], **d.get("game_kwargs", {}))
         net = net_from_state(d)
         return cls(game, net, search=search, runtime=Runtime.create(device=device, precision=precision),
-                   batch_size=batch_size, seed=seed)
+                   batch_size=batch_size, seed=seed, shuffle_damping=shuffle_damping)
 
     @property
     def runtime(self):

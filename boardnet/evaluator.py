@@ -85,11 +85,20 @@ class NetEvaluator:
 
     def __init__(self, net: torch.nn.Module, game, runtime=None, cache_size: int = 100_000,
                  random_symmetry: bool = False, rng: np.random.Generator | None = None,
-                 cache_bytes: int = 256 << 20):
+                 cache_bytes: int = 256 << 20, shuffle_damping: float = 0.0):
         """`cache_size` caps the cached positions, `cache_bytes` their memory (priors are kept for
-        the legal moves only, so a chess entry is ~0.3 KB, not the 18 KB of a dense [4672] row)."""
+        the legal moves only, so a chess entry is ~0.3 KB, not the 18 KB of a dense [4672] row).
+
+        `shuffle_damping` d scales each value by `1 - d * state.no_progress_fraction()` in games with a
+        no-progress draw rule (checkers, chess; see `damped`): the closer that draw, the nearer 0 the value,
+        so a search that is ahead prefers the moves that reset the count (captures, man or pawn moves)
+        and one that is behind prefers to shuffle. Stockfish damps its evaluation with the fifty-move
+        counter the same way. 0 (the default, what self-play uses) leaves the net's values as they are."""
         if cache_size < 0 or cache_bytes < 0:
             raise ValueError(f"NetEvaluator cache_size={cache_size}, cache_bytes={cache_bytes}: must be >= 0")
+        if not 0.0 <= shuffle_damping <= 1.0:
+            raise ValueError(f"NetEvaluator shuffle_damping={shuffle_damping}: must be in [0, 1]")
+        self.shuffle_damping = float(shuffle_damping)
         self.cache_bytes = cache_bytes
         self._bytes = 0
         if runtime is None:   # keep the net where it is (CPU for a fresh one)
@@ -144,7 +153,14 @@ class NetEvaluator:
         return torch.tanh(own.float())[0].cpu().numpy()
 
     def evaluate(self, states: Sequence[State]) -> tuple[np.ndarray, np.ndarray]:
-        """priors float32 `[B, action_size]` (0 on illegal moves, sum 1 over legal), values float32 `[B]`."""
+        """priors float32 `[B, action_size]` (0 on illegal moves, sum 1 over legal), values float32 `[B]`
+        (damped by `shuffle_damping`, after the cache: the cache key leaves the draw counters out)."""
+        priors, values = self._evaluate(states)
+        if self.shuffle_damping and len(states):
+            values = damped(values, states, self.shuffle_damping)
+        return priors, values
+
+    def _evaluate(self, states: Sequence[State]) -> tuple[np.ndarray, np.ndarray]:
         n = len(states)
         A = self.game.action_size
         priors = np.empty((n, A), dtype=np.float32)
@@ -225,6 +241,16 @@ class NetEvaluator:
         with self.runtime.autocast():
             logits, v = (self._int8 or self.net)(x)
         return logits.float().cpu().numpy(), value_from_head(v).cpu().numpy()
+
+
+def damped(values: np.ndarray, states: Sequence[State], damping: float) -> np.ndarray:
+    """`values * (1 - damping * no_progress_fraction)` per state, for states of games with a
+    no-progress draw rule; the others keep their values."""
+    f = getattr(states[0], "no_progress_fraction", None)
+    if f is None:
+        return values
+    frac = np.fromiter((s.no_progress_fraction() for s in states), dtype=np.float32, count=len(states))
+    return (values * (1.0 - np.float32(damping) * frac)).astype(np.float32, copy=False)
 
 
 def calibration_positions(net: torch.nn.Module, game, positions: int = 256, games: int = 16,

@@ -25,6 +25,7 @@ a root that carries Dirichlet noise, so exploration there follows the noisy prio
 """
 from __future__ import annotations
 
+import math
 import operator
 import time
 from dataclasses import dataclass
@@ -369,6 +370,45 @@ def _descend(st: _Store, roots: np.ndarray, cfg: SearchConfig, root_fpu_zero: np
     return leaf, parent, np.concatenate(path_nodes), np.concatenate(path_owner)
 
 
+_SCALAR_MAX_CHILDREN = 48   # wider nodes are scored with NumPy (a Python loop loses past ~50 children)
+
+
+def _descend_one(st: _Store, root: int, cfg: SearchConfig, root_fpu_zero: bool) -> tuple[int, int, list[int]]:
+    """`_descend` for one tree: (leaf id, parent id or -1, path node ids from the root). The same
+    scores in the same order of operations, so the same choices; per level it reads a node's child
+    block once as Python floats instead of paying NumPy's per-call cost on arrays of a few entries
+    (single-tree search is dominated by that cost on games with few moves, e.g. checkers)."""
+    N, W, P, first_a, nchild = st.N, st.W, st.P, st.first, st.nchild
+    status, mover, toplay = st.status, st.mover, st.toplay
+    c_init, c_base, red = cfg.c_puct_init, cfg.c_puct_base, cfg.fpu_reduction
+    path = [root]
+    cur, parent = root, -1
+    at_root = True
+    while status[cur] == _EXPANDED:
+        f = int(first_a[cur])
+        k = int(nchild[cur])
+        pn = float(N[cur])
+        sign = 1.0 if mover[cur] == toplay[cur] else -1.0
+        fpu = sign * float(W[cur]) / pn - red
+        if at_root and root_fpu_zero:
+            fpu = fpu + red
+        cu = (c_init + math.log((pn + c_base + 1.0) / c_base)) * math.sqrt(max(pn - 1.0, 1.0))
+        if k > _SCALAR_MAX_CHILDREN:
+            n = N[f:f + k]
+            q = np.where(n > 0, W[f:f + k] / np.maximum(n, 1.0), fpu)
+            best = int((q + cu * P[f:f + k] / (1.0 + n)).argmax())
+        else:
+            best, top = 0, -math.inf
+            for i, (n, w, p) in enumerate(zip(N[f:f + k].tolist(), W[f:f + k].tolist(), P[f:f + k].tolist())):
+                sc = (w / max(n, 1.0) if n > 0 else fpu) + cu * p / (1.0 + n)
+                if sc > top:
+                    best, top = i, sc
+        parent, cur = cur, f + best
+        path.append(cur)
+        at_root = False
+    return cur, parent, path
+
+
 def _make_states(st: _Store, leaves: np.ndarray, parents: np.ndarray) -> None:
     """Compute the states of NEW leaves from their parents' states; mark terminal ones."""
     states = st.states
@@ -559,7 +599,7 @@ def search_virtual_loss(tree: Tree, evaluator: Evaluator, num_simulations: int, 
     st = tree._store
     cfg = tree.config
     vl = float(cfg.virtual_loss)
-    root = np.array([tree._root], dtype=np.int64)
+    root_id = int(tree._root)
     done = 0
     while done < num_simulations:
         if stop is not None and stop():
@@ -567,13 +607,15 @@ def search_virtual_loss(tree: Tree, evaluator: Evaluator, num_simulations: int, 
         if time_limit is not None and time.perf_counter() - t0 >= time_limit:
             break
         want = min(batch_size, num_simulations - done)
-        noisy = np.array([tree._raw_root_priors is not None])
+        noisy = tree._raw_root_priors is not None
         pending: list[int] = []                   # leaves to evaluate
         paths: list[np.ndarray] = []              # their paths (virtual loss applied)
         n_terminal = 0                            # simulations that ended on a terminal node
         while len(pending) + n_terminal < want:
-            leaves, parents, pnodes, _ = _descend(st, root, cfg, noisy)
-            leaf = int(leaves[0])
+            leaf, par, path = _descend_one(st, root_id, cfg, noisy)
+            leaves = np.array([leaf], dtype=np.int64)
+            parents = np.array([par], dtype=np.int64)
+            pnodes = np.array(path, dtype=np.int64)
             if st.status[leaf] == _LEAF and leaf in pending:
                 break   # collision: the rest of this batch would pile onto the same leaf
             _make_states(st, leaves, parents)

@@ -210,6 +210,27 @@ def test_cli_arena_writes_records(tmp_path, capsys):
     assert "unknown kind 'nope'" in capsys.readouterr().err
 
 
+def test_cli_arena_keeps_the_finished_games_of_a_stopped_match(tmp_path, monkeypatch, capsys):
+    """--out is rewritten after every game: a match stopped by Ctrl-C after its 2nd game leaves 2 records."""
+    import boardnet.arena as arena
+    real = arena.play_match
+
+    def stopped_after_two(*a, on_game=None, **kw):
+        def on_game_then_stop(g, match):
+            on_game(g, match)
+            if len(match.games) == 2:
+                raise KeyboardInterrupt
+        return real(*a, on_game=on_game_then_stop, **kw)
+
+    monkeypatch.setattr(arena, "play_match", stopped_after_two)
+    out = tmp_path / "games.txt"
+    rc = main(["arena", "tictactoe", "--a", "random:seed=1", "--b", "random:seed=2", "--games", "6",
+               "--out", str(out)])
+    assert rc != 0
+    assert len(out.read_text().splitlines()) == 2
+    capsys.readouterr()
+
+
 def test_external_program_errors_are_one_line():
     from boardnet.players import ExternalError, GTPPlayer, UCIPlayer
 

@@ -8,6 +8,7 @@ import torch
 from boardnet.evaluator import NetEvaluator, RolloutEvaluator, UniformEvaluator
 from boardnet.games import make_game, random_states
 from boardnet.nets import build_net
+from traincore.runtime import Runtime
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,9 @@ def test_random_symmetry_maps_policy_back(c4):
     torch.manual_seed(2)
     net = build_net(c4, "b2c16").eval()
     states = _positions(c4, 16, seed=5)
-    ev = NetEvaluator(net, c4, cache_size=0, random_symmetry=True, rng=np.random.default_rng(9))
+    # fp32: the reference below runs the net in fp32 (`auto` picks bf16 on CPUs with AMX)
+    ev = NetEvaluator(net, c4, runtime=Runtime.create("cpu", precision="fp32"), cache_size=0,
+                      random_symmetry=True, rng=np.random.default_rng(9))
     priors, values = ev.evaluate(states)
     ks = np.random.default_rng(9).integers(c4.num_symmetries, size=len(states))
     assert 0 < ks.sum() < len(ks)      # both the identity and the mirror occur
@@ -131,3 +134,37 @@ def test_cache_keeps_legal_moves_only_and_respects_its_byte_budget():
     assert ev.hits == ev.cache_len
     np.testing.assert_array_equal(p2, p1[-ev.cache_len:])
     np.testing.assert_array_equal(v2, v1[-ev.cache_len:])
+
+
+@pytest.mark.parametrize("name, fresh, late, frac", [
+    # the same checkers pieces 0 and 60 of the 80 no-progress plies in (PDN FEN H field)
+    ("checkers", "B:W21,K30:BK1,K5,K9", "B:W21,K30:BK1,K5,K9:H60", 0.75),
+    # the same chess position with half-move clocks 0 and 80 (fifty-move rule: 100)
+    ("chess", "8/8/4k3/8/8/3QK3/8/8 w - - 0 60", "8/8/4k3/8/8/3QK3/8/8 w - - 80 100", 0.8),
+])
+def test_shuffle_damping_pulls_values_toward_a_no_progress_draw(name, fresh, late, frac):
+    """values x (1 - d * fraction of the no-progress rule run): the cache (keyed without the draw
+    counters) returns the net's value and the damping applies after it, per state."""
+    game = make_game(name)
+    torch.manual_seed(0)
+    net = build_net(game, "b2c16")
+    a, b = game.state_from_text(fresh), game.state_from_text(late)
+    assert a.no_progress_fraction() == 0.0 and b.no_progress_fraction() == pytest.approx(frac)
+    v0 = [float(NetEvaluator(net, game, cache_size=0).evaluate([s])[1][0]) for s in (a, b)]
+    for s, v, f in ((a, v0[0], 0.0), (b, v0[1], frac)):
+        damp = NetEvaluator(net, game, shuffle_damping=0.5)
+        first = float(damp.evaluate([s])[1][0])
+        again = float(damp.evaluate([s])[1][0])      # from the cache
+        assert damp.hits == 1
+        assert first == again == pytest.approx(v * (1 - 0.5 * f), abs=1e-6)
+    with pytest.raises(ValueError, match="shuffle_damping"):
+        NetEvaluator(net, game, shuffle_damping=1.5)
+
+
+def test_shuffle_damping_leaves_games_without_a_draw_rule_alone(c4):
+    torch.manual_seed(0)
+    net = build_net(c4, "b2c16")
+    states = _positions(c4, 4)
+    _, v0 = NetEvaluator(net, c4).evaluate(states)
+    _, v1 = NetEvaluator(net, c4, shuffle_damping=1.0).evaluate(states)
+    assert np.array_equal(v0, v1)

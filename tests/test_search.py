@@ -313,3 +313,31 @@ def test_compaction_keeps_results(monkeypatch):
     b, size_b = play(1 << 30)
     np.testing.assert_array_equal(a, b)
     assert size_a < size_b     # compaction did drop garbage
+
+
+@pytest.mark.parametrize("name, text, noise", [
+    ("checkers", "B:W18,21,22,23,25,26,27,29,30,31:B1,2,3,5,6,7,9,10,11,14", False),
+    ("connect4", None, True),
+    ("go", None, False),        # 9x9: 82 children at the root, the NumPy branch of the scalar descent
+])
+def test_single_tree_descent_picks_what_the_vectorised_descent_picks(monkeypatch, name, text, noise):
+    """search_virtual_loss descends with the scalar `_descend_one`; at every step of a real search it
+    must choose the same leaf, parent and path as the batched `_descend` on the same statistics."""
+    import boardnet.search as S
+    game = make_game(name, board_size=9) if name == "go" else make_game(name)
+    state = game.state_from_text(text) if text else game.initial_state()
+    real, calls = S._descend_one, [0]
+
+    def checked(st, root, cfg, root_fpu_zero):
+        leaf, par, path = real(st, root, cfg, root_fpu_zero)
+        leaves, parents, pnodes, _ = S._descend(st, np.array([root]), cfg, np.array([root_fpu_zero]))
+        assert (leaf, par, path) == (int(leaves[0]), int(parents[0]), pnodes.tolist())
+        calls[0] += 1
+        return leaf, par, path
+
+    monkeypatch.setattr(S, "_descend_one", checked)
+    tree = Tree(state, SearchConfig(num_simulations=300), np.random.default_rng(0))
+    if noise:
+        tree.add_root_noise()
+    search_virtual_loss(tree, RolloutEvaluator(game, 1, np.random.default_rng(0)), 300, batch_size=8)
+    assert calls[0] >= 300

@@ -125,6 +125,9 @@ class State(Protocol):
     def ply(self) -> int:
         """Number of moves played from the initial position."""
 
+    # Optional, for games with a no-progress draw rule (checkers, chess):
+    #   no_progress_fraction() -> float: how far that rule has run, 0 (just reset) to 1 (drawn).
+
 
 @runtime_checkable
 class Game(Protocol):

@@ -239,6 +239,11 @@ class CheckersState:
         """Completed turns since the last capture or man move (the draw rule counts these)."""
         return self._quiet
 
+    def no_progress_fraction(self) -> float:
+        """How far the no-progress draw rule has run, 0 (just reset) to 1 (drawn): `no_progress /
+        no_progress_plies`. Engines damp their evaluation with it (`NetEvaluator.shuffle_damping`)."""
+        return self._quiet / self.game.no_progress_plies
+
     @property
     def repetitions(self) -> int:
         """How many times the current position has occurred (1 = first time)."""

@@ -512,6 +512,11 @@ class ChessState:
     def is_terminal(self) -> bool:
         return self._terminal() != 0
 
+    def no_progress_fraction(self) -> float:
+        """How far the fifty-move rule has run, 0 (a capture or pawn move) to 1 (drawn): the half-move
+        clock over 100. Engines damp their evaluation with it (`NetEvaluator.shuffle_damping`)."""
+        return min(self._clock / 100.0, 1.0)
+
     def termination(self) -> str | None:
         """Why the game ended ('checkmate', 'stalemate', ...), or None while it goes on."""
         return _TERMINATIONS[self._terminal()]
