@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.util
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -304,8 +305,19 @@ def _play_indexed(game: Game, pair: _Pair, i: int, openings, max_plies, keep_goi
 _PROC_PAIR: _Pair | None = None
 
 
-def _proc_init(make_a, make_b) -> None:
+def _parent_torch_threads() -> int | None:
+    """The parent's torch intra-op thread count, if it uses torch (`--threads`): spawned workers start
+    with torch's default (every core), and a net player in each of them would then spin its threads
+    against the other workers' (on 2 cores: the net's search slowed several-fold, its opponent not)."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
+
+
+def _proc_init(make_a, make_b, threads: int | None = None) -> None:
     global _PROC_PAIR
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
     _PROC_PAIR = _Pair(make_a, make_b)
     # A worker process exits through multiprocessing's finalizers, not atexit; a UCI/GTP player left open keeps
     # its reader thread alive, and the pool (and so the whole match) would wait for that worker forever.
@@ -380,7 +392,7 @@ def play_match(game: Game, make_a: Callable[[], object], make_b: Callable[[], ob
     if processes and n > 1:
         ctx = multiprocessing.get_context("spawn")   # no fork of a process holding torch threads
         with ProcessPoolExecutor(n, mp_context=ctx, initializer=_proc_init,
-                                 initargs=(make_a, make_b)) as pool:
+                                 initargs=(make_a, make_b, _parent_torch_threads())) as pool:
             todo = iter(range(games))
             running = {pool.submit(_proc_game, game, i, openings, max_plies, keep_going, finish)
                        for _, i in zip(range(n), todo)}

@@ -45,6 +45,16 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be in [0, 1]")
+    return v
+
+
 def _precision_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
                    help="network arithmetic: auto (bf16 autocast on CUDA and on CPUs with AMX or "
@@ -62,6 +72,10 @@ def _engine_options(p: argparse.ArgumentParser, budget: bool = True) -> None:
     p.add_argument("--device", default="auto", help="torch device for the net: auto, cpu, cuda, ...")
     _precision_option(p)
     p.add_argument("--batch-size", type=_positive_int, default=16, help="leaves per network batch")
+    p.add_argument("--damping", type=_fraction, default=None,
+                   help="no-progress damping in [0, 1]: in checkers and chess the net's values shrink by this "
+                        "share of the way to the no-progress draw, so the engine converts won endings "
+                        "(default 0.5; 0 turns it off)")
     p.add_argument("--threads", type=_positive_int, help="torch threads for the network (default: "
                    "torch's; use 1 on a busy shared CPU, where more threads spin against each other)")
 
@@ -142,7 +156,7 @@ def _engine_for(args, game, visits_default: int = 400):
     visits = getattr(args, "visits", None) or visits_default
     return load_engine(game, args.model, visits=visits, device=args.device,
                        batch_size=args.batch_size, notice=stderr_notice, precision=args.precision,
-                       precision_notice=stderr_notice)
+                       precision_notice=stderr_notice, shuffle_damping=args.damping)
 
 
 def cmd_play(args) -> int:
@@ -162,7 +176,8 @@ def cmd_uci(args) -> int:
     game = make_game("chess")
     server = UCIServer(game, lambda model: load_engine(game, model, visits=args.visits, device=args.device,
                                                        batch_size=args.batch_size, notice=stderr_notice,
-                                                       precision=args.precision, precision_notice=stderr_notice),
+                                                       precision=args.precision, precision_notice=stderr_notice,
+                                                       shuffle_damping=args.damping),
                        model=args.model, visits=args.visits)
     return server.run(sys.stdin)
 
@@ -178,7 +193,8 @@ def cmd_gtp(args) -> int:
     visits = args.visits or (None if args.movetime else 400)
     server = GTPServer(game, lambda g: load_engine(g, args.model, visits=visits or 400, device=args.device,
                                                    batch_size=args.batch_size, notice=stderr_notice,
-                                                   precision=args.precision, precision_notice=stderr_notice),
+                                                   precision=args.precision, precision_notice=stderr_notice,
+                                                   shuffle_damping=args.damping),
                        visits=visits, movetime=args.movetime, resign_threshold=None if args.resign_threshold <= -1 else args.resign_threshold,
                        resign_moves=args.resign_moves)
     return server.run(sys.stdin)

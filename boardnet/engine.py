@@ -19,7 +19,7 @@ from boardnet.search import SearchConfig, Tree, search_virtual_loss
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 _REUSE_DEPTH = 4   # plies below the old root searched for the new position
-SHUFFLE_DAMPING = 0.0   # engines' default `NetEvaluator.shuffle_damping`
+SHUFFLE_DAMPING = 0.5   # engines' default `NetEvaluator.shuffle_damping` (self-play evaluators: 0)
 
 
 @dataclass

@@ -239,3 +239,14 @@ def test_external_program_errors_are_one_line():
         UCIPlayer("no-such-engine-xyz")
     with pytest.raises(ExternalError, match=r"gtp engine 'true': process exited"):
         GTPPlayer("true")   # exits at once: no answer to `name`
+
+
+def test_engine_damping_option_reaches_the_evaluator(capsys):
+    """engine:damping=D sets the no-progress damping; engines default to 0.5; --damping is checked."""
+    game = make_game("checkers")
+    p = make_player("engine:model=checkers,visits=4,device=cpu,damping=0.25", game)
+    assert p.engine.evaluator.shuffle_damping == 0.25
+    assert make_player("engine:model=checkers,visits=4,device=cpu", game).engine.evaluator.shuffle_damping == 0.5
+    with pytest.raises(SystemExit):
+        main(["play", "checkers", "--damping", "1.5"])
+    assert "must be in [0, 1]" in capsys.readouterr().err
