@@ -38,7 +38,7 @@ CHECKERS_MATCH = {"games": 6, "net_visits": 32, "mcts_simulations": 64, "seed": 
 FABP4_SUBSET = {"actives": 15, "decoys": 45, "seed": 0}
 
 # Decided positions, by the game's position text. Go: Tromp-Taylor area with komi 7 (score() below says by how
-# much); chess: a lone king against king and queen.
+# much); chess: a lone king against king and queen; checkers: three kings against a man, six men against two.
 E, X, O = ".........", "xxxxxxxxx", "ooooooooo"
 GO9_DECIDED = {   # name -> (rows top to bottom, the side that has won)
     "white_by_34": ([E, E, X, O, E, E, E, E, E], "w"),
@@ -47,6 +47,10 @@ GO9_DECIDED = {   # name -> (rows top to bottom, the side that has won)
 CHESS_DECIDED = {  # name -> (FEN, the side that has won)
     "white_queen_up": ("4k3/8/8/8/8/8/8/3QK3 {tp} - - 0 1", "w"),
     "black_queen_up": ("3qk3/8/8/8/8/8/8/4K3 {tp} - - 0 1", "b"),
+}
+CHECKERS_DECIDED = {  # name -> (PDN FEN, the side that has won); Black moves first, toward the high squares
+    "black_three_kings_vs_a_man": ("{tp}:W30:BK1,K5,K9", "b"),
+    "white_six_men_vs_two": ("{tp}:W21,22,23,24,25,26:B1,2", "w"),
 }
 
 
@@ -100,11 +104,11 @@ def checkers_match(games: int = CHECKERS_MATCH["games"], net_visits: int = CHECK
 def decided_values(name: str) -> dict:
     """{position name: {"to_move": side, "winner": side, "value": net value for the side to move}}."""
     eng = engine(name)
-    cases = GO9_DECIDED if name == "go9" else CHESS_DECIDED
+    cases = {"go9": GO9_DECIDED, "chess": CHESS_DECIDED, "checkers": CHECKERS_DECIDED}[name]
     out = {}
     for case, (pos, winner) in cases.items():
-        for tp in "bw" if name == "go9" else "wb":
-            text = f"9 7.0 {tp} " + "/".join(pos) if name == "go9" else pos.format(tp=tp)
+        for tp in "bw" if name != "chess" else "wb":
+            text = f"9 7.0 {tp} " + "/".join(pos) if name == "go9" else pos.format(tp=tp.upper() if name == "checkers" else tp)
             s = eng.game.state_from_text(text)
             _, v = eng.evaluator.evaluate([s])
             out[f"{case}_{tp}_to_move"] = {"to_move": tp, "winner": winner, "value": float(v[0])}
@@ -178,6 +182,7 @@ def main() -> None:
     figures["checkers_seconds"] = round(time.perf_counter() - t0, 1)
     figures["go9_values"] = decided_values("go9")
     figures["chess_values"] = decided_values("chess")
+    figures["checkers_values"] = decided_values("checkers")
     if not args.skip_atomgrid:
         import tempfile
 

@@ -8,6 +8,7 @@ that could back it appears, so the list only shrinks.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -336,13 +337,21 @@ def test_screen_card_validation_targets():
 
 
 def test_checkers_card_equal_time_match():
-    f = "benchmarks/results/arena-checkers-vs-mcts-0.2s.json"
+    f = "benchmarks/results/arena-checkers-rl-vs-mcts-0.2s.json"
     d, t = load(f), text("boardnet/models/checkers.md")
     m = d["figures"]
     assert m["games"] == 98 and not m["errors"] and "movetime=0.2" in d["player_a"] and "movetime=0.2" in d["player_b"]
-    lo, hi = m["score_a_95"]
-    assert (f"+{m['wins_a']} ={m['draws']} -{m['losses_a']}, score {100 * m['score_a']:.1f} % [{100 * lo:.1f}, "
-            f"{100 * hi:.1f}], Elo {m['elo_a']:+.0f} [{m['elo_a_95'][0]:+.0f}, {m['elo_a_95'][1]:+.0f}] ({f}") in t
+    assert d["player_a"].startswith("engine:model=checkers,") and d["player_b"] == "mcts:movetime=0.2"
+    assert d["models"][0]["sha256"] == hashlib.sha256((ROOT / "boardnet/models/checkers.pt").read_bytes()).hexdigest()
+    assert (f"**{arena_phrase(m)}, Elo {m['elo_a']:+.0f} [{m['elo_a_95'][0]:+.0f}, {m['elo_a_95'][1]:+.0f}]** ({f}") in t
+    assert m["score_a"] >= 0.75 and "target (at least 75 %) is met" in t
+    for step in (0, 600, 1900):
+        c = load(f"benchmarks/results/arena-checkers-curve-step{step}-vs-mcts16.json")["figures"]
+        assert c["games"] == 16 and arena_phrase(c) in t, step
+    ev = load("benchmarks/results/checkers_rl_test.json")["figures"]
+    assert ev["split"] == "test" and f"{100 * ev['top1']:.1f} % top-1, {100 * ev['top3']:.1f} % top-3" in t
+    won = winner_values(load("benchmarks/results/shipped_models.json")["figures"]["checkers_values"])
+    assert f"{min(won):+.2f} to {max(won):+.2f} for the side ahead" in t
 
 
 @pytest.mark.parametrize("doc", ["docs/benchmarks.md", "README.md"])

@@ -116,6 +116,15 @@ def test_chess_value_sign_on_decided_positions():
     assert not _sign_errors(bench.decided_values("chess"))
 
 
+def test_checkers_value_sign_on_decided_positions():
+    """Three kings against a man, six men against two: good for the side ahead, whoever is to move, and
+    the figures the results file pins."""
+    got = bench.decided_values("checkers")
+    assert not _sign_errors(got)
+    for case, r in PINNED["checkers_values"].items():
+        assert abs(got[case]["value"] - r["value"]) <= 0.05, (case, got[case], r)
+
+
 @pytest.mark.slow   # about 45 s on one core (ETKDG conformers and relaxation for 60 molecules)
 @pytest.mark.skipif(not (FABP4 / "actives_final.ism").exists(),
                     reason=f"DUD-E fabp4 not found at {FABP4} (../shared absent; set GRIDNETS_DATA)")
