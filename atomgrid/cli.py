@@ -22,11 +22,60 @@ def _cmd_train(args) -> int:
     from .train import load_train_config, train
     overrides = list(args.override) + ([f"train.precision={args.precision}"] if args.precision else [])
     cfg = load_train_config(args.config, overrides)
+    if args.fold == "all":
+        return _train_all_folds(args, cfg)
+    if args.jobs != 1:
+        raise ValueError("--jobs: only with --fold all (one process per fold)")
     if args.fold:
         cfg = fold_config(cfg, args.fold, args.folds, args.group_by)
         print(f"{args.fold}: screening data of {len(cfg.data.screen_targets)} training targets; run in {cfg.run_dir}")
     run_dir = train(cfg)
     print(f"model written to {run_dir / 'model.pt'}")
+    return 0
+
+
+def _train_all_folds(args, cfg) -> int:
+    """Every model of the cross-target protocol (fold0..foldK-1 and final), ``--jobs`` processes at a time,
+    each one ``atomgrid train --fold <f>`` with the same config and overrides; its output goes to
+    ``<run_dir>/<fold>/train.log``. Exit status 1 when any fold failed."""
+    import subprocess
+    import time
+
+    from .families import make_folds
+    cv, fin = make_folds(k=args.folds, level=args.group_by)
+    names = [f.name for f in cv + [fin]]
+    if args.jobs < 1:
+        raise ValueError(f"--jobs {args.jobs}: expected at least 1")
+    base = [sys.executable, "-m", "atomgrid", "train", "--config", args.config, "--folds", str(args.folds),
+            "--group-by", args.group_by] + [a for o in args.override for a in ("-o", o)]
+    if args.precision:
+        base += ["--precision", args.precision]
+    pending, running, failed = list(names), {}, []
+    t0 = time.time()
+    print(f"{len(names)} models ({' '.join(names)}) of {cfg.name}, {min(args.jobs, len(names))} at a time, "
+          f"in {cfg.run_dir}/<fold>", flush=True)
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            fold = pending.pop(0)
+            log = Path(cfg.run_dir) / fold / "train.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(log, "w")
+            running[fold] = (subprocess.Popen(base + ["--fold", fold], stdout=fh, stderr=subprocess.STDOUT), fh, log)
+        time.sleep(1.0)
+        for fold, (proc, fh, log) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            fh.close()
+            del running[fold]
+            ok = proc.returncode == 0
+            if not ok:
+                failed.append(fold)
+            tail = (log.read_text(errors="replace").strip().splitlines() or [""])[-1]
+            print(f"{fold}: {'done' if ok else f'FAILED (exit {proc.returncode})'} after {time.time() - t0:.0f} s; "
+                  f"{tail[:160]} (log {log})", flush=True)
+    if failed:
+        print(f"atomgrid train: {len(failed)} fold(s) failed: {' '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -39,7 +88,10 @@ def add_train(sub) -> None:
                    help="same as -o train.precision=...: auto (bf16 autocast on CUDA and on CPUs with AMX or "
                         "AVX512-BF16, else fp32), fp32, bf16")
     p.add_argument("--fold", help="train one model of the cross-target protocol: fold0..foldK-1 or final; keeps "
-                                  "only that fold's training targets of the screening caches, runs in <run_dir>/<fold>")
+                                  "only that fold's training targets of the screening caches, runs in <run_dir>/<fold>; "
+                                  "'all': every fold and final, --jobs processes at a time")
+    p.add_argument("--jobs", type=int, default=1, help="with --fold all: folds trained at once (separate processes; "
+                                                        "on a CPU give each one thread with -o train.threads=1)")
     p.add_argument("--folds", type=int, default=5, help="with --fold: number of CV folds (as atomgrid crossval)")
     p.add_argument("--group-by", default="family", choices=("family", "superfamily"), help="with --fold")
     p.set_defaults(func=_cmd_train)

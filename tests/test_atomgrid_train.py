@@ -199,3 +199,43 @@ def test_training_with_a_screen_cache_and_init_weights(tmp_path, one_thread):
         train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'c'}\"", "net.hidden=8", f"train.init=\"{init}\""]))
     with pytest.raises(ValueError, match="needs data.screen_caches"):
         train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'd'}\"", "data.screen_fraction=0.5"]))
+
+
+def test_train_fold_all_trains_every_fold_in_parallel_processes(tmp_path):
+    """`atomgrid train --fold all --jobs 3`: six subprocesses (fold0..fold4, final), each keeping its fold's
+    training targets only; a failing fold is named and makes the exit status 1."""
+    import subprocess
+    import sys
+
+    from atomgrid.families import make_folds
+    from traincore.checkpoint import load_checkpoint
+    cv, fin = make_folds()
+    a, b = cv[0].test[0], cv[1].test[0]  # each held out by one fold, trained on by the other five models
+    scr = screen_cache()
+    ex = [dict(e, target=a if k < 2 else b, id=f"{e['id']}{k}") for k, e in enumerate(scr["examples"] * 2)]
+    ex = [dict(e, good=k % 2) for k, e in enumerate(ex)]
+    torch.save(tiny_cache(), tmp_path / "train.pt")
+    torch.save(dict(scr, examples=ex), tmp_path / "screen.pt")
+    cfg = tmp_path / "cv.toml"
+    cfg.write_text(f'name = "cvt"\nrun_dir = "{tmp_path / "cv"}"\n[data]\ntrain_cache = "{tmp_path / "train.pt"}"\n'
+                   f'val_cache = ""\nscreen_caches = ["{tmp_path / "screen.pt"}"]\nscreen_fraction = 0.5\n'
+                   'grid_size = 8\nresolution = 2.5\n[net]\npreset = "atomnet-c8-l2"\nstem_pool = 1\nhidden = 16\n'
+                   '[train]\nsteps = 2\nwarmup = 1\nbatch_size = 4\neval_every = 2\nlog_every = 1\nthreads = 1\n')
+    cmd = [sys.executable, "-m", "atomgrid", "train", "--config", str(cfg), "--fold", "all", "--jobs", "3"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    names = [f.name for f in cv] + ["final"]
+    for name in names:
+        assert f"{name}: done" in r.stdout
+        meta = load_checkpoint(tmp_path / "cv" / name / "model.pt", kind="atomgrid")["meta"]
+        held = {f.name: f for f in cv + [fin]}[name]
+        assert meta["name"] == f"cvt-{name}" and set(meta["train_targets"]) == set(held.train)
+    # a fold whose training targets have no screening example fails, by name, and the others still run
+    torch.save(dict(scr, examples=[dict(e, target=a) for e in scr["examples"]]), tmp_path / "screen.pt")
+    r = subprocess.run(cmd + ["-o", f'run_dir="{tmp_path / "cv2"}"'], capture_output=True, text=True, cwd=REPO,
+                       timeout=300)
+    assert r.returncode == 1 and "fold0: FAILED (exit 2)" in r.stdout and "fold(s) failed: fold0" in r.stderr
+    assert "fold1: done" in r.stdout
+    assert "none of data.screen_targets" in (tmp_path / "cv2" / "fold0" / "train.log").read_text()
+    r = subprocess.run(cmd[:-4] + ["--jobs", "2"], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 2 and "--jobs: only with --fold all" in r.stderr
