@@ -325,7 +325,8 @@ def _cmd_crossval(args) -> int:
     res = cvm.run(model, lig, folds=args.folds, level=args.group_by, only=args.only, final=args.final,
                   validation=args.validation, work=args.work, max_actives=args.max_actives, max_decoys=args.max_decoys, seed=args.seed,
                   n_boot=args.bootstrap, pose_options=opts, device=args.device, executor=executor,
-                  pose_model=str(resolve_model(args.pose_model)) if args.pose_model else None)
+                  pose_model=str(resolve_model(args.pose_model)) if args.pose_model else None,
+                  blends=tuple(cvm.parse_blend(b) for b in args.blend))
     print(cvm.format_summary(res))
     if args.json:
         from traincore.provenance import write_results
@@ -339,7 +340,7 @@ def _cmd_crossval(args) -> int:
                           "max_actives": args.max_actives, "max_decoys": args.max_decoys, "seed": args.seed,
                           "bootstrap": args.bootstrap, "confs": args.confs, "keep": args.keep,
                           "relax_steps": args.relax_steps, "embed_timeout": args.embed_timeout, "device": args.device, "threads": args.threads,
-                          "workers": args.workers})
+                          "workers": args.workers, "blend": args.blend})
         print(f"results written to {args.json}")
     return 0
 
@@ -374,6 +375,10 @@ def add_crossval(sub) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="Ray actors that pose and score chunks (0: this process)")
+    p.add_argument("--blend", action="append", default=[], metavar="METHOD:WEIGHT",
+                   help="also rank by z(model) + WEIGHT * z(METHOD), both z-scored over each target's library "
+                        "(METHOD: vina, vina_local, ligand_only, heavy_atoms, fp_max_tanimoto; repeatable); "
+                        "choose WEIGHT with --validation, never on the CV or final targets")
     p.add_argument("--json", help="write per-target and mean figures as JSON with provenance")
     p.set_defaults(func=_cmd_crossval)
 

@@ -234,6 +234,49 @@ def cached_vina_scores(files: dict, sdf: Path, ids: list[str], mols: list) -> tu
     return e0, e1
 
 
+# ----------------------------------------------------------------------------- blends
+
+BLENDABLE = ("ligand_only", "vina", "vina_local", "heavy_atoms", "fp_max_tanimoto")
+
+
+def parse_blend(spec: str) -> tuple[str, float]:
+    """``'vina:0.5'`` -> ``('vina', 0.5)``: the method ``model+0.5*vina`` (see :func:`blend_scores`)."""
+    name, sep, w = str(spec).partition(":")
+    if not sep or name not in BLENDABLE:
+        raise ValueError(f"--blend {spec!r}: expected METHOD:WEIGHT with METHOD one of {', '.join(BLENDABLE)}")
+    try:
+        weight = float(w)
+    except ValueError:
+        raise ValueError(f"--blend {spec!r}: weight {w!r} is not a number") from None
+    if not math.isfinite(weight) or weight == 0:
+        raise ValueError(f"--blend {spec!r}: weight must be a finite non-zero number")
+    return name, weight
+
+
+def blend_name(other: str, weight: float) -> str:
+    return f"model{weight:+g}*{other}"
+
+
+def _zscore(s: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(s)
+    z = np.full(len(s), -math.inf)
+    if finite.any():
+        v = s[finite]
+        sd = v.std()
+        z[finite] = (v - v.mean()) / (sd if sd > 0 else 1.0)
+    return z
+
+
+def blend_scores(model: np.ndarray, other: np.ndarray, weight: float) -> np.ndarray:
+    """``z(model) + weight * z(other)``, each score z-scored over one target's library (no labels used), so
+    the weight means the same on every target. A molecule the model could not score (unposed) stays last
+    (-inf); one the other method failed on takes that method's lowest z of the library."""
+    zm, zo = _zscore(np.asarray(model, float)), _zscore(np.asarray(other, float))
+    fo = np.isfinite(zo)
+    zo = np.where(fo, zo, zo[fo].min() if fo.any() else 0.0)
+    return np.where(np.isfinite(zm), zm + weight * zo, -math.inf)
+
+
 # ----------------------------------------------------------------------------- one held-out target
 
 def _ident(name: str) -> str:
@@ -318,9 +361,10 @@ def rescore_poses(files: dict, sdf: Path, model: str, device: str = "cpu") -> Pa
 def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str | None, *, work: Path,
                     level: str = "family", max_actives: int = 0, max_decoys: int = 0, seed: int = 0,
                     n_boot: int = 1000, pose_options=None, device: str = "cpu", executor=None,
-                    pose_model: str | None = None) -> dict:
+                    pose_model: str | None = None, blends: tuple = ()) -> dict:
     """Pose ``target``'s (sampled) library once (best pose by ``pose_model``, else by ``model``); rank it by
-    every method on those same poses; metrics per method."""
+    every method on those same poses; metrics per method. ``blends``: ``(method, weight)`` pairs, each adding
+    the method ``model+<weight>*<method>`` (:func:`blend_scores`)."""
     import torch
 
     from .featurize import type_ligand
@@ -374,6 +418,11 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
             failed[name] = int(posed - np.isfinite(e).sum())  # posed but not scored
     else:
         skipped["vina"] = skipped["vina_local"] = why
+    for other, w in blends:
+        if other in scores:
+            scores[blend_name(other, w)] = blend_scores(scores["model"], scores[other], w)
+        else:
+            skipped[blend_name(other, w)] = f"{other} was not computed"
     res: dict = {"target": target, "fold": fold.name, "group": group_of(target, level),
                  "actives": int(y.sum()), "decoys": int((1 - y).sum()),
                  "unposed": int(sum(m is None for m in mols)), "train_actives_for_fp": len(train_actives),

@@ -280,3 +280,34 @@ def test_screen_data_crossval_and_per_fold_models_on_shared_poses(tmp_path, monk
                      "--json", str(res)]) == 0
         again = json.loads(res.read_text())["figures"]["targets"][0]["methods"]
         assert again["vina"] == t["methods"]["vina"] and again["vina_local"] == t["methods"]["vina_local"]
+
+
+def test_blend_zscores_per_target_and_keeps_failures_last():
+    import math
+
+    from atomgrid.crossval import blend_name, blend_scores, parse_blend
+    model = np.array([2.0, 0.0, -2.0, -math.inf])  # the last molecule was never posed
+    vina = np.array([-1.0, 1.0, 3.0, 0.0])
+    b = blend_scores(model, vina, 0.5)
+    zm = np.array([1.0, 0.0, -1.0]) * math.sqrt(1.5)  # (x - mean) / std over the finite entries
+    zv = (vina - vina.mean()) / vina.std()
+    np.testing.assert_allclose(b[:3], zm + 0.5 * zv[:3])
+    assert b[3] == -math.inf
+    # invariant to each method's scale and offset: the weight means the same on every target
+    np.testing.assert_allclose(blend_scores(10 * model + 3, vina * 7 - 2, 0.5)[:3], b[:3])
+    # a molecule the other method failed on takes that method's lowest z, not -inf
+    b2 = blend_scores(model[:3], np.array([-1.0, -math.inf, 3.0]), 1.0)
+    assert np.all(np.isfinite(b2)) and b2[1] == pytest.approx(0.0 + -1.0)
+    assert parse_blend("vina:0.5") == ("vina", 0.5) and parse_blend("ligand_only:-1") == ("ligand_only", -1.0)
+    assert blend_name("vina", 0.5) == "model+0.5*vina" and blend_name("ligand_only", -1.0) == "model-1*ligand_only"
+    for bad, why in (("vina", "METHOD:WEIGHT"), ("model:1", "METHOD:WEIGHT"), ("vina:x", "not a number"),
+                     ("vina:0", "non-zero"), ("vina:nan", "non-zero")):
+        with pytest.raises(ValueError, match=why):
+            parse_blend(bad)
+
+
+def test_crossval_cli_refuses_a_bad_blend_before_any_work(capsys):
+    from atomgrid.cli import main
+    assert main(["crossval", "--model", "ag-atomnet-c16-l3-g16r15", "--validation", "--blend", "vina:zero"]) == 2
+    err = capsys.readouterr().err
+    assert "--blend 'vina:zero'" in err and len(err.strip().splitlines()) == 1
