@@ -21,7 +21,9 @@ def test_shipped_net_on_cuda_matches_cpu(name):
     game, net = eng.game, eng.evaluator.net
     states = random_states(game, 24, seed=3)
     p_cpu, v_cpu = NetEvaluator(net, game, runtime=Runtime.create("cpu", precision="fp32"), cache_size=0).evaluate(states)
-    for precision, atol_p, atol_v in (("fp32", 1e-4, 1e-4), ("auto", 0.05, 0.08)):
+    # fp32 on CUDA runs cuDNN's convolutions in TF32 by default (PyTorch's setting): differences up to ~5e-4
+    # were seen on an H200 (2026-12-04); bf16 autocast ('auto') is looser still
+    for precision, atol_p, atol_v in (("fp32", 3e-3, 3e-3), ("auto", 0.05, 0.08)):
         rt = Runtime.create("cuda", precision=precision)
         p, v = NetEvaluator(net, game, runtime=rt, cache_size=0).evaluate(states)
         assert np.all(p[~np.stack([s.legal_mask() for s in states])] == 0), precision
