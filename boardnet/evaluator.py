@@ -3,8 +3,9 @@
 `NetEvaluator` runs one batched forward pass per call (bf16 autocast on CUDA through the
 traincore Runtime; with the runtime's `int8` precision an int8 quantized copy of the net, calibrated on
 positions from the net's own play), masks illegal actions, and keeps an LRU cache keyed by (position
-hash, weights version). `UniformEvaluator` and `RolloutEvaluator` need no network: uniform priors over
-the legal moves with value 0, or the result of random play-outs.
+key, weights version): `state.eval_key()` where the game has one (Go's history and ko, checkers' draw
+counters), else `state.hash()`. `UniformEvaluator` and `RolloutEvaluator` need no network: uniform priors
+over the legal moves with value 0, or the result of random play-outs.
 """
 from __future__ import annotations
 
@@ -154,7 +155,7 @@ class NetEvaluator:
 
     def evaluate(self, states: Sequence[State]) -> tuple[np.ndarray, np.ndarray]:
         """priors float32 `[B, action_size]` (0 on illegal moves, sum 1 over legal), values float32 `[B]`
-        (damped by `shuffle_damping`, after the cache: the cache key leaves the draw counters out)."""
+        (damped by `shuffle_damping` after the cache)."""
         priors, values = self._evaluate(states)
         if self.shuffle_damping and len(states):
             values = damped(values, states, self.shuffle_damping)
@@ -172,8 +173,9 @@ class NetEvaluator:
         keys: list = []
         if self.cache_size:
             ver = self.weights_version
+            keyed = getattr(states[0], "eval_key", None) is not None  # one game per call
             for i, s in enumerate(states):
-                key = (s.hash(), ver)
+                key = (s.eval_key() if keyed else s.hash(), ver)
                 hit = cache.get(key)
                 if hit is None:
                     miss.append(i)

@@ -168,3 +168,37 @@ def test_shuffle_damping_leaves_games_without_a_draw_rule_alone(c4):
     _, v0 = NetEvaluator(net, c4).evaluate(states)
     _, v1 = NetEvaluator(net, c4, shuffle_damping=1.0).evaluate(states)
     assert np.array_equal(v0, v1)
+
+
+def test_cache_keys_what_the_planes_read_not_only_the_position_hash():
+    """Two checkers positions that differ only in the no-progress count, and a Go transposition (same
+    stones, other move order, so other history planes) share `hash()`, which repetition needs; the
+    evaluator's cache must not hand one the other's numbers."""
+    from boardnet.games.checkers import CheckersState
+    ck = make_game("checkers")
+    s = ck.initial_state()
+    quiet = CheckersState(ck, s._p, s._k, s._turn, -1, 40, (), 40)
+    assert quiet.hash() == s.hash() and quiet.eval_key() != s.eval_key()
+    go = make_game("go9")
+    a = go.initial_state()
+    for m in ("C3", "G7", "C5"):
+        a = a.apply(a.text_to_action(m))
+    b = go.initial_state()
+    for m in ("C5", "G7", "C3"):
+        b = b.apply(b.text_to_action(m))
+    assert a.hash() == b.hash() and a.eval_key() != b.eval_key()
+    for game, first, second in ((ck, s, quiet), (go, a, b)):
+        torch.manual_seed(0)
+        net = build_net(game, "b1c8").eval()
+        rt = Runtime.create("cpu", precision="fp32")
+        fresh_p, fresh_v = NetEvaluator(net, game, runtime=rt, cache_size=0).evaluate([second])
+        first_p = NetEvaluator(net, game, runtime=rt, cache_size=0).evaluate([first])[0]
+        assert np.abs(first_p - fresh_p).max() > 1e-6  # the planes differ, and so does the net's policy
+        ev = NetEvaluator(net, game, runtime=rt, cache_size=64)
+        ev.evaluate([first])
+        p, v = ev.evaluate([second])
+        assert ev.misses == 2 and ev.hits == 0
+        np.testing.assert_allclose(p, fresh_p, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(v, fresh_v, rtol=1e-6, atol=1e-7)
+        ev.evaluate([second])
+        assert ev.hits == 1  # the same state still hits

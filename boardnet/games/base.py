@@ -127,6 +127,9 @@ class State(Protocol):
 
     # Optional, for games with a no-progress draw rule (checkers, chess):
     #   no_progress_fraction() -> float: how far that rule has run, 0 (just reset) to 1 (drawn).
+    # Optional, where planes() reads more than hash() keys (move history, draw counters):
+    #   eval_key() -> hashable: equal for two states only if their planes() (and legal moves) are; the
+    #   network evaluator's cache uses it instead of hash(), which stays the key for repetition.
 
 
 @runtime_checkable

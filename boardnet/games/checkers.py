@@ -471,6 +471,10 @@ class CheckersState:
     def legal_moves_text(self) -> list[str]:
         return [t for t, _ in self.legal_moves()]
 
+    def eval_key(self) -> tuple:
+        """The evaluator's cache key: :meth:`hash` plus what planes 6 and 7 read (repetition, no-progress count)."""
+        return (self.hash(), self._reps > 1, self._quiet)
+
     def hash(self) -> int:
         """64-bit key of pieces, side to move and jumping piece (not the draw counters)."""
         x = self._p[0] | self._p[1] << 32

@@ -359,6 +359,12 @@ class GoState:
     def hash(self) -> int:
         return self._bh ^ self.game._zside if self._to_play else self._bh
 
+    def eval_key(self) -> tuple:
+        """The evaluator's cache key: what planes() reads (the last boards, side to move, the ko point), so a
+        transposition with another history or ko is evaluated afresh. Superko beyond those boards can still
+        differ in legal moves; the search expands by each state's own legal moves."""
+        return (self._hb, self._to_play, (self._info or self._analyse())[1])
+
     def to_text(self) -> str:
         g = self.game
         moves = []
