@@ -303,6 +303,7 @@ def _cmd_crossval(args) -> int:
         return 0
     if not args.model:
         raise SystemExit("atomgrid crossval: --model is required (or --plan)")
+    blends = tuple(cvm.parse_blend(b) for b in args.blend)  # refused before any model, pose or Ray actor
     import torch
 
     from .models import resolve_model
@@ -326,7 +327,7 @@ def _cmd_crossval(args) -> int:
                   validation=args.validation, work=args.work, max_actives=args.max_actives, max_decoys=args.max_decoys, seed=args.seed,
                   n_boot=args.bootstrap, pose_options=opts, device=args.device, executor=executor,
                   pose_model=str(resolve_model(args.pose_model)) if args.pose_model else None,
-                  blends=tuple(cvm.parse_blend(b) for b in args.blend))
+                  blends=blends)
     print(cvm.format_summary(res))
     if args.json:
         from traincore.provenance import write_results
