@@ -304,6 +304,9 @@ def _cmd_crossval(args) -> int:
     if not args.model:
         raise SystemExit("atomgrid crossval: --model is required (or --plan)")
     blends = tuple(cvm.parse_blend(b) for b in args.blend)  # refused before any model, pose or Ray actor
+    if args.rotations < 1 or (args.rotations > 1 and not args.pose_model):
+        raise SystemExit(f"atomgrid crossval: --rotations {args.rotations}: must be >= 1, and > 1 needs --pose-model "
+                         "(the pose model's given poses are what is rescored in several orientations)")
     import torch
 
     from .models import resolve_model
@@ -327,7 +330,7 @@ def _cmd_crossval(args) -> int:
                   validation=args.validation, work=args.work, max_actives=args.max_actives, max_decoys=args.max_decoys, seed=args.seed,
                   n_boot=args.bootstrap, pose_options=opts, device=args.device, executor=executor,
                   pose_model=str(resolve_model(args.pose_model)) if args.pose_model else None,
-                  blends=blends)
+                  blends=blends, rotations=args.rotations)
     print(cvm.format_summary(res))
     if args.json:
         from traincore.provenance import write_results
@@ -341,7 +344,7 @@ def _cmd_crossval(args) -> int:
                           "max_actives": args.max_actives, "max_decoys": args.max_decoys, "seed": args.seed,
                           "bootstrap": args.bootstrap, "confs": args.confs, "keep": args.keep,
                           "relax_steps": args.relax_steps, "embed_timeout": args.embed_timeout, "device": args.device, "threads": args.threads,
-                          "workers": args.workers, "blend": args.blend})
+                          "workers": args.workers, "blend": args.blend, "rotations": args.rotations})
         print(f"results written to {args.json}")
     return 0
 
@@ -380,11 +383,45 @@ def add_crossval(sub) -> None:
                    help="also rank by z(model) + WEIGHT * z(METHOD), both z-scored over each target's library "
                         "(METHOD: vina, vina_local, ligand_only, heavy_atoms, fp_max_tanimoto; repeatable); "
                         "choose WEIGHT with --validation, never on the CV or final targets")
+    p.add_argument("--rotations", type=int, default=1,
+                   help="with --pose-model: score each given pose (by --model and by the ligand-only twin) in this "
+                        "many fixed orientations, the mean logit (test-time augmentation; default 1: none)")
     p.add_argument("--json", help="write per-target and mean figures as JSON with provenance")
     p.set_defaults(func=_cmd_crossval)
 
 
-COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare, add_screen_data, add_crossval]
+def _cmd_ensemble(args) -> int:
+    from .models import ModelNotFoundError, file_sha256, make_ensemble
+    out = args.out
+    if "{fold}" in out or any("{fold}" in m for m in args.models):
+        if "{fold}" not in out or not all("{fold}" in m for m in args.models):
+            raise SystemExit("atomgrid ensemble: '{fold}' must be in --out and in every model path, or in none")
+        names = [f"fold{i}" for i in range(args.folds)] + ["final"]
+    else:
+        names = [None]
+    for f in names:
+        def sub(p):
+            return p.replace("{fold}", f) if f else p
+        try:
+            Path(sub(out)).parent.mkdir(parents=True, exist_ok=True)
+            path = make_ensemble([sub(m) for m in args.models], sub(out), name=args.name)
+        except (ModelNotFoundError, ValueError) as exc:
+            raise SystemExit(f"atomgrid ensemble: {exc}") from None
+        print(f"{path}: ensemble of {len(args.models)} models, sha256 {file_sha256(path)[:16]}")
+    return 0
+
+
+def add_ensemble(sub) -> None:
+    p = sub.add_parser("ensemble", help="write one model file that scores with the mean logit of several models")
+    p.add_argument("models", nargs="+", help="model names or paths (same grid, typing and ligand-only flag); "
+                                             "'{fold}' in every path = one ensemble per fold (fold0..foldK-1, final)")
+    p.add_argument("--out", "-o", required=True, help="the ensemble model file to write")
+    p.add_argument("--name", help="its name in the meta (default: the members' names joined by '+')")
+    p.add_argument("--folds", type=int, default=5, help="with '{fold}': the number of CV folds")
+    p.set_defaults(func=_cmd_ensemble)
+
+
+COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare, add_screen_data, add_crossval, add_ensemble]
 
 
 # --- atomgrid score / enrich (issue 8): the commands live in atomgrid/score_cli.py ----------------

@@ -345,15 +345,16 @@ def pose_target(target: str, *, work: Path, model: str, max_actives: int = 0, ma
     return files, lib, out, sdf
 
 
-def rescore_poses(files: dict, sdf: Path, model: str, device: str = "cpu") -> Path:
-    """``model``'s scores of the given poses in ``sdf`` (``atomgrid score --poses given``), cached beside it
-    under the model's hash."""
+def rescore_poses(files: dict, sdf: Path, model: str, device: str = "cpu", rotations: int = 1) -> Path:
+    """``model``'s scores of the given poses in ``sdf`` (``atomgrid score --poses given``, ``--rotations``),
+    cached beside it under the model's hash (and the rotation count when > 1)."""
     from .evaluate import template_scores_path
     from .score import ScoreOptions, score_library
-    out = template_scores_path(sdf.parent, sdf.with_name(sdf.stem + "_given"), model)
+    out = template_scores_path(sdf.parent, sdf.with_name(sdf.stem + "_given" + (f"_rot{rotations}" if rotations > 1 else "")),
+                               model)
     if not out.exists():
         score_library(files["receptor"], sdf, out, autobox_ligand=files["reference"], model=model,
-                      options=ScoreOptions(poses="given"), device=device, progress=False,
+                      options=ScoreOptions(poses="given", rotations=rotations), device=device, progress=False,
                       resume=Path(str(out) + ".parts").exists())
     return out
 
@@ -361,10 +362,11 @@ def rescore_poses(files: dict, sdf: Path, model: str, device: str = "cpu") -> Pa
 def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str | None, *, work: Path,
                     level: str = "family", max_actives: int = 0, max_decoys: int = 0, seed: int = 0,
                     n_boot: int = 1000, pose_options=None, device: str = "cpu", executor=None,
-                    pose_model: str | None = None, blends: tuple = ()) -> dict:
+                    pose_model: str | None = None, blends: tuple = (), rotations: int = 1) -> dict:
     """Pose ``target``'s (sampled) library once (best pose by ``pose_model``, else by ``model``); rank it by
     every method on those same poses; metrics per method. ``blends``: ``(method, weight)`` pairs, each adding
-    the method ``model+<weight>*<method>`` (:func:`blend_scores`)."""
+    the method ``model+<weight>*<method>`` (:func:`blend_scores`). ``rotations`` > 1 (with ``pose_model``):
+    the model and the ligand-only twin score each pose as the mean logit over that many orientations."""
     import torch
 
     from .featurize import type_ligand
@@ -373,8 +375,10 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
     files, lib, out, sdf = pose_target(target, work=work, model=pose_model or model, max_actives=max_actives,
                                        max_decoys=max_decoys, seed=seed, pose_options=pose_options, device=device,
                                        executor=executor)
+    if rotations > 1 and not pose_model:
+        raise ValueError("rotations > 1 needs a pose model (the given poses are rescored with test-time augmentation)")
     if pose_model:
-        out = rescore_poses(files, sdf, model, device)
+        out = rescore_poses(files, sdf, model, device, rotations)
     score = {r["id"]: (float(r["score"]) if r["score"] and not r["error"] else -math.inf) for r in csv.DictReader(open(out))}
     posed: dict[str, Chem.Mol] = {}
     for m in Chem.SDMolSupplier(str(sdf), removeHs=False, sanitize=False):
@@ -400,7 +404,7 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
         s = np.full(len(ids), -math.inf)
         if items:
             with torch.no_grad():
-                act, _ = predict(lmodel, gridder_for(lmeta, device), items, True)
+                act, _ = predict(lmodel, gridder_for(lmeta, device), items, True, rotations=rotations)
             s[where] = act
         scores["ligand_only"] = s
     else:
@@ -427,6 +431,7 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
                  "actives": int(y.sum()), "decoys": int((1 - y).sum()),
                  "unposed": int(sum(m is None for m in mols)), "train_actives_for_fp": len(train_actives),
                  "scores_csv": str(out), "poses_sdf": str(sdf), "model": model, "model_sha256": file_sha256(model),
+                 "rotations": rotations,
                  "screen_data_family": seen_family(model, target, level), "skipped": skipped,
                  "failed_posed": failed, "methods": {}}
     for name, s in scores.items():

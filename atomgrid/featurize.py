@@ -110,10 +110,16 @@ class Gridder:
         self.translate = float(translate)
         self.generator = torch.Generator().manual_seed(seed)
 
-    def __call__(self, items, ligand_only: bool = False) -> torch.Tensor:
-        """``items``: sequence of (receptor TypedAtoms or None, ligand TypedAtoms, centre [3])."""
+    def __call__(self, items, ligand_only: bool = False, rotation: np.ndarray | None = None) -> torch.Tensor:
+        """``items``: sequence of (receptor TypedAtoms or None, ligand TypedAtoms, centre [3]). ``rotation``: one
+        ``[3, 3]`` matrix for every item instead of the gridder's own (test-time augmentation)."""
         n = len(items)
-        rot = random_rotations(n, self.generator).numpy() if self.rotate else np.broadcast_to(np.eye(3, dtype=np.float32), (n, 3, 3))
+        if rotation is not None:
+            rot = np.broadcast_to(np.asarray(rotation, np.float32), (n, 3, 3))
+        elif self.rotate:
+            rot = random_rotations(n, self.generator).numpy()
+        else:
+            rot = np.broadcast_to(np.eye(3, dtype=np.float32), (n, 3, 3))
         shift = (random_translations(n, self.translate, self.generator).numpy() if self.translate > 0
                  else np.zeros((n, 3), np.float32))
         # reach of a grid point from the centre along each axis, plus the widest atom density

@@ -118,6 +118,26 @@ class GridNet(nn.Module):
         return {"activity": self.activity(h).squeeze(1), "affinity": self.affinity(h).squeeze(1)}
 
 
+class Ensemble(nn.Module):
+    """Several nets on the same grid as one model: the mean of their activity logits and of their pK
+    predictions (gnina's default CNN is an ensemble the same way). Its state dict is the members' under
+    ``members.<i>.``; :func:`atomgrid.models.make_ensemble` writes one as an ordinary model file."""
+
+    def __init__(self, members):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member net")
+        sizes = {m.cfg.grid_size for m in members}
+        if len(sizes) != 1:
+            raise ValueError(f"ensemble members expect different grids ({sorted(sizes)} points per edge)")
+        self.members = nn.ModuleList(members)
+        self.cfg = members[0].cfg
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        outs = [m(x) for m in self.members]
+        return {k: torch.stack([o[k] for o in outs]).mean(0) for k in ("activity", "affinity")}
+
+
 def net_config_dict(cfg: NetConfig) -> dict:
     return asdict(cfg)
 

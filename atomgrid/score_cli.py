@@ -29,7 +29,7 @@ def _cmd_score(args) -> int:
     opts = ScoreOptions(poses=args.poses, n_confs=args.confs, ff_iters=args.ff_iters, keep=args.keep,
                         relax_steps=args.relax_steps, exhaustiveness=args.exhaustiveness, dock_poses=args.dock_poses, batch_size=args.batch_size,
                         chunk_size=args.chunk_size, max_heavy_atoms=args.max_heavy_atoms, seed=args.seed,
-                        precision=args.precision)
+                        precision=args.precision, rotations=args.rotations)
     from traincore.runtime import Runtime
     print(f"precision: {Runtime.create(args.device or default_device(), precision=args.precision).describe()}",
           file=sys.stderr, flush=True)
@@ -114,6 +114,9 @@ def add_score_commands(sub) -> None:
     p.add_argument("--chunk-size", type=int, default=ScoreOptions.chunk_size)
     p.add_argument("--max-heavy-atoms", type=int, default=ScoreOptions.max_heavy_atoms)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rotations", type=int, default=ScoreOptions.rotations,
+                   help="score each pose in this many fixed orientations and average the logits (test-time "
+                        "augmentation, as gnina's --cnn_rotation; costs that many forward passes; default 1: none)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads in this process (0 = default)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",

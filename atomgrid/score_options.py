@@ -23,7 +23,8 @@ class ScoreOptions:
     ``ff_iters`` MMFF (else UFF) clean-up iterations per conformer (0: none);
     ``keep`` best-aligned conformers relaxed and scored; ``relax_steps`` rigid clash-relaxation steps;
     ``exhaustiveness``/``dock_poses`` for Vina; ``batch_size`` CNN batch; ``chunk_size`` records per
-    chunk (the unit of resume and of parallel work); ``max_heavy_atoms``; ``seed``. The preparation
+    chunk (the unit of resume and of parallel work); ``max_heavy_atoms``; ``seed``; ``rotations`` the
+    orientations each pose is scored in (the mean logit: test-time augmentation; 1 = as posed). The preparation
     fields default to :class:`atomgrid.poses.PrepOptions` (one set of defaults for both).
     """
 
@@ -40,13 +41,15 @@ class ScoreOptions:
     embed_timeout: int = PrepOptions.embed_timeout
     seed: int = PrepOptions.seed
     precision: str = "auto"  # the CNN's arithmetic (traincore.runtime); gridding is always fp32
+    rotations: int = 1  # test-time augmentation: mean logit over this many fixed orientations (1: none)
 
     def __post_init__(self):
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ScoreError(f"--precision {self.precision!r}: expected auto, fp32 or bf16")
         if self.poses not in POSE_MODES:
             raise ScoreError(f"--poses {self.poses!r}: expected one of {', '.join(POSE_MODES)}")
-        for k in ("n_confs", "keep", "exhaustiveness", "dock_poses", "batch_size", "chunk_size", "max_heavy_atoms"):
+        for k in ("n_confs", "keep", "exhaustiveness", "dock_poses", "batch_size", "chunk_size", "max_heavy_atoms",
+                  "rotations"):
             if getattr(self, k) < 1:
                 raise ScoreError(f"{k} must be >= 1, got {getattr(self, k)}")
         if self.ff_iters < 0:

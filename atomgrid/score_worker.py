@@ -96,7 +96,7 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
         raise ScoreError(str(exc)) from None
     state, meta = load_weights(model_file)  # the net itself is built once, by each ChunkScorer
     spec = GridSpec(meta["grid"]["size"], meta["grid"]["resolution"])
-    reach = crop_margin(spec)
+    reach = receptor_reach(spec, options.rotations)
     trec = type_receptor(rec, agio.Box(box.center, tuple(s + 2 * reach for s in box.size)))
     xyz = agio.coordinates(rec)
     near = box.contains(xyz, margin=8.0)
@@ -112,6 +112,15 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
         pdbqt = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, box)
     return ScoringContext(trec, pocket, ref_block, box, pdbqt, state, meta, options, device or default_device(),
                           with_sdf, file_sha256(model_file))
+
+
+def receptor_reach(spec: GridSpec, rotations: int = 1) -> float:
+    """How far (Å, per axis) beyond the box the receptor is kept: half the grid edge plus an atom's density
+    reach; with test-time rotations the corners of a rotated grid reach sqrt(3) x half the edge from its centre."""
+    reach = crop_margin(spec)
+    if rotations > 1:
+        reach += (math.sqrt(3) - 1) * spec.dimension / 2
+    return reach
 
 
 def given_receptor_pdbqt(path: str | Path) -> str | None:
@@ -234,7 +243,7 @@ class ChunkScorer:
 
     def _score_items(self, items: list) -> tuple[np.ndarray, np.ndarray]:
         return predict(self.model, self.gridder, items, self.ligand_only, self.opts.batch_size,
-                       autocast=self.runtime.autocast)
+                       autocast=self.runtime.autocast, rotations=self.opts.rotations)
 
     def score_chunk(self, records: Sequence[Record]) -> list[Row]:
         rows: list[Row] = []

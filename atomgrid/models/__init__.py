@@ -74,11 +74,49 @@ def load_weights(path: str | Path) -> tuple[dict, dict]:
 
 
 def build_model(weights: dict, meta: dict, device="cpu"):
-    """The net of ``meta`` with ``weights``, in eval mode on ``device``."""
+    """The net of ``meta`` with ``weights``, in eval mode on ``device`` (an :class:`atomgrid.nets.Ensemble`
+    when ``meta`` lists ``members``)."""
     from .. import nets
-    model = nets.build(meta["net"])
+    if meta.get("members"):
+        model = nets.Ensemble([nets.build(m["net"]) for m in meta["members"]])
+    else:
+        model = nets.build(meta["net"])
     model.load_state_dict(weights)
     return model.to(device).eval()
+
+
+def make_ensemble(paths, out: str | Path, name: str | None = None) -> Path:
+    """One model file that scores with the mean logit of the models ``paths`` (each a name or a path).
+    They must share the grid, the typing scheme and the ligand-only flag; the meta keeps each member's
+    architecture, name and sha256, and ``train_targets`` is the union of the members' (left out when
+    any member does not record its own, so the protocol never takes an unknown for a clean split)."""
+    from .. import nets
+    from ..train import export_model
+    files = [resolve_model(p) for p in paths]
+    if len(files) < 2:
+        raise ValueError("an ensemble needs at least two models")
+    loaded = [load_weights(f) for f in files]
+    first = loaded[0][1]
+    for f, (_, meta) in zip(files[1:], loaded[1:]):
+        for key in ("grid", "typing"):
+            if meta.get(key) != first.get(key):
+                raise ValueError(f"{f}: its {key} differs from {files[0]}'s; ensemble members must share it")
+        if bool(meta.get("ligand_only")) != bool(first.get("ligand_only")):
+            raise ValueError(f"{f}: ligand_only {bool(meta.get('ligand_only'))} but {files[0]} has "
+                             f"{bool(first.get('ligand_only'))}; ensemble members must share it")
+    members, nets_ = [], []
+    for f, (weights, meta) in zip(files, loaded):
+        for sub in meta.get("members") or [meta]:  # an ensemble of ensembles is flattened
+            members.append({"net": sub["net"], "name": sub.get("name"), "sha256": sub.get("sha256") or file_sha256(f)})
+        built = build_model(weights, meta)
+        nets_ += list(built.members) if isinstance(built, nets.Ensemble) else [built]
+    trained = [m.get("train_targets") for _, m in loaded]
+    meta = {"members": members, "grid": first["grid"], "typing": first["typing"],
+            "ligand_only": bool(first.get("ligand_only")),
+            "name": name or "ensemble-" + "+".join(str(m["name"]) for m in members)}
+    if all(t is not None for t in trained):
+        meta["train_targets"] = sorted({t for ts in trained for t in ts})
+    return export_model(nets.Ensemble(nets_), meta, Path(out))
 
 
 def load_model(path: str | Path, device="cpu"):
@@ -94,22 +132,48 @@ def gridder_for(meta: dict, device="cpu"):
     return Gridder(GridSpec(meta["grid"]["size"], meta["grid"]["resolution"]), device)
 
 
-def predict(model, gridder, items: list, ligand_only: bool = False, batch_size: int = 32, autocast=None):
+def tta_rotations(n: int):
+    """The ``n`` fixed orientations of test-time augmentation ``[n, 3, 3]``: the identity first, then
+    seeded uniform random rotations (the same for every molecule, run and machine)."""
+    import numpy as np
+    import torch
+
+    from ..grid import random_rotations
+    if n < 1:
+        raise ValueError(f"rotations must be >= 1, got {n}")
+    rot = np.broadcast_to(np.eye(3, dtype=np.float32), (n, 3, 3)).copy()
+    g = torch.Generator().manual_seed(20261204)
+    for i in range(1, n):  # one at a time: the first k of n are the k of tta_rotations(k)
+        rot[i] = random_rotations(1, g)[0].numpy()
+    return rot
+
+
+def predict(model, gridder, items: list, ligand_only: bool = False, batch_size: int = 32, autocast=None,
+            rotations: int = 1):
     """``items``: (receptor TypedAtoms | None, ligand TypedAtoms, centre) -> (activity probability ``[n]``,
     pK ``[n]``) as float64 NumPy, in batches of ``batch_size``. ``autocast``: a context factory (e.g.
-    ``traincore.runtime.Runtime.autocast``) around each forward pass, None for none."""
+    ``traincore.runtime.Runtime.autocast``) around each forward pass, None for none. ``rotations`` > 1:
+    test-time augmentation, the mean logit and pK over :func:`tta_rotations` orientations about each
+    grid centre (gnina's ``--cnn_rotation``); 1 scores the pose as given."""
     import contextlib
 
     import numpy as np
     import torch
+    rots = tta_rotations(rotations) if rotations > 1 else None
     act, aff = [], []
     with torch.no_grad():
         for s in range(0, len(items), batch_size):
-            grids = gridder(items[s:s + batch_size], ligand_only=ligand_only)
-            with (autocast() if autocast is not None else contextlib.nullcontext()):
-                out = model(grids)
-            act.append(torch.sigmoid(out["activity"].float()).cpu())
-            aff.append(out["affinity"].float().cpu())
+            batch = items[s:s + batch_size]
+            logit, pk = 0.0, 0.0
+            for r in (rots if rots is not None else [None]):
+                grids = gridder(batch, ligand_only=ligand_only, rotation=r)
+                with (autocast() if autocast is not None else contextlib.nullcontext()):
+                    out = model(grids)
+                logit = logit + out["activity"].float()
+                pk = pk + out["affinity"].float()
+            k = 1 if rots is None else len(rots)
+            act.append(torch.sigmoid(logit / k).cpu())
+            aff.append((pk / k).cpu())
     if not act:
         return np.zeros(0), np.zeros(0)
     return torch.cat(act).numpy().astype(np.float64), torch.cat(aff).numpy().astype(np.float64)
