@@ -124,9 +124,12 @@ def _cmd_evaluate(args) -> int:
     sibling = Path(args.model).with_name(Path(args.model).stem + "-ligonly" + Path(args.model).suffix)
     if not baselines and not args.no_baseline and sibling.exists():
         baselines = [str(sibling)]  # the ligand-only baseline always goes beside the full model
+    if args.rotations < 1 or (args.rotations > 1 and args.set != "casf2016"):
+        raise SystemExit(f"atomgrid evaluate: --rotations {args.rotations}: must be >= 1, and > 1 only with --set "
+                         "casf2016 (DUD-E screening takes it through atomgrid score / crossval)")
     for model in [args.model] + baselines:
         if args.set == "casf2016":
-            res = ev.evaluate_casf(model, args.cache, args.bootstrap, args.device)
+            res = ev.evaluate_casf(model, args.cache, args.bootstrap, args.device, rotations=args.rotations)
             print(ev.format_casf(res))
         elif args.set.startswith("dude:"):
             target = args.set.split(":", 1)[1]
@@ -147,7 +150,7 @@ def _cmd_evaluate(args) -> int:
                       data=_evaluate_data(args), settings={
                           "set": args.set, "bootstrap": args.bootstrap, "poses": args.poses,
                           "max_decoys": args.max_decoys, "seed": args.seed, "threads": args.threads,
-                          "device": args.device})
+                          "device": args.device, "rotations": args.rotations})
         print(f"results written to {args.json}")
     return 0
 
@@ -176,6 +179,9 @@ def add_evaluate(sub) -> None:
                    help="DUD-E: 'placed' puts the 3D records on the crystal ligand by principal axes (fast); "
                         "'template' poses them as atomgrid score does (the screening path)")
     p.add_argument("--seed", type=int, default=0, help="DUD-E: seed of the decoy subset")
+    p.add_argument("--rotations", type=int, default=1,
+                   help="casf2016: score every complex in this many fixed orientations, the mean (test-time "
+                        "augmentation, as atomgrid score --rotations; default 1: as given)")
     p.add_argument("--workers", type=int, default=0,
                    help="DUD-E --poses template: Ray actors that pose and score chunks (0: this process)")
     p.add_argument("--device", default="cpu")

@@ -43,10 +43,13 @@ def _pk_units(method: str) -> bool:
 __all__ = ["load_model", "score", "evaluate_casf", "evaluate_dude", "evaluate_dude_template"]  # load_model: atomgrid.models
 
 
-def score(model, meta: dict, items: list, device="cpu", batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def score(model, meta: dict, items: list, device="cpu", batch_size: int = 32,
+          rotations: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """``items``: (receptor TypedAtoms | None, ligand TypedAtoms, centre) -> (activity prob ``[n]``, pK ``[n]``);
-    :func:`atomgrid.models.predict`, the forward pass ``atomgrid score`` uses too."""
-    return predict(model, gridder_for(meta, device), items, bool(meta.get("ligand_only")), batch_size)
+    :func:`atomgrid.models.predict`, the forward pass ``atomgrid score`` uses too (``rotations``: its
+    test-time augmentation)."""
+    return predict(model, gridder_for(meta, device), items, bool(meta.get("ligand_only")), batch_size,
+                   rotations=rotations)
 
 
 def _fmt(m: dict) -> str:
@@ -74,19 +77,21 @@ def reference_scores(ids: list[str]) -> dict[str, dict[str, float]]:
 
 
 def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n_boot: int = 1000,
-                  device="cpu") -> dict:
+                  device="cpu", rotations: int = 1) -> dict:
+    """Scoring, pose and docking power on the CASF-2016 test cache (or any typed cache of complexes with
+    measured pK, e.g. the validation cache, where the reference methods are simply absent)."""
     model, meta = load_model(model_path, device)
     cache = agdata.load_cache(cache_path) if Path(cache_path).exists() else agdata.build_cache("test")
     ds = agdata.ComplexSet(cache)
     items = [ds.sample(i) for i in range(len(ds))]
-    act, aff = score(model, meta, [(s.receptor, s.ligand, s.center) for s in items], device)
+    act, aff = score(model, meta, [(s.receptor, s.ligand, s.center) for s in items], device, rotations=rotations)
     ex = ds.examples
     crystal = [i for i, e in enumerate(ex) if ":" not in e["source"]]  # the given pose, not docked/perturbed
     ids = [ex[i]["id"] for i in crystal]
     y = np.asarray([ex[i]["pK"] for i in crystal])
     p = aff[crystal]
     res: dict = {"model": str(model_path), "model_sha256": file_sha256(model_path), "name": meta.get("name"), "ligand_only": bool(meta.get("ligand_only")),
-                 "n": len(crystal), "affinity": report(AFFINITY_METRICS, y, p, n_boot)}
+                 "n": len(crystal), "cache": str(cache_path), "rotations": rotations, "affinity": report(AFFINITY_METRICS, y, p, n_boot)}
     good = np.asarray([e["good"] for e in ex])
     res["pose_auc"] = report({"roc_auc": ACTIVITY_METRICS["roc_auc"]}, good, act, n_boot)["roc_auc"]
     # docking power over complexes with QuickVina-2 poses: our top-1 vs Vina's top-1 (its first MODEL)
@@ -258,7 +263,10 @@ def parts_exist(out: Path) -> bool:
 
 
 def format_casf(res: dict) -> str:
-    lines = [f"{res['name']} ({'ligand-only' if res['ligand_only'] else 'receptor+ligand'}), CASF-2016 test, n={res['n']}"]
+    cache = Path(res.get("cache") or "cache_test.pt").name
+    where = "CASF-2016 test" if cache == "cache_test.pt" else f"complexes of {cache}"
+    rot = f", {res['rotations']} rotations" if res.get("rotations", 1) > 1 else ""
+    lines = [f"{res['name']} ({'ligand-only' if res['ligand_only'] else 'receptor+ligand'}), {where}, n={res['n']}{rot}"]
     for k, m in res["affinity"].items():
         lines.append(f"  {k:9s} {_fmt(m)}")
     lines.append(f"  pose AUC  {_fmt(res['pose_auc'])}")

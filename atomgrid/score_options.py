@@ -24,7 +24,8 @@ class ScoreOptions:
     ``keep`` best-aligned conformers relaxed and scored; ``relax_steps`` rigid clash-relaxation steps;
     ``exhaustiveness``/``dock_poses`` for Vina; ``batch_size`` CNN batch; ``chunk_size`` records per
     chunk (the unit of resume and of parallel work); ``max_heavy_atoms``; ``seed``; ``rotations`` the
-    orientations each pose is scored in (the mean logit: test-time augmentation; 1 = as posed). The preparation
+    orientations each molecule's best pose is scored in (the mean logit: test-time augmentation; the
+    pose is picked as posed, then scored R times; 1 = as posed). The preparation
     fields default to :class:`atomgrid.poses.PrepOptions` (one set of defaults for both).
     """
 

@@ -241,9 +241,29 @@ class ChunkScorer:
     def _pose_source(self) -> str:
         return self.opts.poses
 
-    def _score_items(self, items: list) -> tuple[np.ndarray, np.ndarray]:
+    def _score_items(self, items: list, rotations: int = 1) -> tuple[np.ndarray, np.ndarray]:
         return predict(self.model, self.gridder, items, self.ligand_only, self.opts.batch_size,
-                       autocast=self.runtime.autocast, rotations=self.opts.rotations)
+                       autocast=self.runtime.autocast, rotations=rotations)
+
+    def _score_best(self, items: list, owners: list[tuple[int, int]]) -> dict[int, tuple[int, float, float]]:
+        """{row: (pose index k into items, activity, pK)}: each molecule's best pose by one forward pass as
+        posed; with ``rotations`` > 1 that pose alone is then scored in every orientation (a molecule with
+        one pose skips the picking pass), so test-time augmentation costs R passes a molecule, not R a pose."""
+        R = self.opts.rotations
+        poses_of: dict[int, list[int]] = {}
+        for k, (r, _) in enumerate(owners):
+            poses_of.setdefault(r, []).append(k)
+        pick = [k for ks in poses_of.values() if len(ks) > 1 or R == 1 for k in ks]
+        act, aff = self._score_items([items[k] for k in pick])
+        got = dict(zip(pick, zip(act, aff)))
+        best: dict[int, int] = {}
+        for r, ks in poses_of.items():
+            best[r] = ks[0] if len(ks) == 1 and R > 1 else max(ks, key=lambda k: got[k][0])
+        if R == 1:
+            return {r: (k, float(got[k][0]), float(got[k][1])) for r, k in best.items()}
+        rows = list(best)
+        ract, raff = self._score_items([items[best[r]] for r in rows], R)
+        return {r: (best[r], float(a), float(f)) for r, a, f in zip(rows, ract, raff)}
 
     def score_chunk(self, records: Sequence[Record]) -> list[Row]:
         rows: list[Row] = []
@@ -274,16 +294,11 @@ class ChunkScorer:
             for p, it in enumerate(poses):
                 items.append(it)
                 owners.append((len(rows) - 1, p))
-        act, aff = self._score_items(items)
-        best: dict[int, int] = {}
-        for k, (r, p) in enumerate(owners):
-            if r not in best or act[k] > act[best[r]]:
-                best[r] = k
-        for r, k in best.items():
+        for r, (k, a, f) in self._score_best(items, owners).items():
             row = rows[r]
             posed, original, energies = posed_of[r]
             p = owners[k][1]
-            row.score, row.pK = float(act[k]), float(aff[k])
+            row.score, row.pK = a, f
             row.pose = self._pose_source()
             row.n_poses = posed.GetNumConformers()
             row.vina = float(energies[p]) if len(energies) > p else math.nan

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -70,7 +71,7 @@ def subsample(target: str, n_act: int, n_dec: int, seed: int, out: Path) -> tupl
 
 def run_mode(name: str, receptor, ref, lib, out_dir: Path, model: str, opts: ScoreOptions, actives: set[str],
              sdf: bool = False) -> dict:
-    out = out_dir / f"{name.split()[0]}{'_sub' if ' ' in name else ''}.csv"
+    out = out_dir / (re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") + ".csv")
     t = time.time()
     cpu = time.process_time()
     s = score_library(receptor, lib, out, autobox_ligand=ref, model=model, options=opts,
@@ -106,6 +107,10 @@ def screen(args) -> None:
           f"{__import__('torch').get_num_threads()}, out {tmp}", flush=True)
     results = [run_mode("template", receptor, ref, lib, tmp, model, ScoreOptions(poses="template", n_confs=args.confs), actives, sdf=True)]
     results.append(run_mode("given", receptor, ref, tmp / "template.sdf", tmp, model, ScoreOptions(poses="given"), actives))
+    for r in args.rotations:  # test-time rotations: the same library, each best pose scored in r orientations
+        if r > 1:
+            results.append(run_mode(f"template, {r} rotations", receptor, ref, lib, tmp, model,
+                                    ScoreOptions(poses="template", n_confs=args.confs, rotations=r), actives))
     if not args.no_vina:
         # Vina is slow here: it docks a sub-library (the first --vina-molecules records, at least one
         # active among them); template is scored again on exactly that sub-library for a like-for-like row
@@ -259,6 +264,8 @@ def main() -> None:
     s.add_argument("--model")
     s.add_argument("--vina-molecules", type=int, default=5, help="records docked by Vina (a sub-library)")
     s.add_argument("--no-vina", action="store_true")
+    s.add_argument("--rotations", type=int, nargs="+", default=[],
+                   help="also score the library in template mode with these test-time rotation counts")
     m = sub.add_parser("memory")
     m.add_argument("--target", default="fabp4")
     m.add_argument("--sizes", type=int, nargs="+", default=[10000, 100000])

@@ -163,6 +163,19 @@ def test_score_with_rotations_and_resume_identity(tmp_path):
     assert [r["score"] for r in r1] != [r["score"] for r in r4]
     with pytest.raises(ScoreError, match="rotations must be >= 1"):
         ScoreOptions(rotations=0)
+    # the best pose is picked as posed, then that pose alone is scored in every orientation: the same
+    # figure as scoring the written best pose again with --poses given and the same rotations
+    sdf = tmp_path / "best.sdf"
+    score_library(DATA / "pocket.pdb", lib, tmp_path / "t.csv", autobox_ligand=DATA / "crystal_ligand.sdf",
+                  model=model, options=ScoreOptions(rotations=4, **fast), progress=False, out_sdf=sdf)
+    score_library(DATA / "pocket.pdb", sdf, tmp_path / "g.csv", autobox_ligand=DATA / "crystal_ligand.sdf",
+                  model=model, options=ScoreOptions(poses="given", rotations=4), progress=False)
+    t = {r["id"]: float(r["score"]) for r in csv.DictReader(open(tmp_path / "t.csv"))}
+    g = {r["id"]: float(r["score"]) for r in csv.DictReader(open(tmp_path / "g.csv"))}
+    assert t.keys() == g.keys() == {"aspirin", "benzene"}
+    for k in t:
+        assert t[k] == pytest.approx(g[k], abs=2e-3)
+    assert t == {r["id"]: float(r["score"]) for r in r4}
     # an interrupted run cannot be resumed with another rotation count (its rows would mix two scorings)
     out = tmp_path / "int.csv"
 
