@@ -29,7 +29,7 @@ from rdkit import Chem
 
 from . import io as agio
 from . import typing as agt
-from .featurize import TypedAtoms, complex_arrays, crop_margin, grid_box
+from .featurize import TypedAtoms, complex_arrays, grid_box
 from .grid import GridSpec, make_grids
 
 CONTRIB_PROP = "atomgrid_contrib"
@@ -48,26 +48,44 @@ def score_of(model, grid: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(model(grid)["activity"].reshape(-1)[0].float())
 
 
+def _rotated(xyz: torch.Tensor, center, rot) -> torch.Tensor:
+    """``xyz`` turned by ``rot`` [3, 3] about ``center`` (as the Gridder turns a complex before gridding)."""
+    if rot is None:
+        return xyz
+    c = torch.as_tensor(np.asarray(center, np.float32)).reshape(1, 3)
+    return (xyz - c) @ torch.as_tensor(np.asarray(rot, np.float32)).T + c
+
+
 def atom_contributions(model, spec: GridSpec, receptor: TypedAtoms | None, ligand: TypedAtoms, center,
-                       ligand_only: bool = False, chunk: int = 64) -> tuple[float, np.ndarray, np.ndarray]:
+                       ligand_only: bool = False, chunk: int = 64,
+                       rotations: int = 1) -> tuple[float, np.ndarray, np.ndarray]:
     """(score, ligand contributions ``[K]``, receptor contributions ``[R]``) of one pose, fp32 on CPU.
 
-    ``receptor`` atoms beyond the grid get 0 (their density never reaches it)."""
+    ``rotations`` > 1: the score is ``atomgrid score --rotations``' (the sigmoid of the mean logit over
+    :func:`atomgrid.models.tta_rotations`) and the contributions are its exact derivatives, each atom's
+    footprint in every orientation times that orientation's gradient. ``receptor`` atoms beyond the grid
+    get 0 (their density never reaches it)."""
+    from .models import tta_rotations
     xyz, w, r = complex_arrays(receptor, ligand, ligand_only)
     xyz_t, w_t, r_t = (torch.from_numpy(np.ascontiguousarray(a, np.float32)) for a in (xyz, w, r))
+    rots = list(tta_rotations(rotations)) if rotations > 1 else [None]
     with torch.enable_grad():
-        grid = _grid(xyz_t, w_t, r_t, center, spec).detach().requires_grad_(True)
-        s = score_of(model, grid)
-        (g,) = torch.autograd.grad(s, grid)
-    g = g[0]  # [C, S, S, S]
+        grids = [_grid(_rotated(xyz_t, center, rot), w_t, r_t, center, spec).detach().requires_grad_(True)
+                 for rot in rots]
+        logit = torch.stack([model(g)["activity"].reshape(-1)[0].float() for g in grids]).mean()
+        s = torch.sigmoid(logit)
+        grads = torch.autograd.grad(s, grids)
     n = xyz.shape[0]
     contrib = np.zeros(n, np.float64)
     c = torch.as_tensor(np.asarray(center, np.float32)).reshape(1, 3)
     with torch.no_grad():
-        for a0 in range(0, n, chunk):  # each atom its own "complex" of the batch: its footprint times g
-            a1 = min(n, a0 + chunk)
-            per = make_grids(xyz_t[a0:a1], w_t[a0:a1], r_t[a0:a1], torch.arange(a1 - a0), c.expand(a1 - a0, 3), spec)
-            contrib[a0:a1] = (per * g).flatten(1).sum(1).double().numpy()
+        for rot, g in zip(rots, grads):
+            g = g[0]  # [C, S, S, S]
+            xr = _rotated(xyz_t, center, rot)
+            for a0 in range(0, n, chunk):  # each atom its own "complex" of the batch: its footprint times g
+                a1 = min(n, a0 + chunk)
+                per = make_grids(xr[a0:a1], w_t[a0:a1], r_t[a0:a1], torch.arange(a1 - a0), c.expand(a1 - a0, 3), spec)
+                contrib[a0:a1] += (per * g).flatten(1).sum(1).double().numpy()
     n_rec = 0 if (receptor is None or ligand_only) else len(receptor)
     return float(s.detach()), contrib[n_rec:], contrib[:n_rec]
 
@@ -82,8 +100,10 @@ def _residue_label(atom: Chem.Atom) -> str:
 class Explainer:
     """One receptor and model; ``explain(mol)`` -> (score, contribution per atom of ``mol``, pocket top list)."""
 
-    def __init__(self, receptor_path: str | Path, model_path: str | Path, device: str = "cpu", pocket_top: int = 10):
+    def __init__(self, receptor_path: str | Path, model_path: str | Path, device: str = "cpu", pocket_top: int = 10,
+                 rotations: int = 1):
         from .models import load_model
+        self.rotations = rotations
         self.model, self.meta = load_model(model_path, "cpu")  # gradients in fp32 on CPU: small, few molecules
         self.spec = GridSpec(self.meta["grid"]["size"], self.meta["grid"]["resolution"])
         self.ligand_only = bool(self.meta.get("ligand_only"))
@@ -95,8 +115,10 @@ class Explainer:
         self.pocket_top = pocket_top
 
     def _receptor_near(self, center) -> tuple[TypedAtoms, np.ndarray]:
+        from .score_worker import receptor_reach
         box = grid_box(center, self.spec)
-        sub = np.nonzero(box.contains(self.rec_xyz, crop_margin(self.spec)))[0]
+        # a rotated grid's corners reach further: the same crop rule as the scorer's
+        sub = np.nonzero(box.contains(self.rec_xyz, receptor_reach(self.spec, self.rotations)))[0]
         idx, feats = agt.receptor_features(self.rec, sub)
         idx = np.asarray(idx, np.int64)
         xyz = self.rec_xyz[idx] if len(idx) else np.zeros((0, 3), np.float32)
@@ -109,7 +131,8 @@ class Explainer:
         lig = TypedAtoms(np.asarray(xyz, np.float32), feats, agt.atom_radii(mol, idx))
         center = lig.centroid()
         trec, ridx = self._receptor_near(center)
-        s, lc, rc = atom_contributions(self.model, self.spec, trec, lig, center, self.ligand_only)
+        s, lc, rc = atom_contributions(self.model, self.spec, trec, lig, center, self.ligand_only,
+                                       rotations=self.rotations)
         per_atom = np.zeros(mol.GetNumAtoms())
         per_atom[idx] = lc
         order = np.argsort(-np.abs(rc))[: self.pocket_top] if len(rc) else []
@@ -162,9 +185,10 @@ def draw(mols: list[Chem.Mol], contribs: list[np.ndarray], legends: list[str], o
 
 
 def explain_sdf(receptor: str | Path, sdf: str | Path, model: str | Path, top: int, png: str | Path | None = None,
-                device: str = "cpu") -> dict:
+                device: str = "cpu", rotations: int = 1) -> dict:
     """Rewrite ``sdf`` (``atomgrid score --out-sdf``) with contributions on its ``top`` best records by
-    CNNscore (the others unchanged), and draw them to ``png`` (default ``<sdf stem>.explain.png``)."""
+    CNNscore (the others unchanged), and draw them to ``png`` (default ``<sdf stem>.explain.png``);
+    ``rotations``: the count the scores were made with, so the explained score is the reported one."""
     sdf = Path(sdf)
     mols = [m for m in Chem.SDMolSupplier(str(sdf), removeHs=False, sanitize=False)]
     mols = [m for m in mols if m is not None]
@@ -175,7 +199,7 @@ def explain_sdf(receptor: str | Path, sdf: str | Path, model: str | Path, top: i
             m.UpdatePropertyCache(strict=False)
     ranked = sorted(range(len(mols)), key=lambda i: -float(mols[i].GetProp("CNNscore"))
                     if mols[i].HasProp("CNNscore") else math.inf)[:top]
-    ex = Explainer(receptor, model, device)
+    ex = Explainer(receptor, model, device, rotations=rotations)
     drawn, contribs, legends = [], [], []
     for i in ranked:
         s, per_atom, pocket = ex.explain(mols[i])

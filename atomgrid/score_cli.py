@@ -9,6 +9,7 @@ import torch
 from .enrich import active_ids, enrichment, plot_curves
 from .poses import POSE_MODES
 from .score import EmptyLibraryError, ScoreOptions, score_library
+from .score_options import CLI_ROTATIONS
 from .score_worker import default_device
 
 
@@ -56,7 +57,8 @@ def _cmd_score(args) -> int:
     if args.explain:
         from .explain import explain_sdf
         from .models import resolve_model
-        ex = explain_sdf(args.receptor, args.out_sdf, resolve_model(args.model), args.explain)
+        ex = explain_sdf(args.receptor, args.out_sdf, resolve_model(args.model), args.explain,
+                         rotations=args.rotations)
         print(f"per-atom contributions of the top {ex['explained']} written to {ex['sdf']} "
               f"(atom property atomgrid_contrib) and {ex['png']}")
     return 0
@@ -114,9 +116,10 @@ def add_score_commands(sub) -> None:
     p.add_argument("--chunk-size", type=int, default=ScoreOptions.chunk_size)
     p.add_argument("--max-heavy-atoms", type=int, default=ScoreOptions.max_heavy_atoms)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--rotations", type=int, default=ScoreOptions.rotations,
-                   help="score each pose in this many fixed orientations and average the logits (test-time "
-                        "augmentation, as gnina's --cnn_rotation; costs that many forward passes; default 1: none)")
+    p.add_argument("--rotations", type=int, default=CLI_ROTATIONS,
+                   help="score each molecule's best pose in this many fixed orientations and average the logits "
+                        "(test-time augmentation, as gnina's --cnn_rotation; that many forward passes a molecule; "
+                        f"default {CLI_ROTATIONS}, chosen on the validation targets; 1: the pose as posed)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads in this process (0 = default)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",

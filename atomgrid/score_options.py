@@ -6,6 +6,12 @@ from dataclasses import dataclass
 from .poses import POSE_MODES, PrepOptions
 
 
+# `atomgrid score --rotations` default: chosen on the validation targets (PDE4B, PDE5; mean ROC AUC 0.830 at 1,
+# 0.848 at 4, 0.864 at 8, 0.869 at 16, 0.871 at 32: benchmarks/results/atomgrid_crossval-validation-rot*-
+# ag-atomnet-c16-l3-g16r15-dekois.json); 32 adds 0.002 for twice the passes. ScoreOptions keeps 1 (as posed).
+CLI_ROTATIONS = 16
+
+
 class ScoreError(ValueError):
     """A run that cannot start (bad arguments, missing receptor/model, mismatched resume)."""
 

@@ -67,6 +67,44 @@ def test_contributions_match_finite_differences():
         assert contrib[a] == pytest.approx(_fd(model, spec, rec, lig, center, a), rel=2e-2, abs=2e-5), a
 
 
+def _fd_rot(model, spec, rec, lig, center, atom, rotations, eps=1e-2):
+    """Finite difference of sigmoid(mean logit over the test-time orientations), gridded the Gridder's way."""
+    from atomgrid.models import tta_rotations
+    xyz, w, r = complex_arrays(rec, lig)
+    c = np.asarray(center, np.float32)
+    vals = []
+    for sgn in (1, -1):
+        ww = w.copy()
+        ww[atom] *= 1 + sgn * eps
+        logits = []
+        for rot in tta_rotations(rotations):
+            xr = (xyz - c) @ rot.T + c
+            g = _grid(torch.from_numpy(np.ascontiguousarray(xr, np.float32)), torch.from_numpy(ww),
+                      torch.from_numpy(r), center, spec)
+            with torch.no_grad():
+                logits.append(float(model(g)["activity"].reshape(-1)[0]))
+        vals.append(1 / (1 + np.exp(-np.mean(logits))))
+    return (vals[0] - vals[1]) / (2 * eps)
+
+
+def test_contributions_with_rotations_match_finite_differences_and_the_scorer():
+    """--rotations: the explained score is the one atomgrid score reports (sigmoid of the mean logit over the
+    same orientations, through the Gridder) and every contribution is its derivative."""
+    from atomgrid.featurize import Gridder
+    from atomgrid.models import predict
+    spec = GridSpec(12, 1.0)
+    model = Toy(2 * agt.NUM_FEATURES).eval()
+    rec, lig, center = _toy_complex()
+    s, lc, rc = atom_contributions(model, spec, rec, lig, center, chunk=7, rotations=3)
+    act, _ = predict(model, Gridder(spec), [(rec, lig, center)], rotations=3)
+    assert s == pytest.approx(float(act[0]), rel=1e-5)
+    s1, lc1, _ = atom_contributions(model, spec, rec, lig, center)
+    assert s != pytest.approx(s1, rel=1e-4) and not np.allclose(lc, lc1)
+    contrib = np.concatenate([rc, lc])
+    for a in range(len(contrib)):
+        assert contrib[a] == pytest.approx(_fd_rot(model, spec, rec, lig, center, a, 3), rel=2e-2, abs=2e-5), a
+
+
 def test_ligand_only_gives_zero_to_the_pocket():
     spec = GridSpec(12, 1.0)
     model = Toy(2 * agt.NUM_FEATURES).eval()
@@ -107,7 +145,7 @@ def test_score_explain_cli_writes_atom_properties_and_png(tmp_path):
     out, sdf = tmp_path / "o.csv", tmp_path / "o.sdf"
     rc = main(["score", "--receptor", str(data / "pocket.pdb"), "--autobox-ligand", str(data / "crystal_ligand.sdf"),
                "--ligands", str(data / "poses.sdf"), "--poses", "given", "--out", str(out), "--out-sdf", str(sdf),
-               "--explain", "2", "--device", "cpu", "--precision", "fp32"])
+               "--explain", "2", "--device", "cpu", "--precision", "fp32", "--rotations", "4"])
     assert rc == 0
     rows = {r["id"]: float(r["score"]) for r in csv.DictReader(open(out)) if r["score"]}
     mols = [m for m in Chem.SDMolSupplier(str(sdf), removeHs=False)]
