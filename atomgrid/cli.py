@@ -396,6 +396,43 @@ def add_crossval(sub) -> None:
     p.set_defaults(func=_cmd_crossval)
 
 
+def _cmd_compare(args) -> int:
+    from . import crossval as cvm
+    figs = []
+    for path in (args.a, args.b):
+        try:
+            d = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"atomgrid compare: {path}: cannot read a JSON file ({type(exc).__name__})") from None
+        f = d.get("figures", d)
+        if not isinstance(f, dict) or "targets" not in f:
+            raise SystemExit(f"atomgrid compare: {path}: not an atomgrid crossval --json result (no targets)")
+        figs.append(f)
+    try:
+        res = cvm.compare(figs[0], figs[1], args.method_a, args.method_b, n_boot=args.bootstrap)
+    except ValueError as exc:
+        raise SystemExit(f"atomgrid compare: {exc}") from None
+    res.update({"a": args.a, "b": args.b})
+    print(cvm.format_compare(res, Path(args.a).stem, Path(args.b).stem))
+    if args.json:
+        from traincore.provenance import write_results
+        write_results(args.json, "atomgrid_compare", res, data=[Path(args.a), Path(args.b)],
+                      settings={"method_a": args.method_a, "method_b": args.method_b, "bootstrap": args.bootstrap})
+        print(f"results written to {args.json}")
+    return 0
+
+
+def add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="paired comparison of two 'atomgrid crossval --json' results, target by target")
+    p.add_argument("a", help="crossval JSON A")
+    p.add_argument("b", help="crossval JSON B")
+    p.add_argument("--method-a", default="model", help="ranking of A to compare (default: model)")
+    p.add_argument("--method-b", default="model", help="ranking of B (default: model; e.g. vina, ligand_only)")
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--json", help="write the comparison as JSON with provenance")
+    p.set_defaults(func=_cmd_compare)
+
+
 def _cmd_ensemble(args) -> int:
     from .models import ModelNotFoundError, file_sha256, make_ensemble
     out = args.out
@@ -427,7 +464,8 @@ def add_ensemble(sub) -> None:
     p.set_defaults(func=_cmd_ensemble)
 
 
-COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare, add_screen_data, add_crossval, add_ensemble]
+COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare, add_screen_data, add_crossval, add_ensemble,
+            add_compare]
 
 
 # --- atomgrid score / enrich (issue 8): the commands live in atomgrid/score_cli.py ----------------

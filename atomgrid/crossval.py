@@ -532,6 +532,52 @@ def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str
             "mean": summarize(per_target, kw.get("n_boot", 1000))}
 
 
+def compare(a: dict, b: dict, method_a: str = "model", method_b: str = "model", metrics=("roc_auc", "ef1"),
+            n_boot: int = 1000, seed: int = 0) -> dict:
+    """Paired comparison of two protocol results (``atomgrid crossval --json`` files' ``figures``) on the targets
+    both hold: per metric the mean of A, of B, of A - B with a bootstrap interval over targets, and how many
+    targets A ranks higher / lower / the same; per fold the means. Raises ValueError if they share no target."""
+    ta = {r["target"]: r for r in a["targets"]}
+    tb = {r["target"]: r for r in b["targets"]}
+    common = [t for t in ta if t in tb and method_a in ta[t]["methods"] and method_b in tb[t]["methods"]]
+    if not common:
+        raise ValueError(f"no target has both {method_a!r} in A and {method_b!r} in B")
+    rng = np.random.default_rng(seed)
+    out: dict = {"targets": len(common), "method_a": method_a, "method_b": method_b, "metrics": {}, "folds": {}}
+    for metric in metrics:
+        va = np.asarray([ta[t]["methods"][method_a][metric]["value"] for t in common], float)
+        vb = np.asarray([tb[t]["methods"][method_b][metric]["value"] for t in common], float)
+        d = va - vb
+        boots = [float(d[rng.integers(0, d.size, d.size)].mean()) for _ in range(n_boot)] if n_boot > 0 else []
+        lo, hi = np.quantile(boots, [0.025, 0.975]) if boots else (math.nan, math.nan)
+        out["metrics"][metric] = {"a": float(va.mean()), "b": float(vb.mean()), "diff": float(d.mean()),
+                                  "low": float(lo), "high": float(hi), "a_higher": int((d > 0).sum()),
+                                  "a_lower": int((d < 0).sum()), "same": int((d == 0).sum()),
+                                  "a_at_least_0.80": int((va >= 0.80).sum()) if metric == "roc_auc" else None,
+                                  "b_at_least_0.80": int((vb >= 0.80).sum()) if metric == "roc_auc" else None}
+    for t in common:
+        f = ta[t]["fold"]
+        out["folds"].setdefault(f, {"n": 0, "a": 0.0, "b": 0.0})
+        out["folds"][f]["n"] += 1
+        out["folds"][f]["a"] += ta[t]["methods"][method_a]["roc_auc"]["value"]
+        out["folds"][f]["b"] += tb[t]["methods"][method_b]["roc_auc"]["value"]
+    for f in out["folds"].values():
+        f["a"], f["b"] = f["a"] / f["n"], f["b"] / f["n"]
+    return out
+
+
+def format_compare(res: dict, name_a: str = "A", name_b: str = "B") -> str:
+    lines = [f"{name_a} ({res['method_a']}) vs {name_b} ({res['method_b']}), paired over {res['targets']} targets "
+             f"(bootstrap over targets):"]
+    for metric, m in res["metrics"].items():
+        extra = (f"; >= 0.80 on {m['a_at_least_0.80']} vs {m['b_at_least_0.80']}" if m.get("a_at_least_0.80") is not None else "")
+        lines.append(f"  {metric:8s} {m['a']:.3f} vs {m['b']:.3f}: difference {m['diff']:+.3f} [{m['low']:+.3f}, "
+                     f"{m['high']:+.3f}], A higher on {m['a_higher']}, lower on {m['a_lower']}, same on {m['same']}{extra}")
+    for f, v in sorted(res["folds"].items()):
+        lines.append(f"  {f}: {v['n']} targets, roc_auc {v['a']:.3f} vs {v['b']:.3f}")
+    return "\n".join(lines)
+
+
 def _fmt(m: dict) -> str:
     return f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
 

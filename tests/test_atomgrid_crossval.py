@@ -311,3 +311,47 @@ def test_crossval_cli_refuses_a_bad_blend_before_any_work(capsys):
     assert main(["crossval", "--model", "ag-atomnet-c16-l3-g16r15", "--validation", "--blend", "vina:zero"]) == 2
     err = capsys.readouterr().err
     assert "--blend 'vina:zero'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_compare_is_paired_over_shared_targets(tmp_path):
+    """atomgrid compare: differences target by target, only on targets both results hold; the CLI reads the
+    --json files and refuses what is not one with a one-line reason."""
+    import json
+    import subprocess
+    import sys
+
+    from atomgrid.crossval import compare
+
+    def res(vals, fold="fold0"):
+        return {"targets": [{"target": t, "fold": fold, "methods": {"model": {"roc_auc": {"value": v}, "ef1": {"value": 2 * v}},
+                                                                     "vina": {"roc_auc": {"value": 0.5}, "ef1": {"value": 1.0}}}}
+                            for t, v in vals.items()]}
+
+    a = res({"X": 0.9, "Y": 0.7, "Z": 0.6, "only_a": 0.1})
+    b = res({"X": 0.8, "Y": 0.7, "Z": 0.65, "only_b": 0.99})
+    c = compare(a, b, n_boot=200)
+    m = c["metrics"]["roc_auc"]
+    assert c["targets"] == 3
+    assert m["a"] == pytest.approx(0.7333333) and m["b"] == pytest.approx(0.7166667)
+    assert m["diff"] == pytest.approx((0.1 + 0 - 0.05) / 3)
+    assert (m["a_higher"], m["a_lower"], m["same"]) == (1, 1, 1)
+    assert (m["a_at_least_0.80"], m["b_at_least_0.80"]) == (1, 1)
+    assert m["low"] <= m["diff"] <= m["high"]
+    assert c["folds"]["fold0"]["n"] == 3
+    v = compare(a, a, "model", "vina", n_boot=0)["metrics"]["roc_auc"]
+    assert v["diff"] == pytest.approx((0.9 + 0.7 + 0.6 + 0.1) / 4 - 0.5)  # model vs Vina of the same run
+    with pytest.raises(ValueError, match="no target"):
+        compare(a, res({"W": 0.5}))
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    pa.write_text(json.dumps({"figures": a}))
+    pb.write_text(json.dumps({"figures": b}))
+    out = tmp_path / "cmp.json"
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "atomgrid", "compare", str(pa), str(pb), "--json", str(out)],
+                       capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["figures"]["metrics"]["roc_auc"]["a_higher"] == 1
+    (tmp_path / "bad.json").write_text("{not json")
+    r = subprocess.run([sys.executable, "-m", "atomgrid", "compare", str(pa), str(tmp_path / "bad.json")],
+                       capture_output=True, text=True, cwd=root)
+    assert r.returncode != 0 and "bad.json" in r.stderr and "Traceback" not in r.stderr
