@@ -110,7 +110,8 @@ def fold_config(cfg, fold: str, k: int = 5, level: str = "family"):
     if not cfg.data.screen_caches or cfg.data.screen_fraction <= 0:
         raise ValueError("--fold needs data.screen_caches and data.screen_fraction > 0 in the config")
     data = dataclasses.replace(cfg.data, screen_targets=tuple(by_name[fold].train))
-    return dataclasses.replace(cfg, data=data, name=f"{cfg.name}-{fold}", run_dir=str(Path(cfg.run_dir) / fold))
+    tr = dataclasses.replace(cfg.train, debias=cfg.train.debias.replace("{fold}", fold))
+    return dataclasses.replace(cfg, data=data, train=tr, name=f"{cfg.name}-{fold}", run_dir=str(Path(cfg.run_dir) / fold))
 
 
 def _cmd_evaluate(args) -> int:

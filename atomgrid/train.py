@@ -83,6 +83,10 @@ class TrainConfig:
     max_minutes: float = 0.0  # stop early after this much wall time (0 = no limit)
     init: str = ""  # start from this model's weights (same architecture), e.g. a shipped model to fine-tune
     stop_after: int = 0  # stop after this many steps, schedule still spanning `steps` (0 = run all)
+    # product-of-experts debiasing (Clark et al. 2019; He et al. 2019): a frozen ligand-only model whose activity
+    # logit is added to the net's in the training loss, so the net is pushed to learn what the ligand alone does
+    # not explain; scoring uses the net alone. '{fold}' is replaced by the fold under --fold. "" = off.
+    debias: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,11 +126,26 @@ def make_batch(ds: agdata.ComplexSet, idx, gridder: Gridder, ligand_only: bool):
     return grids, pk, good
 
 
-def loss_fn(affinity_weight: float):
+def ligand_only_view(grids: torch.Tensor) -> torch.Tensor:
+    """The same batch with the receptor channels zeroed: exactly what the Gridder makes with ``ligand_only``
+    (densities add per channel, and receptor atoms write channels 0-13 only)."""
+    from .typing import NUM_FEATURES
+    g = grids.clone()
+    g[:, :NUM_FEATURES] = 0
+    return g
+
+
+def loss_fn(affinity_weight: float, bias_model: torch.nn.Module | None = None):
+    """``bias_model``: a frozen ligand-only net whose activity logit is added to the net's inside the BCE
+    (product of experts); the net's own logit is what scoring reads."""
     def f(model, batch):
         grids, pk, good = batch
         out = model(grids)
-        act = F.binary_cross_entropy_with_logits(out["activity"].float(), good)
+        logit = out["activity"].float()
+        if bias_model is not None:
+            with torch.no_grad():
+                logit = logit + bias_model(ligand_only_view(grids))["activity"].float()
+        act = F.binary_cross_entropy_with_logits(logit, good)
         pred = out["affinity"].float()
         has = torch.isfinite(pk)
         y = torch.where(has, pk, pred.detach())
@@ -181,6 +200,7 @@ def train(cfg: AtomgridConfig) -> Path:
     seed_everything(cfg.train.seed)
     runtime = Runtime.create(cfg.train.device, precision=cfg.train.precision)
     print(f"precision: {runtime.describe()}", flush=True)
+    bias_model = load_bias_model(cfg, runtime) if cfg.train.debias else None  # a bad one fails before the data loads
     train_cache = ensure_cache(cfg.data.train_cache, "train", cfg.data)
     val_cache = ensure_cache(cfg.data.val_cache, "val", cfg.data) if cfg.data.val_cache else None
     if val_cache is not None:  # validation never shares a protein with training
@@ -222,6 +242,9 @@ def train(cfg: AtomgridConfig) -> Path:
     logger = MetricsLogger(run_dir)
     ckpt = CheckpointManager(run_dir, keep_last=cfg.train.keep_last)
     meta = model_meta(cfg)
+    if cfg.train.debias:
+        from .models import file_sha256
+        meta["debiased_with"] = {"path": cfg.train.debias, "sha256": file_sha256(cfg.train.debias)}
     history: list[dict] = []
 
     def hook(step: int, m: dict) -> None:
@@ -240,7 +263,7 @@ def train(cfg: AtomgridConfig) -> Path:
             ckpt.save(state, step, metric=None if metric is None or math.isnan(metric) else metric)
 
     t0 = time.time()
-    state = fit(model, loss_fn(cfg.train.affinity_weight), batches(), opt, runtime=runtime, steps=cfg.train.steps,
+    state = fit(model, loss_fn(cfg.train.affinity_weight, bias_model), batches(), opt, runtime=runtime, steps=cfg.train.steps,
                 scheduler=sched, clip_grad=cfg.train.clip_grad, hooks=(hook,))
     if state.step % cfg.train.eval_every != 0 and state.step != cfg.train.steps:
         hook_eval_only = validate(model, val, eval_gridder, cfg.data.ligand_only) if val is not None else {}
@@ -256,6 +279,28 @@ def train(cfg: AtomgridConfig) -> Path:
                                                       "seconds": time.time() - t0, "last": state.last,
                                                       "runtime": runtime.metadata()}, indent=1))
     return run_dir
+
+
+def load_bias_model(cfg: AtomgridConfig, runtime: Runtime) -> torch.nn.Module:
+    """The frozen ligand-only model of ``train.debias``: it must be ligand-only, on this config's grid and typing,
+    and trained on no screening target this run does not train on (else its logit would carry held-out data)."""
+    from .models import file_sha256, load_model
+    path = cfg.train.debias
+    if not Path(path).is_file():
+        raise ValueError(f"train.debias {path}: no such model file")
+    model, meta = load_model(path, "cpu")
+    if not meta.get("ligand_only"):
+        raise ValueError(f"train.debias {path}: not a ligand-only model (its meta says ligand_only false)")
+    for key in ("grid", "typing"):
+        if meta.get(key) != model_meta(cfg)[key]:
+            raise ValueError(f"train.debias {path}: its {key} differs from this config's")
+    extra = set(meta.get("train_targets") or ()) - set(cfg.data.screen_targets)
+    if cfg.data.screen_targets and extra:
+        raise ValueError(f"train.debias {path}: trained on targets this run holds out: {sorted(extra)[:5]}")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    print(f"debiasing with the frozen ligand-only model {path} (sha256 {file_sha256(path)[:16]})", flush=True)
+    return runtime.prepare(model).eval()
 
 
 def init_weights(net: torch.nn.Module, path: str, cfg: AtomgridConfig) -> None:

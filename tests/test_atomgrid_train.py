@@ -239,3 +239,54 @@ def test_train_fold_all_trains_every_fold_in_parallel_processes(tmp_path):
     assert "none of data.screen_targets" in (tmp_path / "cv2" / "fold0" / "train.log").read_text()
     r = subprocess.run(cmd[:-4] + ["--jobs", "2"], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 2 and "--jobs: only with --fold all" in r.stderr
+
+
+def test_debias_adds_the_frozen_ligand_only_logit_inside_the_loss(tmp_path, one_thread):
+    """train.debias (product of experts): BCE of net + frozen ligand-only logit, the ligand-only net seeing the
+    batch with receptor channels zeroed (the Gridder's own ligand-only view); the ligand-only net never moves;
+    a receptor+ligand model or one trained on held-out targets is refused."""
+    import torch.nn.functional as F
+
+    from atomgrid.train import ligand_only_view, train
+    torch.manual_seed(0)
+    ds = agdata.ComplexSet(tiny_cache())
+    g = Gridder(GridSpec(8, 2.5), "cpu")
+    idx = list(range(8))
+    grids, pk, good = make_batch(ds, idx, g, False)
+    lig_grids, _, _ = make_batch(ds, idx, Gridder(GridSpec(8, 2.5), "cpu"), True)
+    torch.testing.assert_close(ligand_only_view(grids), lig_grids)
+    cfg = nets.preset("atomnet-c8-l2", stem_pool=1, hidden=16, grid_size=8)
+    net, bias = nets.build(cfg), nets.build(cfg)
+    for p in bias.parameters():
+        p.requires_grad_(False)
+    loss, m = loss_fn(0.0, bias)(net, (grids, pk, good))
+    want = F.binary_cross_entropy_with_logits(net(grids)["activity"] + bias(lig_grids)["activity"], good)
+    assert m["activity_bce"] == pytest.approx(float(want.detach()), rel=1e-5)
+    loss0, _ = loss_fn(0.0)(net, (grids, pk, good))
+    assert float(loss) != pytest.approx(float(loss0))
+    loss.backward()
+    assert all(p.grad is None for p in bias.parameters()) and any(p.grad is not None for p in net.parameters())
+    # a training run with it: the export records the debiasing model; refusals are one-line ValueErrors
+    torch.save(tiny_cache(), tmp_path / "train.pt")
+    common = ["net.preset=\"atomnet-c8-l2\"", "net.stem_pool=1", "net.hidden=16", "data.grid_size=8",
+              "data.resolution=2.5", f"data.train_cache=\"{tmp_path / 'train.pt'}\"", "data.val_cache=\"\"",
+              "train.steps=3", "train.warmup=1", "train.batch_size=4", "train.eval_every=3", "train.log_every=1",
+              "train.threads=1"]
+    lig = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'lig'}\"", "data.ligand_only=true"]))
+    full = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'full'}\""]))
+    run = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'deb'}\"", f"train.debias=\"{lig / 'model.pt'}\""]))
+    from traincore.checkpoint import load_checkpoint
+    meta = load_checkpoint(run / "model.pt", kind="atomgrid")["meta"]
+    assert meta["debiased_with"]["path"] == str(lig / "model.pt") and len(meta["debiased_with"]["sha256"]) == 64
+    with pytest.raises(ValueError, match="not a ligand-only model"):
+        train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'x'}\"", f"train.debias=\"{full / 'model.pt'}\""]))
+    with pytest.raises(ValueError, match="no such model file"):
+        train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'y'}\"", f"train.debias=\"{tmp_path / 'no.pt'}\""]))
+    leaky = tmp_path / "leaky.pt"
+    st = load_checkpoint(lig / "model.pt", kind="atomgrid")
+    st["meta"]["train_targets"] = ["ACE", "PDE5"]
+    torch.save(st, leaky)
+    with pytest.raises(ValueError, match="holds out: \\['PDE5'\\]"):
+        train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'z'}\"", f"train.debias=\"{leaky}\"",
+                                                "data.screen_targets=[\"ACE\"]", "data.screen_fraction=0.5",
+                                                f"data.screen_caches=[\"{tmp_path / 'train.pt'}\"]"]))
