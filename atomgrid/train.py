@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from traincore.checkpoint import CheckpointManager, save_checkpoint, training_state
+from traincore.checkpoint import CheckpointManager, training_state
 from traincore.config import config_to_dict, load_config, save_config
 from traincore.loop import fit
 from traincore.metrics import MetricsLogger
@@ -27,6 +27,7 @@ from traincore.schedule import as_torch_scheduler, make_schedule
 
 from . import data as agdata
 from . import nets
+from .models import export_model  # noqa: F401  (the model file format lives in atomgrid.models; re-exported)
 from .featurize import Gridder
 from .grid import GridSpec
 from .typing import scheme_dict
@@ -312,17 +313,6 @@ def init_weights(net: torch.nn.Module, path: str, cfg: AtomgridConfig) -> None:
         if meta.get(key) != want[key]:
             raise ValueError(f"train.init {path}: its {key} differs from this config's")
     net.load_state_dict(state["model"])
-
-
-def export_model(model: torch.nn.Module, meta: dict, path: Path, extra: dict | None = None, step: int = 0) -> Path:
-    """Weights + meta only (no optimizer): the file shipped as ``atomgrid/models/<name>.pt``.
-    ``step``: the optimizer steps the weights were trained for (0 for an untrained net)."""
-    from traincore.checkpoint import SCHEMA_VERSION
-    state = {"schema_version": SCHEMA_VERSION, "kind": MODEL_KIND, "step": int(step),
-             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": meta}
-    if extra:
-        state.update(extra)
-    return save_checkpoint(path, state)
 
 
 def load_train_config(path: str | None, overrides=()) -> AtomgridConfig:

@@ -230,10 +230,12 @@ def test_sigkill_then_resume_via_cli(tmp_path, model_path):
     killer = (
         "import os, signal, sys\n"
         "from atomgrid.score import score_library, ScoreOptions\n"
+        "from atomgrid.score_options import CLI_ROTATIONS\n"
         "def hook(k):\n"
         "    if k == 1: os.kill(os.getpid(), signal.SIGKILL)\n"
         f"score_library({str(REC)!r}, {str(lib)!r}, {str(tmp_path / 'run.csv')!r}, autobox_ligand={str(REF)!r},"
-        f" model={str(model_path)!r}, options=ScoreOptions(poses='given', chunk_size=2), on_chunk=hook, progress=False)\n")
+        f" model={str(model_path)!r}, options=ScoreOptions(poses='given', chunk_size=2, rotations=CLI_ROTATIONS), on_chunk=hook,"
+        " progress=False)\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, "-c", killer], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == -9, r.stderr[-2000:]

@@ -263,7 +263,7 @@ def test_debias_adds_the_frozen_ligand_only_logit_inside_the_loss(tmp_path, one_
     want = F.binary_cross_entropy_with_logits(net(grids)["activity"] + bias(lig_grids)["activity"], good)
     assert m["activity_bce"] == pytest.approx(float(want.detach()), rel=1e-5)
     loss0, _ = loss_fn(0.0)(net, (grids, pk, good))
-    assert float(loss) != pytest.approx(float(loss0))
+    assert float(loss.detach()) != pytest.approx(float(loss0.detach()))
     loss.backward()
     assert all(p.grad is None for p in bias.parameters()) and any(p.grad is not None for p in net.parameters())
     # a training run with it: the export records the debiasing model; refusals are one-line ValueErrors

@@ -54,13 +54,25 @@ def resolve_model(name_or_path: str | Path | None) -> Path:
 
 
 
+def export_model(model, meta: dict, path: str | Path, extra: dict | None = None, step: int = 0) -> Path:
+    """Weights + meta only (no optimizer): the file shipped as ``atomgrid/models/<name>.pt`` (``atomgrid train``
+    writes its ``model.pt`` with it). ``step``: the optimizer steps the weights were trained for (0 for an
+    untrained net)."""
+    from traincore.checkpoint import SCHEMA_VERSION, save_checkpoint
+    state = {"schema_version": SCHEMA_VERSION, "kind": MODEL_KIND, "step": int(step),
+             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": meta}
+    if extra:
+        state.update(extra)
+    return save_checkpoint(Path(path), state)
+
+
 def file_sha256(path: str | Path) -> str:
     """sha256 (hex) of a file's bytes, streamed: the identity of a model, receptor or library file."""
     return _sha256(path)
 
 
 def load_weights(path: str | Path) -> tuple[dict, dict]:
-    """(state dict on CPU, meta) of a file written by ``atomgrid.train.export_model`` or a checkpoint;
+    """(state dict on CPU, meta) of a file written by :func:`export_model` or a checkpoint;
     the typing scheme is checked, the net is not built."""
     from traincore.checkpoint import load_checkpoint
 
@@ -91,7 +103,6 @@ def make_ensemble(paths, out: str | Path, name: str | None = None) -> Path:
     architecture, name and sha256, and ``train_targets`` is the union of the members' (left out when
     any member does not record its own, so the protocol never takes an unknown for a clean split)."""
     from .. import nets
-    from ..train import export_model
     files = [resolve_model(p) for p in paths]
     if len(files) < 2:
         raise ValueError("an ensemble needs at least two models")
