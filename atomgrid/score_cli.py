@@ -32,7 +32,8 @@ def _cmd_score(args) -> int:
                         chunk_size=args.chunk_size, max_heavy_atoms=args.max_heavy_atoms, seed=args.seed,
                         precision=args.precision, rotations=args.rotations)
     from traincore.runtime import Runtime
-    print(f"precision: {Runtime.create(args.device or default_device(), precision=args.precision).describe()}",
+    print(f"precision: {Runtime.create(args.device or default_device(), precision=args.precision).describe()}; "
+          f"each best pose scored in {args.rotations} orientation{'s' if args.rotations != 1 else ''} (--rotations)",
           file=sys.stderr, flush=True)
     executor = None
     if args.workers > 0 or args.address:
