@@ -372,11 +372,11 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
     from .featurize import type_ligand
     from .models import file_sha256, load_model, predict, gridder_for
     assert target in fold.test and target not in fold.train, (target, fold.name)
+    if rotations > 1 and not pose_model:  # refused before any posing
+        raise ValueError("rotations > 1 needs a pose model (the given poses are rescored with test-time augmentation)")
     files, lib, out, sdf = pose_target(target, work=work, model=pose_model or model, max_actives=max_actives,
                                        max_decoys=max_decoys, seed=seed, pose_options=pose_options, device=device,
                                        executor=executor)
-    if rotations > 1 and not pose_model:
-        raise ValueError("rotations > 1 needs a pose model (the given poses are rescored with test-time augmentation)")
     if pose_model:
         out = rescore_poses(files, sdf, model, device, rotations)
     score = {r["id"]: (float(r["score"]) if r["score"] and not r["error"] else -math.inf) for r in csv.DictReader(open(out))}

@@ -30,7 +30,7 @@ from . import nets
 from .models import export_model  # noqa: F401  (the model file format lives in atomgrid.models; re-exported)
 from .featurize import Gridder
 from .grid import GridSpec
-from .typing import scheme_dict
+from .typing import NUM_FEATURES, scheme_dict
 
 MODEL_KIND = "atomgrid"
 
@@ -130,7 +130,6 @@ def make_batch(ds: agdata.ComplexSet, idx, gridder: Gridder, ligand_only: bool):
 def ligand_only_view(grids: torch.Tensor) -> torch.Tensor:
     """The same batch with the receptor channels zeroed: exactly what the Gridder makes with ``ligand_only``
     (densities add per channel, and receptor atoms write channels 0-13 only)."""
-    from .typing import NUM_FEATURES
     g = grids.clone()
     g[:, :NUM_FEATURES] = 0
     return g
@@ -201,7 +200,8 @@ def train(cfg: AtomgridConfig) -> Path:
     seed_everything(cfg.train.seed)
     runtime = Runtime.create(cfg.train.device, precision=cfg.train.precision)
     print(f"precision: {runtime.describe()}", flush=True)
-    bias_model = load_bias_model(cfg, runtime) if cfg.train.debias else None  # a bad one fails before the data loads
+    # a bad debiasing model fails before the data loads
+    bias_model, bias_sha = load_bias_model(cfg, runtime) if cfg.train.debias else (None, "")
     train_cache = ensure_cache(cfg.data.train_cache, "train", cfg.data)
     val_cache = ensure_cache(cfg.data.val_cache, "val", cfg.data) if cfg.data.val_cache else None
     if val_cache is not None:  # validation never shares a protein with training
@@ -243,9 +243,8 @@ def train(cfg: AtomgridConfig) -> Path:
     logger = MetricsLogger(run_dir)
     ckpt = CheckpointManager(run_dir, keep_last=cfg.train.keep_last)
     meta = model_meta(cfg)
-    if cfg.train.debias:
-        from .models import file_sha256
-        meta["debiased_with"] = {"path": cfg.train.debias, "sha256": file_sha256(cfg.train.debias)}
+    if bias_model is not None:
+        meta["debiased_with"] = {"path": cfg.train.debias, "sha256": bias_sha}
     history: list[dict] = []
 
     def hook(step: int, m: dict) -> None:
@@ -282,9 +281,18 @@ def train(cfg: AtomgridConfig) -> Path:
     return run_dir
 
 
-def load_bias_model(cfg: AtomgridConfig, runtime: Runtime) -> torch.nn.Module:
-    """The frozen ligand-only model of ``train.debias``: it must be ligand-only, on this config's grid and typing,
-    and trained on no screening target this run does not train on (else its logit would carry held-out data)."""
+def check_fits(what: str, meta: dict, cfg: AtomgridConfig, keys=("net", "grid", "typing")) -> None:
+    """A saved model named by config key ``what`` (``train.init``, ``train.debias``) must match ``cfg`` in ``keys``."""
+    want = model_meta(cfg)
+    for key in keys:
+        if meta.get(key) != want[key]:
+            raise ValueError(f"{what}: its {key} differs from this config's")
+
+
+def load_bias_model(cfg: AtomgridConfig, runtime: Runtime) -> tuple[torch.nn.Module, str]:
+    """(the frozen ligand-only model of ``train.debias``, its file's sha256): it must be ligand-only, on this
+    config's grid and typing, and trained on no screening target this run does not train on (else its logit
+    would carry held-out data)."""
     from .models import file_sha256, load_model
     path = cfg.train.debias
     if not Path(path).is_file():
@@ -292,26 +300,22 @@ def load_bias_model(cfg: AtomgridConfig, runtime: Runtime) -> torch.nn.Module:
     model, meta = load_model(path, "cpu")
     if not meta.get("ligand_only"):
         raise ValueError(f"train.debias {path}: not a ligand-only model (its meta says ligand_only false)")
-    for key in ("grid", "typing"):
-        if meta.get(key) != model_meta(cfg)[key]:
-            raise ValueError(f"train.debias {path}: its {key} differs from this config's")
+    check_fits(f"train.debias {path}", meta, cfg, ("grid", "typing"))
     extra = set(meta.get("train_targets") or ()) - set(cfg.data.screen_targets)
     if cfg.data.screen_targets and extra:
         raise ValueError(f"train.debias {path}: trained on targets this run holds out: {sorted(extra)[:5]}")
     for p in model.parameters():
         p.requires_grad_(False)
-    print(f"debiasing with the frozen ligand-only model {path} (sha256 {file_sha256(path)[:16]})", flush=True)
-    return runtime.prepare(model).eval()
+    sha = file_sha256(path)
+    print(f"debiasing with the frozen ligand-only model {path} (sha256 {sha[:16]})", flush=True)
+    return runtime.prepare(model).eval(), sha
 
 
 def init_weights(net: torch.nn.Module, path: str, cfg: AtomgridConfig) -> None:
     """Load a saved model's weights into ``net``; its architecture, grid and typing must match ``cfg``."""
     from traincore.checkpoint import load_checkpoint
     state = load_checkpoint(path, map_location="cpu", kind=MODEL_KIND)
-    meta, want = state.get("meta") or {}, model_meta(cfg)
-    for key in ("net", "grid", "typing"):
-        if meta.get(key) != want[key]:
-            raise ValueError(f"train.init {path}: its {key} differs from this config's")
+    check_fits(f"train.init {path}", state.get("meta") or {}, cfg)
     net.load_state_dict(state["model"])
 
 

@@ -170,21 +170,20 @@ def predict(model, gridder, items: list, ligand_only: bool = False, batch_size: 
 
     import numpy as np
     import torch
-    rots = tta_rotations(rotations) if rotations > 1 else None
+    rots = tta_rotations(rotations) if rotations > 1 else [None]  # None: the gridder's own orientation
     act, aff = [], []
     with torch.no_grad():
         for s in range(0, len(items), batch_size):
             batch = items[s:s + batch_size]
             logit, pk = 0.0, 0.0
-            for r in (rots if rots is not None else [None]):
+            for r in rots:
                 grids = gridder(batch, ligand_only=ligand_only, rotation=r)
                 with (autocast() if autocast is not None else contextlib.nullcontext()):
                     out = model(grids)
                 logit = logit + out["activity"].float()
                 pk = pk + out["affinity"].float()
-            k = 1 if rots is None else len(rots)
-            act.append(torch.sigmoid(logit / k).cpu())
-            aff.append((pk / k).cpu())
+            act.append(torch.sigmoid(logit / len(rots)).cpu())
+            aff.append((pk / len(rots)).cpu())
     if not act:
         return np.zeros(0), np.zeros(0)
     return torch.cat(act).numpy().astype(np.float64), torch.cat(aff).numpy().astype(np.float64)
