@@ -259,12 +259,11 @@ def add_prepare(sub) -> None:
 def _cmd_screen_data(args) -> int:
     from . import data, screenset
     if args.crossval:
-        from .families import make_folds
-        _, fin = make_folds()  # the final fold trains on every target outside the test and validation groups
+        from .families import trainable_targets
         out = args.out if args.out != "runs/atomgrid/screen" else "runs/atomgrid/screen_cv"
         from .score import ScoreOptions
         from .crossval import build_crossval
-        cache = build_crossval(out, fin.train, args.work, max_decoys=args.crossval_decoys, seed=args.seed,
+        cache = build_crossval(out, trainable_targets(), args.work, max_decoys=args.crossval_decoys, seed=args.seed,
                                          model=args.model, pose_options=ScoreOptions(
                                              poses="template", seed=args.seed, embed_timeout=args.embed_timeout))
         print(json.dumps(data.cache_summary(cache)))
@@ -290,8 +289,8 @@ def add_screen_data(sub) -> None:
                                     "model, not the screening model trained on this data)")
     p.add_argument("--workers", type=int, default=0, help="Ray actors for the template poses (0: this process)")
     p.add_argument("--crossval", action="store_true",
-                   help="instead: every training target of the cross-target protocol (DEKOIS 2.0 outside the test and "
-                        "validation families), posed as `atomgrid crossval --pose-model` poses them, into "
+                   help="instead: every training target of the cross-target protocol (DEKOIS 2.0 outside the test "
+                        "families and PDE4B/PDE5; the extra validation families are CV folds' training data), posed as `atomgrid crossval --pose-model` poses them, into "
                         "<out>/cache_crossval.pt (default out: runs/atomgrid/screen_cv)")
     p.add_argument("--crossval-decoys", type=int, default=200, help="with --crossval: decoys per target (all actives)")
     p.add_argument("--work", default="runs/atomgrid/crossval", help="with --crossval: the protocol's pose folder")
@@ -368,7 +367,9 @@ def add_crossval(sub) -> None:
     p.add_argument("--only", nargs="+", help="evaluate only these held-out targets (each in the fold that holds it out)")
     p.add_argument("--final", action="store_true", help="the final test (DUD-E fabp4, inha, DEKOIS INHA) instead of the CV folds")
     p.add_argument("--validation", action="store_true",
-                   help="the fixed validation group (PDE4B, PDE5) instead of the CV folds: where choices are made")
+                   help="the fixed validation group (PDE4B, PDE5 and the drawn families: COX1/2, CATL, CTSK, MK2, "
+                        "PIM-1/2, ADAM17, MMP2) instead of the CV folds: where choices are made; judged with the "
+                        "final fold's model")
     p.add_argument("--pose-model", help="pick every molecule's template pose with this model (e.g. the pose model "
                                         "ag-atomnet-c16-l3-g16r15) and score those given poses with --model: one set of "
                                         "poses for every fold's model and every baseline (default: --model poses)")

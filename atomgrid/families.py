@@ -94,7 +94,10 @@ FAMILIES: dict[str, tuple[str, str]] = {
 }
 
 TEST_TARGETS = ("dude:fabp4", "dude:inha")  # final test only: never in a training, validation or CV fold
-VALIDATION_FAMILY = "phosphodiesterase"  # the one fixed validation group (PDE4B, PDE5) for every choice
+VALIDATION_FAMILY = "phosphodiesterase"  # primary validation family (PDE4B, PDE5): never trained or tested on
+# drawn by draw_extra_validation() on 2026-12-04 (a test recomputes the draw): with the primary family, the
+# validation group of every choice; no CV fold tests them and the final fold never trains on them
+EXTRA_VALIDATION_FAMILIES = ("cyclooxygenase", "cysteine_protease_c1", "kinase_camk", "metzincin")
 NO_TEMPLATE = ("SIRT2",)  # no crystal ligand in the data pack: no template poses, not evaluated
 DUDE_WITH_RECEPTOR = ("dude:fabp4", "dude:inha", "dude:fak1", "dude:glcm", "dude:mapk2", "dude:nos1")
 LEVELS = ("family", "superfamily")
@@ -126,14 +129,28 @@ def groups(targets, level: str = "family") -> dict[str, tuple[str, ...]]:
     return {g: tuple(v) for g, v in sorted(out.items())}
 
 
-def make_folds(targets=None, k: int = 5, level: str = "family",
-               validation_family: str = VALIDATION_FAMILY) -> tuple[list[Fold], Fold]:
+def draw_extra_validation(n: int = 4, seed: int = 17) -> tuple[str, ...]:
+    """The seeded draw behind :data:`EXTRA_VALIDATION_FAMILIES`: ``n`` families (sorted) of those with 2-4
+    evaluable targets (a template-able DEKOIS target or a DUD-E test target) outside the test and the
+    primary validation families."""
+    import numpy as np
+    usable = [t for t in FAMILIES if t not in NO_TEMPLATE and (not t.startswith("dude:") or t in TEST_TARGETS)]
+    by_family = groups(usable)
+    test = {group_of(t) for t in TEST_TARGETS}
+    eligible = sorted(f for f, v in by_family.items() if 2 <= len(v) <= 4 and f not in test and f != VALIDATION_FAMILY)
+    return tuple(sorted(np.random.default_rng(seed).choice(eligible, n, replace=False).tolist()))
+
+
+def make_folds(targets=None, k: int = 5, level: str = "family", validation_family: str = VALIDATION_FAMILY,
+               extra_validation: tuple[str, ...] = EXTRA_VALIDATION_FAMILIES) -> tuple[list[Fold], Fold]:
     """(``k`` cross-validation folds, the final fold) over ``targets`` (default: all of :data:`FAMILIES`).
 
     Every group (at ``level``) lies on one side of every fold. The test families (those of
-    :data:`TEST_TARGETS`) are only the final fold's test; the validation group (the ``level`` group of
-    ``validation_family``'s targets) is every fold's validation and never trained or tested on.
-    The final fold trains on every other group and tests on the test families."""
+    :data:`TEST_TARGETS`) are only the final fold's test; the primary validation group (the ``level``
+    group of ``validation_family``'s targets) is never trained or tested on. The other groups are
+    dealt into folds; those holding an ``extra_validation`` family's target then join the validation
+    group: no fold tests them, CV folds keep them as training data, the final fold does not train on
+    them. The final fold trains on every other group and tests on the test families."""
     targets = sorted(FAMILIES if targets is None else set(targets))
     by_group = groups(targets, level)
     test_groups = {group_of(t, level) for t in TEST_TARGETS if t in FAMILIES}
@@ -143,7 +160,7 @@ def make_folds(targets=None, k: int = 5, level: str = "family",
     val_groups = {group_of(t, level) for t in val_members} - test_groups
     if not val_groups:
         raise ValueError(f"validation family {validation_family!r} falls in a test group at level {level!r}")
-    validation = tuple(t for g in sorted(val_groups) for t in by_group.get(g, ()))
+    primary = [t for g in sorted(val_groups) for t in by_group.get(g, ())]
     test_final = tuple(t for g in sorted(test_groups) for t in by_group.get(g, ()))
     pool = {g: v for g, v in by_group.items() if g not in test_groups and g not in val_groups}
     if k < 2 or k > len(pool):
@@ -152,10 +169,23 @@ def make_folds(targets=None, k: int = 5, level: str = "family",
     for g in sorted(pool, key=lambda g: (-len(pool[g]), g)):
         i = min(range(k), key=lambda j: (sum(len(pool[x]) for x in bins[j]), j))
         bins[i].append(g)
+    unknown = set(extra_validation) - {fam for fam, _ in FAMILIES.values()}
+    if unknown:
+        raise ValueError(f"extra validation families {sorted(unknown)} are not in the family table")
+    extra_groups = {group_of(t, level) for t, (fam, _) in FAMILIES.items() if fam in extra_validation} & set(pool)
+    extra = {t for g in extra_groups for t in pool[g]}
+    validation = tuple(sorted(primary)) + tuple(sorted(extra))
     folds = []
     for i, b in enumerate(bins):
-        test = tuple(sorted(t for g in b for t in pool[g]))
+        test = tuple(sorted(t for g in b for t in pool[g] if t not in extra))
         train = tuple(sorted(t for g, v in pool.items() if g not in b for t in v))
         folds.append(Fold(f"fold{i}", test, train, validation))
-    final = Fold("final", test_final, tuple(sorted(t for v in pool.values() for t in v)), validation)
+    final = Fold("final", test_final, tuple(sorted(t for v in pool.values() for t in v if t not in extra)), validation)
     return folds, final
+
+
+def trainable_targets(k: int = 5, level: str = "family") -> tuple[str, ...]:
+    """Every target some fold trains on (the CV folds' and the final fold's training targets): what
+    ``atomgrid screen-data --crossval`` poses into the training cache."""
+    folds, final = make_folds(k=k, level=level)
+    return tuple(sorted({t for f in folds + [final] for t in f.train}))

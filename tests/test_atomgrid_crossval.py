@@ -15,14 +15,20 @@ from atomgrid import families as F
 def test_no_target_or_family_on_both_sides(level, k):
     cv, final = F.make_folds(k=k, level=level)
     assert len(cv) == k
+    primary = {"PDE4B", "PDE5"}
     for fold in cv + [final]:
         test, train, val = set(fold.test), set(fold.train), set(fold.validation)
-        assert not (test & train) and not (test & val) and not (train & val)
+        assert not (test & train) and not (test & val) and not (train & primary)
+        if fold is final:  # the model the validation group judges never trains on any of it
+            assert not train & val
         for lv in F.LEVELS[: F.LEVELS.index(level) + 1]:  # the family level always, the chosen level too
             tg = {F.group_of(t, lv) for t in test}
             assert not tg & {F.group_of(t, lv) for t in train}, (fold.name, lv)
             assert not tg & {F.group_of(t, lv) for t in val}, (fold.name, lv)
-            assert not {F.group_of(t, lv) for t in train} & {F.group_of(t, lv) for t in val}, (fold.name, lv)
+            trained = {F.group_of(t, lv) for t in train}
+            assert not trained & {F.group_of(t, lv) for t in primary}, (fold.name, lv)
+            if fold is final:
+                assert not trained & {F.group_of(t, lv) for t in val}, (fold.name, lv)
     # the CV test sides partition everything outside the final test and the validation group
     held = [t for f in cv for t in f.test]
     assert len(held) == len(set(held))
@@ -39,21 +45,44 @@ def test_test_targets_only_in_the_final_fold():
         assert not {"dude:fabp4", "dude:inha", "INHA"} & (set(final.train) | set(final.validation))
 
 
+VALIDATION = ("PDE4B", "PDE5", "ADAM17", "CATL", "COX1", "COX2", "CTSK", "MK2", "MMP2", "PIM-1", "PIM-2", "dude:mapk2")
+
+
 def test_validation_group_is_fixed_and_split_is_pure():
     a = F.make_folds(k=5)
     b = F.make_folds(k=5)
     assert a == b  # no randomness
     vals = {f.validation for f in a[0] + [a[1]]}
-    assert vals == {("PDE4B", "PDE5")}
+    assert vals == {VALIDATION}
     for k in (3, 4, 6):
         cv, final = F.make_folds(k=k)
-        assert {f.validation for f in cv + [final]} == {("PDE4B", "PDE5")}
+        assert {f.validation for f in cv + [final]} == {VALIDATION}
     # a subset of targets folds the same way (no hidden state)
     sub = ["JNK1", "JNK2", "JNK3", "EGFR", "ERBB2", "VEGFR1", "VEGFR2", "AR", "GR", "COX1", "COX2", "PDE5",
            "PDE4B", "dude:fabp4"]
     cv, final = F.make_folds(sub, k=3)
     assert {"JNK1", "JNK2", "JNK3"} in [set(f.test) & {"JNK1", "JNK2", "JNK3"} for f in cv]
-    assert final.test == ("dude:fabp4",) and final.validation == ("PDE4B", "PDE5")
+    assert final.test == ("dude:fabp4",) and final.validation == ("PDE4B", "PDE5", "COX1", "COX2")
+    assert not {"COX1", "COX2"} & set(final.train) and all("COX1" not in f.test for f in cv)
+
+
+def test_extra_validation_families_are_the_seeded_draw_and_keep_the_folds():
+    """The extra validation families are what the documented seeded draw gives (not a hand pick), and adding
+    them moved no family between folds: each CV fold trains on exactly what it trained on with PDE4B/PDE5 as
+    the only validation family (so per-fold models trained before stay valid); the extra targets only left
+    the CV tests and the final fold's training data."""
+    assert F.draw_extra_validation() == F.EXTRA_VALIDATION_FAMILIES == (
+        "cyclooxygenase", "cysteine_protease_c1", "kinase_camk", "metzincin")
+    cv, final = F.make_folds()
+    cv0, final0 = F.make_folds(extra_validation=())
+    extra = set(VALIDATION) - {"PDE4B", "PDE5"}
+    assert final0.validation == ("PDE4B", "PDE5")
+    for f, f0 in zip(cv, cv0):
+        assert f.train == f0.train and set(f.test) == set(f0.test) - extra
+    assert set(final.train) == set(final0.train) - extra and final.test == final0.test
+    assert set(F.trainable_targets()) == set(final0.train)  # what screen-data --crossval poses for training
+    with pytest.raises(ValueError, match="no_such"):
+        F.make_folds(extra_validation=("no_such",))
 
 
 def test_named_homolog_groups_share_a_family():
@@ -123,7 +152,7 @@ def _tiny_model(path: Path, ligand_only: bool) -> Path:
 
 
 def test_crossval_end_to_end_on_one_dekois_target(tmp_path):
-    """``atomgrid crossval --only COX2`` with 3 actives + 7 decoys and tiny untrained models, reading the
+    """``atomgrid crossval --validation --only COX2`` with 3 actives + 7 decoys and tiny untrained models, reading the
     DEKOIS data pack in place: per-target and mean figures for every method, JSON with provenance."""
     import json
 
@@ -134,7 +163,7 @@ def test_crossval_end_to_end_on_one_dekois_target(tmp_path):
     m = _tiny_model(tmp_path / "tiny.pt", False)
     _tiny_model(tmp_path / "tiny-ligonly.pt", True)  # found beside the model, as atomgrid evaluate does
     out = tmp_path / "cv.json"
-    rc = main(["crossval", "--model", str(m), "--only", "COX2", "--max-actives", "3", "--max-decoys", "7",
+    rc = main(["crossval", "--model", str(m), "--validation", "--only", "COX2", "--max-actives", "3", "--max-decoys", "7",
                "--bootstrap", "20", "--confs", "1", "--keep", "1", "--relax-steps", "2", "--work", str(tmp_path / "w"),
                "--json", str(out)])
     assert rc == 0
@@ -142,9 +171,9 @@ def test_crossval_end_to_end_on_one_dekois_target(tmp_path):
     fig = doc["figures"]
     assert doc["benchmark"] == "atomgrid_crossval" and fig["caveat"]
     (t,) = fig["targets"]
-    assert t["target"] == "COX2" and t["fold"] == "fold2" and t["actives"] == 3 and t["decoys"] == 7
+    assert t["target"] == "COX2" and t["fold"] == "validation" and t["actives"] == 3 and t["decoys"] == 7
     assert {"model", "ligand_only", "heavy_atoms", "fp_max_tanimoto"} <= set(t["methods"])
-    assert "COX1" not in [x for f in fig["folds"] if f["name"] == "fold2" for x in f["train"]]
+    assert fig["split"] == "validation" and "COX1" not in [x for f in fig["folds"] for x in f["train"]]
     for figs in t["methods"].values():
         assert set(figs) == {"roc_auc", "ef1", "ef5", "bedroc80"}
     assert set(fig["mean"]["model"]) == {"roc_auc", "ef1", "ef5", "bedroc80"}
@@ -183,11 +212,13 @@ def test_validation_fold_holds_out_only_the_validation_group():
     from atomgrid.crossval import _fold_path, run, validation_fold
     cv, final = F.make_folds()
     v = validation_fold(final)
-    assert v.test == ("PDE4B", "PDE5") and not set(v.test) & set(v.train)
+    assert v.test == VALIDATION and not set(v.test) & set(v.train)
     assert not {"dude:fabp4", "dude:inha", "INHA"} & set(v.train)  # the final test stays out of everything
     assert _fold_path("m-{fold}.pt", v) == "m-final.pt" and _fold_path("m-{fold}.pt", cv[0]) == "m-fold0.pt"
     with pytest.raises(ValueError, match="validation"):
-        run("unused.pt", None, validation=True, only=["COX2"])  # a CV test target is not in the validation group
+        run("unused.pt", None, validation=True, only=["JNK1"])  # a CV test target is not in the validation group
+    with pytest.raises(ValueError, match="not held out in the CV"):
+        run("unused.pt", None, only=["COX2"])  # nor is a validation target ever a CV test
     with pytest.raises(ValueError, match="choose one"):
         run("unused.pt", None, validation=True, final=True)
 
@@ -204,7 +235,7 @@ def test_vina_maps_hold_every_atom_of_every_pose():
 
 def test_fold_config_keeps_only_the_folds_training_targets():
     """``atomgrid train --fold`` trains on the fold's training targets only: none of its held-out targets, no
-    validation or final-test family, and the model's meta records what it saw (``train_targets``)."""
+    primary validation or final-test family (the final fold: no validation target at all), and the model's meta records what it saw (``train_targets``)."""
     from atomgrid.cli import fold_config
     from atomgrid.train import AtomgridConfig, DataConfig, model_meta
     cfg = AtomgridConfig(name="cv", run_dir="runs/x", data=DataConfig(screen_caches=("c.pt",), screen_fraction=0.5))
@@ -213,7 +244,9 @@ def test_fold_config_keeps_only_the_folds_training_targets():
         c = fold_config(cfg, fold.name)
         assert c.name == f"cv-{fold.name}" and c.run_dir == str(Path("runs/x") / fold.name)
         assert set(c.data.screen_targets) == set(fold.train)
-        assert not set(c.data.screen_targets) & (set(fold.test) | set(fold.validation) | {"INHA", "dude:inha", "dude:fabp4"})
+        assert not set(c.data.screen_targets) & (set(fold.test) | {"PDE4B", "PDE5", "INHA", "dude:inha", "dude:fabp4"})
+        if fold is fin:  # the model the validation group judges
+            assert not set(c.data.screen_targets) & set(fold.validation)
         assert model_meta(c)["train_targets"] == list(fold.train)
     assert "train_targets" not in model_meta(cfg)
     with pytest.raises(ValueError, match="fold9"):
@@ -248,7 +281,7 @@ def test_screen_data_crossval_and_per_fold_models_on_shared_poses(tmp_path, monk
     if not (drug_root() / "dekois2" / "index.csv").exists():
         pytest.skip("the DEKOIS 2.0 data pack (shared/data/drug/dekois2) is not on this machine")
     pose = _tiny_model(tmp_path / "pose.pt", False)
-    fold_model = _tiny_model(tmp_path / "m" / "fold2.pt", False)
+    fold_model = _tiny_model(tmp_path / "m" / "final.pt", False)  # COX2 is in the validation group
     work = tmp_path / "w"
     opts = ScoreOptions(poses="template", n_confs=1, keep=1, relax_steps=2)
     files, lib, out, sdf = cvm.pose_target("COX2", work=work, model=str(pose), max_actives=3, max_decoys=5,
@@ -262,7 +295,8 @@ def test_screen_data_crossval_and_per_fold_models_on_shared_poses(tmp_path, monk
     with pytest.raises(ValueError, match="final-test family"):
         cvm.build_crossval(tmp_path / "s", ["INHA"], work)
     res = tmp_path / "cv.json"
-    rc = main(["crossval", "--model", str(tmp_path / "m" / "{fold}.pt"), "--pose-model", str(pose), "--only", "COX2",
+    rc = main(["crossval", "--model", str(tmp_path / "m" / "{fold}.pt"), "--pose-model", str(pose), "--validation",
+               "--only", "COX2",
                "--max-actives", "3", "--max-decoys", "5", "--bootstrap", "10", "--confs", "1", "--keep", "1",
                "--relax-steps", "2", "--work", str(work), "--json", str(res)])
     assert rc == 0
@@ -275,8 +309,8 @@ def test_screen_data_crossval_and_per_fold_models_on_shared_poses(tmp_path, monk
     assert all(r["pose"] == "given" for r in given.values() if not r["error"])
     if "vina" in t["methods"]:  # a rerun reads Vina's energies back instead of recomputing them
         monkeypatch.setattr(cvm, "vina_scores", lambda *a: (_ for _ in ()).throw(AssertionError("recomputed")))
-        assert main(["crossval", "--model", str(tmp_path / "m" / "{fold}.pt"), "--pose-model", str(pose), "--only",
-                     "COX2", "--max-actives", "3", "--max-decoys", "5", "--bootstrap", "10", "--work", str(work),
+        assert main(["crossval", "--model", str(tmp_path / "m" / "{fold}.pt"), "--pose-model", str(pose), "--validation",
+                     "--only", "COX2", "--max-actives", "3", "--max-decoys", "5", "--bootstrap", "10", "--work", str(work),
                      "--json", str(res)]) == 0
         again = json.loads(res.read_text())["figures"]["targets"][0]["methods"]
         assert again["vina"] == t["methods"]["vina"] and again["vina_local"] == t["methods"]["vina_local"]
