@@ -282,10 +282,15 @@ def train(cfg: AtomgridConfig) -> Path:
 
 
 def check_fits(what: str, meta: dict, cfg: AtomgridConfig, keys=("net", "grid", "typing")) -> None:
-    """A saved model named by config key ``what`` (``train.init``, ``train.debias``) must match ``cfg`` in ``keys``."""
+    """A saved model named by config key ``what`` (``train.init``, ``train.debias``) must match ``cfg`` in ``keys``
+    (the net's dropout rate aside: it holds no weights, so a net trained without dropout can start one with it)."""
     want = model_meta(cfg)
+
+    def comparable(key, value):
+        return {k: v for k, v in value.items() if k != "dropout"} if key == "net" and isinstance(value, dict) else value
+
     for key in keys:
-        if meta.get(key) != want[key]:
+        if comparable(key, meta.get(key)) != comparable(key, want[key]):
             raise ValueError(f"{what}: its {key} differs from this config's")
 
 

@@ -197,6 +197,12 @@ def test_training_with_a_screen_cache_and_init_weights(tmp_path, one_thread):
             assert torch.equal(va, vb), ka
     with pytest.raises(ValueError, match="train.init .* its net differs"):
         train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'c'}\"", "net.hidden=8", f"train.init=\"{init}\""]))
+    # dropout holds no weights: a net trained without it starts one with it, and the export records the rate
+    third = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'e'}\"", "net.dropout=0.5", "train.lr=0.0",
+                                                    f"train.init=\"{init}\""]))
+    c, meta = load_model(third / "model.pt")
+    assert meta["net"]["dropout"] == 0.5 and all(torch.equal(v, c.state_dict()[k]) for k, v in a.state_dict().items()
+                                                  if v.dtype.is_floating_point and "running" not in k)
     with pytest.raises(ValueError, match="needs data.screen_caches"):
         train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'd'}\"", "data.screen_fraction=0.5"]))
 
