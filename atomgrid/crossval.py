@@ -306,6 +306,17 @@ def validation_fold(final: Fold) -> Fold:
     return Fold(name="validation", test=final.validation, train=final.train, validation=())
 
 
+def trained_within(model_path: str, fold: Fold) -> bool:
+    """Does ``model_path``'s meta list its screening targets (``train_targets``), all among ``fold``'s training targets?"""
+    from .models import load_weights, resolve_model
+    try:
+        _, meta = load_weights(resolve_model(model_path))
+    except (OSError, ValueError):
+        return False
+    trained = meta.get("train_targets")
+    return trained is not None and set(trained) <= set(fold.train)
+
+
 def seen_family(model_path: str, target: str, level: str) -> bool | None:
     """Did ``model_path``'s screening data share ``target``'s group? True/False for the shipped screening
     models and models whose meta lists ``train_targets``; None when unknown."""
@@ -526,9 +537,12 @@ def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str
                 continue
             per_target.append(r)
             print(format_target(r), flush=True)
+    # one model for a one-fold split (--validation, --final) is that fold's model when its meta says it learned
+    # from the fold's training targets only (what `atomgrid train --fold final` writes)
+    fold_model = "{fold}" in model or (len(plan) == 1 and trained_within(model, plan[0]))
     return {"protocol": "cross-target", "split": which, "level": level, "folds": [f.__dict__ for f in plan],
-            "per_fold_models": "{fold}" in model,
-            "caveat": None if "{fold}" in model else FIXED_MODEL_CAVEAT, "targets": per_target, "skipped_targets": skipped,
+            "per_fold_models": fold_model,
+            "caveat": None if fold_model else FIXED_MODEL_CAVEAT, "targets": per_target, "skipped_targets": skipped,
             "mean": summarize(per_target, kw.get("n_boot", 1000))}
 
 

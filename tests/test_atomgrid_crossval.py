@@ -137,7 +137,7 @@ def test_summary_is_the_mean_over_targets():
     assert s["model"]["roc_auc"]["n"] == 3
 
 
-def _tiny_model(path: Path, ligand_only: bool) -> Path:
+def _tiny_model(path: Path, ligand_only: bool, train_targets=None) -> Path:
     import torch
 
     from atomgrid import nets
@@ -147,8 +147,24 @@ def _tiny_model(path: Path, ligand_only: bool) -> Path:
     cfg = nets.NetConfig(arch="atomnet", width=4, depth=1, stem_pool=1, hidden=8, grid_size=8)
     meta = {"net": nets.net_config_dict(cfg), "grid": {"size": 8, "resolution": 2.0}, "typing": scheme_dict(),
             "ligand_only": ligand_only, "name": "test-tiny" + ("-ligonly" if ligand_only else "")}
+    if train_targets is not None:
+        meta["train_targets"] = list(train_targets)
     export_model(nets.build(cfg), meta, path)
     return path
+
+
+def test_a_final_fold_model_is_a_per_fold_model_of_a_one_fold_split(tmp_path):
+    """``--validation``/``--final`` with one model file: it is that split's clean model (no caveat) only when its
+    meta lists its screening targets and all are the final fold's training targets."""
+    from atomgrid.crossval import trained_within, validation_fold
+    _, final = F.make_folds()
+    v = validation_fold(final)
+    clean = _tiny_model(tmp_path / "clean.pt", False, final.train[:5])
+    saw_val = _tiny_model(tmp_path / "saw.pt", False, list(final.train[:5]) + ["COX2"])  # trained on a validation target
+    unknown = _tiny_model(tmp_path / "unknown.pt", False)
+    assert trained_within(str(clean), v) and trained_within(str(clean), final)
+    assert not trained_within(str(saw_val), v) and not trained_within(str(unknown), v)
+    assert not trained_within(str(tmp_path / "missing.pt"), v)
 
 
 def test_crossval_end_to_end_on_one_dekois_target(tmp_path):
