@@ -304,8 +304,9 @@ def _cmd_crossval(args) -> int:
     if args.plan:
         cv, fin = make_folds(k=args.folds, level=args.group_by)
         for f in cv + [fin]:
+            seen = [t for t in f.validation if t in f.train]  # drawn validation families a CV fold may learn from
             print(f"{f.name}: test {len(f.test)} ({' '.join(f.test)}); train {len(f.train)}; "
-                  f"validation {' '.join(f.validation)}")
+                  f"validation {' '.join(f.validation)}" + (f" ({len(seen)} of them in this fold's training data)" if seen else ""))
         return 0
     if not args.model:
         raise SystemExit("atomgrid crossval: --model is required (or --plan)")

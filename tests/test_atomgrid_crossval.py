@@ -405,3 +405,12 @@ def test_compare_is_paired_over_shared_targets(tmp_path):
     r = subprocess.run([sys.executable, "-m", "atomgrid", "compare", str(pa), str(tmp_path / "bad.json")],
                        capture_output=True, text=True, cwd=root)
     assert r.returncode != 0 and "bad.json" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_plan_names_the_validation_targets_a_fold_trains_on(capsys):
+    from atomgrid.cli import main
+    assert main(["crossval", "--plan"]) == 0
+    lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    assert set(lines) == {"fold0", "fold1", "fold2", "fold3", "fold4", "final"}
+    assert lines["final"].startswith("test 3 (INHA dude:inha dude:fabp4); train 67;")
+    assert "training data" not in lines["final"] and "(4 of them in this fold's training data)" in lines["fold4"]
