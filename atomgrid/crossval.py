@@ -216,6 +216,44 @@ def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None]) ->
         os.unlink(path)
 
 
+def cached_ligand_only_scores(model: str, sdf: Path, ids: list[str], mols: list, rotations: int = 1,
+                              device: str = "cpu") -> np.ndarray:
+    """The ligand-only twin's activity logits of the poses in ``sdf`` (-inf where unposed), kept beside it in
+    ``<sdf stem>_ligonly[_rotR]_<model sha256[:16]>.csv`` and reused while it lists exactly ``ids`` and is newer
+    than ``sdf``, as :func:`cached_vina_scores` (the twin used to be rescored on every run)."""
+    import torch
+
+    from .featurize import type_ligand
+    from .models import file_sha256, gridder_for, load_model, predict
+    tag = f"_rot{rotations}" if rotations > 1 else ""
+    cache = sdf.with_name(f"{sdf.stem}_ligonly{tag}_{file_sha256(model)[:16]}.csv")
+    if cache.exists() and cache.stat().st_mtime >= sdf.stat().st_mtime:
+        rows = list(csv.reader(open(cache)))[1:]
+        if [r[0] for r in rows] == ids:
+            return np.asarray([float(r[1]) for r in rows])
+    lmodel, lmeta = load_model(model, device)
+    if not lmeta.get("ligand_only"):
+        raise ValueError(f"{model}: not a ligand-only model (its meta says ligand_only false)")
+    items, where = [], []
+    for k, m in enumerate(mols):
+        if m is not None:
+            tl = type_ligand(m)
+            items.append((None, tl, tl.centroid()))
+            where.append(k)
+    s = np.full(len(ids), -math.inf)
+    if items:
+        with torch.no_grad():
+            act, _ = predict(lmodel, gridder_for(lmeta, device), items, True, rotations=rotations)
+        s[where] = act
+    tmp = cache.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "ligand_only"])
+        w.writerows([i, repr(float(v))] for i, v in zip(ids, s))
+    tmp.replace(cache)
+    return s
+
+
 def cached_vina_scores(files: dict, sdf: Path, ids: list[str], mols: list) -> tuple[np.ndarray, np.ndarray]:
     """:func:`vina_scores` of the poses in ``sdf``, kept in ``<sdf>.vina.csv`` (id, score_only, local) and
     reused while it lists exactly ``ids`` and is newer than ``sdf`` (poses are never rewritten in place)."""
@@ -378,10 +416,7 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
     every method on those same poses; metrics per method. ``blends``: ``(method, weight)`` pairs, each adding
     the method ``model+<weight>*<method>`` (:func:`blend_scores`). ``rotations`` > 1 (with ``pose_model``):
     the model and the ligand-only twin score each pose as the mean logit over that many orientations."""
-    import torch
-
-    from .featurize import type_ligand
-    from .models import file_sha256, load_model, predict, gridder_for
+    from .models import file_sha256
     assert target in fold.test and target not in fold.train, (target, fold.name)
     if rotations > 1 and not pose_model:  # refused before any posing
         raise ValueError("rotations > 1 needs a pose model (the given poses are rescored with test-time augmentation)")
@@ -403,21 +438,7 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
     scores: dict[str, np.ndarray] = {"model": np.asarray([score.get(i, -math.inf) for i in ids])}
     skipped: dict[str, str] = {}
     if ligand_only_model:
-        lmodel, lmeta = load_model(ligand_only_model, device)
-        if not lmeta.get("ligand_only"):
-            raise ValueError(f"{ligand_only_model}: not a ligand-only model (its meta says ligand_only false)")
-        items, where = [], []
-        for k, m in enumerate(mols):
-            if m is not None:
-                tl = type_ligand(m)
-                items.append((None, tl, tl.centroid()))
-                where.append(k)
-        s = np.full(len(ids), -math.inf)
-        if items:
-            with torch.no_grad():
-                act, _ = predict(lmodel, gridder_for(lmeta, device), items, True, rotations=rotations)
-            s[where] = act
-        scores["ligand_only"] = s
+        scores["ligand_only"] = cached_ligand_only_scores(ligand_only_model, sdf, ids, mols, rotations, device)
     else:
         skipped["ligand_only"] = "no ligand-only twin given or found beside --model"
     scores["heavy_atoms"] = np.asarray([float(Chem.MolFromSmiles(s).GetNumHeavyAtoms()) if Chem.MolFromSmiles(s) else 0.0

@@ -167,7 +167,7 @@ def test_a_final_fold_model_is_a_per_fold_model_of_a_one_fold_split(tmp_path):
     assert not trained_within(str(tmp_path / "missing.pt"), v)
 
 
-def test_crossval_end_to_end_on_one_dekois_target(tmp_path):
+def test_crossval_end_to_end_on_one_dekois_target(tmp_path, monkeypatch):
     """``atomgrid crossval --validation --only COX2`` with 3 actives + 7 decoys and tiny untrained models, reading the
     DEKOIS data pack in place: per-target and mean figures for every method, JSON with provenance."""
     import json
@@ -196,6 +196,13 @@ def test_crossval_end_to_end_on_one_dekois_target(tmp_path):
     assert ("vina" in t["methods"]) != ("vina" in t["skipped"])
     if "vina" in t["methods"]:   # Vina scored the posed molecules (a column of failures ranks at exactly 0.5)
         assert t["failed_posed"]["vina"] < 10 - t["unposed"]
+    # a rerun reads the twin's scores back (cached beside the poses under its hash) instead of running it again
+    import atomgrid.models
+    monkeypatch.setattr(atomgrid.models, "predict", lambda *a, **k: (_ for _ in ()).throw(AssertionError("rescored")))
+    assert main(["crossval", "--model", str(m), "--validation", "--only", "COX2", "--max-actives", "3", "--max-decoys",
+                 "7", "--bootstrap", "20", "--work", str(tmp_path / "w"), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["figures"]["targets"][0]["methods"]["ligand_only"] == t["methods"]["ligand_only"]
+    assert len(list((tmp_path / "w").rglob("*_ligonly_*.csv"))) == 1
 
 
 @pytest.mark.external
