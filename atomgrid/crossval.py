@@ -227,10 +227,9 @@ def cached_ligand_only_scores(model: str, sdf: Path, ids: list[str], mols: list,
     from .models import file_sha256, gridder_for, load_model, predict
     tag = f"_rot{rotations}" if rotations > 1 else ""
     cache = sdf.with_name(f"{sdf.stem}_ligonly{tag}_{file_sha256(model)[:16]}.csv")
-    if cache.exists() and cache.stat().st_mtime >= sdf.stat().st_mtime:
-        rows = list(csv.reader(open(cache)))[1:]
-        if [r[0] for r in rows] == ids:
-            return np.asarray([float(r[1]) for r in rows])
+    cached = _read_score_cache(cache, sdf, ids, ("ligand_only",))
+    if cached is not None:
+        return cached[0]
     lmodel, lmeta = load_model(model, device)
     if not lmeta.get("ligand_only"):
         raise ValueError(f"{model}: not a ligand-only model (its meta says ligand_only false)")
@@ -245,30 +244,42 @@ def cached_ligand_only_scores(model: str, sdf: Path, ids: list[str], mols: list,
         with torch.no_grad():
             act, _ = predict(lmodel, gridder_for(lmeta, device), items, True, rotations=rotations)
         s[where] = act
+    _write_score_cache(cache, ids, {"ligand_only": s})
+    return s
+
+
+def _read_score_cache(cache: Path, sdf: Path, ids: list[str], columns: tuple[str, ...]) -> list[np.ndarray] | None:
+    """``columns`` of a per-pose cache CSV (id, then one column per score) while it has exactly those columns,
+    lists exactly ``ids`` and is newer than ``sdf`` (poses are never rewritten in place); None when it must be
+    recomputed."""
+    if not (cache.exists() and cache.stat().st_mtime >= sdf.stat().st_mtime):
+        return None
+    with open(cache, newline="") as f:
+        header, *rows = list(csv.reader(f))
+    if header != ["id", *columns] or [r[0] for r in rows] != ids:
+        return None
+    return [np.asarray([float(r[c]) for r in rows]) for c in range(1, len(header))]
+
+
+def _write_score_cache(cache: Path, ids: list[str], columns: dict[str, np.ndarray]) -> None:
+    """Write ``columns`` per id as a cache CSV read by :func:`_read_score_cache` (through a temporary file)."""
     tmp = cache.with_suffix(".tmp")
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["id", "ligand_only"])
-        w.writerows([i, repr(float(v))] for i, v in zip(ids, s))
+        w.writerow(["id", *columns])
+        w.writerows([i, *(repr(float(c[k])) for c in columns.values())] for k, i in enumerate(ids))
     tmp.replace(cache)
-    return s
 
 
 def cached_vina_scores(files: dict, sdf: Path, ids: list[str], mols: list) -> tuple[np.ndarray, np.ndarray]:
     """:func:`vina_scores` of the poses in ``sdf``, kept in ``<sdf>.vina.csv`` (id, score_only, local) and
     reused while it lists exactly ``ids`` and is newer than ``sdf`` (poses are never rewritten in place)."""
     cache = sdf.with_name(sdf.name + ".vina.csv")
-    if cache.exists() and cache.stat().st_mtime >= sdf.stat().st_mtime:
-        rows = list(csv.reader(open(cache)))[1:]
-        if [r[0] for r in rows] == ids:
-            return (np.asarray([float(r[1]) for r in rows]), np.asarray([float(r[2]) for r in rows]))
+    cached = _read_score_cache(cache, sdf, ids, ("vina", "vina_local"))
+    if cached is not None:
+        return cached[0], cached[1]
     e0, e1 = vina_scores(files["receptor"], files["reference"], mols)
-    tmp = cache.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "vina", "vina_local"])
-        w.writerows([i, repr(float(a)), repr(float(b))] for i, a, b in zip(ids, e0, e1))
-    tmp.replace(cache)
+    _write_score_cache(cache, ids, {"vina": e0, "vina_local": e1})
     return e0, e1
 
 

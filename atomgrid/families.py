@@ -151,6 +151,9 @@ def make_folds(targets=None, k: int = 5, level: str = "family", validation_famil
     dealt into folds; those holding an ``extra_validation`` family's target then join the validation
     group: no fold tests them, CV folds keep them as training data, the final fold does not train on
     them. The final fold trains on every other group and tests on the test families."""
+    unknown = set(extra_validation) - {fam for fam, _ in FAMILIES.values()}
+    if unknown:
+        raise ValueError(f"extra validation families {sorted(unknown)} are not in the family table")
     targets = sorted(FAMILIES if targets is None else set(targets))
     by_group = groups(targets, level)
     test_groups = {group_of(t, level) for t in TEST_TARGETS if t in FAMILIES}
@@ -169,9 +172,6 @@ def make_folds(targets=None, k: int = 5, level: str = "family", validation_famil
     for g in sorted(pool, key=lambda g: (-len(pool[g]), g)):
         i = min(range(k), key=lambda j: (sum(len(pool[x]) for x in bins[j]), j))
         bins[i].append(g)
-    unknown = set(extra_validation) - {fam for fam, _ in FAMILIES.values()}
-    if unknown:
-        raise ValueError(f"extra validation families {sorted(unknown)} are not in the family table")
     extra_groups = {group_of(t, level) for t, (fam, _) in FAMILIES.items() if fam in extra_validation} & set(pool)
     extra = {t for g in extra_groups for t in pool[g]}
     validation = tuple(sorted(primary)) + tuple(sorted(extra))
