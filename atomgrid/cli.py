@@ -265,7 +265,7 @@ def _cmd_screen_data(args) -> int:
         from .crossval import build_crossval
         cache = build_crossval(out, trainable_targets(), args.work, max_decoys=args.crossval_decoys, seed=args.seed,
                                          model=args.model, pose_options=ScoreOptions(
-                                             poses="template", seed=args.seed, embed_timeout=args.embed_timeout))
+                                             poses="template", seed=args.seed, embed_timeout=args.embed_timeout, rotations=1))
         print(json.dumps(data.cache_summary(cache)))
         print(f"cache written to {Path(out) / 'cache_crossval.pt'}")
         return 0
@@ -328,7 +328,8 @@ def _cmd_crossval(args) -> int:
     # poses picked by a --pose-model are shared with the training data (`screen-data --crossval`), made the way
     # `atomgrid score` makes them (its default precision); a model that poses for itself is run in fp32
     opts = ScoreOptions(poses="template", n_confs=args.confs, keep=args.keep, relax_steps=args.relax_steps,
-                        seed=args.seed, precision="auto" if args.pose_model else "fp32", embed_timeout=args.embed_timeout)
+                        seed=args.seed, precision="auto" if args.pose_model else "fp32", embed_timeout=args.embed_timeout,
+                        rotations=1)  # poses are picked and scored as posed; --rotations rescores them
     executor = None
     if args.workers > 0:
         from .distributed import ray_executor

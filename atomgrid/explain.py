@@ -31,6 +31,7 @@ from . import io as agio
 from . import typing as agt
 from .featurize import TypedAtoms, complex_arrays, grid_box
 from .grid import GridSpec, make_grids
+from .score_options import CLI_ROTATIONS
 
 CONTRIB_PROP = "atomgrid_contrib"
 POCKET_TAG = "atomgrid_pocket_contrib"
@@ -101,7 +102,7 @@ class Explainer:
     """One receptor and model; ``explain(mol)`` -> (score, contribution per atom of ``mol``, pocket top list)."""
 
     def __init__(self, receptor_path: str | Path, model_path: str | Path, device: str = "cpu", pocket_top: int = 10,
-                 rotations: int = 1):
+                 rotations: int = CLI_ROTATIONS):
         from .models import load_model
         self.rotations = rotations
         self.model, self.meta = load_model(model_path, "cpu")  # gradients in fp32 on CPU: small, few molecules
@@ -185,7 +186,7 @@ def draw(mols: list[Chem.Mol], contribs: list[np.ndarray], legends: list[str], o
 
 
 def explain_sdf(receptor: str | Path, sdf: str | Path, model: str | Path, top: int, png: str | Path | None = None,
-                device: str = "cpu", rotations: int = 1) -> dict:
+                device: str = "cpu", rotations: int = CLI_ROTATIONS) -> dict:
     """Rewrite ``sdf`` (``atomgrid score --out-sdf``) with contributions on its ``top`` best records by
     CNNscore (the others unchanged), and draw them to ``png`` (default ``<sdf stem>.explain.png``);
     ``rotations``: the count the scores were made with, so the explained score is the reported one."""

@@ -8,7 +8,9 @@ from .poses import POSE_MODES, PrepOptions
 
 # `atomgrid score --rotations` default: chosen on the validation targets (PDE4B, PDE5; mean ROC AUC 0.830 at 1,
 # 0.848 at 4, 0.864 at 8, 0.869 at 16, 0.871 at 32: benchmarks/results/atomgrid_crossval-validation-rot*-
-# ag-atomnet-c16-l3-g16r15-dekois.json); 32 adds 0.002 for twice the passes. ScoreOptions keeps 1 (as posed).
+# ag-atomnet-c16-l3-g16r15-dekois.json); 32 adds 0.002 for twice the passes. Since session 16 it is also the
+# default of ScoreOptions (the Python API gives what the CLI gives); the protocol's posing and the benchmarks that
+# publish as-posed figures pass rotations=1 explicitly, so their cached files keep their keys.
 CLI_ROTATIONS = 16
 
 
@@ -31,7 +33,7 @@ class ScoreOptions:
     ``exhaustiveness``/``dock_poses`` for Vina; ``batch_size`` CNN batch; ``chunk_size`` records per
     chunk (the unit of resume and of parallel work); ``max_heavy_atoms``; ``seed``; ``rotations`` the
     orientations each molecule's best pose is scored in (the mean logit: test-time augmentation; the
-    pose is picked as posed, then scored R times; 1 = as posed). The preparation
+    pose is picked as posed, then scored R times; 1 = as posed; default 16, as the CLI). The preparation
     fields default to :class:`atomgrid.poses.PrepOptions` (one set of defaults for both).
     """
 
@@ -48,7 +50,7 @@ class ScoreOptions:
     embed_timeout: int = PrepOptions.embed_timeout
     seed: int = PrepOptions.seed
     precision: str = "auto"  # the CNN's arithmetic (traincore.runtime); gridding is always fp32
-    rotations: int = 1  # test-time augmentation: mean logit over this many fixed orientations (1: none)
+    rotations: int = CLI_ROTATIONS  # test-time augmentation: mean logit over this many fixed orientations (1: none)
 
     def __post_init__(self):
         if self.precision not in ("auto", "fp32", "bf16"):

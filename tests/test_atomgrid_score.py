@@ -24,6 +24,7 @@ from atomgrid import nets
 from atomgrid.library import LibraryError, Record, count_records, iter_records
 from atomgrid.poses import ClashField, PrepError, parse_record, relax_rigid
 from atomgrid.score import (OUTPUT_COLUMNS, ScoreError, ScoreOptions, enrichment, parts_dir, score_library)
+from atomgrid.score_options import CLI_ROTATIONS
 
 DATA = Path(__file__).parent / "data" / "atomgrid_score"
 REC = DATA / "pocket.pdb"
@@ -454,3 +455,20 @@ def test_receptor_pdbqt_keeps_the_hydrogens_of_a_prepared_receptor():
     prepared = Chem.AddHs(rec, addCoords=True, addResidueInfo=True)
     bare, given = receptor_pdbqt(rec), receptor_pdbqt(prepared)
     assert given == bare and " HD" in given
+
+
+def test_api_default_rotations_match_the_cli(tmp_path, model_path):
+    """`score_library` with default options gives the rows `atomgrid score` gives with its defaults (16 test-time
+    rotations; before session 16 the API silently scored one orientation); 1 rotation differs."""
+    assert ScoreOptions().rotations == CLI_ROTATIONS == 16
+    lib = _lib(tmp_path)
+    from atomgrid.cli import main
+    assert main(["score", "--receptor", str(REC), "--autobox-ligand", str(REF), "--ligands", str(lib), "--poses",
+                 "given", "--model", str(model_path), "--out", str(tmp_path / "cli.csv")]) == 0
+    score_library(REC, lib, tmp_path / "api.csv", autobox_ligand=REF, model=model_path,
+                  options=ScoreOptions(poses="given"), progress=False)
+    score_library(REC, lib, tmp_path / "one.csv", autobox_ligand=REF, model=model_path,
+                  options=ScoreOptions(poses="given", rotations=1), progress=False)
+    cli, api, one = (read_rows(tmp_path / f"{n}.csv") for n in ("cli", "api", "one"))
+    assert [r["score"] for r in api] == [r["score"] for r in cli]
+    assert [r["score"] for r in one] != [r["score"] for r in cli]
