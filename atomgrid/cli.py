@@ -263,11 +263,17 @@ def _cmd_screen_data(args) -> int:
         out = args.out if args.out != "runs/atomgrid/screen" else "runs/atomgrid/screen_cv"
         from .score import ScoreOptions
         from .crossval import build_crossval
+        if args.crossval_extra_decoys < 0:
+            print(f"atomgrid screen-data: error: --crossval-extra-decoys {args.crossval_extra_decoys}: expected >= 0",
+                  file=sys.stderr)
+            return 2
         cache = build_crossval(out, trainable_targets(), args.work, max_decoys=args.crossval_decoys, seed=args.seed,
                                          model=args.model, pose_options=ScoreOptions(
-                                             poses="template", seed=args.seed, embed_timeout=args.embed_timeout, rotations=1))
+                                             poses="template", seed=args.seed, embed_timeout=args.embed_timeout, rotations=1),
+                               extra_decoys=args.crossval_extra_decoys)
         print(json.dumps(data.cache_summary(cache)))
-        print(f"cache written to {Path(out) / 'cache_crossval.pt'}")
+        name = f"cache_crossval_x{args.crossval_extra_decoys}.pt" if args.crossval_extra_decoys else "cache_crossval.pt"
+        print(f"cache written to {Path(out) / name}")
         return 0
     cache = screenset.build(args.out, args.targets, args.decoys, args.ref_actives, args.exhaustiveness, args.seed,
                             args.model, args.workers)
@@ -293,6 +299,10 @@ def add_screen_data(sub) -> None:
                         "families and PDE4B/PDE5; the extra validation families are CV folds' training data), posed as `atomgrid crossval --pose-model` poses them, into "
                         "<out>/cache_crossval.pt (default out: runs/atomgrid/screen_cv)")
     p.add_argument("--crossval-decoys", type=int, default=200, help="with --crossval: decoys per target (all actives)")
+    p.add_argument("--crossval-extra-decoys", type=int, default=0, metavar="N",
+                   help="with --crossval: instead, N more decoys per target for training only, drawn from those "
+                        "outside its evaluation sample, into <out>/cache_crossval_x<N>.pt (list it beside "
+                        "cache_crossval.pt in data.screen_caches)")
     p.add_argument("--work", default="runs/atomgrid/crossval", help="with --crossval: the protocol's pose folder")
     p.add_argument("--embed-timeout", type=int, default=0, help="with --crossval: as atomgrid crossval --embed-timeout")
     p.set_defaults(func=_cmd_screen_data)

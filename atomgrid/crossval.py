@@ -332,16 +332,36 @@ def _ident(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:40]
 
 
+def _sample_indices(files: dict, max_actives: int, max_decoys: int, seed: int) -> dict[str, list[int]]:
+    """{actives, decoys: the indices :func:`sample_library` takes} (0 = all; one seeded generator, actives first)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for key, cap in (("actives", max_actives), ("decoys", max_decoys)):
+        n = len(files[key])
+        out[key] = [int(i) for i in sorted(rng.choice(n, cap, replace=False))] if cap and n > cap else list(range(n))
+    return out
+
+
 def sample_library(files: dict, max_actives: int, max_decoys: int, seed: int) -> list[tuple[str, str, int]]:
     """[(id, SMILES, label)]: a seeded sample of actives and decoys (0 = all), ids made unique."""
-    rng = np.random.default_rng(seed)
+    idx = _sample_indices(files, max_actives, max_decoys, seed)
     out = []
-    for label, key, cap in ((1, "actives", max_actives), (0, "decoys", max_decoys)):
-        recs = files[key]
-        if cap and len(recs) > cap:
-            recs = [recs[i] for i in sorted(rng.choice(len(recs), cap, replace=False))]
+    for label, key in ((1, "actives"), (0, "decoys")):
+        recs = [files[key][i] for i in idx[key]]
         out += [(f"{'A' if label else 'D'}{i:04d}_{_ident(n)}", s, label) for i, (n, s) in enumerate(recs)]
     return out
+
+
+def extra_decoys(files: dict, max_actives: int, max_decoys: int, n_extra: int, seed: int) -> list[tuple[str, str, int]]:
+    """[(id, SMILES, 0)]: ``n_extra`` more decoys for training, drawn (seeded) from those *outside* the evaluation
+    sample of :func:`sample_library` with the same arguments, so no molecule a target is evaluated on is ever a
+    training example of it; ids ``X<k>_<name>``. Fewer when the target has fewer decoys left."""
+    taken = set(_sample_indices(files, max_actives, max_decoys, seed)["decoys"])
+    rest = [i for i in range(len(files["decoys"])) if i not in taken]
+    rng = np.random.default_rng([seed, 1])
+    if n_extra < len(rest):
+        rest = [rest[i] for i in sorted(rng.choice(len(rest), n_extra, replace=False))]
+    return [(f"X{k:04d}_{_ident(files['decoys'][i][0])}", files["decoys"][i][1], 0) for k, i in enumerate(rest)]
 
 
 def _fold_path(template: str | None, fold: Fold) -> str | None:
@@ -381,17 +401,22 @@ def seen_family(model_path: str, target: str, level: str) -> bool | None:
 
 
 def pose_target(target: str, *, work: Path, model: str, max_actives: int = 0, max_decoys: int = 0, seed: int = 0,
-                pose_options=None, device: str = "cpu", executor=None, progress: bool = False):
+                pose_options=None, device: str = "cpu", executor=None, progress: bool = False, extra: int = 0):
     """Template poses of ``target``'s (sampled) library, each molecule's best pose picked by ``model``; cached
     in ``work/<target>/`` under the model's hash and reused. Returns (files, library [(id, SMILES, label)],
-    scores CSV, poses SDF)."""
+    scores CSV, poses SDF). ``extra`` > 0: instead, that many training-only decoys outside the sample
+    (:func:`extra_decoys`), in a library file of their own."""
     from .evaluate import template_scores_path
     from .score import ScoreOptions, score_library
     work = Path(work) / _ident(target)
     work.mkdir(parents=True, exist_ok=True)
     files = target_files(target, work)
-    lib = sample_library(files, max_actives, max_decoys, seed)
-    lib_path = work / f"lib_a{max_actives or 'all'}_d{max_decoys or 'all'}_s{seed}.smi"
+    if extra:  # training-only decoys outside the evaluation sample (screen-data --crossval-extra-decoys)
+        lib = extra_decoys(files, max_actives, max_decoys, extra, seed)
+        lib_path = work / f"lib_x{extra}_a{max_actives or 'all'}_d{max_decoys or 'all'}_s{seed}.smi"
+    else:
+        lib = sample_library(files, max_actives, max_decoys, seed)
+        lib_path = work / f"lib_a{max_actives or 'all'}_d{max_decoys or 'all'}_s{seed}.smi"
     text = "".join(f"{s} {i}\n" for i, s, _ in lib)
     if not lib_path.exists() or lib_path.read_text() != text:
         lib_path.write_text(text)
@@ -485,7 +510,7 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
 
 
 def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/crossval", max_actives: int = 0,
-                   max_decoys: int = 200, seed: int = 0, model=None, pose_options=None) -> dict:
+                   max_decoys: int = 200, seed: int = 0, model=None, pose_options=None, extra_decoys: int = 0) -> dict:
     """Screening examples of cross-target protocol targets (DEKOIS 2.0, DUD-E with a template) from the poses
     :func:`pose_target` makes (and caches) with the pose model: the same poses the
     protocol evaluates on, so a fold's held-out targets are scored on exactly the kind of pose its training
@@ -493,7 +518,11 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
     protocol's target name; ``source`` ``dekois:template``); writes ``out/cache_crossval.pt``.
 
     Which targets a model trains on is chosen at training time (``data.screen_targets``), so one cache
-    serves every fold. The final-test families are refused here."""
+    serves every fold. The final-test families are refused here.
+
+    ``extra_decoys`` > 0: a second cache, ``out/cache_crossval_x<N>.pt``, of N more decoys per target drawn from
+    those outside its evaluation sample (:func:`extra_decoys`), to list beside the first in
+    ``data.screen_caches``; the evaluation poses and the first cache are left as they are."""
     import torch
 
     from .families import TEST_TARGETS
@@ -509,15 +538,17 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
             raise ValueError(f"{t}: in the final-test family {group_of(t)}; never built into training data")
         try:
             files, lib, _, sdf = pose_target(t, work=Path(work), model=model, max_actives=max_actives,
-                                             max_decoys=max_decoys, seed=seed, pose_options=pose_options)
+                                             max_decoys=max_decoys, seed=seed, pose_options=pose_options,
+                                             extra=extra_decoys)
         except (FileNotFoundError, ScoreError) as exc:  # no template, or a reference RDKit cannot read
             print(f"{t}: skipped ({exc})", flush=True)
             continue
         actives = {i for i, _, label in lib if label == 1}
-        n = add_posed(builder, t, "dekois:template", files["receptor"], f"crossval:{t}", sdf, actives.__contains__)
+        key = f"crossval:{t}" + (f":x{extra_decoys}" if extra_decoys else "")
+        n = add_posed(builder, t, "dekois:template", files["receptor"], key, sdf, actives.__contains__)
         print(f"{t}: {n} examples", flush=True)
     cache = builder.result()
-    torch.save(cache, out / "cache_crossval.pt")
+    torch.save(cache, out / (f"cache_crossval_x{extra_decoys}.pt" if extra_decoys else "cache_crossval.pt"))
     return cache
 
 

@@ -128,6 +128,36 @@ def test_max_tanimoto_and_library_sampling():
     assert len({i for i, _, _ in lib}) == 13 and all(" " not in i for i, _, _ in lib)
 
 
+def test_extra_training_decoys_never_touch_the_evaluation_sample():
+    """`screen-data --crossval-extra-decoys`: more decoys for training, seeded, from outside the evaluation sample
+    (a target's evaluated molecules must never be its training examples), capped by what is left."""
+    from atomgrid.crossval import extra_decoys, sample_library
+    files = {"actives": [(f"a{i}", "N" * (i + 1)) for i in range(5)],
+             "decoys": [(f"d {i}", "O" + "C" * i) for i in range(30)]}
+    lib = sample_library(files, 3, 10, seed=1)
+    x = extra_decoys(files, 3, 10, 8, seed=1)
+    assert x == extra_decoys(files, 3, 10, 8, seed=1) and x != extra_decoys(files, 3, 10, 8, seed=2)
+    assert len(x) == 8 and all(l == 0 and i.startswith("X") and " " not in i for i, _, l in x)
+    evaluated = {s for _, s, _ in lib}
+    assert not evaluated & {s for _, s, _ in x} and len({s for _, s, _ in x}) == 8
+    # asking for more than is left gives every remaining decoy, still none of the sample
+    rest = extra_decoys(files, 3, 10, 100, seed=1)
+    assert len(rest) == 20 and {s for _, s, _ in rest} | {s for _, s, l in lib if l == 0} == {s for _, s in files["decoys"]}
+    # golden draws (seed 1): the evaluation sample is the one made before extra decoys existed (its cached pose
+    # files are keyed by it), and the extra decoys are these
+    assert [len(s) for _, s, l in lib if l] == [2, 3, 4]
+    assert [len(s) - 1 for _, s, l in lib if not l] == [3, 5, 7, 11, 18, 21, 22, 24, 27, 29]
+    assert [len(s) - 1 for _, s, _ in x] == [4, 6, 8, 9, 13, 14, 25, 26]
+
+
+def test_screen_data_refuses_negative_extra_decoys(capsys, tmp_path):
+    from atomgrid.cli import main
+    assert main(["screen-data", "--crossval", "--crossval-extra-decoys", "-1", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--crossval-extra-decoys -1: expected >= 0" in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())
+
+
 def test_summary_is_the_mean_over_targets():
     from atomgrid.crossval import summarize
     per = [{"methods": {"model": {k: {"value": v} for k in ("roc_auc", "ef1", "ef5", "bedroc80")}}} for v in (0.5, 0.7, 0.9)]
@@ -317,6 +347,12 @@ def test_screen_data_crossval_and_per_fold_models_on_shared_poses(tmp_path, monk
     assert sum(e["good"] for e in ex) >= 1 and (tmp_path / "s" / "cache_crossval.pt").exists()
     with pytest.raises(ValueError, match="final-test family"):
         cvm.build_crossval(tmp_path / "s", ["INHA"], work)
+    # extra training decoys: a cache of their own, decoys only, none of them an evaluated molecule
+    xc = cvm.build_crossval(tmp_path / "s", ["COX2"], work, max_actives=3, max_decoys=5, model=str(pose),
+                            pose_options=opts, extra_decoys=2)
+    assert (tmp_path / "s" / "cache_crossval_x2.pt").exists() and 0 < len(xc["examples"]) <= 2
+    assert all(e["good"] == 0 and e["id"].split(":", 1)[1].startswith("X") for e in xc["examples"])
+    assert list(xc["receptors"]) == ["crossval:COX2:x2"] and len(cache["examples"]) == len(ex)
     res = tmp_path / "cv.json"
     rc = main(["crossval", "--model", str(tmp_path / "m" / "{fold}.pt"), "--pose-model", str(pose), "--validation",
                "--only", "COX2",
