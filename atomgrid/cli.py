@@ -412,8 +412,17 @@ def add_crossval(sub) -> None:
 
 def _cmd_compare(args) -> int:
     from . import crossval as cvm
-    figs = []
-    for path in (args.a, args.b):
+    if args.vs:
+        a_paths, b_paths = list(args.a), list(args.vs)
+    elif len(args.a) == 2:
+        a_paths, b_paths = [args.a[0]], [args.a[1]]
+    else:
+        raise SystemExit(f"atomgrid compare: {len(args.a)} files given: two (A B), or A's runs then --vs B's runs")
+    dup = sorted({p for p in a_paths + b_paths if (a_paths + b_paths).count(p) > 1})
+    if dup:
+        raise SystemExit(f"atomgrid compare: {dup[0]}: given more than once (each run counts once)")
+
+    def read(path):
         try:
             d = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
@@ -421,25 +430,33 @@ def _cmd_compare(args) -> int:
         f = d.get("figures", d)
         if not isinstance(f, dict) or "targets" not in f:
             raise SystemExit(f"atomgrid compare: {path}: not an atomgrid crossval --json result (no targets)")
-        figs.append(f)
+        return f
     try:
-        res = cvm.compare(figs[0], figs[1], args.method_a, args.method_b, n_boot=args.bootstrap)
+        fa, fb = cvm.pool_seeds([read(p) for p in a_paths]), cvm.pool_seeds([read(p) for p in b_paths])
+        res = cvm.compare(fa, fb, args.method_a, args.method_b, n_boot=args.bootstrap)
     except ValueError as exc:
         raise SystemExit(f"atomgrid compare: {exc}") from None
-    res.update({"a": args.a, "b": args.b})
-    print(cvm.format_compare(res, Path(args.a).stem, Path(args.b).stem))
+    one = len(a_paths) == 1 and len(b_paths) == 1
+    res.update({"a": a_paths[0], "b": b_paths[0]} if one else {"a": a_paths, "b": b_paths, "pooled": "mean over each side's runs, per target"})
+
+    def name(paths):
+        return Path(paths[0]).stem + (f" and {len(paths) - 1} more run{'s' if len(paths) > 2 else ''} (mean per target)"
+                                      if len(paths) > 1 else "")
+    print(cvm.format_compare(res, name(a_paths), name(b_paths)))
     if args.json:
         from traincore.provenance import write_results
-        write_results(args.json, "atomgrid_compare", res, data=[Path(args.a), Path(args.b)],
-                      settings={"method_a": args.method_a, "method_b": args.method_b, "bootstrap": args.bootstrap})
+        write_results(args.json, "atomgrid_compare", res, data=[Path(p) for p in a_paths + b_paths],
+                      settings={"method_a": args.method_a, "method_b": args.method_b, "bootstrap": args.bootstrap,
+                                "runs_a": len(a_paths), "runs_b": len(b_paths)})
         print(f"results written to {args.json}")
     return 0
 
 
 def add_compare(sub) -> None:
     p = sub.add_parser("compare", help="paired comparison of two 'atomgrid crossval --json' results, target by target")
-    p.add_argument("a", help="crossval JSON A")
-    p.add_argument("b", help="crossval JSON B")
+    p.add_argument("a", nargs="+", help="crossval JSON A then B; or several runs of A (seeds) followed by --vs")
+    p.add_argument("--vs", nargs="+", metavar="B", help="B's runs (seeds): each side's figures are averaged per "
+                   "target over its runs before the paired bootstrap over targets")
     p.add_argument("--method-a", default="model", help="ranking of A to compare (default: model)")
     p.add_argument("--method-b", default="model", help="ranking of B (default: model; e.g. vina, ligand_only)")
     p.add_argument("--bootstrap", type=int, default=1000)

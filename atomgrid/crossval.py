@@ -609,11 +609,39 @@ def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str
             "mean": summarize(per_target, kw.get("n_boot", 1000))}
 
 
+def pool_seeds(figs: list[dict]) -> dict:
+    """One protocol result from several runs of one recipe (seeds): per target and method, each metric's mean
+    over the runs, on the targets every run holds (in the first run's order). Training noise then averages out
+    before :func:`compare` bootstraps over targets. Raises ValueError if the runs share no target or one
+    target sits in different folds."""
+    if len(figs) == 1:
+        return figs[0]
+    rows = [{r["target"]: r for r in f["targets"]} for f in figs]
+    out = []
+    for r0 in figs[0]["targets"]:
+        t = r0["target"]
+        if not all(t in r for r in rows):
+            continue
+        rs = [r[t] for r in rows]
+        if len({r["fold"] for r in rs}) > 1:
+            raise ValueError(f"{t}: in different folds across the pooled runs ({sorted({r['fold'] for r in rs})})")
+        methods = {}
+        for m, figs0 in r0["methods"].items():
+            if all(m in r["methods"] for r in rs):
+                methods[m] = {k: {"value": float(np.mean([r["methods"][m][k]["value"] for r in rs]))}
+                              for k in figs0 if all(k in r["methods"][m] for r in rs)}
+        out.append({"target": t, "fold": r0["fold"], "methods": methods})
+    if not out:
+        raise ValueError("the pooled runs share no target")
+    return {"targets": out, "pooled_runs": len(figs)}
+
+
 def compare(a: dict, b: dict, method_a: str = "model", method_b: str = "model", metrics=("roc_auc", "ef1"),
             n_boot: int = 1000, seed: int = 0) -> dict:
-    """Paired comparison of two protocol results (``atomgrid crossval --json`` files' ``figures``) on the targets
-    both hold: per metric the mean of A, of B, of A - B with a bootstrap interval over targets, and how many
-    targets A ranks higher / lower / the same; per fold the means. Raises ValueError if they share no target."""
+    """Paired comparison of two protocol results (``atomgrid crossval --json`` files' ``figures``, or several
+    seeds of each pooled by :func:`pool_seeds`) on the targets both hold: per metric the mean of A, of B, of A - B
+    with a bootstrap interval over targets, and how many targets A ranks higher / lower / the same; per fold the
+    means. Raises ValueError if they share no target."""
     ta = {r["target"]: r for r in a["targets"]}
     tb = {r["target"]: r for r in b["targets"]}
     common = [t for t in ta if t in tb and method_a in ta[t]["methods"] and method_b in tb[t]["methods"]]

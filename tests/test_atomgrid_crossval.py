@@ -450,6 +450,47 @@ def test_compare_is_paired_over_shared_targets(tmp_path):
     assert r.returncode != 0 and "bad.json" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_compare_pools_seeds_per_target_before_the_bootstrap(tmp_path, capsys):
+    """Several runs a side (seeds of one recipe): per target the mean over that side's runs, on the targets every
+    run holds, then the paired comparison; the CLI takes A's runs, then --vs B's, and refuses a file given twice."""
+    import json
+
+    from atomgrid.cli import main
+    from atomgrid.crossval import compare, pool_seeds
+
+    def res(vals, fold="fold0"):
+        return {"targets": [{"target": t, "fold": fold, "methods": {"model": {"roc_auc": {"value": v}, "ef1": {"value": 2 * v}}}}
+                            for t, v in vals.items()]}
+
+    a1, a2 = res({"X": 0.9, "Y": 0.6, "Z": 0.5}), res({"X": 0.7, "Y": 0.8})
+    p = pool_seeds([a1, a2])
+    assert [r["target"] for r in p["targets"]] == ["X", "Y"] and p["pooled_runs"] == 2
+    assert [r["methods"]["model"]["roc_auc"]["value"] for r in p["targets"]] == pytest.approx([0.8, 0.7])
+    assert p["targets"][0]["methods"]["model"]["ef1"]["value"] == pytest.approx(1.6)
+    b1, b2 = res({"X": 0.75, "Y": 0.7}), res({"X": 0.65, "Y": 0.6})
+    m = compare(p, pool_seeds([b1, b2]), n_boot=0)["metrics"]["roc_auc"]
+    assert m["diff"] == pytest.approx(((0.8 - 0.7) + (0.7 - 0.65)) / 2) and m["a_higher"] == 2
+    assert pool_seeds([a1]) is a1
+    with pytest.raises(ValueError, match="different folds"):
+        pool_seeds([a1, res({"X": 0.7}, fold="fold1")])
+    with pytest.raises(ValueError, match="share no target"):
+        pool_seeds([a1, res({"W": 0.7})])
+    paths = []
+    for k, f in enumerate((a1, a2, b1, b2)):
+        paths.append(tmp_path / f"r{k}.json")
+        paths[-1].write_text(json.dumps({"figures": f}))
+    out = tmp_path / "cmp.json"
+    assert main(["compare", str(paths[0]), str(paths[1]), "--vs", str(paths[2]), str(paths[3]), "--bootstrap", "50",
+                 "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert d["figures"]["metrics"]["roc_auc"]["diff"] == pytest.approx(0.075) and d["settings"]["runs_a"] == 2
+    assert "and 1 more run (mean per target)" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="r0.json: given more than once"):
+        main(["compare", str(paths[0]), str(paths[0]), "--vs", str(paths[2])])
+    with pytest.raises(SystemExit, match="3 files given"):
+        main(["compare", str(paths[0]), str(paths[1]), str(paths[2])])
+
+
 def test_plan_names_the_validation_targets_a_fold_trains_on(capsys):
     from atomgrid.cli import main
     assert main(["crossval", "--plan"]) == 0
