@@ -432,6 +432,13 @@ def test_dekois_card_quotes_the_11_target_validation_runs():
         assert fig["split"] == "validation" and fig["caveat"] is None and len(fig["targets"]) == 11
         assert not any(row["screen_data_family"] for row in fig["targets"])
         means[r] = fig["mean"]["model"]["roc_auc"]["value"]
+    for f in ("atomgrid_compare-validation11-c8k-sf08-wd05-s2-vs-c5k.json",
+              "atomgrid_compare-validation11-sf08wd-s456-vs-c5k-s345.json"):
+        c = load(f"benchmarks/results/{f}")["figures"]["metrics"]["roc_auc"]
+        assert c["low"] < 0 < c["diff"]  # not passed: the interval reaches below zero, so the default stays
+        assert f"{c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]" in t.replace("\n", " ")
+    pooled = load("benchmarks/results/atomgrid_compare-validation11-sf08wd-s456-vs-c5k-s345.json")
+    assert pooled["settings"]["runs_a"] == pooled["settings"]["runs_b"] == 3
     assert (f"mean ROC AUC {means['c5k']:.3f} at 16 rotations, within noise of the 8,000-step recipe\n"
             f"({means['c8k']:.3f}) and of the 80 % screening-share recipe ({means['c8k-sf08']:.3f} and "
             f"{means['c8k-sf08-s2']:.3f} for two seeds)") in t
