@@ -262,7 +262,7 @@ def _cmd_screen_data(args) -> int:
         from .families import trainable_targets
         out = args.out if args.out != "runs/atomgrid/screen" else "runs/atomgrid/screen_cv"
         from .score import ScoreOptions
-        from .crossval import build_crossval
+        from .crossval import build_crossval, crossval_cache_path
         if args.crossval_extra_decoys < 0:
             print(f"atomgrid screen-data: error: --crossval-extra-decoys {args.crossval_extra_decoys}: expected >= 0",
                   file=sys.stderr)
@@ -272,8 +272,7 @@ def _cmd_screen_data(args) -> int:
                                              poses="template", seed=args.seed, embed_timeout=args.embed_timeout, rotations=1),
                                extra_decoys=args.crossval_extra_decoys)
         print(json.dumps(data.cache_summary(cache)))
-        name = f"cache_crossval_x{args.crossval_extra_decoys}.pt" if args.crossval_extra_decoys else "cache_crossval.pt"
-        print(f"cache written to {Path(out) / name}")
+        print(f"cache written to {crossval_cache_path(out, args.crossval_extra_decoys)}")
         return 0
     cache = screenset.build(args.out, args.targets, args.decoys, args.ref_actives, args.exhaustiveness, args.seed,
                             args.model, args.workers)

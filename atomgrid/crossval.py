@@ -509,6 +509,12 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
     return res
 
 
+def crossval_cache_path(out: str | Path, extra_decoys: int = 0) -> Path:
+    """The cache :func:`build_crossval` writes in ``out``: ``cache_crossval.pt``, or ``cache_crossval_x<N>.pt`` of
+    ``extra_decoys`` N."""
+    return Path(out) / (f"cache_crossval_x{extra_decoys}.pt" if extra_decoys else "cache_crossval.pt")
+
+
 def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/crossval", max_actives: int = 0,
                    max_decoys: int = 200, seed: int = 0, model=None, pose_options=None, extra_decoys: int = 0) -> dict:
     """Screening examples of cross-target protocol targets (DEKOIS 2.0, DUD-E with a template) from the poses
@@ -548,7 +554,7 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
         n = add_posed(builder, t, "dekois:template", files["receptor"], key, sdf, actives.__contains__)
         print(f"{t}: {n} examples", flush=True)
     cache = builder.result()
-    torch.save(cache, out / (f"cache_crossval_x{extra_decoys}.pt" if extra_decoys else "cache_crossval.pt"))
+    torch.save(cache, crossval_cache_path(out, extra_decoys))
     return cache
 
 
