@@ -27,7 +27,7 @@ def _cmd_train(args) -> int:
     if args.jobs != 1:
         raise ValueError("--jobs: only with --fold all (one process per fold)")
     if args.fold:
-        cfg = fold_config(cfg, args.fold, args.folds, args.group_by)
+        cfg = fold_config(cfg, args.fold, args.folds, args.group_by, args.validation_group)
         print(f"{args.fold}: screening data of {len(cfg.data.screen_targets)} training targets; run in {cfg.run_dir}")
     run_dir = train(cfg)
     print(f"model written to {run_dir / 'model.pt'}")
@@ -41,13 +41,13 @@ def _train_all_folds(args, cfg) -> int:
     import subprocess
     import time
 
-    from .families import make_folds
-    cv, fin = make_folds(k=args.folds, level=args.group_by)
+    from .families import extra_validation_of, make_folds
+    cv, fin = make_folds(k=args.folds, level=args.group_by, extra_validation=extra_validation_of(args.validation_group))
     names = [f.name for f in cv + [fin]]
     if args.jobs < 1:
         raise ValueError(f"--jobs {args.jobs}: expected at least 1")
     base = [sys.executable, "-m", "atomgrid", "train", "--config", args.config, "--folds", str(args.folds),
-            "--group-by", args.group_by] + [a for o in args.override for a in ("-o", o)]
+            "--group-by", args.group_by, "--validation-group", args.validation_group] + [a for o in args.override for a in ("-o", o)]
     if args.precision:
         base += ["--precision", args.precision]
     pending, running, failed = list(names), {}, []
@@ -94,16 +94,20 @@ def add_train(sub) -> None:
                                                         "on a CPU give each one thread with -o train.threads=1)")
     p.add_argument("--folds", type=int, default=5, help="with --fold: number of CV folds (as atomgrid crossval)")
     p.add_argument("--group-by", default="family", choices=("family", "superfamily"), help="with --fold")
+    p.add_argument("--validation-group", default="v11", choices=("v11", "v34"),
+                   help="with --fold: the validation group the final fold leaves out of its training data (v11: PDE "
+                        "and four drawn families, 11 targets; v34: PDE and every family of 2-4 targets, 34 targets); "
+                        "the CV folds train on the same targets either way")
     p.set_defaults(func=_cmd_train)
 
 
-def fold_config(cfg, fold: str, k: int = 5, level: str = "family"):
+def fold_config(cfg, fold: str, k: int = 5, level: str = "family", validation_group: str = "v11"):
     """``cfg`` for one model of the cross-target protocol (:func:`atomgrid.families.make_folds`): screening
     examples of the fold's training targets only, ``<name>-<fold>``, in ``<run_dir>/<fold>``."""
     import dataclasses
 
-    from .families import make_folds
-    cv, fin = make_folds(k=k, level=level)
+    from .families import extra_validation_of, make_folds
+    cv, fin = make_folds(k=k, level=level, extra_validation=extra_validation_of(validation_group))
     by_name = {f.name: f for f in cv + [fin]}
     if fold not in by_name:
         raise ValueError(f"--fold {fold!r}: expected one of {', '.join(by_name)}")
@@ -309,9 +313,9 @@ def add_screen_data(sub) -> None:
 
 def _cmd_crossval(args) -> int:
     from . import crossval as cvm
-    from .families import make_folds
+    from .families import extra_validation_of, make_folds
     if args.plan:
-        cv, fin = make_folds(k=args.folds, level=args.group_by)
+        cv, fin = make_folds(k=args.folds, level=args.group_by, extra_validation=extra_validation_of(args.validation_group))
         for f in cv + [fin]:
             seen = [t for t in f.validation if t in f.train]  # drawn validation families a CV fold may learn from
             print(f"{f.name}: test {len(f.test)} ({' '.join(f.test)}); train {len(f.train)}; "
@@ -344,7 +348,7 @@ def _cmd_crossval(args) -> int:
         from .distributed import ray_executor
         executor = ray_executor(args.workers)
     res = cvm.run(model, lig, folds=args.folds, level=args.group_by, only=args.only, final=args.final,
-                  validation=args.validation, work=args.work, max_actives=args.max_actives, max_decoys=args.max_decoys, seed=args.seed,
+                  validation=args.validation, validation_group=args.validation_group, work=args.work, max_actives=args.max_actives, max_decoys=args.max_decoys, seed=args.seed,
                   n_boot=args.bootstrap, pose_options=opts, device=args.device, executor=executor,
                   pose_model=str(resolve_model(args.pose_model)) if args.pose_model else None,
                   blends=blends, rotations=args.rotations)
@@ -357,7 +361,8 @@ def _cmd_crossval(args) -> int:
         write_results(args.json, "atomgrid_crossval", res, models=models,
                       data=[Path(r["scores_csv"]) for r in res["targets"]], settings={
                           "folds": args.folds, "group_by": args.group_by, "only": args.only, "final": args.final,
-                          "validation": args.validation, "pose_model": args.pose_model,
+                          "validation": args.validation, "validation_group": args.validation_group,
+                          "pose_model": args.pose_model,
                           "max_actives": args.max_actives, "max_decoys": args.max_decoys, "seed": args.seed,
                           "bootstrap": args.bootstrap, "confs": args.confs, "keep": args.keep,
                           "relax_steps": args.relax_steps, "embed_timeout": args.embed_timeout, "device": args.device, "threads": args.threads,
@@ -381,6 +386,10 @@ def add_crossval(sub) -> None:
                    help="the fixed validation group (PDE4B, PDE5 and the drawn families: COX1/2, CATL, CTSK, MK2, "
                         "PIM-1/2, ADAM17, MMP2) instead of the CV folds: where choices are made; judged with the "
                         "final fold's model")
+    p.add_argument("--validation-group", default="v11", choices=("v11", "v34"),
+                   help="v11 (default): PDE4B/PDE5 and the four drawn families above; v34: PDE and every family of "
+                        "2-4 evaluable targets (34 targets). With --validation: the group judged; with the CV folds: "
+                        "the group's targets leave the CV tests (they were used to choose)")
     p.add_argument("--pose-model", help="pick every molecule's template pose with this model (e.g. the pose model "
                                         "ag-atomnet-c16-l3-g16r15) and score those given poses with --model: one set of "
                                         "poses for every fold's model and every baseline (default: --model poses)")

@@ -42,7 +42,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
 from . import data as agdata
-from .families import FAMILIES, NO_TEMPLATE, Fold, group_of, make_folds
+from .families import FAMILIES, NO_TEMPLATE, Fold, extra_validation_of, group_of, make_folds
 from .metrics import SCREEN_METRICS, report
 from .score_options import ScoreError
 
@@ -577,12 +577,14 @@ def summarize(per_target: list[dict], n_boot: int = 1000, seed: int = 0) -> dict
 
 
 def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str = "family", only=None,
-        final: bool = False, validation: bool = False, work: str | Path = "runs/atomgrid/crossval", **kw) -> dict:
+        final: bool = False, validation: bool = False, validation_group: str = "v11",
+        work: str | Path = "runs/atomgrid/crossval", **kw) -> dict:
     """Every held-out target of the CV folds (or of the final fold with ``final``, or the fixed validation
-    group with ``validation``), or those in ``only``."""
+    group with ``validation``), or those in ``only``. ``validation_group`` (:data:`atomgrid.families.VALIDATION_GROUPS`)
+    names the validation group; its targets are never CV test targets."""
     if final and validation:
         raise ValueError("--final and --validation: choose one (the final test is never used to choose)")
-    cv, fin = make_folds(k=folds, level=level)
+    cv, fin = make_folds(k=folds, level=level, extra_validation=extra_validation_of(validation_group))
     plan = [fin] if final else [validation_fold(fin)] if validation else cv
     which = "final" if final else "validation" if validation else "CV"
     wanted = set(only) if only else None
@@ -609,7 +611,7 @@ def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str
     # one model for a one-fold split (--validation, --final) is that fold's model when its meta says it learned
     # from the fold's training targets only (what `atomgrid train --fold final` writes)
     fold_model = "{fold}" in model or (len(plan) == 1 and trained_within(model, plan[0]))
-    return {"protocol": "cross-target", "split": which, "level": level, "folds": [f.__dict__ for f in plan],
+    return {"protocol": "cross-target", "split": which, "level": level, "validation_group": validation_group, "folds": [f.__dict__ for f in plan],
             "per_fold_models": fold_model,
             "caveat": None if fold_model else FIXED_MODEL_CAVEAT, "targets": per_target, "skipped_targets": skipped,
             "mean": summarize(per_target, kw.get("n_boot", 1000))}
