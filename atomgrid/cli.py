@@ -383,9 +383,9 @@ def add_crossval(sub) -> None:
     p.add_argument("--only", nargs="+", help="evaluate only these held-out targets (each in the fold that holds it out)")
     p.add_argument("--final", action="store_true", help="the final test (DUD-E fabp4, inha, DEKOIS INHA) instead of the CV folds")
     p.add_argument("--validation", action="store_true",
-                   help="the fixed validation group (PDE4B, PDE5 and the drawn families: COX1/2, CATL, CTSK, MK2, "
-                        "PIM-1/2, ADAM17, MMP2) instead of the CV folds: where choices are made; judged with the "
-                        "final fold's model")
+                   help="the fixed validation group (--validation-group; v11: PDE4B, PDE5 and the drawn families "
+                        "COX1/2, CATL, CTSK, MK2, PIM-1/2, ADAM17, MMP2) instead of the CV folds: where choices are "
+                        "made; judged with the final fold's model")
     p.add_argument("--validation-group", default="v11", choices=("v11", "v34"),
                    help="v11 (default): PDE4B/PDE5 and the four drawn families above; v34: PDE and every family of "
                         "2-4 evaluable targets (34 targets). With --validation: the group judged; with the CV folds: "

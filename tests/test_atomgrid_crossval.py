@@ -85,6 +85,32 @@ def test_extra_validation_families_are_the_seeded_draw_and_keep_the_folds():
         F.make_folds(extra_validation=("no_such",))
 
 
+VALIDATION_V34_EXTRA = ("11betaHSD1", "17betaHSD1", "A2A", "ACE", "ACE2", "ADRB2", "AKT1", "AURKA", "AURKB", "DHFR",
+                        "FXA", "HDAC2", "HDAC8", "PDK1", "PRKCQ", "PYGL-in", "PYGL-out", "ROCK-1", "TK", "TP", "TPA",
+                        "TS", "uPA")
+
+
+def test_validation_group_v34_is_every_small_family_and_keeps_the_cv_training_sets():
+    """v34 = PDE plus every family of 2-4 evaluable targets (no draw); the v11 families are among them; each CV
+    fold trains on exactly what it trains on under v11 (the per-fold models stay valid) and only tests fewer
+    targets; the final fold drops the 23 new targets from its training data and tests the same."""
+    assert F.VALIDATION_GROUPS["v34"] == F.small_families() and len(F.small_families()) == 14
+    assert set(F.VALIDATION_GROUPS["v11"]) < set(F.VALIDATION_GROUPS["v34"])
+    cv, final = F.make_folds(extra_validation=F.extra_validation_of("v34"))
+    cv11, final11 = F.make_folds()
+    assert set(final.validation) == set(VALIDATION) | set(VALIDATION_V34_EXTRA)
+    evaluable = [t for t in final.validation if t not in F.NO_TEMPLATE and t != "dude:mapk2"]
+    assert len(evaluable) == 34
+    for f, f11 in zip(cv, cv11):
+        assert f.train == f11.train and set(f.test) == set(f11.test) - set(VALIDATION_V34_EXTRA)
+        assert not set(f.test) & set(final.validation)
+    assert set(final.train) == set(final11.train) - set(VALIDATION_V34_EXTRA) and len(final.train) == 44
+    assert final.test == final11.test
+    assert F.trainable_targets(validation_group="v34") == F.trainable_targets()  # one training cache for both
+    with pytest.raises(ValueError, match="validation group 'v99'"):
+        F.extra_validation_of("v99")
+
+
 def test_named_homolog_groups_share_a_family():
     for group in (("JNK1", "JNK2", "JNK3"), ("VEGFR1", "VEGFR2"), ("EGFR", "ERBB2"), ("PIM-1", "PIM-2"),
                   ("COX1", "COX2"), ("PYGL-in", "PYGL-out"), ("INHA", "dude:inha"), ("MK2", "dude:mapk2"),
@@ -302,6 +328,10 @@ def test_fold_config_keeps_only_the_folds_training_targets():
             assert not set(c.data.screen_targets) & set(fold.validation)
         assert model_meta(c)["train_targets"] == list(fold.train)
     assert "train_targets" not in model_meta(cfg)
+    _, fin34 = F.make_folds(k=5, extra_validation=F.extra_validation_of("v34"))
+    c = fold_config(cfg, "final", validation_group="v34")  # `train --fold final --validation-group v34`
+    assert set(c.data.screen_targets) == set(fin34.train) and not {"FXA", "ACE", "AKT1"} & set(c.data.screen_targets)
+    assert set(fold_config(cfg, "fold0", validation_group="v34").data.screen_targets) == set(cv[0].train)
     with pytest.raises(ValueError, match="fold9"):
         fold_config(cfg, "fold9")
     with pytest.raises(ValueError, match="screen_caches"):
@@ -498,3 +528,7 @@ def test_plan_names_the_validation_targets_a_fold_trains_on(capsys):
     assert set(lines) == {"fold0", "fold1", "fold2", "fold3", "fold4", "final"}
     assert lines["final"].startswith("test 3 (INHA dude:inha dude:fabp4); train 67;")
     assert "training data" not in lines["final"] and "(4 of them in this fold's training data)" in lines["fold4"]
+    assert main(["crossval", "--plan", "--validation-group", "v34"]) == 0
+    lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    assert lines["final"].startswith("test 3 (INHA dude:inha dude:fabp4); train 44;") and "FXA" in lines["final"]
+    assert lines["fold3"].startswith("test 4 (ALR2 BCL2 HIV1RT NA); train 62;")
