@@ -377,11 +377,9 @@ def crossval_rows(path: str, order: list[str]) -> list[str]:
 
 
 def test_dekois_card_validation_final_cv_and_casf():
-    """The default screening model's card (issue 17): validation and final-test tables of the shipped bytes, the
-    cross-target means of its recipe, CASF-2016 rows and the regression subset."""
+    """The previous default screening model's card (issue 17): validation and final-test tables of the shipped
+    bytes, the cross-target means of its recipe, CASF-2016 rows; it names its successor."""
     t = text(f"atomgrid/models/{DEKOIS}.md")
-    import atomgrid
-    assert atomgrid.DEFAULT_MODEL == DEKOIS and atomgrid.LIGAND_ONLY_MODEL == DEKOIS + "-ligonly"
     val = f"benchmarks/results/atomgrid_crossval-validation-{DEKOIS}.json"
     fin = f"benchmarks/results/atomgrid_crossval-final-{DEKOIS}.json"
     sha = sha256_of(f"atomgrid/models/{DEKOIS}.pt")
@@ -407,8 +405,7 @@ def test_dekois_card_validation_final_cv_and_casf():
     casf = by_name(f"benchmarks/results/atomgrid_evaluate-casf2016-{DEKOIS}.json")
     assert casf_row(casf[DEKOIS], DEKOIS) in t
     assert casf_row(casf[DEKOIS + "-ligonly"], DEKOIS + "-ligonly (ligand-only)") in t
-    sub = load("benchmarks/results/shipped_models.json")["figures"]["atomgrid_fabp4_subset"]
-    assert sub["model"] == DEKOIS and f"it ranks at AUC {sub['roc_auc']:.3f} (`benchmarks/results/shipped_models.json`" in t
+    assert f"superseded as the default by `{DEKOIS}-v2`" in t
 
 
 def test_dekois_ligonly_card_figures():
@@ -442,3 +439,88 @@ def test_dekois_card_quotes_the_11_target_validation_runs():
     assert (f"mean ROC AUC {means['c5k']:.3f} at 16 rotations, within noise of the 8,000-step recipe\n"
             f"({means['c8k']:.3f}) and of the 80 % screening-share recipe ({means['c8k-sf08']:.3f} and "
             f"{means['c8k-sf08-s2']:.3f} for two seeds)") in t
+
+
+# -- the default screening model since session 17 (chosen on the 34-target validation group) ------------------------
+
+DEKOIS2 = "ag-atomnet-c16-l3-g16r15-dekois-v2"
+V2_METHODS = ("model", "ligand_only", "fp_max_tanimoto", "vina", "vina_local")
+
+
+def v2_target_rows(path: str) -> list[str]:
+    """Per-target rows of the v2 card's validation and final-test tables, then the mean row: the model's ROC AUC
+    [95% CI] and EF1%, then the ROC AUC of its twin, 2D similarity, Vina and Vina after local optimisation."""
+    fig = load(path)["figures"]
+    rows = []
+    for r in fig["targets"]:
+        m = r["methods"]
+        rows.append(f"| {r['target']} | {ci(m['model']['roc_auc'])} | {m['model']['ef1']['value']:.1f} | "
+                    + " | ".join(f"{m[k]['roc_auc']['value']:.3f}" for k in V2_METHODS[1:]) + " |")
+    mean = fig["mean"]
+    rows.append(f"| mean | {ci(mean['model']['roc_auc'])} | {mean['model']['ef1']['value']:.2f} | "
+                + " | ".join(f"{mean[k]['roc_auc']['value']:.3f}" for k in V2_METHODS[1:]) + " |")
+    return rows
+
+
+def v2_run_row(label: str, path: str) -> str:
+    fig = load(path)["figures"]
+    m = fig["mean"]["model"]
+    k = sum(r["methods"]["model"]["roc_auc"]["value"] >= 0.8 for r in fig["targets"])
+    return (f"| {label} | {ci(m['roc_auc'])} | {m['ef1']['value']:.2f} | {m['bedroc80']['value']:.3f} | "
+            f"{k} / {len(fig['targets'])} |")
+
+
+def test_v2_is_the_default_and_its_card_quotes_validation_final_and_casf():
+    """The default since session 17: the shipped bytes were judged on the 11-target validation group (no family of
+    it in training) and run once on the final test; CASF-2016 rows of both files; the regression subset."""
+    import atomgrid
+    assert atomgrid.DEFAULT_MODEL == DEKOIS2 and atomgrid.LIGAND_ONLY_MODEL == DEKOIS2 + "-ligonly"
+    t = text(f"atomgrid/models/{DEKOIS2}.md")
+    sha = sha256_of(f"atomgrid/models/{DEKOIS2}.pt")
+    assert card_sha256(t) == sha
+    for split, f in (("validation", f"benchmarks/results/atomgrid_crossval-validation11-rot16-{DEKOIS2}.json"),
+                     ("final", f"benchmarks/results/atomgrid_crossval-final-rot16-{DEKOIS2}.json")):
+        d = load(f)
+        assert d["figures"]["split"] == split and d["settings"]["rotations"] == 16 and f in t
+        assert {r["model_sha256"] for r in d["figures"]["targets"]} == {sha}
+        assert not any(r["screen_data_family"] for r in d["figures"]["targets"])
+        for row in v2_target_rows(f):
+            assert row in t, row
+    # the shipped file is the judged run file renamed: the same scores as the run's own validation JSON
+    run = load("benchmarks/results/atomgrid_crossval-validation11-rot16-ag-v11-c8k-sf08-wd05.json")["figures"]
+    shipped = load(f"benchmarks/results/atomgrid_crossval-validation11-rot16-{DEKOIS2}.json")["figures"]
+    assert run["mean"]["model"]["roc_auc"]["value"] == pytest.approx(shipped["mean"]["model"]["roc_auc"]["value"], abs=1e-9)
+    casf = by_name(f"benchmarks/results/atomgrid_evaluate-casf2016-{DEKOIS2}.json")
+    assert casf_row(casf[DEKOIS2], DEKOIS2) in t
+    assert casf_row(casf[DEKOIS2 + "-ligonly"], DEKOIS2 + "-ligonly (ligand-only)") in t
+    sub = load("benchmarks/results/shipped_models.json")["figures"]["atomgrid_fabp4_subset"]
+    assert sub["model"] == DEKOIS2 and f"it ranks at AUC {sub['roc_auc']:.3f} (`benchmarks/results/shipped_models.json`" in t
+
+
+def test_v2_card_quotes_the_34_target_decision():
+    """The rule's four runs and the seed-averaged comparison that passed (interval above zero), as the card prints
+    them; the runs judged final-fold models that trained on none of the 34 targets."""
+    t = text(f"atomgrid/models/{DEKOIS2}.md")
+    for label, run in (("default's recipe, seed 10", "c5k-s10"), ("default's recipe, seed 11", "c5k-s11"),
+                       ("this recipe, seed 10", "sf08wd-s10"), ("this recipe, seed 11", "sf08wd-s11")):
+        f = f"benchmarks/results/atomgrid_crossval-validation34-rot16-ag-v34-{run}.json"
+        fig = load(f)["figures"]
+        assert fig["split"] == "validation" and fig["validation_group"] == "v34" and fig["caveat"] is None
+        assert len(fig["targets"]) == 34 and not any(r["screen_data_family"] for r in fig["targets"])
+        assert v2_run_row(label, f) in t, label
+    c = load("benchmarks/results/atomgrid_compare-validation34-sf08wd-s10s11-vs-c5k-s10s11.json")
+    assert c["settings"]["runs_a"] == c["settings"]["runs_b"] == 2
+    r = c["figures"]["metrics"]["roc_auc"]
+    assert 0 < r["low"] < r["diff"]  # passed: the interval is above zero
+    assert f"{r['diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]" in t
+
+
+def test_v2_ligonly_card_figures():
+    t = text(f"atomgrid/models/{DEKOIS2}-ligonly.md")
+    assert card_sha256(t) == sha256_of(f"atomgrid/models/{DEKOIS2}-ligonly.pt")
+    casf = by_name(f"benchmarks/results/atomgrid_evaluate-casf2016-{DEKOIS2}.json")
+    assert casf_row(casf[DEKOIS2 + "-ligonly"], DEKOIS2 + "-ligonly (ligand-only)") in t
+    for f in (f"benchmarks/results/atomgrid_crossval-validation11-rot16-{DEKOIS2}.json",
+              f"benchmarks/results/atomgrid_crossval-final-rot16-{DEKOIS2}.json"):
+        m = load(f)["figures"]["mean"]
+        assert f in t and f"{m['ligand_only']['roc_auc']['value']:.3f}" in t
