@@ -64,14 +64,16 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
                   options: ScoreOptions = ScoreOptions(), out_sdf: str | Path | None = None, top: int = 0,
                   resume: bool = False, device: str | None = None, progress: bool | None = None,
                   on_chunk: Callable[[int], None] | None = None, allow_empty: bool = False,
-                  executor: ChunkExecutor | None = None) -> dict:
+                  executor: ChunkExecutor | None = None, pose_model: str | Path | None = None) -> dict:
     """Score a library; write ``out`` (CSV, one row per record, input order), optionally ``out_sdf``
     (best poses; with ``top`` only the ``top`` best, ranked) and ``<out stem>.top.csv`` when ``top``.
 
     ``executor`` None: chunks are scored in this process; else ``executor(ctx, chunks, on_result)`` scores
     the ``(k, records)`` pairs and calls ``on_result(k, rows)`` per chunk (e.g.
     :func:`atomgrid.distributed.ray_executor`, which this module never imports). ``on_chunk(k)`` is called
-    after chunk ``k`` is written (tests use it to interrupt a run). Returns a summary dict (records, errors, seconds, ...).
+    after chunk ``k`` is written (tests use it to interrupt a run). ``pose_model`` (a name or path): that
+    model picks each molecule's pose by its activity as posed, and ``model`` scores the picked pose (the
+    cross-target protocol's ``--pose-model``); None: ``model`` picks its own. Returns a summary dict (records, errors, seconds, ...).
     A library without records raises :class:`EmptyLibraryError` unless ``allow_empty``.
     """
     import time
@@ -95,14 +97,17 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
     except ModelNotFoundError as exc:
         raise ScoreError(str(exc)) from None
     ctx = build_context(receptor, autobox_ligand=autobox_ligand, center=center, size=size, model=model_file,
-                        options=options, device=device, with_sdf=bool(out_sdf))
+                        options=options, device=device, with_sdf=bool(out_sdf), pose_model=pose_model)
     total = sum(count_records(p) for p in paths)
     if total == 0 and not allow_empty:
         raise EmptyLibraryError(f"ligand library {', '.join(map(str, paths))}: no records (only blank or comment "
                                 "lines); nothing was scored or written (pass --allow-empty to write an empty result)")
     settings = {"options": asdict(options), "center": list(center) if center else None,
                 "size": list(size) if size else None, "sdf": bool(out_sdf)}
-    fp = run_identity(paths, {"receptor": receptor, "reference ligand": autobox_ligand, "model": model_file}, settings)
+    inputs = {"receptor": receptor, "reference ligand": autobox_ligand, "model": model_file}
+    if pose_model is not None:
+        inputs["pose model"] = resolve_model(pose_model)
+    fp = run_identity(paths, inputs, settings)
     if parts.exists():
         if not resume:
             raise ScoreError(f"{parts} holds an interrupted run: pass --resume to continue it, or delete it")

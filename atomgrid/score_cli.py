@@ -43,7 +43,7 @@ def _cmd_score(args) -> int:
         summary = score_library(args.receptor, args.ligands, args.out, autobox_ligand=args.autobox_ligand,
                                 center=args.center, size=args.size, model=args.model, options=opts,
                                 out_sdf=args.out_sdf, top=args.top, resume=args.resume, device=args.device,
-                                allow_empty=args.allow_empty, executor=executor)
+                                allow_empty=args.allow_empty, executor=executor, pose_model=args.pose_model)
     except EmptyLibraryError as exc:
         print(f"atomgrid score: warning: {exc}", file=sys.stderr)
         return 1
@@ -94,6 +94,10 @@ def add_score_commands(sub) -> None:
     p.add_argument("--ligands", required=True, nargs="+", help=".smi/.ism/.csv/.sdf/.mol2 (optionally .gz); several files are one library")
     p.add_argument("--poses", default="template", choices=POSE_MODES)
     p.add_argument("--model", help="model name under atomgrid/models/ or a path (default: the shipped model)")
+    p.add_argument("--pose-model", help="another model (name or path) picks each molecule's pose by its activity as posed; "
+                                        "--model scores the picked pose. The screening figures of the model cards were "
+                                        "measured this way with --pose-model ag-atomnet-c16-l3-g16r15 (default: --model "
+                                        "picks its own poses)")
     p.add_argument("--out", required=True, help="CSV: one row per input record, in input order")
     p.add_argument("--out-sdf", help="best pose of each molecule with CNNscore/CNNaffinity tags")
     p.add_argument("--top", type=int, default=0, help="also write OUT.top.csv with the N best (and only those in --out-sdf)")

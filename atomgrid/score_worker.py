@@ -55,6 +55,10 @@ class ScoringContext:
     device: str = "cpu"
     with_sdf: bool = True  # build the best pose's SD record (only when --out-sdf asks for it)
     model_sha256: str = ""
+    # --pose-model: another model picks each molecule's pose (its activity as posed), the model scores that pose
+    pose_state: dict | None = None
+    pose_meta: dict | None = None
+    pose_sha256: str = ""
 
 
 def default_device() -> str:
@@ -64,8 +68,10 @@ def default_device() -> str:
 def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = None,
                   center: Sequence[float] | None = None, size: Sequence[float] | None = None,
                   model: str | Path | None = None, options: ScoreOptions = ScoreOptions(),
-                  autobox_padding: float = 4.0, device: str | None = None, with_sdf: bool = True) -> ScoringContext:
-    """Read and type the receptor once, fix the box and the reference ligand, load the model."""
+                  autobox_padding: float = 4.0, device: str | None = None, with_sdf: bool = True,
+                  pose_model: str | Path | None = None) -> ScoringContext:
+    """Read and type the receptor once, fix the box and the reference ligand, load the model (and the
+    ``pose_model`` that picks each molecule's pose, if one is given)."""
     if options.poses == "template" and autobox_ligand is None:
         raise ScoreError("--poses template needs a reference ligand (--autobox-ligand); "
                          "with only a box (--center/--size) use --poses dock or --poses given")
@@ -97,6 +103,20 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
     state, meta = load_weights(model_file)  # the net itself is built once, by each ChunkScorer
     spec = GridSpec(meta["grid"]["size"], meta["grid"]["resolution"])
     reach = receptor_reach(spec, options.rotations)
+    pose_state = pose_meta = None
+    pose_sha = ""
+    if pose_model is not None:
+        try:
+            pose_file = resolve_model(pose_model)
+        except ModelNotFoundError as exc:
+            raise ScoreError(str(exc).replace("--model", "--pose-model", 1)) from None
+        pose_state, pose_meta = load_weights(pose_file)
+        if pose_meta.get("typing", {}).get("name") != meta.get("typing", {}).get("name"):
+            raise ScoreError(f"--pose-model {pose_model}: atom typing {pose_meta.get('typing', {}).get('name')!r} differs "
+                             f"from the model's {meta.get('typing', {}).get('name')!r}")
+        pose_spec = GridSpec(pose_meta["grid"]["size"], pose_meta["grid"]["resolution"])
+        reach = max(reach, receptor_reach(pose_spec, 1))  # the pose model scores as posed
+        pose_sha = file_sha256(pose_file)
     trec = type_receptor(rec, agio.Box(box.center, tuple(s + 2 * reach for s in box.size)))
     xyz = agio.coordinates(rec)
     near = box.contains(xyz, margin=8.0)
@@ -111,7 +131,7 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
             raise ScoreError(f"--poses dock needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
         pdbqt = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, box)
     return ScoringContext(trec, pocket, ref_block, box, pdbqt, state, meta, options, device or default_device(),
-                          with_sdf, file_sha256(model_file))
+                          with_sdf, file_sha256(model_file), pose_state, pose_meta, pose_sha)
 
 
 def receptor_reach(spec: GridSpec, rotations: int = 1) -> float:
@@ -190,6 +210,11 @@ class ChunkScorer:
         self.model = self.runtime.prepare(build_model(ctx.model_state, ctx.model_meta)).eval()
         self.gridder = gridder_for(ctx.model_meta, self.device)
         self.ligand_only = bool(ctx.model_meta.get("ligand_only"))
+        self.pose_net = None
+        if ctx.pose_state is not None:
+            self.pose_net = self.runtime.prepare(build_model(ctx.pose_state, ctx.pose_meta)).eval()
+            self.pose_gridder = gridder_for(ctx.pose_meta, self.device)
+            self.pose_ligand_only = bool(ctx.pose_meta.get("ligand_only"))
         self._template = None
         self._docker = None
         self._stage = ""
@@ -245,14 +270,29 @@ class ChunkScorer:
         return predict(self.model, self.gridder, items, self.ligand_only, self.opts.batch_size,
                        autocast=self.runtime.autocast, rotations=rotations)
 
+    def _pick_items(self, items: list) -> tuple[np.ndarray, np.ndarray]:
+        """The picking pass: the pose model's activity as posed (with --pose-model), else the model's."""
+        return predict(self.pose_net, self.pose_gridder, items, self.pose_ligand_only, self.opts.batch_size,
+                       autocast=self.runtime.autocast)
+
     def _score_best(self, items: list, owners: list[tuple[int, int]]) -> dict[int, tuple[int, float, float]]:
         """{row: (pose index k into items, activity, pK)}: each molecule's best pose by one forward pass as
         posed; with ``rotations`` > 1 that pose alone is then scored in every orientation (a molecule with
-        one pose skips the picking pass), so test-time augmentation costs R passes a molecule, not R a pose."""
+        one pose skips the picking pass), so test-time augmentation costs R passes a molecule, not R a pose.
+        With a pose model, it picks (by its activity as posed) and the model scores the picked pose R times."""
         R = self.opts.rotations
         poses_of: dict[int, list[int]] = {}
         for k, (r, _) in enumerate(owners):
             poses_of.setdefault(r, []).append(k)
+        if self.pose_net is not None:
+            pick = [k for ks in poses_of.values() if len(ks) > 1 for k in ks]
+            pact = dict(zip(pick, self._pick_items([items[k] for k in pick])[0])) if pick else {}
+            best = {r: ks[0] if len(ks) == 1 else max(ks, key=lambda k: pact[k]) for r, ks in poses_of.items()}
+            rows = list(best)
+            if not rows:
+                return {}
+            ract, raff = self._score_items([items[best[r]] for r in rows], R)
+            return {r: (best[r], float(a), float(f)) for r, a, f in zip(rows, ract, raff)}
         pick = [k for ks in poses_of.values() if len(ks) > 1 or R == 1 for k in ks]
         act, aff = self._score_items([items[k] for k in pick])
         got = dict(zip(pick, zip(act, aff)))

@@ -472,3 +472,39 @@ def test_api_default_rotations_match_the_cli(tmp_path, model_path):
     cli, api, one = (read_rows(tmp_path / f"{n}.csv") for n in ("cli", "api", "one"))
     assert [r["score"] for r in api] == [r["score"] for r in cli]
     assert [r["score"] for r in one] != [r["score"] for r in cli]
+
+
+def test_pose_model_picks_the_pose_and_the_model_scores_it(tmp_path, model_path):
+    """`--pose-model B`: each molecule's pose is the one B picks by itself (same coordinates as B scoring alone),
+    and the score is the model's score of that pose (as the model scores it given); a bad name is one line."""
+    from atomgrid.train import export_model
+    from atomgrid.typing import scheme_dict
+    torch.manual_seed(1)
+    cfg = nets.NetConfig(arch="atomnet", width=4, depth=1, stem_pool=1, hidden=8, grid_size=8)
+    meta = {"net": nets.net_config_dict(cfg), "grid": {"size": 8, "resolution": 2.0}, "typing": scheme_dict(),
+            "ligand_only": False, "name": "test-tiny-b"}
+    other = tmp_path / "b.pt"
+    export_model(nets.build(cfg), meta, other)
+    lib = tmp_path / "l.smi"
+    lib.write_text("c1ccccc1C(=O)O benzoic\nCC(=O)Oc1ccccc1C(=O)O aspirin\nOc1ccc(cc1)-c1ccccc1 phenylphenol\n")
+    opts = ScoreOptions(poses="template", rotations=1, n_confs=3, keep=3, relax_steps=5)
+    kw = dict(autobox_ligand=REF, options=opts, progress=False)
+    score_library(REC, lib, tmp_path / "b.csv", model=other, out_sdf=tmp_path / "b.sdf", **kw)
+    score_library(REC, lib, tmp_path / "ab.csv", model=model_path, pose_model=other, out_sdf=tmp_path / "ab.sdf", **kw)
+    b_poses = {m.GetProp("_Name"): m.GetConformer().GetPositions() for m in Chem.SDMolSupplier(str(tmp_path / "b.sdf"))}
+    ab_poses = {m.GetProp("_Name"): m.GetConformer().GetPositions() for m in Chem.SDMolSupplier(str(tmp_path / "ab.sdf"))}
+    assert set(b_poses) == set(ab_poses) == {"benzoic", "aspirin", "phenylphenol"}
+    for name in b_poses:
+        assert np.allclose(b_poses[name], ab_poses[name], atol=1e-3), name
+    assert all(int(r["n_poses"]) > 1 for r in read_rows(tmp_path / "ab.csv"))  # there was a choice to make
+    # the score is the model's own score of the picked pose
+    score_library(REC, tmp_path / "b.sdf", tmp_path / "a_given.csv", model=model_path, autobox_ligand=REF,
+                  options=ScoreOptions(poses="given", rotations=1), progress=False)
+    given = {r["id"]: float(r["score"]) for r in read_rows(tmp_path / "a_given.csv")}
+    ab = {r["id"]: float(r["score"]) for r in read_rows(tmp_path / "ab.csv")}
+    b = {r["id"]: float(r["score"]) for r in read_rows(tmp_path / "b.csv")}
+    assert all(ab[k] == pytest.approx(given[k], abs=1e-4) for k in ab)
+    assert any(abs(ab[k] - b[k]) > 1e-3 for k in ab)  # not the pose model's score
+    with pytest.raises(ScoreError, match="^--pose-model 'nope': no such file and no shipped model"):
+        score_library(REC, lib, tmp_path / "x.csv", model=model_path, pose_model="nope", **kw)
+    assert not parts_dir(tmp_path / "x.csv").exists()
