@@ -524,3 +524,38 @@ def test_v2_ligonly_card_figures():
               f"benchmarks/results/atomgrid_crossval-final-rot16-{DEKOIS2}.json"):
         m = load(f)["figures"]["mean"]
         assert f in t and f"{m['ligand_only']['roc_auc']['value']:.3f}" in t
+
+
+V2_CV_LABELS = {"model": "per-fold model of this recipe", "ligand_only": "ligand-only twin (8,000-step, per fold)",
+                "heavy_atoms": "heavy-atom count", "fp_max_tanimoto": "max Tanimoto to the fold's training actives",
+                "vina": "Vina score_only of the same pose", "vina_local": "Vina after a local optimisation"}
+
+
+def v2_cv_rows(path: str, other: str) -> list[str]:
+    cv, old = load(path)["figures"], load(other)["figures"]
+    rows = []
+    for m, label in V2_CV_LABELS.items():
+        a = cv["mean"][m]
+        k = sum(r["methods"][m]["roc_auc"]["value"] >= 0.8 for r in cv["targets"])
+        rows.append(f"| {label} | {ci(a['roc_auc'])} | {a['ef1']['value']:.2f} | {a['ef5']['value']:.2f} | "
+                    f"{a['bedroc80']['value']:.3f} | {k} / {len(cv['targets'])} | {old['mean'][m]['roc_auc']['value']:.3f} |")
+    return rows
+
+
+def test_v2_card_cross_target_table():
+    """The recipe's per-fold models on the 40 CV targets outside v34 (no validation target among them), beside the
+    8,000-step 50 % recipe on the same targets and poses, and the paired difference."""
+    t = text(f"atomgrid/models/{DEKOIS2}.md")
+    f = "benchmarks/results/atomgrid_crossval-cv40-ag-cvsf08wd-c16-l3-g16r15-rot16.json"
+    g = "benchmarks/results/atomgrid_crossval-cv40-ag-cvgpu-c16-l3-g16r15-rot16.json"
+    fig = load(f)["figures"]
+    assert fig["validation_group"] == "v34" and fig["per_fold_models"] and len(fig["targets"]) == 40
+    from atomgrid import families as F
+    v34 = set(F.make_folds(extra_validation=F.extra_validation_of("v34"))[1].validation)
+    assert not v34 & {r["target"] for r in fig["targets"]}
+    for row in v2_cv_rows(f, g):
+        assert row in t, row
+    c = load("benchmarks/results/atomgrid_compare-cv40-sf08wd-vs-cvgpu-rot16.json")["figures"]["metrics"]
+    assert f"{c['roc_auc']['diff']:+.3f} [{c['roc_auc']['low']:+.3f}, {c['roc_auc']['high']:+.3f}]" in t
+    vina = fig["mean"]["vina"]["ef1"]["value"]
+    assert f"{fig['mean']['model']['ef1']['value'] / vina:.2f}x Vina's" in t
