@@ -271,7 +271,7 @@ class ChunkScorer:
                        autocast=self.runtime.autocast, rotations=rotations)
 
     def _pick_items(self, items: list) -> tuple[np.ndarray, np.ndarray]:
-        """The picking pass: the pose model's activity as posed (with --pose-model), else the model's."""
+        """The picking pass of --pose-model: the pose model's activity of each pose as posed."""
         return predict(self.pose_net, self.pose_gridder, items, self.pose_ligand_only, self.opts.batch_size,
                        autocast=self.runtime.autocast)
 
