@@ -426,7 +426,9 @@ def _cmd_compare(args) -> int:
         a_paths, b_paths = [args.a[0]], [args.a[1]]
     else:
         raise SystemExit(f"atomgrid compare: {len(args.a)} files given: two (A B), or A's runs then --vs B's runs")
-    dup = sorted({p for p in a_paths + b_paths if (a_paths + b_paths).count(p) > 1})
+    # a run counts once on its side; the same run on both sides is fine when two of its methods are compared
+    dup = sorted({p for side in (a_paths, b_paths) for p in side if side.count(p) > 1}
+                 | (set(a_paths) & set(b_paths) if args.method_a == args.method_b else set()))
     if dup:
         raise SystemExit(f"atomgrid compare: {dup[0]}: given more than once (each run counts once)")
 

@@ -517,6 +517,15 @@ def test_compare_pools_seeds_per_target_before_the_bootstrap(tmp_path, capsys):
     assert "and 1 more run (mean per target)" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="r0.json: given more than once"):
         main(["compare", str(paths[0]), str(paths[0]), "--vs", str(paths[2])])
+    with pytest.raises(SystemExit, match="r0.json: given more than once"):  # the same run against itself
+        main(["compare", str(paths[0]), str(paths[0])])
+    # two methods of one run (e.g. a --blend against the model) are a fair pair
+    two = {"targets": [dict(r, methods={"model": r["methods"]["model"],
+                                        "vina": {"roc_auc": {"value": 0.5}, "ef1": {"value": 1.0}}}) for r in a1["targets"]]}
+    (tmp_path / "two.json").write_text(json.dumps({"figures": two}))
+    assert main(["compare", str(tmp_path / "two.json"), str(tmp_path / "two.json"), "--method-b", "vina",
+                 "--bootstrap", "50", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["figures"]["metrics"]["roc_auc"]["diff"] == pytest.approx((0.9 + 0.6 + 0.5) / 3 - 0.5)
     with pytest.raises(SystemExit, match="3 files given"):
         main(["compare", str(paths[0]), str(paths[1]), str(paths[2])])
 
