@@ -80,6 +80,7 @@ def _train_all_folds(args, cfg) -> int:
 
 
 def add_train(sub) -> None:
+    from .families import VALIDATION_GROUPS
     p = sub.add_parser("train", help="train a model from a TOML config")
     p.add_argument("--config", required=True, help="configs/atomgrid/<name>.toml")
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
@@ -94,7 +95,7 @@ def add_train(sub) -> None:
                                                         "on a CPU give each one thread with -o train.threads=1)")
     p.add_argument("--folds", type=int, default=5, help="with --fold: number of CV folds (as atomgrid crossval)")
     p.add_argument("--group-by", default="family", choices=("family", "superfamily"), help="with --fold")
-    p.add_argument("--validation-group", default="v11", choices=("v11", "v34"),
+    p.add_argument("--validation-group", default="v11", choices=tuple(VALIDATION_GROUPS),
                    help="with --fold: the validation group the final fold leaves out of its training data (v11: PDE "
                         "and four drawn families, 11 targets; v34: PDE and every family of 2-4 targets, 34 targets); "
                         "the CV folds train on the same targets either way")
@@ -372,7 +373,7 @@ def _cmd_crossval(args) -> int:
 
 
 def add_crossval(sub) -> None:
-    from .families import LEVELS
+    from .families import LEVELS, VALIDATION_GROUPS
     p = sub.add_parser("crossval", help="the cross-target protocol: grouped CV by target and family with baselines")
     p.add_argument("--model", help="model (name or path); '{fold}' in the path = one model per fold (fold0..foldK-1, final)")
     p.add_argument("--ligand-only-model", help="its ligand-only twin (default: '<model>-ligonly.pt' beside it)")
@@ -386,7 +387,7 @@ def add_crossval(sub) -> None:
                    help="the fixed validation group (--validation-group; v11: PDE4B, PDE5 and the drawn families "
                         "COX1/2, CATL, CTSK, MK2, PIM-1/2, ADAM17, MMP2) instead of the CV folds: where choices are "
                         "made; judged with the final fold's model")
-    p.add_argument("--validation-group", default="v11", choices=("v11", "v34"),
+    p.add_argument("--validation-group", default="v11", choices=tuple(VALIDATION_GROUPS),
                    help="v11 (default): PDE4B/PDE5 and the four drawn families above; v34: PDE and every family of "
                         "2-4 evaluable targets (34 targets). With --validation: the group judged; with the CV folds: "
                         "the group's targets leave the CV tests (they were used to choose)")

@@ -22,7 +22,7 @@ from . import io as agio
 from .featurize import TypedAtoms, crop_margin, type_ligand, type_receptor
 from .grid import GridSpec
 from .library import Record
-from .models import ModelNotFoundError, build_model, file_sha256, gridder_for, load_weights, predict, resolve_model
+from .models import ModelNotFoundError, build_model, gridder_for, load_weights, predict, resolve_model
 from .poses import (PrepError, TemplatePoser, VinaDocker, choose_molecule, embed, given_pose, heavy_indices,
                     input_smiles_of, parse_record, receptor_pdbqt, smiles_of, standardize)
 from .score_options import ScoreError, ScoreOptions
@@ -41,7 +41,7 @@ class ScoringContext:
     ``receptor``: typed receptor atoms cropped to the box plus the grid reach; ``pocket_xyz [M, 3]``
     heavy receptor atoms near the box (clash term); ``reference`` mol block or None; ``box``;
     ``receptor_pdbqt`` (dock mode); ``model_state``/``model_meta`` (weights on CPU and their meta,
-    the net is built once per :class:`ChunkScorer`); ``model_sha256`` the model file's identity.
+    the net is built once per :class:`ChunkScorer`).
     """
 
     receptor: TypedAtoms
@@ -54,11 +54,9 @@ class ScoringContext:
     options: ScoreOptions
     device: str = "cpu"
     with_sdf: bool = True  # build the best pose's SD record (only when --out-sdf asks for it)
-    model_sha256: str = ""
     # --pose-model: another model picks each molecule's pose (its activity as posed), the model scores that pose
     pose_state: dict | None = None
     pose_meta: dict | None = None
-    pose_sha256: str = ""
 
 
 def default_device() -> str:
@@ -104,7 +102,6 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
     spec = GridSpec(meta["grid"]["size"], meta["grid"]["resolution"])
     reach = receptor_reach(spec, options.rotations)
     pose_state = pose_meta = None
-    pose_sha = ""
     if pose_model is not None:
         try:
             pose_file = resolve_model(pose_model)
@@ -116,7 +113,6 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
                              f"from the model's {meta.get('typing', {}).get('name')!r}")
         pose_spec = GridSpec(pose_meta["grid"]["size"], pose_meta["grid"]["resolution"])
         reach = max(reach, receptor_reach(pose_spec, 1))  # the pose model scores as posed
-        pose_sha = file_sha256(pose_file)
     trec = type_receptor(rec, agio.Box(box.center, tuple(s + 2 * reach for s in box.size)))
     xyz = agio.coordinates(rec)
     near = box.contains(xyz, margin=8.0)
@@ -131,7 +127,7 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
             raise ScoreError(f"--poses dock needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
         pdbqt = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, box)
     return ScoringContext(trec, pocket, ref_block, box, pdbqt, state, meta, options, device or default_device(),
-                          with_sdf, file_sha256(model_file), pose_state, pose_meta, pose_sha)
+                          with_sdf, pose_state, pose_meta)
 
 
 def receptor_reach(spec: GridSpec, rotations: int = 1) -> float:
@@ -284,23 +280,18 @@ class ChunkScorer:
         poses_of: dict[int, list[int]] = {}
         for k, (r, _) in enumerate(owners):
             poses_of.setdefault(r, []).append(k)
-        if self.pose_net is not None:
+        if self.pose_net is not None:  # the pose model picks; the model then scores each picked pose (R passes)
             pick = [k for ks in poses_of.values() if len(ks) > 1 for k in ks]
-            pact = dict(zip(pick, self._pick_items([items[k] for k in pick])[0])) if pick else {}
+            pact = dict(zip(pick, self._pick_items([items[k] for k in pick])[0]))
             best = {r: ks[0] if len(ks) == 1 else max(ks, key=lambda k: pact[k]) for r, ks in poses_of.items()}
-            rows = list(best)
-            if not rows:
-                return {}
-            ract, raff = self._score_items([items[best[r]] for r in rows], R)
-            return {r: (best[r], float(a), float(f)) for r, a, f in zip(rows, ract, raff)}
-        pick = [k for ks in poses_of.values() if len(ks) > 1 or R == 1 for k in ks]
-        act, aff = self._score_items([items[k] for k in pick])
-        got = dict(zip(pick, zip(act, aff)))
-        best: dict[int, int] = {}
-        for r, ks in poses_of.items():
-            best[r] = ks[0] if len(ks) == 1 and R > 1 else max(ks, key=lambda k: got[k][0])
-        if R == 1:
-            return {r: (k, float(got[k][0]), float(got[k][1])) for r, k in best.items()}
+        else:
+            pick = [k for ks in poses_of.values() if len(ks) > 1 or R == 1 for k in ks]
+            act, aff = self._score_items([items[k] for k in pick])
+            got = dict(zip(pick, zip(act, aff)))
+            best = {r: ks[0] if len(ks) == 1 and R > 1 else max(ks, key=lambda k: got[k][0])
+                    for r, ks in poses_of.items()}
+            if R == 1:  # the picking pass already scored every picked pose as posed
+                return {r: (k, float(got[k][0]), float(got[k][1])) for r, k in best.items()}
         rows = list(best)
         ract, raff = self._score_items([items[best[r]] for r in rows], R)
         return {r: (best[r], float(a), float(f)) for r, a, f in zip(rows, ract, raff)}
