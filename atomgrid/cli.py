@@ -274,7 +274,8 @@ def _cmd_screen_data(args) -> int:
             return 2
         cache = build_crossval(out, trainable_targets(), args.work, max_decoys=args.crossval_decoys, seed=args.seed,
                                          model=args.model, pose_options=ScoreOptions(
-                                             poses="template", seed=args.seed, embed_timeout=args.embed_timeout, rotations=1),
+                                             poses="template", seed=args.seed, embed_timeout=args.embed_timeout, rotations=1,
+                                             blend=0.0),
                                extra_decoys=args.crossval_extra_decoys)
         print(json.dumps(data.cache_summary(cache)))
         print(f"cache written to {crossval_cache_path(out, args.crossval_extra_decoys)}")
@@ -343,7 +344,7 @@ def _cmd_crossval(args) -> int:
     # `atomgrid score` makes them (its default precision); a model that poses for itself is run in fp32
     opts = ScoreOptions(poses="template", n_confs=args.confs, keep=args.keep, relax_steps=args.relax_steps,
                         seed=args.seed, precision="auto" if args.pose_model else "fp32", embed_timeout=args.embed_timeout,
-                        rotations=1)  # poses are picked and scored as posed; --rotations rescores them
+                        rotations=1, blend=0.0)  # picked and scored as posed; --rotations rescores them; the twin is scored apart
     executor = None
     if args.workers > 0:
         from .distributed import ray_executor

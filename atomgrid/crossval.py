@@ -42,6 +42,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
 from . import data as agdata
+from .blend import blend_scores
 from .families import FAMILIES, NO_TEMPLATE, Fold, extra_validation_of, group_of, make_folds
 from .metrics import SCREEN_METRICS, report
 from .score_options import ScoreError
@@ -306,26 +307,6 @@ def blend_name(other: str, weight: float) -> str:
     return f"model{weight:+g}*{other}"
 
 
-def _zscore(s: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(s)
-    z = np.full(len(s), -math.inf)
-    if finite.any():
-        v = s[finite]
-        sd = v.std()
-        z[finite] = (v - v.mean()) / (sd if sd > 0 else 1.0)
-    return z
-
-
-def blend_scores(model: np.ndarray, other: np.ndarray, weight: float) -> np.ndarray:
-    """``z(model) + weight * z(other)``, each score z-scored over one target's library (no labels used), so
-    the weight means the same on every target. A molecule the model could not score (unposed) stays last
-    (-inf); one the other method failed on takes that method's lowest z of the library."""
-    zm, zo = _zscore(np.asarray(model, float)), _zscore(np.asarray(other, float))
-    fo = np.isfinite(zo)
-    zo = np.where(fo, zo, zo[fo].min() if fo.any() else 0.0)
-    return np.where(np.isfinite(zm), zm + weight * zo, -math.inf)
-
-
 # ----------------------------------------------------------------------------- one held-out target
 
 def _ident(name: str) -> str:
@@ -422,7 +403,7 @@ def pose_target(target: str, *, work: Path, model: str, max_actives: int = 0, ma
         lib_path.write_text(text)
     out = template_scores_path(work, lib_path, model)
     sdf = out.with_suffix(".sdf")
-    opts = pose_options or ScoreOptions(poses="template", rotations=1)
+    opts = pose_options or ScoreOptions(poses="template", rotations=1, blend=0.0)
     if not out.exists() or not sdf.exists():
         score_library(files["receptor"], lib_path, out, autobox_ligand=files["reference"], model=model, options=opts,
                       out_sdf=sdf, device=device, progress=progress, resume=Path(str(out) + ".parts").exists(),
@@ -439,7 +420,7 @@ def rescore_poses(files: dict, sdf: Path, model: str, device: str = "cpu", rotat
                                model)
     if not out.exists():
         score_library(files["receptor"], sdf, out, autobox_ligand=files["reference"], model=model,
-                      options=ScoreOptions(poses="given", rotations=rotations), device=device, progress=False,
+                      options=ScoreOptions(poses="given", rotations=rotations, blend=0.0), device=device, progress=False,
                       resume=Path(str(out) + ".parts").exists())
     return out
 

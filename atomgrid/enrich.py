@@ -17,6 +17,11 @@ def read_scores(path: str | Path) -> Iterator[dict]:
         yield from csv.DictReader(f)
 
 
+def default_column(path: str | Path) -> str:
+    """The column ``atomgrid score`` ranked by: ``blend`` when any row has it, else ``score``."""
+    return "blend" if any(r.get("blend") for r in read_scores(path)) else "score"
+
+
 LOWER_IS_BETTER = ("vina",)  # energies (kcal/mol): ranked by their negation
 
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
+from .blend import BLEND_WEIGHT, twin_beside
 from .enrich import active_ids, enrichment, read_scores  # noqa: F401  (re-exported)
 from .library import Record, chunked, count_records, iter_records, library_format
 from .models import MODELS_DIR, ModelNotFoundError, resolve_model  # noqa: F401  (re-exported)
@@ -64,7 +65,8 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
                   options: ScoreOptions = ScoreOptions(), out_sdf: str | Path | None = None, top: int = 0,
                   resume: bool = False, device: str | None = None, progress: bool | None = None,
                   on_chunk: Callable[[int], None] | None = None, allow_empty: bool = False,
-                  executor: ChunkExecutor | None = None, pose_model: str | Path | None = None) -> dict:
+                  executor: ChunkExecutor | None = None, pose_model: str | Path | None = None,
+                  ligand_only_model: str | Path | None = None) -> dict:
     """Score a library; write ``out`` (CSV, one row per record, input order), optionally ``out_sdf``
     (best poses; with ``top`` only the ``top`` best, ranked) and ``<out stem>.top.csv`` when ``top``.
 
@@ -73,7 +75,11 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
     :func:`atomgrid.distributed.ray_executor`, which this module never imports). ``on_chunk(k)`` is called
     after chunk ``k`` is written (tests use it to interrupt a run). ``pose_model`` (a name or path): that
     model picks each molecule's pose by its activity as posed, and ``model`` scores the picked pose (the
-    cross-target protocol's ``--pose-model``); None: ``model`` picks its own. Returns a summary dict (records, errors, seconds, ...).
+    cross-target protocol's ``--pose-model``); None: ``model`` picks its own. ``ligand_only_model``: the
+    model's ligand-only twin (default: the one beside the model file, :func:`atomgrid.blend.twin_beside`);
+    with ``options.blend`` (None: :data:`atomgrid.blend.BLEND_WEIGHT` when there is a twin, else 0) > 0 the
+    twin scores each picked pose too and the rows are ranked by the ``blend`` column. Returns a summary dict
+    (records, errors, seconds, ranked_by, blend, ...).
     A library without records raises :class:`EmptyLibraryError` unless ``allow_empty``.
     """
     import time
@@ -96,8 +102,12 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
         model_file = resolve_model(model)
     except ModelNotFoundError as exc:
         raise ScoreError(str(exc)) from None
+    twin = ligand_only_model if ligand_only_model is not None else twin_beside(model_file)
+    if options.blend is None:  # the default: blend with the twin when the model has one
+        options = replace(options, blend=BLEND_WEIGHT if twin is not None else 0.0)
     ctx = build_context(receptor, autobox_ligand=autobox_ligand, center=center, size=size, model=model_file,
-                        options=options, device=device, with_sdf=bool(out_sdf), pose_model=pose_model)
+                        options=options, device=device, with_sdf=bool(out_sdf), pose_model=pose_model,
+                        ligand_only_model=twin)
     total = sum(count_records(p) for p in paths)
     if total == 0 and not allow_empty:
         raise EmptyLibraryError(f"ligand library {', '.join(map(str, paths))}: no records (only blank or comment "
@@ -107,6 +117,8 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
     inputs = {"receptor": receptor, "reference ligand": autobox_ligand, "model": model_file}
     if pose_model is not None:
         inputs["pose model"] = resolve_model(pose_model)
+    if options.blend:
+        inputs["ligand-only model"] = resolve_model(twin)
     fp = run_identity(paths, inputs, settings)
     if parts.exists():
         if not resume:
@@ -146,7 +158,7 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
         raise
     finally:
         bar.close()
-    summary = finalize(out, parts, n_chunks, total, out_sdf=out_sdf, top=top)
-    summary.update({"scored_now": scored, "resumed_records": done_records, "seconds": time.time() - t0})
+    summary = finalize(out, parts, n_chunks, total, out_sdf=out_sdf, top=top, blend=options.blend)
+    summary.update({"blend": options.blend, "scored_now": scored, "resumed_records": done_records, "seconds": time.time() - t0})
     shutil.rmtree(parts)
     return summary

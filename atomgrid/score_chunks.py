@@ -4,23 +4,27 @@ Work is split into fixed chunks of ``chunk_size`` records; each finished chunk i
 ``OUT.csv.parts/chunk_<k>.csv`` (and ``.sdf``), so an interrupted run restarted with ``resume=True``
 scores only the missing chunks. ``run.json`` holds the run's identity (:func:`run_identity`: the sha256
 of every input file and the settings); a resume with other inputs names what changed. At the end the
-chunks are concatenated in order into ``OUT.csv`` (tmp file + ``os.replace``).
+chunks are concatenated in order into ``OUT.csv`` (tmp file + ``os.replace``); a blend run first reads
+every chunk's scores to z-score them over the whole library (:func:`library_blend`).
 """
 from __future__ import annotations
 
 import csv
 import heapq
 import io as _io
+import math
 import os
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import numpy as np
+
 from .io import sd_blocks
 from .models import file_sha256
 from .score_options import ScoreError
-from .score_worker import OUTPUT_COLUMNS, SCORE_COLUMN, Row
+from .score_worker import BLEND_COLUMN, LIGAND_ONLY_COLUMN, OUTPUT_COLUMNS, SCORE_COLUMN, Row
 
-FORMAT_VERSION = 2  # of the chunk files and run.json; a resume across versions is refused
+FORMAT_VERSION = 3  # of the chunk files and run.json; a resume across versions is refused (3: ligand_only, blend)
 MANIFEST = "run.json"
 
 
@@ -100,13 +104,38 @@ def _sd_records(path: Path) -> Iterator[str]:
         yield from sd_blocks(f)
 
 
+def _float(x: str) -> float:
+    return float(x) if x else math.nan
+
+
+def library_blend(parts: Path, n_chunks: int, total: int, weight: float) -> np.ndarray:
+    """``blend[index]`` = z(score) + ``weight`` * z(ligand_only) over the library's scored rows
+    (:func:`atomgrid.blend.blend_scores`; nan for rows with an error). One streaming pass over the chunks."""
+    from .blend import blend_scores
+    score = np.full(total, np.nan)
+    lig = np.full(total, np.nan)
+    for k in range(n_chunks):
+        for row in _read_chunk_rows(_chunk_path(parts, k, "csv")):
+            i = int(row[0])
+            if 0 <= i < total and not row[-1]:
+                score[i], lig[i] = _float(row[SCORE_COLUMN]), _float(row[LIGAND_ONLY_COLUMN])
+    scored = np.isfinite(score)
+    out = np.full(total, np.nan)
+    if scored.any():
+        out[scored] = blend_scores(score[scored], lig[scored], weight)
+    return out
+
+
 def finalize(out: Path, parts: Path, n_chunks: int, total: int, out_sdf: str | Path | None = None,
-             top: int = 0) -> dict:
+             top: int = 0, blend: float = 0.0) -> dict:
     """Concatenate the chunk files in order into ``out`` (and ``out_sdf``), streaming, checking that
-    the rows are exactly indices 0..total-1; with ``top`` also write ``<out>.top.csv`` (best first)."""
+    the rows are exactly indices 0..total-1; with ``top`` also write ``<out>.top.csv`` (best first).
+    ``blend`` > 0: fill the ``blend`` column (:func:`library_blend`) and rank ``top`` by it (else by ``score``)."""
     missing = [k for k in range(n_chunks) if not _chunk_path(parts, k, "csv").exists()]
     if missing:
         raise ScoreError(f"{parts}: chunks {missing[:5]} are missing; rerun with --resume")
+    blended = library_blend(parts, n_chunks, total, blend) if blend > 0 else None
+    rank_col = BLEND_COLUMN if blended is not None else SCORE_COLUMN
     tmp = out.with_name(out.name + ".tmp")
     heap: list[tuple[float, int, list[str]]] = []  # min-heap of the best `top` rows
     errors = 0
@@ -118,12 +147,14 @@ def finalize(out: Path, parts: Path, n_chunks: int, total: int, out_sdf: str | P
             for row in _read_chunk_rows(_chunk_path(parts, k, "csv")):
                 if int(row[0]) != expect:
                     raise ScoreError(f"{parts}: chunk {k} has row {row[0]} where {expect} was expected")
+                if blended is not None and not row[-1]:
+                    row[BLEND_COLUMN] = f"{blended[expect]:.6f}"
                 expect += 1
                 w.writerow(row)
                 if row[-1]:
                     errors += 1
                 elif top > 0:
-                    item = (float(row[SCORE_COLUMN]), -int(row[0]), row)
+                    item = (float(row[rank_col]), -int(row[0]), row)
                     if len(heap) < top:
                         heapq.heappush(heap, item)
                     else:
@@ -153,11 +184,12 @@ def finalize(out: Path, parts: Path, n_chunks: int, total: int, out_sdf: str | P
                 if not sp.exists():
                     continue
                 for block in _sd_records(sp):
+                    idx = _sd_index(block)
+                    if blended is not None and 0 <= idx < total:
+                        block = _with_tag(block, "atomgrid_blend", f"{blended[idx]:.6f}")
                     if want is None:
                         f.write(block)
-                        continue
-                    idx = _sd_index(block)
-                    if idx in want:
+                    elif idx in want:
                         kept[want[idx]] = block
             if want is not None:
                 for b in kept:
@@ -166,7 +198,14 @@ def finalize(out: Path, parts: Path, n_chunks: int, total: int, out_sdf: str | P
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_sdf, out_sdf)
-    return {"records": total, "errors": errors, "out": str(out), "top": [r[1] for r in ranked]}
+    return {"records": total, "errors": errors, "out": str(out), "top": [r[1] for r in ranked],
+            "ranked_by": OUTPUT_COLUMNS[rank_col]}
+
+
+def _with_tag(block: str, name: str, value: str) -> str:
+    """An SD record with one more data item, before its ``$$$$``."""
+    head, sep, _ = block.rpartition("$$$$")
+    return f"{head}>  <{name}>\n{value}\n\n{sep}\n" if sep else block
 
 
 def _sd_index(block: str) -> int:

@@ -6,7 +6,8 @@ import sys
 
 import torch
 
-from .enrich import active_ids, enrichment, plot_curves
+from .blend import BLEND_WEIGHT
+from .enrich import active_ids, default_column, enrichment, plot_curves
 from .poses import POSE_MODES
 from .score import EmptyLibraryError, ScoreOptions, score_library
 from .score_options import CLI_ROTATIONS
@@ -20,6 +21,9 @@ POLICY_HELP = ("preparation: RDKit sanitise; counter-ions and solvents stripped 
                "ETKDGv3 conformers + MMFF94 clean-up. 'given' poses are used as read (hydrogens added only).")
 
 
+SMALL_LIBRARY = 50  # scored molecules below which the blend's per-library z-scores get a warning
+
+
 def _cmd_score(args) -> int:
     if args.explain and not args.out_sdf:
         print("atomgrid score: --explain needs --out-sdf (the contributions are written onto its records)",
@@ -30,7 +34,7 @@ def _cmd_score(args) -> int:
     opts = ScoreOptions(poses=args.poses, n_confs=args.confs, ff_iters=args.ff_iters, keep=args.keep,
                         relax_steps=args.relax_steps, exhaustiveness=args.exhaustiveness, dock_poses=args.dock_poses, batch_size=args.batch_size,
                         chunk_size=args.chunk_size, max_heavy_atoms=args.max_heavy_atoms, seed=args.seed,
-                        precision=args.precision, rotations=args.rotations)
+                        precision=args.precision, rotations=args.rotations, blend=args.blend)
     from traincore.runtime import Runtime
     print(f"precision: {Runtime.create(args.device or default_device(), precision=args.precision).describe()}; "
           f"each best pose scored in {args.rotations} orientation{'s' if args.rotations != 1 else ''} (--rotations)",
@@ -43,7 +47,8 @@ def _cmd_score(args) -> int:
         summary = score_library(args.receptor, args.ligands, args.out, autobox_ligand=args.autobox_ligand,
                                 center=args.center, size=args.size, model=args.model, options=opts,
                                 out_sdf=args.out_sdf, top=args.top, resume=args.resume, device=args.device,
-                                allow_empty=args.allow_empty, executor=executor, pose_model=args.pose_model)
+                                allow_empty=args.allow_empty, executor=executor, pose_model=args.pose_model,
+                                ligand_only_model=args.ligand_only_model)
     except EmptyLibraryError as exc:
         print(f"atomgrid score: warning: {exc}", file=sys.stderr)
         return 1
@@ -51,6 +56,14 @@ def _cmd_score(args) -> int:
         print(f"atomgrid score: warning: the library holds no records; {summary['out']} has the header only",
               file=sys.stderr)
     rate = summary["scored_now"] / max(summary["seconds"], 1e-9)
+    scored = summary["records"] - summary["errors"]
+    if summary["blend"]:
+        print(f"ranked by the blend column: z(score) + {summary['blend']:g} z(ligand_only), z-scored over the {scored} "
+              "scored molecules (--blend; --blend 0 ranks by the model alone)", file=sys.stderr)
+        if 0 < scored < SMALL_LIBRARY:
+            print(f"atomgrid score: warning: the blend's z-scores rest on {scored} molecules (fewer than "
+                  f"{SMALL_LIBRARY}); for a handful of molecules compare the score column, or use --blend 0",
+                  file=sys.stderr)
     print(f"{summary['records']} records ({summary['errors']} with errors) -> {summary['out']}; "
           f"{summary['scored_now']} scored in {summary['seconds']:.1f} s ({rate:.2f} mol/s)")
     if args.top:
@@ -68,7 +81,8 @@ def _cmd_score(args) -> int:
 def _cmd_enrich(args) -> int:
     actives = active_ids(args.actives)
     figures = {}
-    for col in args.columns:
+    columns = args.columns or [default_column(args.scores)]
+    for col in columns:
         res = enrichment(args.scores, actives, col)
         figures[col] = res
         print(f"{col}: {res['compounds']} compounds ({res['actives']} actives, {res['failed_rows']} failed rows): "
@@ -76,10 +90,10 @@ def _cmd_enrich(args) -> int:
     if args.json:
         from traincore.provenance import write_results
         write_results(args.json, "atomgrid_enrich", figures, data=[args.scores, *args.actives],
-                      settings={"columns": list(args.columns)})
+                      settings={"columns": list(columns)})
         print(f"results written to {args.json}")
     if args.plot:
-        print(f"curves written to {plot_curves(args.scores, actives, args.columns, args.plot)}")
+        print(f"curves written to {plot_curves(args.scores, actives, columns, args.plot)}")
     return 0
 
 
@@ -98,6 +112,12 @@ def add_score_commands(sub) -> None:
                                         "--model scores the picked pose. The screening figures of the model cards were "
                                         "measured this way with --pose-model ag-atomnet-c16-l3-g16r15 (default: --model "
                                         "picks its own poses)")
+    p.add_argument("--ligand-only-model", help="the model's ligand-only twin, scored beside it for the blend (default: "
+                                               "'<model>-ligonly.pt' beside the model; the shipped default has one)")
+    p.add_argument("--blend", type=float, default=None, metavar="W",
+                   help="rank by z(score) + W z(ligand_only), both z-scored over the library's scored molecules (the "
+                        f"blend column; --top and --out-sdf follow it). Default {BLEND_WEIGHT:g} when the model has a "
+                        "ligand-only twin (chosen on 34 validation targets, see the model card), else 0; 0: the model alone")
     p.add_argument("--out", required=True, help="CSV: one row per input record, in input order")
     p.add_argument("--out-sdf", help="best pose of each molecule with CNNscore/CNNaffinity tags")
     p.add_argument("--top", type=int, default=0, help="also write OUT.top.csv with the N best (and only those in --out-sdf)")
@@ -134,8 +154,9 @@ def add_score_commands(sub) -> None:
     e = sub.add_parser("enrich", help="ROC AUC and EF1%% of an 'atomgrid score' CSV, actives given by id")
     e.add_argument("scores", help="OUT.csv of atomgrid score")
     e.add_argument("--actives", required=True, nargs="+", help="library file(s) whose record ids are the actives")
-    e.add_argument("--columns", nargs="+", default=["score"],
-                   help="score columns to rank by (default: score; e.g. score pK vina; vina is ranked lowest first)")
+    e.add_argument("--columns", nargs="+", default=None,
+                   help="score columns to rank by (default: blend when the CSV has it filled, else score; e.g. blend "
+                        "score ligand_only pK vina; vina is ranked lowest first)")
     e.add_argument("--plot", metavar="PNG", help="write ROC and enrichment curves of the columns side by side")
     e.add_argument("--json", metavar="PATH", help="write the figures per column as JSON here, with provenance "
                                                  "(command, versions, commit, sha256 of the CSV and actives files, date)")

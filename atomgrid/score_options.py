@@ -1,6 +1,7 @@
 """Options and errors of ``atomgrid score`` (what changes the rows, fingerprinted for ``--resume``)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .poses import POSE_MODES, PrepOptions
@@ -33,7 +34,9 @@ class ScoreOptions:
     ``exhaustiveness``/``dock_poses`` for Vina; ``batch_size`` CNN batch; ``chunk_size`` records per
     chunk (the unit of resume and of parallel work); ``max_heavy_atoms``; ``seed``; ``rotations`` the
     orientations each molecule's best pose is scored in (the mean logit: test-time augmentation; the
-    pose is picked as posed, then scored R times; 1 = as posed; default 16, as the CLI). The preparation
+    pose is picked as posed, then scored R times; 1 = as posed; default 16, as the CLI); ``blend`` the
+    weight of the ligand-only twin in the ranking ``z(model) + blend * z(twin)`` (the ``blend`` column;
+    None: :data:`atomgrid.blend.BLEND_WEIGHT` when the model has a twin, else 0; 0: the model alone). The preparation
     fields default to :class:`atomgrid.poses.PrepOptions` (one set of defaults for both).
     """
 
@@ -51,6 +54,7 @@ class ScoreOptions:
     seed: int = PrepOptions.seed
     precision: str = "auto"  # the CNN's arithmetic (traincore.runtime); gridding is always fp32
     rotations: int = CLI_ROTATIONS  # test-time augmentation: mean logit over this many fixed orientations (1: none)
+    blend: float | None = None  # weight of the ligand-only twin in the ranking (None: the default when a twin exists)
 
     def __post_init__(self):
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -61,6 +65,8 @@ class ScoreOptions:
                   "rotations"):
             if getattr(self, k) < 1:
                 raise ScoreError(f"{k} must be >= 1, got {getattr(self, k)}")
+        if self.blend is not None and not (math.isfinite(self.blend) and self.blend >= 0):
+            raise ScoreError(f"--blend {self.blend}: expected a finite weight >= 0 (0: rank by the model alone)")
         if self.ff_iters < 0:
             raise ScoreError(f"ff_iters must be >= 0, got {self.ff_iters}")
 

@@ -29,9 +29,11 @@ from .score_options import ScoreError, ScoreOptions
 
 log = logging.getLogger("atomgrid.score")
 
-OUTPUT_COLUMNS = ("index", "id", "input_smiles", "smiles", "score", "pK", "pose", "n_poses", "vina", "prep_note",
-                  "error")
+OUTPUT_COLUMNS = ("index", "id", "input_smiles", "smiles", "score", "ligand_only", "blend", "pK", "pose", "n_poses",
+                  "vina", "prep_note", "error")
 SCORE_COLUMN = OUTPUT_COLUMNS.index("score")
+LIGAND_ONLY_COLUMN = OUTPUT_COLUMNS.index("ligand_only")
+BLEND_COLUMN = OUTPUT_COLUMNS.index("blend")
 
 
 @dataclass
@@ -41,7 +43,8 @@ class ScoringContext:
     ``receptor``: typed receptor atoms cropped to the box plus the grid reach; ``pocket_xyz [M, 3]``
     heavy receptor atoms near the box (clash term); ``reference`` mol block or None; ``box``;
     ``receptor_pdbqt`` (dock mode); ``model_state``/``model_meta`` (weights on CPU and their meta,
-    the net is built once per :class:`ChunkScorer`).
+    the net is built once per :class:`ChunkScorer`); ``pose_state``/``pose_meta`` the ``--pose-model``;
+    ``twin_state``/``twin_meta`` the ligand-only twin (``options.blend`` > 0).
     """
 
     receptor: TypedAtoms
@@ -57,6 +60,9 @@ class ScoringContext:
     # --pose-model: another model picks each molecule's pose (its activity as posed), the model scores that pose
     pose_state: dict | None = None
     pose_meta: dict | None = None
+    # the ligand-only twin that scores the picked pose beside the model (the blend's second term), or None
+    twin_state: dict | None = None
+    twin_meta: dict | None = None
 
 
 def default_device() -> str:
@@ -67,9 +73,10 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
                   center: Sequence[float] | None = None, size: Sequence[float] | None = None,
                   model: str | Path | None = None, options: ScoreOptions = ScoreOptions(),
                   autobox_padding: float = 4.0, device: str | None = None, with_sdf: bool = True,
-                  pose_model: str | Path | None = None) -> ScoringContext:
+                  pose_model: str | Path | None = None, ligand_only_model: str | Path | None = None) -> ScoringContext:
     """Read and type the receptor once, fix the box and the reference ligand, load the model (and the
-    ``pose_model`` that picks each molecule's pose, if one is given)."""
+    ``pose_model`` that picks each molecule's pose, if one is given, and the ligand-only twin
+    ``ligand_only_model`` when ``options.blend`` > 0)."""
     if options.poses == "template" and autobox_ligand is None:
         raise ScoreError("--poses template needs a reference ligand (--autobox-ligand); "
                          "with only a box (--center/--size) use --poses dock or --poses given")
@@ -113,6 +120,12 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
                              f"from the model's {meta.get('typing', {}).get('name')!r}")
         pose_spec = GridSpec(pose_meta["grid"]["size"], pose_meta["grid"]["resolution"])
         reach = max(reach, receptor_reach(pose_spec, 1))  # the pose model scores as posed
+    twin_state = twin_meta = None
+    if options.blend:
+        if ligand_only_model is None:
+            raise ScoreError(f"--blend {options.blend:g}: no ligand-only twin of {model_file.name} (none beside it); "
+                             "give one with --ligand-only-model, or --blend 0 to rank by the model alone")
+        twin_state, twin_meta = load_ligand_only_twin(ligand_only_model, meta)
     trec = type_receptor(rec, agio.Box(box.center, tuple(s + 2 * reach for s in box.size)))
     xyz = agio.coordinates(rec)
     near = box.contains(xyz, margin=8.0)
@@ -127,7 +140,26 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
             raise ScoreError(f"--poses dock needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
         pdbqt = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, box)
     return ScoringContext(trec, pocket, ref_block, box, pdbqt, state, meta, options, device or default_device(),
-                          with_sdf, pose_state, pose_meta)
+                          with_sdf, pose_state, pose_meta, twin_state, twin_meta)
+
+
+def load_ligand_only_twin(path: str | Path, model_meta: dict) -> tuple[dict, dict]:
+    """(weights, meta) of a ligand-only twin, refused with a one-line :class:`ScoreError` when it is not
+    ligand-only or types atoms differently from the model."""
+    try:
+        twin_file = resolve_model(path)
+    except ModelNotFoundError as exc:
+        raise ScoreError(str(exc).replace("--model", "--ligand-only-model", 1)) from None
+    try:
+        state, meta = load_weights(twin_file)
+    except Exception as exc:  # a corrupt or foreign file: one line, the file named
+        raise ScoreError(f"--ligand-only-model {twin_file}: not an atomgrid model ({type(exc).__name__})") from None
+    if not meta.get("ligand_only"):
+        raise ScoreError(f"--ligand-only-model {twin_file}: not a ligand-only model (its meta says ligand_only false)")
+    if meta.get("typing", {}).get("name") != model_meta.get("typing", {}).get("name"):
+        raise ScoreError(f"--ligand-only-model {twin_file}: atom typing {meta.get('typing', {}).get('name')!r} differs "
+                         f"from the model's {model_meta.get('typing', {}).get('name')!r}")
+    return state, meta
 
 
 def receptor_reach(spec: GridSpec, rotations: int = 1) -> float:
@@ -165,13 +197,16 @@ class Row:
 
     ``input_smiles``: the SMILES as given (SMILES/CSV input) or RDKit's SMILES of the record as read
     (SDF/mol2), before any preparation; ``smiles``: the canonical SMILES of the molecule scored;
-    ``prep_note``: what preparation changed (stripped counter-ions, neutralised)."""
+    ``prep_note``: what preparation changed (stripped counter-ions, neutralised); ``ligand_only``: the
+    ligand-only twin's activity of the same pose (blend runs); the ``blend`` column is filled in when the
+    run finishes (:func:`atomgrid.score_chunks.finalize`: it z-scores over the whole library)."""
 
     index: int
     id: str
     input_smiles: str = ""
     smiles: str = ""
     score: float = math.nan
+    ligand_only: float = math.nan
     pK: float = math.nan
     pose: str = ""
     n_poses: int = 0
@@ -183,7 +218,7 @@ class Row:
     def csv_fields(self) -> list[str]:
         f = lambda x: "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.6f}"
         return [str(self.index), clean_text(self.id, 200), clean_text(self.input_smiles), clean_text(self.smiles),
-                f(self.score), f(self.pK), self.pose, str(self.n_poses), f(self.vina), clean_text(self.prep_note),
+                f(self.score), f(self.ligand_only), "", f(self.pK), self.pose, str(self.n_poses), f(self.vina), clean_text(self.prep_note),
                 clean_text(self.error, 300)]
 
 
@@ -211,6 +246,10 @@ class ChunkScorer:
             self.pose_net = self.runtime.prepare(build_model(ctx.pose_state, ctx.pose_meta)).eval()
             self.pose_gridder = gridder_for(ctx.pose_meta, self.device)
             self.pose_ligand_only = bool(ctx.pose_meta.get("ligand_only"))
+        self.twin = None
+        if ctx.twin_state is not None:
+            self.twin = self.runtime.prepare(build_model(ctx.twin_state, ctx.twin_meta)).eval()
+            self.twin_gridder = gridder_for(ctx.twin_meta, self.device)
         self._template = None
         self._docker = None
         self._stage = ""
@@ -271,11 +310,26 @@ class ChunkScorer:
         return predict(self.pose_net, self.pose_gridder, items, self.pose_ligand_only, self.opts.batch_size,
                        autocast=self.runtime.autocast)
 
-    def _score_best(self, items: list, owners: list[tuple[int, int]]) -> dict[int, tuple[int, float, float]]:
-        """{row: (pose index k into items, activity, pK)}: each molecule's best pose by one forward pass as
-        posed; with ``rotations`` > 1 that pose alone is then scored in every orientation (a molecule with
-        one pose skips the picking pass), so test-time augmentation costs R passes a molecule, not R a pose.
-        With a pose model, it picks (by its activity as posed) and the model scores the picked pose R times."""
+    def _score_twin(self, items: list) -> np.ndarray:
+        """The ligand-only twin's activity of each item (the picked poses), in ``rotations`` orientations."""
+        return predict(self.twin, self.twin_gridder, items, True, self.opts.batch_size,
+                       autocast=self.runtime.autocast, rotations=self.opts.rotations)[0]
+
+    def _score_best(self, items: list, owners: list[tuple[int, int]]) -> dict[int, tuple[int, float, float, float]]:
+        """{row: (pose index k into items, activity, pK, twin activity)}: each molecule's best pose by one
+        forward pass as posed; with ``rotations`` > 1 that pose alone is then scored in every orientation (a
+        molecule with one pose skips the picking pass), so test-time augmentation costs R passes a molecule,
+        not R a pose. With a pose model, it picks (by its activity as posed) and the model scores the picked
+        pose R times. The ligand-only twin (if any) scores the picked pose R times; nan without one."""
+        got = self._score_picked(items, owners)
+        if self.twin is None or not got:
+            return {r: (k, a, f, math.nan) for r, (k, a, f) in got.items()}
+        rows = list(got)
+        lig = self._score_twin([items[got[r][0]] for r in rows])
+        return {r: (*got[r], float(x)) for r, x in zip(rows, lig)}
+
+    def _score_picked(self, items: list, owners: list[tuple[int, int]]) -> dict[int, tuple[int, float, float]]:
+        """{row: (pose index k into items, activity, pK)} of :meth:`_score_best`, without the twin."""
         R = self.opts.rotations
         poses_of: dict[int, list[int]] = {}
         for k, (r, _) in enumerate(owners):
@@ -325,11 +379,11 @@ class ChunkScorer:
             for p, it in enumerate(poses):
                 items.append(it)
                 owners.append((len(rows) - 1, p))
-        for r, (k, a, f) in self._score_best(items, owners).items():
+        for r, (k, a, f, lig) in self._score_best(items, owners).items():
             row = rows[r]
             posed, original, energies = posed_of[r]
             p = owners[k][1]
-            row.score, row.pK = a, f
+            row.score, row.pK, row.ligand_only = a, f, lig
             row.pose = self._pose_source()
             row.n_poses = posed.GetNumConformers()
             row.vina = float(energies[p]) if len(energies) > p else math.nan
@@ -349,6 +403,8 @@ class ChunkScorer:
         lines[0] = clean_text(row.id, 80)
         tags = {"CNNscore": f"{row.score:.6f}", "CNNaffinity": f"{row.pK:.6f}", "atomgrid_index": str(row.index),
                 "atomgrid_pose": row.pose, "SMILES": row.smiles}
+        if not math.isnan(row.ligand_only):
+            tags["atomgrid_ligand_only"] = f"{row.ligand_only:.6f}"
         if row.prep_note:
             tags["atomgrid_prep_note"] = clean_text(row.prep_note)
         if not math.isnan(row.vina):

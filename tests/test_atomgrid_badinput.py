@@ -270,8 +270,10 @@ def test_enrich_plot_writes_roc_and_enrichment_curves(tmp_path, capsys):
         score = 0.9 - i / 100 if active else 0.8 - (i % 17) / 40
         vina = "" if i == 7 else f"{-9 + (i % 11) / 3:.2f}"
         err = "contains Hg: outside the ligand elements" if i == 7 else ""
-        lines.append(",".join([str(i), f"{'a' if active else 'd'}{i}", "C", "C", "" if err else f"{score:.4f}",
-                               "" if err else f"{5 + score:.3f}", "template", "0" if err else "3", vina, "", err]))
+        row = {"index": str(i), "id": f"{'a' if active else 'd'}{i}", "input_smiles": "C", "smiles": "C",
+               "score": "" if err else f"{score:.4f}", "pK": "" if err else f"{5 + score:.3f}", "pose": "template",
+               "n_poses": "0" if err else "3", "vina": vina, "error": err}
+        lines.append(",".join(row.get(c, "") for c in OUTPUT_COLUMNS))
     scores.write_text("\n".join(lines) + "\n")
     actives = tmp_path / "act.smi"
     actives.write_text("".join(f"C a{i}\n" for i in range(0, 60, 6)))

@@ -508,3 +508,109 @@ def test_pose_model_picks_the_pose_and_the_model_scores_it(tmp_path, model_path)
     with pytest.raises(ScoreError, match="^--pose-model 'nope': no such file and no shipped model"):
         score_library(REC, lib, tmp_path / "x.csv", model=model_path, pose_model="nope", **kw)
     assert not parts_dir(tmp_path / "x.csv").exists()
+
+
+# ----------------------------------------------------------------------------- the ligand-only blend
+
+def _tiny(path: Path, seed: int, ligand_only: bool) -> Path:
+    from atomgrid.train import export_model
+    from atomgrid.typing import scheme_dict
+    torch.manual_seed(seed)
+    cfg = nets.NetConfig(arch="atomnet", width=4, depth=1, stem_pool=1, hidden=8, grid_size=8)
+    meta = {"net": nets.net_config_dict(cfg), "grid": {"size": 8, "resolution": 2.0}, "typing": scheme_dict(),
+            "ligand_only": ligand_only, "name": path.stem}
+    export_model(nets.build(cfg), meta, path)
+    return path
+
+
+BLEND_LIB = ("c1ccccc1C(=O)O benzoic\nCC(=O)Oc1ccccc1C(=O)O aspirin\nOc1ccc(cc1)-c1ccccc1 phenylphenol\n"
+             "[Hg](C)C dimethylmercury\nCCCCCCCCO octanol\nc1ccc2ccccc2c1 naphthalene\nNc1ccccc1 aniline\n"
+             "OC(=O)CCCCCCC(=O)O suberic\n")
+
+
+def test_blend_ranks_by_the_zscored_model_and_its_twin(tmp_path):
+    """A model with a ligand-only twin beside it ranks by z(score) + 0.5 z(ligand_only), z-scored over the scored
+    molecules when the run finishes; the twin's column is the twin's own score of the same picked pose; --top and
+    --out-sdf follow the blend; an error row gets no blend."""
+    from atomgrid.blend import BLEND_WEIGHT
+    from atomgrid.enrich import default_column
+    model = _tiny(tmp_path / "m.pt", 0, False)
+    twin = _tiny(tmp_path / "m-ligonly.pt", 3, True)
+    lib = tmp_path / "l.smi"
+    lib.write_text(BLEND_LIB)
+    opts = ScoreOptions(poses="template", rotations=2, n_confs=2, keep=2, relax_steps=5, precision="fp32", chunk_size=3)
+    out, sdf = tmp_path / "o.csv", tmp_path / "o.sdf"
+    s = score_library(REC, lib, out, autobox_ligand=REF, model=model, options=opts, out_sdf=sdf, top=3, progress=False)
+    assert s["blend"] == BLEND_WEIGHT == 0.5 and s["ranked_by"] == "blend"
+    rows = read_rows(out)
+    ok = [r for r in rows if not r["error"]]
+    assert [r["id"] for r in rows if r["error"]] == ["dimethylmercury"] and len(ok) == 7
+    assert all(r["blend"] == "" and r["ligand_only"] == "" for r in rows if r["error"])
+    m = np.array([float(r["score"]) for r in ok])
+    t = np.array([float(r["ligand_only"]) for r in ok])
+    z = lambda v: (v - v.mean()) / v.std()
+    want = z(m) + 0.5 * z(t)
+    got = np.array([float(r["blend"]) for r in ok])
+    assert np.allclose(got, want, atol=1e-4)
+    assert np.argsort(-got).tolist() != np.argsort(-m).tolist()  # the twin changed the order here
+    top = read_rows(tmp_path / "o.top.csv")
+    assert [r["id"] for r in top] == [ok[i]["id"] for i in np.argsort(-got)[:3]]
+    mols = list(Chem.SDMolSupplier(str(sdf)))
+    assert [x.GetProp("_Name") for x in mols] == [r["id"] for r in top]
+    assert [float(x.GetProp("atomgrid_blend")) for x in mols] == pytest.approx([float(r["blend"]) for r in top], abs=1e-6)
+    assert default_column(out) == "blend"
+    # the twin column is the twin's score of the picked pose: the twin scoring the written poses as given
+    score_library(REC, sdf, tmp_path / "t.csv", autobox_ligand=REF, model=twin, progress=False,
+                  options=ScoreOptions(poses="given", rotations=2, precision="fp32", blend=0))
+    alone = {r["id"]: float(r["score"]) for r in read_rows(tmp_path / "t.csv")}
+    assert all(float(r["ligand_only"]) == pytest.approx(alone[r["id"]], abs=2e-3) for r in top)
+
+
+def test_blend_off_missing_twin_and_resume(tmp_path, model_path):
+    """--blend 0 ranks by the model alone with empty twin/blend columns; a blend without a twin, a twin that is not
+    ligand-only, and a negative weight are one-line errors that leave nothing behind; the weight is part of the
+    resume identity."""
+    from atomgrid.cli import main
+    from atomgrid.enrich import default_column
+    model = _tiny(tmp_path / "m.pt", 0, False)
+    _tiny(tmp_path / "m-ligonly.pt", 3, True)
+    lib = tmp_path / "l.smi"
+    lib.write_text(BLEND_LIB)
+    fast = dict(poses="template", rotations=1, n_confs=2, keep=2, relax_steps=5, chunk_size=3)
+    out = tmp_path / "o.csv"
+    s = score_library(REC, lib, out, autobox_ligand=REF, model=model, options=ScoreOptions(blend=0, **fast),
+                      top=2, progress=False)
+    assert s["ranked_by"] == "score" and s["blend"] == 0
+    rows = read_rows(out)
+    assert all(r["blend"] == "" and r["ligand_only"] == "" for r in rows) and default_column(out) == "score"
+    best = sorted((r for r in rows if not r["error"]), key=lambda r: -float(r["score"]))[:2]
+    assert [r["id"] for r in read_rows(tmp_path / "o.top.csv")] == [r["id"] for r in best]
+    # the module's tiny model has no twin: an explicit weight needs one; the default quietly ranks by the model
+    with pytest.raises(ScoreError, match=r"^--blend 0.5: no ligand-only twin of tiny.pt \(none beside it\)"):
+        score_library(REC, lib, tmp_path / "x.csv", autobox_ligand=REF, model=model_path,
+                      options=ScoreOptions(blend=0.5, **fast), progress=False)
+    assert score_library(REC, lib, tmp_path / "y.csv", autobox_ligand=REF, model=model_path,
+                         options=ScoreOptions(**fast), progress=False)["ranked_by"] == "score"
+    with pytest.raises(ScoreError, match=r"^--ligand-only-model .*tiny.pt: not a ligand-only model"):
+        score_library(REC, lib, tmp_path / "x.csv", autobox_ligand=REF, model=model, ligand_only_model=model_path,
+                      options=ScoreOptions(**fast), progress=False)
+    assert not parts_dir(tmp_path / "x.csv").exists()
+    with pytest.raises(ScoreError, match=r"^--blend -1.0: expected a finite weight >= 0"):
+        ScoreOptions(blend=-1.0)
+    assert main(["score", "--receptor", str(REC), "--autobox-ligand", str(REF), "--ligands", str(lib),
+                 "--model", str(model), "--blend", "-1", "--out", str(tmp_path / "c.csv")]) == 2
+    assert not (tmp_path / "c.csv").exists()
+
+    def interrupt(k):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        score_library(REC, lib, tmp_path / "r.csv", autobox_ligand=REF, model=model, options=ScoreOptions(**fast),
+                      on_chunk=interrupt, progress=False)
+    with pytest.raises(ScoreError, match=r"changed since the interrupted run: blend \(0.5 then, 0.25 now\)"):
+        score_library(REC, lib, tmp_path / "r.csv", autobox_ligand=REF, model=model, resume=True,
+                      options=ScoreOptions(blend=0.25, **fast), progress=False)
+    s = score_library(REC, lib, tmp_path / "r.csv", autobox_ligand=REF, model=model, resume=True,
+                      options=ScoreOptions(**fast), progress=False)
+    assert s["resumed_records"] == 3 and s["ranked_by"] == "blend"
+    assert sum(bool(r["blend"]) for r in read_rows(tmp_path / "r.csv")) == 7  # z-scored over every chunk's rows
