@@ -64,6 +64,9 @@ def _cmd_score(args) -> int:
             print(f"atomgrid score: warning: the blend's z-scores rest on {scored} molecules (fewer than "
                   f"{SMALL_LIBRARY}); for a handful of molecules compare the score column, or use --blend 0",
                   file=sys.stderr)
+    elif args.blend is None:
+        print("ranked by the score column: the model has no ligand-only twin beside it ('<model>-ligonly.pt'; "
+              "--ligand-only-model gives one, for the blend)", file=sys.stderr)
     print(f"{summary['records']} records ({summary['errors']} with errors) -> {summary['out']}; "
           f"{summary['scored_now']} scored in {summary['seconds']:.1f} s ({rate:.2f} mol/s)")
     if args.top:

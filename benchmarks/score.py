@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from atomgrid import io as agio  # noqa: E402
+from atomgrid.enrich import default_column  # noqa: E402
 from atomgrid.library import iter_records  # noqa: E402
 from atomgrid.score import MODELS_DIR, ScoreError, ScoreOptions, enrichment, resolve_model, score_library  # noqa: E402
 
@@ -77,7 +78,7 @@ def run_mode(name: str, receptor, ref, lib, out_dir: Path, model: str, opts: Sco
     s = score_library(receptor, lib, out, autobox_ligand=ref, model=model, options=opts,
                       out_sdf=out_dir / f"{name}.sdf" if sdf else None, progress=False)
     wall, cpu = time.time() - t, time.process_time() - cpu
-    e = enrichment(out, actives)
+    e = enrichment(out, actives, default_column(out))  # the column the run ranked by (blend when it blended)
     res = {"mode": name, "records": s["records"], "errors": s["errors"], "wall_s": wall, "cpu_s": cpu,
            "mol_per_s": s["records"] / wall, "mol_per_cpu_s": s["records"] / cpu, **e}
     print(json.dumps(res), flush=True)
@@ -105,11 +106,14 @@ def screen(args) -> None:
     lib, actives = subsample(args.target, args.actives, args.decoys, args.seed, tmp)
     print(f"# {args.target}: {args.actives} actives + {args.decoys} decoys, model {model}, torch threads "
           f"{__import__('torch').get_num_threads()}, out {tmp}", flush=True)
-    results = [run_mode("template", receptor, ref, lib, tmp, model, ScoreOptions(poses="template", n_confs=args.confs, rotations=1), actives, sdf=True)]
-    results.append(run_mode("given", receptor, ref, tmp / "template.sdf", tmp, model, ScoreOptions(poses="given", rotations=1), actives))
+    results = [run_mode("template", receptor, ref, lib, tmp, model, ScoreOptions(poses="template", n_confs=args.confs, rotations=1, blend=0), actives, sdf=True)]
+    results.append(run_mode("given", receptor, ref, tmp / "template.sdf", tmp, model, ScoreOptions(poses="given", rotations=1, blend=0), actives))
     for r in args.rotations:  # test-time rotations: the same library, each best pose scored in r orientations
         if r > 1:
             results.append(run_mode(f"template, {r} rotations", receptor, ref, lib, tmp, model,
+                                    ScoreOptions(poses="template", n_confs=args.confs, rotations=r, blend=0), actives))
+            # atomgrid score's default: the ligand-only twin scores the same picked pose too (the blend column)
+            results.append(run_mode(f"template, {r} rotations, ligand-only blend", receptor, ref, lib, tmp, model,
                                     ScoreOptions(poses="template", n_confs=args.confs, rotations=r), actives))
     if not args.no_vina:
         # Vina is slow here: it docks a sub-library (the first --vina-molecules records, at least one
@@ -120,9 +124,9 @@ def screen(args) -> None:
         vlib = tmp / "vina_lib.smi"
         vlib.write_text("\n".join(sub) + "\n")
         results.append(run_mode("template (Vina's molecules)", receptor, ref, vlib, tmp, model,
-                                ScoreOptions(poses="template", n_confs=args.confs, rotations=1), actives))
+                                ScoreOptions(poses="template", n_confs=args.confs, rotations=1, blend=0), actives))
         dock = run_mode("dock", receptor, ref, vlib, tmp, model,
-                        ScoreOptions(poses="dock", exhaustiveness=args.exhaustiveness, rotations=1), actives)
+                        ScoreOptions(poses="dock", exhaustiveness=args.exhaustiveness, rotations=1, blend=0), actives)
         results.append(dock)
         v = vina_ranking(tmp / "dock.csv", actives, tmp / "vina_rank.csv")
         v.update({"mode": f"vina (energy, exhaustiveness {args.exhaustiveness})", "mol_per_s": dock["mol_per_s"],
@@ -178,7 +182,7 @@ elif mode == "template":
             raise Stop
     try:
         score_library(extra["receptor"], path, extra["out"], autobox_ligand=extra["ref"], model=extra["model"],
-                      options=ScoreOptions(poses="template", chunk_size=extra["chunk_size"], rotations=1), progress=False,
+                      options=ScoreOptions(poses="template", chunk_size=extra["chunk_size"], rotations=1, blend=0), progress=False,
                       on_chunk=on_chunk)
     except Stop:
         pass
@@ -189,7 +193,7 @@ elif mode == "template":
 else:
     from atomgrid.score import score_library, ScoreOptions
     s = score_library(extra["receptor"], path, extra["out"], autobox_ligand=extra["ref"], model=extra["model"],
-                      options=ScoreOptions(poses="given", chunk_size=64, rotations=1), progress=False)
+                      options=ScoreOptions(poses="given", chunk_size=64, rotations=1, blend=0), progress=False)
     n = s["records"]
 print(json.dumps({{"mode": mode, "n": n, "seconds": time.time() - t,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
