@@ -559,3 +559,54 @@ def test_v2_card_cross_target_table():
     assert f"{c['roc_auc']['diff']:+.3f} [{c['roc_auc']['low']:+.3f}, {c['roc_auc']['high']:+.3f}]" in t
     vina = fig["mean"]["vina"]["ef1"]["value"]
     assert f"{fig['mean']['model']['ef1']['value'] / vina:.2f}x Vina's" in t
+
+
+# -- the ligand-only blend, atomgrid score's default ranking since session 18 ---------------------------------------
+
+BLEND = "model+0.5*ligand_only"
+
+
+def blend_row(label: str, runs: list[str], compare: str) -> str:
+    """One row of the v2 card's blend table: the model alone and the blend (seed-averaged over ``runs``), the paired
+    difference with its interval and how many targets rose, then the mean EF1% of each."""
+    figs = [load(r)["figures"]["mean"] for r in runs]
+    mean = lambda m, k: sum(f[m][k]["value"] for f in figs) / len(figs)
+    c = load(compare)["figures"]["metrics"]["roc_auc"]
+    n = c["a_higher"] + c["a_lower"] + c["same"]
+    return (f"| {label} | {mean('model', 'roc_auc'):.3f} | {mean(BLEND, 'roc_auc'):.3f} | "
+            f"{c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] | {c['a_higher']} / {n} | "
+            f"{mean('model', 'ef1'):.2f} / {mean(BLEND, 'ef1'):.2f} |")
+
+
+R = "benchmarks/results/"
+BLEND_ROWS = [
+    ("v34, the recipe's two seeds (where the weight was chosen)",
+     [R + f"atomgrid_crossval-validation34-rot16-blendw-ag-v34-sf08wd-s1{s}.json" for s in (0, 1)],
+     R + "atomgrid_compare-validation34-blendw-ligand_only-0.5-vs-model-sf08wd-s10s11.json"),
+    ("v11, this file and its twin", [R + f"atomgrid_crossval-validation11-rot16-blend-{DEKOIS2}.json"],
+     R + f"atomgrid_compare-validation11-blend-ligand_only-0.5-vs-model-{DEKOIS2}.json"),
+    ("final test, this file and its twin (run once)", [R + f"atomgrid_crossval-final-rot16-blend-{DEKOIS2}.json"],
+     R + f"atomgrid_compare-final-blend-ligand_only-0.5-vs-model-{DEKOIS2}.json"),
+    ("40 CV targets, per-fold models and twins", [R + "atomgrid_crossval-cv40-blend-ag-cvsf08wd-c16-l3-g16r15-rot16.json"],
+     R + "atomgrid_compare-cv40-blend-ligand_only-0.5-vs-model-cvsf08wd-rot16.json"),
+]
+
+
+def test_v2_card_quotes_the_blend_and_its_weight():
+    """`atomgrid score` ranks by z(model) + 0.5 z(twin): the weight is the one the v34 runs chose (the best
+    seed-averaged mean of the four tried), the card's table matches the JSONs, and the shipped runs used this pair."""
+    from atomgrid.blend import BLEND_WEIGHT
+    assert BLEND.endswith(f"+{BLEND_WEIGHT:g}*ligand_only")
+    t = text(f"atomgrid/models/{DEKOIS2}.md")
+    seeds = [load(R + f"atomgrid_crossval-validation34-rot16-blendw-ag-v34-sf08wd-s1{s}.json")["figures"]["mean"]
+             for s in (0, 1)]
+    tried = {w: sum(f[f"model+{w:g}*ligand_only"]["roc_auc"]["value"] for f in seeds) for w in (0.25, 0.5, 0.75, 1.0)}
+    assert max(tried, key=tried.get) == BLEND_WEIGHT
+    for label, runs, compare in BLEND_ROWS:
+        assert blend_row(label, runs, compare) in t, label
+    sha = {sha256_of(f"atomgrid/models/{DEKOIS2}.pt")}
+    twin = sha256_of(f"atomgrid/models/{DEKOIS2}-ligonly.pt")
+    for _, runs, _ in BLEND_ROWS[1:3]:
+        d = load(runs[0])
+        assert {r["model_sha256"] for r in d["figures"]["targets"]} == sha and d["settings"]["blend"] == ["ligand_only:0.5"]
+        assert twin in {m["sha256"] for m in d["models"]}
