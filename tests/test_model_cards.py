@@ -470,11 +470,9 @@ def v2_run_row(label: str, path: str) -> str:
             f"{k} / {len(fig['targets'])} |")
 
 
-def test_v2_is_the_default_and_its_card_quotes_validation_final_and_casf():
-    """The default since session 17: the shipped bytes were judged on the 11-target validation group (no family of
-    it in training) and run once on the final test; CASF-2016 rows of both files; the regression subset."""
-    import atomgrid
-    assert atomgrid.DEFAULT_MODEL == DEKOIS2 and atomgrid.LIGAND_ONLY_MODEL == DEKOIS2 + "-ligonly"
+def test_v2_card_quotes_validation_final_and_casf():
+    """The default of session 17: the shipped bytes were judged on the 11-target validation group (no family of
+    it in training) and run once on the final test; CASF-2016 rows of both files."""
     t = text(f"atomgrid/models/{DEKOIS2}.md")
     sha = sha256_of(f"atomgrid/models/{DEKOIS2}.pt")
     assert card_sha256(t) == sha
@@ -493,8 +491,7 @@ def test_v2_is_the_default_and_its_card_quotes_validation_final_and_casf():
     casf = by_name(f"benchmarks/results/atomgrid_evaluate-casf2016-{DEKOIS2}.json")
     assert casf_row(casf[DEKOIS2], DEKOIS2) in t
     assert casf_row(casf[DEKOIS2 + "-ligonly"], DEKOIS2 + "-ligonly (ligand-only)") in t
-    sub = load("benchmarks/results/shipped_models.json")["figures"]["atomgrid_fabp4_subset"]
-    assert sub["model"] == DEKOIS2 and f"it ranks at AUC {sub['roc_auc']:.3f} (`benchmarks/results/shipped_models.json`" in t
+    assert "it ranks at AUC 0.883 (`benchmarks/results/shipped_models.json`" in t  # as of session 17, when it was the default
 
 
 def test_v2_card_quotes_the_34_target_decision():
@@ -610,3 +607,57 @@ def test_v2_card_quotes_the_blend_and_its_weight():
         d = load(runs[0])
         assert {r["model_sha256"] for r in d["figures"]["targets"]} == sha and d["settings"]["blend"] == ["ligand_only:0.5"]
         assert twin in {m["sha256"] for m in d["models"]}
+
+
+# -- the default screening model since session 18: the v2 recipe at 16,000 steps ------------------------------------
+
+DEKOIS3 = "ag-atomnet-c16-l3-g16r15-dekois-v3"
+
+
+def test_v3_is_the_default_and_its_card_quotes_decision_validation_final_and_casf():
+    """The 16,000-step rule's four v34 runs and its comparison (passed: interval above zero); the shipped bytes judged
+    once each on v11 and the final test (with the twin and the blend), CASF rows of both files, the regression subset."""
+    import atomgrid
+    assert atomgrid.DEFAULT_MODEL == DEKOIS3 and atomgrid.LIGAND_ONLY_MODEL == DEKOIS3 + "-ligonly"
+    t = text(f"atomgrid/models/{DEKOIS3}.md")
+    sha = sha256_of(f"atomgrid/models/{DEKOIS3}.pt")
+    twin = sha256_of(f"atomgrid/models/{DEKOIS3}-ligonly.pt")
+    assert card_sha256(t) == sha and card_sha256(text(f"atomgrid/models/{DEKOIS3}-ligonly.md")) == twin
+    for label, run in (("8,000 steps (v2's recipe), seed 10", "sf08wd-s10"), ("8,000 steps (v2's recipe), seed 11", "sf08wd-s11"),
+                       ("16,000 steps (this recipe), seed 10", "sf08wd16k-s10"),
+                       ("16,000 steps (this recipe), seed 11", "sf08wd16k-s11")):
+        f = R + f"atomgrid_crossval-validation34-rot16-ag-v34-{run}.json"
+        fig = load(f)["figures"]
+        assert fig["validation_group"] == "v34" and len(fig["targets"]) == 34
+        assert not any(r["screen_data_family"] for r in fig["targets"])
+        assert v2_run_row(label, f) in t, label
+    c = load(R + "atomgrid_compare-validation34-sf08wd16k-s10s11-vs-sf08wd-s10s11.json")
+    r = c["figures"]["metrics"]["roc_auc"]
+    assert c["settings"]["runs_a"] == c["settings"]["runs_b"] == 2 and r["diff"] >= 0.010 and r["low"] > 0
+    for s in (10, 11):
+        assert load(R + f"atomgrid_compare-validation34-sf08wd16k-vs-sf08wd-s{s}.json")["figures"]["metrics"]["roc_auc"]["low"] > 0
+    assert f"{r['diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]" in t
+    for split, f in (("validation", R + f"atomgrid_crossval-validation11-rot16-blend-{DEKOIS3}.json"),
+                     ("final", R + f"atomgrid_crossval-final-rot16-blend-{DEKOIS3}.json")):
+        d = load(f)
+        assert d["figures"]["split"] == split and d["settings"]["rotations"] == 16 and f in t
+        assert {r["model_sha256"] for r in d["figures"]["targets"]} == {sha} and twin in {m["sha256"] for m in d["models"]}
+        assert not any(r["screen_data_family"] for r in d["figures"]["targets"])
+        for row in v2_target_rows(f):
+            assert row in t, row
+        kind = "validation11" if split == "validation" else "final"
+        assert blend_row(BLEND_LABELS[split], [f], R + f"atomgrid_compare-{kind}-blend-ligand_only-0.5-vs-model-{DEKOIS3}.json") in t
+    casf = by_name(R + f"atomgrid_evaluate-casf2016-{DEKOIS3}.json")
+    assert casf_row(casf[DEKOIS3], DEKOIS3) in t
+    assert casf_row(casf[DEKOIS3 + "-ligonly"], DEKOIS3 + "-ligonly (ligand-only)") in text(f"atomgrid/models/{DEKOIS3}-ligonly.md")
+    sub = load(R + "shipped_models.json")["figures"]["atomgrid_fabp4_subset"]
+    assert sub["model"] == DEKOIS3 and f"it ranks at AUC {sub['roc_auc']:.3f} (`benchmarks/results/shipped_models.json`" in t
+
+
+BLEND_LABELS = {"validation": "v11, this file and its twin", "final": "final test, this file and its twin (run once)"}
+
+
+def test_v2_card_says_it_is_superseded_by_v3():
+    t = text(f"atomgrid/models/{DEKOIS2}.md")
+    assert f"superseded as the default by `{DEKOIS3}`" in t
+    assert f"superseded as the default by `{DEKOIS3}`" in text(f"atomgrid/models/{DEKOIS2}-ligonly.md")

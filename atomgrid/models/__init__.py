@@ -15,10 +15,11 @@ from pathlib import Path
 from traincore.provenance import sha256 as _sha256
 
 MODELS_DIR = Path(__file__).resolve().parent
-# pose + affinity + DEKOIS 2.0 actives/decoys of 67 targets, 80 % screening share, weight decay 0.05 (since
-# 2026-12-04, session 17; chosen on 34 validation targets, campaigns/atomgrid-val34); before: "...-dekois"
-DEFAULT_MODEL = "ag-atomnet-c16-l3-g16r15-dekois-v2"
-LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-dekois-v2-ligonly"  # its ligand-only baseline
+# pose + affinity + DEKOIS 2.0 actives/decoys of 67 targets, 80 % screening share, weight decay 0.05, 16,000 steps
+# (since 2026-12-05, session 18; the length chosen on 34 validation targets, campaigns/atomgrid-val34); before:
+# "...-dekois-v2" (the same recipe at 8,000 steps, session 17) and "...-dekois"
+DEFAULT_MODEL = "ag-atomnet-c16-l3-g16r15-dekois-v3"
+LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-dekois-v3-ligonly"  # its ligand-only twin (baseline, and the blend)
 POSE_MODEL = "ag-atomnet-c16-l3-g16r15"  # the pose + affinity stage it was fine-tuned from (small.toml)
 POSE_LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-ligonly"
 MODEL_KIND = "atomgrid"
