@@ -313,10 +313,12 @@ def test_enrichment_golden(tmp_path):
 @pytest.mark.ray
 @pytest.mark.slow
 def test_ray_actors_give_the_same_rows(tmp_path, model_path):
+    """Ray actors give the rows the in-process scorer gives, the ligand-only twin and the blend included."""
     ray = pytest.importorskip("ray")
     lib = _lib(tmp_path)
-    opts = ScoreOptions(poses="given", chunk_size=2)
-    kw = dict(autobox_ligand=REF, model=model_path, options=opts, progress=False)
+    opts = ScoreOptions(poses="given", chunk_size=2, blend=0.5)
+    twin = _tiny(tmp_path / "twin.pt", 3, True)
+    kw = dict(autobox_ligand=REF, model=model_path, options=opts, progress=False, ligand_only_model=twin)
     score_library(REC, lib, tmp_path / "local.csv", **kw)
     try:
         from atomgrid.distributed import ray_executor
@@ -325,9 +327,11 @@ def test_ray_actors_give_the_same_rows(tmp_path, model_path):
         ray.shutdown()
     a, b = read_rows(tmp_path / "local.csv"), read_rows(tmp_path / "ray.csv")
     assert [(r["index"], r["id"], r["error"]) for r in a] == [(r["index"], r["id"], r["error"]) for r in b]
+    assert sum(bool(r["blend"]) for r in a) >= 2
     for x, y in zip(a, b):
-        if x["score"]:
-            assert float(x["score"]) == pytest.approx(float(y["score"]), abs=1e-5)
+        for col in ("score", "ligand_only", "blend"):
+            if x[col]:
+                assert float(x[col]) == pytest.approx(float(y[col]), abs=1e-4), col
 
 
 def test_default_model_is_a_shipped_receptor_model():
