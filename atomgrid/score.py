@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .blend import BLEND_WEIGHT, twin_beside
+from .blend import twin_beside
 from .enrich import active_ids, enrichment, read_scores  # noqa: F401  (re-exported)
 from .library import Record, chunked, count_records, iter_records, library_format
 from .models import MODELS_DIR, ModelNotFoundError, resolve_model  # noqa: F401  (re-exported)
@@ -77,8 +77,8 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
     model picks each molecule's pose by its activity as posed, and ``model`` scores the picked pose (the
     cross-target protocol's ``--pose-model``); None: ``model`` picks its own. ``ligand_only_model``: the
     model's ligand-only twin (default: the one beside the model file, :func:`atomgrid.blend.twin_beside`);
-    with ``options.blend`` (None: :data:`atomgrid.blend.BLEND_WEIGHT` when there is a twin, else 0) > 0 the
-    twin scores each picked pose too and the rows are ranked by the ``blend`` column. Returns a summary dict
+    with ``options.blend`` > 0 the twin scores each picked pose too and the rows are ranked by the ``blend``
+    column (0, the default: by ``score``). Returns a summary dict
     (records, errors, seconds, ranked_by, blend, ...).
     A library without records raises :class:`EmptyLibraryError` unless ``allow_empty``.
     """
@@ -103,8 +103,6 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
     except ModelNotFoundError as exc:
         raise ScoreError(str(exc)) from None
     twin = ligand_only_model if ligand_only_model is not None else twin_beside(model_file)
-    if options.blend is None:  # the default: blend with the twin when the model has one
-        options = replace(options, blend=BLEND_WEIGHT if twin is not None else 0.0)
     ctx = build_context(receptor, autobox_ligand=autobox_ligand, center=center, size=size, model=model_file,
                         options=options, device=device, with_sdf=bool(out_sdf), pose_model=pose_model,
                         ligand_only_model=twin)

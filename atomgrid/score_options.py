@@ -36,7 +36,7 @@ class ScoreOptions:
     orientations each molecule's best pose is scored in (the mean logit: test-time augmentation; the
     pose is picked as posed, then scored R times; 1 = as posed; default 16, as the CLI); ``blend`` the
     weight of the ligand-only twin in the ranking ``z(model) + blend * z(twin)`` (the ``blend`` column;
-    None: :data:`atomgrid.blend.BLEND_WEIGHT` when the model has a twin, else 0; 0: the model alone). The preparation
+    0, the default: the model alone). The preparation
     fields default to :class:`atomgrid.poses.PrepOptions` (one set of defaults for both).
     """
 
@@ -54,7 +54,7 @@ class ScoreOptions:
     seed: int = PrepOptions.seed
     precision: str = "auto"  # the CNN's arithmetic (traincore.runtime); gridding is always fp32
     rotations: int = CLI_ROTATIONS  # test-time augmentation: mean logit over this many fixed orientations (1: none)
-    blend: float | None = None  # weight of the ligand-only twin in the ranking (None: the default when a twin exists)
+    blend: float = 0.0  # weight of the ligand-only twin in the ranking (0: rank by the model alone)
 
     def __post_init__(self):
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -65,7 +65,7 @@ class ScoreOptions:
                   "rotations"):
             if getattr(self, k) < 1:
                 raise ScoreError(f"{k} must be >= 1, got {getattr(self, k)}")
-        if self.blend is not None and not (math.isfinite(self.blend) and self.blend >= 0):
+        if not (math.isfinite(self.blend) and self.blend >= 0):
             raise ScoreError(f"--blend {self.blend}: expected a finite weight >= 0 (0: rank by the model alone)")
         if self.ff_iters < 0:
             raise ScoreError(f"ff_iters must be >= 0, got {self.ff_iters}")

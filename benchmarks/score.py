@@ -112,9 +112,9 @@ def screen(args) -> None:
         if r > 1:
             results.append(run_mode(f"template, {r} rotations", receptor, ref, lib, tmp, model,
                                     ScoreOptions(poses="template", n_confs=args.confs, rotations=r, blend=0), actives))
-            # atomgrid score's default: the ligand-only twin scores the same picked pose too (the blend column)
+            # --blend 0.5: the ligand-only twin scores the same picked pose too (the blend column)
             results.append(run_mode(f"template, {r} rotations, ligand-only blend", receptor, ref, lib, tmp, model,
-                                    ScoreOptions(poses="template", n_confs=args.confs, rotations=r), actives))
+                                    ScoreOptions(poses="template", n_confs=args.confs, rotations=r, blend=0.5), actives))
     if not args.no_vina:
         # Vina is slow here: it docks a sub-library (the first --vina-molecules records, at least one
         # active among them); template is scored again on exactly that sub-library for a like-for-like row

@@ -533,16 +533,17 @@ BLEND_LIB = ("c1ccccc1C(=O)O benzoic\nCC(=O)Oc1ccccc1C(=O)O aspirin\nOc1ccc(cc1)
 
 
 def test_blend_ranks_by_the_zscored_model_and_its_twin(tmp_path):
-    """A model with a ligand-only twin beside it ranks by z(score) + 0.5 z(ligand_only), z-scored over the scored
-    molecules when the run finishes; the twin's column is the twin's own score of the same picked pose; --top and
-    --out-sdf follow the blend; an error row gets no blend."""
+    """--blend 0.5 with a ligand-only twin beside the model ranks by z(score) + 0.5 z(ligand_only), z-scored over the
+    scored molecules when the run finishes; the twin's column is the twin's own score of the same picked pose; --top
+    and --out-sdf follow the blend; an error row gets no blend."""
     from atomgrid.blend import BLEND_WEIGHT
     from atomgrid.enrich import default_column
     model = _tiny(tmp_path / "m.pt", 0, False)
     twin = _tiny(tmp_path / "m-ligonly.pt", 3, True)
     lib = tmp_path / "l.smi"
     lib.write_text(BLEND_LIB)
-    opts = ScoreOptions(poses="template", rotations=2, n_confs=2, keep=2, relax_steps=5, precision="fp32", chunk_size=3)
+    opts = ScoreOptions(poses="template", rotations=2, n_confs=2, keep=2, relax_steps=5, precision="fp32", chunk_size=3,
+                        blend=BLEND_WEIGHT)
     out, sdf = tmp_path / "o.csv", tmp_path / "o.sdf"
     s = score_library(REC, lib, out, autobox_ligand=REF, model=model, options=opts, out_sdf=sdf, top=3, progress=False)
     assert s["blend"] == BLEND_WEIGHT == 0.5 and s["ranked_by"] == "blend"
@@ -571,9 +572,9 @@ def test_blend_ranks_by_the_zscored_model_and_its_twin(tmp_path):
 
 
 def test_blend_off_missing_twin_and_resume(tmp_path, model_path):
-    """--blend 0 ranks by the model alone with empty twin/blend columns; a blend without a twin, a twin that is not
-    ligand-only, and a negative weight are one-line errors that leave nothing behind; the weight is part of the
-    resume identity."""
+    """By default (--blend 0) the model alone ranks, with empty twin/blend columns, even with a twin beside it; a
+    blend without a twin, a twin that is not ligand-only, and a negative weight are one-line errors that leave nothing
+    behind; the weight is part of the resume identity."""
     from atomgrid.cli import main
     from atomgrid.enrich import default_column
     model = _tiny(tmp_path / "m.pt", 0, False)
@@ -582,22 +583,20 @@ def test_blend_off_missing_twin_and_resume(tmp_path, model_path):
     lib.write_text(BLEND_LIB)
     fast = dict(poses="template", rotations=1, n_confs=2, keep=2, relax_steps=5, chunk_size=3)
     out = tmp_path / "o.csv"
-    s = score_library(REC, lib, out, autobox_ligand=REF, model=model, options=ScoreOptions(blend=0, **fast),
-                      top=2, progress=False)
+    assert ScoreOptions().blend == 0
+    s = score_library(REC, lib, out, autobox_ligand=REF, model=model, options=ScoreOptions(**fast), top=2, progress=False)
     assert s["ranked_by"] == "score" and s["blend"] == 0
     rows = read_rows(out)
     assert all(r["blend"] == "" and r["ligand_only"] == "" for r in rows) and default_column(out) == "score"
     best = sorted((r for r in rows if not r["error"]), key=lambda r: -float(r["score"]))[:2]
     assert [r["id"] for r in read_rows(tmp_path / "o.top.csv")] == [r["id"] for r in best]
-    # the module's tiny model has no twin: an explicit weight needs one; the default quietly ranks by the model
+    # the module's tiny model has no twin: a weight needs one
     with pytest.raises(ScoreError, match=r"^--blend 0.5: no ligand-only twin of tiny.pt \(none beside it\)"):
         score_library(REC, lib, tmp_path / "x.csv", autobox_ligand=REF, model=model_path,
                       options=ScoreOptions(blend=0.5, **fast), progress=False)
-    assert score_library(REC, lib, tmp_path / "y.csv", autobox_ligand=REF, model=model_path,
-                         options=ScoreOptions(**fast), progress=False)["ranked_by"] == "score"
     with pytest.raises(ScoreError, match=r"^--ligand-only-model .*tiny.pt: not a ligand-only model"):
         score_library(REC, lib, tmp_path / "x.csv", autobox_ligand=REF, model=model, ligand_only_model=model_path,
-                      options=ScoreOptions(**fast), progress=False)
+                      options=ScoreOptions(blend=0.5, **fast), progress=False)
     assert not parts_dir(tmp_path / "x.csv").exists()
     with pytest.raises(ScoreError, match=r"^--blend -1.0: expected a finite weight >= 0"):
         ScoreOptions(blend=-1.0)
@@ -609,12 +608,12 @@ def test_blend_off_missing_twin_and_resume(tmp_path, model_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        score_library(REC, lib, tmp_path / "r.csv", autobox_ligand=REF, model=model, options=ScoreOptions(**fast),
-                      on_chunk=interrupt, progress=False)
+        score_library(REC, lib, tmp_path / "r.csv", autobox_ligand=REF, model=model,
+                      options=ScoreOptions(blend=0.5, **fast), on_chunk=interrupt, progress=False)
     with pytest.raises(ScoreError, match=r"changed since the interrupted run: blend \(0.5 then, 0.25 now\)"):
         score_library(REC, lib, tmp_path / "r.csv", autobox_ligand=REF, model=model, resume=True,
                       options=ScoreOptions(blend=0.25, **fast), progress=False)
     s = score_library(REC, lib, tmp_path / "r.csv", autobox_ligand=REF, model=model, resume=True,
-                      options=ScoreOptions(**fast), progress=False)
+                      options=ScoreOptions(blend=0.5, **fast), progress=False)
     assert s["resumed_records"] == 3 and s["ranked_by"] == "blend"
     assert sum(bool(r["blend"]) for r in read_rows(tmp_path / "r.csv")) == 7  # z-scored over every chunk's rows

@@ -661,3 +661,18 @@ def test_v2_card_says_it_is_superseded_by_v3():
     t = text(f"atomgrid/models/{DEKOIS2}.md")
     assert f"superseded as the default by `{DEKOIS3}`" in t
     assert f"superseded as the default by `{DEKOIS3}`" in text(f"atomgrid/models/{DEKOIS2}-ligonly.md")
+
+
+def test_v3_card_says_why_the_blend_is_not_the_default():
+    """The blend rule applied on v34 to the 16,000-step recipe: both seeds' intervals include zero, so `atomgrid score`
+    ranks by score by default; the card quotes the figures."""
+    from atomgrid.score import ScoreOptions
+    assert ScoreOptions().blend == 0
+    t = text(f"atomgrid/models/{DEKOIS3}.md")
+    for s in (10, 11):
+        r = load(R + f"atomgrid_compare-validation34-blend-ligand_only-0.5-vs-model-sf08wd16k-s{s}.json")["figures"]["metrics"]["roc_auc"]
+        assert r["low"] <= 0 < r["high"]
+        assert f"{r['diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]" in t
+    m = load(R + "atomgrid_compare-validation34-blend-ligand_only-0.5-vs-model-sf08wd16k-s10s11.json")["figures"]["metrics"]
+    assert f"{m['roc_auc']['diff']:+.3f} [{m['roc_auc']['low']:+.3f}, {m['roc_auc']['high']:+.3f}]" in t
+    assert "not the default" in t
