@@ -598,6 +598,9 @@ def test_blend_off_missing_twin_and_resume(tmp_path, model_path):
         score_library(REC, lib, tmp_path / "x.csv", autobox_ligand=REF, model=model, ligand_only_model=model_path,
                       options=ScoreOptions(blend=0.5, **fast), progress=False)
     assert not parts_dir(tmp_path / "x.csv").exists()
+    with pytest.raises(ScoreError, match=r"^--ligand-only-model is only read with --blend W > 0"):
+        score_library(REC, lib, tmp_path / "x.csv", autobox_ligand=REF, model=model, ligand_only_model=tmp_path / "m-ligonly.pt",
+                      options=ScoreOptions(**fast), progress=False)
     with pytest.raises(ScoreError, match=r"^--blend -1.0: expected a finite weight >= 0"):
         ScoreOptions(blend=-1.0)
     assert main(["score", "--receptor", str(REC), "--autobox-ligand", str(REF), "--ligands", str(lib),
