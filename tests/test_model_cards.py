@@ -676,3 +676,25 @@ def test_v3_card_says_why_the_blend_is_not_the_default():
     m = load(R + "atomgrid_compare-validation34-blend-ligand_only-0.5-vs-model-sf08wd16k-s10s11.json")["figures"]["metrics"]
     assert f"{m['roc_auc']['diff']:+.3f} [{m['roc_auc']['low']:+.3f}, {m['roc_auc']['high']:+.3f}]" in t
     assert "not the default" in t
+
+
+def test_v3_card_cross_target_table():
+    """The 16,000-step recipe's per-fold models on the 40 CV targets outside v34, beside the 8,000-step per-fold models
+    on the same targets, poses and twins; the paired difference, EF1% against Vina's, and the blend row."""
+    t = text(f"atomgrid/models/{DEKOIS3}.md")
+    f = R + "atomgrid_crossval-cv40-blend-ag-cvsf08wd16k-c16-l3-g16r15-rot16.json"
+    g = R + "atomgrid_crossval-cv40-blend-ag-cvsf08wd-c16-l3-g16r15-rot16.json"
+    fig = load(f)["figures"]
+    assert fig["validation_group"] == "v34" and fig["per_fold_models"] and len(fig["targets"]) == 40
+    from atomgrid import families as F
+    v34 = set(F.make_folds(extra_validation=F.extra_validation_of("v34"))[1].validation)
+    assert not v34 & {r["target"] for r in fig["targets"]}
+    assert {r["target"] for r in fig["targets"]} == {r["target"] for r in load(g)["figures"]["targets"]}
+    for row in v2_cv_rows(f, g):
+        assert row in t, row
+    c = load(R + "atomgrid_compare-cv40-sf08wd16k-vs-sf08wd-rot16.json")["figures"]["metrics"]["roc_auc"]
+    assert f"{c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]" in t
+    m = fig["mean"]
+    assert f"{m['model']['ef1']['value'] / m['vina']['ef1']['value']:.2f}x Vina's" in t
+    assert blend_row("40 CV targets, per-fold models (8,000-step per-fold twins)", [f],
+                     R + "atomgrid_compare-cv40-blend-ligand_only-0.5-vs-model-cvsf08wd16k-rot16.json") in t
