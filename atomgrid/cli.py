@@ -123,12 +123,13 @@ def _cmd_evaluate(args) -> int:
     import torch
 
     from . import evaluate as ev
+    from .blend import twin_beside
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     results = []
     baselines = list(args.baseline or [])
-    sibling = Path(args.model).with_name(Path(args.model).stem + "-ligonly" + Path(args.model).suffix)
-    if not baselines and not args.no_baseline and sibling.exists():
+    sibling = twin_beside(args.model)
+    if not baselines and not args.no_baseline and sibling is not None:
         baselines = [str(sibling)]  # the ligand-only baseline always goes beside the full model
     if args.rotations < 1 or (args.rotations > 1 and args.set != "casf2016"):
         raise SystemExit(f"atomgrid evaluate: --rotations {args.rotations}: must be >= 1, and > 1 only with --set "
@@ -274,8 +275,7 @@ def _cmd_screen_data(args) -> int:
             return 2
         cache = build_crossval(out, trainable_targets(), args.work, max_decoys=args.crossval_decoys, seed=args.seed,
                                          model=args.model, pose_options=ScoreOptions(
-                                             poses="template", seed=args.seed, embed_timeout=args.embed_timeout, rotations=1,
-                                             blend=0.0),
+                                             poses="template", seed=args.seed, embed_timeout=args.embed_timeout, rotations=1),
                                extra_decoys=args.crossval_extra_decoys)
         print(json.dumps(data.cache_summary(cache)))
         print(f"cache written to {crossval_cache_path(out, args.crossval_extra_decoys)}")
@@ -331,6 +331,7 @@ def _cmd_crossval(args) -> int:
                          "(the pose model's given poses are what is rescored in several orientations)")
     import torch
 
+    from .blend import twin_beside
     from .models import resolve_model
     from .score import ScoreOptions
     if args.threads > 0:
@@ -338,13 +339,13 @@ def _cmd_crossval(args) -> int:
     model = args.model if "{fold}" in args.model else str(resolve_model(args.model))
     lig = args.ligand_only_model
     if lig is None and "{fold}" not in model:
-        sib = Path(model).with_name(Path(model).stem + "-ligonly" + Path(model).suffix)
-        lig = str(sib) if sib.exists() else None
+        sib = twin_beside(model)
+        lig = str(sib) if sib is not None else None
     # poses picked by a --pose-model are shared with the training data (`screen-data --crossval`), made the way
     # `atomgrid score` makes them (its default precision); a model that poses for itself is run in fp32
     opts = ScoreOptions(poses="template", n_confs=args.confs, keep=args.keep, relax_steps=args.relax_steps,
                         seed=args.seed, precision="auto" if args.pose_model else "fp32", embed_timeout=args.embed_timeout,
-                        rotations=1, blend=0.0)  # picked and scored as posed; --rotations rescores them; the twin is scored apart
+                        rotations=1)  # poses are picked and scored as posed; --rotations rescores them
     executor = None
     if args.workers > 0:
         from .distributed import ray_executor

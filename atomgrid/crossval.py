@@ -403,7 +403,7 @@ def pose_target(target: str, *, work: Path, model: str, max_actives: int = 0, ma
         lib_path.write_text(text)
     out = template_scores_path(work, lib_path, model)
     sdf = out.with_suffix(".sdf")
-    opts = pose_options or ScoreOptions(poses="template", rotations=1, blend=0.0)
+    opts = pose_options or ScoreOptions(poses="template", rotations=1)
     if not out.exists() or not sdf.exists():
         score_library(files["receptor"], lib_path, out, autobox_ligand=files["reference"], model=model, options=opts,
                       out_sdf=sdf, device=device, progress=progress, resume=Path(str(out) + ".parts").exists(),
@@ -420,7 +420,7 @@ def rescore_poses(files: dict, sdf: Path, model: str, device: str = "cpu", rotat
                                model)
     if not out.exists():
         score_library(files["receptor"], sdf, out, autobox_ligand=files["reference"], model=model,
-                      options=ScoreOptions(poses="given", rotations=rotations, blend=0.0), device=device, progress=False,
+                      options=ScoreOptions(poses="given", rotations=rotations), device=device, progress=False,
                       resume=Path(str(out) + ".parts").exists())
     return out
 

@@ -225,7 +225,7 @@ def evaluate_dude_template(model_path, target: str, n_boot: int = 1000, device="
             from .distributed import ray_executor
             executor = ray_executor(workers)
         score_library(d / "receptor.pdb", lib, out, autobox_ligand=xtal, model=model_path,
-                      options=ScoreOptions(poses="template", rotations=1, blend=0.0), device=str(device), resume=parts_exist(out),
+                      options=ScoreOptions(poses="template", rotations=1), device=str(device), resume=parts_exist(out),
                       executor=executor)
     best: dict[str, tuple[float, float]] = {}
     failed = 0

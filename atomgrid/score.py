@@ -104,7 +104,7 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
         raise ScoreError(str(exc)) from None
     if ligand_only_model is not None and not options.blend:
         raise ScoreError("--ligand-only-model is only read with --blend W > 0 (the twin's weight in the ranking)")
-    twin = ligand_only_model if ligand_only_model is not None else twin_beside(model_file)
+    twin = (ligand_only_model if ligand_only_model is not None else twin_beside(model_file)) if options.blend else None
     ctx = build_context(receptor, autobox_ligand=autobox_ligand, center=center, size=size, model=model_file,
                         options=options, device=device, with_sdf=bool(out_sdf), pose_model=pose_model,
                         ligand_only_model=twin)

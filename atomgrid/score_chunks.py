@@ -184,6 +184,9 @@ def finalize(out: Path, parts: Path, n_chunks: int, total: int, out_sdf: str | P
                 if not sp.exists():
                     continue
                 for block in _sd_records(sp):
+                    if blended is None and want is None:
+                        f.write(block)
+                        continue
                     idx = _sd_index(block)
                     if blended is not None and 0 <= idx < total:
                         block = _with_tag(block, "atomgrid_blend", f"{blended[idx]:.6f}")

@@ -110,14 +110,7 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
     reach = receptor_reach(spec, options.rotations)
     pose_state = pose_meta = None
     if pose_model is not None:
-        try:
-            pose_file = resolve_model(pose_model)
-        except ModelNotFoundError as exc:
-            raise ScoreError(str(exc).replace("--model", "--pose-model", 1)) from None
-        pose_state, pose_meta = load_weights(pose_file)
-        if pose_meta.get("typing", {}).get("name") != meta.get("typing", {}).get("name"):
-            raise ScoreError(f"--pose-model {pose_model}: atom typing {pose_meta.get('typing', {}).get('name')!r} differs "
-                             f"from the model's {meta.get('typing', {}).get('name')!r}")
+        _, pose_state, pose_meta = load_companion(pose_model, "--pose-model", meta)
         pose_spec = GridSpec(pose_meta["grid"]["size"], pose_meta["grid"]["resolution"])
         reach = max(reach, receptor_reach(pose_spec, 1))  # the pose model scores as posed
     twin_state = twin_meta = None
@@ -143,22 +136,30 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
                           with_sdf, pose_state, pose_meta, twin_state, twin_meta)
 
 
-def load_ligand_only_twin(path: str | Path, model_meta: dict) -> tuple[dict, dict]:
-    """(weights, meta) of a ligand-only twin, refused with a one-line :class:`ScoreError` when it is not
-    ligand-only or types atoms differently from the model."""
+def load_companion(name_or_path: str | Path, flag: str, model_meta: dict) -> tuple[Path, dict, dict]:
+    """(file, weights, meta) of a second model beside the scoring model (``--pose-model``, the ligand-only
+    twin), refused with a one-line :class:`ScoreError` naming ``flag`` when it cannot be found or read or
+    types atoms differently from the model."""
     try:
-        twin_file = resolve_model(path)
+        path = resolve_model(name_or_path)
     except ModelNotFoundError as exc:
-        raise ScoreError(str(exc).replace("--model", "--ligand-only-model", 1)) from None
+        raise ScoreError(str(exc).replace("--model", flag, 1)) from None
     try:
-        state, meta = load_weights(twin_file)
+        state, meta = load_weights(path)
     except Exception as exc:  # a corrupt or foreign file: one line, the file named
-        raise ScoreError(f"--ligand-only-model {twin_file}: not an atomgrid model ({type(exc).__name__})") from None
+        raise ScoreError(f"{flag} {path}: not an atomgrid model ({type(exc).__name__})") from None
+    typing, want = meta.get("typing", {}).get("name"), model_meta.get("typing", {}).get("name")
+    if typing != want:
+        raise ScoreError(f"{flag} {name_or_path}: atom typing {typing!r} differs from the model's {want!r}")
+    return path, state, meta
+
+
+def load_ligand_only_twin(path: str | Path, model_meta: dict) -> tuple[dict, dict]:
+    """(weights, meta) of a ligand-only twin (:func:`load_companion`), refused with a one-line
+    :class:`ScoreError` when it is not ligand-only."""
+    twin_file, state, meta = load_companion(path, "--ligand-only-model", model_meta)
     if not meta.get("ligand_only"):
         raise ScoreError(f"--ligand-only-model {twin_file}: not a ligand-only model (its meta says ligand_only false)")
-    if meta.get("typing", {}).get("name") != model_meta.get("typing", {}).get("name"):
-        raise ScoreError(f"--ligand-only-model {twin_file}: atom typing {meta.get('typing', {}).get('name')!r} differs "
-                         f"from the model's {model_meta.get('typing', {}).get('name')!r}")
     return state, meta
 
 

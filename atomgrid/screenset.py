@@ -76,8 +76,7 @@ def make_reference(target: str, out: Path, n_actives: int = 3, exhaustiveness: i
         cands = [r for r in iter_records(actives) if not r.error][:n_actives]
         lib = out / "ref_candidates.smi"
         _write_smi(lib, cands)
-        opts = ScoreOptions(poses="dock", exhaustiveness=exhaustiveness, dock_poses=1, chunk_size=1, rotations=1,
-                            blend=0.0)
+        opts = ScoreOptions(poses="dock", exhaustiveness=exhaustiveness, dock_poses=1, chunk_size=1, rotations=1)
         score_library(receptor, lib, out / "ref_dock.csv", center=box.center, size=box.size, model=model, options=opts,
                       out_sdf=out / "ref_dock.sdf", resume=(out / "ref_dock.csv.parts").exists())
     return pick_reference(out / "ref_dock.csv", out / "ref_dock.sdf", ref)
@@ -112,7 +111,7 @@ def make_library(target: str, out: Path, n_decoys: int, seed: int = 0) -> tuple[
 
 
 def pose_library(target: str, out: Path, n_decoys: int, seed: int = 0, model=None, workers: int = 0,
-                 options: ScoreOptions = ScoreOptions(poses="template", rotations=1, blend=0.0)) -> tuple[Path, set[str]]:
+                 options: ScoreOptions = ScoreOptions(poses="template", rotations=1)) -> tuple[Path, set[str]]:
     """Template poses of the library (``out/poses.sdf``, best pose per molecule); resumable."""
     lib, act = make_library(target, out, n_decoys, seed)
     sdf = out / "poses.sdf"

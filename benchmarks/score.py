@@ -106,12 +106,12 @@ def screen(args) -> None:
     lib, actives = subsample(args.target, args.actives, args.decoys, args.seed, tmp)
     print(f"# {args.target}: {args.actives} actives + {args.decoys} decoys, model {model}, torch threads "
           f"{__import__('torch').get_num_threads()}, out {tmp}", flush=True)
-    results = [run_mode("template", receptor, ref, lib, tmp, model, ScoreOptions(poses="template", n_confs=args.confs, rotations=1, blend=0), actives, sdf=True)]
-    results.append(run_mode("given", receptor, ref, tmp / "template.sdf", tmp, model, ScoreOptions(poses="given", rotations=1, blend=0), actives))
+    results = [run_mode("template", receptor, ref, lib, tmp, model, ScoreOptions(poses="template", n_confs=args.confs, rotations=1), actives, sdf=True)]
+    results.append(run_mode("given", receptor, ref, tmp / "template.sdf", tmp, model, ScoreOptions(poses="given", rotations=1), actives))
     for r in args.rotations:  # test-time rotations: the same library, each best pose scored in r orientations
         if r > 1:
             results.append(run_mode(f"template, {r} rotations", receptor, ref, lib, tmp, model,
-                                    ScoreOptions(poses="template", n_confs=args.confs, rotations=r, blend=0), actives))
+                                    ScoreOptions(poses="template", n_confs=args.confs, rotations=r), actives))
             # --blend 0.5: the ligand-only twin scores the same picked pose too (the blend column)
             results.append(run_mode(f"template, {r} rotations, ligand-only blend", receptor, ref, lib, tmp, model,
                                     ScoreOptions(poses="template", n_confs=args.confs, rotations=r, blend=0.5), actives))
@@ -124,9 +124,9 @@ def screen(args) -> None:
         vlib = tmp / "vina_lib.smi"
         vlib.write_text("\n".join(sub) + "\n")
         results.append(run_mode("template (Vina's molecules)", receptor, ref, vlib, tmp, model,
-                                ScoreOptions(poses="template", n_confs=args.confs, rotations=1, blend=0), actives))
+                                ScoreOptions(poses="template", n_confs=args.confs, rotations=1), actives))
         dock = run_mode("dock", receptor, ref, vlib, tmp, model,
-                        ScoreOptions(poses="dock", exhaustiveness=args.exhaustiveness, rotations=1, blend=0), actives)
+                        ScoreOptions(poses="dock", exhaustiveness=args.exhaustiveness, rotations=1), actives)
         results.append(dock)
         v = vina_ranking(tmp / "dock.csv", actives, tmp / "vina_rank.csv")
         v.update({"mode": f"vina (energy, exhaustiveness {args.exhaustiveness})", "mol_per_s": dock["mol_per_s"],
@@ -182,7 +182,7 @@ elif mode == "template":
             raise Stop
     try:
         score_library(extra["receptor"], path, extra["out"], autobox_ligand=extra["ref"], model=extra["model"],
-                      options=ScoreOptions(poses="template", chunk_size=extra["chunk_size"], rotations=1, blend=0), progress=False,
+                      options=ScoreOptions(poses="template", chunk_size=extra["chunk_size"], rotations=1), progress=False,
                       on_chunk=on_chunk)
     except Stop:
         pass
@@ -193,7 +193,7 @@ elif mode == "template":
 else:
     from atomgrid.score import score_library, ScoreOptions
     s = score_library(extra["receptor"], path, extra["out"], autobox_ligand=extra["ref"], model=extra["model"],
-                      options=ScoreOptions(poses="given", chunk_size=64, rotations=1, blend=0), progress=False)
+                      options=ScoreOptions(poses="given", chunk_size=64, rotations=1), progress=False)
     n = s["records"]
 print(json.dumps({{"mode": mode, "n": n, "seconds": time.time() - t,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
