@@ -41,8 +41,8 @@ def _train_all_folds(args, cfg) -> int:
     import subprocess
     import time
 
-    from .families import extra_validation_of, make_folds
-    cv, fin = make_folds(k=args.folds, level=args.group_by, extra_validation=extra_validation_of(args.validation_group))
+    from .families import folds_of
+    cv, fin = folds_of(args.validation_group, k=args.folds, level=args.group_by)
     names = [f.name for f in cv + [fin]]
     if args.jobs < 1:
         raise ValueError(f"--jobs {args.jobs}: expected at least 1")
@@ -107,8 +107,8 @@ def fold_config(cfg, fold: str, k: int = 5, level: str = "family", validation_gr
     examples of the fold's training targets only, ``<name>-<fold>``, in ``<run_dir>/<fold>``."""
     import dataclasses
 
-    from .families import extra_validation_of, make_folds
-    cv, fin = make_folds(k=k, level=level, extra_validation=extra_validation_of(validation_group))
+    from .families import folds_of
+    cv, fin = folds_of(validation_group, k=k, level=level)
     by_name = {f.name: f for f in cv + [fin]}
     if fold not in by_name:
         raise ValueError(f"--fold {fold!r}: expected one of {', '.join(by_name)}")
@@ -315,9 +315,9 @@ def add_screen_data(sub) -> None:
 
 def _cmd_crossval(args) -> int:
     from . import crossval as cvm
-    from .families import extra_validation_of, make_folds
+    from .families import folds_of
     if args.plan:
-        cv, fin = make_folds(k=args.folds, level=args.group_by, extra_validation=extra_validation_of(args.validation_group))
+        cv, fin = folds_of(args.validation_group, k=args.folds, level=args.group_by)
         for f in cv + [fin]:
             seen = [t for t in f.validation if t in f.train]  # drawn validation families a CV fold may learn from
             print(f"{f.name}: test {len(f.test)} ({' '.join(f.test)}); train {len(f.train)}; "

@@ -43,7 +43,7 @@ from rdkit.Chem import rdFingerprintGenerator
 
 from . import data as agdata
 from .blend import blend_scores
-from .families import FAMILIES, NO_TEMPLATE, Fold, extra_validation_of, group_of, make_folds
+from .families import FAMILIES, NO_TEMPLATE, Fold, folds_of, group_of
 from .metrics import SCREEN_METRICS, report
 from .score_options import ScoreError
 
@@ -565,7 +565,7 @@ def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str
     names the validation group; its targets are never CV test targets."""
     if final and validation:
         raise ValueError("--final and --validation: choose one (the final test is never used to choose)")
-    cv, fin = make_folds(k=folds, level=level, extra_validation=extra_validation_of(validation_group))
+    cv, fin = folds_of(validation_group, k=folds, level=level)
     plan = [fin] if final else [validation_fold(fin)] if validation else cv
     which = "final" if final else "validation" if validation else "CV"
     wanted = set(only) if only else None

@@ -202,9 +202,15 @@ def make_folds(targets=None, k: int = 5, level: str = "family", validation_famil
     return folds, final
 
 
+def folds_of(validation_group: str = "v11", k: int = 5, level: str = "family") -> tuple[list[Fold], Fold]:
+    """:func:`make_folds` with the extra validation families of the named validation group: the folds every
+    command (train, crossval, screen-data) uses for ``--validation-group``."""
+    return make_folds(k=k, level=level, extra_validation=extra_validation_of(validation_group))
+
+
 def trainable_targets(k: int = 5, level: str = "family", validation_group: str = "v11") -> tuple[str, ...]:
     """Every target some fold trains on (the CV folds' and the final fold's training targets): what
     ``atomgrid screen-data --crossval`` poses into the training cache (the same for every validation group:
     the CV folds train on the extra validation families)."""
-    folds, final = make_folds(k=k, level=level, extra_validation=extra_validation_of(validation_group))
+    folds, final = folds_of(validation_group, k=k, level=level)
     return tuple(sorted({t for f in folds + [final] for t in f.train}))

@@ -115,10 +115,10 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
     settings = {"options": asdict(options), "center": list(center) if center else None,
                 "size": list(size) if size else None, "sdf": bool(out_sdf)}
     inputs = {"receptor": receptor, "reference ligand": autobox_ligand, "model": model_file}
-    if pose_model is not None:
-        inputs["pose model"] = resolve_model(pose_model)
-    if options.blend:
-        inputs["ligand-only model"] = resolve_model(twin)
+    if ctx.pose_file is not None:
+        inputs["pose model"] = ctx.pose_file
+    if ctx.twin_file is not None:
+        inputs["ligand-only model"] = ctx.twin_file
     fp = run_identity(paths, inputs, settings)
     if parts.exists():
         if not resume:

@@ -63,6 +63,9 @@ class ScoringContext:
     # the ligand-only twin that scores the picked pose beside the model (the blend's second term), or None
     twin_state: dict | None = None
     twin_meta: dict | None = None
+    # the files they were read from (the run identity of --resume names them)
+    pose_file: Path | None = None
+    twin_file: Path | None = None
 
 
 def default_device() -> str:
@@ -108,9 +111,9 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
     state, meta = load_weights(model_file)  # the net itself is built once, by each ChunkScorer
     spec = GridSpec(meta["grid"]["size"], meta["grid"]["resolution"])
     reach = receptor_reach(spec, options.rotations)
-    pose_state = pose_meta = None
+    pose_state = pose_meta = pose_file = twin_file = None
     if pose_model is not None:
-        _, pose_state, pose_meta = load_companion(pose_model, "--pose-model", meta)
+        pose_file, pose_state, pose_meta = load_companion(pose_model, "--pose-model", meta)
         pose_spec = GridSpec(pose_meta["grid"]["size"], pose_meta["grid"]["resolution"])
         reach = max(reach, receptor_reach(pose_spec, 1))  # the pose model scores as posed
     twin_state = twin_meta = None
@@ -118,7 +121,7 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
         if ligand_only_model is None:
             raise ScoreError(f"--blend {options.blend:g}: no ligand-only twin of {model_file.name} (none beside it); "
                              "give one with --ligand-only-model, or --blend 0 to rank by the model alone")
-        twin_state, twin_meta = load_ligand_only_twin(ligand_only_model, meta)
+        twin_file, twin_state, twin_meta = load_ligand_only_twin(ligand_only_model, meta)
     trec = type_receptor(rec, agio.Box(box.center, tuple(s + 2 * reach for s in box.size)))
     xyz = agio.coordinates(rec)
     near = box.contains(xyz, margin=8.0)
@@ -133,7 +136,7 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
             raise ScoreError(f"--poses dock needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
         pdbqt = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, box)
     return ScoringContext(trec, pocket, ref_block, box, pdbqt, state, meta, options, device or default_device(),
-                          with_sdf, pose_state, pose_meta, twin_state, twin_meta)
+                          with_sdf, pose_state, pose_meta, twin_state, twin_meta, pose_file, twin_file)
 
 
 def load_companion(name_or_path: str | Path, flag: str, model_meta: dict) -> tuple[Path, dict, dict]:
@@ -154,13 +157,13 @@ def load_companion(name_or_path: str | Path, flag: str, model_meta: dict) -> tup
     return path, state, meta
 
 
-def load_ligand_only_twin(path: str | Path, model_meta: dict) -> tuple[dict, dict]:
-    """(weights, meta) of a ligand-only twin (:func:`load_companion`), refused with a one-line
+def load_ligand_only_twin(path: str | Path, model_meta: dict) -> tuple[Path, dict, dict]:
+    """(file, weights, meta) of a ligand-only twin (:func:`load_companion`), refused with a one-line
     :class:`ScoreError` when it is not ligand-only."""
     twin_file, state, meta = load_companion(path, "--ligand-only-model", model_meta)
     if not meta.get("ligand_only"):
         raise ScoreError(f"--ligand-only-model {twin_file}: not a ligand-only model (its meta says ligand_only false)")
-    return state, meta
+    return twin_file, state, meta
 
 
 def receptor_reach(spec: GridSpec, rotations: int = 1) -> float:

@@ -96,8 +96,9 @@ def test_validation_group_v34_is_every_small_family_and_keeps_the_cv_training_se
     targets; the final fold drops the 23 new targets from its training data and tests the same."""
     assert F.VALIDATION_GROUPS["v34"] == F.small_families() and len(F.small_families()) == 14
     assert set(F.VALIDATION_GROUPS["v11"]) < set(F.VALIDATION_GROUPS["v34"])
-    cv, final = F.make_folds(extra_validation=F.extra_validation_of("v34"))
+    cv, final = F.folds_of("v34")
     cv11, final11 = F.make_folds()
+    assert F.folds_of("v11") == (cv11, final11) and F.folds_of("v34") == F.make_folds(extra_validation=F.small_families())
     assert set(final.validation) == set(VALIDATION) | set(VALIDATION_V34_EXTRA)
     evaluable = [t for t in final.validation if t not in F.NO_TEMPLATE and t != "dude:mapk2"]
     assert len(evaluable) == 34
@@ -109,6 +110,8 @@ def test_validation_group_v34_is_every_small_family_and_keeps_the_cv_training_se
     assert F.trainable_targets(validation_group="v34") == F.trainable_targets()  # one training cache for both
     with pytest.raises(ValueError, match="validation group 'v99'"):
         F.extra_validation_of("v99")
+    with pytest.raises(ValueError, match="validation group 'v99'"):
+        F.folds_of("v99")
 
 
 def test_named_homolog_groups_share_a_family():
@@ -328,7 +331,7 @@ def test_fold_config_keeps_only_the_folds_training_targets():
             assert not set(c.data.screen_targets) & set(fold.validation)
         assert model_meta(c)["train_targets"] == list(fold.train)
     assert "train_targets" not in model_meta(cfg)
-    _, fin34 = F.make_folds(k=5, extra_validation=F.extra_validation_of("v34"))
+    _, fin34 = F.folds_of("v34", k=5)
     c = fold_config(cfg, "final", validation_group="v34")  # `train --fold final --validation-group v34`
     assert set(c.data.screen_targets) == set(fin34.train) and not {"FXA", "ACE", "AKT1"} & set(c.data.screen_targets)
     assert set(fold_config(cfg, "fold0", validation_group="v34").data.screen_targets) == set(cv[0].train)

@@ -574,7 +574,7 @@ def test_blend_ranks_by_the_zscored_model_and_its_twin(tmp_path):
 def test_blend_off_missing_twin_and_resume(tmp_path, model_path):
     """By default (--blend 0) the model alone ranks, with empty twin/blend columns, even with a twin beside it; a
     blend without a twin, a twin that is not ligand-only, and a negative weight are one-line errors that leave nothing
-    behind; the weight is part of the resume identity."""
+    behind; the weight and the twin's file are part of the resume identity."""
     from atomgrid.cli import main
     from atomgrid.enrich import default_column
     model = _tiny(tmp_path / "m.pt", 0, False)
@@ -616,6 +616,11 @@ def test_blend_off_missing_twin_and_resume(tmp_path, model_path):
     with pytest.raises(ScoreError, match=r"changed since the interrupted run: blend \(0.5 then, 0.25 now\)"):
         score_library(REC, lib, tmp_path / "r.csv", autobox_ligand=REF, model=model, resume=True,
                       options=ScoreOptions(blend=0.25, **fast), progress=False)
+    other_twin = _tiny(tmp_path / "other-ligonly.pt", 4, True)  # another twin is another input
+    with pytest.raises(ScoreError, match=r"changed since the interrupted run: ligand-only model .*other-ligonly.pt "
+                                         r"\(not an input of the interrupted run\)"):
+        score_library(REC, lib, tmp_path / "r.csv", autobox_ligand=REF, model=model, resume=True,
+                      ligand_only_model=other_twin, options=ScoreOptions(blend=0.5, **fast), progress=False)
     s = score_library(REC, lib, tmp_path / "r.csv", autobox_ligand=REF, model=model, resume=True,
                       options=ScoreOptions(blend=0.5, **fast), progress=False)
     assert s["resumed_records"] == 3 and s["ranked_by"] == "blend"

@@ -548,7 +548,7 @@ def test_v2_card_cross_target_table():
     fig = load(f)["figures"]
     assert fig["validation_group"] == "v34" and fig["per_fold_models"] and len(fig["targets"]) == 40
     from atomgrid import families as F
-    v34 = set(F.make_folds(extra_validation=F.extra_validation_of("v34"))[1].validation)
+    v34 = set(F.folds_of("v34")[1].validation)
     assert not v34 & {r["target"] for r in fig["targets"]}
     for row in v2_cv_rows(f, g):
         assert row in t, row
@@ -687,7 +687,7 @@ def test_v3_card_cross_target_table():
     fig = load(f)["figures"]
     assert fig["validation_group"] == "v34" and fig["per_fold_models"] and len(fig["targets"]) == 40
     from atomgrid import families as F
-    v34 = set(F.make_folds(extra_validation=F.extra_validation_of("v34"))[1].validation)
+    v34 = set(F.folds_of("v34")[1].validation)
     assert not v34 & {r["target"] for r in fig["targets"]}
     assert {r["target"] for r in fig["targets"]} == {r["target"] for r in load(g)["figures"]["targets"]}
     for row in v2_cv_rows(f, g):
