@@ -131,12 +131,18 @@ def _cmd_evaluate(args) -> int:
     sibling = twin_beside(args.model)
     if not baselines and not args.no_baseline and sibling is not None:
         baselines = [str(sibling)]  # the ligand-only baseline always goes beside the full model
-    if args.rotations < 1 or (args.rotations > 1 and args.set != "casf2016"):
+    if args.rotations < 1 or (args.rotations > 1 and args.set not in ("casf2016", "cache")):
         raise SystemExit(f"atomgrid evaluate: --rotations {args.rotations}: must be >= 1, and > 1 only with --set "
-                         "casf2016 (DUD-E screening takes it through atomgrid score / crossval)")
+                         "casf2016 or cache (DUD-E screening takes it through atomgrid score / crossval)")
+    if args.set == "cache" and (args.cache == _CASF_CACHE or not Path(args.cache).is_file()):
+        raise SystemExit(f"atomgrid evaluate: --set cache needs --cache <file> made by atomgrid prepare "
+                         f"(e.g. --kind val-affinity); {args.cache!r} {'is the CASF test cache' if args.cache == _CASF_CACHE else 'does not exist'}")
     for model in [args.model] + baselines:
-        if args.set == "casf2016":
-            res = ev.evaluate_casf(model, args.cache, args.bootstrap, args.device, rotations=args.rotations)
+        if args.set in ("casf2016", "cache"):
+            try:
+                res = ev.evaluate_casf(model, args.cache, args.bootstrap, args.device, rotations=args.rotations)
+            except ValueError as exc:
+                raise SystemExit(f"atomgrid evaluate: {exc}") from None
             print(ev.format_casf(res))
         elif args.set.startswith("dude:"):
             target = args.set.split(":", 1)[1]
@@ -149,7 +155,7 @@ def _cmd_evaluate(args) -> int:
                                        seed=args.seed)
             print(ev.format_dude(res))
         else:
-            raise SystemExit(f"atomgrid evaluate: unknown set {args.set!r} (casf2016, dude:fabp4, dude:inha)")
+            raise SystemExit(f"atomgrid evaluate: unknown set {args.set!r} (casf2016, cache, dude:fabp4, dude:inha)")
         results.append(res)
     if args.json:
         from traincore.provenance import write_results
@@ -165,6 +171,8 @@ def _cmd_evaluate(args) -> int:
 def _evaluate_data(args) -> list:
     """The input files of an evaluation, for the provenance block (hashed there)."""
     from .data import drug_root
+    if args.set == "cache":
+        return [args.cache]
     if args.set == "casf2016":
         return [args.cache] if Path(args.cache).exists() else [drug_root() / "casf2016"]
     d = drug_root() / "dude" / args.set.split(":", 1)[1]
@@ -172,14 +180,19 @@ def _evaluate_data(args) -> list:
                             "actives_final.ism", "decoys_final.ism") if (d / n).exists()]
 
 
+_CASF_CACHE = "runs/atomgrid/cache_test.pt"
+
+
 def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a model on a test set, with bootstrap intervals")
     p.add_argument("--model", required=True, help="model file (atomgrid/models/<name>.pt or a run's model.pt)")
-    p.add_argument("--set", required=True, help="casf2016 | dude:<target> (fabp4, inha)")
+    p.add_argument("--set", required=True, help="casf2016 | cache (the typed cache given by --cache, e.g. atomgrid "
+                                                "prepare --kind val-affinity) | dude:<target> (fabp4, inha)")
     p.add_argument("--baseline", action="append",
                    help="further models to evaluate beside it (default: the '<model>-ligonly.pt' next to it, if any)")
     p.add_argument("--no-baseline", action="store_true", help="do not add the ligand-only baseline automatically")
-    p.add_argument("--cache", default="runs/atomgrid/cache_test.pt", help="typed CASF test cache (built if missing)")
+    p.add_argument("--cache", default=_CASF_CACHE, help="typed CASF test cache (built if missing); with --set cache, "
+                   "the cache to evaluate on")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
     p.add_argument("--max-decoys", type=int, default=0, help="DUD-E: score a seeded random subset of decoys")
     p.add_argument("--poses", default="placed", choices=["placed", "template"],
@@ -187,7 +200,7 @@ def add_evaluate(sub) -> None:
                         "'template' poses them as atomgrid score does (the screening path)")
     p.add_argument("--seed", type=int, default=0, help="DUD-E: seed of the decoy subset")
     p.add_argument("--rotations", type=int, default=1,
-                   help="casf2016: score every complex in this many fixed orientations, the mean (test-time "
+                   help="casf2016 / cache: score every complex in this many fixed orientations, the mean (test-time "
                         "augmentation, as atomgrid score --rotations; default 1: as given)")
     p.add_argument("--workers", type=int, default=0,
                    help="DUD-E --poses template: Ray actors that pose and score chunks (0: this process)")
@@ -255,8 +268,10 @@ def _cmd_prepare(args) -> int:
 
 
 def add_prepare(sub) -> None:
-    p = sub.add_parser("prepare", help="type and cache a data split (train, val, test)")
-    p.add_argument("--kind", required=True, choices=["train", "val", "test"])
+    p = sub.add_parser("prepare", help="type and cache a data split (train, val, val-affinity, test)")
+    p.add_argument("--kind", required=True, choices=["train", "val", "val-affinity", "test"],
+                   help="val-affinity: the toy strict complexes plus the DEKOIS 2.0 crystal complexes with a PDBbind "
+                        "2020 affinity, none in CASF-2016 (a larger affinity validation set)")
     p.add_argument("--out", required=True)
     p.add_argument("--decoys", type=int, default=2, help="perturbed bad poses per good pose")
     p.set_defaults(func=_cmd_prepare)
@@ -435,15 +450,28 @@ def _cmd_compare(args) -> int:
     if dup:
         raise SystemExit(f"atomgrid compare: {dup[0]}: given more than once (each run counts once)")
 
-    def read(path):
+    def load(path):
         try:
-            d = json.loads(Path(path).read_text())
+            return json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
             raise SystemExit(f"atomgrid compare: {path}: cannot read a JSON file ({type(exc).__name__})") from None
+
+    def read(path):
+        d = load(path)
         f = d.get("figures", d)
         if not isinstance(f, dict) or "targets" not in f:
             raise SystemExit(f"atomgrid compare: {path}: not an atomgrid crossval --json result (no targets)")
         return f
+
+    def is_evaluate(path):
+        d = load(path)
+        return isinstance(d, dict) and d.get("benchmark") == "atomgrid_evaluate"
+
+    kinds = {is_evaluate(p) for p in a_paths + b_paths}
+    if len(kinds) > 1:
+        raise SystemExit("atomgrid compare: give either crossval results or evaluate results on both sides, not both")
+    if kinds == {True}:
+        return _compare_affinity(args, a_paths, b_paths)
     try:
         fa, fb = cvm.pool_seeds([read(p) for p in a_paths]), cvm.pool_seeds([read(p) for p in b_paths])
         res = cvm.compare(fa, fb, args.method_a, args.method_b, n_boot=args.bootstrap)
@@ -465,9 +493,38 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _compare_affinity(args, a_paths: list[str], b_paths: list[str]) -> int:
+    """``atomgrid compare`` on ``atomgrid evaluate --json`` files (casf2016 / cache): affinity paired over complexes,
+    the first model of each file (its baselines are ignored)."""
+    from . import evaluate as ev
+
+    def first(path):
+        figs = json.loads(Path(path).read_text()).get("figures")
+        if not isinstance(figs, list) or not figs or "complexes" not in figs[0]:
+            raise SystemExit(f"atomgrid compare: {path}: no per-complex affinity predictions (an atomgrid evaluate "
+                             "--set casf2016/cache result written since session 20)")
+        return figs[0]
+    try:
+        res = ev.compare_affinity([first(p) for p in a_paths], [first(p) for p in b_paths], n_boot=args.bootstrap)
+    except ValueError as exc:
+        raise SystemExit(f"atomgrid compare: {exc}") from None
+    res.update({"a": a_paths, "b": b_paths})
+
+    def name(paths):
+        return Path(paths[0]).stem + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+    print(ev.format_compare_affinity(res, name(a_paths), name(b_paths)))
+    if args.json:
+        from traincore.provenance import write_results
+        write_results(args.json, "atomgrid_compare_affinity", res, data=[Path(p) for p in a_paths + b_paths],
+                      settings={"bootstrap": args.bootstrap, "runs_a": len(a_paths), "runs_b": len(b_paths)})
+        print(f"results written to {args.json}")
+    return 0
+
+
 def add_compare(sub) -> None:
-    p = sub.add_parser("compare", help="paired comparison of two 'atomgrid crossval --json' results, target by target")
-    p.add_argument("a", nargs="+", help="crossval JSON A then B; or several runs of A (seeds) followed by --vs")
+    p = sub.add_parser("compare", help="paired comparison of two 'atomgrid crossval --json' results, target by target "
+                       "(or of two 'atomgrid evaluate --set casf2016|cache --json' results, complex by complex)")
+    p.add_argument("a", nargs="+", help="crossval (or evaluate) JSON A then B; or several runs of A (seeds) followed by --vs")
     p.add_argument("--vs", nargs="+", metavar="B", help="B's runs (seeds): each side's figures are averaged per "
                    "target over its runs before the paired bootstrap over targets")
     p.add_argument("--method-a", default="model", help="ranking of A to compare (default: model)")

@@ -252,8 +252,55 @@ def build_fep(builder: CacheBuilder, systems: list[dict], max_per_system: int | 
                 builder.examples.append(_example(cid, key, "fep:perturbed", key, decoy, pK, 0, rmsd))
 
 
+def pdbbind_affinities() -> dict[str, tuple[float, str]]:
+    """PDB id -> (-log K, the measurement as printed, e.g. 'Ki=22nM') from the PDBbind 2020 general index."""
+    out: dict[str, tuple[float, str]] = {}
+    for line in open(drug_root() / "pdbbind_index" / "INDEX_general_PL_data.2020", errors="replace"):
+        f = line.split()
+        if line.startswith("#") or len(f) < 5:
+            continue
+        try:
+            out[f[0].lower()] = (float(f[3]), f[4])
+        except ValueError:
+            continue
+    return out
+
+
+_DEKOIS_PDB = re.compile(r"^(?:ligand_)?([0-9][0-9a-z]{3})(?:_|$)", re.IGNORECASE)
+
+
+def dekois_affinity_rows() -> list[dict]:
+    """DEKOIS 2.0 crystal complexes usable as affinity validation: the receptor file's PDB entry has a binding
+    constant in the PDBbind 2020 index (Kd, Ki or IC50), and neither the entry nor its UniProt is in CASF-2016,
+    nor the entry in the core-2013/toy training lists. Rows: target, pdbid, pK, measure, receptor, ligand."""
+    root = drug_root()
+    aff = pdbbind_affinities()
+    splits = root / "splits"
+    casf = set(read_ids(splits / "casf2016_test_ids.txt"))
+    casf_uniprot = {uniprot_target(i) for i in casf}
+    taken = casf | set(read_ids(splits / "core2013_train_ids.txt")) | set(read_ids(splits / "toy_train_ids.txt"))
+    rows = []
+    for r in csv.DictReader(open(root / "dekois2" / "index.csv")):
+        m = _DEKOIS_PDB.match(Path(r["receptor"]).name)
+        if not m or not r["crystal_ligand"]:
+            continue
+        pid = m.group(1).lower()
+        if pid not in aff or pid in taken or uniprot_target(pid) in casf_uniprot:
+            continue
+        rows.append({"target": r["target"], "pdbid": pid, "pK": aff[pid][0], "measure": aff[pid][1],
+                     "receptor": root / "dekois2" / r["receptor"], "ligand": root / "dekois2" / r["crystal_ligand"]})
+    return rows
+
+
+def build_dekois_xtal(builder: CacheBuilder, rows: list[dict] | None = None) -> None:
+    """The crystal complexes of :func:`dekois_affinity_rows` (source ``dekois-xtal``), split key the UniProt."""
+    for r in dekois_affinity_rows() if rows is None else rows:
+        builder.add_pdbbind(r["pdbid"], uniprot_target(r["pdbid"]), "dekois-xtal", r["receptor"], r["ligand"], r["pK"])
+
+
 def build_cache(kind: str, decoys_per_pose: int = 2, seed: int = 0, max_per_system: int | None = None) -> dict:
-    """``kind``: 'train' (core-2013 strict + FEP without CASF targets), 'val' (toy strict), 'test' (CASF 130)."""
+    """``kind``: 'train' (core-2013 strict + FEP without CASF targets), 'val' (toy strict), 'test' (CASF 130),
+    'val-affinity' (toy strict + the DEKOIS crystal complexes with a PDBbind 2020 affinity)."""
     b = CacheBuilder(decoys_per_pose, seed)
     splits = drug_root() / "splits"
     if kind == "train":
@@ -263,8 +310,11 @@ def build_cache(kind: str, decoys_per_pose: int = 2, seed: int = 0, max_per_syst
         build_toy(b, read_ids(splits / "toy_train_ids_strict.txt"))
     elif kind == "test":
         build_casf_test(b)
+    elif kind == "val-affinity":
+        build_toy(b, read_ids(splits / "toy_train_ids_strict.txt"))
+        build_dekois_xtal(b)
     else:
-        raise ValueError(f"cache kind {kind!r}: expected train, val or test")
+        raise ValueError(f"cache kind {kind!r}: expected train, val, val-affinity or test")
     return b.result()
 
 

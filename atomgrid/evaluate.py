@@ -92,6 +92,15 @@ def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n
     p = aff[crystal]
     res: dict = {"model": str(model_path), "model_sha256": file_sha256(model_path), "name": meta.get("name"), "ligand_only": bool(meta.get("ligand_only")),
                  "n": len(crystal), "cache": str(cache_path), "rotations": rotations, "affinity": report(AFFINITY_METRICS, y, p, n_boot)}
+    sources = [ex[i]["source"] for i in crystal]
+    if len(set(sources)) > 1:  # e.g. val-affinity: toy strict and DEKOIS crystal complexes, each on its own too
+        res["by_source"] = {}
+        for src in sorted(set(sources)):
+            k = np.asarray([s == src for s in sources])
+            res["by_source"][src] = {"n": int(k.sum()), "affinity": report(AFFINITY_METRICS, y[k], p[k], n_boot)}
+    # per complex, so two models (or seeds) can be compared paired over complexes (atomgrid compare)
+    res["complexes"] = [{"id": ex[i]["id"], "source": ex[i]["source"], "pK": float(ex[i]["pK"]), "pred": float(p[j])}
+                        for j, i in enumerate(crystal)]
     good = np.asarray([e["good"] for e in ex])
     res["pose_auc"] = report({"roc_auc": ACTIVITY_METRICS["roc_auc"]}, good, act, n_boot)["roc_auc"]
     # docking power over complexes with QuickVina-2 poses: our top-1 vs Vina's top-1 (its first MODEL)
@@ -269,13 +278,84 @@ def format_casf(res: dict) -> str:
     lines = [f"{res['name']} ({'ligand-only' if res['ligand_only'] else 'receptor+ligand'}), {where}, n={res['n']}{rot}"]
     for k, m in res["affinity"].items():
         lines.append(f"  {k:9s} {_fmt(m)}")
+    for src, e in res.get("by_source", {}).items():
+        lines.append(f"  {src} (n={e['n']}): " + ", ".join(f"{k} {_fmt(m)}" for k, m in e["affinity"].items()))
     lines.append(f"  pose AUC  {_fmt(res['pose_auc'])}")
     dt = res["docking_top1"]
     lines.append(f"  top-1 pose < 2 A: model {dt['model']:.3f}, Vina {dt['vina']:.3f} (n={dt['n']})")
-    lines.append("  reference methods on the same ids (Pearson R [95% CI], n; model R on those ids):")
+    if res["reference"]:
+        lines.append("  reference methods on the same ids (Pearson R [95% CI], n; model R on those ids):")
     for k, e in res["reference"].items():
         extra = f", RMSE {_fmt(e['rmse'])}" if "rmse" in e else ""
         lines.append(f"    {k:42s} {_fmt(e['pearson'])} n={e['n']}{extra}; model {e['model_pearson_same_ids']:.3f}")
+    return "\n".join(lines)
+
+
+def compare_affinity(a: list[dict], b: list[dict], n_boot: int = 1000, seed: int = 0) -> dict:
+    """Paired comparison of affinity predictions: ``a`` and ``b`` are :func:`evaluate_casf` results (one per run,
+    e.g. seeds) on the same cache; each side's predictions are averaged per complex over its runs, then Pearson R,
+    Spearman and RMSE of A and B and of A - B with a bootstrap interval over complexes (the same resample for
+    both); the pose AUC as each side's mean over runs. Raises ValueError unless every run holds the same complexes."""
+    from .metrics import spearman
+
+    def side(runs: list[dict]) -> tuple[list[str], dict[str, float], dict[str, float], dict[str, str]]:
+        if not runs:
+            raise ValueError("a side with no runs")
+        for r in runs:
+            if "complexes" not in r:
+                raise ValueError(f"{r.get('model')}: no per-complex predictions (rerun atomgrid evaluate)")
+        ids = [c["id"] for c in runs[0]["complexes"]]
+        for r in runs[1:]:
+            if sorted(c["id"] for c in r["complexes"]) != sorted(ids):
+                raise ValueError(f"{r.get('model')} and {runs[0].get('model')} were evaluated on different complexes")
+        pred = {i: float(np.mean([next(c["pred"] for c in r["complexes"] if c["id"] == i) for r in runs])) for i in ids}
+        truth = {c["id"]: c["pK"] for c in runs[0]["complexes"]}
+        src = {c["id"]: c["source"] for c in runs[0]["complexes"]}
+        return ids, pred, truth, src
+
+    ia, pa, ya, src = side(a)
+    ib, pb, yb, _ = side(b)
+    if sorted(ia) != sorted(ib):
+        missing = sorted(set(ia) ^ set(ib))
+        raise ValueError(f"A and B were evaluated on different complexes (e.g. {missing[:3]})")
+    if any(abs(ya[i] - yb[i]) > 1e-6 for i in ia):
+        raise ValueError("A and B disagree on the measured pK of a complex (different caches)")
+    rng = np.random.default_rng(seed)
+    metrics = {"pearson": pearson, "spearman": spearman, "rmse": rmse}
+
+    def paired(ids: list[str]) -> dict:
+        y = np.asarray([ya[i] for i in ids])
+        sa = np.asarray([pa[i] for i in ids])
+        sb = np.asarray([pb[i] for i in ids])
+        out = {"n": len(ids)}
+        boots = [rng.integers(0, len(ids), len(ids)) for _ in range(n_boot)]
+        for name, fn in metrics.items():
+            va, vb = fn(y, sa), fn(y, sb)
+            d = [fn(y[k], sa[k]) - fn(y[k], sb[k]) for k in boots]
+            d = [x for x in d if not math.isnan(x)]
+            lo, hi = np.quantile(d, [0.025, 0.975]) if d else (math.nan, math.nan)
+            out[name] = {"a": float(va), "b": float(vb), "diff": float(va - vb), "low": float(lo), "high": float(hi)}
+        return out
+
+    res = {"all": paired(ia), "runs_a": len(a), "runs_b": len(b),
+           "pose_auc": {"a": float(np.mean([r["pose_auc"]["value"] for r in a])),
+                        "b": float(np.mean([r["pose_auc"]["value"] for r in b]))},
+           "a_models": [r.get("model") for r in a], "b_models": [r.get("model") for r in b]}
+    sources = sorted({src[i] for i in ia})
+    if len(sources) > 1:
+        res["by_source"] = {s: paired([i for i in ia if src[i] == s]) for s in sources}
+    return res
+
+
+def format_compare_affinity(res: dict, name_a: str = "A", name_b: str = "B") -> str:
+    lines = [f"{name_a} vs {name_b}: affinity on {res['all']['n']} complexes (each side's runs averaged per complex; "
+             f"{res['runs_a']} vs {res['runs_b']} runs), paired bootstrap over complexes:"]
+    groups = [("all", res["all"])] + list(res.get("by_source", {}).items())
+    for g, m in groups:
+        lines.append(f"  {g} (n={m['n']}): " + "; ".join(
+            f"{k} {v['a']:.3f} vs {v['b']:.3f}, {v['diff']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]"
+            for k, v in m.items() if k != "n"))
+    lines.append(f"  pose AUC (mean over runs): {res['pose_auc']['a']:.3f} vs {res['pose_auc']['b']:.3f}")
     return "\n".join(lines)
 
 

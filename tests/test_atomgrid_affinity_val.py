@@ -1,0 +1,147 @@
+"""The affinity validation set (DEKOIS crystal complexes with PDBbind 2020 affinities), evaluating any typed
+cache, and comparing two models' affinity predictions paired over complexes."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from atomgrid import data as agdata
+from atomgrid import evaluate as ev
+from atomgrid import io, nets
+from atomgrid.cli import main
+from atomgrid.train import export_model, load_train_config, model_meta
+
+from test_atomgrid_train import tiny_cache
+
+DRUG = io.data_root() / "drug"
+needs_data = pytest.mark.skipif(not (DRUG / "dekois2" / "index.csv").exists(), reason="needs ../shared/data/drug")
+
+
+@needs_data
+def test_dekois_affinity_rows_known_entries_and_no_casf_protein():
+    rows = {r["target"]: r for r in agdata.dekois_affinity_rows()}
+    # golden rows from the PDBbind 2020 general index
+    assert rows["A2A"]["pdbid"] == "3eml" and rows["A2A"]["pK"] == pytest.approx(8.74) and rows["A2A"]["measure"] == "Kd=1.8nM"
+    assert rows["PNP"]["pdbid"] == "1b8o" and rows["PNP"]["pK"] == pytest.approx(10.64)
+    assert rows["GSK3B"]["measure"] == "Ki=7nM"
+    # FXA (P00742), HIV1PR, AR, uPA, AURKA, P38-alpha share a UniProt with CASF-2016: never here
+    for t in ("FXA", "HIV1PR", "AR", "uPA", "AURKA", "P38-alpha"):
+        assert t not in rows
+    # entries without a PDBbind affinity (INHA 1p44, EGFR 1m17) are not here either
+    assert "INHA" not in rows and "EGFR" not in rows
+    assert len(rows) == 45
+    casf = set(agdata.read_ids(DRUG / "splits" / "casf2016_test_ids.txt"))
+    casf_u = {agdata.uniprot_target(i) for i in casf}
+    assert not {r["pdbid"] for r in rows.values()} & casf
+    assert not {agdata.uniprot_target(r["pdbid"]) for r in rows.values()} & casf_u
+    for r in rows.values():
+        assert Path(r["receptor"]).exists() and r["pdbid"] in Path(r["receptor"]).name.lower()
+
+
+@needs_data
+def test_val_affinity_cache_holds_toy_strict_and_dekois_crystal_complexes():
+    b = agdata.CacheBuilder(1, 0)
+    rows = [r for r in agdata.dekois_affinity_rows() if r["target"] in ("A2A", "GSK3B")]
+    agdata.build_dekois_xtal(b, rows)
+    cache = b.result()
+    good = [e for e in cache["examples"] if e["good"]]
+    assert sorted(e["id"] for e in good) == ["3eml", "3i4b"]
+    assert {e["source"] for e in good} == {"dekois-xtal"} and {e["target"] for e in good} == {"uniprot:P29274", "uniprot:P49841"}
+    assert sorted(e["pK"] for e in good) == pytest.approx([8.15, 8.74])
+    assert sum(1 - e["good"] for e in cache["examples"]) == 2  # one perturbed pose each
+    # the crystal ligand sits in its pocket: receptor atoms within 4 A of the ligand
+    rec = agdata.TypedAtoms.from_dict(cache["receptors"]["3eml"])
+    lig = agdata.TypedAtoms.from_dict(good[0]["ligand"] if good[0]["id"] == "3eml" else good[1]["ligand"])
+    d = np.linalg.norm(rec.xyz[:, None] - lig.xyz[None], axis=2).min(0)
+    assert (d < 4.5).mean() > 0.9
+
+
+def _model(tmp_path, name, seed):
+    torch.manual_seed(seed)
+    cfg = load_train_config(None, ["net.preset=\"atomnet-c8-l2\"", "data.grid_size=8", "data.resolution=2.0",
+                                   f"name=\"{name}\""])
+    return export_model(nets.build(cfg.net_config()), model_meta(cfg), tmp_path / f"{name}.pt")
+
+
+def test_evaluate_any_cache_writes_per_complex_predictions_and_sources(tmp_path, capsys):
+    cache = tiny_cache()
+    for e in cache["examples"][:4]:
+        e["source"] = e["source"].replace("fixture", "other")  # two sources: c0, c1 'other', c2, c3 'fixture'
+    path = tmp_path / "c.pt"
+    torch.save(cache, path)
+    m = _model(tmp_path, "m", 0)
+    out = tmp_path / "e.json"
+    assert main(["evaluate", "--model", str(m), "--set", "cache", "--cache", str(path), "--rotations", "2",
+                 "--bootstrap", "20", "--no-baseline", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())["figures"][0]
+    assert [c["id"] for c in res["complexes"]] == ["c0", "c1", "c2", "c3"] and res["rotations"] == 2
+    assert [c["pK"] for c in res["complexes"]] == [8.5, 4.0, 7.0, 5.0]
+    assert set(res["by_source"]) == {"fixture", "other"} and res["by_source"]["other"]["n"] == 2
+    assert res["reference"] == {}  # no CASF reference methods on a cache of other complexes
+    # the predictions are the model's affinity head on the crystal poses, as evaluate.score gives them
+    model, meta = ev.load_model(m)
+    ds = agdata.ComplexSet(cache)
+    crystal = [i for i, e in enumerate(ds.examples) if ":" not in e["source"]]
+    items = [ds.sample(i) for i in crystal]
+    _, aff = ev.score(model, meta, [(s.receptor, s.ligand, s.center) for s in items], rotations=2)
+    assert [c["pred"] for c in res["complexes"]] == pytest.approx(aff.tolist(), abs=1e-5)
+    assert "other (n=2)" in capsys.readouterr().out
+
+
+def test_evaluate_set_cache_refuses_a_missing_cache(tmp_path, capsys):
+    m = _model(tmp_path, "m", 0)
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--model", str(m), "--set", "cache", "--cache", str(tmp_path / "nope.pt")])
+    assert "nope.pt" in str(exc.value) and "does not exist" in str(exc.value)
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--model", str(m), "--set", "cache"])
+    assert "CASF test cache" in str(exc.value)
+
+
+def _fig(ids, y, p, auc=0.7, model="m"):
+    return {"model": model, "pose_auc": {"value": auc},
+            "complexes": [{"id": i, "source": "s", "pK": a, "pred": b} for i, a, b in zip(ids, y, p)]}
+
+
+def test_compare_affinity_averages_seeds_per_complex_and_pairs_over_complexes():
+    rng = np.random.default_rng(0)
+    ids = [f"x{i}" for i in range(40)]
+    y = rng.normal(6, 1.5, 40)
+    good1, good2 = y + rng.normal(0, 0.5, 40), y + rng.normal(0, 0.5, 40)
+    bad = rng.normal(6, 1.5, 40)
+    res = ev.compare_affinity([_fig(ids, y, good1, 0.8), _fig(ids[::-1], y[::-1], good2[::-1], 0.6)],
+                              [_fig(ids, y, bad, 0.5)], n_boot=200)
+    from atomgrid.metrics import pearson
+    mean = (good1 + good2) / 2
+    assert res["all"]["pearson"]["a"] == pytest.approx(pearson(y, mean))  # per complex, whatever the order
+    assert res["all"]["pearson"]["b"] == pytest.approx(pearson(y, bad))
+    d = res["all"]["pearson"]
+    assert d["diff"] == pytest.approx(d["a"] - d["b"]) and d["low"] > 0 and d["low"] <= d["diff"] <= d["high"]
+    assert res["pose_auc"] == {"a": pytest.approx(0.7), "b": pytest.approx(0.5)}
+    # the same predictions on both sides: zero difference
+    same = ev.compare_affinity([_fig(ids, y, bad)], [_fig(ids, y, bad)], n_boot=50)
+    assert same["all"]["pearson"]["diff"] == 0 and same["all"]["pearson"]["low"] == 0 == same["all"]["pearson"]["high"]
+    with pytest.raises(ValueError, match="different complexes"):
+        ev.compare_affinity([_fig(ids, y, bad)], [_fig(ids[:-1], y[:-1], bad[:-1])], n_boot=10)
+    with pytest.raises(ValueError, match="measured pK"):
+        ev.compare_affinity([_fig(ids, y, bad)], [_fig(ids, y + 1, bad)], n_boot=10)
+
+
+def test_cli_compare_takes_evaluate_results_and_refuses_mixing_with_crossval(tmp_path, capsys):
+    ids = [f"x{i}" for i in range(10)]
+    y = list(np.linspace(4, 9, 10))
+    files = []
+    for k, p in enumerate([y, y[::-1]]):
+        f = tmp_path / f"e{k}.json"
+        f.write_text(json.dumps({"benchmark": "atomgrid_evaluate", "figures": [_fig(ids, y, p)]}))
+        files.append(str(f))
+    out = tmp_path / "cmp.json"
+    assert main(["compare", files[0], files[1], "--bootstrap", "20", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())["figures"]
+    assert res["all"]["pearson"]["a"] == pytest.approx(1.0) and res["all"]["pearson"]["b"] == pytest.approx(-1.0)
+    cv = tmp_path / "cv.json"
+    cv.write_text(json.dumps({"benchmark": "atomgrid_crossval", "figures": {"targets": []}}))
+    with pytest.raises(SystemExit, match="not both"):
+        main(["compare", files[0], str(cv)])
