@@ -279,6 +279,24 @@ def add_prepare(sub) -> None:
 
 def _cmd_screen_data(args) -> int:
     from . import data, screenset
+    if args.actives_affinity:
+        import torch
+
+        from .crossval import build_active_affinity_cache
+        from .families import folds_of
+        from .score import ScoreOptions
+        out = Path(args.out if args.out != "runs/atomgrid/screen" else "runs/atomgrid/screen_cv")
+        _, final = folds_of(args.actives_affinity)
+        cache = build_active_affinity_cache(final.validation, args.work, max_decoys=args.crossval_decoys, seed=args.seed,
+                                            model=args.model, pose_options=ScoreOptions(
+                                                poses="template", seed=args.seed, embed_timeout=args.embed_timeout,
+                                                rotations=1))
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"cache_actives_{args.actives_affinity}.pt"
+        torch.save(cache, path)
+        print(json.dumps(data.cache_summary(cache)))
+        print(f"cache written to {path} (atomgrid evaluate --set cache --cache {path})")
+        return 0
     if args.crossval:
         from .families import trainable_targets
         out = args.out if args.out != "runs/atomgrid/screen" else "runs/atomgrid/screen_cv"
@@ -314,6 +332,10 @@ def add_screen_data(sub) -> None:
     p.add_argument("--model", help="model that picks each molecule's best template pose (default: the pose "
                                     "model, not the screening model trained on this data)")
     p.add_argument("--workers", type=int, default=0, help="Ray actors for the template poses (0: this process)")
+    p.add_argument("--actives-affinity", choices=("v11", "v34"), metavar="GROUP",
+                   help="instead: the validation group's (v11 or v34) DEKOIS actives with a measured Ki/Kd/IC50, in the "
+                        "protocol's poses, into <out>/cache_actives_<GROUP>.pt: affinity on targets the group's final "
+                        "fold never trained on (atomgrid evaluate --set cache)")
     p.add_argument("--crossval", action="store_true",
                    help="instead: every training target of the cross-target protocol (DEKOIS 2.0 outside the test "
                         "families and PDE4B/PDE5; the extra validation families are CV folds' training data), posed as `atomgrid crossval --pose-model` poses them, into "

@@ -74,6 +74,105 @@ def _sdf_gz_smiles(path: Path) -> list[tuple[str, str]]:
     return out
 
 
+# DEKOIS actives carry their BindingDB measurement in nM; the first of these tags a record has is its label
+_PK_TAGS = ("Ki_in_nM", "Kd_in_nM", "IC50_in_nM")
+
+
+def _pk_of_tags(tags: dict[str, str]) -> float | None:
+    """-log10(M) of the first usable measurement (Ki, Kd, IC50 in nM); None if censored ('<', '>') or absent."""
+    for tag in _PK_TAGS:
+        v = tags.get(tag, "").strip()
+        if not v:
+            continue
+        try:
+            x = float(v)
+        except ValueError:
+            return None  # '<10', '>10000': a bound, not a value
+        return 9.0 - math.log10(x) if x > 0 else None
+    return None
+
+
+def dekois_active_pk(target: str) -> dict[str, float]:
+    """{protocol molecule name (as :func:`sample_library` writes it, without its 'A0000_' prefix): pK} of a DEKOIS
+    target's actives with a measured Ki, Kd or IC50 (the SDF tags; Ki first); duplicates of a name averaged."""
+    row = _dekois_index().get(target)
+    if row is None:
+        return {}
+    vals: dict[str, list[float]] = {}
+    with gzip.open(agdata.drug_root() / "dekois2" / row["actives"], "rt", errors="replace") as f:
+        for rec in f.read().split("$$$$"):
+            lines = rec.strip("\n").splitlines()
+            if not lines or not lines[0].strip():
+                continue
+            tags = {}
+            for i, ln in enumerate(lines[:-1]):
+                m = re.match(r"^>\s*<([^>]+)>", ln)
+                if m:
+                    tags[m.group(1)] = lines[i + 1]
+            pk = _pk_of_tags(tags)
+            if pk is not None:
+                vals.setdefault(_ident(lines[0].strip()), []).append(pk)
+    return {k: float(np.mean(v)) for k, v in vals.items()}
+
+
+def with_active_affinities(cache: dict) -> tuple[dict, dict]:
+    """A copy of a cross-target screening cache whose DEKOIS actives carry their measured pK
+    (:func:`dekois_active_pk`), so the affinity head learns from them (``data.screen_affinity``). Targets whose
+    protein is a CASF-2016 UniProt keep pK unknown (CASF stays a test of unseen proteins). Returns (cache, info)."""
+    casf = agdata.casf_uniprots()
+    pk_by_target: dict[str, dict[str, float]] = {}
+    skipped: set[str] = set()
+    labelled: dict[str, int] = {}
+    examples = []
+    for e in cache["examples"]:
+        t = e["target"]
+        if e["good"] and e["source"] == "dekois:template" and t not in skipped:
+            if t not in pk_by_target:
+                if agdata.dekois_uniprots(t) & casf:
+                    skipped.add(t)
+                pk_by_target[t] = {} if t in skipped else dekois_active_pk(t)
+            name = e["id"].split(":", 1)[1] if ":" in e["id"] else e["id"]
+            pk = pk_by_target[t].get(re.sub(r"^A\d{4}_", "", name))
+            if pk is not None:
+                e = dict(e, pK=pk)
+                labelled[t] = labelled.get(t, 0) + 1
+        examples.append(e)
+    info = {"labelled": sum(labelled.values()), "targets": len(labelled), "casf_protein_targets": sorted(skipped)}
+    return dict(cache, examples=examples), info
+
+
+def build_active_affinity_cache(targets, work: str | Path = "runs/atomgrid/crossval", max_decoys: int = 200,
+                                seed: int = 0, model=None, pose_options=None) -> dict:
+    """An evaluation cache of the ``targets``' actives with a measured pK, in the protocol's poses (posed and cached
+    by :func:`pose_target` if missing): one example per active, source ``dekois-active``, target the DEKOIS name;
+    for ``atomgrid evaluate --set cache`` (affinity on targets a fold never trained on)."""
+    from .models import POSE_MODEL, resolve_model
+    from .screenset import add_posed
+    model = str(resolve_model(model or POSE_MODEL))
+    builder = agdata.CacheBuilder(0, seed)
+    for t in targets:
+        pk = dekois_active_pk(t)
+        if not pk:
+            continue
+        try:
+            files, lib, _, sdf = pose_target(t, work=Path(work), model=model, max_decoys=max_decoys, seed=seed,
+                                             pose_options=pose_options)
+        except (FileNotFoundError, ScoreError) as exc:
+            print(f"{t}: skipped ({exc})", flush=True)
+            continue
+        n0 = len(builder.examples)
+        add_posed(builder, t, "dekois-active", files["receptor"], f"actives:{t}", sdf,
+                  lambda name: re.sub(r"^A\d{4}_", "", name) in pk and name.startswith("A"))
+        keep = []
+        for e in builder.examples[n0:]:
+            name = e["id"].split(":", 1)[1]
+            if e["good"]:
+                keep.append(dict(e, pK=pk[re.sub(r"^A\d{4}_", "", name)]))
+        builder.examples[n0:] = keep
+        print(f"{t}: {len(keep)} actives with a measured pK", flush=True)
+    return builder.result()
+
+
 def target_files(target: str, work: Path) -> dict:
     """{receptor, reference (crystal ligand or a docked reference pose), actives, decoys: [(name, SMILES)]}
     of a protocol target; raises FileNotFoundError with the reason when it cannot be posed here."""

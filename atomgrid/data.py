@@ -269,15 +269,37 @@ def pdbbind_affinities() -> dict[str, tuple[float, str]]:
 _DEKOIS_PDB = re.compile(r"^(?:ligand_)?([0-9][0-9a-z]{3})(?:_|$)", re.IGNORECASE)
 
 
+def casf_uniprots() -> set[str]:
+    """UniProt split keys of the CASF-2016 test complexes."""
+    return {uniprot_target(i) for i in read_ids(drug_root() / "splits" / "casf2016_test_ids.txt")}
+
+
+def dekois_uniprots(target: str) -> set[str]:
+    """UniProt split keys of a DEKOIS target: its receptor entry's (PDBbind 2020) and its actives' Uniprot_ID tags
+    (they differ for heterodimers: PPARG's entry 1fm9 is filed under RXR-alpha)."""
+    import gzip
+    rows = {r["target"]: r for r in csv.DictReader(open(drug_root() / "dekois2" / "index.csv"))}
+    row = rows.get(target)
+    if row is None:
+        return set()
+    out = set()
+    m = _DEKOIS_PDB.match(Path(row["receptor"]).name)
+    if m:
+        out.add(uniprot_target(m.group(1)))
+    with gzip.open(drug_root() / "dekois2" / row["actives"], "rt", errors="replace") as f:
+        out |= {f"uniprot:{u}" for u in re.findall(r"> *<Uniprot_ID>\s*\n\s*(\S+)", f.read())}
+    return {u for u in out if u.startswith("uniprot:")}
+
+
 def dekois_affinity_rows() -> list[dict]:
     """DEKOIS 2.0 crystal complexes usable as affinity validation: the receptor file's PDB entry has a binding
-    constant in the PDBbind 2020 index (Kd, Ki or IC50), and neither the entry nor its UniProt is in CASF-2016,
-    nor the entry in the core-2013/toy training lists. Rows: target, pdbid, pK, measure, receptor, ligand."""
+    constant in the PDBbind 2020 index (Kd, Ki or IC50), neither the entry nor the target's UniProts
+    (:func:`dekois_uniprots`) are in CASF-2016, nor the entry in the core-2013/toy training lists. Rows: target, pdbid, pK, measure, receptor, ligand."""
     root = drug_root()
     aff = pdbbind_affinities()
     splits = root / "splits"
     casf = set(read_ids(splits / "casf2016_test_ids.txt"))
-    casf_uniprot = {uniprot_target(i) for i in casf}
+    casf_uniprot = casf_uniprots()
     taken = casf | set(read_ids(splits / "core2013_train_ids.txt")) | set(read_ids(splits / "toy_train_ids.txt"))
     rows = []
     for r in csv.DictReader(open(root / "dekois2" / "index.csv")):
@@ -285,7 +307,7 @@ def dekois_affinity_rows() -> list[dict]:
         if not m or not r["crystal_ligand"]:
             continue
         pid = m.group(1).lower()
-        if pid not in aff or pid in taken or uniprot_target(pid) in casf_uniprot:
+        if pid not in aff or pid in taken or uniprot_target(pid) in casf_uniprot or dekois_uniprots(r["target"]) & casf_uniprot:
             continue
         rows.append({"target": r["target"], "pdbid": pid, "pK": aff[pid][0], "measure": aff[pid][1],
                      "receptor": root / "dekois2" / r["receptor"], "ligand": root / "dekois2" / r["crystal_ligand"]})

@@ -53,6 +53,9 @@ class DataConfig:
     # keep only these targets' screening examples (a cross-target fold's training targets; () = all); the
     # model's meta records them as ``train_targets`` so the protocol can check what it saw
     screen_targets: tuple[str, ...] = ()
+    # DEKOIS actives of the screening caches carry their measured pK (Ki/Kd/IC50 tags; never for targets whose
+    # protein is a CASF-2016 UniProt), so the affinity head learns from them too (crossval.with_active_affinities)
+    screen_affinity: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,8 @@ def model_meta(cfg: AtomgridConfig) -> dict:
     """What a saved model needs besides weights: architecture, grid, typing scheme, baseline flag."""
     return {"net": asdict(cfg.net_config()), "grid": {"size": cfg.data.grid_size, "resolution": cfg.data.resolution},
             "typing": scheme_dict(), "ligand_only": cfg.data.ligand_only, "name": cfg.name,
-            **({"train_targets": list(cfg.data.screen_targets)} if cfg.data.screen_targets else {})}
+            **({"train_targets": list(cfg.data.screen_targets)} if cfg.data.screen_targets else {}),
+            **({"screen_affinity": True} if cfg.data.screen_affinity else {})}
 
 
 @torch.no_grad()
@@ -218,6 +222,11 @@ def train(cfg: AtomgridConfig) -> Path:
                     raise ValueError(f"{path}: none of data.screen_targets {list(cfg.data.screen_targets)[:5]} in it")
             if val_cache is not None:
                 agdata.check_disjoint(screen, val_cache)
+            if cfg.data.screen_affinity:
+                from .crossval import with_active_affinities
+                screen, info = with_active_affinities(screen)
+                print(f"{path}: {info['labelled']} actives of {info['targets']} targets carry their measured pK "
+                      f"(not: CASF-2016 proteins {', '.join(info['casf_protein_targets']) or '-'})", flush=True)
             train_cache = agdata.merge_caches(train_cache, screen)
     ds = agdata.ComplexSet(train_cache)
     val = agdata.ComplexSet(val_cache) if val_cache is not None else None
