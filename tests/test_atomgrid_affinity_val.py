@@ -145,3 +145,57 @@ def test_cli_compare_takes_evaluate_results_and_refuses_mixing_with_crossval(tmp
     cv.write_text(json.dumps({"benchmark": "atomgrid_crossval", "figures": {"targets": []}}))
     with pytest.raises(SystemExit, match="not both"):
         main(["compare", files[0], str(cv)])
+
+
+def test_pk_of_tags_prefers_ki_and_leaves_out_bounds():
+    from atomgrid.crossval import _pk_of_tags
+    assert _pk_of_tags({"IC50_in_nM": " 18", "Ki_in_nM": "1"}) == pytest.approx(9.0)
+    assert _pk_of_tags({"IC50_in_nM": " 18"}) == pytest.approx(9 - np.log10(18))
+    assert _pk_of_tags({"Kd_in_nM": "1000", "IC50_in_nM": "1"}) == pytest.approx(6.0)
+    assert _pk_of_tags({"Ki_in_nM": "<10"}) is None and _pk_of_tags({"Ki_in_nM": "0"}) is None
+    assert _pk_of_tags({"Name": "x"}) is None
+
+
+@needs_data
+def test_dekois_active_pk_golden_values():
+    from atomgrid.crossval import dekois_active_pk
+    a2a = dekois_active_pk("A2A")
+    assert len(a2a) == 40
+    assert a2a["BDB50117217"] == pytest.approx(9 - np.log10(18))  # IC50 18 nM (no Ki on that record)
+    assert dekois_active_pk("EPHB4") == {}  # its actives carry no measurement
+    assert dekois_active_pk("not-a-target") == {}
+    assert agdata.dekois_uniprots("FXA") == {"uniprot:P00742"}
+
+
+def _screen_example(target, name, good, source="dekois:template"):
+    lig = agdata.TypedAtoms(np.zeros((1, 3), np.float32), np.zeros((1, 4), np.float32), np.ones(1, np.float32))
+    return agdata._example(f"{target}:{name}", target, source, f"crossval:{target}", lig, float("nan"), good, float("nan"))
+
+
+@needs_data
+def test_with_active_affinities_labels_actives_only_and_never_casf_proteins():
+    from atomgrid.crossval import with_active_affinities
+    ex = [_screen_example("A2A", "A0000_BDB50117217", 1), _screen_example("A2A", "D0000_ZINC1", 0),
+          _screen_example("A2A", "A0099_NOT_IN_FILE", 1), _screen_example("FXA", "A0000_x", 1),
+          _screen_example("dude:fak1", "A0000_y", 1, source="dude:template")]
+    cache = {"version": agdata.CACHE_VERSION, "receptors": {}, "examples": ex, "errors": []}
+    out, info = with_active_affinities(cache)
+    pk = [e["pK"] for e in out["examples"]]
+    assert pk[0] == pytest.approx(9 - np.log10(18))
+    assert all(np.isnan(pk[1:]))  # decoy, unknown name, CASF protein (FXA), DUD-E
+    assert info == {"labelled": 1, "targets": 1, "casf_protein_targets": ["FXA"]}
+    assert np.isnan(cache["examples"][0]["pK"])  # the input cache is left as it was
+
+
+def test_evaluate_an_actives_only_cache_has_no_pose_auc_but_within_target_spearman(tmp_path, capsys):
+    cache = tiny_cache()
+    cache["examples"] = [dict(e, target="T", source="dekois-active") for e in cache["examples"] if e["good"]]
+    cache["examples"].append(dict(cache["examples"][0], id="c9", pK=6.0))
+    path = tmp_path / "a.pt"
+    torch.save(cache, path)
+    res = ev.evaluate_casf(_model(tmp_path, "m", 1), path, n_boot=10)
+    assert np.isnan(res["pose_auc"]["value"]) and res["n"] == 5
+    assert res["within_target_spearman"]["targets"] == 1
+    assert -1 <= res["within_target_spearman"]["mean"] <= 1
+    text = ev.format_casf(res)
+    assert "pose AUC" not in text and "within-target Spearman" in text and "top-1 pose" not in text
