@@ -526,10 +526,18 @@ def _compare_affinity(args, a_paths: list[str], b_paths: list[str]) -> int:
             raise SystemExit(f"atomgrid compare: {path}: no per-complex affinity predictions (an atomgrid evaluate "
                              "--set casf2016/cache result written since session 20)")
         return figs[0]
+    fa, fb = [first(p) for p in a_paths], [first(p) for p in b_paths]
+    caches = {str(f.get("cache")) for f in fa + fb}
+    cache = args.cache or (caches.pop() if len(caches) == 1 else None)
+    if cache is None:
+        raise SystemExit(f"atomgrid compare: the results name different caches {sorted(caches)}; give --cache")
+    if not Path(cache).is_file():
+        raise SystemExit(f"atomgrid compare: {cache}: the cache with the measured pK is not here (give --cache)")
     try:
-        res = ev.compare_affinity([first(p) for p in a_paths], [first(p) for p in b_paths], n_boot=args.bootstrap)
+        res = ev.compare_affinity(fa, fb, ev.cache_truth(cache), n_boot=args.bootstrap)
     except ValueError as exc:
         raise SystemExit(f"atomgrid compare: {exc}") from None
+    res["cache"] = cache
     res.update({"a": a_paths, "b": b_paths})
 
     def name(paths):
@@ -552,6 +560,8 @@ def add_compare(sub) -> None:
     p.add_argument("--method-a", default="model", help="ranking of A to compare (default: model)")
     p.add_argument("--method-b", default="model", help="ranking of B (default: model; e.g. vina, ligand_only)")
     p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--cache", help="evaluate results: the typed cache holding the measured pK (default: the one the "
+                                   "results name)")
     p.add_argument("--json", help="write the comparison as JSON with provenance")
     p.set_defaults(func=_cmd_compare)
 

@@ -98,9 +98,9 @@ def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n
         for src in sorted(set(sources)):
             k = np.asarray([s == src for s in sources])
             res["by_source"][src] = {"n": int(k.sum()), "affinity": report(AFFINITY_METRICS, y[k], p[k], n_boot)}
-    # per complex, so two models (or seeds) can be compared paired over complexes (atomgrid compare)
-    res["complexes"] = [{"id": ex[i]["id"], "source": ex[i]["source"], "pK": float(ex[i]["pK"]), "pred": float(p[j])}
-                        for j, i in enumerate(crystal)]
+    # per complex, so two models (or seeds) can be compared paired over complexes (atomgrid compare); the measured
+    # pK stays in the cache (PDBbind/DEKOIS labels are never written into result files that may be committed)
+    res["complexes"] = [{"id": ex[i]["id"], "source": ex[i]["source"], "pred": float(p[j])} for j, i in enumerate(crystal)]
     targets = [ex[i]["target"] for i in crystal]
     per_target = []  # ranking within a protein, as FEP and med-chem series are judged
     for t in sorted(set(targets)):
@@ -307,11 +307,19 @@ def format_casf(res: dict) -> str:
     return "\n".join(lines)
 
 
-def compare_affinity(a: list[dict], b: list[dict], n_boot: int = 1000, seed: int = 0) -> dict:
+def cache_truth(path: str | Path) -> dict[str, float]:
+    """{complex id: measured pK} of the given (crystal / modelled) poses of a typed cache: what
+    :func:`evaluate_casf` scored, for :func:`compare_affinity`."""
+    cache = agdata.load_cache(path)
+    return {e["id"]: float(e["pK"]) for e in cache["examples"] if ":" not in e["source"]}
+
+
+def compare_affinity(a: list[dict], b: list[dict], truth: dict[str, float], n_boot: int = 1000, seed: int = 0) -> dict:
     """Paired comparison of affinity predictions: ``a`` and ``b`` are :func:`evaluate_casf` results (one per run,
-    e.g. seeds) on the same cache; each side's predictions are averaged per complex over its runs, then Pearson R,
-    Spearman and RMSE of A and B and of A - B with a bootstrap interval over complexes (the same resample for
-    both); the pose AUC as each side's mean over runs. Raises ValueError unless every run holds the same complexes."""
+    e.g. seeds) on the same cache, ``truth`` its measured pK (:func:`cache_truth`); each side's predictions are
+    averaged per complex over its runs, then Pearson R, Spearman and RMSE of A and B and of A - B with a bootstrap
+    interval over complexes (the same resample for both); the pose AUC as each side's mean over runs. Raises
+    ValueError unless every run holds the same complexes and ``truth`` has them all."""
     def side(runs: list[dict]) -> tuple[list[str], dict[str, float], dict[str, float], dict[str, str]]:
         if not runs:
             raise ValueError("a side with no runs")
@@ -322,18 +330,20 @@ def compare_affinity(a: list[dict], b: list[dict], n_boot: int = 1000, seed: int
         for r in runs[1:]:
             if sorted(c["id"] for c in r["complexes"]) != sorted(ids):
                 raise ValueError(f"{r.get('model')} and {runs[0].get('model')} were evaluated on different complexes")
-        pred = {i: float(np.mean([next(c["pred"] for c in r["complexes"] if c["id"] == i) for r in runs])) for i in ids}
-        truth = {c["id"]: c["pK"] for c in runs[0]["complexes"]}
+        by_run = [{c["id"]: c["pred"] for c in r["complexes"]} for r in runs]
+        pred = {i: float(np.mean([m[i] for m in by_run])) for i in ids}
         src = {c["id"]: c["source"] for c in runs[0]["complexes"]}
-        return ids, pred, truth, src
+        return ids, pred, src
 
-    ia, pa, ya, src = side(a)
-    ib, pb, yb, _ = side(b)
+    ia, pa, src = side(a)
+    ib, pb, _ = side(b)
     if sorted(ia) != sorted(ib):
         missing = sorted(set(ia) ^ set(ib))
         raise ValueError(f"A and B were evaluated on different complexes (e.g. {missing[:3]})")
-    if any(abs(ya[i] - yb[i]) > 1e-6 for i in ia):
-        raise ValueError("A and B disagree on the measured pK of a complex (different caches)")
+    lost = [i for i in ia if i not in truth]
+    if lost:
+        raise ValueError(f"the cache has no measured pK for {lost[:3]} (not the cache these results were evaluated on)")
+    ya = truth
     rng = np.random.default_rng(seed)
     metrics = {"pearson": pearson, "spearman": spearman, "rmse": rmse}
 

@@ -77,7 +77,7 @@ def test_evaluate_any_cache_writes_per_complex_predictions_and_sources(tmp_path,
                  "--bootstrap", "20", "--no-baseline", "--json", str(out)]) == 0
     res = json.loads(out.read_text())["figures"][0]
     assert [c["id"] for c in res["complexes"]] == ["c0", "c1", "c2", "c3"] and res["rotations"] == 2
-    assert [c["pK"] for c in res["complexes"]] == [8.5, 4.0, 7.0, 5.0]
+    assert all(set(c) == {"id", "source", "pred"} for c in res["complexes"])  # labels stay in the cache
     assert set(res["by_source"]) == {"fixture", "other"} and res["by_source"]["other"]["n"] == 2
     assert res["reference"] == {}  # no CASF reference methods on a cache of other complexes
     # the predictions are the model's affinity head on the crystal poses, as evaluate.score gives them
@@ -100,19 +100,20 @@ def test_evaluate_set_cache_refuses_a_missing_cache(tmp_path, capsys):
     assert "CASF test cache" in str(exc.value)
 
 
-def _fig(ids, y, p, auc=0.7, model="m"):
-    return {"model": model, "pose_auc": {"value": auc},
-            "complexes": [{"id": i, "source": "s", "pK": a, "pred": b} for i, a, b in zip(ids, y, p)]}
+def _fig(ids, p, auc=0.7, model="m", cache="c.pt"):
+    return {"model": model, "cache": cache, "pose_auc": {"value": auc},
+            "complexes": [{"id": i, "source": "s", "pred": b} for i, b in zip(ids, p)]}
 
 
 def test_compare_affinity_averages_seeds_per_complex_and_pairs_over_complexes():
     rng = np.random.default_rng(0)
     ids = [f"x{i}" for i in range(40)]
     y = rng.normal(6, 1.5, 40)
+    truth = dict(zip(ids, y))
     good1, good2 = y + rng.normal(0, 0.5, 40), y + rng.normal(0, 0.5, 40)
     bad = rng.normal(6, 1.5, 40)
-    res = ev.compare_affinity([_fig(ids, y, good1, 0.8), _fig(ids[::-1], y[::-1], good2[::-1], 0.6)],
-                              [_fig(ids, y, bad, 0.5)], n_boot=200)
+    res = ev.compare_affinity([_fig(ids, good1, 0.8), _fig(ids[::-1], good2[::-1], 0.6)], [_fig(ids, bad, 0.5)],
+                              truth, n_boot=200)
     from atomgrid.metrics import pearson
     mean = (good1 + good2) / 2
     assert res["all"]["pearson"]["a"] == pytest.approx(pearson(y, mean))  # per complex, whatever the order
@@ -121,26 +122,31 @@ def test_compare_affinity_averages_seeds_per_complex_and_pairs_over_complexes():
     assert d["diff"] == pytest.approx(d["a"] - d["b"]) and d["low"] > 0 and d["low"] <= d["diff"] <= d["high"]
     assert res["pose_auc"] == {"a": pytest.approx(0.7), "b": pytest.approx(0.5)}
     # the same predictions on both sides: zero difference
-    same = ev.compare_affinity([_fig(ids, y, bad)], [_fig(ids, y, bad)], n_boot=50)
+    same = ev.compare_affinity([_fig(ids, bad)], [_fig(ids, bad)], truth, n_boot=50)
     assert same["all"]["pearson"]["diff"] == 0 and same["all"]["pearson"]["low"] == 0 == same["all"]["pearson"]["high"]
     with pytest.raises(ValueError, match="different complexes"):
-        ev.compare_affinity([_fig(ids, y, bad)], [_fig(ids[:-1], y[:-1], bad[:-1])], n_boot=10)
-    with pytest.raises(ValueError, match="measured pK"):
-        ev.compare_affinity([_fig(ids, y, bad)], [_fig(ids, y + 1, bad)], n_boot=10)
+        ev.compare_affinity([_fig(ids, bad)], [_fig(ids[:-1], bad[:-1])], truth, n_boot=10)
+    with pytest.raises(ValueError, match="no measured pK"):
+        ev.compare_affinity([_fig(ids, bad)], [_fig(ids, bad)], dict(list(truth.items())[1:]), n_boot=10)
 
 
 def test_cli_compare_takes_evaluate_results_and_refuses_mixing_with_crossval(tmp_path, capsys):
-    ids = [f"x{i}" for i in range(10)]
-    y = list(np.linspace(4, 9, 10))
+    cache = tiny_cache()  # crystal poses c0..c3 with pK 8.5, 4.0, 7.0, 5.0
+    cpath = tmp_path / "c.pt"
+    torch.save(cache, cpath)
+    ids, y = ["c0", "c1", "c2", "c3"], [8.5, 4.0, 7.0, 5.0]
     files = []
-    for k, p in enumerate([y, y[::-1]]):
+    for k, p in enumerate([y, [-v for v in y]]):
         f = tmp_path / f"e{k}.json"
-        f.write_text(json.dumps({"benchmark": "atomgrid_evaluate", "figures": [_fig(ids, y, p)]}))
+        f.write_text(json.dumps({"benchmark": "atomgrid_evaluate", "figures": [_fig(ids, p, cache=str(cpath))]}))
         files.append(str(f))
     out = tmp_path / "cmp.json"
     assert main(["compare", files[0], files[1], "--bootstrap", "20", "--json", str(out)]) == 0
     res = json.loads(out.read_text())["figures"]
     assert res["all"]["pearson"]["a"] == pytest.approx(1.0) and res["all"]["pearson"]["b"] == pytest.approx(-1.0)
+    assert "8.5" not in out.read_text()  # no measured pK in the result file
+    with pytest.raises(SystemExit, match="not here"):
+        main(["compare", files[0], files[1], "--cache", str(tmp_path / "gone.pt")])
     cv = tmp_path / "cv.json"
     cv.write_text(json.dumps({"benchmark": "atomgrid_crossval", "figures": {"targets": []}}))
     with pytest.raises(SystemExit, match="not both"):
