@@ -92,6 +92,10 @@ def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n
     p = aff[crystal]
     res: dict = {"model": str(model_path), "model_sha256": file_sha256(model_path), "name": meta.get("name"), "ligand_only": bool(meta.get("ligand_only")),
                  "n": len(crystal), "cache": str(cache_path), "rotations": rotations, "affinity": report(AFFINITY_METRICS, y, p, n_boot)}
+    # the simplest affinity baseline, on the same complexes: the ligand's heavy-atom count (CASF's known size bias)
+    heavy = np.asarray([len(ex[i]["ligand"]["xyz"]) for i in crystal], dtype=float)
+    res["baselines"] = {"heavy_atoms": report({"pearson": AFFINITY_METRICS["pearson"],
+                                               "spearman": AFFINITY_METRICS["spearman"]}, y, heavy, n_boot)}
     sources = [ex[i]["source"] for i in crystal]
     if len(set(sources)) > 1:  # e.g. val-affinity: toy strict and DEKOIS crystal complexes, each on its own too
         res["by_source"] = {}
@@ -289,6 +293,8 @@ def format_casf(res: dict) -> str:
     lines = [f"{res['name']} ({'ligand-only' if res['ligand_only'] else 'receptor+ligand'}), {where}, n={res['n']}{rot}"]
     for k, m in res["affinity"].items():
         lines.append(f"  {k:9s} {_fmt(m)}")
+    for name, b in res.get("baselines", {}).items():
+        lines.append(f"  baseline {name}: " + ", ".join(f"{k} {_fmt(m)}" for k, m in b.items()))
     for src, e in res.get("by_source", {}).items():
         lines.append(f"  {src} (n={e['n']}): " + ", ".join(f"{k} {_fmt(m)}" for k, m in e["affinity"].items()))
     if "within_target_spearman" in res:

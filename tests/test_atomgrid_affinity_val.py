@@ -205,3 +205,14 @@ def test_evaluate_an_actives_only_cache_has_no_pose_auc_but_within_target_spearm
     assert -1 <= res["within_target_spearman"]["mean"] <= 1
     text = ev.format_casf(res)
     assert "pose AUC" not in text and "within-target Spearman" in text and "top-1 pose" not in text
+
+
+def test_evaluate_reports_the_heavy_atom_baseline(tmp_path):
+    cache = tiny_cache()
+    path = tmp_path / "c.pt"
+    torch.save(cache, path)
+    res = ev.evaluate_casf(_model(tmp_path, "m", 0), path, n_boot=10)
+    from atomgrid.metrics import pearson
+    crystal = [e for e in cache["examples"] if ":" not in e["source"]]
+    n = [len(e["ligand"]["xyz"]) for e in crystal]
+    assert res["baselines"]["heavy_atoms"]["pearson"]["value"] == pytest.approx(pearson([e["pK"] for e in crystal], n))
