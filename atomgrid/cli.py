@@ -391,7 +391,7 @@ def _cmd_crossval(args) -> int:
                   validation=args.validation, validation_group=args.validation_group, work=args.work, max_actives=args.max_actives, max_decoys=args.max_decoys, seed=args.seed,
                   n_boot=args.bootstrap, pose_options=opts, device=args.device, executor=executor,
                   pose_model=str(resolve_model(args.pose_model)) if args.pose_model else None,
-                  blends=blends, rotations=args.rotations)
+                  blends=blends, rotations=args.rotations, vina=not args.skip_vina)
     print(cvm.format_summary(res))
     if args.json:
         from traincore.provenance import write_results
@@ -451,6 +451,9 @@ def add_crossval(sub) -> None:
                    help="also rank by z(model) + WEIGHT * z(METHOD), both z-scored over each target's library "
                         "(METHOD: vina, vina_local, ligand_only, heavy_atoms, fp_max_tanimoto; repeatable); "
                         "choose WEIGHT with --validation, never on the CV or final targets")
+    p.add_argument("--skip-vina", action="store_true",
+                   help="leave out the Vina score_only / local-optimisation columns (about 1-2 CPU-minutes a target "
+                        "the first time; cached beside the poses after that)")
     p.add_argument("--rotations", type=int, default=1,
                    help="with --pose-model: score each given pose (by --model and by the ligand-only twin) in this "
                         "many fixed orientations, the mean logit (test-time augmentation; default 1: none)")

@@ -262,6 +262,12 @@ def test_crossval_end_to_end_on_one_dekois_target(tmp_path, monkeypatch):
                  "7", "--bootstrap", "20", "--work", str(tmp_path / "w"), "--json", str(out)]) == 0
     assert json.loads(out.read_text())["figures"]["targets"][0]["methods"]["ligand_only"] == t["methods"]["ligand_only"]
     assert len(list((tmp_path / "w").rglob("*_ligonly_*.csv"))) == 1
+    # --skip-vina: no Vina columns, said so per target; the other figures are the same
+    assert main(["crossval", "--model", str(m), "--validation", "--only", "COX2", "--max-actives", "3", "--max-decoys",
+                 "7", "--bootstrap", "20", "--work", str(tmp_path / "w"), "--skip-vina", "--json", str(out)]) == 0
+    t2 = json.loads(out.read_text())["figures"]["targets"][0]
+    assert "vina" not in t2["methods"] and "vina_local" not in t2["methods"]
+    assert "--skip-vina" in t2["skipped"]["vina"] and t2["methods"]["model"] == t["methods"]["model"]
 
 
 @pytest.mark.external
