@@ -391,7 +391,8 @@ def format_compare_affinity(res: dict, name_a: str = "A", name_b: str = "B") -> 
         lines.append(f"  {g} (n={m['n']}): " + "; ".join(
             f"{k} {v['a']:.3f} vs {v['b']:.3f}, {v['diff']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]"
             for k, v in m.items() if k != "n"))
-    lines.append(f"  pose AUC (mean over runs): {res['pose_auc']['a']:.3f} vs {res['pose_auc']['b']:.3f}")
+    if not (math.isnan(res["pose_auc"]["a"]) and math.isnan(res["pose_auc"]["b"])):  # a cache with bad poses
+        lines.append(f"  pose AUC (mean over runs): {res['pose_auc']['a']:.3f} vs {res['pose_auc']['b']:.3f}")
     w = res.get("within_target_spearman", {})
     if w and not math.isnan(w["a"]):
         lines.append(f"  within-target Spearman (mean over runs): {w['a']:.3f} vs {w['b']:.3f}")

@@ -736,3 +736,31 @@ def test_session19_rules_not_passed_and_docs_quote_them():
     g = _cmp("atomgrid_compare-validation34-g24-16k-s10s11-vs-sf08wd16k-s10s11.json")
     assert g["diff"] < 0.010 and g["high"] < 0  # the 24^3 rule fails: below the shipped grid
     assert f"| {means['g24-16k-s10']:.3f} | {means['g24-16k-s11']:.3f} | | {g['diff']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]" in doc
+
+
+def test_session20_affinity_rules_and_docs_quote_them():
+    """Rule C (the DEKOIS actives' pK as labels) fails its decision check on the v34 actives; docs/benchmarks.md and
+    the campaign quote the committed comparisons; rule B's CASF-2016 figure at 16 rotations is v3's, in its card.
+    Result files never carry measured pK (PDBbind/DEKOIS labels stay in the uncommitted caches)."""
+    import atomgrid
+    assert atomgrid.DEFAULT_MODEL == DEKOIS3
+    doc = text("docs/benchmarks.md")
+    camp = text("campaigns/atomgrid-affinity/README.md")
+    act = load(R + "atomgrid_compare-actives34-s20aff-vs-s20base.json")
+    assert act["settings"]["runs_a"] == act["settings"]["runs_b"] == 2
+    p = act["figures"]["all"]["pearson"]
+    assert act["figures"]["all"]["n"] == 1356 and (p["diff"] < 0.05 or p["low"] <= 0)  # check 1 fails
+    row = f"| {p['a']:.3f} | {p['b']:.3f} | {p['diff']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}] |"
+    assert row in doc and row in camp
+    toy = load(R + "atomgrid_compare-valaffinity-s20aff-vs-s20base.json")["figures"]["by_source"]["toy"]["pearson"]
+    assert toy["diff"] >= -0.05 and f"| {toy['a']:.3f} | {toy['b']:.3f} | {toy['diff']:+.3f}" in doc
+    casf = load(R + "atomgrid_evaluate-casf2016-rot16-ag-atomnet-c16-l3-g16r15-dekois-v3.json")["figures"][0]
+    assert casf["rotations"] == 16 and casf["name"] == DEKOIS3
+    pr = casf["affinity"]["pearson"]
+    r16 = f"{pr['value']:.3f}** [{pr['low']:.3f}, {pr['high']:.3f}]"
+    assert r16 in doc and r16 in text(f"atomgrid/models/{DEKOIS3}.md")
+    for name in ("atomgrid_evaluate-casf2016-rot16-ag-atomnet-c16-l3-g16r15-dekois-v3.json",
+                 "atomgrid_evaluate-actives34-rot16-ag-v34-s20aff-s10.json",
+                 "atomgrid_evaluate-valaffinity-rot16-ag-v34-s20aff-s10.json"):
+        for fig in load(R + name)["figures"]:
+            assert fig["complexes"] and all("pK" not in c for c in fig["complexes"])
