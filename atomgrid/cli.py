@@ -481,22 +481,20 @@ def _cmd_compare(args) -> int:
         except (OSError, ValueError) as exc:
             raise SystemExit(f"atomgrid compare: {path}: cannot read a JSON file ({type(exc).__name__})") from None
 
+    docs = {p: load(p) for p in a_paths + b_paths}  # each file read once
+
     def read(path):
-        d = load(path)
+        d = docs[path]
         f = d.get("figures", d)
         if not isinstance(f, dict) or "targets" not in f:
             raise SystemExit(f"atomgrid compare: {path}: not an atomgrid crossval --json result (no targets)")
         return f
 
-    def is_evaluate(path):
-        d = load(path)
-        return isinstance(d, dict) and d.get("benchmark") == "atomgrid_evaluate"
-
-    kinds = {is_evaluate(p) for p in a_paths + b_paths}
+    kinds = {isinstance(d, dict) and d.get("benchmark") == "atomgrid_evaluate" for d in docs.values()}
     if len(kinds) > 1:
         raise SystemExit("atomgrid compare: give either crossval results or evaluate results on both sides, not both")
     if kinds == {True}:
-        return _compare_affinity(args, a_paths, b_paths)
+        return _compare_affinity(args, a_paths, b_paths, docs)
     try:
         fa, fb = cvm.pool_seeds([read(p) for p in a_paths]), cvm.pool_seeds([read(p) for p in b_paths])
         res = cvm.compare(fa, fb, args.method_a, args.method_b, n_boot=args.bootstrap)
@@ -518,13 +516,13 @@ def _cmd_compare(args) -> int:
     return 0
 
 
-def _compare_affinity(args, a_paths: list[str], b_paths: list[str]) -> int:
-    """``atomgrid compare`` on ``atomgrid evaluate --json`` files (casf2016 / cache): affinity paired over complexes,
-    the first model of each file (its baselines are ignored)."""
+def _compare_affinity(args, a_paths: list[str], b_paths: list[str], docs: dict[str, dict]) -> int:
+    """``atomgrid compare`` on ``atomgrid evaluate --json`` files (casf2016 / cache; ``docs``: each file's content):
+    affinity paired over complexes, the first model of each file (its baselines are ignored)."""
     from . import evaluate as ev
 
     def first(path):
-        figs = json.loads(Path(path).read_text()).get("figures")
+        figs = docs[path].get("figures")
         if not isinstance(figs, list) or not figs or "complexes" not in figs[0]:
             raise SystemExit(f"atomgrid compare: {path}: no per-complex affinity predictions (an atomgrid evaluate "
                              "--set casf2016/cache result written since session 20)")

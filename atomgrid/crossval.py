@@ -59,8 +59,7 @@ FIXED_MODEL_CAVEAT = ("one model for every fold: not retrained without the held-
 # ----------------------------------------------------------------------------- target files
 
 def _dekois_index() -> dict[str, dict]:
-    path = agdata.drug_root() / "dekois2" / "index.csv"
-    return {r["target"]: r for r in csv.DictReader(open(path))}
+    return agdata.dekois_index()
 
 
 def _sdf_gz_smiles(path: Path) -> list[tuple[str, str]]:
@@ -115,6 +114,12 @@ def dekois_active_pk(target: str) -> dict[str, float]:
     return {k: float(np.mean(v)) for k, v in vals.items()}
 
 
+def _source_name(example_id: str) -> str:
+    """The molecule's own name (as :func:`dekois_active_pk` keys it) from a protocol example id
+    ``<target>:A0000_<name>`` or a pose name ``A0000_<name>`` (:func:`sample_library`)."""
+    return re.sub(r"^[AD]\d{4}_", "", example_id.rsplit(":", 1)[-1])  # names never hold a colon (_ident)
+
+
 def with_active_affinities(cache: dict) -> tuple[dict, dict]:
     """A copy of a cross-target screening cache whose DEKOIS actives carry their measured pK
     (:func:`dekois_active_pk`), so the affinity head learns from them (``data.screen_affinity``). Targets whose
@@ -131,8 +136,7 @@ def with_active_affinities(cache: dict) -> tuple[dict, dict]:
                 if agdata.dekois_uniprots(t) & casf:
                     skipped.add(t)
                 pk_by_target[t] = {} if t in skipped else dekois_active_pk(t)
-            name = e["id"].split(":", 1)[1] if ":" in e["id"] else e["id"]
-            pk = pk_by_target[t].get(re.sub(r"^A\d{4}_", "", name))
+            pk = pk_by_target[t].get(_source_name(e["id"]))
             if pk is not None:
                 e = dict(e, pK=pk)
                 labelled[t] = labelled.get(t, 0) + 1
@@ -162,12 +166,8 @@ def build_active_affinity_cache(targets, work: str | Path = "runs/atomgrid/cross
             continue
         n0 = len(builder.examples)
         add_posed(builder, t, "dekois-active", files["receptor"], f"actives:{t}", sdf,
-                  lambda name: re.sub(r"^A\d{4}_", "", name) in pk and name.startswith("A"))
-        keep = []
-        for e in builder.examples[n0:]:
-            name = e["id"].split(":", 1)[1]
-            if e["good"]:
-                keep.append(dict(e, pK=pk[re.sub(r"^A\d{4}_", "", name)]))
+                  lambda name: name.startswith("A") and _source_name(name) in pk)
+        keep = [dict(e, pK=pk[_source_name(e["id"])]) for e in builder.examples[n0:] if e["good"]]
         builder.examples[n0:] = keep
         print(f"{t}: {len(keep)} actives with a measured pK", flush=True)
     return builder.result()

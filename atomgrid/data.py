@@ -274,12 +274,17 @@ def casf_uniprots() -> set[str]:
     return {uniprot_target(i) for i in read_ids(drug_root() / "splits" / "casf2016_test_ids.txt")}
 
 
-def dekois_uniprots(target: str) -> set[str]:
-    """UniProt split keys of a DEKOIS target: its receptor entry's (PDBbind 2020) and its actives' Uniprot_ID tags
-    (they differ for heterodimers: PPARG's entry 1fm9 is filed under RXR-alpha)."""
+def dekois_index() -> dict[str, dict]:
+    """{target: row} of ``dekois2/index.csv`` (target, actives, decoys, receptor, crystal_ligand, counts)."""
+    return {r["target"]: r for r in csv.DictReader(open(drug_root() / "dekois2" / "index.csv"))}
+
+
+def dekois_uniprots(target: str | dict) -> set[str]:
+    """UniProt split keys of a DEKOIS target (its name or its :func:`dekois_index` row): its receptor entry's
+    (PDBbind 2020) and its actives' Uniprot_ID tags (they differ for heterodimers: PPARG's entry 1fm9 is filed
+    under RXR-alpha)."""
     import gzip
-    rows = {r["target"]: r for r in csv.DictReader(open(drug_root() / "dekois2" / "index.csv"))}
-    row = rows.get(target)
+    row = dekois_index().get(target) if isinstance(target, str) else target
     if row is None:
         return set()
     out = set()
@@ -302,12 +307,12 @@ def dekois_affinity_rows() -> list[dict]:
     casf_uniprot = casf_uniprots()
     taken = casf | set(read_ids(splits / "core2013_train_ids.txt")) | set(read_ids(splits / "toy_train_ids.txt"))
     rows = []
-    for r in csv.DictReader(open(root / "dekois2" / "index.csv")):
+    for r in dekois_index().values():
         m = _DEKOIS_PDB.match(Path(r["receptor"]).name)
         if not m or not r["crystal_ligand"]:
             continue
         pid = m.group(1).lower()
-        if pid not in aff or pid in taken or uniprot_target(pid) in casf_uniprot or dekois_uniprots(r["target"]) & casf_uniprot:
+        if pid not in aff or pid in taken or uniprot_target(pid) in casf_uniprot or dekois_uniprots(r) & casf_uniprot:
             continue
         rows.append({"target": r["target"], "pdbid": pid, "pK": aff[pid][0], "measure": aff[pid][1],
                      "receptor": root / "dekois2" / r["receptor"], "ligand": root / "dekois2" / r["crystal_ligand"]})

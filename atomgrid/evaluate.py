@@ -326,7 +326,7 @@ def compare_affinity(a: list[dict], b: list[dict], truth: dict[str, float], n_bo
     averaged per complex over its runs, then Pearson R, Spearman and RMSE of A and B and of A - B with a bootstrap
     interval over complexes (the same resample for both); the pose AUC as each side's mean over runs. Raises
     ValueError unless every run holds the same complexes and ``truth`` has them all."""
-    def side(runs: list[dict]) -> tuple[list[str], dict[str, float], dict[str, float], dict[str, str]]:
+    def side(runs: list[dict]) -> tuple[list[str], dict[str, float], dict[str, str]]:
         if not runs:
             raise ValueError("a side with no runs")
         for r in runs:
@@ -349,12 +349,11 @@ def compare_affinity(a: list[dict], b: list[dict], truth: dict[str, float], n_bo
     lost = [i for i in ia if i not in truth]
     if lost:
         raise ValueError(f"the cache has no measured pK for {lost[:3]} (not the cache these results were evaluated on)")
-    ya = truth
     rng = np.random.default_rng(seed)
     metrics = {"pearson": pearson, "spearman": spearman, "rmse": rmse}
 
     def paired(ids: list[str]) -> dict:
-        y = np.asarray([ya[i] for i in ids])
+        y = np.asarray([truth[i] for i in ids])
         sa = np.asarray([pa[i] for i in ids])
         sb = np.asarray([pb[i] for i in ids])
         out = {"n": len(ids)}
