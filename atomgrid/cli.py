@@ -137,10 +137,14 @@ def _cmd_evaluate(args) -> int:
     if args.set == "cache" and (args.cache == _CASF_CACHE or not Path(args.cache).is_file()):
         raise SystemExit(f"atomgrid evaluate: --set cache needs --cache <file> made by atomgrid prepare "
                          f"(e.g. --kind val-affinity); {args.cache!r} {'is the CASF test cache' if args.cache == _CASF_CACHE else 'does not exist'}")
+    vina_prior = _vina_weights(args.vina_prior) if args.vina_prior else ()
+    if vina_prior and args.set not in ("casf2016", "cache"):
+        raise SystemExit("atomgrid evaluate: --vina-prior needs --set casf2016 or cache (crystal complexes)")
     for model in [args.model] + baselines:
         if args.set in ("casf2016", "cache"):
             try:
-                res = ev.evaluate_casf(model, args.cache, args.bootstrap, args.device, rotations=args.rotations)
+                res = ev.evaluate_casf(model, args.cache, args.bootstrap, args.device, rotations=args.rotations,
+                                       vina_prior=vina_prior if model == args.model else ())
             except ValueError as exc:
                 raise SystemExit(f"atomgrid evaluate: {exc}") from None
             print(ev.format_casf(res))
@@ -163,9 +167,23 @@ def _cmd_evaluate(args) -> int:
                       data=_evaluate_data(args), settings={
                           "set": args.set, "bootstrap": args.bootstrap, "poses": args.poses,
                           "max_decoys": args.max_decoys, "seed": args.seed, "threads": args.threads,
-                          "device": args.device, "rotations": args.rotations})
+                          "device": args.device, "rotations": args.rotations, "vina_prior": args.vina_prior})
         print(f"results written to {args.json}")
     return 0
+
+
+def _vina_weights(spec: str) -> tuple[float, ...]:
+    """``'0.25,0.5'`` -> (0.25, 0.5): weights of Vina's pK in the blend, each in (0, 1]."""
+    out = []
+    for part in spec.split(","):
+        try:
+            w = float(part)
+        except ValueError:
+            raise SystemExit(f"atomgrid evaluate: --vina-prior {spec!r}: {part!r} is not a number") from None
+        if not 0 < w <= 1:
+            raise SystemExit(f"atomgrid evaluate: --vina-prior {spec!r}: each weight must be in (0, 1], got {w:g}")
+        out.append(w)
+    return tuple(out)
 
 
 def _evaluate_data(args) -> list:
@@ -202,6 +220,9 @@ def add_evaluate(sub) -> None:
     p.add_argument("--rotations", type=int, default=1,
                    help="casf2016 / cache: score every complex in this many fixed orientations, the mean (test-time "
                         "augmentation, as atomgrid score --rotations; default 1: as given)")
+    p.add_argument("--vina-prior", metavar="W[,W...]",
+                   help="casf2016 / cache: also report (1 - W) x the net's pK + W x Vina's (-E_score_only / 1.364 of "
+                        "the given pose; needs pip install -e .[dock]), with the paired gain over the net alone")
     p.add_argument("--workers", type=int, default=0,
                    help="DUD-E --poses template: Ray actors that pose and score chunks (0: this process)")
     p.add_argument("--device", default="cpu")

@@ -189,11 +189,17 @@ def target_files(target: str, work: Path) -> dict:
             pairs = [(r[1], r[0]) for r in recs]
             return {"receptor": d / "receptor.pdb", "reference": d / "crystal_ligand.mol2",
                     "actives": [p for p in pairs if p[0] in act], "decoys": [p for p in pairs if p[0] not in act]}
-        from .screenset import DOCKSTRING
+        from .screenset import DOCKSTRING, make_reference
         ref = Path("runs/atomgrid/screen") / name / "reference.sdf"
         if not ref.exists():
-            raise FileNotFoundError(f"{target}: no crystal ligand; needs the Vina reference pose {ref} "
-                                    f"(atomgrid screen-data --targets {name}, which needs vina)")
+            why = vina_available()
+            if why is not None:
+                raise FileNotFoundError(f"{target}: no crystal ligand; needs the Vina reference pose {ref} ({why})")
+            # made once, as atomgrid screen-data --targets does, so a fresh checkout poses the same targets
+            print(f"{target}: no crystal ligand; docking {name}'s first actives with Vina for the reference pose "
+                  f"{ref} (a few CPU-minutes, once)", flush=True)
+            ref.parent.mkdir(parents=True, exist_ok=True)
+            make_reference(name, ref.parent)
         def ism(kind):
             return [(p[1], p[0]) for p in (ln.split() for ln in (d / f"{kind}_final.ism").read_text().splitlines()) if len(p) >= 2]
         return {"receptor": d / f"{DOCKSTRING[name]}_target.pdbqt", "reference": ref,

@@ -96,6 +96,24 @@ def _rigid_decoys(lig: TypedAtoms, n: int, rng: np.random.Generator, lo: float =
             yield TypedAtoms(xyz.astype(np.float32), lig.feats, lig.radii), rmsd
 
 
+def _data_relative(path: Path) -> str:
+    """``path`` relative to the data pack's root when it lies under it (caches stay valid when ../shared moves)."""
+    try:
+        return str(Path(path).resolve().relative_to(drug_root().resolve()))
+    except (ValueError, FileNotFoundError):  # outside the pack, or no pack here (fixtures)
+        return str(Path(path).resolve())
+
+
+def complex_files(cache: dict, cid: str) -> tuple[Path, Path]:
+    """The receptor and crystal-ligand files a cached complex was read from (for Vina's score of its pose)."""
+    files = cache.get("files")
+    if files is None:
+        raise ValueError("the cache predates recorded input files: rebuild it with atomgrid prepare")
+    if cid not in files:
+        raise ValueError(f"complex {cid}: no input files recorded in the cache")
+    return tuple(Path(f) if Path(f).is_absolute() else drug_root() / f for f in (files[cid]["receptor"], files[cid]["ligand"]))
+
+
 def _example(cid, target, source, rec_key, lig: TypedAtoms, pK, good, rmsd) -> dict:
     return {"id": cid, "target": target, "source": source, "receptor": rec_key, "ligand": lig.to_dict(),
             "center": torch.from_numpy(lig.centroid().astype(np.float32)), "pK": float(pK), "good": int(good),
@@ -109,11 +127,13 @@ class CacheBuilder:
         self.receptors: dict[str, dict] = {}
         self.examples: list[dict] = []
         self.errors: list[str] = []
+        self.files: dict[str, dict[str, str]] = {}  # complex id -> the receptor and ligand files read (Vina prior)
         self.decoys = decoys_per_pose
         self.rng = np.random.default_rng(seed)
 
     def result(self) -> dict:
-        return {"version": CACHE_VERSION, "receptors": self.receptors, "examples": self.examples, "errors": self.errors}
+        return {"version": CACHE_VERSION, "receptors": self.receptors, "examples": self.examples, "errors": self.errors,
+                "files": self.files}
 
     def _receptor(self, key: str, path: Path, center: np.ndarray, extra: float = 0.0) -> bool:
         if key in self.receptors:
@@ -130,14 +150,14 @@ class CacheBuilder:
 
     def add_pdbbind(self, cid: str, target: str, source: str, receptor: Path, ligand: Path, pK: float,
                     docked: Path | None = None, docked_rmsd: Path | None = None) -> None:
-        lig = io.read_ligand(ligand)
+        lig, used = io.read_ligand(ligand), ligand
         if isinstance(lig, ReadError):
             # PDBbind mol2/sdf with valence problems: keep the record unsanitised, or try the SDF twin
             first = lig
             lig = io.read_ligand(ligand, sanitize=False)
             sdf = ligand.with_suffix(".sdf")
             if isinstance(lig, ReadError) and ligand.suffix == ".mol2" and sdf.exists():
-                lig = io.read_ligand(sdf, sanitize=False)
+                lig, used = io.read_ligand(sdf, sanitize=False), sdf
             if isinstance(lig, ReadError):
                 self.errors.append(str(first))
                 return
@@ -149,6 +169,7 @@ class CacheBuilder:
         if not self._receptor(cid, receptor, tl.centroid()):
             return
         self.examples.append(_example(cid, target, source, cid, tl, pK, 1, 0.0))
+        self.files[cid] = {"receptor": _data_relative(receptor), "ligand": _data_relative(used)}
         n_bad = 0
         if docked is not None and docked.exists():
             rmsds = [float(x) for x in docked_rmsd.read_text().split()] if docked_rmsd and docked_rmsd.exists() else []
@@ -428,7 +449,8 @@ def merge_caches(a: dict, b: dict) -> dict:
     if clash:
         raise ValueError(f"caches share receptor keys {sorted(clash)[:5]}")
     return {"version": CACHE_VERSION, "receptors": {**a["receptors"], **b["receptors"]},
-            "examples": a["examples"] + b["examples"], "errors": a["errors"] + b["errors"]}
+            "examples": a["examples"] + b["examples"], "errors": a["errors"] + b["errors"],
+            "files": {**a.get("files", {}), **b.get("files", {})}}
 
 
 def is_screen(example: dict) -> bool:

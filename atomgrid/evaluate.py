@@ -76,10 +76,73 @@ def reference_scores(ids: list[str]) -> dict[str, dict[str, float]]:
     return dict(out)
 
 
+# RT ln 10 at 298.15 K in kcal/mol: a Vina energy E (kcal/mol) reads as pK = -E / VINA_KCAL_PER_PK
+VINA_KCAL_PER_PK = 1.364
+
+
+def crystal_vina(cache: dict, cache_path: str | Path, ids: list[str], progress: bool = True) -> np.ndarray:
+    """Vina's score_only (kcal/mol) of each complex's given pose (``ids``: crystal complexes of ``cache``), from the
+    receptor and ligand files the cache recorded (:func:`atomgrid.data.complex_files`); NaN where a file cannot be
+    read or Vina fails. Kept beside the cache in ``<cache>.vina.csv`` (id, score_only, local) and reused while it
+    lists exactly ``ids`` and is newer than the cache. Needs the ``vina`` and ``meeko`` packages."""
+    from . import io as agio
+    from .crossval import _read_score_cache, _write_score_cache, vina_available, vina_scores
+    why = vina_available()
+    if why is not None:
+        raise ValueError(why)
+    cache_path = Path(cache_path)
+    store = cache_path.with_name(cache_path.name + ".vina.csv")
+    got = _read_score_cache(store, cache_path, ids, ("vina", "vina_local"))
+    if got is not None:
+        return got[0]
+    e0, e1 = np.full(len(ids), math.nan), np.full(len(ids), math.nan)
+    from tqdm import tqdm
+    for k, cid in enumerate(tqdm(ids, desc="Vina score_only", unit="complex", disable=not progress)):
+        rec, lig = agdata.complex_files(cache, cid)
+        mol = agio.read_ligand(lig)
+        if isinstance(mol, agio.ReadError):
+            mol = agio.read_ligand(lig, sanitize=False)
+        if isinstance(mol, agio.ReadError):
+            continue
+        try:
+            a, b = vina_scores(rec, lig, [mol])
+            e0[k], e1[k] = a[0], b[0]
+        except Exception:  # one receptor Vina cannot read leaves that complex to the net alone
+            pass
+    _write_score_cache(store, ids, {"vina": e0, "vina_local": e1})
+    return e0
+
+
+def vina_blend(pred: np.ndarray, pk_vina: np.ndarray, w: float) -> np.ndarray:
+    """``(1 - w) pred + w pK_vina``; the net's prediction alone where Vina has no score (NaN)."""
+    return np.where(np.isfinite(pk_vina), (1 - w) * pred + w * np.nan_to_num(pk_vina), pred)
+
+
+def _vina_prior(res: dict, cache: dict, cache_path, ids: list[str], y: np.ndarray, p: np.ndarray,
+                weights: tuple[float, ...], n_boot: int) -> None:
+    """Add Vina's pK of each complex, and the blends ``(1 - w) net + w Vina`` with their paired gain over the net
+    alone (:func:`compare_affinity`), to an :func:`evaluate_casf` result."""
+    pkv = -crystal_vina(cache, cache_path, ids) / VINA_KCAL_PER_PK
+    ok = np.isfinite(pkv)
+    for c, v in zip(res["complexes"], pkv):
+        c["vina_pK"] = float(v) if math.isfinite(v) else None
+    res["vina_score_only"] = {"n": int(ok.sum()), "failed": int((~ok).sum()), "kcal_per_pK": VINA_KCAL_PER_PK,
+                              "affinity": report(AFFINITY_METRICS, y[ok], pkv[ok], n_boot) if ok.sum() > 2 else {}}
+    truth = dict(zip(ids, y.tolist()))
+    res["vina_prior"] = {}
+    for w in weights:
+        b = vina_blend(p, pkv, w)
+        run = {"complexes": [dict(c, pred=float(v)) for c, v in zip(res["complexes"], b)], "pose_auc": res["pose_auc"]}
+        gain = compare_affinity([run], [res], truth, n_boot)
+        res["vina_prior"][f"{w:g}"] = {"affinity": report(AFFINITY_METRICS, y, b, n_boot), "gain_vs_net": gain["all"],
+                                      **({"gain_by_source": gain["by_source"]} if "by_source" in gain else {})}
+
+
 def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n_boot: int = 1000,
-                  device="cpu", rotations: int = 1) -> dict:
+                  device="cpu", rotations: int = 1, vina_prior: tuple[float, ...] = ()) -> dict:
     """Scoring, pose and docking power on the CASF-2016 test cache (or any typed cache of complexes with
-    measured pK, e.g. the validation cache, where the reference methods are simply absent)."""
+    measured pK, e.g. the validation cache, where the reference methods are simply absent). ``vina_prior``:
+    weights w of Vina's pK in the blends ``(1 - w) net + w Vina`` to report (:func:`crystal_vina`)."""
     model, meta = load_model(model_path, device)
     cache = agdata.load_cache(cache_path) if Path(cache_path).exists() else agdata.build_cache("test")
     ds = agdata.ComplexSet(cache)
@@ -143,6 +206,8 @@ def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n
         entry["model_pearson_same_ids"] = pearson(yy, mine)
         refs[method] = entry
     res["reference"] = refs
+    if vina_prior:
+        _vina_prior(res, cache, cache_path, ids, y, p, tuple(vina_prior), n_boot)
     return res
 
 
@@ -310,6 +375,15 @@ def format_casf(res: dict) -> str:
     for k, e in res["reference"].items():
         extra = f", RMSE {_fmt(e['rmse'])}" if "rmse" in e else ""
         lines.append(f"    {k:42s} {_fmt(e['pearson'])} n={e['n']}{extra}; model {e['model_pearson_same_ids']:.3f}")
+    if "vina_score_only" in res:
+        v = res["vina_score_only"]
+        r = f"Pearson {_fmt(v['affinity']['pearson'])}" if v["affinity"] else "too few scored"
+        lines.append(f"  Vina score_only of the given pose as pK (-E/{v['kcal_per_pK']}): {r} (n={v['n']}, failed {v['failed']})")
+        for w, e in res["vina_prior"].items():
+            g = e["gain_vs_net"]["pearson"]
+            lines.append(f"  net + Vina prior, w={w}: Pearson {_fmt(e['affinity']['pearson'])}, gain over the net "
+                         f"{g['diff']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]"
+                         + "".join(f"; {s} {m['pearson']['diff']:+.3f}" for s, m in e.get("gain_by_source", {}).items()))
     return "\n".join(lines)
 
 

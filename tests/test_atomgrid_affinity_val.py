@@ -1,6 +1,7 @@
 """The affinity validation set (DEKOIS crystal complexes with PDBbind 2020 affinities), evaluating any typed
 cache, and comparing two models' affinity predictions paired over complexes."""
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -216,3 +217,67 @@ def test_evaluate_reports_the_heavy_atom_baseline(tmp_path):
     crystal = [e for e in cache["examples"] if ":" not in e["source"]]
     n = [len(e["ligand"]["xyz"]) for e in crystal]
     assert res["baselines"]["heavy_atoms"]["pearson"]["value"] == pytest.approx(pearson([e["pK"] for e in crystal], n))
+
+
+def test_vina_blend_is_the_net_where_vina_has_no_score():
+    p = np.asarray([5.0, 6.0, 7.0])
+    v = np.asarray([9.0, np.nan, 3.0])
+    assert ev.vina_blend(p, v, 0.25).tolist() == pytest.approx([6.0, 6.0, 6.0])
+    assert ev.vina_blend(p, v, 1.0).tolist() == pytest.approx([9.0, 6.0, 3.0])
+
+
+def test_cache_records_input_files_relative_to_the_pack_and_refuses_old_caches(tmp_path):
+    d = Path(__file__).parent / "data" / "atomgrid_score"
+    b = agdata.CacheBuilder(0, 0)
+    b.add_pdbbind("x1", "t", "fixture", d / "pocket.pdb", d / "crystal_ligand.sdf", 7.0)
+    cache = b.result()
+    assert agdata.complex_files(cache, "x1") == ((d / "pocket.pdb").resolve(), (d / "crystal_ligand.sdf").resolve())
+    with pytest.raises(ValueError, match="no input files recorded"):
+        agdata.complex_files(cache, "x2")
+    old = {k: v for k, v in cache.items() if k != "files"}
+    with pytest.raises(ValueError, match="rebuild it with atomgrid prepare"):
+        agdata.complex_files(old, "x1")
+    merged = agdata.merge_caches(cache, {"receptors": {}, "examples": [], "errors": []})
+    assert merged["files"] == cache["files"]
+
+
+@pytest.mark.external
+def test_evaluate_vina_prior_scores_each_crystal_pose_once_and_blends(tmp_path, monkeypatch):
+    pytest.importorskip("vina")
+    pytest.importorskip("meeko")
+    d = Path(__file__).parent / "data" / "atomgrid_score"
+    b = agdata.CacheBuilder(1, 0)
+    for i, pk in enumerate((5.0, 6.5, 8.0)):  # the same complex thrice, three labels
+        b.add_pdbbind(f"x{i}", f"t{i}", "fixture", d / "pocket.pdb", d / "crystal_ligand.sdf", pk)
+    path = tmp_path / "c.pt"
+    torch.save(b.result(), path)
+    m = _model(tmp_path, "m", 0)
+    out = tmp_path / "e.json"
+    assert main(["evaluate", "--model", str(m), "--set", "cache", "--cache", str(path), "--bootstrap", "20",
+                 "--no-baseline", "--vina-prior", "0.5,1", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())["figures"][0]
+    v = [c["vina_pK"] for c in res["complexes"]]
+    assert v[0] == pytest.approx(v[1]) == pytest.approx(v[2]) and 3.0 / 1.364 < v[0] < 20.0 / 1.364  # it binds
+    assert res["vina_score_only"]["n"] == 3 and res["vina_score_only"]["failed"] == 0
+    assert set(res["vina_prior"]) == {"0.5", "1"}
+    g = res["vina_prior"]["0.5"]["gain_vs_net"]["rmse"]
+    y = np.asarray([5.0, 6.5, 8.0])
+    p = np.asarray([c["pred"] for c in res["complexes"]])
+    blend = 0.5 * p + 0.5 * np.asarray(v)
+    assert g["a"] == pytest.approx(float(np.sqrt(np.mean((blend - y) ** 2))), abs=1e-6)
+    assert g["b"] == pytest.approx(float(np.sqrt(np.mean((p - y) ** 2))), abs=1e-6)
+    # the energies are kept beside the cache and reused
+    assert (tmp_path / "c.pt.vina.csv").exists()
+    import atomgrid.crossval as cvm
+    monkeypatch.setattr(cvm, "vina_scores", lambda *a: (_ for _ in ()).throw(AssertionError("recomputed")))
+    cache = agdata.load_cache(path)
+    again = ev.crystal_vina(cache, path, ["x0", "x1", "x2"], progress=False)
+    assert -again[0] / ev.VINA_KCAL_PER_PK == pytest.approx(v[0])
+
+
+def test_evaluate_vina_prior_refuses_bad_weights_and_screening_sets():
+    for spec, why in (("0.5,x", "'x' is not a number"), ("0", "must be in (0, 1], got 0"), ("1.5", "got 1.5")):
+        with pytest.raises(SystemExit, match=re.escape(why)):
+            main(["evaluate", "--model", "m.pt", "--set", "casf2016", "--vina-prior", spec])
+    with pytest.raises(SystemExit, match="needs --set casf2016 or cache"):
+        main(["evaluate", "--model", "m.pt", "--set", "dude:fabp4", "--vina-prior", "0.5"])

@@ -550,3 +550,32 @@ def test_plan_names_the_validation_targets_a_fold_trains_on(capsys):
     lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
     assert lines["final"].startswith("test 3 (INHA dude:inha dude:fabp4); train 44;") and "FXA" in lines["final"]
     assert lines["fold3"].startswith("test 4 (ALR2 BCL2 HIV1RT NA); train 62;")
+
+
+def test_a_dude_target_without_crystal_ligand_gets_its_reference_pose_made_once(tmp_path, monkeypatch):
+    """fak1/glcm/mapk2/nos1 have no crystal ligand: the protocol poses them on a Vina reference pose. A fresh
+    checkout has none, and used to skip them silently (a different target set from the documented runs)."""
+    from atomgrid import crossval as cvm
+    from atomgrid import screenset
+    from atomgrid.data import drug_root
+    if not (drug_root() / "dude" / "mapk2" / "actives_final.ism").exists():
+        pytest.skip("DUD-E mapk2 absent")
+    monkeypatch.chdir(tmp_path)
+    calls = []
+
+    def fake(name, out, *a, **k):
+        calls.append(name)
+        (out / "reference.sdf").write_text("made\n")
+        return out / "reference.sdf"
+
+    monkeypatch.setattr(screenset, "make_reference", fake)
+    monkeypatch.setattr(cvm, "vina_available", lambda: None)
+    f = cvm.target_files("dude:mapk2", tmp_path)
+    assert calls == ["mapk2"] and f["reference"] == Path("runs/atomgrid/screen/mapk2/reference.sdf")
+    assert f["reference"].read_text() == "made\n" and len(f["actives"]) > 0
+    cvm.target_files("dude:mapk2", tmp_path)
+    assert calls == ["mapk2"]  # made once
+    monkeypatch.setattr(cvm, "vina_available", lambda: "vina/meeko not installed (vina)")
+    with pytest.raises(FileNotFoundError, match="dude:fak1: no crystal ligand; needs the Vina reference pose .*not installed"):
+        cvm.target_files("dude:fak1", tmp_path)
+    assert calls == ["mapk2"]
