@@ -277,49 +277,29 @@ def vina_maps_box(reference_xyz: np.ndarray, poses_xyz: list[np.ndarray], margin
     return agio.Box(tuple(((lo + hi) / 2).tolist()), tuple((hi - lo).tolist()))
 
 
-def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None]) -> tuple[np.ndarray, np.ndarray]:
+def vina_scores(receptor: Path, reference: Path, mols: list[Chem.Mol | None],
+                reasons: dict[int, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Vina energies (kcal/mol) of posed molecules: (``score_only`` of each pose as it is, the energy after
     Vina's local optimisation of it), from one receptor preparation, one set of maps and one ligand
-    preparation per molecule; NaN where Vina fails."""
-    import os
-    import tempfile
-
-    from meeko import MoleculePreparation, PDBQTWriterLegacy
-    from vina import Vina
-
+    preparation per molecule; NaN where Vina fails (the reason into ``reasons[i]`` when given)."""
     from . import io as agio
-    from .poses import heavy_indices, receptor_pdbqt
+    from .poses import PrepError, VinaScorer, heavy_indices, receptor_pdbqt
     from .score_worker import given_receptor_pdbqt
     rec = agio.read_receptor(receptor)
     ref = agio.read_reference(reference)
     maps = vina_maps_box(agio.coordinates(ref)[heavy_indices(ref)],
                          [m.GetConformer().GetPositions() for m in mols if m is not None and m.GetNumConformers()])
-    text = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, maps)
-    fd, path = tempfile.mkstemp(suffix=".pdbqt")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    try:
-        v = Vina(sf_name="vina", cpu=1, verbosity=0)
-        v.set_receptor(path)
-        v.compute_vina_maps(center=list(maps.center), box_size=list(maps.size))
-        prep = MoleculePreparation()
-        out = np.full((2, len(mols)), math.nan)
-        for i, m in enumerate(mols):
-            if m is None:
-                continue
-            try:
-                m = Chem.Mol(m)
-                Chem.SanitizeMol(m)  # the poses are read unsanitised; Gasteiger charges need rings and aromaticity
-                lig, ok, _ = PDBQTWriterLegacy.write_string(prep.prepare(Chem.AddHs(m, addCoords=True))[0])
-                if ok:
-                    v.set_ligand_from_string(lig)
-                    out[0, i] = float(v.score()[0])
-                    out[1, i] = float(v.optimize()[0])
-            except Exception:  # one molecule meeko cannot type must not end the run
-                pass
-        return out[0], out[1]
-    finally:
-        os.unlink(path)
+    vs = VinaScorer(given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, maps), maps)
+    out = np.full((2, len(mols)), math.nan)
+    for i, m in enumerate(mols):
+        if m is None:
+            continue
+        try:
+            out[0, i], out[1, i] = vs.energies(m, local=True)
+        except PrepError as exc:  # one molecule meeko cannot type must not end the run
+            if reasons is not None:
+                reasons[i] = str(exc)
+    return out[0], out[1]
 
 
 def cached_ligand_only_scores(model: str, sdf: Path, ids: list[str], mols: list, rotations: int = 1,

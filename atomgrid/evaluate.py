@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -95,20 +96,31 @@ def crystal_vina(cache: dict, cache_path: str | Path, ids: list[str], progress: 
     got = _read_score_cache(store, cache_path, ids, ("vina", "vina_local"))
     if got is not None:
         return got[0]
-    e0, e1 = np.full(len(ids), math.nan), np.full(len(ids), math.nan)
     from tqdm import tqdm
+
+    from .poses import PrepError
+    from .score_options import ScoreError
+    e0, e1 = np.full(len(ids), math.nan), np.full(len(ids), math.nan)
+    failed: dict[str, str] = {}
     for k, cid in enumerate(tqdm(ids, desc="Vina score_only", unit="complex", disable=not progress)):
         rec, lig = agdata.complex_files(cache, cid)
         mol = agio.read_ligand(lig)
         if isinstance(mol, agio.ReadError):
             mol = agio.read_ligand(lig, sanitize=False)
         if isinstance(mol, agio.ReadError):
+            failed[cid] = str(mol)
             continue
+        why: dict[int, str] = {}
         try:
-            a, b = vina_scores(rec, lig, [mol])
+            a, b = vina_scores(rec, lig, [mol], why)
             e0[k], e1[k] = a[0], b[0]
-        except Exception:  # one receptor Vina cannot read leaves that complex to the net alone
-            pass
+        except (PrepError, ScoreError, OSError, ValueError, RuntimeError) as exc:  # e.g. a receptor Vina cannot read
+            why[0] = f"{type(exc).__name__}: {exc}"
+        if 0 in why:
+            failed[cid] = why[0]
+    if failed:
+        print(f"Vina could not score {len(failed)} of {len(ids)} complexes (the net alone stands for them in the "
+              "blends): " + "; ".join(f"{i}: {r}" for i, r in list(failed.items())[:10]), file=sys.stderr)
     _write_score_cache(store, ids, {"vina": e0, "vina_local": e1})
     return e0
 

@@ -22,6 +22,7 @@ writes into the ``error`` column.
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -621,23 +622,17 @@ def receptor_pdbqt(receptor: Chem.Mol, box: Box | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-class VinaDocker:
-    """AutoDock Vina (the ``vina`` Python package) with meeko ligand preparation, one receptor and box.
+class _VinaMaps:
+    """One receptor and one set of Vina maps over ``box`` (the ``vina`` Python package, meeko for ligands)."""
 
-    Maps are computed once per docker; ``dock(mol)`` returns (the docked molecule as meeko rebuilds it, one
-    conformer per pose, best first; Vina energies ``[P]`` kcal/mol).
-    """
-
-    def __init__(self, receptor_pdbqt_text: str, box: Box, exhaustiveness: int = 8, n_poses: int = 3,
-                 seed: int = 0, cpu: int = 1):
+    def __init__(self, receptor_pdbqt_text: str, box: Box, seed: int = 0, cpu: int = 1, need: str = "Vina"):
         try:
             from vina import Vina
             from meeko import MoleculePreparation, PDBQTMolecule, PDBQTWriterLegacy, RDKitMolCreate
         except ImportError as exc:
-            raise RuntimeError(f"--poses dock needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
-        self._prep = MoleculePreparation()
+            raise RuntimeError(f"{need} needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
+        self._prep, self._zero_prep = MoleculePreparation(), None
         self._writer, self._pdbqt_mol, self._create = PDBQTWriterLegacy, PDBQTMolecule, RDKitMolCreate
-        self.exhaustiveness, self.n_poses, self.seed = exhaustiveness, n_poses, seed
         fd, self._rec_path = tempfile.mkstemp(suffix=".pdbqt")
         with os.fdopen(fd, "w") as f:
             f.write(receptor_pdbqt_text)
@@ -651,12 +646,60 @@ class VinaDocker:
         except Exception:
             pass
 
-    def dock(self, mol: Chem.Mol) -> tuple[Chem.Mol, np.ndarray]:
-        setups = self._prep.prepare(mol)
-        text, ok, err = self._writer.write_string(setups[0])
+    def _set_ligand(self, mol: Chem.Mol) -> None:
+        text, ok, err = self._writer.write_string(self._prep.prepare(mol)[0])
+        if not ok and "non finite charge" in err:
+            # Gasteiger charges come out NaN for some records (e.g. PDBbind PDBQT ligands); Vina's scoring
+            # function never reads partial charges, so such a ligand is written with zero charges instead
+            if self._zero_prep is None:
+                from meeko import MoleculePreparation
+                self._zero_prep = MoleculePreparation(charge_model="zero")
+            text, ok, err = self._writer.write_string(self._zero_prep.prepare(mol)[0])
         if not ok:
             raise PrepError(f"meeko could not prepare the ligand: {err.strip().splitlines()[0] if err.strip() else 'unknown'}")
         self.v.set_ligand_from_string(text)
+
+
+class VinaScorer(_VinaMaps):
+    """Vina's energy (kcal/mol) of poses as they are (``score_only``), and after Vina's local optimisation."""
+
+    def __init__(self, receptor_pdbqt_text: str, box: Box, cpu: int = 1):
+        super().__init__(receptor_pdbqt_text, box, cpu=cpu, need="Vina scoring")
+
+    def energies(self, mol: Chem.Mol, conf_id: int = -1, local: bool = False) -> tuple[float, float]:
+        """(score_only, energy after local optimisation or NaN unless ``local``) of ``mol``'s conformer
+        ``conf_id``. Raises :class:`PrepError` when the molecule cannot be typed or lies outside the maps."""
+        m = Chem.Mol(mol, confId=conf_id) if conf_id >= 0 else Chem.Mol(mol)
+        try:
+            Chem.SanitizeMol(m)  # poses read back unsanitised: Gasteiger charges need rings and aromaticity
+            m = Chem.AddHs(m, addCoords=True)
+        except Exception as exc:
+            raise PrepError(f"Vina could not type the pose ({type(exc).__name__})") from None
+        try:
+            self._set_ligand(m)
+            e0 = float(self.v.score()[0])
+            e1 = float(self.v.optimize()[0]) if local else math.nan
+        except PrepError:
+            raise
+        except Exception as exc:  # e.g. an atom outside Vina's maps
+            raise PrepError(f"Vina could not score the pose ({type(exc).__name__})") from None
+        return e0, e1
+
+
+class VinaDocker(_VinaMaps):
+    """AutoDock Vina (the ``vina`` Python package) with meeko ligand preparation, one receptor and box.
+
+    Maps are computed once per docker; ``dock(mol)`` returns (the docked molecule as meeko rebuilds it, one
+    conformer per pose, best first; Vina energies ``[P]`` kcal/mol).
+    """
+
+    def __init__(self, receptor_pdbqt_text: str, box: Box, exhaustiveness: int = 8, n_poses: int = 3,
+                 seed: int = 0, cpu: int = 1):
+        super().__init__(receptor_pdbqt_text, box, seed=seed, cpu=cpu, need="--poses dock")
+        self.exhaustiveness, self.n_poses, self.seed = exhaustiveness, n_poses, seed
+
+    def dock(self, mol: Chem.Mol) -> tuple[Chem.Mol, np.ndarray]:
+        self._set_ligand(mol)
         self.v.dock(exhaustiveness=self.exhaustiveness, n_poses=self.n_poses)
         out = self.v.poses(n_poses=self.n_poses)
         pmol = self._pdbqt_mol(out, skip_typing=True)

@@ -13,6 +13,9 @@ from .score import EmptyLibraryError, ScoreOptions, score_library
 from .score_options import CLI_ROTATIONS
 from .score_worker import default_device
 
+# --vina-prior without a value: the weight rule D chose on the affinity validation set (campaigns/atomgrid-affinity)
+VINA_PRIOR_WEIGHT = 0.75
+
 
 POLICY_HELP = ("preparation: RDKit sanitise; counter-ions and solvents stripped (named in prep_note); one molecule "
                "of H B C N O F Si P S Cl Br I Se per record, no radicals, at most --max-heavy-atoms (else an error row); "
@@ -34,7 +37,8 @@ def _cmd_score(args) -> int:
     opts = ScoreOptions(poses=args.poses, n_confs=args.confs, ff_iters=args.ff_iters, keep=args.keep,
                         relax_steps=args.relax_steps, exhaustiveness=args.exhaustiveness, dock_poses=args.dock_poses, batch_size=args.batch_size,
                         chunk_size=args.chunk_size, max_heavy_atoms=args.max_heavy_atoms, seed=args.seed,
-                        precision=args.precision, rotations=args.rotations, blend=args.blend)
+                        precision=args.precision, rotations=args.rotations, blend=args.blend,
+                        vina_prior=args.vina_prior)
     from traincore.runtime import Runtime
     print(f"precision: {Runtime.create(args.device or default_device(), precision=args.precision).describe()}; "
           f"each best pose scored in {args.rotations} orientation{'s' if args.rotations != 1 else ''} (--rotations)",
@@ -120,6 +124,12 @@ def add_score_commands(sub) -> None:
                         f"{BLEND_WEIGHT:g} was chosen on 34 validation targets for the previous default's recipe; for "
                         "the default model it did not pass (the model card: it lifts ROC AUC a little where the twin "
                         "ranks well and costs early enrichment where it ranks below chance, as on most kinases)")
+    p.add_argument("--vina-prior", type=float, nargs="?", const=VINA_PRIOR_WEIGHT, default=0.0, metavar="W",
+                   help="also write pK_vina_prior = (1 - W) pK + W (-vina / 1.364): the net's affinity with Vina's "
+                        "energy of the scored pose (score_only; its docking energy with --poses dock) as a physics "
+                        f"prior, and that energy in the vina column. W defaults to {VINA_PRIOR_WEIGHT:g}, chosen on "
+                        "the affinity validation set (campaigns/atomgrid-affinity, rule D). Needs pip install "
+                        "-e .[dock]; costs one Vina score per molecule. The pK and score columns are unchanged")
     p.add_argument("--out", required=True, help="CSV: one row per input record, in input order")
     p.add_argument("--out-sdf", help="best pose of each molecule with CNNscore/CNNaffinity tags")
     p.add_argument("--top", type=int, default=0, help="also write OUT.top.csv with the N best (and only those in --out-sdf)")

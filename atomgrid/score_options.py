@@ -55,6 +55,7 @@ class ScoreOptions:
     precision: str = "auto"  # the CNN's arithmetic (traincore.runtime); gridding is always fp32
     rotations: int = CLI_ROTATIONS  # test-time augmentation: mean logit over this many fixed orientations (1: none)
     blend: float = 0.0  # weight of the ligand-only twin in the ranking (0: rank by the model alone)
+    vina_prior: float = 0.0  # weight w of Vina's pK in the pK_vina_prior column, (1 - w) pK + w (-E / 1.364); 0: off
 
     def __post_init__(self):
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -67,6 +68,8 @@ class ScoreOptions:
                 raise ScoreError(f"{k} must be >= 1, got {getattr(self, k)}")
         if not (math.isfinite(self.blend) and self.blend >= 0):
             raise ScoreError(f"--blend {self.blend}: expected a finite weight >= 0 (0: rank by the model alone)")
+        if not (math.isfinite(self.vina_prior) and 0 <= self.vina_prior <= 1):
+            raise ScoreError(f"--vina-prior {self.vina_prior}: expected a weight in [0, 1] (0: no Vina prior column)")
         if self.ff_iters < 0:
             raise ScoreError(f"ff_iters must be >= 0, got {self.ff_iters}")
 

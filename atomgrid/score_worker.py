@@ -23,14 +23,14 @@ from .featurize import TypedAtoms, crop_margin, type_ligand, type_receptor
 from .grid import GridSpec
 from .library import Record
 from .models import ModelNotFoundError, build_model, gridder_for, load_weights, predict, resolve_model
-from .poses import (PrepError, TemplatePoser, VinaDocker, choose_molecule, embed, given_pose, heavy_indices,
+from .poses import (PrepError, TemplatePoser, VinaDocker, VinaScorer, choose_molecule, embed, given_pose, heavy_indices,
                     input_smiles_of, parse_record, receptor_pdbqt, smiles_of, standardize)
 from .score_options import ScoreError, ScoreOptions
 
 log = logging.getLogger("atomgrid.score")
 
 OUTPUT_COLUMNS = ("index", "id", "input_smiles", "smiles", "score", "ligand_only", "blend", "pK", "pose", "n_poses",
-                  "vina", "prep_note", "error")
+                  "vina", "pK_vina_prior", "prep_note", "error")
 SCORE_COLUMN = OUTPUT_COLUMNS.index("score")
 LIGAND_ONLY_COLUMN = OUTPUT_COLUMNS.index("ligand_only")
 BLEND_COLUMN = OUTPUT_COLUMNS.index("blend")
@@ -42,7 +42,7 @@ class ScoringContext:
 
     ``receptor``: typed receptor atoms cropped to the box plus the grid reach; ``pocket_xyz [M, 3]``
     heavy receptor atoms near the box (clash term); ``reference`` mol block or None; ``box``;
-    ``receptor_pdbqt`` (dock mode); ``model_state``/``model_meta`` (weights on CPU and their meta,
+    ``receptor_pdbqt`` (dock mode, or ``options.vina_prior``); ``model_state``/``model_meta`` (weights on CPU and their meta,
     the net is built once per :class:`ChunkScorer`); ``pose_state``/``pose_meta`` the ``--pose-model``;
     ``twin_state``/``twin_meta`` the ligand-only twin (``options.blend`` > 0).
     """
@@ -128,13 +128,14 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
     heavy = np.asarray([a.GetAtomicNum() > 1 for a in rec.GetAtoms()])
     pocket = xyz[near & heavy]
     pdbqt = None
-    if options.poses == "dock":
+    if options.poses == "dock" or options.vina_prior:
+        need = "--poses dock" if options.poses == "dock" else f"--vina-prior {options.vina_prior:g}"
         try:
             import meeko  # noqa: F401  (only checking that they import)
             import vina  # noqa: F401
         except ImportError as exc:
-            raise ScoreError(f"--poses dock needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
-        pdbqt = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, box)
+            raise ScoreError(f"{need} needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
+        pdbqt = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, vina_prior_box(box))
     return ScoringContext(trec, pocket, ref_block, box, pdbqt, state, meta, options, device or default_device(),
                           with_sdf, pose_state, pose_meta, twin_state, twin_meta, pose_file, twin_file)
 
@@ -173,6 +174,23 @@ def receptor_reach(spec: GridSpec, rotations: int = 1) -> float:
     if rotations > 1:
         reach += (math.sqrt(3) - 1) * spec.dimension / 2
     return reach
+
+
+# Vina's maps for --vina-prior: the pocket box grown by this much a side (Å), since template and given poses can
+# reach past the autobox and Vina cannot score an atom outside its maps (the receptor PDBQT is cut to it too)
+VINA_PRIOR_MARGIN = 4.0
+# RT ln 10 at 298.15 K (kcal/mol): a Vina energy E reads as pK = -E / VINA_KCAL_PER_PK
+VINA_KCAL_PER_PK = 1.364
+
+
+def vina_prior_box(box: agio.Box) -> agio.Box:
+    return agio.Box(box.center, tuple(s + 2 * VINA_PRIOR_MARGIN for s in box.size))
+
+
+def vina_prior(pk: float, vina: float, w: float) -> float:
+    """``(1 - w) pK + w (-vina / 1.364)``: the net's affinity with Vina's energy of the same pose as a prior
+    (NaN when either is missing)."""
+    return (1 - w) * pk + w * (-vina / VINA_KCAL_PER_PK)
 
 
 def given_receptor_pdbqt(path: str | Path) -> str | None:
@@ -215,6 +233,7 @@ class Row:
     pose: str = ""
     n_poses: int = 0
     vina: float = math.nan
+    pK_vina_prior: float = math.nan
     prep_note: str = ""
     error: str = ""
     pose_block: str = field(default="", repr=False)
@@ -222,7 +241,7 @@ class Row:
     def csv_fields(self) -> list[str]:
         f = lambda x: "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.6f}"
         return [str(self.index), clean_text(self.id, 200), clean_text(self.input_smiles), clean_text(self.smiles),
-                f(self.score), f(self.ligand_only), "", f(self.pK), self.pose, str(self.n_poses), f(self.vina), clean_text(self.prep_note),
+                f(self.score), f(self.ligand_only), "", f(self.pK), self.pose, str(self.n_poses), f(self.vina), f(self.pK_vina_prior), clean_text(self.prep_note),
                 clean_text(self.error, 300)]
 
 
@@ -256,6 +275,7 @@ class ChunkScorer:
             self.twin_gridder = gridder_for(ctx.twin_meta, self.device)
         self._template = None
         self._docker = None
+        self._vina_scorer = None
         self._stage = ""
         self.with_sdf = ctx.with_sdf
 
@@ -272,6 +292,24 @@ class ChunkScorer:
             self._docker = VinaDocker(self.ctx.receptor_pdbqt, self.ctx.box, self.opts.exhaustiveness,
                                       self.opts.dock_poses, self.opts.seed)
         return self._docker
+
+    @property
+    def vina_scorer(self) -> VinaScorer:
+        if self._vina_scorer is None:
+            self._vina_scorer = VinaScorer(self.ctx.receptor_pdbqt, vina_prior_box(self.ctx.box))
+        return self._vina_scorer
+
+    def _add_vina_prior(self, row: Row, posed: Chem.Mol, p: int) -> None:
+        """--vina-prior: Vina's energy of the scored pose (its docking energy in dock mode, else score_only of
+        the pose as it is) and the pK_vina_prior column; a pose Vina cannot score leaves both empty, with the
+        reason in prep_note."""
+        if math.isnan(row.vina):
+            try:
+                row.vina = self.vina_scorer.energies(posed, posed.GetConformer(p).GetId())[0]
+            except PrepError as exc:
+                row.prep_note = "; ".join(x for x in (row.prep_note, f"no pK_vina_prior: {exc}") if x)
+                return
+        row.pK_vina_prior = vina_prior(row.pK, row.vina, self.opts.vina_prior)
 
     def pose(self, rec: Record, row: Row) -> tuple[Chem.Mol, np.ndarray, Chem.Mol | None]:
         """(molecule with one conformer per pose, Vina energies or empty, the input molecule for
@@ -391,6 +429,8 @@ class ChunkScorer:
             row.pose = self._pose_source()
             row.n_poses = posed.GetNumConformers()
             row.vina = float(energies[p]) if len(energies) > p else math.nan
+            if self.opts.vina_prior:
+                self._add_vina_prior(row, posed, p)
             if self.with_sdf:
                 row.pose_block = self._sd_block(row, posed, p, original)
         return rows
@@ -411,7 +451,9 @@ class ChunkScorer:
             tags["atomgrid_ligand_only"] = f"{row.ligand_only:.6f}"
         if row.prep_note:
             tags["atomgrid_prep_note"] = clean_text(row.prep_note)
-        if not math.isnan(row.vina):
-            tags["minimizedAffinity"] = f"{row.vina:.3f}"
+        if not math.isnan(row.vina):  # gnina's tag for a Vina energy; score_only of the pose outside dock mode
+            tags["minimizedAffinity" if row.pose == "dock" else "atomgrid_vina_score_only"] = f"{row.vina:.3f}"
+        if not math.isnan(row.pK_vina_prior):
+            tags["atomgrid_pK_vina_prior"] = f"{row.pK_vina_prior:.6f}"
         body = "\n".join(lines) + "\n" + "".join(f">  <{k}>\n{v}\n\n" for k, v in tags.items())
         return body + "$$$$\n"

@@ -115,6 +115,16 @@ def screen(args) -> None:
             # --blend 0.5: the ligand-only twin scores the same picked pose too (the blend column)
             results.append(run_mode(f"template, {r} rotations, ligand-only blend", receptor, ref, lib, tmp, model,
                                     ScoreOptions(poses="template", n_confs=args.confs, rotations=r, blend=0.5), actives))
+    if args.vina_prior:  # --vina-prior: Vina's score_only of every scored pose too (the pK_vina_prior column)
+        base_rows = {r["mode"]: r for r in results}
+        for r in [1] + [x for x in args.rotations if x > 1]:
+            name = "template" if r == 1 else f"template, {r} rotations"
+            row = run_mode(f"{name}, Vina prior", receptor, ref, lib, tmp, model,
+                           ScoreOptions(poses="template", n_confs=args.confs, rotations=r, vina_prior=0.75), actives)
+            row["x_without_prior"] = row["mol_per_s"] / base_rows[name]["mol_per_s"]
+            print(f"# {name}: with --vina-prior {row['mol_per_s']:.3f} mol/s = {row['x_without_prior']:.2f}x without",
+                  flush=True)
+            results.append(row)
     if not args.no_vina:
         # Vina is slow here: it docks a sub-library (the first --vina-molecules records, at least one
         # active among them); template is scored again on exactly that sub-library for a like-for-like row
@@ -268,6 +278,8 @@ def main() -> None:
     s.add_argument("--model")
     s.add_argument("--vina-molecules", type=int, default=5, help="records docked by Vina (a sub-library)")
     s.add_argument("--no-vina", action="store_true")
+    s.add_argument("--vina-prior", action="store_true",
+                   help="also score template mode with atomgrid score --vina-prior (at 1 and each --rotations)")
     s.add_argument("--rotations", type=int, nargs="+", default=[],
                    help="also score the library in template mode with these test-time rotation counts")
     m = sub.add_parser("memory")

@@ -625,3 +625,38 @@ def test_blend_off_missing_twin_and_resume(tmp_path, model_path):
                       options=ScoreOptions(blend=0.5, **fast), progress=False)
     assert s["resumed_records"] == 3 and s["ranked_by"] == "blend"
     assert sum(bool(r["blend"]) for r in read_rows(tmp_path / "r.csv")) == 7  # z-scored over every chunk's rows
+
+
+@pytest.mark.external
+def test_vina_prior_column_is_the_blend_of_the_net_and_vinas_score_of_the_same_pose(tmp_path, model_path):
+    """--vina-prior: Vina's score_only of each scored pose in the vina column and (1 - w) pK + w (-vina / 1.364)
+    in pK_vina_prior; the given crystal pose gets the energy Vina gives it directly; failures keep both empty."""
+    pytest.importorskip("vina")
+    pytest.importorskip("meeko")
+    from atomgrid.crossval import vina_scores
+    out, sdf = tmp_path / "v.csv", tmp_path / "v.sdf"
+    score_library(REC, REF, out, autobox_ligand=REF, model=model_path,
+                  options=ScoreOptions(poses="given", vina_prior=0.75, rotations=1), out_sdf=sdf, progress=False)
+    (row,) = read_rows(out)
+    mol = Chem.MolFromMolFile(str(REF), removeHs=False)
+    e, _ = vina_scores(REC, REF, [mol])
+    assert float(row["vina"]) == pytest.approx(e[0], abs=1e-3) and -20 < e[0] < -3
+    assert float(row["pK_vina_prior"]) == pytest.approx(0.25 * float(row["pK"]) + 0.75 * (-e[0] / 1.364), abs=1e-4)
+    block = sdf.read_text()
+    assert "<atomgrid_pK_vina_prior>" in block and "<atomgrid_vina_score_only>" in block and "minimizedAffinity" not in block
+    # template poses: every scored molecule gets both columns; without the option both stay empty
+    score_library(REC, DATA / "broken.smi", out, autobox_ligand=REF, model=model_path,
+                  options=ScoreOptions(poses="template", chunk_size=3, vina_prior=0.5, rotations=1, **FAST), progress=False)
+    ok = [r for r in read_rows(out) if not r["error"]]
+    assert len(ok) == 3 and all(r["vina"] and r["pK_vina_prior"] for r in ok)
+    for r in ok:
+        assert float(r["pK_vina_prior"]) == pytest.approx(0.5 * float(r["pK"]) - 0.5 * float(r["vina"]) / 1.364, abs=1e-4)
+    score_library(REC, DATA / "broken.smi", out, autobox_ligand=REF, model=model_path,
+                  options=ScoreOptions(poses="template", chunk_size=3, rotations=1, **FAST), progress=False)
+    assert all(r["vina"] == "" and r["pK_vina_prior"] == "" for r in read_rows(out))
+
+
+def test_vina_prior_weight_outside_zero_one_is_refused():
+    for w in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ScoreError, match="--vina-prior"):
+            ScoreOptions(vina_prior=w)
