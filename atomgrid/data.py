@@ -104,14 +104,16 @@ def _data_relative(path: Path) -> str:
         return str(Path(path).resolve())
 
 
-def complex_files(cache: dict, cid: str) -> tuple[Path, Path]:
-    """The receptor and crystal-ligand files a cached complex was read from (for Vina's score of its pose)."""
+def complex_files(cache: dict, cid: str) -> tuple[Path, Path, int]:
+    """(receptor file, ligand file, record index in it) a cached complex was read from (for Vina's score of its
+    pose); the FEP series keep many ligands in one file."""
     files = cache.get("files")
     if files is None:
         raise ValueError("the cache predates recorded input files: rebuild it with atomgrid prepare")
     if cid not in files:
         raise ValueError(f"complex {cid}: no input files recorded in the cache")
-    return tuple(Path(f) if Path(f).is_absolute() else drug_root() / f for f in (files[cid]["receptor"], files[cid]["ligand"]))
+    rec, lig = (Path(f) if Path(f).is_absolute() else drug_root() / f for f in (files[cid]["receptor"], files[cid]["ligand"]))
+    return rec, lig, int(files[cid].get("record", 0))
 
 
 def _example(cid, target, source, rec_key, lig: TypedAtoms, pK, good, rmsd) -> dict:
@@ -269,6 +271,8 @@ def build_fep(builder: CacheBuilder, systems: list[dict], max_per_system: int | 
         for i, tl, pK in ligs:
             cid = f"{s['target']}#{i}"
             builder.examples.append(_example(cid, key, "fep", key, tl, pK, 1, 0.0))
+            builder.files[cid] = {"receptor": _data_relative(root / s["protein_file"]),
+                                  "ligand": _data_relative(root / s["ligand_file"]), "record": i}
             for decoy, rmsd in _rigid_decoys(tl, builder.decoys, builder.rng):
                 builder.examples.append(_example(cid, key, "fep:perturbed", key, decoy, pK, 0, rmsd))
 

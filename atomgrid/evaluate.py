@@ -87,13 +87,13 @@ def crystal_vina(cache: dict, cache_path: str | Path, ids: list[str], progress: 
     read or Vina fails. Kept beside the cache in ``<cache>.vina.csv`` (id, score_only, local) and reused while it
     lists exactly ``ids`` and is newer than the cache. Needs the ``vina`` and ``meeko`` packages."""
     from . import io as agio
-    from .crossval import _read_score_cache, _write_score_cache, vina_available, vina_scores
+    from .vinascore import read_score_cache, vina_available, vina_scores, write_score_cache
     why = vina_available()
     if why is not None:
         raise ValueError(why)
     cache_path = Path(cache_path)
     store = cache_path.with_name(cache_path.name + ".vina.csv")
-    got = _read_score_cache(store, cache_path, ids, ("vina", "vina_local"))
+    got = read_score_cache(store, cache_path, ids, ("vina", "vina_local"))
     if got is not None:
         return got[0]
     from tqdm import tqdm
@@ -102,26 +102,39 @@ def crystal_vina(cache: dict, cache_path: str | Path, ids: list[str], progress: 
     from .score_options import ScoreError
     e0, e1 = np.full(len(ids), math.nan), np.full(len(ids), math.nan)
     failed: dict[str, str] = {}
-    for k, cid in enumerate(tqdm(ids, desc="Vina score_only", unit="complex", disable=not progress)):
-        rec, lig = agdata.complex_files(cache, cid)
-        mol = agio.read_ligand(lig)
-        if isinstance(mol, agio.ReadError):
-            mol = agio.read_ligand(lig, sanitize=False)
-        if isinstance(mol, agio.ReadError):
-            failed[cid] = str(mol)
-            continue
+    by_receptor: dict[Path, list[int]] = defaultdict(list)  # one receptor preparation for a series (FEP)
+    where = {}
+    for k, cid in enumerate(ids):
+        where[k] = agdata.complex_files(cache, cid)
+        by_receptor[where[k][0]].append(k)
+    bar = tqdm(total=len(ids), desc="Vina score_only", unit="complex", disable=not progress)
+    for rec, ks in by_receptor.items():
+        mols, keep = [], []
+        for k in ks:
+            _, lig, record = where[k]
+            mol = agio.read_ligand(lig, record)
+            if isinstance(mol, agio.ReadError):
+                mol = agio.read_ligand(lig, record, sanitize=False)
+            if isinstance(mol, agio.ReadError):
+                failed[ids[k]] = str(mol)
+            else:
+                mols.append(mol)
+                keep.append(k)
         why: dict[int, str] = {}
-        try:
-            a, b = vina_scores(rec, lig, [mol], why)
-            e0[k], e1[k] = a[0], b[0]
-        except (PrepError, ScoreError, OSError, ValueError, RuntimeError) as exc:  # e.g. a receptor Vina cannot read
-            why[0] = f"{type(exc).__name__}: {exc}"
-        if 0 in why:
-            failed[cid] = why[0]
+        if keep:
+            try:
+                a, b = vina_scores(rec, where[keep[0]][1], mols, why)
+                e0[keep], e1[keep] = a, b
+            except (PrepError, ScoreError, OSError, ValueError, RuntimeError) as exc:  # e.g. a receptor Vina cannot read
+                why = {j: f"{type(exc).__name__}: {exc}" for j in range(len(keep))}
+        for j, reason in why.items():
+            failed[ids[keep[j]]] = reason
+        bar.update(len(ks))
+    bar.close()
     if failed:
         print(f"Vina could not score {len(failed)} of {len(ids)} complexes (the net alone stands for them in the "
               "blends): " + "; ".join(f"{i}: {r}" for i, r in list(failed.items())[:10]), file=sys.stderr)
-    _write_score_cache(store, ids, {"vina": e0, "vina_local": e1})
+    write_score_cache(store, ids, {"vina": e0, "vina_local": e1})
     return e0
 
 

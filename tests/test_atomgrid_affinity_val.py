@@ -231,7 +231,7 @@ def test_cache_records_input_files_relative_to_the_pack_and_refuses_old_caches(t
     b = agdata.CacheBuilder(0, 0)
     b.add_pdbbind("x1", "t", "fixture", d / "pocket.pdb", d / "crystal_ligand.sdf", 7.0)
     cache = b.result()
-    assert agdata.complex_files(cache, "x1") == ((d / "pocket.pdb").resolve(), (d / "crystal_ligand.sdf").resolve())
+    assert agdata.complex_files(cache, "x1") == ((d / "pocket.pdb").resolve(), (d / "crystal_ligand.sdf").resolve(), 0)
     with pytest.raises(ValueError, match="no input files recorded"):
         agdata.complex_files(cache, "x2")
     old = {k: v for k, v in cache.items() if k != "files"}
@@ -268,8 +268,8 @@ def test_evaluate_vina_prior_scores_each_crystal_pose_once_and_blends(tmp_path, 
     assert g["b"] == pytest.approx(float(np.sqrt(np.mean((p - y) ** 2))), abs=1e-6)
     # the energies are kept beside the cache and reused
     assert (tmp_path / "c.pt.vina.csv").exists()
-    import atomgrid.crossval as cvm
-    monkeypatch.setattr(cvm, "vina_scores", lambda *a: (_ for _ in ()).throw(AssertionError("recomputed")))
+    import atomgrid.vinascore as vsm
+    monkeypatch.setattr(vsm, "vina_scores", lambda *a: (_ for _ in ()).throw(AssertionError("recomputed")))
     cache = agdata.load_cache(path)
     again = ev.crystal_vina(cache, path, ["x0", "x1", "x2"], progress=False)
     assert -again[0] / ev.VINA_KCAL_PER_PK == pytest.approx(v[0])
