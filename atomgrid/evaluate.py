@@ -30,6 +30,7 @@ from .library import iter_records
 from .metrics import ACTIVITY_METRICS, AFFINITY_METRICS, bootstrap, pearson, report, rmse, spearman
 from .models import file_sha256, gridder_for, load_model, load_weights, predict
 from .placement import place_on_template
+from .score_worker import VINA_KCAL_PER_PK  # noqa: F401  (evaluate.VINA_KCAL_PER_PK: the one constant)
 
 # CASF rule: these report energies (lower is better), so they are negated, then only scores > 0 kept.
 _NEGATE = ("casf_AutodockVina", "casf_GlideScore-SP", "casf_GlideScore-XP", "casf_DrugScore2018",
@@ -75,10 +76,6 @@ def reference_scores(ids: list[str]) -> dict[str, dict[str, float]]:
                     continue
             out[k][r["pdbid"]] = x
     return dict(out)
-
-
-# RT ln 10 at 298.15 K in kcal/mol: a Vina energy E (kcal/mol) reads as pK = -E / VINA_KCAL_PER_PK
-VINA_KCAL_PER_PK = 1.364
 
 
 def crystal_vina(cache: dict, cache_path: str | Path, ids: list[str], progress: bool = True) -> np.ndarray:
