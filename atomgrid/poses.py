@@ -682,6 +682,8 @@ class VinaScorer(_VinaMaps):
         except PrepError:
             raise
         except Exception as exc:  # e.g. an atom outside Vina's maps
+            if "not a valid AutoDock type" in str(exc):  # boron, for one
+                raise PrepError("Vina has no atom type for one of its atoms") from None
             raise PrepError(f"Vina could not score the pose ({type(exc).__name__})") from None
         return e0, e1
 

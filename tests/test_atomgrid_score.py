@@ -660,3 +660,25 @@ def test_vina_prior_weight_outside_zero_one_is_refused():
     for w in (-0.1, 1.5, float("nan")):
         with pytest.raises(ScoreError, match="--vina-prior"):
             ScoreOptions(vina_prior=w)
+
+
+@pytest.mark.external
+def test_vina_scorer_names_an_atom_vina_cannot_type():
+    """A boronic acid passes the scorer's element list (B is typed for the CNN) but has no AutoDock type: the Vina
+    prior says so in one line instead of leaking the parser's text."""
+    pytest.importorskip("vina")
+    pytest.importorskip("meeko")
+    from rdkit.Chem import AllChem
+
+    from atomgrid import io as agio
+    from atomgrid.poses import PrepError, VinaScorer, receptor_pdbqt
+    ref = Chem.MolFromMolFile(str(REF), removeHs=False)
+    box = agio.autobox(ref.GetConformer().GetPositions(), 8.0)
+    vs = VinaScorer(receptor_pdbqt(agio.read_receptor(REC), box), box)
+    m = Chem.AddHs(Chem.MolFromSmiles("OB(O)c1ccccc1"))
+    AllChem.EmbedMolecule(m, randomSeed=1)
+    xyz = m.GetConformer().GetPositions() - m.GetConformer().GetPositions().mean(0) + np.asarray(box.center)
+    for i, p in enumerate(xyz):
+        m.GetConformer().SetAtomPosition(i, p.tolist())
+    with pytest.raises(PrepError, match="^Vina has no atom type for one of its atoms$"):
+        vs.energies(m)
