@@ -17,7 +17,7 @@ setup() {
     "$PY" -m venv "$VENV"
   fi
   local want
-  want="$(sha256sum pyproject.toml | cut -d' ' -f1) $TORCH_PIN"
+  want="$(sha256sum pyproject.toml | cut -d' ' -f1) $TORCH_PIN ${GRIDNETS_EXTRAS:-}"
   if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && "$VENV/bin/python" -c "import traincore, torch" 2>/dev/null; then
     return 0
   fi
@@ -25,6 +25,10 @@ setup() {
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q "$TORCH_PIN"
   "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  if [ -n "${GRIDNETS_EXTRAS:-}" ]; then   # e.g. GRIDNETS_EXTRAS=dock: Vina and meeko for the `external` Vina tests
+    "$VENV/bin/python" -m pip install -q -e ".[dev,$GRIDNETS_EXTRAS]" \
+      || echo "[setup] could not install the extras $GRIDNETS_EXTRAS; their tests will skip"
+  fi
   echo "$want" > "$STAMP"
 }
 
