@@ -168,7 +168,7 @@ def add_score_commands(sub) -> None:
     e.add_argument("--actives", required=True, nargs="+", help="library file(s) whose record ids are the actives")
     e.add_argument("--columns", nargs="+", default=None,
                    help="score columns to rank by (default: blend when the CSV has it filled, else score; e.g. blend "
-                        "score ligand_only pK vina; vina is ranked lowest first)")
+                        "score ligand_only pK pK_vina_prior vina; vina is ranked lowest first)")
     e.add_argument("--plot", metavar="PNG", help="write ROC and enrichment curves of the columns side by side")
     e.add_argument("--json", metavar="PATH", help="write the figures per column as JSON here, with provenance "
                                                  "(command, versions, commit, sha256 of the CSV and actives files, date)")
