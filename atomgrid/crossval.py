@@ -46,7 +46,7 @@ from .blend import blend_scores
 from .families import FAMILIES, NO_TEMPLATE, Fold, folds_of, group_of
 from .metrics import SCREEN_METRICS, report
 from .score_options import ScoreError
-from .vinascore import read_score_cache, vina_available, vina_maps_box, vina_scores, write_score_cache  # noqa: F401
+from .vinascore import read_score_cache, vina_available, vina_scores, write_score_cache
 
 METHODS = ("model", "ligand_only", "heavy_atoms", "fp_max_tanimoto", "vina", "vina_local")
 # what the shipped screening models were fine-tuned on besides PDBbind/FEP complexes (configs/atomgrid/screen.toml)
@@ -58,10 +58,6 @@ FIXED_MODEL_CAVEAT = ("one model for every fold: not retrained without the held-
 
 
 # ----------------------------------------------------------------------------- target files
-
-def _dekois_index() -> dict[str, dict]:
-    return agdata.dekois_index()
-
 
 def _sdf_gz_smiles(path: Path) -> list[tuple[str, str]]:
     """(name, SMILES) of every readable record of a (gzipped) SDF."""
@@ -95,7 +91,7 @@ def _pk_of_tags(tags: dict[str, str]) -> float | None:
 def dekois_active_pk(target: str) -> dict[str, float]:
     """{protocol molecule name (as :func:`sample_library` writes it, without its 'A0000_' prefix): pK} of a DEKOIS
     target's actives with a measured Ki, Kd or IC50 (the SDF tags; Ki first); duplicates of a name averaged."""
-    row = _dekois_index().get(target)
+    row = agdata.dekois_index().get(target)
     if row is None:
         return {}
     vals: dict[str, list[float]] = {}
@@ -205,7 +201,7 @@ def target_files(target: str, work: Path) -> dict:
             return [(p[1], p[0]) for p in (ln.split() for ln in (d / f"{kind}_final.ism").read_text().splitlines()) if len(p) >= 2]
         return {"receptor": d / f"{DOCKSTRING[name]}_target.pdbqt", "reference": ref,
                 "actives": ism("actives"), "decoys": ism("decoys")}
-    row = _dekois_index().get(target)
+    row = agdata.dekois_index().get(target)
     if row is None:
         raise FileNotFoundError(f"{target}: not in dekois2/index.csv")
     d = root / "dekois2"
@@ -222,7 +218,7 @@ def actives_smiles(target: str, work: Path) -> list[str]:
             if ism.exists():
                 return [ln.split()[0] for ln in ism.read_text().splitlines() if ln.strip()]
             return [s for _, s in target_files(target, work)["actives"]]
-        row = _dekois_index().get(target)
+        row = agdata.dekois_index().get(target)
         return [s for _, s in _sdf_gz_smiles(agdata.drug_root() / "dekois2" / row["actives"])] if row else []
     except (FileNotFoundError, OSError):
         return []

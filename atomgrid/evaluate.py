@@ -30,7 +30,7 @@ from .library import iter_records
 from .metrics import ACTIVITY_METRICS, AFFINITY_METRICS, bootstrap, pearson, report, rmse, spearman
 from .models import file_sha256, gridder_for, load_model, load_weights, predict
 from .placement import place_on_template
-from .score_worker import VINA_KCAL_PER_PK  # noqa: F401  (evaluate.VINA_KCAL_PER_PK: the one constant)
+from .score_worker import VINA_KCAL_PER_PK, vina_prior
 
 # CASF rule: these report energies (lower is better), so they are negated, then only scores > 0 kept.
 _NEGATE = ("casf_AutodockVina", "casf_GlideScore-SP", "casf_GlideScore-XP", "casf_DrugScore2018",
@@ -99,19 +99,26 @@ def crystal_vina(cache: dict, cache_path: str | Path, ids: list[str], progress: 
     from .score_options import ScoreError
     e0, e1 = np.full(len(ids), math.nan), np.full(len(ids), math.nan)
     failed: dict[str, str] = {}
+    where = [agdata.complex_files(cache, cid) for cid in ids]
     by_receptor: dict[Path, list[int]] = defaultdict(list)  # one receptor preparation for a series (FEP)
-    where = {}
-    for k, cid in enumerate(ids):
-        where[k] = agdata.complex_files(cache, cid)
-        by_receptor[where[k][0]].append(k)
+    for k, (rec, _, _) in enumerate(where):
+        by_receptor[rec].append(k)
     bar = tqdm(total=len(ids), desc="Vina score_only", unit="complex", disable=not progress)
     for rec, ks in by_receptor.items():
+        files: dict[tuple[Path, bool], list] = {}  # each ligand file parsed once (FEP series hold many records)
+
+        def record(lig: Path, i: int, sanitize: bool):
+            if (lig, sanitize) not in files:
+                files[lig, sanitize] = list(agio.read_ligands(lig, sanitize=sanitize))
+            got = files[lig, sanitize]
+            return got[i] if i < len(got) else agio.ReadError(str(lig), i, "no such record")
+
         mols, keep = [], []
         for k in ks:
-            _, lig, record = where[k]
-            mol = agio.read_ligand(lig, record)
+            _, lig, i = where[k]
+            mol = record(lig, i, True)
             if isinstance(mol, agio.ReadError):
-                mol = agio.read_ligand(lig, record, sanitize=False)
+                mol = record(lig, i, False)
             if isinstance(mol, agio.ReadError):
                 failed[ids[k]] = str(mol)
             else:
@@ -135,16 +142,18 @@ def crystal_vina(cache: dict, cache_path: str | Path, ids: list[str], progress: 
     return e0
 
 
-def vina_blend(pred: np.ndarray, pk_vina: np.ndarray, w: float) -> np.ndarray:
-    """``(1 - w) pred + w pK_vina``; the net's prediction alone where Vina has no score (NaN)."""
-    return np.where(np.isfinite(pk_vina), (1 - w) * pred + w * np.nan_to_num(pk_vina), pred)
+def vina_blend(pred: np.ndarray, vina: np.ndarray, w: float) -> np.ndarray:
+    """``atomgrid score --vina-prior``'s formula (:func:`atomgrid.score_worker.vina_prior`) over arrays: the net's
+    pK ``pred`` with Vina's energies ``vina`` (kcal/mol); the net's prediction alone where Vina has no score (NaN)."""
+    return np.where(np.isfinite(vina), vina_prior(pred, np.nan_to_num(vina), w), pred)
 
 
 def _vina_prior(res: dict, cache: dict, cache_path, ids: list[str], y: np.ndarray, p: np.ndarray,
                 weights: tuple[float, ...], n_boot: int) -> None:
     """Add Vina's pK of each complex, and the blends ``(1 - w) net + w Vina`` with their paired gain over the net
     alone (:func:`compare_affinity`), to an :func:`evaluate_casf` result."""
-    pkv = -crystal_vina(cache, cache_path, ids) / VINA_KCAL_PER_PK
+    energy = crystal_vina(cache, cache_path, ids)
+    pkv = -energy / VINA_KCAL_PER_PK
     ok = np.isfinite(pkv)
     for c, v in zip(res["complexes"], pkv):
         c["vina_pK"] = float(v) if math.isfinite(v) else None
@@ -153,7 +162,7 @@ def _vina_prior(res: dict, cache: dict, cache_path, ids: list[str], y: np.ndarra
     truth = dict(zip(ids, y.tolist()))
     res["vina_prior"] = {}
     for w in weights:
-        b = vina_blend(p, pkv, w)
+        b = vina_blend(p, energy, w)
         run = {"complexes": [dict(c, pred=float(v)) for c, v in zip(res["complexes"], b)], "pose_auc": res["pose_auc"]}
         gain = compare_affinity([run], [res], truth, n_boot)
         res["vina_prior"][f"{w:g}"] = {"affinity": report(AFFINITY_METRICS, y, b, n_boot), "gain_vs_net": gain["all"],

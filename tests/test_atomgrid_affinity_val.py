@@ -221,7 +221,7 @@ def test_evaluate_reports_the_heavy_atom_baseline(tmp_path):
 
 def test_vina_blend_is_the_net_where_vina_has_no_score():
     p = np.asarray([5.0, 6.0, 7.0])
-    v = np.asarray([9.0, np.nan, 3.0])
+    v = np.asarray([9.0, np.nan, 3.0]) * -ev.VINA_KCAL_PER_PK  # Vina's energies of pK 9, none, 3
     assert ev.vina_blend(p, v, 0.25).tolist() == pytest.approx([6.0, 6.0, 6.0])
     assert ev.vina_blend(p, v, 1.0).tolist() == pytest.approx([9.0, 6.0, 3.0])
 

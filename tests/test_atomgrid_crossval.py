@@ -278,7 +278,7 @@ def test_vina_scores_an_unsanitised_pose_read_back_from_sdf():
     pytest.importorskip("meeko")
     from rdkit import Chem
 
-    from atomgrid.crossval import vina_scores
+    from atomgrid.vinascore import vina_scores
     d = Path(__file__).parent / "data" / "atomgrid_score"
     mol = next(iter(Chem.SDMolSupplier(str(d / "crystal_ligand.sdf"), removeHs=False, sanitize=False)))
     mol.UpdatePropertyCache(strict=False)
@@ -312,7 +312,7 @@ def test_validation_fold_holds_out_only_the_validation_group():
 
 
 def test_vina_maps_hold_every_atom_of_every_pose():
-    from atomgrid.crossval import vina_maps_box
+    from atomgrid.vinascore import vina_maps_box
     ref = np.array([[0.0, 0.0, 0.0], [4.0, 2.0, 0.0]])
     inside = vina_maps_box(ref, [])
     assert np.allclose(inside.center, (2.0, 1.0, 0.0)) and np.allclose(inside.size, (20.0, 18.0, 16.0))

@@ -633,7 +633,7 @@ def test_vina_prior_column_is_the_blend_of_the_net_and_vinas_score_of_the_same_p
     in pK_vina_prior; the given crystal pose gets the energy Vina gives it directly; failures keep both empty."""
     pytest.importorskip("vina")
     pytest.importorskip("meeko")
-    from atomgrid.crossval import vina_scores
+    from atomgrid.vinascore import vina_scores
     out, sdf = tmp_path / "v.csv", tmp_path / "v.sdf"
     score_library(REC, REF, out, autobox_ligand=REF, model=model_path,
                   options=ScoreOptions(poses="given", vina_prior=0.75, rotations=1), out_sdf=sdf, progress=False)

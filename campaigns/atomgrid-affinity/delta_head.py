@@ -133,11 +133,12 @@ def main() -> int:
     ids = [cache["examples"][i]["id"] for i in ci]
     sources = [cache["examples"][i]["source"] for i in ci]
     y = np.asarray([cache["examples"][i]["pK"] for i in ci])
-    vina = -ev.crystal_vina(cache, args.eval_cache, ids) / ev.VINA_KCAL_PER_PK
+    energy = ev.crystal_vina(cache, args.eval_cache, ids)
+    vina = -energy / ev.VINA_KCAL_PER_PK
     h, net = hidden(model, meta, cache, args.rotations)
     fin = np.isfinite(vina)
     preds = {"net": net,
-             "vina_blend": ev.vina_blend(net, vina, args.blend_weight),
+             "vina_blend": ev.vina_blend(net, energy, args.blend_weight),
              "E1_delta": np.where(fin, np.nan_to_num(vina) + ridge_predict(e1, h), net),
              "E2_refit": ridge_predict(e2, h)}
     truth = dict(zip(ids, y.tolist()))
