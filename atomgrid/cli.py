@@ -285,13 +285,17 @@ def _cmd_prepare(args) -> int:
     print(json.dumps(data.cache_summary(cache)))
     for e in cache["errors"]:
         print(f"  unreadable: {e}")
+    for e in cache.get("left_out", []):
+        print(f"  left out: {e}")
     return 0
 
 
 def add_prepare(sub) -> None:
-    p = sub.add_parser("prepare", help="type and cache a data split (train, val, val-affinity, test)")
-    p.add_argument("--kind", required=True, choices=["train", "val", "val-affinity", "test"],
-                   help="val-affinity: the toy strict complexes plus the DEKOIS 2.0 crystal complexes with a PDBbind "
+    p = sub.add_parser("prepare", help="type and cache a data split (train, train-recommended, val, val-affinity, test)")
+    p.add_argument("--kind", required=True, choices=["train", "train-recommended", "val", "val-affinity", "test"],
+                   help="train: the strict split (no CASF-2016 protein); train-recommended: the data pack's "
+                        "recommended split (CASF complexes out, their proteins' other ligands and FEP series in); "
+                        "val-affinity: the toy strict complexes plus the DEKOIS 2.0 crystal complexes with a PDBbind "
                         "2020 affinity, none in CASF-2016 (a larger affinity validation set)")
     p.add_argument("--out", required=True)
     p.add_argument("--decoys", type=int, default=2, help="perturbed bad poses per good pose")

@@ -25,6 +25,7 @@ from typing import Iterator
 
 import numpy as np
 import torch
+from rdkit import Chem
 
 from . import io
 from .featurize import TypedAtoms, type_ligand, type_receptor
@@ -130,12 +131,13 @@ class CacheBuilder:
         self.examples: list[dict] = []
         self.errors: list[str] = []
         self.files: dict[str, dict[str, str]] = {}  # complex id -> the receptor and ligand files read (Vina prior)
+        self.left_out: list[str] = []  # records left out on purpose (a test compound), with the reason
         self.decoys = decoys_per_pose
         self.rng = np.random.default_rng(seed)
 
     def result(self) -> dict:
         return {"version": CACHE_VERSION, "receptors": self.receptors, "examples": self.examples, "errors": self.errors,
-                "files": self.files}
+                "files": self.files, "left_out": self.left_out}
 
     def _receptor(self, key: str, path: Path, center: np.ndarray, extra: float = 0.0) -> bool:
         if key in self.receptors:
@@ -240,7 +242,44 @@ def fep_systems(exclude_casf: bool = True) -> list[dict]:
     return out
 
 
-def build_fep(builder: CacheBuilder, systems: list[dict], max_per_system: int | None = None) -> None:
+def heavy_graph_key(mol: Chem.Mol) -> str:
+    """A molecule's heavy-atom graph with elements only (no bond orders, charges, aromaticity, hydrogens or
+    stereo) as canonical SMILES: the same compound read from SDF, mol2 or PDBQT (whose bond orders are guessed)
+    gets the same key."""
+    m = Chem.RWMol(mol)
+    for a in m.GetAtoms():
+        a.SetFormalCharge(0)
+        a.SetIsAromatic(False)
+        a.SetNoImplicit(True)
+        a.SetNumExplicitHs(0)
+        a.SetChiralTag(Chem.ChiralType.CHI_UNSPECIFIED)
+    for b in m.GetBonds():
+        b.SetBondType(Chem.BondType.SINGLE)
+        b.SetIsAromatic(False)
+        b.SetStereo(Chem.BondStereo.STEREONONE)
+    for i in sorted((a.GetIdx() for a in m.GetAtoms() if a.GetAtomicNum() == 1), reverse=True):
+        m.RemoveAtom(i)
+    return Chem.MolToSmiles(m, canonical=True)
+
+
+def casf_test_ligand_keys() -> dict[str, str]:
+    """{:func:`heavy_graph_key`: pdbid} of the 130 CASF-2016 test ligands (SDF where the pack has it, else mol2,
+    else core-2013's PDBQT)."""
+    root = drug_root()
+    out: dict[str, str] = {}
+    for r in csv.DictReader(open(root / "splits" / "casf2016_test.csv")):
+        for col in ("ligand_file_alt", "ligand_file", "core2013_ligand_pdbqt"):
+            mol = next(iter(io.read_ligands(root / r[col], sanitize=False)), None) if r.get(col) else None
+            if mol is not None and not isinstance(mol, ReadError):
+                out[heavy_graph_key(mol)] = r["pdbid"]
+                break
+    return out
+
+
+def build_fep(builder: CacheBuilder, systems: list[dict], max_per_system: int | None = None,
+              exclude: dict[str, str] | None = None) -> None:
+    """The FEP systems' labelled ligands; ``exclude`` ({:func:`heavy_graph_key`: why}) leaves out records that are
+    those compounds (the CASF test ligands some series were built from), each noted in ``builder.left_out``."""
     root = drug_root() / "fep_sets"
     labels: dict[tuple[str, int], dict] = {}
     for r in csv.DictReader(open(root / "ligand_labels.csv")):
@@ -255,6 +294,9 @@ def build_fep(builder: CacheBuilder, systems: list[dict], max_per_system: int | 
             lab = labels.get((s["ligand_file"], i))
             if lab is None or lab["flag"] or not lab["pK"]:
                 continue  # relative-only or missing label
+            if exclude and heavy_graph_key(mol) in exclude:
+                builder.left_out.append(f"{s['ligand_file']} record {i}: {exclude[heavy_graph_key(mol)]}")
+                continue
             try:
                 ligs.append((i, type_ligand(mol), float(lab["pK"])))
             except ValueError as exc:
@@ -352,7 +394,9 @@ def build_dekois_xtal(builder: CacheBuilder, rows: list[dict] | None = None) -> 
 
 def build_cache(kind: str, decoys_per_pose: int = 2, seed: int = 0, max_per_system: int | None = None) -> dict:
     """``kind``: 'train' (core-2013 strict + FEP without CASF targets), 'val' (toy strict), 'test' (CASF 130),
-    'val-affinity' (toy strict + the DEKOIS crystal complexes with a PDBbind 2020 affinity)."""
+    'val-affinity' (toy strict + the DEKOIS crystal complexes with a PDBbind 2020 affinity), 'train-recommended'
+    (the data pack's recommended split: all 88 core-2013 complexes outside CASF-2016, the 15 toy complexes that are not
+    in the strict list (the strict 35 are validation), every labelled FEP system, CASF proteins' series included)."""
     b = CacheBuilder(decoys_per_pose, seed)
     splits = drug_root() / "splits"
     if kind == "train":
@@ -362,11 +406,17 @@ def build_cache(kind: str, decoys_per_pose: int = 2, seed: int = 0, max_per_syst
         build_toy(b, read_ids(splits / "toy_train_ids_strict.txt"))
     elif kind == "test":
         build_casf_test(b)
+    elif kind == "train-recommended":
+        build_core2013(b, read_ids(splits / "core2013_train_ids.txt"))
+        strict_toy = set(read_ids(splits / "toy_train_ids_strict.txt"))
+        build_toy(b, [i for i in read_ids(splits / "toy_train_ids.txt") if i not in strict_toy])
+        casf = {k: f"the CASF-2016 test ligand {pid}" for k, pid in casf_test_ligand_keys().items()}
+        build_fep(b, fep_systems(exclude_casf=False), max_per_system, exclude=casf)
     elif kind == "val-affinity":
         build_toy(b, read_ids(splits / "toy_train_ids_strict.txt"))
         build_dekois_xtal(b)
     else:
-        raise ValueError(f"cache kind {kind!r}: expected train, val, val-affinity or test")
+        raise ValueError(f"cache kind {kind!r}: expected train, train-recommended, val, val-affinity or test")
     return b.result()
 
 

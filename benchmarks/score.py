@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from atomgrid import io as agio  # noqa: E402
 from atomgrid.enrich import default_column  # noqa: E402
 from atomgrid.library import iter_records  # noqa: E402
+from atomgrid.models import ModelNotFoundError  # noqa: E402
 from atomgrid.score import MODELS_DIR, ScoreError, ScoreOptions, enrichment, resolve_model, score_library  # noqa: E402
 
 
@@ -101,7 +102,12 @@ def vina_ranking(dock_csv: Path, actives: set[str], out: Path) -> dict:
 def screen(args) -> None:
     d = dude_dir(args.target)
     receptor, ref = d / "receptor.pdb", d / "crystal_ligand.mol2"
-    model = args.model or default_model()
+    try:  # names of shipped models become paths (the result file hashes them)
+        model = str(resolve_model(args.model)) if args.model else default_model()
+        if args.baseline_model:
+            args.baseline_model = str(resolve_model(args.baseline_model))
+    except ModelNotFoundError as exc:
+        raise SystemExit(f"score.py screen: {exc}") from None
     tmp = Path(tempfile.mkdtemp(prefix="agscore_bench_"))
     lib, actives = subsample(args.target, args.actives, args.decoys, args.seed, tmp)
     print(f"# {args.target}: {args.actives} actives + {args.decoys} decoys, model {model}, torch threads "
@@ -112,9 +118,22 @@ def screen(args) -> None:
         if r > 1:
             results.append(run_mode(f"template, {r} rotations", receptor, ref, lib, tmp, model,
                                     ScoreOptions(poses="template", n_confs=args.confs, rotations=r), actives))
+            if args.no_blend:
+                continue
             # --blend 0.5: the ligand-only twin scores the same picked pose too (the blend column)
             results.append(run_mode(f"template, {r} rotations, ligand-only blend", receptor, ref, lib, tmp, model,
                                     ScoreOptions(poses="template", n_confs=args.confs, rotations=r, blend=0.5), actives))
+    if args.baseline_model:  # the same library and modes with another model, timed in the same run
+        base_rows = {r["mode"]: r for r in results}
+        for r in [1] + [x for x in args.rotations if x > 1]:
+            name = "template" if r == 1 else f"template, {r} rotations"
+            row = run_mode(f"{name}, baseline model", receptor, ref, lib, tmp, args.baseline_model,
+                           ScoreOptions(poses="template", n_confs=args.confs, rotations=r), actives)
+            row["model"] = args.baseline_model
+            base_rows[name]["x_baseline_model"] = base_rows[name]["mol_per_s"] / row["mol_per_s"]
+            print(f"# {name}: {base_rows[name]['mol_per_s']:.3f} mol/s = {base_rows[name]['x_baseline_model']:.2f}x "
+                  f"the baseline model's {row['mol_per_s']:.3f}", flush=True)
+            results.append(row)
     if args.vina_prior:  # --vina-prior: Vina's score_only of every scored pose too (the pK_vina_prior column)
         base_rows = {r["mode"]: r for r in results}
         for r in [1] + [x for x in args.rotations if x > 1]:
@@ -155,7 +174,7 @@ def screen(args) -> None:
         figures = {"target": args.target, "actives": args.actives, "decoys": args.decoys, "seed": args.seed,
                    "confs": args.confs, "exhaustiveness": args.exhaustiveness,
                    "vina_molecules": None if args.no_vina else args.vina_molecules, "rows": results}
-        _write("score_screen", figures, model, args.json)
+        _write("score_screen", figures, model, args.json, args.baseline_model)
 
 
 _MEM_CHILD = r"""
@@ -260,9 +279,12 @@ def memory(args) -> None:
         _write("score_memory", figures, model, args.json)
 
 
-def _write(name: str, figures: dict, model: str, out: str) -> None:
+def _write(name: str, figures: dict, model: str, out: str, baseline_model: str | None = None) -> None:
     from benchmarks._results import write_result
-    print("results written to", write_result(name, figures, models={"atomgrid": model}, out=out or None))
+    models = {"atomgrid": model}
+    if baseline_model:
+        models["baseline"] = baseline_model
+    print("results written to", write_result(name, figures, models=models, out=out or None))
 
 
 def main() -> None:
@@ -276,8 +298,12 @@ def main() -> None:
     s.add_argument("--confs", type=int, default=ScoreOptions.n_confs, help="template: ETKDG conformers per molecule")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--model")
+    s.add_argument("--baseline-model", metavar="MODEL",
+                   help="also score template mode (at 1 and each --rotations) with this model, timed in the same run")
     s.add_argument("--vina-molecules", type=int, default=5, help="records docked by Vina (a sub-library)")
     s.add_argument("--no-vina", action="store_true")
+    s.add_argument("--no-blend", action="store_true",
+                   help="skip the ligand-only blend rows (for a model without a ligand-only twin beside it)")
     s.add_argument("--vina-prior", action="store_true",
                    help="also score template mode with atomgrid score --vina-prior (at 1 and each --rotations)")
     s.add_argument("--rotations", type=int, nargs="+", default=[],

@@ -281,3 +281,40 @@ def test_evaluate_vina_prior_refuses_bad_weights_and_screening_sets():
             main(["evaluate", "--model", "m.pt", "--set", "casf2016", "--vina-prior", spec])
     with pytest.raises(SystemExit, match="needs --set casf2016 or cache"):
         main(["evaluate", "--model", "m.pt", "--set", "dude:fabp4", "--vina-prior", "0.5"])
+
+
+@needs_data
+def test_heavy_graph_key_is_the_same_compound_across_sdf_mol2_and_pdbqt():
+    sdf = next(io.read_ligands(DRUG / "casf2016/coreset/1a30/1a30_ligand.sdf", sanitize=False))
+    mol2 = next(io.read_ligands(DRUG / "casf2016/coreset/1a30/1a30_ligand.mol2", sanitize=False))
+    pdbqt = next(io.read_ligands(DRUG / "pdbbind_core2013/complexes/1a30/ligand.pdbqt", sanitize=False))
+    other = next(io.read_ligands(DRUG / "casf2016/coreset/1bcu/1bcu_ligand.sdf", sanitize=False))
+    k = agdata.heavy_graph_key(sdf)
+    assert agdata.heavy_graph_key(mol2) == k == agdata.heavy_graph_key(pdbqt)
+    assert agdata.heavy_graph_key(other) != k
+    assert "H" not in k.replace("Hg", "")  # hydrogens dropped
+
+
+@needs_data
+def test_recommended_split_keeps_casf_proteins_series_but_never_a_casf_test_complex():
+    keys = agdata.casf_test_ligand_keys()
+    assert len(keys) == 130 and len(set(keys.values())) == 130
+    cache = agdata.build_cache("train-recommended")
+    ids = {e["id"] for e in cache["examples"]}
+    casf = set(agdata.read_ids(DRUG / "splits" / "casf2016_test_ids.txt"))
+    strict_toy = set(agdata.read_ids(DRUG / "splits" / "toy_train_ids_strict.txt"))
+    assert not ids & casf and not ids & strict_toy  # the strict toy complexes are validation (val-affinity)
+    assert set(agdata.read_ids(DRUG / "splits" / "core2013_train_ids.txt")) <= ids
+    # CASF proteins' FEP series are in (the strict split drops them) ...
+    assert any(i.startswith("bace#") for i in ids) and any(i.startswith("thrombin_core#") for i in ids)
+    # ... except the records that are CASF test ligands themselves (golden: found by heavy-atom graph)
+    assert sorted(cache["left_out"]) == [
+        "schrodinger/charge_annhil/ptp1b_ligands.sdf record 3: the CASF-2016 test ligand 2qbp",
+        "schrodinger/jacs_set/bace_ligands.sdf record 30: the CASF-2016 test ligand 4djv",
+        "schrodinger/jacs_set/ptp1b_ligands.sdf record 10: the CASF-2016 test ligand 2qbr",
+        "schrodinger/jacs_set/ptp1b_ligands.sdf record 3: the CASF-2016 test ligand 2qbp",
+        "schrodinger/jacs_set/ptp1b_ligands.sdf record 7: the CASF-2016 test ligand 2qbr",
+        "schrodinger/waterset/urokinase_ligands.sdf record 3: the CASF-2016 test ligand 1o3f"]
+    assert "bace#30" not in ids and "urokinase#3" not in ids
+    strict = agdata.build_cache("train")
+    assert not strict["left_out"] and {e["id"] for e in strict["examples"]} < ids
