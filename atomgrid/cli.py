@@ -89,8 +89,9 @@ def add_train(sub) -> None:
                    help="same as -o train.precision=...: auto (bf16 autocast on CUDA and on CPUs with AMX or "
                         "AVX512-BF16, else fp32), fp32, bf16")
     p.add_argument("--fold", help="train one model of the cross-target protocol: fold0..foldK-1 or final; keeps "
-                                  "only that fold's training targets of the screening caches, runs in <run_dir>/<fold>; "
-                                  "'all': every fold and final, --jobs processes at a time")
+                                  "only that fold's training targets of the screening caches, drops the pose/affinity "
+                                  "complexes of its held-out protein families, runs in <run_dir>/<fold> (train.init "
+                                  "may hold '{fold}'); 'all': every fold and final, --jobs processes at a time")
     p.add_argument("--jobs", type=int, default=1, help="with --fold all: folds trained at once (separate processes; "
                                                         "on a CPU give each one thread with -o train.threads=1)")
     p.add_argument("--folds", type=int, default=5, help="with --fold: number of CV folds (as atomgrid crossval)")
@@ -112,10 +113,13 @@ def fold_config(cfg, fold: str, k: int = 5, level: str = "family", validation_gr
     by_name = {f.name: f for f in cv + [fin]}
     if fold not in by_name:
         raise ValueError(f"--fold {fold!r}: expected one of {', '.join(by_name)}")
-    if not cfg.data.screen_caches or cfg.data.screen_fraction <= 0:
-        raise ValueError("--fold needs data.screen_caches and data.screen_fraction > 0 in the config")
-    data = dataclasses.replace(cfg.data, screen_targets=tuple(by_name[fold].train))
-    tr = dataclasses.replace(cfg.train, debias=cfg.train.debias.replace("{fold}", fold))
+    from .families import held_out_targets
+    screening = bool(cfg.data.screen_caches) and cfg.data.screen_fraction > 0
+    # a pose/affinity model (no screening share) for a fold only drops the fold's held-out proteins
+    data = dataclasses.replace(cfg.data, screen_targets=tuple(by_name[fold].train) if screening else (),
+                               affinity_holdout=held_out_targets(by_name[fold]), holdout_level=level)
+    tr = dataclasses.replace(cfg.train, debias=cfg.train.debias.replace("{fold}", fold),
+                             init=cfg.train.init.replace("{fold}", fold))
     return dataclasses.replace(cfg, data=data, train=tr, name=f"{cfg.name}-{fold}", run_dir=str(Path(cfg.run_dir) / fold))
 
 

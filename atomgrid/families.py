@@ -214,3 +214,94 @@ def trainable_targets(k: int = 5, level: str = "family", validation_group: str =
     the CV folds train on the extra validation families)."""
     folds, final = folds_of(validation_group, k=k, level=level)
     return tuple(sorted({t for f in folds + [final] for t in f.train}))
+
+
+# The pose/affinity training data (atomgrid prepare --kind train / train-recommended: PDBbind core-2013 and toy
+# complexes keyed by UniProt, FEP series keyed "fep:<group>/<system>") placed in the screening families above, so
+# that a cross-target fold never learns affinities or poses of a protein it tests or validates on (decided by hand
+# from the PDBbind 2020 protein names and the FEP sets' reference PDB entries; the same rule as FAMILIES). Proteins
+# in no screening family have their own family; those of a screening superfamily say so (a superfamily-level fold
+# holds them out). Every key of the training caches must be listed in one of the two tables (a test checks), so
+# new affinity data cannot enter a fold unreviewed.
+AFFINITY_FAMILIES: dict[str, tuple[str, str]] = {
+    # core-2013 / toy complexes (UniProt)
+    "uniprot:O14965": FAMILIES["AURKA"],  # Aurora kinase A
+    "uniprot:P00734": FAMILIES["FXA"],  # thrombin (trypsin-like S1)
+    "uniprot:P03366": FAMILIES["HIV1RT"],  # HIV-1 reverse transcriptase
+    "uniprot:P03472": FAMILIES["NA"],  # influenza neuraminidase
+    "uniprot:P04587": FAMILIES["HIV1PR"], "uniprot:Q90K99": FAMILIES["HIV1PR"],  # HIV-1 protease
+    "uniprot:P56817": FAMILIES["HIV1PR"],  # BACE1 (pepsin-like aspartic protease: kept with HIV-1 protease)
+    "uniprot:P08254": FAMILIES["MMP2"], "uniprot:P39900": FAMILIES["MMP2"],  # MMP-3, MMP-12 (metzincins)
+    "uniprot:P12821": FAMILIES["ACE"], "uniprot:Q10714": FAMILIES["ACE"],  # ACE, Drosophila ACE
+    "uniprot:P68400": FAMILIES["CDK2"], "uniprot:Q5U5J2": FAMILIES["CDK2"],  # CK2 alpha (CMGC)
+    "uniprot:Q16539": FAMILIES["P38-alpha"],  # p38 alpha
+    "uniprot:P26663": ("hcv_ns3_protease", "serine_protease_s1"), "uniprot:A8DG50": ("hcv_ns3_protease", "serine_protease_s1"),
+    "uniprot:P00800": ("thermolysin", "metalloprotease"), "uniprot:Q01693": ("leucyl_aminopeptidase", "metalloprotease"),
+    "uniprot:P00722": ("beta_galactosidase", "glycosidase"), "uniprot:B8LFD6": ("beta_galactosidase", "glycosidase"),
+    "uniprot:O43451": ("maltase_glucoamylase", "glycosidase"), "uniprot:P04746": ("alpha_amylase", "glycosidase"),
+    "uniprot:O85465": ("endoglucanase", "glycosidase"), "uniprot:P06565": ("endoglucanase", "glycosidase"),
+    "uniprot:Q8AAK6": ("beta_mannosidase", "glycosidase"), "uniprot:Q9WYE2": ("alpha_fucosidase", "glycosidase"),
+    "uniprot:Q0TR53": ("o_glcnacase", "glycosidase"), "uniprot:Q8XL08": ("o_glcnacase", "glycosidase"),
+    # FEP series (Schrödinger's benchmark; protein from its subset_metadata reference PDB)
+    **{f"fep:{k}": FAMILIES["EGFR"] for k in (  # tyrosine kinases
+        "charge_annhil/egfr", "charge_annhil/itk", "charge_annhil/jak1", "charge_annhil/tyk2", "jacs_set/tyk2",
+        "fragments/jak2_set1", "fragments/jak2_set2_extra", "merck/syk_4puz_fullmap", "misc/btk_extra_flip",
+        "merck/cmet")},
+    **{f"fep:{k}": FAMILIES["CDK2"] for k in (  # CMGC kinases
+        "charge_annhil/jnk1", "jacs_set/jnk1_manual_flips", "charge_annhil/cdk2", "jacs_set/cdk2", "fragments/frag_p38",
+        "jacs_set/p38", "merck/cdk8_5cei_new_helix_loop_extra", "misc/cdk8_koehler", "macrocycles/ck2_custcore_hotlys")},
+    **{f"fep:{k}": FAMILIES["MK2"] for k in (  # CHK1 (CAMK)
+        "macrocycles/2E9P_lig4to7_alpha05", "opls_stress/chk1_set1", "opls_stress/chk1_set2", "opls_stress/chk1_set3",
+        "opls_stress/chk1_set4", "opls_stress/chk1_set5", "opls_stress/chk1_set6", "opls_stress/chk1_set7",
+        "scaffold_hopping/CHK1_3u9n_corehop", "waterset/chk1")},
+    **{f"fep:{k}": FAMILIES["BRAF"] for k in ("charge_annhil/dlk", "charge_annhil/irak4_s2", "charge_annhil/irak4_s3")},
+    **{f"fep:{k}": FAMILIES["A2A"] for k in (  # class A GPCRs
+        "gpcrs/a2a_hip278", "gpcrs/ox2_hip_custcore", "gpcrs/p2y1_meta_sub", "gpcrs/p2y1_ortho_sub")},
+    "fep:merck/eg5_extraprotomers": FAMILIES["KIF11"],
+    "fep:fragments/frag_mcl1_noweak": FAMILIES["BCL2"], "fep:jacs_set/mcl1_extra_flips": FAMILIES["BCL2"],
+    **{f"fep:{k}": FAMILIES["FXA"] for k in (  # trypsin-like serine proteases
+        "mcs_docking/hne", "scaffold_hopping/TPSB2_3v7t", "charge_annhil/thrombin_whole_map", "jacs_set/thrombin_core",
+        "waterset/throm_nozob_hip75", "opls_stress/fxa_set3", "opls_stress/fxa_set4", "opls_stress/fxa_set5",
+        "opls_stress/fxa_set6", "opls_stress/fxa_yoshikawa_set", "scaffold_hopping/Fxa_2ei8", "waterset/urokinase")},
+    **{f"fep:{k}": FAMILIES["HIV1PR"] for k in (  # aspartic proteases: BACE1, renin, HIV-1 protease
+        "mcs_docking/renin_customcore", "misc/hiv_prot_ekegren", "jacs_set/bace", "janssen_bace/bace_ciordia_prospective",
+        "janssen_bace/bace_ciordia_retro", "janssen_bace/bace_keranen_p2", "janssen_bace/bace_p3_arg368_in",
+        "macrocycles/2B8V_lig24and25_alpha05", "macrocycles/2Q15_lig17to21_alpha05", "opls_stress/cr_bace1",
+        "opls_stress/cr_bace2", "opls_stress/hc_bace1", "opls_stress/hc_bace2", "opls_stress/pb_bace3",
+        "scaffold_hopping/Bace1_4zsp")},
+    "fep:scaffold_hopping/Era_2q70": FAMILIES["AR"],  # estrogen receptor alpha (nuclear receptors)
+}
+
+# Reviewed pose/affinity proteins in no screening family or superfamily (their own family).
+AFFINITY_OWN: frozenset[str] = frozenset({
+    "pdb:1igj", "pdb:2pcp", "uniprot:A2NHM3", "uniprot:P01837", "uniprot:P01868", "uniprot:Q52L64",  # antibodies
+    "uniprot:O26232", "uniprot:P00918", "uniprot:P02754", "uniprot:P02766", "uniprot:P04058", "uniprot:P05089",
+    "uniprot:P07900", "uniprot:P09211", "uniprot:P0A5R0", "uniprot:P0A6D3", "uniprot:P11086", "uniprot:P18031",
+    "uniprot:P19491", "uniprot:P22734", "uniprot:P27487", "uniprot:Q53TN1", "uniprot:P28720", "uniprot:P29354",
+    "uniprot:P62993", "uniprot:Q76353", "uniprot:Q99AU2", "uniprot:Q9H2K2", "uniprot:Q9HYN5",
+    *(f"fep:{k}" for k in (
+        "bayer_macrocycles/ftase_extraligs_custcore_stereo", "bayer_macrocycles/wagner_brd4", "charge_annhil/ephx2",
+        "charge_annhil/ptp1b", "jacs_set/ptp1b", "merck/shp2", "fragments/frag_liga_auto", "fragments/frag_mup1",
+        "fragments/hsp90_frag_2rings", "fragments/hsp90_frag_single_ring", "macrocycles/3RKZ_lig62to70_alpha05",
+        "macrocycles/hsp90_3hvd_custcore", "waterset/hsp90_kung", "waterset/hsp90_woodhead",
+        "fragments/t4lysozyme_uvt", "macrocycles/MHT1_lig3_alpha05", "merck/hif2a_automap", "merck/pfkfb3_automap",
+        "merck/tnks2_fullmap", "misc/galectin3_extra", "misc/hfaah", "scaffold_hopping/EZH2_5ij7_corehop",
+        "waterset/brd41_ASH106", "waterset/scyt_dehyd", "waterset/taf12")),
+})
+
+
+def affinity_group(key: str, level: str = "family") -> str:
+    """The screening group (at ``level``) of a pose/affinity training protein (a cache example's ``target``);
+    ``own:<key>`` for a reviewed protein outside every screening group. Raises for an unreviewed key."""
+    if key in AFFINITY_FAMILIES:
+        return AFFINITY_FAMILIES[key][LEVELS.index(level)]
+    if key in AFFINITY_OWN:
+        return f"own:{key}"
+    raise ValueError(f"pose/affinity protein {key!r} is not placed in atomgrid.families.AFFINITY_FAMILIES or "
+                     "AFFINITY_OWN; review it before it trains a cross-target fold")
+
+
+def held_out_targets(fold: Fold) -> tuple[str, ...]:
+    """Every screening target a fold does not train on (its test, its validation group, the final test and
+    the targets no fold evaluates): the proteins whose pose/affinity complexes its training must drop too."""
+    return tuple(sorted(set(FAMILIES) - set(fold.train)))

@@ -56,6 +56,10 @@ class DataConfig:
     # DEKOIS actives of the screening caches carry their measured pK (Ki/Kd/IC50 tags; never for targets whose
     # protein is a CASF-2016 UniProt), so the affinity head learns from them too (crossval.with_active_affinities)
     screen_affinity: bool = False
+    # screening targets a cross-target fold does not train on (set by --fold): the pose/affinity complexes of their
+    # protein groups (atomgrid.families.affinity_group at holdout_level) are dropped from train_cache
+    affinity_holdout: tuple[str, ...] = ()
+    holdout_level: str = "family"
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,9 @@ def model_meta(cfg: AtomgridConfig) -> dict:
     return {"net": asdict(cfg.net_config()), "grid": {"size": cfg.data.grid_size, "resolution": cfg.data.resolution},
             "typing": scheme_dict(), "ligand_only": cfg.data.ligand_only, "name": cfg.name,
             **({"train_targets": list(cfg.data.screen_targets)} if cfg.data.screen_targets else {}),
-            **({"screen_affinity": True} if cfg.data.screen_affinity else {})}
+            **({"screen_affinity": True} if cfg.data.screen_affinity else {}),
+            **({"affinity_holdout": list(cfg.data.affinity_holdout), "holdout_level": cfg.data.holdout_level}
+               if cfg.data.affinity_holdout else {})}
 
 
 @torch.no_grad()
@@ -194,6 +200,21 @@ def validate(model, ds: agdata.ComplexSet, gridder: Gridder, ligand_only: bool) 
             "val_rmse": rmse(pk[crystal], aff[crystal])}
 
 
+def drop_held_out_proteins(cache: dict, held_out: tuple[str, ...], level: str = "family") -> dict:
+    """``cache`` without the pose/affinity complexes whose protein lies in the screening group (at ``level``) of
+    one of the ``held_out`` targets (:func:`atomgrid.families.affinity_group`): a cross-target fold then learns
+    neither poses nor affinities of a protein family it tests or validates on. Prints what it dropped."""
+    from .families import affinity_group, group_of
+    out = {group_of(t, level) for t in held_out}
+    drop = {e["target"] for e in cache["examples"] if affinity_group(e["target"], level) in out}
+    kept = agdata.drop_targets(cache, drop)
+    gone = len({e["id"] for e in cache["examples"]}) - len({e["id"] for e in kept["examples"]})
+    fams = sorted({affinity_group(k, level) for k in drop})
+    print(f"pose/affinity share: {gone} complexes of {len(drop)} proteins dropped, in the held-out groups "
+          f"{', '.join(fams) or '-'}", flush=True)
+    return kept
+
+
 def train(cfg: AtomgridConfig) -> Path:
     """Train per ``cfg``; writes config, metrics.jsonl, checkpoints and ``model.pt`` into ``cfg.run_dir``."""
     run_dir = Path(cfg.run_dir)
@@ -207,6 +228,8 @@ def train(cfg: AtomgridConfig) -> Path:
     # a bad debiasing model fails before the data loads
     bias_model, bias_sha = load_bias_model(cfg, runtime) if cfg.train.debias else (None, "")
     train_cache = ensure_cache(cfg.data.train_cache, "train", cfg.data)
+    if cfg.data.affinity_holdout:
+        train_cache = drop_held_out_proteins(train_cache, cfg.data.affinity_holdout, cfg.data.holdout_level)
     val_cache = ensure_cache(cfg.data.val_cache, "val", cfg.data) if cfg.data.val_cache else None
     if val_cache is not None:  # validation never shares a protein with training
         val_cache = agdata.drop_targets(val_cache, agdata.targets_of(train_cache))
@@ -329,7 +352,13 @@ def init_weights(net: torch.nn.Module, path: str, cfg: AtomgridConfig) -> None:
     """Load a saved model's weights into ``net``; its architecture, grid and typing must match ``cfg``."""
     from traincore.checkpoint import load_checkpoint
     state = load_checkpoint(path, map_location="cpu", kind=MODEL_KIND)
-    check_fits(f"train.init {path}", state.get("meta") or {}, cfg)
+    meta = state.get("meta") or {}
+    check_fits(f"train.init {path}", meta, cfg)
+    missing = set(cfg.data.affinity_holdout) - set(meta.get("affinity_holdout") or ())
+    if missing:  # e.g. the shipped pose model, trained on every pose/affinity complex
+        print(f"warning: train.init {path} was not trained with this fold's held-out proteins dropped from its "
+              f"pose/affinity data ({len(missing)} held-out targets, e.g. {', '.join(sorted(missing)[:3])}); give a "
+              "pose model trained with --fold (train.init may hold '{fold}')", flush=True)
     net.load_state_dict(state["model"])
 
 

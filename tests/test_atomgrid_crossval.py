@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from atomgrid import families as F
+from atomgrid import io
 
 
 @pytest.mark.parametrize("level", F.LEVELS)
@@ -343,8 +344,66 @@ def test_fold_config_keeps_only_the_folds_training_targets():
     assert set(fold_config(cfg, "fold0", validation_group="v34").data.screen_targets) == set(cv[0].train)
     with pytest.raises(ValueError, match="fold9"):
         fold_config(cfg, "fold9")
-    with pytest.raises(ValueError, match="screen_caches"):
-        fold_config(AtomgridConfig(), "fold0")
+    # every fold also drops its held-out proteins from the pose/affinity data (the final v34 fold: A2A, ACE, FXA
+    # are validation targets, INHA and fabp4 the final test)
+    assert set(c.data.affinity_holdout) == set(F.FAMILIES) - set(fin34.train)
+    assert {"A2A", "ACE", "FXA", "MMP2", "INHA", "dude:fabp4"} <= set(c.data.affinity_holdout)
+    assert model_meta(c)["affinity_holdout"] == list(c.data.affinity_holdout)
+    # a pose/affinity model for a fold (no screening share): only the held-out proteins, and a per-fold init
+    pose = fold_config(AtomgridConfig(name="pose", run_dir="runs/p"), "fold0", validation_group="v34")
+    assert pose.data.screen_targets == () and pose.run_dir == str(Path("runs/p") / "fold0")
+    assert set(pose.data.affinity_holdout) == set(F.FAMILIES) - set(cv[0].train)
+    from atomgrid.train import TrainConfig
+    init = AtomgridConfig(data=cfg.data, train=TrainConfig(init="runs/pose/{fold}/model.pt"))
+    assert fold_config(init, "final").train.init == "runs/pose/final/model.pt"
+
+
+def _aff_example(target: str, cid: str) -> dict:
+    return {"id": cid, "target": target, "receptor": target, "good": 1}
+
+
+def test_drop_held_out_proteins_removes_their_families_at_the_folds_level(capsys):
+    from atomgrid.train import drop_held_out_proteins
+    cache = {"examples": [_aff_example("uniprot:P12821", "3bkk"), _aff_example("fep:gpcrs/a2a_hip278", "a2a#0"),
+                          _aff_example("fep:merck/cmet", "cmet#1"), _aff_example("uniprot:P07900", "2wi2"),
+                          _aff_example("uniprot:O43451", "2qmj")],
+             "receptors": {}}
+    kept = drop_held_out_proteins(cache, ("ACE2", "ADRB2"))  # ACE's family (m2_ace) and the class A GPCRs
+    assert [e["id"] for e in kept["examples"]] == ["cmet#1", "2wi2", "2qmj"]
+    assert "2 complexes of 2 proteins dropped, in the held-out groups gpcr_a, m2_ace" in capsys.readouterr().out
+    # a kinase test target takes c-Met (a tyrosine kinase) out; HSP90 and the glycosidase stay at family level ...
+    assert [e["id"] for e in drop_held_out_proteins(cache, ("SRC", "GBA"))["examples"]] == ["3bkk", "a2a#0", "2wi2", "2qmj"]
+    # ... and at superfamily level GBA's superfamily (glycosidases) takes maltase-glucoamylase out too
+    assert [e["id"] for e in drop_held_out_proteins(cache, ("GBA",), "superfamily")["examples"]] == [
+        "3bkk", "a2a#0", "cmet#1", "2wi2"]
+    with pytest.raises(ValueError, match="not placed"):
+        drop_held_out_proteins({"examples": [_aff_example("uniprot:XNEW", "9xyz")], "receptors": {}}, ("ACE",))
+
+
+@pytest.mark.skipif(not (io.data_root() / "drug" / "fep_sets" / "index.csv").exists(), reason="needs ../shared/data/drug")
+def test_every_pose_affinity_protein_is_placed_and_the_final_fold_drops_its_held_out_families():
+    import csv
+
+    from atomgrid import data as agdata
+    from atomgrid.train import drop_held_out_proteins
+    fep = {f"fep:{r['group']}/{r['target']}" for r in csv.DictReader(open(agdata.drug_root() / "fep_sets" / "index.csv"))
+           if r["source"] == "schrodinger"}
+    listed = {k for k in set(F.AFFINITY_FAMILIES) | F.AFFINITY_OWN if k.startswith("fep:")}
+    assert listed <= fep, sorted(listed - fep)  # no typo in the tables
+    assert not set(F.AFFINITY_FAMILIES) & F.AFFINITY_OWN
+    for kind in ("train", "train-recommended"):
+        cache = agdata.build_cache(kind)
+        keys = {e["target"] for e in cache["examples"]}
+        for k in keys:
+            F.affinity_group(k)  # raises for an unreviewed protein
+        _, fin = F.folds_of("v34")
+        kept = drop_held_out_proteins(cache, F.held_out_targets(fin))
+        out = {F.group_of(t) for t in F.held_out_targets(fin)}
+        assert not {F.affinity_group(e["target"]) for e in kept["examples"]} & out
+        gone = keys - {e["target"] for e in kept["examples"]}
+        # strict data: the A2A series (v34 validation), ACE and MMP-3 (v34 validation families) leave the final fold
+        assert {"fep:gpcrs/a2a_hip278", "uniprot:P12821", "uniprot:P08254", "fep:mcs_docking/hne"} <= gone
+        assert "fep:charge_annhil/egfr" not in gone  # EGFR's family is trained on by the final fold
 
 
 def test_keep_targets_drops_other_targets_and_their_receptors():
