@@ -229,14 +229,27 @@ def build_casf_test(builder: CacheBuilder, ids: list[str] | None = None) -> None
                                 float(r["logKa"]))
 
 
+def fep_proteins() -> dict[tuple[str, str], str]:
+    """{(group, system): protein name} from the Schrödinger sets' ``subset_metadata.csv`` (the macrocycle systems
+    are named by PDB entry only: 2B8V and 2Q15 are BACE1, 3RKZ is HSP90, 2E9P is CHK1)."""
+    out = {}
+    for f in sorted((drug_root() / "fep_sets" / "schrodinger").glob("*/subset_metadata.csv")):
+        for r in csv.DictReader(open(f)):
+            out[(r["Group abbreviation"].strip(), r["Input file naming scheme"].strip())] = r["Protein"].strip()
+    return out
+
+
 def fep_systems(exclude_casf: bool = True) -> list[dict]:
-    """Schrödinger FEP systems (the superset of the OpenFF/Merck targets) with usable absolute labels."""
+    """Schrödinger FEP systems (the superset of the OpenFF/Merck targets) with usable absolute labels;
+    ``exclude_casf``: without those whose system name or protein (:func:`fep_proteins`) is a CASF-2016 cluster."""
     root = drug_root() / "fep_sets"
+    proteins = fep_proteins()
     out = []
     for r in csv.DictReader(open(root / "index.csv")):
         if r["source"] != "schrodinger":
             continue
-        if exclude_casf and CASF_OVERLAP.search(r["target"]):
+        protein = proteins.get((r["group"], r["target"]), "")
+        if exclude_casf and (CASF_OVERLAP.search(r["target"]) or CASF_OVERLAP.search(protein)):
             continue
         out.append(r)
     return out

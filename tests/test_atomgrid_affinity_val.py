@@ -318,3 +318,14 @@ def test_recommended_split_keeps_casf_proteins_series_but_never_a_casf_test_comp
     assert "bace#30" not in ids and "urokinase#3" not in ids
     strict = agdata.build_cache("train")
     assert not strict["left_out"] and {e["id"] for e in strict["examples"]} < ids
+
+
+@needs_data
+def test_strict_fep_systems_hold_no_casf_protein_even_when_named_by_pdb_entry():
+    names = {f"{r['group']}/{r['target']}" for r in agdata.fep_systems()}
+    # the macrocycle systems are named by PDB entry: 2B8V and 2Q15 are BACE1, 3RKZ HSP90, 2E9P CHK1 (CASF clusters)
+    for s in ("2B8V_lig24and25_alpha05", "2Q15_lig17to21_alpha05", "3RKZ_lig62to70_alpha05", "2E9P_lig4to7_alpha05"):
+        assert f"macrocycles/{s}" not in names
+        assert f"macrocycles/{s}" in {f"{r['group']}/{r['target']}" for r in agdata.fep_systems(exclude_casf=False)}
+    assert "macrocycles/MHT1_lig3_alpha05" in names and "merck/eg5_extraprotomers" in names and len(names) == 36
+    assert agdata.fep_proteins()[("macrocycles", "3RKZ_lig62to70_alpha05")] == "HSP90"
