@@ -490,6 +490,24 @@ def add_crossval(sub) -> None:
     p.set_defaults(func=_cmd_crossval)
 
 
+def _target_list(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _subset_targets(fig: dict, only: str | None, exclude: str | None) -> dict:
+    """A crossval result with only the targets named in ``only`` (comma-separated; all when empty) and none of
+    ``exclude``; a named target the result does not hold is an error (a typo would silently shrink the subset)."""
+    keep, drop = _target_list(only), _target_list(exclude)
+    have = {t["target"] for t in fig["targets"]}
+    unknown = sorted(set(keep + drop) - have)
+    if unknown:
+        raise ValueError(f"--targets/--exclude-targets: {', '.join(unknown)} not in the results")
+    rows = [t for t in fig["targets"] if (not keep or t["target"] in keep) and t["target"] not in drop]
+    if not rows:
+        raise ValueError("--targets/--exclude-targets: no target left")
+    return dict(fig, targets=rows)
+
+
 def _cmd_compare(args) -> int:
     from . import crossval as cvm
     if args.vs:
@@ -526,11 +544,15 @@ def _cmd_compare(args) -> int:
         return _compare_affinity(args, a_paths, b_paths, docs)
     try:
         fa, fb = cvm.pool_seeds([read(p) for p in a_paths]), cvm.pool_seeds([read(p) for p in b_paths])
+        if args.targets or args.exclude_targets:
+            fa, fb = (_subset_targets(f, args.targets, args.exclude_targets) for f in (fa, fb))
         res = cvm.compare(fa, fb, args.method_a, args.method_b, n_boot=args.bootstrap)
     except ValueError as exc:
         raise SystemExit(f"atomgrid compare: {exc}") from None
     one = len(a_paths) == 1 and len(b_paths) == 1
     res.update({"a": a_paths[0], "b": b_paths[0]} if one else {"a": a_paths, "b": b_paths, "pooled": "mean over each side's runs, per target"})
+    if args.targets or args.exclude_targets:
+        res["target_subset"] = {"only": _target_list(args.targets), "excluded": _target_list(args.exclude_targets)}
 
     def name(paths):
         return Path(paths[0]).stem + (f" and {len(paths) - 1} more run{'s' if len(paths) > 2 else ''} (mean per target)"
@@ -590,6 +612,8 @@ def add_compare(sub) -> None:
     p.add_argument("--method-a", default="model", help="ranking of A to compare (default: model)")
     p.add_argument("--method-b", default="model", help="ranking of B (default: model; e.g. vina, ligand_only)")
     p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--targets", help="crossval results: compare on these targets only (comma-separated)")
+    p.add_argument("--exclude-targets", help="crossval results: leave these targets out (comma-separated)")
     p.add_argument("--cache", help="evaluate results: the typed cache holding the measured pK (default: the one the "
                                    "results name)")
     p.add_argument("--json", help="write the comparison as JSON with provenance")

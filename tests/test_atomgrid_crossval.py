@@ -638,3 +638,27 @@ def test_a_dude_target_without_crystal_ligand_gets_its_reference_pose_made_once(
     with pytest.raises(FileNotFoundError, match="dude:fak1: no crystal ligand; needs the Vina reference pose .*not installed"):
         cvm.target_files("dude:fak1", tmp_path)
     assert calls == ["mapk2"]
+
+
+def test_compare_on_a_subset_of_targets(tmp_path):
+    """--targets / --exclude-targets: the paired comparison on the named targets only (e.g. those whose family is
+    in the pose/affinity data); a name the results do not hold is an error, not a silently smaller subset."""
+    import json
+
+    from atomgrid.cli import main
+
+    def res(vals):
+        return {"figures": {"targets": [{"target": t, "fold": "validation", "methods": {
+            "model": {"roc_auc": {"value": v}, "ef1": {"value": 1.0}}}} for t, v in vals.items()]}}
+
+    pa, pb, out = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    pa.write_text(json.dumps(res({"A2A": 0.9, "ACE": 0.8, "PDE5": 0.6})))
+    pb.write_text(json.dumps(res({"A2A": 0.7, "ACE": 0.7, "PDE5": 0.7})))
+    assert main(["compare", str(pa), str(pb), "--targets", "A2A,ACE", "--bootstrap", "20", "--json", str(out)]) == 0
+    f = json.loads(out.read_text())["figures"]
+    assert f["targets"] == 2 and f["metrics"]["roc_auc"]["diff"] == pytest.approx(0.15)
+    assert f["target_subset"] == {"only": ["A2A", "ACE"], "excluded": []}
+    assert main(["compare", str(pa), str(pb), "--exclude-targets", "A2A,ACE", "--bootstrap", "20", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["figures"]["metrics"]["roc_auc"]["diff"] == pytest.approx(-0.1)
+    with pytest.raises(SystemExit, match="ACF not in the results"):
+        main(["compare", str(pa), str(pb), "--targets", "A2A,ACF"])
