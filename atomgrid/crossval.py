@@ -51,6 +51,9 @@ from .vinascore import read_score_cache, vina_available, vina_scores, write_scor
 METHODS = ("model", "ligand_only", "heavy_atoms", "fp_max_tanimoto", "vina", "vina_local")
 # what the shipped screening models were fine-tuned on besides PDBbind/FEP complexes (configs/atomgrid/screen.toml)
 SHIPPED_SCREEN_TARGETS = ("dude:fak1", "dude:glcm", "dude:mapk2", "dude:nos1")
+POSE_DATA_CAVEAT = ("per-fold models, but {n} of {total} targets' families were not dropped from their model's "
+                    "pose/affinity data (a model trained before session 22 or from a pose model trained on every "
+                    "complex; see pose_affinity_held_out per target), so these figures can overstate performance there")
 FIXED_MODEL_CAVEAT = ("one model for every fold: not retrained without the held-out families. Its screening data "
                       "is checked per target (screen_data_family), but its pose/affinity training complexes "
                       "(PDBbind core/toy, FEP sets) span kinases, proteases, nuclear receptors and more and are "
@@ -377,6 +380,17 @@ def trained_within(model_path: str, fold: Fold) -> bool:
     return trained is not None and set(trained) <= set(fold.train)
 
 
+def held_out_in_pose_data(model_path: str, target: str) -> bool:
+    """Was ``target`` among the held-out targets whose families ``model_path``'s training dropped from its
+    pose/affinity data (the meta's ``affinity_holdout``, written by ``atomgrid train --fold`` since session 22)?"""
+    from .models import load_weights, resolve_model
+    try:
+        _, meta = load_weights(resolve_model(model_path))
+    except (OSError, ValueError):
+        return False
+    return target in set(meta.get("affinity_holdout") or ())
+
+
 def seen_family(model_path: str, target: str, level: str) -> bool | None:
     """Did ``model_path``'s screening data share ``target``'s group? True/False for the shipped screening
     models and models whose meta lists ``train_targets``; None when unknown."""
@@ -602,9 +616,16 @@ def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str
     # one model for a one-fold split (--validation, --final) is that fold's model when its meta says it learned
     # from the fold's training targets only (what `atomgrid train --fold final` writes)
     fold_model = "{fold}" in model or (len(plan) == 1 and trained_within(model, plan[0]))
+    by_fold = {f.name: f for f in plan}
+    for r in per_target:  # did the target's model drop its family from the pose/affinity data (train --fold)?
+        r["pose_affinity_held_out"] = held_out_in_pose_data(_fold_path(model, by_fold[r["fold"]]), r["target"])
+    open_ = sorted(r["target"] for r in per_target if not r["pose_affinity_held_out"])
+    caveat = None if fold_model else FIXED_MODEL_CAVEAT
+    if fold_model and open_:
+        caveat = POSE_DATA_CAVEAT.format(n=len(open_), total=len(per_target))
     return {"protocol": "cross-target", "split": which, "level": level, "validation_group": validation_group, "folds": [f.__dict__ for f in plan],
             "per_fold_models": fold_model,
-            "caveat": None if fold_model else FIXED_MODEL_CAVEAT, "targets": per_target, "skipped_targets": skipped,
+            "caveat": caveat, "targets": per_target, "skipped_targets": skipped,
             "mean": summarize(per_target, kw.get("n_boot", 1000))}
 
 

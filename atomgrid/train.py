@@ -256,8 +256,7 @@ def train(cfg: AtomgridConfig) -> Path:
     gridder = Gridder(cfg.grid, runtime.device, rotate=cfg.data.rotate, translate=cfg.data.translate, seed=cfg.train.seed)
     eval_gridder = Gridder(cfg.grid, runtime.device)
     net = nets.build(cfg.net_config())
-    if cfg.train.init:
-        init_weights(net, cfg.train.init, cfg)
+    init_holdout = init_weights(net, cfg.train.init, cfg) if cfg.train.init else None
     model = runtime.prepare(net)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     sched = as_torch_scheduler(opt, make_schedule(cfg.train.schedule, cfg.train.lr, cfg.train.steps, cfg.train.warmup))
@@ -275,6 +274,8 @@ def train(cfg: AtomgridConfig) -> Path:
     logger = MetricsLogger(run_dir)
     ckpt = CheckpointManager(run_dir, keep_last=cfg.train.keep_last)
     meta = model_meta(cfg)
+    if "affinity_holdout" in meta and init_holdout is not None:  # held out only where the init held it out too
+        meta["affinity_holdout"] = [t for t in meta["affinity_holdout"] if t in init_holdout]
     if bias_model is not None:
         meta["debiased_with"] = {"path": cfg.train.debias, "sha256": bias_sha}
     history: list[dict] = []
@@ -348,8 +349,10 @@ def load_bias_model(cfg: AtomgridConfig, runtime: Runtime) -> tuple[torch.nn.Mod
     return runtime.prepare(model).eval(), sha
 
 
-def init_weights(net: torch.nn.Module, path: str, cfg: AtomgridConfig) -> None:
-    """Load a saved model's weights into ``net``; its architecture, grid and typing must match ``cfg``."""
+def init_weights(net: torch.nn.Module, path: str, cfg: AtomgridConfig) -> set[str]:
+    """Load a saved model's weights into ``net``; its architecture, grid and typing must match ``cfg``. Returns the
+    targets whose families that model's training dropped from its pose/affinity data (its meta's
+    ``affinity_holdout``): the new model's meta keeps only those of its own held-out targets."""
     from traincore.checkpoint import load_checkpoint
     state = load_checkpoint(path, map_location="cpu", kind=MODEL_KIND)
     meta = state.get("meta") or {}
@@ -360,6 +363,7 @@ def init_weights(net: torch.nn.Module, path: str, cfg: AtomgridConfig) -> None:
               f"pose/affinity data ({len(missing)} held-out targets, e.g. {', '.join(sorted(missing)[:3])}); give a "
               "pose model trained with --fold (train.init may hold '{fold}')", flush=True)
     net.load_state_dict(state["model"])
+    return set(meta.get("affinity_holdout") or ())
 
 
 def load_train_config(path: str | None, overrides=()) -> AtomgridConfig:

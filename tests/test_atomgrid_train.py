@@ -220,7 +220,8 @@ def test_train_fold_all_trains_every_fold_in_parallel_processes(tmp_path):
     scr = screen_cache()
     ex = [dict(e, target=a if k < 2 else b, id=f"{e['id']}{k}") for k, e in enumerate(scr["examples"] * 2)]
     ex = [dict(e, good=k % 2) for k, e in enumerate(ex)]
-    torch.save(tiny_cache(), tmp_path / "train.pt")
+    tc = tiny_cache()  # its complexes filed under a reviewed pose/affinity protein outside every screening family
+    torch.save(dict(tc, examples=[dict(e, target="uniprot:P07900") for e in tc["examples"]]), tmp_path / "train.pt")
     torch.save(dict(scr, examples=ex), tmp_path / "screen.pt")
     cfg = tmp_path / "cv.toml"
     cfg.write_text(f'name = "cvt"\nrun_dir = "{tmp_path / "cv"}"\n[data]\ntrain_cache = "{tmp_path / "train.pt"}"\n'
@@ -236,6 +237,9 @@ def test_train_fold_all_trains_every_fold_in_parallel_processes(tmp_path):
         meta = load_checkpoint(tmp_path / "cv" / name / "model.pt", kind="atomgrid")["meta"]
         held = {f.name: f for f in cv + [fin]}[name]
         assert meta["name"] == f"cvt-{name}" and set(meta["train_targets"]) == set(held.train)
+        assert "dude:fabp4" in meta["affinity_holdout"] and not set(meta["affinity_holdout"]) & set(held.train)
+    log = (tmp_path / "cv" / "final" / "train.log").read_text()
+    assert "pose/affinity share: 0 complexes of 0 proteins dropped" in log
     # a fold whose training targets have no screening example fails, by name, and the others still run
     torch.save(dict(scr, examples=[dict(e, target=a) for e in scr["examples"]]), tmp_path / "screen.pt")
     r = subprocess.run(cmd + ["-o", f'run_dir="{tmp_path / "cv2"}"'], capture_output=True, text=True, cwd=REPO,
@@ -296,3 +300,41 @@ def test_debias_adds_the_frozen_ligand_only_logit_inside_the_loss(tmp_path, one_
         train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'z'}\"", f"train.debias=\"{leaky}\"",
                                                 "data.screen_targets=[\"ACE\"]", "data.screen_fraction=0.5",
                                                 f"data.screen_caches=[\"{tmp_path / 'train.pt'}\"]"]))
+
+
+def test_fold_pose_model_then_recipe_keep_the_held_out_proteins_out_of_the_meta_chain(tmp_path, one_thread, capsys):
+    """A pose model trained with --fold drops the fold's held-out families from its pose/affinity data and says so in
+    its meta; a recipe started from it keeps that claim, one started from a pose model trained on everything loses
+    it (and warns), so `atomgrid crossval` can flag the targets whose family a model may have seen."""
+    from atomgrid.cli import fold_config
+    from atomgrid.evaluate import load_model
+    from atomgrid.families import folds_of, held_out_targets
+    from atomgrid.train import train
+    tc = tiny_cache()
+    ex = [dict(e, target="uniprot:P12821" if e["id"] in ("c0", "c1") else "uniprot:P07900") for e in tc["examples"]]
+    torch.save(dict(tc, examples=ex), tmp_path / "train.pt")  # c0, c1 filed under ACE (a v34 validation family)
+    scr = screen_cache()
+    _, fin = folds_of("v34")
+    torch.save(dict(scr, examples=[dict(e, target=fin.train[0]) for e in scr["examples"]]), tmp_path / "screen.pt")
+    common = ["net.preset=\"atomnet-c8-l2\"", "net.stem_pool=1", "net.hidden=16", "data.grid_size=8",
+              "data.resolution=2.5", f"data.train_cache=\"{tmp_path / 'train.pt'}\"", "data.val_cache=\"\"",
+              "train.steps=2", "train.warmup=1", "train.batch_size=4", "train.eval_every=2", "train.log_every=1",
+              "train.threads=1"]
+    pose = train(fold_config(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'pose'}\""]), "final",
+                             validation_group="v34"))
+    assert "pose/affinity share: 2 complexes of 1 proteins dropped, in the held-out groups m2_ace" in capsys.readouterr().out
+    _, meta = load_model(pose / "model.pt")
+    assert set(meta["affinity_holdout"]) == set(held_out_targets(fin)) and "ACE" in meta["affinity_holdout"]
+    plain = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'plain'}\""]))
+    assert "affinity_holdout" not in load_model(plain / "model.pt")[1]
+    recipe = common + [f"data.screen_caches=[\"{tmp_path / 'screen.pt'}\"]", "data.screen_fraction=0.5"]
+    clean = train(fold_config(load_train_config(None, recipe + [f"run_dir=\"{tmp_path / 'r1'}\"",
+                                                                f"train.init=\"{tmp_path / 'pose'}/{{fold}}/model.pt\""]),
+                              "final", validation_group="v34"))
+    assert set(load_model(clean / "model.pt")[1]["affinity_holdout"]) == set(held_out_targets(fin))
+    capsys.readouterr()
+    leaky = train(fold_config(load_train_config(None, recipe + [f"run_dir=\"{tmp_path / 'r2'}\"",
+                                                                f"train.init=\"{plain / 'model.pt'}\""]),
+                              "final", validation_group="v34"))
+    assert "was not trained with this fold's held-out proteins dropped" in capsys.readouterr().out
+    assert load_model(leaky / "model.pt")[1]["affinity_holdout"] == []
