@@ -459,7 +459,9 @@ def test_screen_data_crossval_and_per_fold_models_on_shared_poses(tmp_path, monk
     assert rc == 0
     fig = json.loads(res.read_text())["figures"]
     (t,) = fig["targets"]
-    assert fig["per_fold_models"] and fig["caveat"] is None and t["model"] == str(fold_model)
+    assert fig["per_fold_models"] and t["model"] == str(fold_model)
+    # its meta makes no pose/affinity hold-out claim (no `train --fold` wrote it): flagged, not silently clean
+    assert t["pose_affinity_held_out"] is False and fig["caveat"].startswith("per-fold models, but 1 of 1 targets'")
     # the model column is the fold model's score of the pose model's poses, one per molecule
     given = {r["id"]: r for r in csv.DictReader(open(t["scores_csv"]))}
     assert t["scores_csv"] != str(out) and set(given) == {i for i, _, _ in lib}
