@@ -115,8 +115,14 @@ class AtomgridConfig:
 
 
 def ensure_cache(path: str, kind: str, cfg: DataConfig) -> dict:
+    """The typed cache at ``path``; a missing ``cache_train.pt`` / ``cache_val.pt`` is built (``kind``) and saved
+    there first. Any other missing path is an error naming the command that makes it (building the strict training
+    set under, say, ``cache_train_rec.pt`` would silently train on the wrong split)."""
     p = Path(path)
     if not p.exists():
+        if p.name != f"cache_{kind}.pt":
+            raise ValueError(f"{path}: no such cache; make it with `atomgrid prepare --kind <kind> --out {path}` "
+                             f"(only a missing cache_{kind}.pt is built on first use)")
         p.parent.mkdir(parents=True, exist_ok=True)
         cache = agdata.build_cache(kind, cfg.decoys_per_pose, max_per_system=cfg.max_per_system or None)
         torch.save(cache, p)

@@ -338,3 +338,12 @@ def test_fold_pose_model_then_recipe_keep_the_held_out_proteins_out_of_the_meta_
                               "final", validation_group="v34"))
     assert "was not trained with this fold's held-out proteins dropped" in capsys.readouterr().out
     assert load_model(leaky / "model.pt")[1]["affinity_holdout"] == []
+
+
+def test_a_missing_cache_is_built_only_under_its_default_name(tmp_path):
+    from atomgrid.train import DataConfig, ensure_cache
+    with pytest.raises(ValueError, match="cache_train_rec.pt: no such cache; make it with `atomgrid prepare"):
+        ensure_cache(str(tmp_path / "cache_train_rec.pt"), "train", DataConfig())
+    assert not (tmp_path / "cache_train_rec.pt").exists()
+    torch.save(tiny_cache(), tmp_path / "mine.pt")  # an existing file of any name is read as it is
+    assert len(ensure_cache(str(tmp_path / "mine.pt"), "train", DataConfig())["examples"]) == 8
