@@ -380,15 +380,20 @@ def trained_within(model_path: str, fold: Fold) -> bool:
     return trained is not None and set(trained) <= set(fold.train)
 
 
-def held_out_in_pose_data(model_path: str, target: str) -> bool:
-    """Was ``target`` among the held-out targets whose families ``model_path``'s training dropped from its
-    pose/affinity data (the meta's ``affinity_holdout``, written by ``atomgrid train --fold`` since session 22)?"""
+def pose_data_holdout(model_path: str) -> set[str]:
+    """The held-out targets whose families ``model_path``'s training dropped from its pose/affinity data (the
+    meta's ``affinity_holdout``, written by ``atomgrid train --fold`` since session 22); empty when unknown."""
     from .models import load_weights, resolve_model
     try:
         _, meta = load_weights(resolve_model(model_path))
     except (OSError, ValueError):
-        return False
-    return target in set(meta.get("affinity_holdout") or ())
+        return set()
+    return set(meta.get("affinity_holdout") or ())
+
+
+def held_out_in_pose_data(model_path: str, target: str) -> bool:
+    """Was ``target`` among :func:`pose_data_holdout` of ``model_path``?"""
+    return target in pose_data_holdout(model_path)
 
 
 def seen_family(model_path: str, target: str, level: str) -> bool | None:
@@ -617,8 +622,12 @@ def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str
     # from the fold's training targets only (what `atomgrid train --fold final` writes)
     fold_model = "{fold}" in model or (len(plan) == 1 and trained_within(model, plan[0]))
     by_fold = {f.name: f for f in plan}
+    holdouts: dict[str, set[str]] = {}  # each fold's model file read once, not once per target
     for r in per_target:  # did the target's model drop its family from the pose/affinity data (train --fold)?
-        r["pose_affinity_held_out"] = held_out_in_pose_data(_fold_path(model, by_fold[r["fold"]]), r["target"])
+        path = _fold_path(model, by_fold[r["fold"]])
+        if path not in holdouts:
+            holdouts[path] = pose_data_holdout(path)
+        r["pose_affinity_held_out"] = r["target"] in holdouts[path]
     open_ = sorted(r["target"] for r in per_target if not r["pose_affinity_held_out"])
     caveat = None if fold_model else FIXED_MODEL_CAVEAT
     if fold_model and open_:

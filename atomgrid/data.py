@@ -307,8 +307,9 @@ def build_fep(builder: CacheBuilder, systems: list[dict], max_per_system: int | 
             lab = labels.get((s["ligand_file"], i))
             if lab is None or lab["flag"] or not lab["pK"]:
                 continue  # relative-only or missing label
-            if exclude and heavy_graph_key(mol) in exclude:
-                builder.left_out.append(f"{s['ligand_file']} record {i}: {exclude[heavy_graph_key(mol)]}")
+            why = exclude.get(heavy_graph_key(mol)) if exclude else None
+            if why:
+                builder.left_out.append(f"{s['ligand_file']} record {i}: {why}")
                 continue
             try:
                 ligs.append((i, type_ligand(mol), float(lab["pK"])))
