@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from .blend import twin_beside
 from .enrich import active_ids, enrichment, read_scores  # noqa: F401  (re-exported)
 from .library import Record, chunked, count_records, iter_records, library_format
-from .models import MODELS_DIR, ModelNotFoundError, resolve_model  # noqa: F401  (re-exported)
+from .models import AFFINITY_MODELS, MODELS_DIR, ModelNotFoundError, resolve_model  # noqa: F401  (re-exported)
 from .score_chunks import (MANIFEST, _atomic_write, done_chunks, finalize, identity_changes, parts_dir,  # noqa: F401
                            run_identity, write_chunk)
 from .score_options import EmptyLibraryError, ScoreError, ScoreOptions  # noqa: F401  (re-exported)
@@ -59,6 +59,26 @@ def _progress(total: int, initial: int, enabled: bool | None):
                 dynamic_ncols=True, file=sys.stderr)
 
 
+def affinity_models_for(model: str | Path | None, affinity_models: Sequence[str | Path] | None) -> tuple:
+    """What fills the pK column: None -> :data:`atomgrid.models.AFFINITY_MODELS` when ``model`` is the default
+    model (None, its name or its file), else ``()`` (the model's own affinity head); ``["none"]`` -> ``()``;
+    "none" beside other models is refused."""
+    if affinity_models is None:
+        if not AFFINITY_MODELS:
+            return ()
+        try:
+            default = model is None or resolve_model(model).resolve() == resolve_model(None).resolve()
+        except ModelNotFoundError:
+            default = False
+        return tuple(AFFINITY_MODELS) if default else ()
+    names = [str(a) for a in affinity_models]
+    if "none" in names:
+        if len(names) > 1:
+            raise ScoreError("--affinity-model none: give either 'none' (the model's own affinity head) or models, not both")
+        return ()
+    return tuple(affinity_models)
+
+
 def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Path], out: str | Path, *,
                   autobox_ligand: str | Path | None = None, center: Sequence[float] | None = None,
                   size: Sequence[float] | None = None, model: str | Path | None = None,
@@ -66,7 +86,8 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
                   resume: bool = False, device: str | None = None, progress: bool | None = None,
                   on_chunk: Callable[[int], None] | None = None, allow_empty: bool = False,
                   executor: ChunkExecutor | None = None, pose_model: str | Path | None = None,
-                  ligand_only_model: str | Path | None = None) -> dict:
+                  ligand_only_model: str | Path | None = None,
+                  affinity_models: Sequence[str | Path] | None = None) -> dict:
     """Score a library; write ``out`` (CSV, one row per record, input order), optionally ``out_sdf``
     (best poses; with ``top`` only the ``top`` best, ranked) and ``<out stem>.top.csv`` when ``top``.
 
@@ -78,7 +99,9 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
     cross-target protocol's ``--pose-model``); None: ``model`` picks its own. ``ligand_only_model``: the
     model's ligand-only twin (default: the one beside the model file, :func:`atomgrid.blend.twin_beside`);
     with ``options.blend`` > 0 the twin scores each picked pose too and the rows are ranked by the ``blend``
-    column (0, the default: by ``score``). Returns a summary dict
+    column (0, the default: by ``score``). ``affinity_models``: the models whose mean pK of each picked pose
+    fills the pK column (:func:`affinity_models_for`: None gives :data:`atomgrid.models.AFFINITY_MODELS` with
+    the default model, else the model's own head; ``()`` or ``["none"]`` the model's own head). Returns a summary dict
     (records, errors, seconds, ranked_by, blend, ...).
     A library without records raises :class:`EmptyLibraryError` unless ``allow_empty``.
     """
@@ -107,7 +130,7 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
     twin = (ligand_only_model if ligand_only_model is not None else twin_beside(model_file)) if options.blend else None
     ctx = build_context(receptor, autobox_ligand=autobox_ligand, center=center, size=size, model=model_file,
                         options=options, device=device, with_sdf=bool(out_sdf), pose_model=pose_model,
-                        ligand_only_model=twin)
+                        ligand_only_model=twin, affinity_models=affinity_models_for(model, affinity_models))
     total = sum(count_records(p) for p in paths)
     if total == 0 and not allow_empty:
         raise EmptyLibraryError(f"ligand library {', '.join(map(str, paths))}: no records (only blank or comment "
@@ -119,6 +142,8 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
         inputs["pose model"] = ctx.pose_file
     if ctx.twin_file is not None:
         inputs["ligand-only model"] = ctx.twin_file
+    for i, f in enumerate(ctx.affinity_files):
+        inputs[f"affinity model {i + 1}"] = f
     fp = run_identity(paths, inputs, settings)
     if parts.exists():
         if not resume:
@@ -159,6 +184,6 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
     finally:
         bar.close()
     summary = finalize(out, parts, n_chunks, total, out_sdf=out_sdf, top=top, blend=options.blend)
-    summary.update({"blend": options.blend, "scored_now": scored, "resumed_records": done_records, "seconds": time.time() - t0})
+    summary.update({"blend": options.blend, "affinity_models": [str(f) for f in ctx.affinity_files], "scored_now": scored, "resumed_records": done_records, "seconds": time.time() - t0})
     shutil.rmtree(parts)
     return summary

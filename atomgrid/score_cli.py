@@ -3,6 +3,7 @@ and :func:`atomgrid.enrich.enrichment`. The only place that chooses the Ray exec
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import torch
 
@@ -52,7 +53,7 @@ def _cmd_score(args) -> int:
                                 center=args.center, size=args.size, model=args.model, options=opts,
                                 out_sdf=args.out_sdf, top=args.top, resume=args.resume, device=args.device,
                                 allow_empty=args.allow_empty, executor=executor, pose_model=args.pose_model,
-                                ligand_only_model=args.ligand_only_model)
+                                ligand_only_model=args.ligand_only_model, affinity_models=args.affinity_model)
     except EmptyLibraryError as exc:
         print(f"atomgrid score: warning: {exc}", file=sys.stderr)
         return 1
@@ -68,6 +69,9 @@ def _cmd_score(args) -> int:
             print(f"atomgrid score: warning: the blend's z-scores rest on {scored} molecules (fewer than "
                   f"{SMALL_LIBRARY}); for a handful of molecules compare the score column",
                   file=sys.stderr)
+    aff = summary.get("affinity_models") or []
+    print("pK column: " + (f"mean pK of {', '.join(Path(f).stem for f in aff)} (--affinity-model)" if aff
+                           else "the model's own affinity head"), file=sys.stderr)
     print(f"{summary['records']} records ({summary['errors']} with errors) -> {summary['out']}; "
           f"{summary['scored_now']} scored in {summary['seconds']:.1f} s ({rate:.2f} mol/s)")
     if args.top:
@@ -118,6 +122,11 @@ def add_score_commands(sub) -> None:
                                         "picks its own poses)")
     p.add_argument("--ligand-only-model", help="with --blend: the model's ligand-only twin, scored beside it (default: "
                                                "'<model>-ligonly.pt' beside the model; the shipped models have one)")
+    p.add_argument("--affinity-model", nargs="+", metavar="MODEL",
+                   help="the models (names or paths) whose mean pK of each molecule's picked pose, in the same "
+                        "--rotations, fills the pK column (and the SD CNNaffinity tag); 'none': the model's own "
+                        "affinity head. Default: the shipped affinity models with the default --model (see "
+                        "atomgrid/models/__init__.py AFFINITY_MODELS), the model's own head with any other --model")
     p.add_argument("--blend", type=float, default=0.0, metavar="W",
                    help="rank by z(score) + W z(ligand_only), both z-scored over the library's scored molecules (the "
                         "ligand_only and blend columns; --top and --out-sdf follow it). Default 0: rank by score. "

@@ -44,7 +44,9 @@ class ScoringContext:
     heavy receptor atoms near the box (clash term); ``reference`` mol block or None; ``box``;
     ``receptor_pdbqt`` (dock mode, or ``options.vina_prior``); ``model_state``/``model_meta`` (weights on CPU and their meta,
     the net is built once per :class:`ChunkScorer`); ``pose_state``/``pose_meta`` the ``--pose-model``;
-    ``twin_state``/``twin_meta`` the ligand-only twin (``options.blend`` > 0).
+    ``twin_state``/``twin_meta`` the ligand-only twin (``options.blend`` > 0); ``affinity`` the
+    ``--affinity-model`` companions as (weights, meta) pairs: the mean of their pK of the picked pose, in the
+    same rotations, fills the pK column (empty: the model's own affinity head).
     """
 
     receptor: TypedAtoms
@@ -66,6 +68,9 @@ class ScoringContext:
     # the files they were read from (the run identity of --resume names them)
     pose_file: Path | None = None
     twin_file: Path | None = None
+    # --affinity-model: models whose mean pK of the picked pose fills the pK column (empty: the model's own head)
+    affinity: tuple = ()
+    affinity_files: tuple = ()
 
 
 def default_device() -> str:
@@ -76,10 +81,12 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
                   center: Sequence[float] | None = None, size: Sequence[float] | None = None,
                   model: str | Path | None = None, options: ScoreOptions = ScoreOptions(),
                   autobox_padding: float = 4.0, device: str | None = None, with_sdf: bool = True,
-                  pose_model: str | Path | None = None, ligand_only_model: str | Path | None = None) -> ScoringContext:
+                  pose_model: str | Path | None = None, ligand_only_model: str | Path | None = None,
+                  affinity_models: Sequence[str | Path] = ()) -> ScoringContext:
     """Read and type the receptor once, fix the box and the reference ligand, load the model (and the
-    ``pose_model`` that picks each molecule's pose, if one is given, and the ligand-only twin
-    ``ligand_only_model`` when ``options.blend`` > 0)."""
+    ``pose_model`` that picks each molecule's pose, if one is given, the ligand-only twin
+    ``ligand_only_model`` when ``options.blend`` > 0, and the ``affinity_models`` whose mean pK fills the pK
+    column)."""
     if options.poses == "template" and autobox_ligand is None:
         raise ScoreError("--poses template needs a reference ligand (--autobox-ligand); "
                          "with only a box (--center/--size) use --poses dock or --poses given")
@@ -122,6 +129,12 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
             raise ScoreError(f"--blend {options.blend:g}: no ligand-only twin of {model_file.name} (none beside it); "
                              "give one with --ligand-only-model, or --blend 0 to rank by the model alone")
         twin_file, twin_state, twin_meta = load_ligand_only_twin(ligand_only_model, meta)
+    affinity, affinity_files = [], []
+    for name in affinity_models:
+        a_file, a_state, a_meta = load_affinity_model(name, meta)
+        affinity.append((a_state, a_meta))
+        affinity_files.append(a_file)
+        reach = max(reach, receptor_reach(GridSpec(a_meta["grid"]["size"], a_meta["grid"]["resolution"]), options.rotations))
     trec = type_receptor(rec, agio.Box(box.center, tuple(s + 2 * reach for s in box.size)))
     xyz = agio.coordinates(rec)
     near = box.contains(xyz, margin=8.0)
@@ -137,7 +150,8 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
             raise ScoreError(f"{need} needs the 'vina' and 'meeko' packages (pip install vina meeko gemmi): {exc}") from None
         pdbqt = given_receptor_pdbqt(receptor) or receptor_pdbqt(rec, vina_prior_box(box))
     return ScoringContext(trec, pocket, ref_block, box, pdbqt, state, meta, options, device or default_device(),
-                          with_sdf, pose_state, pose_meta, twin_state, twin_meta, pose_file, twin_file)
+                          with_sdf, pose_state, pose_meta, twin_state, twin_meta, pose_file, twin_file,
+                          tuple(affinity), tuple(affinity_files))
 
 
 def load_companion(name_or_path: str | Path, flag: str, model_meta: dict) -> tuple[Path, dict, dict]:
@@ -165,6 +179,16 @@ def load_ligand_only_twin(path: str | Path, model_meta: dict) -> tuple[Path, dic
     if not meta.get("ligand_only"):
         raise ScoreError(f"--ligand-only-model {twin_file}: not a ligand-only model (its meta says ligand_only false)")
     return twin_file, state, meta
+
+
+def load_affinity_model(name_or_path: str | Path, model_meta: dict) -> tuple[Path, dict, dict]:
+    """(file, weights, meta) of an ``--affinity-model`` (:func:`load_companion`), refused with a one-line
+    :class:`ScoreError` when it is ligand-only (an affinity of the complex needs the pocket)."""
+    path, state, meta = load_companion(name_or_path, "--affinity-model", model_meta)
+    if meta.get("ligand_only"):
+        raise ScoreError(f"--affinity-model {path}: a ligand-only model (its meta says ligand_only true); the pK "
+                         "column needs a model that reads the pocket")
+    return path, state, meta
 
 
 def receptor_reach(spec: GridSpec, rotations: int = 1) -> float:
@@ -273,6 +297,8 @@ class ChunkScorer:
         if ctx.twin_state is not None:
             self.twin = self.runtime.prepare(build_model(ctx.twin_state, ctx.twin_meta)).eval()
             self.twin_gridder = gridder_for(ctx.twin_meta, self.device)
+        self.affinity = [(self.runtime.prepare(build_model(st, me)).eval(), gridder_for(me, self.device))
+                         for st, me in ctx.affinity]
         self._template = None
         self._docker = None
         self._vina_scorer = None
@@ -357,13 +383,25 @@ class ChunkScorer:
         return predict(self.twin, self.twin_gridder, items, True, self.opts.batch_size,
                        autocast=self.runtime.autocast, rotations=self.opts.rotations)[0]
 
+    def _score_affinity(self, items: list) -> np.ndarray:
+        """The mean pK of the ``--affinity-model`` companions for each item (the picked poses), each in
+        ``rotations`` orientations."""
+        pk = [predict(net, gridder, items, False, self.opts.batch_size, autocast=self.runtime.autocast,
+                      rotations=self.opts.rotations)[1] for net, gridder in self.affinity]
+        return np.mean(pk, axis=0)
+
     def _score_best(self, items: list, owners: list[tuple[int, int]]) -> dict[int, tuple[int, float, float, float]]:
         """{row: (pose index k into items, activity, pK, twin activity)}: each molecule's best pose by one
         forward pass as posed; with ``rotations`` > 1 that pose alone is then scored in every orientation (a
         molecule with one pose skips the picking pass), so test-time augmentation costs R passes a molecule,
         not R a pose. With a pose model, it picks (by its activity as posed) and the model scores the picked
-        pose R times. The ligand-only twin (if any) scores the picked pose R times; nan without one."""
+        pose R times. The ligand-only twin (if any) scores the picked pose R times; nan without one. With
+        ``--affinity-model``, the pK is their mean pK of the picked pose (R times each)."""
         got = self._score_picked(items, owners)
+        if self.affinity and got:
+            rows = list(got)
+            pk = self._score_affinity([items[got[r][0]] for r in rows])
+            got = {r: (got[r][0], got[r][1], float(x)) for r, x in zip(rows, pk)}
         if self.twin is None or not got:
             return {r: (k, a, f, math.nan) for r, (k, a, f) in got.items()}
         rows = list(got)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from atomgrid import io as agio  # noqa: E402
 from atomgrid.enrich import default_column  # noqa: E402
 from atomgrid.library import iter_records  # noqa: E402
-from atomgrid.models import ModelNotFoundError  # noqa: E402
+from atomgrid.models import ModelNotFoundError, file_sha256  # noqa: E402
 from atomgrid.score import MODELS_DIR, ScoreError, ScoreOptions, enrichment, resolve_model, score_library  # noqa: E402
 
 
@@ -72,12 +72,15 @@ def subsample(target: str, n_act: int, n_dec: int, seed: int, out: Path) -> tupl
 
 
 def run_mode(name: str, receptor, ref, lib, out_dir: Path, model: str, opts: ScoreOptions, actives: set[str],
-             sdf: bool = False) -> dict:
+             sdf: bool = False, affinity_models=("none",)) -> dict:
+    """One timed ``score_library`` run. ``affinity_models``: the pK column's models (default: none, the model's
+    own head, so that every row but the ``--affinity-models`` ones times the same work whatever the default)."""
     out = out_dir / (re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") + ".csv")
     t = time.time()
     cpu = time.process_time()
     s = score_library(receptor, lib, out, autobox_ligand=ref, model=model, options=opts,
-                      out_sdf=out_dir / f"{name}.sdf" if sdf else None, progress=False)
+                      out_sdf=out_dir / f"{name}.sdf" if sdf else None, progress=False,
+                      affinity_models=list(affinity_models))
     wall, cpu = time.time() - t, time.process_time() - cpu
     e = enrichment(out, actives, default_column(out))  # the column the run ranked by (blend when it blended)
     res = {"mode": name, "records": s["records"], "errors": s["errors"], "wall_s": wall, "cpu_s": cpu,
@@ -106,6 +109,8 @@ def screen(args) -> None:
         model = str(resolve_model(args.model)) if args.model else default_model()
         if args.baseline_model:
             args.baseline_model = str(resolve_model(args.baseline_model))
+        if args.affinity_models:
+            args.affinity_models = [str(resolve_model(m)) for m in args.affinity_models]
     except ModelNotFoundError as exc:
         raise SystemExit(f"score.py screen: {exc}") from None
     tmp = Path(tempfile.mkdtemp(prefix="agscore_bench_"))
@@ -133,6 +138,19 @@ def screen(args) -> None:
             base_rows[name]["x_baseline_model"] = base_rows[name]["mol_per_s"] / row["mol_per_s"]
             print(f"# {name}: {base_rows[name]['mol_per_s']:.3f} mol/s = {base_rows[name]['x_baseline_model']:.2f}x "
                   f"the baseline model's {row['mol_per_s']:.3f}", flush=True)
+            results.append(row)
+    if args.affinity_models:  # --affinity-model: the pK column's own models score each picked pose too
+        base_rows = {r["mode"]: r for r in results}
+        for r in [1] + [x for x in args.rotations if x > 1]:
+            name = "template" if r == 1 else f"template, {r} rotations"
+            row = run_mode(f"{name}, affinity models", receptor, ref, lib, tmp, model,
+                           ScoreOptions(poses="template", n_confs=args.confs, rotations=r), actives,
+                           affinity_models=args.affinity_models)
+            row["affinity_models"] = args.affinity_models
+            row["affinity_models_sha256"] = [file_sha256(m) for m in args.affinity_models]
+            row["x_without_affinity_models"] = row["mol_per_s"] / base_rows[name]["mol_per_s"]
+            print(f"# {name}: with the affinity models {row['mol_per_s']:.3f} mol/s = "
+                  f"{row['x_without_affinity_models']:.2f}x without", flush=True)
             results.append(row)
     if args.vina_prior:  # --vina-prior: Vina's score_only of every scored pose too (the pK_vina_prior column)
         base_rows = {r["mode"]: r for r in results}
@@ -304,6 +322,9 @@ def main() -> None:
     s.add_argument("--no-vina", action="store_true")
     s.add_argument("--no-blend", action="store_true",
                    help="skip the ligand-only blend rows (for a model without a ligand-only twin beside it)")
+    s.add_argument("--affinity-models", nargs="+", metavar="MODEL",
+                   help="also time each template mode with these models filling the pK column (atomgrid score "
+                        "--affinity-model; names or paths), as a ratio against the same mode without them")
     s.add_argument("--vina-prior", action="store_true",
                    help="also score template mode with atomgrid score --vina-prior (at 1 and each --rotations)")
     s.add_argument("--rotations", type=int, nargs="+", default=[],

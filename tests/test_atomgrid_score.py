@@ -516,12 +516,12 @@ def test_pose_model_picks_the_pose_and_the_model_scores_it(tmp_path, model_path)
 
 # ----------------------------------------------------------------------------- the ligand-only blend
 
-def _tiny(path: Path, seed: int, ligand_only: bool) -> Path:
+def _tiny(path: Path, seed: int, ligand_only: bool, grid: int = 8, resolution: float = 2.0) -> Path:
     from atomgrid.train import export_model
     from atomgrid.typing import scheme_dict
     torch.manual_seed(seed)
-    cfg = nets.NetConfig(arch="atomnet", width=4, depth=1, stem_pool=1, hidden=8, grid_size=8)
-    meta = {"net": nets.net_config_dict(cfg), "grid": {"size": 8, "resolution": 2.0}, "typing": scheme_dict(),
+    cfg = nets.NetConfig(arch="atomnet", width=4, depth=1, stem_pool=1, hidden=8, grid_size=grid)
+    meta = {"net": nets.net_config_dict(cfg), "grid": {"size": grid, "resolution": resolution}, "typing": scheme_dict(),
             "ligand_only": ligand_only, "name": path.stem}
     export_model(nets.build(cfg), meta, path)
     return path
@@ -625,6 +625,78 @@ def test_blend_off_missing_twin_and_resume(tmp_path, model_path):
                       options=ScoreOptions(blend=0.5, **fast), progress=False)
     assert s["resumed_records"] == 3 and s["ranked_by"] == "blend"
     assert sum(bool(r["blend"]) for r in read_rows(tmp_path / "r.csv")) == 7  # z-scored over every chunk's rows
+
+
+# ----------------------------------------------------------------------------- --affinity-model
+
+def test_affinity_models_fill_the_pk_column_with_their_mean(tmp_path, capsys):
+    """--affinity-model A B: the pK column (and the SD CNNaffinity tag) is the mean of A's and B's pK of the pose the
+    model picked, in the same rotations, each on its own grid; score, the pose and every other column are the model's
+    as without them ('none'); a ligand-only affinity model, 'none' beside a model and a missing file are one-line
+    errors that leave nothing behind; the affinity models are inputs of the resume identity; by default they apply to
+    the default model only."""
+    from atomgrid.cli import main
+    from atomgrid.models import AFFINITY_MODELS
+    from atomgrid.score import affinity_models_for
+    model = _tiny(tmp_path / "m.pt", 0, False)
+    a1 = _tiny(tmp_path / "a1.pt", 5, False)
+    a2 = _tiny(tmp_path / "a2.pt", 6, False, grid=10, resolution=1.5)  # another grid: its own gridder and reach
+    lib = tmp_path / "l.smi"
+    lib.write_text(BLEND_LIB)
+    fast = dict(poses="template", rotations=2, n_confs=2, keep=2, relax_steps=5, chunk_size=3, precision="fp32")
+    plain, out, sdf = tmp_path / "p.csv", tmp_path / "o.csv", tmp_path / "o.sdf"
+    s0 = score_library(REC, lib, plain, autobox_ligand=REF, model=model, options=ScoreOptions(**fast), progress=False,
+                       affinity_models=["none"])
+    s = score_library(REC, lib, out, autobox_ligand=REF, model=model, options=ScoreOptions(**fast), out_sdf=sdf,
+                      progress=False, affinity_models=[a1, a2])
+    assert s0["affinity_models"] == [] and s["affinity_models"] == [str(a1), str(a2)]
+    base, rows = read_rows(plain), read_rows(out)
+    ok = [r for r in rows if not r["error"]]
+    assert [r["id"] for r in rows if r["error"]] == ["dimethylmercury"] and len(ok) == 7
+    for b, r in zip(base, rows):
+        assert {k: v for k, v in b.items() if k != "pK"} == {k: v for k, v in r.items() if k != "pK"}
+    assert all(r["pK"] == "" for r in rows if r["error"])
+    assert all(abs(float(b["pK"]) - float(r["pK"])) > 1e-4 for b, r in zip(base, rows) if not r["error"])
+    mols = {m.GetProp("_Name"): m for m in Chem.SDMolSupplier(str(sdf))}
+    assert all(float(mols[r["id"]].GetProp("CNNaffinity")) == pytest.approx(float(r["pK"]), abs=1e-5) for r in ok)
+    # each affinity model alone, scoring the written (picked) poses as given in the same rotations: their mean is pK
+    alone = []
+    for a in (a1, a2):
+        score_library(REC, sdf, tmp_path / "x.csv", autobox_ligand=REF, model=a, progress=False,
+                      options=ScoreOptions(poses="given", rotations=2, precision="fp32"))
+        alone.append({r["id"]: float(r["pK"]) for r in read_rows(tmp_path / "x.csv")})
+    assert all(float(r["pK"]) == pytest.approx((alone[0][r["id"]] + alone[1][r["id"]]) / 2, abs=2e-3) for r in ok)
+    # errors name the flag and leave nothing behind
+    lig = _tiny(tmp_path / "lig.pt", 7, True)
+    for bad, msg in (([lig], r"^--affinity-model .*lig.pt: a ligand-only model"),
+                     (["none", a1], r"^--affinity-model none: give either 'none'"),
+                     ([tmp_path / "nope.pt"], r"^--affinity-model '.*nope.pt': no such file")):
+        with pytest.raises(ScoreError, match=msg):
+            score_library(REC, lib, tmp_path / "e.csv", autobox_ligand=REF, model=model, options=ScoreOptions(**fast),
+                          progress=False, affinity_models=bad)
+        assert not parts_dir(tmp_path / "e.csv").exists()
+    # the defaults: the shipped affinity models with the default model, the model's own head with another model
+
+    assert affinity_models_for(None, None) == tuple(AFFINITY_MODELS)
+    assert affinity_models_for(model, None) == () and affinity_models_for(None, ["none"]) == ()
+
+    def interrupt(k):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        score_library(REC, lib, tmp_path / "r.csv", autobox_ligand=REF, model=model, options=ScoreOptions(**fast),
+                      on_chunk=interrupt, progress=False, affinity_models=[a1])
+    with pytest.raises(ScoreError, match=r"changed since the interrupted run: affinity model 1 .*a2.pt"):
+        score_library(REC, lib, tmp_path / "r.csv", autobox_ligand=REF, model=model, resume=True,
+                      options=ScoreOptions(**fast), progress=False, affinity_models=[a2])
+    capsys.readouterr()
+    assert main(["score", "--receptor", str(REC), "--autobox-ligand", str(REF), "--ligands", str(lib), "--model",
+                 str(model), "--affinity-model", str(a1), str(a2), "--rotations", "2", "--confs", "2", "--keep", "2",
+                 "--out", str(tmp_path / "c.csv")]) == 0
+    assert "pK column: mean pK of a1, a2 (--affinity-model)" in capsys.readouterr().err
+    assert main(["score", "--receptor", str(REC), "--autobox-ligand", str(REF), "--ligands", str(lib), "--model",
+                 str(model), "--affinity-model", str(lig), "--out", str(tmp_path / "d.csv")]) == 2
+    assert "a ligand-only model" in capsys.readouterr().err and not (tmp_path / "d.csv").exists()
 
 
 @pytest.mark.external

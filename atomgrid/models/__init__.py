@@ -23,6 +23,9 @@ LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-dekois-v3-ligonly"  # its ligand-o
 POSE_MODEL = "ag-atomnet-c16-l3-g16r15"  # the pose + affinity stage it was fine-tuned from (small.toml)
 POSE_LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-ligonly"
 MODEL_KIND = "atomgrid"
+# The models whose mean pK fills `atomgrid score`'s pK column when --model is the default (--affinity-model; none:
+# the screener's own affinity head). Empty: the screener's head (campaigns/atomgrid-affinity, rule K).
+AFFINITY_MODELS: tuple[str, ...] = ()
 
 
 class ModelNotFoundError(FileNotFoundError):
