@@ -436,7 +436,7 @@ def pose_target(target: str, *, work: Path, model: str, max_actives: int = 0, ma
     if not out.exists() or not sdf.exists():
         score_library(files["receptor"], lib_path, out, autobox_ligand=files["reference"], model=model, options=opts,
                       out_sdf=sdf, device=device, progress=progress, resume=Path(str(out) + ".parts").exists(),
-                      executor=executor)
+                      executor=executor, affinity_models=())  # the protocol measures the model's own heads
     return files, lib, out, sdf
 
 
@@ -450,7 +450,7 @@ def rescore_poses(files: dict, sdf: Path, model: str, device: str = "cpu", rotat
     if not out.exists():
         score_library(files["receptor"], sdf, out, autobox_ligand=files["reference"], model=model,
                       options=ScoreOptions(poses="given", rotations=rotations), device=device, progress=False,
-                      resume=Path(str(out) + ".parts").exists())
+                      resume=Path(str(out) + ".parts").exists(), affinity_models=())
     return out
 
 

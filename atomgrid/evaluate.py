@@ -346,7 +346,7 @@ def evaluate_dude_template(model_path, target: str, n_boot: int = 1000, device="
             executor = ray_executor(workers)
         score_library(d / "receptor.pdb", lib, out, autobox_ligand=xtal, model=model_path,
                       options=ScoreOptions(poses="template", rotations=1), device=str(device), resume=parts_exist(out),
-                      executor=executor)
+                      executor=executor, affinity_models=())  # the model's own heads (its affinity_head row)
     best: dict[str, tuple[float, float]] = {}
     failed = 0
     for r in csv.DictReader(open(out)):

@@ -137,7 +137,8 @@ def add_score_commands(sub) -> None:
                    help="also write pK_vina_prior = (1 - W) pK + W (-vina / 1.364): the net's affinity with Vina's "
                         "energy of the scored pose (score_only; its docking energy with --poses dock) as a physics "
                         f"prior, and that energy in the vina column. W defaults to {VINA_PRIOR_WEIGHT:g}, chosen on "
-                        "the affinity validation set (campaigns/atomgrid-affinity, rule D). Needs pip install "
+                        "the affinity validation set with the screening model's own pK (campaigns/atomgrid-affinity, rule D; with the "
+                        "default --affinity-model pair it adds little there). Needs pip install "
                         "-e .[dock]; costs one Vina score per molecule. The pK and score columns are unchanged")
     p.add_argument("--out", required=True, help="CSV: one row per input record, in input order")
     p.add_argument("--out-sdf", help="best pose of each molecule with CNNscore/CNNaffinity tags")

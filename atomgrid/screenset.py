@@ -78,7 +78,7 @@ def make_reference(target: str, out: Path, n_actives: int = 3, exhaustiveness: i
         _write_smi(lib, cands)
         opts = ScoreOptions(poses="dock", exhaustiveness=exhaustiveness, dock_poses=1, chunk_size=1, rotations=1)
         score_library(receptor, lib, out / "ref_dock.csv", center=box.center, size=box.size, model=model, options=opts,
-                      out_sdf=out / "ref_dock.sdf", resume=(out / "ref_dock.csv.parts").exists())
+                      out_sdf=out / "ref_dock.sdf", resume=(out / "ref_dock.csv.parts").exists(), affinity_models=())
     return pick_reference(out / "ref_dock.csv", out / "ref_dock.sdf", ref)
 
 
@@ -122,7 +122,8 @@ def pose_library(target: str, out: Path, n_decoys: int, seed: int = 0, model=Non
             from .distributed import ray_executor
             executor = ray_executor(workers)
         score_library(receptor, lib, out / "poses.csv", autobox_ligand=out / "reference.sdf", model=model,
-                      options=options, out_sdf=sdf, executor=executor, resume=(out / "poses.csv.parts").exists())
+                      options=options, out_sdf=sdf, executor=executor, resume=(out / "poses.csv.parts").exists(),
+                      affinity_models=())
     return sdf, act
 
 

@@ -796,3 +796,38 @@ def test_session21_vina_prior_rule_and_docs_quote_it():
     speed = {r["mode"]: r for r in load(R + "score_screen-vinaprior.json")["figures"]["rows"]}
     s16 = speed["template, 16 rotations, Vina prior"]
     assert s16["mol_per_s"] >= 2.0 and f"{s16['mol_per_s']:.2f} molecules/s" in card
+
+
+def test_session23_affinity_pair_rule_k_card_and_default():
+    """Rule K: the 16^3 pair is kept over 24^3 (K1 fails its bar), beats v3's pK on val-affinity by >= +0.05 with
+    the interval above zero (K2), and keeps >= 2 molecules/s/core at 16 rotations; AFFINITY_MODELS names the two
+    shipped files; the card quotes the committed figures (the decision, CASF-2016 once, speed); no file carries
+    measured pK."""
+    from atomgrid.models import AFFINITY_MODELS, model_path
+    assert AFFINITY_MODELS == ("ag-atomnet-c16-l3-g16r15-rec-s0", "ag-atomnet-c16-l3-g16r15-rec-s1")
+    card = text("atomgrid/models/ag-atomnet-c16-l3-g16r15-rec-s0.md")
+    camp = text("campaigns/atomgrid-affinity/README.md")
+    k1 = load(R + "atomgrid_compare-valaffinity-aff-g24-rec-vs-pose-rec.json")["figures"]["all"]["pearson"]
+    assert not (k1["diff"] >= 0.03 and k1["low"] > 0)
+    assert f"{k1['diff']:+.3f} [{k1['low']:+.3f}, {k1['high']:+.3f}]" in camp
+    k2f = load(R + "atomgrid_compare-valaffinity-pose-rec-vs-v3.json")["figures"]
+    k2 = k2f["all"]["pearson"]
+    assert k2["diff"] >= 0.05 and k2["low"] > 0 and k2f["runs_a"] == 2 and k2f["runs_b"] == 1
+    shas = {card_sha256(text(f"atomgrid/models/{n}.md")) for n in AFFINITY_MODELS}
+    for f in (R + "atomgrid_compare-valaffinity-pose-rec-vs-v3.json", R + "atomgrid_compare-casf2016-pose-rec-vs-v3.json"):
+        runs = [load(x)["figures"][0]["model_sha256"] for x in load(f)["figures"]["a"]]
+        assert set(runs) == shas == {hashlib.sha256(model_path(n).read_bytes()).hexdigest() for n in AFFINITY_MODELS}
+    row = (f"| val-affinity (77), Pearson R | {k2['a']:.3f} | ")
+    assert row in card and f"| {k2['b']:.3f} | {k2['diff']:+.3f} [{k2['low']:+.3f}, {k2['high']:+.3f}] |" in card
+    c = load(R + "atomgrid_compare-casf2016-pose-rec-vs-v3.json")["figures"]["all"]["pearson"]
+    assert f"| CASF-2016 (130), Pearson R | **{c['a']:.3f}** |" in card
+    assert f"| {c['b']:.3f} | {c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] |" in card
+    speed = {r["mode"]: r for r in load(R + "score_screen-48-seed1-rot16-affinity.json")["figures"]["rows"]}
+    s16 = speed["template, 16 rotations, affinity models"]
+    assert s16["mol_per_s"] >= 2.0 and s16["records"] == 48
+    assert s16["affinity_models_sha256"] == [hashlib.sha256(model_path(n).read_bytes()).hexdigest() for n in AFFINITY_MODELS]
+    assert f"{s16['mol_per_s']:.2f} molecules/s against {speed['template, 16 rotations']['mol_per_s']:.2f}" in card
+    assert f"{s16['x_without_affinity_models']:.2f}x" in card
+    for f in ("atomgrid_compare-valaffinity-pose-rec-vs-v3.json", "atomgrid_compare-casf2016-pose-rec-vs-v3.json",
+              "atomgrid_compare-actives34-pose-rec-vs-s20base.json"):
+        assert '"pK"' not in (ROOT / R / f).read_text()

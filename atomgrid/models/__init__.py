@@ -24,8 +24,10 @@ POSE_MODEL = "ag-atomnet-c16-l3-g16r15"  # the pose + affinity stage it was fine
 POSE_LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-ligonly"
 MODEL_KIND = "atomgrid"
 # The models whose mean pK fills `atomgrid score`'s pK column when --model is the default (--affinity-model; none:
-# the screener's own affinity head). Empty: the screener's head (campaigns/atomgrid-affinity, rule K).
-AFFINITY_MODELS: tuple[str, ...] = ()
+# the screener's own affinity head): small.toml's pose/affinity recipe on the data pack's recommended affinity split
+# (`atomgrid prepare --kind train-recommended`), seeds 0 and 1; since 2026-12-05 (session 23, campaigns/
+# atomgrid-affinity rule K: val-affinity R 0.348 vs the screener's 0.219)
+AFFINITY_MODELS: tuple[str, ...] = ("ag-atomnet-c16-l3-g16r15-rec-s0", "ag-atomnet-c16-l3-g16r15-rec-s1")
 
 
 class ModelNotFoundError(FileNotFoundError):
