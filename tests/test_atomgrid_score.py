@@ -313,12 +313,15 @@ def test_enrichment_golden(tmp_path):
 @pytest.mark.ray
 @pytest.mark.slow
 def test_ray_actors_give_the_same_rows(tmp_path, model_path):
-    """Ray actors give the rows the in-process scorer gives, the ligand-only twin and the blend included."""
+    """Ray actors give the rows the in-process scorer gives, the ligand-only twin, the blend and the
+    --affinity-model pK included."""
     ray = pytest.importorskip("ray")
     lib = _lib(tmp_path)
     opts = ScoreOptions(poses="given", chunk_size=2, blend=0.5)
     twin = _tiny(tmp_path / "twin.pt", 3, True)
-    kw = dict(autobox_ligand=REF, model=model_path, options=opts, progress=False, ligand_only_model=twin)
+    aff = [_tiny(tmp_path / "a1.pt", 5, False), _tiny(tmp_path / "a2.pt", 6, False, grid=10, resolution=1.5)]
+    kw = dict(autobox_ligand=REF, model=model_path, options=opts, progress=False, ligand_only_model=twin,
+              affinity_models=aff)
     score_library(REC, lib, tmp_path / "local.csv", **kw)
     try:
         from atomgrid.distributed import ray_executor
@@ -329,7 +332,7 @@ def test_ray_actors_give_the_same_rows(tmp_path, model_path):
     assert [(r["index"], r["id"], r["error"]) for r in a] == [(r["index"], r["id"], r["error"]) for r in b]
     assert sum(bool(r["blend"]) for r in a) >= 2
     for x, y in zip(a, b):
-        for col in ("score", "ligand_only", "blend"):
+        for col in ("score", "ligand_only", "blend", "pK"):
             if x[col]:
                 assert float(x[col]) == pytest.approx(float(y[col]), abs=1e-4), col
 
