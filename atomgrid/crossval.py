@@ -391,11 +391,6 @@ def pose_data_holdout(model_path: str) -> set[str]:
     return set(meta.get("affinity_holdout") or ())
 
 
-def held_out_in_pose_data(model_path: str, target: str) -> bool:
-    """Was ``target`` among :func:`pose_data_holdout` of ``model_path``?"""
-    return target in pose_data_holdout(model_path)
-
-
 def seen_family(model_path: str, target: str, level: str) -> bool | None:
     """Did ``model_path``'s screening data share ``target``'s group? True/False for the shipped screening
     models and models whose meta lists ``train_targets``; None when unknown."""

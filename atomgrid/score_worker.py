@@ -398,15 +398,13 @@ class ChunkScorer:
         pose R times. The ligand-only twin (if any) scores the picked pose R times; nan without one. With
         ``--affinity-model``, the pK is their mean pK of the picked pose (R times each)."""
         got = self._score_picked(items, owners)
-        if self.affinity and got:
-            rows = list(got)
-            pk = self._score_affinity([items[got[r][0]] for r in rows])
-            got = {r: (got[r][0], got[r][1], float(x)) for r, x in zip(rows, pk)}
-        if self.twin is None or not got:
-            return {r: (k, a, f, math.nan) for r, (k, a, f) in got.items()}
+        if not got:
+            return {}
         rows = list(got)
-        lig = self._score_twin([items[got[r][0]] for r in rows])
-        return {r: (*got[r], float(x)) for r, x in zip(rows, lig)}
+        picked = [items[got[r][0]] for r in rows]  # the picked poses the companions score
+        pk = self._score_affinity(picked) if self.affinity else [got[r][2] for r in rows]
+        lig = self._score_twin(picked) if self.twin is not None else [math.nan] * len(rows)
+        return {r: (got[r][0], got[r][1], float(f), float(x)) for r, f, x in zip(rows, pk, lig)}
 
     def _score_picked(self, items: list, owners: list[tuple[int, int]]) -> dict[int, tuple[int, float, float]]:
         """{row: (pose index k into items, activity, pK)} of :meth:`_score_best`, without the twin."""

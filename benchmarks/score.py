@@ -139,29 +139,27 @@ def screen(args) -> None:
             print(f"# {name}: {base_rows[name]['mol_per_s']:.3f} mol/s = {base_rows[name]['x_baseline_model']:.2f}x "
                   f"the baseline model's {row['mol_per_s']:.3f}", flush=True)
             results.append(row)
+
+    def with_extra(label: str, ratio_key: str, what: str, affinity_models=("none",), **opts) -> None:
+        """Each template mode again with one addition, timed as a ratio against the same mode without it."""
+        base_rows = {r["mode"]: r for r in results}
+        for r in [1] + [x for x in args.rotations if x > 1]:
+            name = "template" if r == 1 else f"template, {r} rotations"
+            row = run_mode(f"{name}, {label}", receptor, ref, lib, tmp, model,
+                           ScoreOptions(poses="template", n_confs=args.confs, rotations=r, **opts), actives,
+                           affinity_models=affinity_models)
+            if affinity_models != ("none",):
+                row["affinity_models"] = list(affinity_models)
+                row["affinity_models_sha256"] = [file_sha256(m) for m in affinity_models]
+            row[ratio_key] = row["mol_per_s"] / base_rows[name]["mol_per_s"]
+            print(f"# {name}: with {what} {row['mol_per_s']:.3f} mol/s = {row[ratio_key]:.2f}x without", flush=True)
+            results.append(row)
+
     if args.affinity_models:  # --affinity-model: the pK column's own models score each picked pose too
-        base_rows = {r["mode"]: r for r in results}
-        for r in [1] + [x for x in args.rotations if x > 1]:
-            name = "template" if r == 1 else f"template, {r} rotations"
-            row = run_mode(f"{name}, affinity models", receptor, ref, lib, tmp, model,
-                           ScoreOptions(poses="template", n_confs=args.confs, rotations=r), actives,
-                           affinity_models=args.affinity_models)
-            row["affinity_models"] = args.affinity_models
-            row["affinity_models_sha256"] = [file_sha256(m) for m in args.affinity_models]
-            row["x_without_affinity_models"] = row["mol_per_s"] / base_rows[name]["mol_per_s"]
-            print(f"# {name}: with the affinity models {row['mol_per_s']:.3f} mol/s = "
-                  f"{row['x_without_affinity_models']:.2f}x without", flush=True)
-            results.append(row)
+        with_extra("affinity models", "x_without_affinity_models", "the affinity models",
+                   affinity_models=tuple(args.affinity_models))
     if args.vina_prior:  # --vina-prior: Vina's score_only of every scored pose too (the pK_vina_prior column)
-        base_rows = {r["mode"]: r for r in results}
-        for r in [1] + [x for x in args.rotations if x > 1]:
-            name = "template" if r == 1 else f"template, {r} rotations"
-            row = run_mode(f"{name}, Vina prior", receptor, ref, lib, tmp, model,
-                           ScoreOptions(poses="template", n_confs=args.confs, rotations=r, vina_prior=0.75), actives)
-            row["x_without_prior"] = row["mol_per_s"] / base_rows[name]["mol_per_s"]
-            print(f"# {name}: with --vina-prior {row['mol_per_s']:.3f} mol/s = {row['x_without_prior']:.2f}x without",
-                  flush=True)
-            results.append(row)
+        with_extra("Vina prior", "x_without_prior", "--vina-prior", vina_prior=0.75)
     if not args.no_vina:
         # Vina is slow here: it docks a sub-library (the first --vina-molecules records, at least one
         # active among them); template is scored again on exactly that sub-library for a like-for-like row
