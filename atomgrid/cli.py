@@ -315,8 +315,13 @@ def _cmd_screen_data(args) -> int:
         from .families import folds_of
         from .score import ScoreOptions
         out = Path(args.out if args.out != "runs/atomgrid/screen" else "runs/atomgrid/screen_cv")
-        _, final = folds_of(args.actives_affinity)
-        cache = build_active_affinity_cache(final.validation, args.work, max_decoys=args.crossval_decoys, seed=args.seed,
+        if args.actives_affinity == "protocol":  # every target but the final test: v34's group and its CV folds
+            folds, final = folds_of("v34")
+            targets = sorted(set(final.validation).union(*(f.test for f in folds)))
+        else:
+            _, final = folds_of(args.actives_affinity)
+            targets = final.validation
+        cache = build_active_affinity_cache(targets, args.work, max_decoys=args.crossval_decoys, seed=args.seed,
                                             model=args.model, pose_options=ScoreOptions(
                                                 poses="template", seed=args.seed, embed_timeout=args.embed_timeout,
                                                 rotations=1))
@@ -361,10 +366,11 @@ def add_screen_data(sub) -> None:
     p.add_argument("--model", help="model that picks each molecule's best template pose (default: the pose "
                                     "model, not the screening model trained on this data)")
     p.add_argument("--workers", type=int, default=0, help="Ray actors for the template poses (0: this process)")
-    p.add_argument("--actives-affinity", choices=("v11", "v34"), metavar="GROUP",
+    p.add_argument("--actives-affinity", choices=("v11", "v34", "protocol"), metavar="GROUP",
                    help="instead: the validation group's (v11 or v34) DEKOIS actives with a measured Ki/Kd/IC50, in the "
                         "protocol's poses, into <out>/cache_actives_<GROUP>.pt: affinity on targets the group's final "
-                        "fold never trained on (atomgrid evaluate --set cache)")
+                        "fold never trained on (atomgrid evaluate --set cache); 'protocol': every target's but the "
+                        "final test's (v34 and its CV folds), for models that learnt no screening data")
     p.add_argument("--crossval", action="store_true",
                    help="instead: every training target of the cross-target protocol (DEKOIS 2.0 outside the test "
                         "families and PDE4B/PDE5; the extra validation families are CV folds' training data), posed as `atomgrid crossval --pose-model` poses them, into "
