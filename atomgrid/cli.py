@@ -311,17 +311,10 @@ def _cmd_screen_data(args) -> int:
     if args.actives_affinity:
         import torch
 
-        from .crossval import build_active_affinity_cache
-        from .families import folds_of
+        from .crossval import active_affinity_targets, build_active_affinity_cache
         from .score import ScoreOptions
         out = Path(args.out if args.out != "runs/atomgrid/screen" else "runs/atomgrid/screen_cv")
-        if args.actives_affinity == "protocol":  # every target but the final test: v34's group and its CV folds
-            folds, final = folds_of("v34")
-            targets = sorted(set(final.validation).union(*(f.test for f in folds)))
-        else:
-            _, final = folds_of(args.actives_affinity)
-            targets = final.validation
-        cache = build_active_affinity_cache(targets, args.work, max_decoys=args.crossval_decoys, seed=args.seed,
+        cache = build_active_affinity_cache(active_affinity_targets(args.actives_affinity), args.work, max_decoys=args.crossval_decoys, seed=args.seed,
                                             model=args.model, pose_options=ScoreOptions(
                                                 poses="template", seed=args.seed, embed_timeout=args.embed_timeout,
                                                 rotations=1))

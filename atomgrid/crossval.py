@@ -145,6 +145,16 @@ def with_active_affinities(cache: dict) -> tuple[dict, dict]:
     return dict(cache, examples=examples), info
 
 
+def active_affinity_targets(group: str) -> tuple[str, ...]:
+    """The targets of ``atomgrid screen-data --actives-affinity GROUP``: a validation group's (v11, v34: affinity on
+    targets its final fold never trained on), or ``protocol``, every target but the final test's (the v34 group and
+    its CV folds: for models that learnt no screening data)."""
+    if group == "protocol":
+        folds, final = folds_of("v34")
+        return tuple(sorted(set(final.validation).union(*(f.test for f in folds))))
+    return tuple(folds_of(group)[1].validation)
+
+
 def build_active_affinity_cache(targets, work: str | Path = "runs/atomgrid/crossval", max_decoys: int = 200,
                                 seed: int = 0, model=None, pose_options=None) -> dict:
     """An evaluation cache of the ``targets``' actives with a measured pK, in the protocol's poses (posed and cached

@@ -680,3 +680,17 @@ def test_pose_data_holdout_reads_the_models_meta(tmp_path):
     assert "ACE" in pose_data_holdout(str(new)) and "A2A" not in pose_data_holdout(str(new))
     assert "ACE" not in pose_data_holdout(str(old)) and "ACE" not in pose_data_holdout(str(tmp_path / "none.pt"))
     assert "3 of 35 targets" in POSE_DATA_CAVEAT.format(n=3, total=35)
+
+
+def test_active_affinity_targets_protocol_is_every_target_but_the_final_test():
+    """``screen-data --actives-affinity protocol``: the v34 group plus every CV fold's test targets, never a final
+    test target, each once; a validation group gives exactly its validation targets."""
+    from atomgrid.crossval import active_affinity_targets
+    from atomgrid.families import FAMILIES, folds_of
+    folds, final = folds_of("v34")
+    got = active_affinity_targets("protocol")
+    assert len(got) == len(set(got)) and not set(got) & set(final.test)
+    assert set(final.validation) <= set(got) and all(set(f.test) <= set(got) for f in folds)
+    assert set(got) | set(final.test) <= set(FAMILIES)
+    assert {"INHA", "dude:inha", "dude:fabp4"} <= set(final.test)
+    assert active_affinity_targets("v34") == tuple(final.validation)
