@@ -22,7 +22,7 @@ from . import io as agio
 from .featurize import TypedAtoms, crop_margin, type_ligand, type_receptor
 from .grid import GridSpec
 from .library import Record
-from .models import ModelNotFoundError, build_model, gridder_for, load_weights, predict, resolve_model
+from .models import ModelNotFoundError, build_model, gridder_for, load_weights, predict, predict_shared, resolve_model
 from .poses import (PrepError, TemplatePoser, VinaDocker, VinaScorer, choose_molecule, embed, given_pose, heavy_indices,
                     input_smiles_of, parse_record, receptor_pdbqt, smiles_of, standardize)
 from .score_options import ScoreError, ScoreOptions
@@ -383,31 +383,33 @@ class ChunkScorer:
         return predict(self.twin, self.twin_gridder, items, True, self.opts.batch_size,
                        autocast=self.runtime.autocast, rotations=self.opts.rotations)[0]
 
-    def _score_affinity(self, items: list) -> np.ndarray:
-        """The mean pK of the ``--affinity-model`` companions for each item (the picked poses), each in
-        ``rotations`` orientations."""
-        pk = [predict(net, gridder, items, False, self.opts.batch_size, autocast=self.runtime.autocast,
-                      rotations=self.opts.rotations)[1] for net, gridder in self.affinity]
-        return np.mean(pk, axis=0)
-
     def _score_best(self, items: list, owners: list[tuple[int, int]]) -> dict[int, tuple[int, float, float, float]]:
         """{row: (pose index k into items, activity, pK, twin activity)}: each molecule's best pose by one
         forward pass as posed; with ``rotations`` > 1 that pose alone is then scored in every orientation (a
         molecule with one pose skips the picking pass), so test-time augmentation costs R passes a molecule,
         not R a pose. With a pose model, it picks (by its activity as posed) and the model scores the picked
         pose R times. The ligand-only twin (if any) scores the picked pose R times; nan without one. With
-        ``--affinity-model``, the pK is their mean pK of the picked pose (R times each)."""
-        got = self._score_picked(items, owners)
-        if not got:
+        ``--affinity-model``, the pK is their mean pK of the picked pose (R times each). The model and the
+        affinity models read the same grids of the picked poses when their grids match (``predict_shared``)."""
+        best, scored = self._pick(items, owners)
+        if not best:
             return {}
-        rows = list(got)
-        picked = [items[got[r][0]] for r in rows]  # the picked poses the companions score
-        pk = self._score_affinity(picked) if self.affinity else [got[r][2] for r in rows]
+        rows = list(best)
+        picked = [items[best[r]] for r in rows]
+        jobs = ([] if scored else [(self.model, self.gridder, self.ligand_only)]) + \
+            [(net, gridder, False) for net, gridder in self.affinity]
+        out = predict_shared(jobs, picked, self.opts.batch_size, autocast=self.runtime.autocast,
+                             rotations=self.opts.rotations) if jobs else []
+        if not scored:
+            (act, aff), out = out[0], out[1:]
+            scored = {r: (float(a), float(f)) for r, a, f in zip(rows, act, aff)}
+        pk = np.mean([f for _, f in out], axis=0) if out else [scored[r][1] for r in rows]
         lig = self._score_twin(picked) if self.twin is not None else [math.nan] * len(rows)
-        return {r: (got[r][0], got[r][1], float(f), float(x)) for r, f, x in zip(rows, pk, lig)}
+        return {r: (best[r], scored[r][0], float(f), float(x)) for r, f, x in zip(rows, pk, lig)}
 
-    def _score_picked(self, items: list, owners: list[tuple[int, int]]) -> dict[int, tuple[int, float, float]]:
-        """{row: (pose index k into items, activity, pK)} of :meth:`_score_best`, without the twin."""
+    def _pick(self, items: list, owners: list[tuple[int, int]]) -> tuple[dict[int, int], dict | None]:
+        """({row: pose index k into items of its best pose}, {row: (activity, pK)} when the picking pass already
+        scored the picked poses as the run scores them (one rotation, no pose model), else None)."""
         R = self.opts.rotations
         poses_of: dict[int, list[int]] = {}
         for k, (r, _) in enumerate(owners):
@@ -415,18 +417,14 @@ class ChunkScorer:
         if self.pose_net is not None:  # the pose model picks; the model then scores each picked pose (R passes)
             pick = [k for ks in poses_of.values() if len(ks) > 1 for k in ks]
             pact = dict(zip(pick, self._pick_items([items[k] for k in pick])[0]))
-            best = {r: ks[0] if len(ks) == 1 else max(ks, key=lambda k: pact[k]) for r, ks in poses_of.items()}
-        else:
-            pick = [k for ks in poses_of.values() if len(ks) > 1 or R == 1 for k in ks]
-            act, aff = self._score_items([items[k] for k in pick])
-            got = dict(zip(pick, zip(act, aff)))
-            best = {r: ks[0] if len(ks) == 1 and R > 1 else max(ks, key=lambda k: got[k][0])
-                    for r, ks in poses_of.items()}
-            if R == 1:  # the picking pass already scored every picked pose as posed
-                return {r: (k, float(got[k][0]), float(got[k][1])) for r, k in best.items()}
-        rows = list(best)
-        ract, raff = self._score_items([items[best[r]] for r in rows], R)
-        return {r: (best[r], float(a), float(f)) for r, a, f in zip(rows, ract, raff)}
+            return {r: ks[0] if len(ks) == 1 else max(ks, key=lambda k: pact[k]) for r, ks in poses_of.items()}, None
+        pick = [k for ks in poses_of.values() if len(ks) > 1 or R == 1 for k in ks]
+        act, aff = self._score_items([items[k] for k in pick])
+        got = dict(zip(pick, zip(act, aff)))
+        best = {r: ks[0] if len(ks) == 1 and R > 1 else max(ks, key=lambda k: got[k][0]) for r, ks in poses_of.items()}
+        if R == 1:  # the picking pass already scored every picked pose as posed
+            return best, {r: (float(got[k][0]), float(got[k][1])) for r, k in best.items()}
+        return best, None
 
     def score_chunk(self, records: Sequence[Record]) -> list[Row]:
         rows: list[Row] = []

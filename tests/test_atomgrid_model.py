@@ -41,3 +41,45 @@ def test_default_scoring_model_is_the_screening_model():
     assert resolve_model(None) == atomgrid.model_path(atomgrid.DEFAULT_MODEL)
     _, meta = load_model(resolve_model(None))
     assert not meta["ligand_only"] and meta["name"] == atomgrid.DEFAULT_MODEL
+
+
+def test_predict_shared_gives_each_model_what_predict_gives_it_alone_and_grids_once():
+    """Models that read the same grids share each batch's grids (one gridding per batch and orientation for the
+    group); every model's activity and pK are bit-for-bit what predict gives it alone, also for a model on another
+    grid, a ligand-only job and a random (augmenting) gridder, which is never shared."""
+    import torch
+
+    from atomgrid import nets
+    from atomgrid.featurize import Gridder
+    from atomgrid.grid import GridSpec
+    from atomgrid.models import predict, predict_shared
+
+    class Counting(Gridder):
+        calls = 0
+
+        def __call__(self, *a, **k):
+            Counting.calls += 1
+            return super().__call__(*a, **k)
+
+    def net(seed, size):
+        torch.manual_seed(seed)
+        return nets.build(nets.NetConfig(arch="atomnet", width=4, depth=1, stem_pool=1, hidden=8, grid_size=size)).eval()
+
+    rec = io.read_receptor(FIX / "fabp4_receptor.pdb")
+    lig = type_ligand(io.read_ligand(FIX / "fabp4_crystal_ligand.mol2"))
+    tr = type_receptor(rec, io.autobox(lig.xyz, 4.0), margin=20.0)
+    items = [(tr, lig, lig.centroid() + np.float32(d)) for d in (0.0, 0.5, -0.5, 1.0, 0.25)]
+    g8, g8b, g6 = Counting(GridSpec(8, 2.0)), Counting(GridSpec(8, 2.0)), Counting(GridSpec(6, 2.0))
+    rnd = Counting(GridSpec(8, 2.0), rotate=True, seed=3)
+    a, b, c, d, e = net(0, 8), net(1, 8), net(2, 6), net(3, 8), net(4, 8)
+    jobs = [(a, g8, False), (b, g8b, False), (c, g6, False), (d, g8, True), (e, rnd, False)]
+    Counting.calls = 0
+    shared = predict_shared(jobs, items, batch_size=2, rotations=3)
+    # 3 batches x 3 orientations: once for a and b together, once each for c, the ligand-only d and the random e
+    assert Counting.calls == 4 * 9
+    for (m, g, lo), (act, pk) in zip(jobs, shared):
+        if g is rnd:
+            g = Counting(GridSpec(8, 2.0), rotate=True, seed=3)  # the same draws from a fresh gridder
+        alone = predict(m, g, items, lo, batch_size=2, rotations=3)
+        assert np.array_equal(act, alone[0]) and np.array_equal(pk, alone[1])
+    assert not np.array_equal(shared[0][1], shared[1][1])  # two models, two answers

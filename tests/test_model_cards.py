@@ -885,6 +885,12 @@ def test_session24_challengers_of_the_pk_pair_fail_as_quoted():
     quoted = f"R **{n1['b']:.3f}** for the pair against **{heavy['pearson']['value']:.3f}**"
     assert quoted in card
     assert f"R {n1['b']:.3f} vs {heavy['pearson']['value']:.3f}" in text("README.md")
+    sh = {r["mode"]: r for r in load(R + "score_screen-48-seed1-rot16-affinity-shared.json")["figures"]["rows"]}
+    s16 = sh["template, 16 rotations, affinity models"]
+    assert s16["mol_per_s"] >= 2.0 and s16["records"] == 48 and s16["x_without_affinity_models"] > 0.74
+    quoted = (f"{s16['mol_per_s']:.2f} molecules/s", f"{sh['template, 16 rotations']['mol_per_s']:.2f} without",
+              f"{s16['x_without_affinity_models']:.2f}x")
+    assert all(q in card and q in docs for q in quoted)
     ov = load(R + "atomgrid_casf_overlap-dekois.json")["figures"]
     assert ov["n"] == len(ov["matches"]) and f"{ov['n']} DEKOIS records are CASF-2016" in docs
     for f in (R + "atomgrid_compare-valaffinity-recact-crossfit-vs-pose-rec.json",

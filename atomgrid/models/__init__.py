@@ -174,27 +174,56 @@ def predict(model, gridder, items: list, ligand_only: bool = False, batch_size: 
     ``traincore.runtime.Runtime.autocast``) around each forward pass, None for none. ``rotations`` > 1:
     test-time augmentation, the mean logit and pK over :func:`tta_rotations` orientations about each
     grid centre (gnina's ``--cnn_rotation``); 1 scores the pose as given."""
+    return predict_many([model], gridder, items, ligand_only, batch_size, autocast, rotations)[0]
+
+
+def predict_many(models: list, gridder, items: list, ligand_only: bool = False, batch_size: int = 32, autocast=None,
+                 rotations: int = 1) -> list:
+    """:func:`predict` for several models that read the same grids: each batch is gridded once per orientation
+    and every model runs on it (gridding costs about three forward passes of the small nets on a CPU core). Each
+    model's result is exactly what :func:`predict` gives it alone: the same grids, the same batches."""
     import contextlib
 
     import numpy as np
     import torch
     rots = tta_rotations(rotations) if rotations > 1 else [None]  # None: the gridder's own orientation
-    act, aff = [], []
+    act = [[] for _ in models]
+    aff = [[] for _ in models]
     with torch.no_grad():
         for s in range(0, len(items), batch_size):
             batch = items[s:s + batch_size]
-            logit, pk = 0.0, 0.0
+            logit, pk = [0.0] * len(models), [0.0] * len(models)
             for r in rots:
                 grids = gridder(batch, ligand_only=ligand_only, rotation=r)
-                with (autocast() if autocast is not None else contextlib.nullcontext()):
-                    out = model(grids)
-                logit = logit + out["activity"].float()
-                pk = pk + out["affinity"].float()
-            act.append(torch.sigmoid(logit / len(rots)).cpu())
-            aff.append((pk / len(rots)).cpu())
-    if not act:
-        return np.zeros(0), np.zeros(0)
-    return torch.cat(act).numpy().astype(np.float64), torch.cat(aff).numpy().astype(np.float64)
+                for m, model in enumerate(models):
+                    with (autocast() if autocast is not None else contextlib.nullcontext()):
+                        out = model(grids)
+                    logit[m] = logit[m] + out["activity"].float()
+                    pk[m] = pk[m] + out["affinity"].float()
+            for m in range(len(models)):
+                act[m].append(torch.sigmoid(logit[m] / len(rots)).cpu())
+                aff[m].append((pk[m] / len(rots)).cpu())
+    if not items:
+        return [(np.zeros(0), np.zeros(0)) for _ in models]
+    return [(torch.cat(a).numpy().astype(np.float64), torch.cat(f).numpy().astype(np.float64)) for a, f in zip(act, aff)]
+
+
+def predict_shared(jobs: list, items: list, batch_size: int = 32, autocast=None, rotations: int = 1) -> list:
+    """``jobs``: [(model, gridder, ligand_only)] -> [(activity, pK)] in the same order, each exactly what
+    :func:`predict` gives that job alone; jobs whose gridders make the same grids (same spec and device, same
+    ``ligand_only``) share them (:func:`predict_many`)."""
+    groups: dict[tuple, list[int]] = {}
+    for i, (_, gridder, ligand_only) in enumerate(jobs):
+        random = gridder.rotate or gridder.translate > 0  # a random gridder draws per call: never shared
+        groups.setdefault((gridder.spec, str(gridder.device), bool(ligand_only), id(gridder) if random else None),
+                          []).append(i)
+    out: list = [None] * len(jobs)
+    for idx in groups.values():
+        _, gridder, ligand_only = jobs[idx[0]]
+        res = predict_many([jobs[i][0] for i in idx], gridder, items, ligand_only, batch_size, autocast, rotations)
+        for i, r in zip(idx, res):
+            out[i] = r
+    return out
 
 
 _CARD_SHA = re.compile(r"sha256[^0-9a-f]*([0-9a-f]{64})")
