@@ -84,11 +84,12 @@ def plot_curves(scores_csv: str | Path, actives: Iterable[str], columns: Sequenc
         roc_ax.plot(fpr, tpr, label=f"{col} (AUC {roc_auc(y, s):.3f})")
         enr_ax.plot(screened, hits / y.sum(), label=f"{col} (EF1% {enrichment_factor(y, s, 0.01):.1f})")
     roc_ax.plot([0, 1], [0, 1], ":", color="grey", label="random")
-    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC", xlim=(0, 1), ylim=(0, 1))
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC", xlim=(-0.01, 1.01),
+               ylim=(-0.01, 1.01))  # a padded frame: a perfect curve runs along the edges
     frac = np.geomspace(1 / max(len(y), 1), 1.0, 100)
     enr_ax.plot(frac, frac, ":", color="grey", label="random")  # y = x, a curve on the log axis
     enr_ax.set(xscale="log", xlabel="fraction of the library screened", ylabel="fraction of actives found",
-               title="enrichment", ylim=(0, 1))
+               title="enrichment", ylim=(-0.01, 1.01))
     for ax in (roc_ax, enr_ax):
         ax.legend(loc="lower right", fontsize=8)
         ax.grid(alpha=0.3)

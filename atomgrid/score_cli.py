@@ -73,7 +73,8 @@ def _cmd_score(args) -> int:
     print("pK column: " + (f"mean pK of {', '.join(Path(f).stem for f in aff)} (--affinity-model)" if aff
                            else "the model's own affinity head"), file=sys.stderr)
     print(f"{summary['records']} records ({summary['errors']} with errors) -> {summary['out']}; "
-          f"{summary['scored_now']} scored in {summary['seconds']:.1f} s ({rate:.2f} mol/s)")
+          f"{summary['scored_now']} processed in {summary['seconds']:.1f} s ({rate:.2f} records/s"
+          + (f"; {summary['resumed_records']} from the interrupted run" if summary.get("resumed_records") else "") + ")")
     if args.top:
         print(f"top {args.top}: {', '.join(summary['top'])}")
     if args.explain:
