@@ -419,7 +419,8 @@ def _cmd_crossval(args) -> int:
                   validation=args.validation, validation_group=args.validation_group, work=args.work, max_actives=args.max_actives, max_decoys=args.max_decoys, seed=args.seed,
                   n_boot=args.bootstrap, pose_options=opts, device=args.device, executor=executor,
                   pose_model=str(resolve_model(args.pose_model)) if args.pose_model else None,
-                  blends=blends, rotations=args.rotations, vina=not args.skip_vina)
+                  blends=blends, rotations=args.rotations, vina=not args.skip_vina,
+                  pk_models=tuple(str(resolve_model(m)) for m in args.pk_models))
     print(cvm.format_summary(res))
     if args.json:
         from traincore.provenance import write_results
@@ -434,7 +435,8 @@ def _cmd_crossval(args) -> int:
                           "max_actives": args.max_actives, "max_decoys": args.max_decoys, "seed": args.seed,
                           "bootstrap": args.bootstrap, "confs": args.confs, "keep": args.keep,
                           "relax_steps": args.relax_steps, "embed_timeout": args.embed_timeout, "device": args.device, "threads": args.threads,
-                          "workers": args.workers, "blend": args.blend, "rotations": args.rotations})
+                          "workers": args.workers, "blend": args.blend, "rotations": args.rotations,
+                          "pk_models": args.pk_models})
         print(f"results written to {args.json}")
     return 0
 
@@ -477,8 +479,11 @@ def add_crossval(sub) -> None:
     p.add_argument("--workers", type=int, default=0, help="Ray actors that pose and score chunks (0: this process)")
     p.add_argument("--blend", action="append", default=[], metavar="METHOD:WEIGHT",
                    help="also rank by z(model) + WEIGHT * z(METHOD), both z-scored over each target's library "
-                        "(METHOD: vina, vina_local, ligand_only, heavy_atoms, fp_max_tanimoto; repeatable); "
+                        "(METHOD: vina, vina_local, ligand_only, heavy_atoms, fp_max_tanimoto, pk; repeatable); "
                         "choose WEIGHT with --validation, never on the CV or final targets")
+    p.add_argument("--pk-models", nargs="+", default=[], metavar="MODEL",
+                   help="affinity models (as atomgrid score --affinity-model): the method 'pk' ranks by their mean pK "
+                        "of the same poses (in --rotations orientations); blend it with --blend pk:WEIGHT")
     p.add_argument("--skip-vina", action="store_true",
                    help="leave out the Vina score_only / local-optimisation columns (about 1-2 CPU-minutes a target "
                         "the first time; cached beside the poses after that)")

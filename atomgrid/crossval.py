@@ -48,7 +48,7 @@ from .metrics import SCREEN_METRICS, report
 from .score_options import ScoreError
 from .vinascore import read_score_cache, vina_available, vina_scores, write_score_cache
 
-METHODS = ("model", "ligand_only", "heavy_atoms", "fp_max_tanimoto", "vina", "vina_local")
+METHODS = ("model", "ligand_only", "heavy_atoms", "fp_max_tanimoto", "vina", "vina_local", "pk")
 # what the shipped screening models were fine-tuned on besides PDBbind/FEP complexes (configs/atomgrid/screen.toml)
 SHIPPED_SCREEN_TARGETS = ("dude:fak1", "dude:glcm", "dude:mapk2", "dude:nos1")
 POSE_DATA_CAVEAT = ("per-fold models, but {n} of {total} targets' families were not dropped from their model's "
@@ -309,7 +309,7 @@ def cached_vina_scores(files: dict, sdf: Path, ids: list[str], mols: list) -> tu
 
 # ----------------------------------------------------------------------------- blends
 
-BLENDABLE = ("ligand_only", "vina", "vina_local", "heavy_atoms", "fp_max_tanimoto")
+BLENDABLE = ("ligand_only", "vina", "vina_local", "heavy_atoms", "fp_max_tanimoto", "pk")
 
 
 def parse_blend(spec: str) -> tuple[str, float]:
@@ -462,11 +462,14 @@ def rescore_poses(files: dict, sdf: Path, model: str, device: str = "cpu", rotat
 def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str | None, *, work: Path,
                     level: str = "family", max_actives: int = 0, max_decoys: int = 0, seed: int = 0,
                     n_boot: int = 1000, pose_options=None, device: str = "cpu", executor=None,
-                    pose_model: str | None = None, blends: tuple = (), rotations: int = 1, vina: bool = True) -> dict:
+                    pose_model: str | None = None, blends: tuple = (), rotations: int = 1, vina: bool = True,
+                    pk_models: tuple = ()) -> dict:
     """Pose ``target``'s (sampled) library once (best pose by ``pose_model``, else by ``model``); rank it by
     every method on those same poses; metrics per method. ``blends``: ``(method, weight)`` pairs, each adding
     the method ``model+<weight>*<method>`` (:func:`blend_scores`). ``rotations`` > 1 (with ``pose_model``):
-    the model and the ligand-only twin score each pose as the mean logit over that many orientations."""
+    the model and the ligand-only twin score each pose as the mean logit over that many orientations.
+    ``pk_models``: affinity models (``atomgrid score --affinity-model``); the method ``pk`` ranks by their mean pK
+    of the same poses in the same rotations (each model's scores cached beside the poses)."""
     from .models import file_sha256
     assert target in fold.test and target not in fold.train, (target, fold.name)
     if rotations > 1 and not pose_model:  # refused before any posing
@@ -496,6 +499,15 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
                                         for s in smiles])
     train_actives = [s for t in fold.train for s in actives_smiles(t, Path(work))]
     scores["fp_max_tanimoto"] = max_tanimoto(smiles, train_actives)
+    if pk_models:  # the affinity models' mean pK of the same poses (what atomgrid score's pK column would say)
+        pks = []
+        for pm in pk_models:
+            rows = {r["id"]: r for r in csv.DictReader(open(rescore_poses(files, sdf, pm, device, rotations)))}
+            pks.append([float(rows[i]["pK"]) if i in rows and rows[i]["pK"] and not rows[i]["error"] else -math.inf
+                        for i in ids])
+        scores["pk"] = np.mean(np.asarray(pks), axis=0)
+    else:
+        skipped["pk"] = "no --pk-models given"
     why = vina_available() if vina else "left out (--skip-vina)"
     failed: dict[str, int] = {}
     if why is None:
@@ -514,7 +526,7 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
                  "actives": int(y.sum()), "decoys": int((1 - y).sum()),
                  "unposed": int(sum(m is None for m in mols)), "train_actives_for_fp": len(train_actives),
                  "scores_csv": str(out), "poses_sdf": str(sdf), "model": model, "model_sha256": file_sha256(model),
-                 "rotations": rotations,
+                 "rotations": rotations, **({"pk_models": [file_sha256(m) for m in pk_models]} if pk_models else {}),
                  "screen_data_family": seen_family(model, target, level), "skipped": skipped,
                  "failed_posed": failed, "methods": {}}
     for name, s in scores.items():
