@@ -694,3 +694,53 @@ def test_active_affinity_targets_protocol_is_every_target_but_the_final_test():
     assert set(got) | set(final.test) <= set(FAMILIES)
     assert {"INHA", "dude:inha", "dude:fabp4"} <= set(final.test)
     assert active_affinity_targets("v34") == tuple(final.validation)
+
+
+def test_crossval_pk_models_rank_by_their_mean_pk_of_the_same_poses(tmp_path):
+    """``--pk-models A B``: the method ``pk`` is the mean of A's and B's pK of the protocol's poses (each cached
+    beside the poses), ``--blend pk:W`` blends it like any method; without ``--pk-models`` it is skipped, said why."""
+    import csv
+    import json
+
+    import torch
+
+    from atomgrid import nets
+    from atomgrid.cli import main
+    from atomgrid.crossval import blend_scores
+    from atomgrid.data import drug_root
+    from atomgrid.metrics import roc_auc
+    from atomgrid.train import export_model
+    from atomgrid.typing import scheme_dict
+    if not (drug_root() / "dekois2" / "index.csv").exists():
+        pytest.skip("the DEKOIS 2.0 data pack (shared/data/drug/dekois2) is not on this machine")
+
+    def tiny(path, seed):
+        torch.manual_seed(seed)
+        cfg = nets.NetConfig(arch="atomnet", width=4, depth=1, stem_pool=1, hidden=8, grid_size=8)
+        export_model(nets.build(cfg), {"net": nets.net_config_dict(cfg), "grid": {"size": 8, "resolution": 2.0},
+                                       "typing": scheme_dict(), "ligand_only": False, "name": path.stem}, path)
+        return path
+    m, a, b = tiny(tmp_path / "m.pt", 0), tiny(tmp_path / "a.pt", 1), tiny(tmp_path / "b.pt", 2)
+    out, work = tmp_path / "cv.json", tmp_path / "w"
+    args = ["crossval", "--model", str(m), "--validation", "--only", "COX2", "--max-actives", "3", "--max-decoys", "7",
+            "--bootstrap", "20", "--confs", "1", "--keep", "1", "--relax-steps", "2", "--work", str(work), "--skip-vina",
+            "--json", str(out)]
+    assert main(args + ["--pk-models", str(a), str(b), "--blend", "pk:0.5"]) == 0
+    (t,) = json.loads(out.read_text())["figures"]["targets"]
+    assert {"pk", "model+0.5*pk"} <= set(t["methods"]) and len(t["pk_models"]) == 2
+    per = []
+    for name in ("a", "b"):  # each model's own scores of the poses, cached beside them
+        (f,) = [p for p in work.rglob(f"*_given_{name}_*.csv")]
+        per.append({r["id"]: float(r["pK"]) for r in csv.DictReader(open(f)) if r["pK"]})
+    (mf,) = [p for p in work.rglob("*_m_*.csv") if "_given_" not in p.name]  # the model posed and scored them
+    model = {r["id"]: float(r["score"]) for r in csv.DictReader(open(mf)) if r["score"]}
+    ids = sorted(model)
+    assert ids == sorted(per[0]) == sorted(per[1])
+    y = np.asarray([i.startswith("A") for i in ids], float)
+    pk = np.asarray([(per[0][i] + per[1][i]) / 2 for i in ids])
+    assert t["methods"]["pk"]["roc_auc"]["value"] == pytest.approx(roc_auc(y, pk))
+    blend = blend_scores(np.asarray([model[i] for i in ids]), pk, 0.5)
+    assert t["methods"]["model+0.5*pk"]["roc_auc"]["value"] == pytest.approx(roc_auc(y, blend))
+    assert main(args) == 0
+    (t,) = json.loads(out.read_text())["figures"]["targets"]
+    assert "pk" not in t["methods"] and t["skipped"]["pk"] == "no --pk-models given"
