@@ -897,3 +897,18 @@ def test_session24_challengers_of_the_pk_pair_fail_as_quoted():
               R + "atomgrid_compare-activesprotocol-aff-g24-rec-vs-pose-rec.json",
               R + "atomgrid_evaluate-valaffinity-rot16-recact-crossfit-s0.json", R + "atomgrid_casf_overlap-dekois.json"):
         assert '"pK"' not in (ROOT / f).read_text()
+
+
+def test_session24_pk_does_not_rank_a_library_as_quoted():
+    """Measurement P: the pK pair alone is near chance on v34 and every blend with it loses; README, the pair's card
+    and docs say so with the committed figures."""
+    pk = load(R + "atomgrid_compare-validation34-pk-vs-model-s20base-s10s11.json")["figures"]["metrics"]["roc_auc"]
+    assert pk["a"] < 0.6 and pk["high"] < 0
+    for w in ("0.25", "0.5", "1"):
+        b = load(R + f"atomgrid_compare-validation34-blend-pk-{w}-vs-model-s20base-s10s11.json")["figures"]["metrics"]["roc_auc"]
+        assert b["diff"] < 0
+    b = load(R + "atomgrid_compare-validation34-blend-pk-0.25-vs-model-s20base-s10s11.json")["figures"]["metrics"]["roc_auc"]
+    card = text("atomgrid/models/ag-atomnet-c16-l3-g16r15-rec-s0.md")
+    assert f"ROC AUC {pk['a']:.3f} against the screening model's {pk['b']:.3f}" in card
+    assert f"(0.25: {b['diff']:+.3f} [{b['low']:+.3f}, {b['high']:+.3f}]" in card
+    assert f"ROC AUC {pk['a']:.3f}" in text("README.md") and f"{b['diff']:+.3f} [{b['low']:+.3f}, {b['high']:+.3f}] at 0.25" in text("docs/benchmarks.md")
