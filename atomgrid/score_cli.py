@@ -71,7 +71,8 @@ def _cmd_score(args) -> int:
                   file=sys.stderr)
     aff = summary.get("affinity_models") or []
     print("pK column: " + (f"mean pK of {', '.join(Path(f).stem for f in aff)} (--affinity-model)" if aff
-                           else "the model's own affinity head"), file=sys.stderr)
+                           else "the model's own affinity head")
+          + "; an affinity estimate of the pose, not a ranking: rank by score", file=sys.stderr)
     print(f"{summary['records']} records ({summary['errors']} with errors) -> {summary['out']}; "
           f"{summary['scored_now']} processed in {summary['seconds']:.1f} s ({rate:.2f} records/s"
           + (f"; {summary['resumed_records']} from the interrupted run" if summary.get("resumed_records") else "") + ")")

@@ -696,7 +696,8 @@ def test_affinity_models_fill_the_pk_column_with_their_mean(tmp_path, capsys):
     assert main(["score", "--receptor", str(REC), "--autobox-ligand", str(REF), "--ligands", str(lib), "--model",
                  str(model), "--affinity-model", str(a1), str(a2), "--rotations", "2", "--confs", "2", "--keep", "2",
                  "--out", str(tmp_path / "c.csv")]) == 0
-    assert "pK column: mean pK of a1, a2 (--affinity-model)" in capsys.readouterr().err
+    assert "pK column: mean pK of a1, a2 (--affinity-model); an affinity estimate of the pose, not a ranking: rank " \
+           "by score" in capsys.readouterr().err
     assert main(["score", "--receptor", str(REC), "--autobox-ligand", str(REF), "--ligands", str(lib), "--model",
                  str(model), "--affinity-model", str(lig), "--out", str(tmp_path / "d.csv")]) == 2
     assert "a ligand-only model" in capsys.readouterr().err and not (tmp_path / "d.csv").exists()
