@@ -378,33 +378,33 @@ class ChunkScorer:
         return predict(self.pose_net, self.pose_gridder, items, self.pose_ligand_only, self.opts.batch_size,
                        autocast=self.runtime.autocast)
 
-    def _score_twin(self, items: list) -> np.ndarray:
-        """The ligand-only twin's activity of each item (the picked poses), in ``rotations`` orientations."""
-        return predict(self.twin, self.twin_gridder, items, True, self.opts.batch_size,
-                       autocast=self.runtime.autocast, rotations=self.opts.rotations)[0]
-
     def _score_best(self, items: list, owners: list[tuple[int, int]]) -> dict[int, tuple[int, float, float, float]]:
         """{row: (pose index k into items, activity, pK, twin activity)}: each molecule's best pose by one
         forward pass as posed; with ``rotations`` > 1 that pose alone is then scored in every orientation (a
         molecule with one pose skips the picking pass), so test-time augmentation costs R passes a molecule,
         not R a pose. With a pose model, it picks (by its activity as posed) and the model scores the picked
         pose R times. The ligand-only twin (if any) scores the picked pose R times; nan without one. With
-        ``--affinity-model``, the pK is their mean pK of the picked pose (R times each). The model and the
-        affinity models read the same grids of the picked poses when their grids match (``predict_shared``)."""
+        ``--affinity-model``, the pK is their mean pK of the picked pose (R times each). The model, the affinity
+        models and the twin read the same grids of the picked poses when their grids match (``predict_shared``;
+        the twin with the receptor channels zeroed)."""
         best, scored = self._pick(items, owners)
         if not best:
             return {}
         rows = list(best)
         picked = [items[best[r]] for r in rows]
         jobs = ([] if scored else [(self.model, self.gridder, self.ligand_only)]) + \
-            [(net, gridder, False) for net, gridder in self.affinity]
+            [(net, gridder, False) for net, gridder in self.affinity] + \
+            ([(self.twin, self.twin_gridder, True)] if self.twin is not None else [])
         out = predict_shared(jobs, picked, self.opts.batch_size, autocast=self.runtime.autocast,
                              rotations=self.opts.rotations) if jobs else []
+        if self.twin is not None:
+            lig, out = out[-1][0], out[:-1]
+        else:
+            lig = [math.nan] * len(rows)
         if not scored:
             (act, aff), out = out[0], out[1:]
             scored = {r: (float(a), float(f)) for r, a, f in zip(rows, act, aff)}
         pk = np.mean([f for _, f in out], axis=0) if out else [scored[r][1] for r in rows]
-        lig = self._score_twin(picked) if self.twin is not None else [math.nan] * len(rows)
         return {r: (best[r], scored[r][0], float(f), float(x)) for r, f, x in zip(rows, pk, lig)}
 
     def _pick(self, items: list, owners: list[tuple[int, int]]) -> tuple[dict[int, int], dict | None]:

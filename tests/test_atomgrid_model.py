@@ -45,8 +45,9 @@ def test_default_scoring_model_is_the_screening_model():
 
 def test_predict_shared_gives_each_model_what_predict_gives_it_alone_and_grids_once():
     """Models that read the same grids share each batch's grids (one gridding per batch and orientation for the
-    group); every model's activity and pK are bit-for-bit what predict gives it alone, also for a model on another
-    grid, a ligand-only job and a random (augmenting) gridder, which is never shared."""
+    group, a ligand-only model reading them with the receptor channels zeroed); every model's activity and pK are
+    bit-for-bit what predict gives it alone, also for a model on another grid, a ligand-only model alone and a
+    random (augmenting) gridder, which is never shared."""
     import torch
 
     from atomgrid import nets
@@ -71,11 +72,13 @@ def test_predict_shared_gives_each_model_what_predict_gives_it_alone_and_grids_o
     items = [(tr, lig, lig.centroid() + np.float32(d)) for d in (0.0, 0.5, -0.5, 1.0, 0.25)]
     g8, g8b, g6 = Counting(GridSpec(8, 2.0)), Counting(GridSpec(8, 2.0)), Counting(GridSpec(6, 2.0))
     rnd = Counting(GridSpec(8, 2.0), rotate=True, seed=3)
-    a, b, c, d, e = net(0, 8), net(1, 8), net(2, 6), net(3, 8), net(4, 8)
-    jobs = [(a, g8, False), (b, g8b, False), (c, g6, False), (d, g8, True), (e, rnd, False)]
+    g10 = Counting(GridSpec(10, 2.0))
+    a, b, c, d, e, f = net(0, 8), net(1, 8), net(2, 6), net(3, 8), net(4, 8), net(5, 10)
+    jobs = [(a, g8, False), (b, g8b, False), (c, g6, False), (d, g8, True), (e, rnd, False), (f, g10, True)]
     Counting.calls = 0
     shared = predict_shared(jobs, items, batch_size=2, rotations=3)
-    # 3 batches x 3 orientations: once for a and b together, once each for c, the ligand-only d and the random e
+    # 3 batches x 3 orientations: once for a, b and the ligand-only d (receptor channels zeroed) together, once
+    # each for c, the random e and f (ligand-only alone: ligand-only grids)
     assert Counting.calls == 4 * 9
     for (m, g, lo), (act, pk) in zip(jobs, shared):
         if g is rnd:

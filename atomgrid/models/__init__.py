@@ -178,14 +178,19 @@ def predict(model, gridder, items: list, ligand_only: bool = False, batch_size: 
 
 
 def predict_many(models: list, gridder, items: list, ligand_only: bool = False, batch_size: int = 32, autocast=None,
-                 rotations: int = 1) -> list:
+                 rotations: int = 1, receptor_blind: list | None = None) -> list:
     """:func:`predict` for several models that read the same grids: each batch is gridded once per orientation
     and every model runs on it (gridding costs about three forward passes of the small nets on a CPU core). Each
-    model's result is exactly what :func:`predict` gives it alone: the same grids, the same batches."""
+    model's result is exactly what :func:`predict` gives it alone: the same grids, the same batches.
+    ``receptor_blind[m]``: model m is ligand-only and reads the grids with the receptor channels zeroed, which is
+    exactly the grid the gridder makes with ``ligand_only`` (receptor atoms write receptor channels only)."""
     import contextlib
 
     import numpy as np
     import torch
+
+    from ..typing import NUM_FEATURES
+    blind = list(receptor_blind or [False] * len(models))
     rots = tta_rotations(rotations) if rotations > 1 else [None]  # None: the gridder's own orientation
     act = [[] for _ in models]
     aff = [[] for _ in models]
@@ -195,9 +200,16 @@ def predict_many(models: list, gridder, items: list, ligand_only: bool = False, 
             logit, pk = [0.0] * len(models), [0.0] * len(models)
             for r in rots:
                 grids = gridder(batch, ligand_only=ligand_only, rotation=r)
+                lig = None
                 for m, model in enumerate(models):
+                    x = grids
+                    if blind[m] and not ligand_only:
+                        if lig is None:
+                            lig = grids.clone()
+                            lig[:, :NUM_FEATURES] = 0
+                        x = lig
                     with (autocast() if autocast is not None else contextlib.nullcontext()):
-                        out = model(grids)
+                        out = model(x)
                     logit[m] = logit[m] + out["activity"].float()
                     pk[m] = pk[m] + out["affinity"].float()
             for m in range(len(models)):
@@ -210,17 +222,18 @@ def predict_many(models: list, gridder, items: list, ligand_only: bool = False, 
 
 def predict_shared(jobs: list, items: list, batch_size: int = 32, autocast=None, rotations: int = 1) -> list:
     """``jobs``: [(model, gridder, ligand_only)] -> [(activity, pK)] in the same order, each exactly what
-    :func:`predict` gives that job alone; jobs whose gridders make the same grids (same spec and device, same
-    ``ligand_only``) share them (:func:`predict_many`)."""
+    :func:`predict` gives that job alone. Jobs whose gridders make the same grids (same spec and device, neither
+    random) share them (:func:`predict_many`): the full grids, which ligand-only jobs read with the receptor
+    channels zeroed, or, when every job of the group is ligand-only, the cheaper ligand-only grids."""
     groups: dict[tuple, list[int]] = {}
-    for i, (_, gridder, ligand_only) in enumerate(jobs):
+    for i, (_, gridder, _) in enumerate(jobs):
         random = gridder.rotate or gridder.translate > 0  # a random gridder draws per call: never shared
-        groups.setdefault((gridder.spec, str(gridder.device), bool(ligand_only), id(gridder) if random else None),
-                          []).append(i)
+        groups.setdefault((gridder.spec, str(gridder.device), id(gridder) if random else None), []).append(i)
     out: list = [None] * len(jobs)
     for idx in groups.values():
-        _, gridder, ligand_only = jobs[idx[0]]
-        res = predict_many([jobs[i][0] for i in idx], gridder, items, ligand_only, batch_size, autocast, rotations)
+        blind = [bool(jobs[i][2]) for i in idx]
+        res = predict_many([jobs[i][0] for i in idx], jobs[idx[0]][1], items, all(blind), batch_size, autocast,
+                           rotations, receptor_blind=blind)
         for i, r in zip(idx, res):
             out[i] = r
     return out
