@@ -102,6 +102,32 @@ def vina_ranking(dock_csv: Path, actives: set[str], out: Path) -> dict:
     return enrichment(out, actives)
 
 
+def unshared_rows(results: list, receptor, ref, lib, tmp: Path, model: str, actives: set[str], args) -> None:
+    """The affinity-model rows again with every net gridding for itself (``predict_shared`` replaced by one
+    ``predict`` per net, the scorer before session 24): the shared grids' speed-up as a ratio in the same run,
+    and a check that the output is the same byte for byte."""
+    from unittest import mock
+
+    import atomgrid.score_worker as sw
+
+    def one_grid_per_net(jobs, items, batch_size=32, autocast=None, rotations=1):
+        return [sw.predict(m, g, items, lo, batch_size, autocast=autocast, rotations=rotations) for m, g, lo in jobs]
+    rows = {r["mode"]: r for r in results}
+    for r in [1] + [x for x in args.rotations if x > 1]:
+        name = ("template" if r == 1 else f"template, {r} rotations") + ", affinity models"
+        with mock.patch.object(sw, "predict_shared", one_grid_per_net):
+            row = run_mode(f"{name}, one gridding per net", receptor, ref, lib, tmp, model,
+                           ScoreOptions(poses="template", n_confs=args.confs, rotations=r), actives,
+                           affinity_models=tuple(args.affinity_models))
+        shared_csv = tmp / (re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") + ".csv")
+        own_csv = tmp / (re.sub(r"[^A-Za-z0-9]+", "_", row["mode"]).strip("_") + ".csv")
+        row["same_output"] = shared_csv.read_bytes() == own_csv.read_bytes()
+        rows[name]["x_one_gridding_per_net"] = rows[name]["mol_per_s"] / row["mol_per_s"]
+        print(f"# {name}: shared grids {rows[name]['mol_per_s']:.3f} mol/s = {rows[name]['x_one_gridding_per_net']:.2f}x "
+              f"one gridding per net ({row['mol_per_s']:.3f}); same output: {row['same_output']}", flush=True)
+        results.append(row)
+
+
 def screen(args) -> None:
     d = dude_dir(args.target)
     receptor, ref = d / "receptor.pdb", d / "crystal_ligand.mol2"
@@ -158,6 +184,7 @@ def screen(args) -> None:
     if args.affinity_models:  # --affinity-model: the pK column's own models score each picked pose too
         with_extra("affinity models", "x_without_affinity_models", "the affinity models",
                    affinity_models=tuple(args.affinity_models))
+        unshared_rows(results, receptor, ref, lib, tmp, model, actives, args)
     if args.vina_prior:  # --vina-prior: Vina's score_only of every scored pose too (the pK_vina_prior column)
         with_extra("Vina prior", "x_without_prior", "--vina-prior", vina_prior=0.75)
     if not args.no_vina:

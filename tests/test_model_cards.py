@@ -891,6 +891,9 @@ def test_session24_challengers_of_the_pk_pair_fail_as_quoted():
     quoted = (f"{s16['mol_per_s']:.2f} molecules/s", f"{sh['template, 16 rotations']['mol_per_s']:.2f} without",
               f"{s16['x_without_affinity_models']:.2f}x")
     assert all(q in card and q in docs for q in quoted)
+    own = sh["template, 16 rotations, affinity models, one gridding per net"]
+    assert own["same_output"] and s16["x_one_gridding_per_net"] > 1
+    assert f"{s16['x_one_gridding_per_net']:.2f}x the same run with one gridding per net ({own['mol_per_s']:.2f}" in card
     ov = load(R + "atomgrid_casf_overlap-dekois.json")["figures"]
     assert ov["n"] == len(ov["matches"]) and f"{ov['n']} DEKOIS records are CASF-2016" in docs
     for f in (R + "atomgrid_compare-valaffinity-recact-crossfit-vs-pose-rec.json",
