@@ -128,7 +128,9 @@ def add_score_commands(sub) -> None:
                    help="the models (names or paths) whose mean pK of each molecule's picked pose, in the same "
                         "--rotations, fills the pK column (and the SD CNNaffinity tag); 'none': the model's own "
                         "affinity head. Default: the shipped affinity models with the default --model (see "
-                        "atomgrid/models/__init__.py AFFINITY_MODELS), the model's own head with any other --model")
+                        "atomgrid/models/__init__.py AFFINITY_MODELS), the model's own head with any other --model. "
+                        "pK estimates the affinity of the pose; it does not rank actives above property-matched "
+                        "decoys (rank by score)")
     p.add_argument("--blend", type=float, default=0.0, metavar="W",
                    help="rank by z(score) + W z(ligand_only), both z-scored over the library's scored molecules (the "
                         "ligand_only and blend columns; --top and --out-sdf follow it). Default 0: rank by score. "
