@@ -71,11 +71,16 @@ def subsample(target: str, n_act: int, n_dec: int, seed: int, out: Path) -> tupl
     return lib, {r.id for r in a}
 
 
+def mode_csv(out_dir: Path, name: str) -> Path:
+    """The scores CSV :func:`run_mode` writes for the mode ``name``."""
+    return out_dir / (re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") + ".csv")
+
+
 def run_mode(name: str, receptor, ref, lib, out_dir: Path, model: str, opts: ScoreOptions, actives: set[str],
              sdf: bool = False, affinity_models=("none",)) -> dict:
     """One timed ``score_library`` run. ``affinity_models``: the pK column's models (default: none, the model's
     own head, so that every row but the ``--affinity-models`` ones times the same work whatever the default)."""
-    out = out_dir / (re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") + ".csv")
+    out = mode_csv(out_dir, name)
     t = time.time()
     cpu = time.process_time()
     s = score_library(receptor, lib, out, autobox_ligand=ref, model=model, options=opts,
@@ -119,9 +124,7 @@ def unshared_rows(results: list, receptor, ref, lib, tmp: Path, model: str, acti
             row = run_mode(f"{name}, one gridding per net", receptor, ref, lib, tmp, model,
                            ScoreOptions(poses="template", n_confs=args.confs, rotations=r), actives,
                            affinity_models=tuple(args.affinity_models))
-        shared_csv = tmp / (re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") + ".csv")
-        own_csv = tmp / (re.sub(r"[^A-Za-z0-9]+", "_", row["mode"]).strip("_") + ".csv")
-        row["same_output"] = shared_csv.read_bytes() == own_csv.read_bytes()
+        row["same_output"] = mode_csv(tmp, name).read_bytes() == mode_csv(tmp, row["mode"]).read_bytes()
         rows[name]["x_one_gridding_per_net"] = rows[name]["mol_per_s"] / row["mol_per_s"]
         print(f"# {name}: shared grids {rows[name]['mol_per_s']:.3f} mol/s = {rows[name]['x_one_gridding_per_net']:.2f}x "
               f"one gridding per net ({row['mol_per_s']:.3f}); same output: {row['same_output']}", flush=True)
