@@ -97,6 +97,22 @@ def _rigid_decoys(lig: TypedAtoms, n: int, rng: np.random.Generator, lo: float =
             yield TypedAtoms(xyz.astype(np.float32), lig.feats, lig.radii), rmsd
 
 
+def jitter_pose(lig: TypedAtoms, rng: np.random.Generator, max_shift: float, max_degrees: float) -> TypedAtoms:
+    """A small rigid perturbation of a pose: a rotation about the ligand's centroid by an angle uniform in
+    [0, ``max_degrees``] about a uniformly random axis, then a shift uniform in a ball of radius ``max_shift`` Å.
+    The receptor stays put, so the ligand moves against its pocket (pose-robust training of the screening share)."""
+    c = lig.xyz.mean(0)
+    axis = rng.standard_normal(3)
+    axis /= np.linalg.norm(axis)
+    theta = np.deg2rad(rng.uniform(0.0, max_degrees))
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    rot = np.eye(3) + np.sin(theta) * k + (1 - np.cos(theta)) * (k @ k)  # Rodrigues
+    d = rng.standard_normal(3)
+    shift = d / np.linalg.norm(d) * max_shift * rng.uniform() ** (1 / 3)  # uniform in the ball
+    xyz = (lig.xyz - c) @ rot.T + c + shift
+    return TypedAtoms(xyz.astype(np.float32), lig.feats, lig.radii)
+
+
 def _data_relative(path: Path) -> str:
     """``path`` relative to the data pack's root when it lies under it (caches stay valid when ../shared moves)."""
     try:

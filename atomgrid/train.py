@@ -56,6 +56,10 @@ class DataConfig:
     # DEKOIS actives of the screening caches carry their measured pK (Ki/Kd/IC50 tags; never for targets whose
     # protein is a CASF-2016 UniProt), so the affinity head learns from them too (crossval.with_active_affinities)
     screen_affinity: bool = False
+    # pose-robust screening share: each screening example's ligand is moved rigidly against its receptor at every
+    # draw, rotated up to screen_jitter_degrees about its centroid and shifted up to screen_jitter Å (0 = off)
+    screen_jitter: float = 0.0
+    screen_jitter_degrees: float = 0.0
     # screening targets a cross-target fold does not train on (set by --fold): the pose/affinity complexes of their
     # protein groups (atomgrid.families.affinity_group at holdout_level) are dropped from train_cache
     affinity_holdout: tuple[str, ...] = ()
@@ -130,10 +134,19 @@ def ensure_cache(path: str, kind: str, cfg: DataConfig) -> dict:
     return agdata.load_cache(p)
 
 
-def make_batch(ds: agdata.ComplexSet, idx, gridder: Gridder, ligand_only: bool):
-    """Indices -> (grids ``[B, 28, S, S, S]``, pK ``[B]``, good ``[B]``) on the gridder's device."""
+def make_batch(ds: agdata.ComplexSet, idx, gridder: Gridder, ligand_only: bool, jitter=None):
+    """Indices -> (grids ``[B, 28, S, S, S]``, pK ``[B]``, good ``[B]``) on the gridder's device.
+
+    ``jitter``: (NumPy generator, max shift Å, max degrees): the screening examples' ligands get a small rigid
+    perturbation against their receptor (:func:`atomgrid.data.jitter_pose`); pose examples keep their pose, whose
+    RMSD is their label."""
     samples = [ds.sample(int(i)) for i in idx]
-    grids = gridder([(s.receptor, s.ligand, s.center) for s in samples], ligand_only=ligand_only)
+    items = [(s.receptor, s.ligand, s.center) for s in samples]
+    if jitter is not None:
+        rng, shift, degrees = jitter
+        items = [(r, agdata.jitter_pose(l, rng, shift, degrees) if agdata.is_screen(ds.examples[int(i)]) else l, c)
+                 for i, (r, l, c) in zip(idx, items)]
+    grids = gridder(items, ligand_only=ligand_only)
     dev = gridder.device
     pk = torch.tensor([s.pK for s in samples], dtype=torch.float32, device=dev)
     good = torch.tensor([s.good for s in samples], dtype=torch.float32, device=dev)
@@ -240,6 +253,9 @@ def train(cfg: AtomgridConfig) -> Path:
     if val_cache is not None:  # validation never shares a protein with training
         val_cache = agdata.drop_targets(val_cache, agdata.targets_of(train_cache))
         agdata.check_disjoint(train_cache, val_cache)
+    if cfg.data.screen_jitter < 0 or not 0 <= cfg.data.screen_jitter_degrees <= 180:
+        raise ValueError(f"data.screen_jitter must be >= 0 Å and data.screen_jitter_degrees in [0, 180] "
+                         f"(got {cfg.data.screen_jitter}, {cfg.data.screen_jitter_degrees})")
     if cfg.data.screen_fraction > 0:
         if not cfg.data.screen_caches:
             raise ValueError("data.screen_fraction > 0 needs data.screen_caches (made by atomgrid screen-data)")
@@ -267,6 +283,9 @@ def train(cfg: AtomgridConfig) -> Path:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     sched = as_torch_scheduler(opt, make_schedule(cfg.train.schedule, cfg.train.lr, cfg.train.steps, cfg.train.warmup))
     index_batches = agdata.balanced_batches(ds, cfg.train.batch_size, cfg.train.seed, cfg.data.screen_fraction)
+    # its own stream, so the batches and the gridder's rotations are the same as without jitter
+    jitter = ((np.random.default_rng([cfg.train.seed, 17]), cfg.data.screen_jitter, cfg.data.screen_jitter_degrees)
+              if cfg.data.screen_jitter > 0 or cfg.data.screen_jitter_degrees > 0 else None)
     t_start = time.time()
 
     def batches():
@@ -275,7 +294,7 @@ def train(cfg: AtomgridConfig) -> Path:
                 return  # fit() ends cleanly when the batch stream ends
             if 0 < cfg.train.stop_after <= n:
                 return
-            yield make_batch(ds, idx, gridder, cfg.data.ligand_only)
+            yield make_batch(ds, idx, gridder, cfg.data.ligand_only, jitter)
 
     logger = MetricsLogger(run_dir)
     ckpt = CheckpointManager(run_dir, keep_last=cfg.train.keep_last)
