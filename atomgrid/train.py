@@ -236,6 +236,9 @@ def drop_held_out_proteins(cache: dict, held_out: tuple[str, ...], level: str = 
 
 def train(cfg: AtomgridConfig) -> Path:
     """Train per ``cfg``; writes config, metrics.jsonl, checkpoints and ``model.pt`` into ``cfg.run_dir``."""
+    if cfg.data.screen_jitter < 0 or not 0 <= cfg.data.screen_jitter_degrees <= 180:
+        raise ValueError(f"data.screen_jitter must be >= 0 Å and data.screen_jitter_degrees in [0, 180] "
+                         f"(got {cfg.data.screen_jitter}, {cfg.data.screen_jitter_degrees})")
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir)
@@ -253,9 +256,6 @@ def train(cfg: AtomgridConfig) -> Path:
     if val_cache is not None:  # validation never shares a protein with training
         val_cache = agdata.drop_targets(val_cache, agdata.targets_of(train_cache))
         agdata.check_disjoint(train_cache, val_cache)
-    if cfg.data.screen_jitter < 0 or not 0 <= cfg.data.screen_jitter_degrees <= 180:
-        raise ValueError(f"data.screen_jitter must be >= 0 Å and data.screen_jitter_degrees in [0, 180] "
-                         f"(got {cfg.data.screen_jitter}, {cfg.data.screen_jitter_degrees})")
     if cfg.data.screen_fraction > 0:
         if not cfg.data.screen_caches:
             raise ValueError("data.screen_fraction > 0 needs data.screen_caches (made by atomgrid screen-data)")

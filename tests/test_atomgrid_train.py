@@ -347,3 +347,50 @@ def test_a_missing_cache_is_built_only_under_its_default_name(tmp_path):
     assert not (tmp_path / "cache_train_rec.pt").exists()
     torch.save(tiny_cache(), tmp_path / "mine.pt")  # an existing file of any name is read as it is
     assert len(ensure_cache(str(tmp_path / "mine.pt"), "train", DataConfig())["examples"]) == 8
+
+
+def test_jitter_pose_is_a_small_rigid_move_within_its_bounds():
+    """atomgrid.data.jitter_pose: distances inside the ligand are kept (rigid), the centroid moves at most
+    max_shift, the rotation about the centroid is at most max_degrees, types and radii are untouched; zero bounds
+    give the pose back."""
+    lig = tiny_cache()["examples"][0]["ligand"]
+    t = agdata.TypedAtoms.from_dict(lig)
+    rng = np.random.default_rng(3)
+    d0 = np.linalg.norm(t.xyz[:, None] - t.xyz[None], axis=-1)
+    angles, shifts = [], []
+    for _ in range(200):
+        j = agdata.jitter_pose(t, rng, 1.0, 15.0)
+        assert np.allclose(np.linalg.norm(j.xyz[:, None] - j.xyz[None], axis=-1), d0, atol=1e-4)
+        assert j.feats is t.feats and j.radii is t.radii
+        shifts.append(np.linalg.norm(j.xyz.mean(0) - t.xyz.mean(0)))
+        a, b = t.xyz - t.xyz.mean(0), j.xyz - j.xyz.mean(0)
+        u, _, vt = np.linalg.svd(b.T @ a)  # Kabsch: the rotation taking a onto b
+        r = u @ np.diag([1, 1, np.sign(np.linalg.det(u @ vt))]) @ vt
+        angles.append(np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))))
+    assert max(shifts) <= 1.0 + 1e-4 and max(angles) <= 15.0 + 1e-2
+    assert min(shifts) < 0.5 < max(shifts) > 0.8 and max(angles) > 12  # the bounds are reached, not a no-op
+    same = agdata.jitter_pose(t, rng, 0.0, 0.0)
+    assert np.allclose(same.xyz, t.xyz, atol=1e-5)
+
+
+def test_screen_jitter_moves_only_screening_ligands_and_keeps_the_labels(one_thread, tmp_path):
+    """make_batch's jitter moves the ligands of screening examples (dude*/dekois* sources) against their receptor
+    and leaves pose examples (whose RMSD is their label) as they are; train's config refuses negative bounds."""
+    cache = tiny_cache()
+    for e in cache["examples"][:4]:
+        e["source"] = "dekois:template"
+    ds = agdata.ComplexSet(cache)
+    idx = list(range(8))
+    plain, pk, good = make_batch(ds, idx, Gridder(GridSpec(8, 2.5), "cpu"), False)
+    moved, pk2, good2 = make_batch(ds, idx, Gridder(GridSpec(8, 2.5), "cpu"), False, (np.random.default_rng(0), 1.0, 15.0))
+    assert torch.equal(torch.nan_to_num(pk), torch.nan_to_num(pk2))
+    assert torch.equal(good, good2)
+    nf = plain.shape[1] // 2
+    for i in idx:
+        lig_same = torch.equal(plain[i, nf:], moved[i, nf:])
+        assert torch.equal(plain[i, :nf], moved[i, :nf])  # the receptor never moves
+        assert lig_same == (not agdata.is_screen(cache["examples"][i])), i
+    from atomgrid.train import train
+    with pytest.raises(ValueError, match="data.screen_jitter must be >= 0"):
+        train(load_train_config(None, ["data.screen_jitter=-1.0", f"run_dir=\"{tmp_path / 'r'}\""]))
+    assert not (tmp_path / "r").exists()  # refused before anything is written
