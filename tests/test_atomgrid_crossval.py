@@ -714,13 +714,16 @@ def test_crossval_pk_models_rank_by_their_mean_pk_of_the_same_poses(tmp_path):
     if not (drug_root() / "dekois2" / "index.csv").exists():
         pytest.skip("the DEKOIS 2.0 data pack (shared/data/drug/dekois2) is not on this machine")
 
-    def tiny(path, seed):
+    def tiny(path, seed, spread=1.0):
         torch.manual_seed(seed)
         cfg = nets.NetConfig(arch="atomnet", width=4, depth=1, stem_pool=1, hidden=8, grid_size=8)
-        export_model(nets.build(cfg), {"net": nets.net_config_dict(cfg), "grid": {"size": 8, "resolution": 2.0},
-                                       "typing": scheme_dict(), "ligand_only": False, "name": path.stem}, path)
+        net = nets.build(cfg)
+        with torch.no_grad():  # an untrained head's pK hardly varies and rounds to one bf16 value: spread it
+            net.affinity.weight.mul_(spread)
+        export_model(net, {"net": nets.net_config_dict(cfg), "grid": {"size": 8, "resolution": 2.0},
+                           "typing": scheme_dict(), "ligand_only": False, "name": path.stem}, path)
         return path
-    m, a, b = tiny(tmp_path / "m.pt", 0), tiny(tmp_path / "a.pt", 1), tiny(tmp_path / "b.pt", 2)
+    m, a, b = tiny(tmp_path / "m.pt", 0), tiny(tmp_path / "a.pt", 1, 300.0), tiny(tmp_path / "b.pt", 2, 300.0)
     out, work = tmp_path / "cv.json", tmp_path / "w"
     args = ["crossval", "--model", str(m), "--validation", "--only", "COX2", "--max-actives", "3", "--max-decoys", "7",
             "--bootstrap", "20", "--confs", "1", "--keep", "1", "--relax-steps", "2", "--work", str(work), "--skip-vina",
@@ -738,6 +741,10 @@ def test_crossval_pk_models_rank_by_their_mean_pk_of_the_same_poses(tmp_path):
     assert ids == sorted(per[0]) == sorted(per[1])
     y = np.asarray([i.startswith("A") for i in ids], float)
     pk = np.asarray([(per[0][i] + per[1][i]) / 2 for i in ids])
+    # the check bites: the pK differ between molecules, and the mean ranks differently from either model alone
+    assert len(set(pk.round(3))) >= 8
+    assert roc_auc(y, pk) != pytest.approx(roc_auc(y, np.asarray([per[0][i] for i in ids]))) or \
+        roc_auc(y, pk) != pytest.approx(roc_auc(y, np.asarray([per[1][i] for i in ids])))
     assert t["methods"]["pk"]["roc_auc"]["value"] == pytest.approx(roc_auc(y, pk))
     blend = blend_scores(np.asarray([model[i] for i in ids]), pk, 0.5)
     assert t["methods"]["model+0.5*pk"]["roc_auc"]["value"] == pytest.approx(roc_auc(y, blend))
