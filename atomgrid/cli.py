@@ -207,6 +207,9 @@ _CASF_CACHE = "runs/atomgrid/cache_test.pt"
 
 def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a model on a test set, with bootstrap intervals")
+    p.add_argument("--protocol", choices=["cross-target"],
+                   help="cross-target: the grouped cross-target protocol with its baselines instead of a test set "
+                        "(the same as atomgrid crossval; every other option is crossval's: atomgrid crossval --help)")
     p.add_argument("--model", required=True, help="model file (atomgrid/models/<name>.pt or a run's model.pt)")
     p.add_argument("--set", required=True, help="casf2016 | cache (the typed cache given by --cache, e.g. atomgrid "
                                                 "prepare --kind val-affinity) | dude:<target> (fabp4, inha)")
@@ -388,6 +391,9 @@ def _cmd_crossval(args) -> int:
             print(f"{f.name}: test {len(f.test)} ({' '.join(f.test)}); train {len(f.train)}; "
                   f"validation {' '.join(f.validation)}" + (f" ({len(seen)} of them in this fold's training data)" if seen else ""))
         return 0
+    if args.outside and not args.model:
+        from .models import DEFAULT_MODEL
+        args.model = DEFAULT_MODEL  # an outside set is what a user screens: the shipped default scores it
     if not args.model:
         raise SystemExit("atomgrid crossval: --model is required (or --plan)")
     blends = tuple(cvm.parse_blend(b) for b in args.blend)  # refused before any model, pose or Ray actor
@@ -420,7 +426,7 @@ def _cmd_crossval(args) -> int:
                   n_boot=args.bootstrap, pose_options=opts, device=args.device, executor=executor,
                   pose_model=str(resolve_model(args.pose_model)) if args.pose_model else None,
                   blends=blends, rotations=args.rotations, vina=not args.skip_vina,
-                  pk_models=tuple(str(resolve_model(m)) for m in args.pk_models))
+                  pk_models=tuple(str(resolve_model(m)) for m in args.pk_models), outside=args.outside)
     print(cvm.format_summary(res))
     if args.json:
         from traincore.provenance import write_results
@@ -436,9 +442,31 @@ def _cmd_crossval(args) -> int:
                           "bootstrap": args.bootstrap, "confs": args.confs, "keep": args.keep,
                           "relax_steps": args.relax_steps, "embed_timeout": args.embed_timeout, "device": args.device, "threads": args.threads,
                           "workers": args.workers, "blend": args.blend, "rotations": args.rotations,
-                          "pk_models": args.pk_models})
+                          "pk_models": args.pk_models, "outside": args.outside})
         print(f"results written to {args.json}")
     return 0
+
+
+def _protocol_alias(argv: list[str]) -> list[str]:
+    """``evaluate --protocol cross-target ARGS`` -> ``crossval ARGS`` (issue 17's spelling of the protocol); any
+    other protocol is a usage error."""
+    rest, value, i = [], None, 1
+    while i < len(argv):
+        a = argv[i]
+        if a == "--protocol":
+            value = argv[i + 1] if i + 1 < len(argv) else ""
+            i += 2
+            continue
+        if a.startswith("--protocol="):
+            value = a.split("=", 1)[1]
+        else:
+            rest.append(a)
+        i += 1
+    if value != "cross-target":
+        print(f"atomgrid evaluate: error: --protocol {value or '(missing)'}: expected cross-target (the grouped "
+              "cross-target protocol, also atomgrid crossval)", file=sys.stderr)
+        raise SystemExit(2)
+    return ["crossval", *rest]
 
 
 def add_crossval(sub) -> None:
@@ -490,6 +518,12 @@ def add_crossval(sub) -> None:
     p.add_argument("--rotations", type=int, default=1,
                    help="with --pose-model: score each given pose (by --model and by the ligand-only twin) in this "
                         "many fixed orientations, the mean logit (test-time augmentation; default 1: none)")
+    p.add_argument("--outside", metavar="INDEX",
+                   help="instead of the pack's folds: the targets of INDEX, a CSV in dekois2/index.csv's format "
+                        "(target,actives,decoys,receptor,crystal_ligand; paths relative to it; SDF or SMILES "
+                        "libraries) for sets outside the data pack, scored by the one --model (default: the shipped "
+                        "screening model) with every baseline; each target's nearest training protein by sequence "
+                        "identity says whether its figure is cross-target")
     p.add_argument("--json", help="write per-target and mean figures as JSON with provenance")
     p.set_defaults(func=_cmd_crossval)
 
@@ -679,6 +713,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["evaluate"] and any(a == "--protocol" or a.startswith("--protocol=") for a in argv):
+        argv = _protocol_alias(argv)  # `atomgrid evaluate --protocol cross-target ...` is `atomgrid crossval ...`
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -186,6 +186,9 @@ def build_active_affinity_cache(targets, work: str | Path = "runs/atomgrid/cross
 def target_files(target: str, work: Path) -> dict:
     """{receptor, reference (crystal ligand or a docked reference pose), actives, decoys: [(name, SMILES)]}
     of a protocol target; raises FileNotFoundError with the reason when it cannot be posed here."""
+    from . import outside
+    if outside.is_outside(target):  # a target of an --outside index (not in the data pack)
+        return outside.target_files(target)
     root = agdata.drug_root()
     if target in NO_TEMPLATE:
         raise FileNotFoundError(f"{target}: no crystal ligand in the data pack, so no template poses")
@@ -224,7 +227,10 @@ def target_files(target: str, work: Path) -> dict:
 
 def actives_smiles(target: str, work: Path) -> list[str]:
     """SMILES of a target's actives (for the fingerprint baseline); [] when its files are absent."""
+    from . import outside
     try:
+        if outside.is_outside(target):
+            return [smi for _, smi in outside.target_files(target)["actives"]]
         if target.startswith("dude:"):
             d = agdata.drug_root() / "dude" / target.split(":", 1)[1]
             ism = d / "actives_final.ism"
@@ -235,6 +241,19 @@ def actives_smiles(target: str, work: Path) -> list[str]:
         return [s for _, s in _sdf_gz_smiles(agdata.drug_root() / "dekois2" / row["actives"])] if row else []
     except (FileNotFoundError, OSError):
         return []
+
+
+def receptor_file(target: str) -> Path | None:
+    """The receptor file of a pack target (DEKOIS or DUD-E), None when the pack here has none."""
+    try:
+        if target.startswith("dude:"):
+            d = agdata.drug_root() / "dude" / target.split(":", 1)[1]
+            found = sorted(d.glob("receptor.pdb")) + sorted(d.glob("*_target.pdbqt"))
+            return found[0] if found else None
+        row = agdata.dekois_index().get(target)
+        return agdata.drug_root() / "dekois2" / row["receptor"] if row else None
+    except (FileNotFoundError, OSError):
+        return None
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -409,7 +428,7 @@ def seen_family(model_path: str, target: str, level: str) -> bool | None:
     trained = meta.get("train_targets")
     if trained is None and str(meta.get("name", "")).startswith("ag-atomnet") and "screen" in str(meta.get("name")):
         trained = SHIPPED_SCREEN_TARGETS
-    if trained is None:
+    if trained is None or target not in FAMILIES:  # an --outside target has no family in the table
         return None
     g = group_of(target, level)
     return any(t in FAMILIES and group_of(t, level) == g for t in trained)
@@ -522,13 +541,17 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
             scores[blend_name(other, w)] = blend_scores(scores["model"], scores[other], w)
         else:
             skipped[blend_name(other, w)] = f"{other} was not computed"
-    res: dict = {"target": target, "fold": fold.name, "group": group_of(target, level),
+    from . import outside
+    res: dict = {"target": target, "fold": fold.name,
+                 "group": "outside" if outside.is_outside(target) else group_of(target, level),
                  "actives": int(y.sum()), "decoys": int((1 - y).sum()),
                  "unposed": int(sum(m is None for m in mols)), "train_actives_for_fp": len(train_actives),
                  "scores_csv": str(out), "poses_sdf": str(sdf), "model": model, "model_sha256": file_sha256(model),
                  "rotations": rotations, **({"pk_models": [file_sha256(m) for m in pk_models]} if pk_models else {}),
                  "screen_data_family": seen_family(model, target, level), "skipped": skipped,
                  "failed_posed": failed, "methods": {}}
+    if outside.is_outside(target):  # no family table entry: how close is the nearest protein the model screened?
+        res["nearest_training_protein"] = outside.nearest_training_protein(files["receptor"], fold.train, receptor_file)
     for name, s in scores.items():
         finite = s[np.isfinite(s)]
         s = np.where(np.isfinite(s), s, (finite.min() - 1.0) if finite.size else -1.0)
@@ -605,12 +628,15 @@ def summarize(per_target: list[dict], n_boot: int = 1000, seed: int = 0) -> dict
 
 def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str = "family", only=None,
         final: bool = False, validation: bool = False, validation_group: str = "v11",
-        work: str | Path = "runs/atomgrid/crossval", **kw) -> dict:
+        work: str | Path = "runs/atomgrid/crossval", outside=None, **kw) -> dict:
     """Every held-out target of the CV folds (or of the final fold with ``final``, or the fixed validation
     group with ``validation``), or those in ``only``. ``validation_group`` (:data:`atomgrid.families.VALIDATION_GROUPS`)
-    names the validation group; its targets are never CV test targets."""
-    if final and validation:
-        raise ValueError("--final and --validation: choose one (the final test is never used to choose)")
+    names the validation group; its targets are never CV test targets. ``outside``: instead, the targets of an
+    outside index (:mod:`atomgrid.outside`), scored by the one ``model`` against its own training targets."""
+    if sum(map(bool, (final, validation, outside))) > 1:
+        raise ValueError("--final, --validation and --outside: choose one (the final test is never used to choose)")
+    if outside:
+        return run_outside(model, ligand_only_model, outside, only=only, level=level, work=work, **kw)
     cv, fin = folds_of(validation_group, k=folds, level=level)
     plan = [fin] if final else [validation_fold(fin)] if validation else cv
     which = "final" if final else "validation" if validation else "CV"
@@ -653,6 +679,54 @@ def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str
             "per_fold_models": fold_model,
             "caveat": caveat, "targets": per_target, "skipped_targets": skipped,
             "mean": summarize(per_target, kw.get("n_boot", 1000))}
+
+
+OUTSIDE_CAVEAT = ("targets outside the data pack's family table: no fold holds their family out, so each target's "
+                  "nearest_training_protein (sequence identity to the proteins the model screened) says whether its "
+                  "figure is cross-target; {n} of {total} are homologs (identity >= {cut:.2f}) of a training target")
+
+
+def run_outside(model: str, ligand_only_model: str | None, index: str | Path, *, only=None, level: str = "family",
+                work: str | Path = "runs/atomgrid/crossval", **kw) -> dict:
+    """The protocol's table on the targets of an outside index (:func:`atomgrid.outside.read_index`), every one
+    scored by ``model`` (one model: an outside target lies in no fold) against its own training targets (the
+    meta's ``train_targets``: the fingerprint baseline's actives and the homology check)."""
+    from . import outside
+    from .models import load_weights, resolve_model
+    if "{fold}" in str(model):
+        raise ValueError("--outside scores with one model (an outside target lies in no fold); give a model file, "
+                         "not a '{fold}' pattern")
+    _, meta = load_weights(resolve_model(model))
+    trained = meta.get("train_targets")
+    if trained is None and str(meta.get("name", "")).startswith("ag-atomnet") and "screen" in str(meta.get("name")):
+        trained = SHIPPED_SCREEN_TARGETS
+    if trained is None:
+        raise ValueError(f"--model {model}: its meta lists no screening targets (train_targets), so neither the "
+                         "fingerprint baseline nor the homology check can know what it learnt")
+    names = outside.read_index(index, known=FAMILIES)
+    if only:
+        unknown = {o for o in only if outside.OUTSIDE_PREFIX + o not in names and o not in names}
+        if unknown:
+            raise ValueError(f"--only {sorted(unknown)}: not in the outside index {index}")
+        names = [t for t in names if t in only or t.removeprefix(outside.OUTSIDE_PREFIX) in only]
+    fold = Fold(name="outside", test=tuple(names), train=tuple(trained), validation=())
+    per_target, skipped = [], {}
+    for t in names:
+        try:  # poses and scores cached under the content of the target's files: an edited set is posed anew
+            r = evaluate_target(t, fold, model, ligand_only_model, work=Path(work) / "outside" / outside.digest(t),
+                                level=level, **kw)
+        except (FileNotFoundError, ScoreError) as exc:
+            skipped[t] = str(exc)
+            print(f"  {t}: skipped ({exc})", flush=True)
+            continue
+        r["pose_affinity_held_out"] = None  # no family table entry: the pose/affinity data was not checked
+        per_target.append(r)
+        print(format_target(r), flush=True)
+    homologs = sum(bool(r.get("nearest_training_protein", {}).get("homolog")) for r in per_target)
+    return {"protocol": "cross-target", "split": "outside", "level": level, "validation_group": None,
+            "outside_index": str(index), "folds": [fold.__dict__], "per_fold_models": False,
+            "caveat": OUTSIDE_CAVEAT.format(n=homologs, total=len(per_target), cut=outside.HOMOLOG_IDENTITY),
+            "targets": per_target, "skipped_targets": skipped, "mean": summarize(per_target, kw.get("n_boot", 1000))}
 
 
 def pool_seeds(figs: list[dict]) -> dict:
@@ -736,6 +810,11 @@ def _fmt(m: dict) -> str:
 def format_target(r: dict) -> str:
     lines = [f"{r['target']} ({r['fold']}, {r['group']}): {r['actives']} actives, {r['decoys']} decoys, "
              f"{r['unposed']} unposed; model's screening data shared this family: {r['screen_data_family']}"]
+    near = r.get("nearest_training_protein")
+    if near is not None:
+        lines.append(f"  nearest protein the model screened: {near.get('target', '-')} at sequence identity "
+                     f"{near.get('identity', float('nan')):.2f}" + (" (a homolog: not a cross-target figure)"
+                                                                     if near.get("homolog") else ""))
     for m, figs in r["methods"].items():
         lines.append(f"  {m:16s} " + ", ".join(f"{k} {_fmt(v)}" for k, v in figs.items()))
     for m, why in r["skipped"].items():
@@ -747,7 +826,7 @@ def format_target(r: dict) -> str:
 
 
 def format_summary(res: dict) -> str:
-    what = "validation" if res.get("split") == "validation" else "held-out"
+    what = {"validation": "validation", "outside": "outside"}.get(res.get("split"), "held-out")
     lines = [f"mean over {len(res['targets'])} {what} targets (bootstrap over targets):"]
     if res.get("caveat"):
         lines.insert(0, f"caveat: {res['caveat']}")
