@@ -420,14 +420,21 @@ def pose_data_holdout(model_path: str) -> set[str]:
     return set(meta.get("affinity_holdout") or ())
 
 
+def screened_targets(meta: dict):
+    """The screening targets a model's meta says it learnt from (``train_targets``; the early shipped screening
+    models, which predate the key, learnt the four DUD-E targets with receptors); None when unknown."""
+    trained = meta.get("train_targets")
+    if trained is None and str(meta.get("name", "")).startswith("ag-atomnet") and "screen" in str(meta.get("name")):
+        trained = SHIPPED_SCREEN_TARGETS
+    return trained
+
+
 def seen_family(model_path: str, target: str, level: str) -> bool | None:
     """Did ``model_path``'s screening data share ``target``'s group? True/False for the shipped screening
     models and models whose meta lists ``train_targets``; None when unknown."""
     from .models import load_weights
     _, meta = load_weights(model_path)
-    trained = meta.get("train_targets")
-    if trained is None and str(meta.get("name", "")).startswith("ag-atomnet") and "screen" in str(meta.get("name")):
-        trained = SHIPPED_SCREEN_TARGETS
+    trained = screened_targets(meta)
     if trained is None or target not in FAMILIES:  # an --outside target has no family in the table
         return None
     g = group_of(target, level)
@@ -697,9 +704,7 @@ def run_outside(model: str, ligand_only_model: str | None, index: str | Path, *,
         raise ValueError("--outside scores with one model (an outside target lies in no fold); give a model file, "
                          "not a '{fold}' pattern")
     _, meta = load_weights(resolve_model(model))
-    trained = meta.get("train_targets")
-    if trained is None and str(meta.get("name", "")).startswith("ag-atomnet") and "screen" in str(meta.get("name")):
-        trained = SHIPPED_SCREEN_TARGETS
+    trained = screened_targets(meta)
     if trained is None:
         raise ValueError(f"--model {model}: its meta lists no screening targets (train_targets), so neither the "
                          "fingerprint baseline nor the homology check can know what it learnt")
