@@ -522,8 +522,8 @@ def add_crossval(sub) -> None:
                    help="instead of the pack's folds: the targets of INDEX, a CSV in dekois2/index.csv's format "
                         "(target,actives,decoys,receptor,crystal_ligand; paths relative to it; SDF or SMILES "
                         "libraries) for sets outside the data pack, scored by the one --model (default: the shipped "
-                        "screening model) with every baseline; each target's nearest training protein by sequence "
-                        "identity says whether its figure is cross-target")
+                        "screening model) with every baseline; each target's nearest training protein (sequence "
+                        "alignment scored against shuffles) says whether its figure is cross-target")
     p.add_argument("--json", help="write per-target and mean figures as JSON with provenance")
     p.set_defaults(func=_cmd_crossval)
 

@@ -689,8 +689,9 @@ def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str
 
 
 OUTSIDE_CAVEAT = ("targets outside the data pack's family table: no fold holds their family out, so each target's "
-                  "nearest_training_protein (sequence identity to the proteins the model screened) says whether its "
-                  "figure is cross-target; {n} of {total} are homologs (identity >= {cut:.2f}) of a training target")
+                  "nearest_training_protein (its receptor aligned to those the model screened, scored against "
+                  "shuffles) says whether its figure is cross-target; {n} of {total} are homologs (z >= {hz:.0f}) "
+                  "of a training protein, {m} possibly related ({pz:.0f} <= z < {hz:.0f}: check by hand)")
 
 
 def run_outside(model: str, ligand_only_model: str | None, index: str | Path, *, only=None, level: str = "family",
@@ -728,9 +729,11 @@ def run_outside(model: str, ligand_only_model: str | None, index: str | Path, *,
         per_target.append(r)
         print(format_target(r), flush=True)
     homologs = sum(bool(r.get("nearest_training_protein", {}).get("homolog")) for r in per_target)
+    possible = sum(bool(r.get("nearest_training_protein", {}).get("possible")) for r in per_target)
     return {"protocol": "cross-target", "split": "outside", "level": level, "validation_group": None,
             "outside_index": str(index), "folds": [fold.__dict__], "per_fold_models": False,
-            "caveat": OUTSIDE_CAVEAT.format(n=homologs, total=len(per_target), cut=outside.HOMOLOG_IDENTITY),
+            "caveat": OUTSIDE_CAVEAT.format(n=homologs, total=len(per_target), hz=outside.HOMOLOG_Z, m=possible,
+                                            pz=outside.POSSIBLE_Z),
             "targets": per_target, "skipped_targets": skipped, "mean": summarize(per_target, kw.get("n_boot", 1000))}
 
 
@@ -817,9 +820,11 @@ def format_target(r: dict) -> str:
              f"{r['unposed']} unposed; model's screening data shared this family: {r['screen_data_family']}"]
     near = r.get("nearest_training_protein")
     if near is not None:
-        lines.append(f"  nearest protein the model screened: {near.get('target', '-')} at sequence identity "
-                     f"{near.get('identity', float('nan')):.2f}" + (" (a homolog: not a cross-target figure)"
-                                                                     if near.get("homolog") else ""))
+        verdict = (" (a homolog: not a cross-target figure)" if near.get("homolog") else
+                   " (possibly related: check by hand)" if near.get("possible") else "")
+        fam = f" ({near['family']})" if near.get("family") else ""
+        lines.append(f"  nearest protein the model screened: {near.get('target', '-')}{fam}, sequence identity "
+                     f"{near.get('identity', float('nan')):.2f}, z {near.get('z', float('nan')):.1f}{verdict}")
     for m, figs in r["methods"].items():
         lines.append(f"  {m:16s} " + ", ".join(f"{k} {_fmt(v)}" for k, v in figs.items()))
     for m, why in r["skipped"].items():

@@ -68,8 +68,13 @@ def test_identity_of_known_pairs():
     indel = x[:80] + x[84:160] + "WWW" + x[160:]
     assert outside.identity(x, indel) == pytest.approx(236 / 236, abs=0.02)
     y = "".join(rng.choice(aa) for _ in range(240))
-    assert outside.identity(x, y) < 0.25 < outside.HOMOLOG_IDENTITY
-    assert outside.identity("", x) == 0.0
+    assert outside.identity(x, y) < 0.25
+    assert outside.identity("", x) == 0.0 and outside.align("", x) == (0.0, 0.0)
+    # the z-score against shuffles: a two-thirds copy is far above chance, an unrelated sequence is not
+    assert outside.zscore(x, third) > outside.HOMOLOG_Z
+    assert outside.zscore(x, y) < outside.POSSIBLE_Z
+    score, ident = outside.align(x, x)
+    assert ident == 1.0 and score == pytest.approx(sum(outside._SUB[k, k] for k in outside._codes(x)))
 
 
 def test_index_errors_name_the_file_line_and_problem(tmp_path):
@@ -124,8 +129,10 @@ def test_crossval_outside_gives_the_protocols_table_and_finds_the_identical_trai
     if pack:
         near = t["nearest_training_protein"]
         assert near["target"] == "dude:fabp4" and near["identity"] > 0.95 and near["homolog"] is True
+        assert near["family"] == "fabp" and near["z"] > outside.HOMOLOG_Z and near["possible"] is False
         assert "1 of 1 are homologs" in fig["caveat"]
-        assert "nearest protein the model screened: dude:fabp4 at sequence identity 1.00 (a homolog" in printed
+        assert "nearest protein the model screened: dude:fabp4 (fabp), sequence identity 1.00, z " in printed
+        assert "(a homolog: not a cross-target figure)" in printed
     assert "mean over 1 outside targets" in printed
     first = {p.parent for p in work.rglob("*.sdf")}
     (idx.parent / "decoys.smi").write_text("".join(f"{s} dec{k}\n" for k, s in enumerate(DECOYS[:-2])))
