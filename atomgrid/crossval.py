@@ -62,17 +62,6 @@ FIXED_MODEL_CAVEAT = ("one model for every fold: not retrained without the held-
 
 # ----------------------------------------------------------------------------- target files
 
-def _sdf_gz_smiles(path: Path) -> list[tuple[str, str]]:
-    """(name, SMILES) of every readable record of a (gzipped) SDF."""
-    out = []
-    with gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb") as f:
-        for m in Chem.ForwardSDMolSupplier(f, removeHs=True):
-            if m is None:
-                continue
-            out.append((m.GetProp("_Name").strip() if m.HasProp("_Name") else "", Chem.MolToSmiles(m)))
-    return out
-
-
 # DEKOIS actives carry their BindingDB measurement in nM; the first of these tags a record has is its label
 _PK_TAGS = ("Ki_in_nM", "Kd_in_nM", "IC50_in_nM")
 
@@ -222,7 +211,7 @@ def target_files(target: str, work: Path) -> dict:
         raise FileNotFoundError(f"{target}: not in dekois2/index.csv")
     d = root / "dekois2"
     return {"receptor": d / row["receptor"], "reference": d / row["crystal_ligand"],
-            "actives": _sdf_gz_smiles(d / row["actives"]), "decoys": _sdf_gz_smiles(d / row["decoys"])}
+            "actives": agdata.sdf_smiles(d / row["actives"]), "decoys": agdata.sdf_smiles(d / row["decoys"])}
 
 
 def actives_smiles(target: str, work: Path) -> list[str]:
@@ -238,7 +227,7 @@ def actives_smiles(target: str, work: Path) -> list[str]:
                 return [ln.split()[0] for ln in ism.read_text().splitlines() if ln.strip()]
             return [s for _, s in target_files(target, work)["actives"]]
         row = agdata.dekois_index().get(target)
-        return [s for _, s in _sdf_gz_smiles(agdata.drug_root() / "dekois2" / row["actives"])] if row else []
+        return [s for _, s in agdata.sdf_smiles(agdata.drug_root() / "dekois2" / row["actives"])] if row else []
     except (FileNotFoundError, OSError):
         return []
 

@@ -371,6 +371,18 @@ def casf_uniprots() -> set[str]:
     return {uniprot_target(i) for i in read_ids(drug_root() / "splits" / "casf2016_test_ids.txt")}
 
 
+def sdf_smiles(path: Path) -> list[tuple[str, str]]:
+    """(name, SMILES) of every readable record of a (gzipped) SDF."""
+    import gzip
+    out = []
+    with gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb") as f:
+        for m in Chem.ForwardSDMolSupplier(f, removeHs=True):
+            if m is None:
+                continue
+            out.append((m.GetProp("_Name").strip() if m.HasProp("_Name") else "", Chem.MolToSmiles(m)))
+    return out
+
+
 def dekois_index() -> dict[str, dict]:
     """{target: row} of ``dekois2/index.csv`` (target, actives, decoys, receptor, crystal_ligand, counts)."""
     return {r["target"]: r for r in csv.DictReader(open(drug_root() / "dekois2" / "index.csv"))}

@@ -124,10 +124,10 @@ def read_library(path: Path) -> list[tuple[str, str]]:
     """(name, SMILES) of every readable record of an SDF (gzipped or not) or a SMILES file."""
     from rdkit import Chem
 
-    from .crossval import _sdf_gz_smiles
+    from .data import sdf_smiles
     name = path.name.lower()
     if name.endswith((".sdf", ".sdf.gz", ".mol", ".sd")):
-        return _sdf_gz_smiles(path)
+        return sdf_smiles(path)
     out = []
     for k, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines()):
         parts = line.split()
