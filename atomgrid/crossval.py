@@ -546,8 +546,9 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
                  "rotations": rotations, **({"pk_models": [file_sha256(m) for m in pk_models]} if pk_models else {}),
                  "screen_data_family": seen_family(model, target, level), "skipped": skipped,
                  "failed_posed": failed, "methods": {}}
-    if outside.is_outside(target):  # no family table entry: how close is the nearest protein the model screened?
+    if outside.is_outside(target):  # no family table entry: how close are the nearest proteins the model learnt?
         res["nearest_training_protein"] = outside.nearest_training_protein(files["receptor"], fold.train, receptor_file)
+        res["nearest_pose_affinity_protein"] = outside.nearest_protein(files["receptor"], outside.pose_affinity_receptors())
     for name, s in scores.items():
         finite = s[np.isfinite(s)]
         s = np.where(np.isfinite(s), s, (finite.min() - 1.0) if finite.size else -1.0)
@@ -678,9 +679,10 @@ def run(model: str, ligand_only_model: str | None, *, folds: int = 5, level: str
 
 
 OUTSIDE_CAVEAT = ("targets outside the data pack's family table: no fold holds their family out, so each target's "
-                  "nearest_training_protein (its receptor aligned to those the model screened, scored against "
-                  "shuffles) says whether its figure is cross-target; {n} of {total} are homologs (z >= {hz:.0f}) "
-                  "of a training protein, {m} possibly related ({pz:.0f} <= z < {hz:.0f}: check by hand)")
+                  "nearest_training_protein and nearest_pose_affinity_protein (its receptor aligned to those the "
+                  "model screened and to the pose/affinity data's, scored against shuffles) say whether its figure "
+                  "is cross-target; {n} of {total} are homologs (z >= {hz:.0f}) of a protein the model learnt, {m} "
+                  "possibly related ({pz:.0f} <= z < {hz:.0f}: check by hand)")
 
 
 def run_outside(model: str, ligand_only_model: str | None, index: str | Path, *, only=None, level: str = "family",
@@ -717,8 +719,10 @@ def run_outside(model: str, ligand_only_model: str | None, index: str | Path, *,
         r["pose_affinity_held_out"] = None  # no family table entry: the pose/affinity data was not checked
         per_target.append(r)
         print(format_target(r), flush=True)
-    homologs = sum(bool(r.get("nearest_training_protein", {}).get("homolog")) for r in per_target)
-    possible = sum(bool(r.get("nearest_training_protein", {}).get("possible")) for r in per_target)
+    def flag(r, key):  # on either side: the screened proteins or the pose/affinity data's
+        return any(r.get(n, {}).get(key) for n in ("nearest_training_protein", "nearest_pose_affinity_protein"))
+    homologs = sum(flag(r, "homolog") for r in per_target)
+    possible = sum(flag(r, "possible") and not flag(r, "homolog") for r in per_target)
     return {"protocol": "cross-target", "split": "outside", "level": level, "validation_group": None,
             "outside_index": str(index), "folds": [fold.__dict__], "per_fold_models": False,
             "caveat": OUTSIDE_CAVEAT.format(n=homologs, total=len(per_target), hz=outside.HOMOLOG_Z, m=possible,
@@ -807,13 +811,19 @@ def _fmt(m: dict) -> str:
 def format_target(r: dict) -> str:
     lines = [f"{r['target']} ({r['fold']}, {r['group']}): {r['actives']} actives, {r['decoys']} decoys, "
              f"{r['unposed']} unposed; model's screening data shared this family: {r['screen_data_family']}"]
-    near = r.get("nearest_training_protein")
-    if near is not None:
+    for key, what in (("nearest_training_protein", "the model screened"),
+                      ("nearest_pose_affinity_protein", "in the pose/affinity data")):
+        near = r.get(key)
+        if near is None:
+            continue
+        if not near:
+            lines.append(f"  nearest protein {what}: none readable here")
+            continue
         verdict = (" (a homolog: not a cross-target figure)" if near.get("homolog") else
                    " (possibly related: check by hand)" if near.get("possible") else "")
         fam = f" ({near['family']})" if near.get("family") else ""
-        lines.append(f"  nearest protein the model screened: {near.get('target', '-')}{fam}, sequence identity "
-                     f"{near.get('identity', float('nan')):.2f}, z {near.get('z', float('nan')):.1f}{verdict}")
+        lines.append(f"  nearest protein {what}: {near['target']}{fam}, sequence identity {near['identity']:.2f}, "
+                     f"z {near['z']:.1f}{verdict}")
     for m, figs in r["methods"].items():
         lines.append(f"  {m:16s} " + ", ".join(f"{k} {_fmt(v)}" for k, v in figs.items()))
     for m, why in r["skipped"].items():

@@ -15,7 +15,8 @@ Nothing in the family table covers an outside target, so the protocol cannot kno
 :func:`nearest_training_protein` measures it instead: the outside receptor's residue sequence is aligned to each of
 the model's training targets' receptors (BLOSUM62, affine gaps, free end gaps) and the best are scored against
 shuffled sequences; a z-score >= :data:`HOMOLOG_Z` marks a homolog, whose figure is never read as cross-target.
-Only the screening targets' receptors are checked (the pose/affinity complexes' proteins are not).
+The proteins of the pose/affinity training data (PDBbind core-2013 and toy complexes, the FEP systems) are checked
+the same way (:func:`pose_affinity_receptors`): the shipped model started from a pose model that learnt them.
 """
 from __future__ import annotations
 
@@ -142,8 +143,10 @@ def read_library(path: Path) -> list[tuple[str, str]]:
 def receptor_sequence(path: str | Path) -> str:
     """One-letter sequence of a PDB/PDBQT receptor's residues, in file order (chains concatenated; waters,
     ions and other hetero groups left out; unknown amino-acid names as X)."""
+    import gzip
     seq, last = [], None
-    with open(path, encoding="utf-8", errors="replace") as f:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         for line in f:
             if not line.startswith("ATOM"):
                 continue
@@ -277,27 +280,54 @@ def zscore(a: str, b: str, score: float | None = None, shuffles: int = SHUFFLES,
     return float((score - null.mean()) / max(null.std(), 1e-9))
 
 
-def nearest_training_protein(receptor: str | Path, train_targets, receptor_of, candidates: int = 5) -> dict:
-    """The training target whose receptor is most related to ``receptor`` (``receptor_of``: target -> its receptor
-    file, or None when it has none here): every training receptor is aligned, the ``candidates`` best-scoring are
-    tested against shuffles (:func:`zscore`) and the highest z wins. Returns {target, family (the protocol's), identity,
-    z, homolog (z >= :data:`HOMOLOG_Z`), possible (:data:`POSSIBLE_Z` <= z < HOMOLOG_Z: check by hand)}; {} when no
-    training receptor is readable."""
+def nearest_protein(receptor: str | Path, candidates: dict, top: int = 5) -> dict:
+    """The candidate protein most related to ``receptor`` (``candidates``: name -> receptor file): every candidate is
+    aligned, the ``top`` best-scoring are tested against shuffles (:func:`zscore`) and the highest z wins. Returns
+    {target (the name), identity, z, homolog (z >= :data:`HOMOLOG_Z`), possible (:data:`POSSIBLE_Z` <= z <
+    HOMOLOG_Z: check by hand)}; {} when the receptor or every candidate has no residues."""
     seq = receptor_sequence(receptor)
-    aligned: dict[str, tuple] = {}  # receptor file -> (score, identity, its sequence, first target with it)
-    for t in train_targets:
-        path = receptor_of(t)
-        if path is None:
-            continue
+    aligned: dict[str, tuple] = {}  # receptor file -> (score, identity, its sequence, first name with it)
+    for name, path in candidates.items():
         key = str(Path(path).resolve())
         if key not in aligned:
             other = receptor_sequence(path)
-            aligned[key] = (*align(seq, other), other, t)
+            if other:
+                aligned[key] = (*align(seq, other), other, name)
     if not aligned or not seq:
         return {}
-    top = sorted(aligned.values(), key=lambda r: -r[0])[:candidates]
-    scored = [(zscore(seq, other, score), score, ident, t) for score, ident, other, t in top]
-    z, _, ident, t = max(scored)
+    best = sorted(aligned.values(), key=lambda r: -r[0])[:top]
+    z, _, ident, name = max((zscore(seq, other, score), score, ident, name) for score, ident, other, name in best)
+    return {"target": name, "identity": round(ident, 3), "z": round(z, 1), "homolog": z >= HOMOLOG_Z,
+            "possible": POSSIBLE_Z <= z < HOMOLOG_Z}
+
+
+def nearest_training_protein(receptor: str | Path, train_targets, receptor_of) -> dict:
+    """:func:`nearest_protein` among the receptors of ``train_targets`` (``receptor_of``: target -> its receptor
+    file, or None when it has none here), with the nearest target's protocol family."""
     from .families import FAMILIES
-    return {"target": t, "family": FAMILIES.get(t, (None,))[0], "identity": round(ident, 3), "z": round(z, 1),
-            "homolog": z >= HOMOLOG_Z, "possible": POSSIBLE_Z <= z < HOMOLOG_Z}
+    files = {t: receptor_of(t) for t in train_targets}
+    near = nearest_protein(receptor, {t: p for t, p in files.items() if p is not None})
+    if near:
+        near["family"] = FAMILIES.get(near["target"], (None,))[0]
+    return near
+
+
+def pose_affinity_receptors() -> dict[str, Path]:
+    """{protein key: a receptor file} of every protein the pose/affinity training sets hold (``atomgrid prepare
+    --kind train`` and ``train-recommended``: PDBbind core-2013 and toy complexes by UniProt, the FEP systems as
+    ``fep:<group>/<system>``): what the shipped screening model's start and the pK pair learnt poses and affinities
+    of. {} without the data pack."""
+    from .data import drug_root, fep_systems, read_ids, uniprot_target
+    try:
+        root = drug_root()
+    except FileNotFoundError:
+        return {}
+    out: dict[str, Path] = {}
+    splits = root / "splits"
+    for cid in sorted(set(read_ids(splits / "core2013_train_ids.txt")) | set(read_ids(splits / "core2013_train_ids_strict.txt"))):
+        out.setdefault(uniprot_target(cid), root / "pdbbind_core2013" / "complexes" / cid / "receptor.pdbqt.gz")
+    for cid in sorted(read_ids(splits / "toy_train_ids.txt")):
+        out.setdefault(uniprot_target(cid), root / "pdbbind_toy" / "toy_set" / cid / f"{cid}_protein.pdb")
+    for r in fep_systems(exclude_casf=False):
+        out.setdefault(f"fep:{r['group']}/{r['target']}", root / "fep_sets" / r["protein_file"])
+    return {k: p for k, p in out.items() if p.exists()}

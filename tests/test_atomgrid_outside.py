@@ -133,6 +133,8 @@ def test_crossval_outside_gives_the_protocols_table_and_finds_the_identical_trai
         assert "1 of 1 are homologs" in fig["caveat"]
         assert "nearest protein the model screened: dude:fabp4 (fabp), sequence identity 1.00, z " in printed
         assert "(a homolog: not a cross-target figure)" in printed
+        pa = t["nearest_pose_affinity_protein"]  # the pose/affinity data's proteins are checked too
+        assert pa and {"target", "identity", "z", "homolog"} <= set(pa) and "nearest protein in the pose/affinity data" in printed
     assert "mean over 1 outside targets" in printed
     first = {p.parent for p in work.rglob("*.sdf")}
     (idx.parent / "decoys.smi").write_text("".join(f"{s} dec{k}\n" for k, s in enumerate(DECOYS[:-2])))
@@ -140,6 +142,23 @@ def test_crossval_outside_gives_the_protocols_table_and_finds_the_identical_trai
     (t2,) = json.loads(out.read_text())["figures"]["targets"]
     assert t2["decoys"] == len(DECOYS) - 2
     assert {p.parent for p in work.rglob("*.sdf")} - first  # a new cache folder for the edited set
+
+
+def test_pose_affinity_receptors_cover_the_training_sets_and_find_a_casf_protein():
+    """Every protein key of the pose/affinity training lists has a readable receptor; HIV-1 protease (DEKOIS
+    HIV1PR's receptor) is found in them as a homolog, PDE5 is not."""
+    from atomgrid import data as agdata
+    try:
+        idx = agdata.dekois_index()
+    except FileNotFoundError:
+        pytest.skip("the data pack is not on this machine")
+    rec = outside.pose_affinity_receptors()
+    assert len(rec) > 100 and all(p.exists() for p in rec.values())
+    assert any(k.startswith("fep:") for k in rec) and any(k.startswith("uniprot:") for k in rec)
+    root = agdata.drug_root() / "dekois2"
+    hiv = outside.nearest_protein(root / idx["HIV1PR"]["receptor"], rec)
+    assert hiv["target"] == "uniprot:P03366" and hiv["homolog"] and hiv["identity"] > 0.9
+    assert not outside.nearest_protein(root / idx["PDE5"]["receptor"], rec)["homolog"]
 
 
 def test_crossval_outside_refusals(tmp_path, capsys):
