@@ -60,6 +60,8 @@ class DataConfig:
     # draw, rotated up to screen_jitter_degrees about its centroid and shifted up to screen_jitter Å (0 = off)
     screen_jitter: float = 0.0
     screen_jitter_degrees: float = 0.0
+    # data scaling: train on a seeded share of screen_targets only (1.0 = all); the model's meta lists the subset
+    screen_target_fraction: float = 1.0
     # screening targets a cross-target fold does not train on (set by --fold): the pose/affinity complexes of their
     # protein groups (atomgrid.families.affinity_group at holdout_level) are dropped from train_cache
     affinity_holdout: tuple[str, ...] = ()
@@ -239,6 +241,7 @@ def train(cfg: AtomgridConfig) -> Path:
     if cfg.data.screen_jitter < 0 or not 0 <= cfg.data.screen_jitter_degrees <= 180:
         raise ValueError(f"data.screen_jitter must be >= 0 Å and data.screen_jitter_degrees in [0, 180] "
                          f"(got {cfg.data.screen_jitter}, {cfg.data.screen_jitter_degrees})")
+    cfg = with_target_fraction(cfg)
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir)
@@ -389,6 +392,25 @@ def init_weights(net: torch.nn.Module, path: str, cfg: AtomgridConfig) -> set[st
               "pose model trained with --fold (train.init may hold '{fold}')", flush=True)
     net.load_state_dict(state["model"])
     return set(meta.get("affinity_holdout") or ())
+
+
+def with_target_fraction(cfg: AtomgridConfig) -> AtomgridConfig:
+    """``cfg`` with ``data.screen_targets`` cut to a seeded share ``data.screen_target_fraction`` of them (drawn
+    with ``train.seed``; at least one), for data-scaling runs; unchanged at 1.0. Needs explicit screen_targets
+    (``--fold``)."""
+    import dataclasses
+    frac = cfg.data.screen_target_fraction
+    if frac == 1.0:
+        return cfg
+    if not 0 < frac < 1:
+        raise ValueError(f"data.screen_target_fraction must be in (0, 1] (got {frac})")
+    targets = sorted(cfg.data.screen_targets)
+    if not targets:
+        raise ValueError("data.screen_target_fraction < 1 needs data.screen_targets (train with --fold)")
+    rng = np.random.default_rng([cfg.train.seed, 23])
+    keep = sorted(rng.choice(targets, max(1, round(frac * len(targets))), replace=False).tolist())
+    print(f"data.screen_target_fraction {frac}: {len(keep)} of {len(targets)} screening targets", flush=True)
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, screen_targets=tuple(keep)))
 
 
 def load_train_config(path: str | None, overrides=()) -> AtomgridConfig:

@@ -394,3 +394,23 @@ def test_screen_jitter_moves_only_screening_ligands_and_keeps_the_labels(one_thr
     with pytest.raises(ValueError, match="data.screen_jitter must be >= 0"):
         train(load_train_config(None, ["data.screen_jitter=-1.0", f"run_dir=\"{tmp_path / 'r'}\""]))
     assert not (tmp_path / "r").exists()  # refused before anything is written
+
+
+def test_screen_target_fraction_keeps_a_seeded_share_of_the_folds_targets():
+    """data.screen_target_fraction (data-scaling runs): a seeded subset of the fold's screening targets, the same
+    for the same seed, another for another seed; 1.0 changes nothing; a bad share or no --fold targets is refused."""
+    from atomgrid.train import with_target_fraction
+    targets = [f"T{k:02d}" for k in range(44)]
+    base = load_train_config(None, [f"data.screen_targets={targets!r}".replace("'", '"')])
+    assert with_target_fraction(base) is base
+    half = load_train_config(None, [f"data.screen_targets={targets!r}".replace("'", '"'), "data.screen_target_fraction=0.5"])
+    a = with_target_fraction(half).data.screen_targets
+    assert len(a) == 22 and set(a) <= set(targets) and list(a) == sorted(a)
+    assert with_target_fraction(half).data.screen_targets == a
+    other = load_train_config(None, [f"data.screen_targets={targets!r}".replace("'", '"'), "data.screen_target_fraction=0.5",
+                                     "train.seed=11"])
+    assert with_target_fraction(other).data.screen_targets != a
+    with pytest.raises(ValueError, match="must be in"):
+        with_target_fraction(load_train_config(None, ["data.screen_target_fraction=1.5"]))
+    with pytest.raises(ValueError, match="needs data.screen_targets"):
+        with_target_fraction(load_train_config(None, ["data.screen_target_fraction=0.5"]))
