@@ -716,7 +716,8 @@ def run_outside(model: str, ligand_only_model: str | None, index: str | Path, *,
             skipped[t] = str(exc)
             print(f"  {t}: skipped ({exc})", flush=True)
             continue
-        r["pose_affinity_held_out"] = None  # no family table entry: the pose/affinity data was not checked
+        r["pose_affinity_held_out"] = None  # no family table entry: the homology check stands in for it
+        r["unreadable_records"] = outside.unreadable(t)
         per_target.append(r)
         print(format_target(r), flush=True)
     def flag(r, key):  # on either side: the screened proteins or the pose/affinity data's

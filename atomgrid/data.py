@@ -371,16 +371,22 @@ def casf_uniprots() -> set[str]:
     return {uniprot_target(i) for i in read_ids(drug_root() / "splits" / "casf2016_test_ids.txt")}
 
 
-def sdf_smiles(path: Path) -> list[tuple[str, str]]:
-    """(name, SMILES) of every readable record of a (gzipped) SDF."""
+def sdf_records(path: Path) -> tuple[list[tuple[str, str]], int]:
+    """((name, SMILES) of every readable record of a (gzipped) SDF, how many records RDKit could not read)."""
     import gzip
-    out = []
+    out, bad = [], 0
     with gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb") as f:
         for m in Chem.ForwardSDMolSupplier(f, removeHs=True):
             if m is None:
+                bad += 1
                 continue
             out.append((m.GetProp("_Name").strip() if m.HasProp("_Name") else "", Chem.MolToSmiles(m)))
-    return out
+    return out, bad
+
+
+def sdf_smiles(path: Path) -> list[tuple[str, str]]:
+    """(name, SMILES) of every readable record of a (gzipped) SDF."""
+    return sdf_records(path)[0]
 
 
 def dekois_index() -> dict[str, dict]:

@@ -102,7 +102,10 @@ def target_files(target: str) -> dict:
     out = {"receptor": r["receptor"], "reference": r["reference"]}
     for key in ("actives", "decoys"):
         if key not in r:
-            r[key] = read_library(r[f"{key}_file"])
+            r[key], r[f"{key}_unreadable"] = read_library(r[f"{key}_file"])
+            if r[f"{key}_unreadable"]:
+                print(f"{target}: {r[f'{key}_unreadable']} records of {r[f'{key}_file']} could not be read "
+                      f"(left out; {len(r[key])} {key} kept)", flush=True)
         if not r[key]:
             raise FileNotFoundError(f"{target}: no readable molecule in its {key} file {r[f'{key}_file']}")
         out[key] = r[key]
@@ -121,23 +124,32 @@ def digest(target: str) -> str:
     return h.hexdigest()[:12]
 
 
-def read_library(path: Path) -> list[tuple[str, str]]:
-    """(name, SMILES) of every readable record of an SDF (gzipped or not) or a SMILES file."""
+def read_library(path: Path) -> tuple[list[tuple[str, str]], int]:
+    """((name, SMILES) of every readable record of an SDF (gzipped or not) or a SMILES file, how many records could
+    not be read: left out, counted and reported, never silently)."""
     from rdkit import Chem
 
-    from .data import sdf_smiles
+    from .data import sdf_records
     name = path.name.lower()
     if name.endswith((".sdf", ".sdf.gz", ".mol", ".sd")):
-        return sdf_smiles(path)
-    out = []
+        return sdf_records(path)
+    out, bad = [], 0
     for k, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines()):
         parts = line.split()
         if not parts or parts[0].startswith("#") or parts[0].lower() == "smiles":
             continue
         m = Chem.MolFromSmiles(parts[0])
-        if m is not None:
-            out.append((parts[1] if len(parts) > 1 else f"mol{k}", Chem.MolToSmiles(m)))
-    return out
+        if m is None:
+            bad += 1
+            continue
+        out.append((parts[1] if len(parts) > 1 else f"mol{k}", Chem.MolToSmiles(m)))
+    return out, bad
+
+
+def unreadable(target: str) -> dict[str, int]:
+    """{actives, decoys: records of a registered target's libraries that could not be read} (after
+    :func:`target_files`)."""
+    return {k: _REGISTRY[target].get(f"{k}_unreadable", 0) for k in ("actives", "decoys")}
 
 
 def receptor_sequence(path: str | Path) -> str:

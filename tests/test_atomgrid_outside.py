@@ -31,7 +31,7 @@ def write_index(tmp_path: Path, name: str = "MYFABP", **override) -> Path:
         m.SetProp("_Name", f"act{k}")
         w.write(m)
     w.close()
-    (d / "decoys.smi").write_text("".join(f"{s} dec{k}\n" for k, s in enumerate(DECOYS)))
+    (d / "decoys.smi").write_text("".join(f"{s} dec{k}\n" for k, s in enumerate(DECOYS)) + "C1CC broken\n")
     row = {"target": name, "actives": "actives.sdf", "decoys": "decoys.smi",
            "receptor": str(FIX / "fabp4_receptor.pdb"), "crystal_ligand": str(FIX / "fabp4_crystal_ligand.mol2")}
     row.update(override)
@@ -126,6 +126,8 @@ def test_crossval_outside_gives_the_protocols_table_and_finds_the_identical_trai
     assert {"model", "heavy_atoms", "fp_max_tanimoto"} <= set(t["methods"]) and t["skipped"]["vina"]
     assert t["screen_data_family"] is None and t["pose_affinity_held_out"] is None
     printed = capsys.readouterr().out
+    assert t["unreadable_records"] == {"actives": 0, "decoys": 1}  # the broken SMILES: counted, said, left out
+    assert "outside:MYFABP: 1 records of" in printed and "could not be read (left out; 9 decoys kept)" in printed
     if pack:
         near = t["nearest_training_protein"]
         assert near["target"] == "dude:fabp4" and near["identity"] > 0.95 and near["homolog"] is True
