@@ -410,7 +410,9 @@ def with_target_fraction(cfg: AtomgridConfig) -> AtomgridConfig:
     rng = np.random.default_rng([cfg.train.seed, 23])
     keep = sorted(rng.choice(targets, max(1, round(frac * len(targets))), replace=False).tolist())
     print(f"data.screen_target_fraction {frac}: {len(keep)} of {len(targets)} screening targets", flush=True)
-    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, screen_targets=tuple(keep)))
+    # the drawn subset replaces the share, so the run's saved config reproduces it rather than halving it again
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, screen_targets=tuple(keep),
+                                                             screen_target_fraction=1.0))
 
 
 def load_train_config(path: str | None, overrides=()) -> AtomgridConfig:

@@ -407,6 +407,8 @@ def test_screen_target_fraction_keeps_a_seeded_share_of_the_folds_targets():
     a = with_target_fraction(half).data.screen_targets
     assert len(a) == 22 and set(a) <= set(targets) and list(a) == sorted(a)
     assert with_target_fraction(half).data.screen_targets == a
+    again = with_target_fraction(half)  # what the run's saved config holds: the subset, drawn once
+    assert again.data.screen_target_fraction == 1.0 and with_target_fraction(again).data.screen_targets == a
     other = load_train_config(None, [f"data.screen_targets={targets!r}".replace("'", '"'), "data.screen_target_fraction=0.5",
                                      "train.seed=11"])
     assert with_target_fraction(other).data.screen_targets != a
