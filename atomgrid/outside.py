@@ -294,7 +294,8 @@ def zscore(a: str, b: str, score: float | None = None, shuffles: int = SHUFFLES,
 
 def nearest_protein(receptor: str | Path, candidates: dict, top: int = 5) -> dict:
     """The candidate protein most related to ``receptor`` (``candidates``: name -> receptor file): every candidate is
-    aligned, the ``top`` best-scoring are tested against shuffles (:func:`zscore`) and the highest z wins. Returns
+    aligned, the ``top`` best by score and the ``top`` best by score per residue are tested against shuffles
+    (:func:`zscore`) and the highest z wins. Returns
     {target (the name), identity, z, homolog (z >= :data:`HOMOLOG_Z`), possible (:data:`POSSIBLE_Z` <= z <
     HOMOLOG_Z: check by hand)}; {} when the receptor or every candidate has no residues."""
     seq = receptor_sequence(receptor)
@@ -307,7 +308,12 @@ def nearest_protein(receptor: str | Path, candidates: dict, top: int = 5) -> dic
                 aligned[key] = (*align(seq, other), other, name)
     if not aligned or not seq:
         return {}
-    best = sorted(aligned.values(), key=lambda r: -r[0])[:top]
+    # long chains reach high raw scores by length alone; short homologs show in the score per residue of the shorter
+    # chain: the ``top`` best of each ranking are tested
+    rows = list(aligned.values())
+    by_raw = sorted(rows, key=lambda r: -r[0])[:top]
+    by_norm = sorted(rows, key=lambda r: -r[0] / max(1, min(len(seq), len(r[2]))))[:top]
+    best = {r[3]: r for r in by_raw + by_norm}.values()
     z, _, ident, name = max((zscore(seq, other, score), score, ident, name) for score, ident, other, name in best)
     return {"target": name, "identity": round(ident, 3), "z": round(z, 1), "homolog": z >= HOMOLOG_Z,
             "possible": POSSIBLE_Z <= z < HOMOLOG_Z}
