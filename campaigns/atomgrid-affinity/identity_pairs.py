@@ -13,7 +13,8 @@ from traincore.provenance import write_results
 
 PAIRS = [("JNK1", "JNK3"), ("JNK1", "JNK2"), ("EGFR", "ERBB2"), ("VEGFR1", "VEGFR2"), ("COX1", "COX2"), ("PIM-1", "PIM-2"),
          ("PPARA", "PPARG"), ("CATL", "CTSK"), ("GR", "PR"), ("SRC", "LCK"), ("JNK1", "CDK2"), ("PDE4B", "PDE5"),
-         ("ER-beta", "PR"), ("ACE", "DHFR"), ("HIV1PR", "TS"), ("JNK1", "ACE"), ("BCL2", "PNP")]
+         ("ER-beta", "PR"), ("ACE", "DHFR"), ("HIV1PR", "TS"), ("JNK1", "ACE"), ("BCL2", "PNP"),
+         ("INHA", "11betaHSD1"), ("INHA", "17betaHSD1")]
 
 
 def main(out: str) -> None:
