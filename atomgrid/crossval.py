@@ -42,6 +42,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
 from . import data as agdata
+from . import outside
 from .blend import blend_scores
 from .families import FAMILIES, NO_TEMPLATE, Fold, folds_of, group_of
 from .metrics import SCREEN_METRICS, report
@@ -175,7 +176,6 @@ def build_active_affinity_cache(targets, work: str | Path = "runs/atomgrid/cross
 def target_files(target: str, work: Path) -> dict:
     """{receptor, reference (crystal ligand or a docked reference pose), actives, decoys: [(name, SMILES)]}
     of a protocol target; raises FileNotFoundError with the reason when it cannot be posed here."""
-    from . import outside
     if outside.is_outside(target):  # a target of an --outside index (not in the data pack)
         return outside.target_files(target)
     root = agdata.drug_root()
@@ -216,7 +216,6 @@ def target_files(target: str, work: Path) -> dict:
 
 def actives_smiles(target: str, work: Path) -> list[str]:
     """SMILES of a target's actives (for the fingerprint baseline); [] when its files are absent."""
-    from . import outside
     try:
         if outside.is_outside(target):
             return [smi for _, smi in outside.target_files(target)["actives"]]
@@ -537,7 +536,6 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
             scores[blend_name(other, w)] = blend_scores(scores["model"], scores[other], w)
         else:
             skipped[blend_name(other, w)] = f"{other} was not computed"
-    from . import outside
     res: dict = {"target": target, "fold": fold.name,
                  "group": "outside" if outside.is_outside(target) else group_of(target, level),
                  "actives": int(y.sum()), "decoys": int((1 - y).sum()),
@@ -690,7 +688,6 @@ def run_outside(model: str, ligand_only_model: str | None, index: str | Path, *,
     """The protocol's table on the targets of an outside index (:func:`atomgrid.outside.read_index`), every one
     scored by ``model`` (one model: an outside target lies in no fold) against its own training targets (the
     meta's ``train_targets``: the fingerprint baseline's actives and the homology check)."""
-    from . import outside
     from .models import load_weights, resolve_model
     if "{fold}" in str(model):
         raise ValueError("--outside scores with one model (an outside target lies in no fold); give a model file, "

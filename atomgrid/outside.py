@@ -21,6 +21,7 @@ the same way (:func:`pose_affinity_receptors`): the shipped model started from a
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,11 @@ def unreadable(target: str) -> dict[str, int]:
     """{actives, decoys: records of a registered target's libraries that could not be read} (after
     :func:`target_files`)."""
     return {k: _REGISTRY[target].get(f"{k}_unreadable", 0) for k in ("actives", "decoys")}
+
+
+@functools.lru_cache(maxsize=None)
+def _sequence_of(path: str) -> str:
+    return receptor_sequence(path)
 
 
 def receptor_sequence(path: str | Path) -> str:
@@ -303,7 +309,7 @@ def nearest_protein(receptor: str | Path, candidates: dict, top: int = 5) -> dic
     for name, path in candidates.items():
         key = str(Path(path).resolve())
         if key not in aligned:
-            other = receptor_sequence(path)
+            other = _sequence_of(key)  # the candidates' files are read once per process, not once per target
             if other:
                 aligned[key] = (*align(seq, other), other, name)
     if not aligned or not seq:
@@ -335,6 +341,11 @@ def pose_affinity_receptors() -> dict[str, Path]:
     --kind train`` and ``train-recommended``: PDBbind core-2013 and toy complexes by UniProt, the FEP systems as
     ``fep:<group>/<system>``): what the shipped screening model's start and the pK pair learnt poses and affinities
     of. {} without the data pack."""
+    return dict(_pose_affinity_receptors())  # the pack is scanned once per process
+
+
+@functools.lru_cache(maxsize=1)
+def _pose_affinity_receptors() -> dict[str, Path]:
     from .data import drug_root, fep_systems, read_ids, uniprot_target
     try:
         root = drug_root()
