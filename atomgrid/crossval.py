@@ -44,7 +44,7 @@ from rdkit.Chem import rdFingerprintGenerator
 from . import data as agdata
 from . import outside
 from .blend import blend_scores
-from .families import FAMILIES, NO_TEMPLATE, Fold, folds_of, group_of
+from .families import FAMILIES, NO_TEMPLATE, TEST_TARGETS, Fold, folds_of, group_of
 from .metrics import SCREEN_METRICS, report
 from .score_options import ScoreError
 from .vinascore import read_score_cache, vina_available, vina_scores, write_score_cache
@@ -375,6 +375,54 @@ def extra_decoys(files: dict, max_actives: int, max_decoys: int, n_extra: int, s
     return [(f"X{k:04d}_{_ident(files['decoys'][i][0])}", files["decoys"][i][1], 0) for k, i in enumerate(rest)]
 
 
+_ACTIVES: dict[str, list[tuple[str, str, str]]] = {}
+
+
+def _pack_actives(target: str, work: Path) -> list[tuple[str, str, str]]:
+    """[(name, SMILES, canonical SMILES)] of a pack target's actives RDKit reads, read once per process."""
+    if target not in _ACTIVES:
+        if target.startswith("dude:") and target not in TEST_TARGETS:  # no reference pose needed to list them
+            ism = agdata.drug_root() / "dude" / target.split(":", 1)[1] / "actives_final.ism"
+            pairs = [(p[1], p[0]) for p in (ln.split() for ln in ism.read_text().splitlines()) if len(p) >= 2]
+        elif (row := agdata.dekois_index().get(target)) is not None:  # the actives' file only, not the decoys'
+            pairs = agdata.sdf_smiles(agdata.drug_root() / "dekois2" / row["actives"])
+        else:
+            pairs = list(target_files(target, work)["actives"])
+        out = []
+        for name, smi in pairs:
+            mol = Chem.MolFromSmiles(smi)
+            if mol is not None:
+                out.append((name, smi, Chem.MolToSmiles(mol)))
+        _ACTIVES[target] = out
+    return _ACTIVES[target]
+
+
+def cross_decoys_of(target: str, pool, n: int, seed: int, work: Path) -> list[tuple[str, str, int, str]]:
+    """[(id, SMILES, 0, source target)]: ``n`` actives of other targets, to pose in ``target``'s pocket as decoys
+    ("decoys that look like actives"). Sources are the targets of ``pool`` in another superfamily than ``target``
+    (so no inhibitor of one kinase is a decoy of another), each draw a source chosen uniformly, then one of its
+    actives not drawn yet; a molecule that is also among ``target``'s own actives (same canonical SMILES) is never
+    drawn. Seeded by ``seed`` and ``target``; ids ``Y<k>_<source>__<name>``. Fewer when the sources run out."""
+    sf = group_of(target, "superfamily")
+    sources = sorted(s for s in pool if s != target and s not in NO_TEMPLATE and group_of(s, "superfamily") != sf)
+    own = {canon for _, _, canon in _pack_actives(target, work)}
+    left = {}
+    for s in sources:
+        cands = [(name, smi) for name, smi, canon in _pack_actives(s, work) if canon not in own]
+        if cands:
+            left[s] = cands
+    rng = np.random.default_rng([seed, 3, *target.encode()])
+    out = []
+    while len(out) < n and left:
+        names = sorted(left)
+        s = names[int(rng.integers(len(names)))]
+        name, smi = left[s].pop(int(rng.integers(len(left[s]))))
+        if not left[s]:
+            del left[s]
+        out.append((f"Y{len(out):04d}_{_ident(s)}__{_ident(name)}", smi, 0, s))
+    return out
+
+
 def _fold_path(template: str | None, fold: Fold) -> str | None:
     # the validation fold is scored by the model of the final fold (trained on everything but the final test)
     name = "final" if fold.name == "validation" else fold.name
@@ -430,17 +478,22 @@ def seen_family(model_path: str, target: str, level: str) -> bool | None:
 
 
 def pose_target(target: str, *, work: Path, model: str, max_actives: int = 0, max_decoys: int = 0, seed: int = 0,
-                pose_options=None, device: str = "cpu", executor=None, progress: bool = False, extra: int = 0):
+                pose_options=None, device: str = "cpu", executor=None, progress: bool = False, extra: int = 0,
+                cross: tuple[str, list] | None = None):
     """Template poses of ``target``'s (sampled) library, each molecule's best pose picked by ``model``; cached
     in ``work/<target>/`` under the model's hash and reused. Returns (files, library [(id, SMILES, label)],
     scores CSV, poses SDF). ``extra`` > 0: instead, that many training-only decoys outside the sample
-    (:func:`extra_decoys`), in a library file of their own."""
+    (:func:`extra_decoys`), in a library file of their own. ``cross`` (a file tag, :func:`cross_decoys_of`' list):
+    instead, those actives of other targets, in a library file ``lib_<tag>.smi``."""
     from .evaluate import template_scores_path
     from .score import ScoreOptions, score_library
     work = Path(work) / _ident(target)
     work.mkdir(parents=True, exist_ok=True)
     files = target_files(target, work)
-    if extra:  # training-only decoys outside the evaluation sample (screen-data --crossval-extra-decoys)
+    if cross is not None:  # actives of other targets as decoys (screen-data --crossval-cross-decoys)
+        lib = [(i, smi, label) for i, smi, label, _ in cross[1]]
+        lib_path = work / f"lib_{cross[0]}.smi"
+    elif extra:  # training-only decoys outside the evaluation sample (screen-data --crossval-extra-decoys)
         lib = extra_decoys(files, max_actives, max_decoys, extra, seed)
         lib_path = work / f"lib_x{extra}_a{max_actives or 'all'}_d{max_decoys or 'all'}_s{seed}.smi"
     else:
@@ -554,14 +607,17 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
     return res
 
 
-def crossval_cache_path(out: str | Path, extra_decoys: int = 0) -> Path:
-    """The cache :func:`build_crossval` writes in ``out``: ``cache_crossval.pt``, or ``cache_crossval_x<N>.pt`` of
-    ``extra_decoys`` N."""
+def crossval_cache_path(out: str | Path, extra_decoys: int = 0, cross_decoys: int = 0, tag: str = "") -> Path:
+    """The cache :func:`build_crossval` writes in ``out``: ``cache_crossval.pt``, ``cache_crossval_x<N>.pt`` of
+    ``extra_decoys`` N, or ``cache_crossval_y<N>[_<tag>].pt`` of ``cross_decoys`` N."""
+    if cross_decoys:
+        return Path(out) / f"cache_crossval_y{cross_decoys}{'_' + tag if tag else ''}.pt"
     return Path(out) / (f"cache_crossval_x{extra_decoys}.pt" if extra_decoys else "cache_crossval.pt")
 
 
 def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/crossval", max_actives: int = 0,
-                   max_decoys: int = 200, seed: int = 0, model=None, pose_options=None, extra_decoys: int = 0) -> dict:
+                   max_decoys: int = 200, seed: int = 0, model=None, pose_options=None, extra_decoys: int = 0,
+                   cross_decoys: int = 0, pool=None, tag: str = "") -> dict:
     """Screening examples of cross-target protocol targets (DEKOIS 2.0, DUD-E with a template) from the poses
     :func:`pose_target` makes (and caches) with the pose model: the same poses the
     protocol evaluates on, so a fold's held-out targets are scored on exactly the kind of pose its training
@@ -573,33 +629,49 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
 
     ``extra_decoys`` > 0: a second cache, ``out/cache_crossval_x<N>.pt``, of N more decoys per target drawn from
     those outside its evaluation sample (:func:`extra_decoys`), to list beside the first in
-    ``data.screen_caches``; the evaluation poses and the first cache are left as they are."""
+    ``data.screen_caches``; the evaluation poses and the first cache are left as they are.
+
+    ``cross_decoys`` > 0: instead, ``out/cache_crossval_y<N>[_<tag>].pt``: N actives of ``pool``'s targets (default
+    ``targets``) of other superfamilies per target, posed in its pocket as decoys (:func:`cross_decoys_of`; source
+    ``dekois:crossdecoy:<source target>``, so training keeps only those from its own training targets)."""
     import torch
 
-    from .families import TEST_TARGETS
     from .models import POSE_MODEL, resolve_model
     from .screenset import add_posed
+    if extra_decoys and cross_decoys:
+        raise ValueError("extra decoys and cross-target decoys go into caches of their own: ask for one at a time")
     model = str(resolve_model(model or POSE_MODEL))
     test_groups = {group_of(t) for t in TEST_TARGETS}
+    pool = tuple(targets if pool is None else pool)
+    for t in (*targets, *pool):
+        if group_of(t) in test_groups:
+            raise ValueError(f"{t}: in the final-test family {group_of(t)}; never built into training data")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     builder = agdata.CacheBuilder(0, seed)
     for t in targets:
-        if group_of(t) in test_groups:
-            raise ValueError(f"{t}: in the final-test family {group_of(t)}; never built into training data")
         try:
+            cross = None
+            if cross_decoys:
+                lib = cross_decoys_of(t, pool, cross_decoys, seed, Path(work))
+                cross = (f"y{cross_decoys}_s{seed}" + (f"_{tag}" if tag else ""), lib)
             files, lib, _, sdf = pose_target(t, work=Path(work), model=model, max_actives=max_actives,
                                              max_decoys=max_decoys, seed=seed, pose_options=pose_options,
-                                             extra=extra_decoys)
+                                             extra=extra_decoys, cross=cross)
         except (FileNotFoundError, ScoreError) as exc:  # no template, or a reference RDKit cannot read
             print(f"{t}: skipped ({exc})", flush=True)
             continue
         actives = {i for i, _, label in lib if label == 1}
-        key = f"crossval:{t}" + (f":x{extra_decoys}" if extra_decoys else "")
+        key = f"crossval:{t}" + (f":x{extra_decoys}" if extra_decoys else "") + (f":y{cross_decoys}" if cross_decoys else "")
+        first = len(builder.examples)
         n = add_posed(builder, t, "dekois:template", files["receptor"], key, sdf, actives.__contains__)
+        if cross is not None:  # each cross-target decoy carries the target whose active it is
+            source = {i: s for i, _, _, s in cross[1]}
+            for e in builder.examples[first:]:
+                e["source"] = agdata.CROSS_DECOY_SOURCE + source[e["id"].rsplit(":", 1)[1]]  # names hold no colon
         print(f"{t}: {n} examples", flush=True)
     cache = builder.result()
-    torch.save(cache, crossval_cache_path(out, extra_decoys))
+    torch.save(cache, crossval_cache_path(out, extra_decoys, cross_decoys, tag))
     return cache
 
 

@@ -498,6 +498,27 @@ def keep_targets(cache: dict, targets: set[str]) -> dict:
     return dict(cache, examples=ex, receptors={k: v for k, v in cache["receptors"].items() if k in keys})
 
 
+CROSS_DECOY_SOURCE = "dekois:crossdecoy:"  # source of a cross-target decoy example, then its source target
+
+
+def cross_decoy_source(example: dict) -> str | None:
+    """The target whose active a cross-target decoy example is (:func:`atomgrid.crossval.cross_decoys_of`), None for any other example."""
+    src = example.get("source", "")
+    return src[len(CROSS_DECOY_SOURCE):] if src.startswith(CROSS_DECOY_SOURCE) else None
+
+
+def keep_cross_decoys_from(cache: dict, targets) -> tuple[dict, int]:
+    """(``cache`` without the cross-target decoys whose source target is not in ``targets``, how many were dropped):
+    a run that holds a target out must not see its actives, not even as another pocket's decoys."""
+    keep = set(targets)
+    ex = [e for e in cache["examples"] if (src := cross_decoy_source(e)) is None or src in keep]
+    dropped = len(cache["examples"]) - len(ex)
+    if not dropped:
+        return cache, 0
+    keys = {e["receptor"] for e in ex}
+    return dict(cache, examples=ex, receptors={k: v for k, v in cache["receptors"].items() if k in keys}), dropped
+
+
 def targets_of(cache: dict) -> set[str]:
     return {e["target"] for e in cache["examples"]}
 

@@ -268,6 +268,10 @@ def train(cfg: AtomgridConfig) -> Path:
                 screen = agdata.keep_targets(screen, set(cfg.data.screen_targets))
                 if not screen["examples"]:
                     raise ValueError(f"{path}: none of data.screen_targets {list(cfg.data.screen_targets)[:5]} in it")
+                screen, dropped = agdata.keep_cross_decoys_from(screen, cfg.data.screen_targets)
+                if dropped:
+                    print(f"{path}: {dropped} cross-target decoys left out (actives of targets this run does not "
+                          f"train on)", flush=True)
             if val_cache is not None:
                 agdata.check_disjoint(screen, val_cache)
             if cfg.data.screen_affinity:

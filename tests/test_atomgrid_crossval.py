@@ -180,11 +180,57 @@ def test_extra_training_decoys_never_touch_the_evaluation_sample():
     assert [len(s) - 1 for _, s, _ in x] == [4, 6, 8, 9, 13, 14, 25, 26]
 
 
+def test_cross_target_decoys_come_from_other_superfamilies(monkeypatch):
+    """`screen-data --crossval-cross-decoys`: actives of other targets as a target's decoys, drawn only from
+    targets of another superfamily (an EGFR inhibitor is never a BRAF decoy), never a molecule that is also one
+    of the target's own actives (a different SMILES of the same molecule included), seeded, each once."""
+    from atomgrid import crossval as cvm
+    smi = {"BRAF": ["c1ccccc1O", "CCN"], "EGFR": [f"C{'C' * i}Cl" for i in range(6)],
+           "PPARG": ["Oc1ccccc1", "CCCO", "CCCCO", "CCCCCO"], "HIV1PR": ["NCCN", "NCCCN"]}
+    monkeypatch.setattr(cvm, "_ACTIVES", {})
+    for t, v in smi.items():  # what _pack_actives reads from the pack, without reading it
+        cvm._ACTIVES[t] = [(f"{t.lower()}{i}", s, cvm.Chem.CanonSmiles(s)) for i, s in enumerate(v)]
+    pool = ["BRAF", "EGFR", "PPARG", "HIV1PR"]
+    lib = cvm.cross_decoys_of("BRAF", pool, 3, seed=0, work=Path("."))
+    assert lib == cvm.cross_decoys_of("BRAF", pool, 3, seed=0, work=Path("."))
+    assert len(lib) == 3 and all(label == 0 and i.startswith("Y") and " " not in i for i, _, label, _ in lib)
+    # asking for more than there is: every eligible molecule once; phenol is BRAF's own active (written otherwise)
+    every = cvm.cross_decoys_of("BRAF", pool, 100, seed=0, work=Path("."))
+    assert sorted(s for _, s, _, _ in every) == sorted(["CCCO", "CCCCO", "CCCCCO", "NCCN", "NCCCN"])
+    assert {src for *_, src in every} == {"PPARG", "HIV1PR"} and len({i for i, *_ in every}) == 5
+    assert all(i.split("_", 1)[1].startswith(src + "__") for i, _, _, src in every)
+    assert {s for _, s, _, _ in lib} <= {s for _, s, _, _ in every}
+    # golden draw (seed 0): a source drawn uniformly, then one of its molecules; another seed draws otherwise
+    assert lib == [("Y0000_PPARG__pparg1", "CCCO", 0, "PPARG"), ("Y0001_PPARG__pparg3", "CCCCCO", 0, "PPARG"),
+                   ("Y0002_HIV1PR__hiv1pr0", "NCCN", 0, "HIV1PR")]
+    assert any(cvm.cross_decoys_of("BRAF", pool, 3, seed=k, work=Path(".")) != lib for k in range(1, 4))
+
+
+def test_training_keeps_only_cross_decoys_of_its_own_targets():
+    """A run that holds a target out never sees its actives, not even as another pocket's decoys."""
+    from atomgrid.data import CROSS_DECOY_SOURCE, cross_decoy_source, keep_cross_decoys_from
+    ex = [{"id": "a", "source": "dekois:template", "target": "BRAF", "receptor": "r1"},
+          {"id": "y1", "source": CROSS_DECOY_SOURCE + "PPARG", "target": "BRAF", "receptor": "r2"},
+          {"id": "y2", "source": CROSS_DECOY_SOURCE + "dude:nos1", "target": "BRAF", "receptor": "r3"}]
+    cache = {"examples": ex, "receptors": {"r1": 1, "r2": 2, "r3": 3}}
+    assert [cross_decoy_source(e) for e in ex] == [None, "PPARG", "dude:nos1"]
+    kept, dropped = keep_cross_decoys_from(cache, ["BRAF", "dude:nos1"])
+    assert dropped == 1 and [e["id"] for e in kept["examples"]] == ["a", "y2"] and set(kept["receptors"]) == {"r1", "r3"}
+    assert keep_cross_decoys_from(cache, ["BRAF", "PPARG", "dude:nos1"]) == (cache, 0)
+
+
 def test_screen_data_refuses_negative_extra_decoys(capsys, tmp_path):
     from atomgrid.cli import main
     assert main(["screen-data", "--crossval", "--crossval-extra-decoys", "-1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "--crossval-extra-decoys -1: expected >= 0" in err and "Traceback" not in err
+    assert main(["screen-data", "--crossval", "--crossval-cross-decoys", "-2", "--out", str(tmp_path)]) == 2
+    assert "--crossval-cross-decoys -2: expected >= 0" in capsys.readouterr().err
+    assert main(["screen-data", "--crossval", "--crossval-cross-decoys", "2", "--crossval-extra-decoys", "2",
+                 "--out", str(tmp_path)]) == 2
+    assert "give one at a time" in capsys.readouterr().err
+    assert main(["screen-data", "--crossval", "--validation-group", "v34", "--out", str(tmp_path)]) == 2
+    assert "--validation-group goes with --crossval-cross-decoys" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
 
 
@@ -451,6 +497,15 @@ def test_screen_data_crossval_and_per_fold_models_on_shared_poses(tmp_path, monk
     assert (tmp_path / "s" / "cache_crossval_x2.pt").exists() and 0 < len(xc["examples"]) <= 2
     assert all(e["good"] == 0 and e["id"].split(":", 1)[1].startswith("X") for e in xc["examples"])
     assert list(xc["receptors"]) == ["crossval:COX2:x2"] and len(cache["examples"]) == len(ex)
+    # actives of other targets as decoys: COX1 is COX2's superfamily, so every one comes from PPARG
+    yc = cvm.build_crossval(tmp_path / "s", ["COX2"], work, model=str(pose), pose_options=opts, cross_decoys=2,
+                            pool=["COX2", "COX1", "PPARG"], tag="t")
+    assert (tmp_path / "s" / "cache_crossval_y2_t.pt").exists() and 0 < len(yc["examples"]) <= 2
+    assert all(e["good"] == 0 and e["target"] == "COX2" and is_screen(e) and e["source"] == "dekois:crossdecoy:PPARG"
+               and e["id"].split(":", 1)[1].startswith("Y") for e in yc["examples"])
+    pparg = {s for _, s in cvm.target_files("PPARG", work)["actives"]}
+    ylib = (work / "COX2" / "lib_y2_s0_t.smi").read_text().split()
+    assert len(ylib) == 4 and set(ylib[0::2]) <= pparg
     res = tmp_path / "cv.json"
     rc = main(["crossval", "--model", str(tmp_path / "m" / "{fold}.pt"), "--pose-model", str(pose), "--validation",
                "--only", "COX2",
