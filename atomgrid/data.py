@@ -502,7 +502,8 @@ CROSS_DECOY_SOURCE = "dekois:crossdecoy:"  # source of a cross-target decoy exam
 
 
 def cross_decoy_source(example: dict) -> str | None:
-    """The target whose active a cross-target decoy example is (:func:`atomgrid.crossval.cross_decoys_of`), None for any other example."""
+    """The target whose active a cross-target decoy example is (:func:`atomgrid.crossval.cross_decoys_of`), None for
+    any other example."""
     src = example.get("source", "")
     return src[len(CROSS_DECOY_SOURCE):] if src.startswith(CROSS_DECOY_SOURCE) else None
 

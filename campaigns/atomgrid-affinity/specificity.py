@@ -1,5 +1,6 @@
 """Rule R's pocket-specificity measurement: on each target of a validation group (v34), its actives against N
-actives of *other* targets (another superfamily, drawn from the group's final-fold training targets) posed in its
+actives of *other* targets (another superfamily; ``--sources train``: drawn from the group's final-fold training
+targets, ``--sources validation``: from the group's own targets, which no model under test trained on) posed in its
 pocket the same way (template poses, the pose model picks the pose). A model that reads the pocket ranks the
 target's own actives above molecules that are active elsewhere; a model that learnt "what an active looks like"
 cannot. Per target ROC AUC over posed molecules (unposed ones are left out on both sides), the mean with a bootstrap
@@ -46,16 +47,19 @@ def main() -> None:
     ap.add_argument("--group", default="v34")
     ap.add_argument("--n", type=int, default=40, help="cross-target decoys per target")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sources", choices=("train", "validation"), default="train",
+                    help="whose actives are the cross-target decoys: the final fold's training targets (seen by the "
+                         "models as actives of their own pockets) or the group's other targets (seen by no model)")
     ap.add_argument("--pose-only", action="store_true")
     ap.add_argument("--models", nargs="*", default=[], metavar="NAME=PATH[,PATH]")
     ap.add_argument("--rotations", type=int, default=16)
     ap.add_argument("--json")
     args = ap.parse_args()
     _, final = folds_of(args.group)
-    pool = final.train
+    pool = final.train if args.sources == "train" else final.validation
     pose_model = str(resolve_model(POSE_MODEL))
     opts = ScoreOptions(poses="template", seed=args.seed, embed_timeout=30, rotations=1)
-    tag = f"y{args.n}_s{args.seed}_spec{args.group}"
+    tag = f"y{args.n}_s{args.seed}_spec{args.group}" + ("" if args.sources == "train" else "_val")
     posed = {}
     for t in final.validation:
         try:
@@ -109,7 +113,9 @@ def main() -> None:
                       {"targets": per_target, "mean": mean, "paired": paired},
                       models=models, settings={"group": args.group, "cross_decoys": args.n, "seed": args.seed,
                                                "pose_model": pose_model, "rotations": args.rotations,
-                                               "sources": "the group's final-fold training targets, another superfamily",
+                                               "sources": ("the group's final-fold training targets" if args.sources == "train"
+                                                           else "the group's own targets (no model under test trained on them)")
+                                               + ", another superfamily than the target",
                                                "models": groups, "unposed": "left out on both sides"})
         print(f"wrote {args.json}")
 
