@@ -420,6 +420,8 @@ def _cmd_crossval(args) -> int:
     if args.rotations < 1 or (args.rotations > 1 and not args.pose_model):
         raise SystemExit(f"atomgrid crossval: --rotations {args.rotations}: must be >= 1, and > 1 needs --pose-model "
                          "(the pose model's given poses are what is rescored in several orientations)")
+    if args.specificity < 0:
+        raise SystemExit(f"atomgrid crossval: --specificity {args.specificity}: expected >= 0")
     import torch
 
     from .blend import twin_beside
@@ -446,7 +448,8 @@ def _cmd_crossval(args) -> int:
                   n_boot=args.bootstrap, pose_options=opts, device=args.device, executor=executor,
                   pose_model=str(resolve_model(args.pose_model)) if args.pose_model else None,
                   blends=blends, rotations=args.rotations, vina=not args.skip_vina,
-                  pk_models=tuple(str(resolve_model(m)) for m in args.pk_models), outside=args.outside)
+                  pk_models=tuple(str(resolve_model(m)) for m in args.pk_models), outside=args.outside,
+                  specificity=args.specificity)
     print(cvm.format_summary(res))
     if args.json:
         from traincore.provenance import write_results
@@ -532,6 +535,11 @@ def add_crossval(sub) -> None:
     p.add_argument("--pk-models", nargs="+", default=[], metavar="MODEL",
                    help="affinity models (as atomgrid score --affinity-model): the method 'pk' ranks by their mean pK "
                         "of the same poses (in --rotations orientations); blend it with --blend pk:WEIGHT")
+    p.add_argument("--specificity", type=int, default=0, metavar="N",
+                   help="also each target's pocket specificity: the ROC AUC of its actives against N actives of "
+                        "other targets (another superfamily, none the model trained on) posed in its pocket the same "
+                        "way; 0.5 = the model cannot tell whose pocket it is in (default 0: off; 40 is what the cards "
+                        "quote; CV folds draw from their few held-out targets)")
     p.add_argument("--skip-vina", action="store_true",
                    help="leave out the Vina score_only / local-optimisation columns (about 1-2 CPU-minutes a target "
                         "the first time; cached beside the poses after that)")

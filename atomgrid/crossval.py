@@ -45,7 +45,7 @@ from . import data as agdata
 from . import outside
 from .blend import blend_scores
 from .families import FAMILIES, NO_TEMPLATE, TEST_TARGETS, Fold, folds_of, group_of
-from .metrics import SCREEN_METRICS, report
+from .metrics import SCREEN_METRICS, report, roc_auc
 from .score_options import ScoreError
 from .vinascore import read_score_cache, vina_available, vina_scores, write_score_cache
 
@@ -423,6 +423,42 @@ def cross_decoys_of(target: str, pool, n: int, seed: int, work: Path) -> list[tu
     return out
 
 
+def specificity_pool(fold: Fold) -> tuple[str, ...]:
+    """Targets whose actives may serve as a fold's pocket-specificity decoys: every protocol target the fold's model
+    never trained on (not in ``fold.train``), outside the final-test families and with a template-able library."""
+    test_groups = {group_of(t) for t in TEST_TARGETS}
+    return tuple(sorted(t for t in FAMILIES if t not in fold.train and t not in NO_TEMPLATE
+                        and group_of(t) not in test_groups))
+
+
+def pocket_specificity(target: str, fold: Fold, model: str, *, work: Path, n: int, seed: int = 0, pose_options=None,
+                       device: str = "cpu", executor=None, pose_model: str | None = None, rotations: int = 1,
+                       actives: list[float]) -> dict:
+    """Does the model read *which* pocket it is in? ``target``'s actives' scores (``actives``, finite) against
+    ``n`` actives of other targets (:func:`cross_decoys_of`: another superfamily, from :func:`specificity_pool`, so
+    the model never trained on them) posed in ``target``'s pocket the same way and scored the same way: ROC AUC
+    (0.5: the model cannot tell its target's actives from other targets' actives). Unposed molecules are left out
+    on both sides. The poses are cached under a tag naming the pool."""
+    import hashlib
+    pool = specificity_pool(fold)
+    lib = cross_decoys_of(target, pool, n, seed, Path(work))
+    if not lib:
+        return {"skipped": "no target of another superfamily outside the model's training targets"}
+    tag = f"spec{n}_s{seed}_" + hashlib.sha256(" ".join(pool).encode()).hexdigest()[:8]
+    files, _, out, sdf = pose_target(target, work=Path(work), model=pose_model or model, seed=seed,
+                                     pose_options=pose_options, device=device, executor=executor, cross=(tag, lib))
+    if pose_model:
+        out = rescore_poses(files, sdf, model, device, rotations)
+    got = {r["id"]: float(r["score"]) for r in csv.DictReader(open(out)) if r["score"] and not r["error"]}
+    neg = [got[i] for i, *_ in lib if i in got]
+    pos = [a for a in actives if math.isfinite(a)]
+    if not pos or not neg:
+        return {"skipped": f"{len(pos)} posed actives, {len(neg)} posed cross-target decoys"}
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    return {"roc_auc": float(roc_auc(y, np.r_[pos, neg])), "actives": len(pos), "cross_decoys": len(neg),
+            "sources": sorted({src for *_, src in lib}), "poses_sdf": str(sdf)}
+
+
 def _fold_path(template: str | None, fold: Fold) -> str | None:
     # the validation fold is scored by the model of the final fold (trained on everything but the final test)
     name = "final" if fold.name == "validation" else fold.name
@@ -530,13 +566,14 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
                     level: str = "family", max_actives: int = 0, max_decoys: int = 0, seed: int = 0,
                     n_boot: int = 1000, pose_options=None, device: str = "cpu", executor=None,
                     pose_model: str | None = None, blends: tuple = (), rotations: int = 1, vina: bool = True,
-                    pk_models: tuple = ()) -> dict:
+                    pk_models: tuple = (), specificity: int = 0) -> dict:
     """Pose ``target``'s (sampled) library once (best pose by ``pose_model``, else by ``model``); rank it by
     every method on those same poses; metrics per method. ``blends``: ``(method, weight)`` pairs, each adding
     the method ``model+<weight>*<method>`` (:func:`blend_scores`). ``rotations`` > 1 (with ``pose_model``):
     the model and the ligand-only twin score each pose as the mean logit over that many orientations.
     ``pk_models``: affinity models (``atomgrid score --affinity-model``); the method ``pk`` ranks by their mean pK
-    of the same poses in the same rotations (each model's scores cached beside the poses)."""
+    of the same poses in the same rotations (each model's scores cached beside the poses). ``specificity`` N > 0:
+    also the model's pocket specificity against N actives of other targets (:func:`pocket_specificity`)."""
     from .models import file_sha256
     assert target in fold.test and target not in fold.train, (target, fold.name)
     if rotations > 1 and not pose_model:  # refused before any posing
@@ -600,6 +637,16 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
     if outside.is_outside(target):  # no family table entry: how close are the nearest proteins the model learnt?
         res["nearest_training_protein"] = outside.nearest_training_protein(files["receptor"], fold.train, receptor_file)
         res["nearest_pose_affinity_protein"] = outside.nearest_protein(files["receptor"], outside.pose_affinity_receptors())
+    if specificity and outside.is_outside(target):
+        skipped["pocket_specificity"] = "an outside target has no superfamily to draw other targets' actives from"
+    elif specificity:
+        spec = pocket_specificity(target, fold, model, work=Path(work), n=specificity, seed=seed,
+                                  pose_options=pose_options, device=device, executor=executor, pose_model=pose_model,
+                                  rotations=rotations, actives=[float(v) for v in scores["model"][y == 1]])
+        if "skipped" in spec:
+            skipped["pocket_specificity"] = spec["skipped"]
+        else:
+            res["pocket_specificity"] = spec
     for name, s in scores.items():
         finite = s[np.isfinite(s)]
         s = np.where(np.isfinite(s), s, (finite.min() - 1.0) if finite.size else -1.0)
@@ -690,6 +737,12 @@ def summarize(per_target: list[dict], n_boot: int = 1000, seed: int = 0) -> dict
             boots = [float(v[rng.integers(0, v.size, v.size)].mean()) for _ in range(n_boot)] if n_boot > 0 else []
             lo, hi = (np.quantile(boots, [0.025, 0.975]) if boots else (math.nan, math.nan))
             out[m][metric] = {"value": float(v.mean()), "low": float(lo), "high": float(hi), "n": int(v.size)}
+    spec = np.asarray([r["pocket_specificity"]["roc_auc"] for r in per_target if "pocket_specificity" in r], float)
+    if spec.size:  # not a method over the same molecules: a figure of its own
+        boots = [float(spec[rng.integers(0, spec.size, spec.size)].mean()) for _ in range(n_boot)] if n_boot > 0 else []
+        lo, hi = (np.quantile(boots, [0.025, 0.975]) if boots else (math.nan, math.nan))
+        out["pocket_specificity"] = {"roc_auc": {"value": float(spec.mean()), "low": float(lo), "high": float(hi),
+                                                 "n": int(spec.size)}}
     return out
 
 
@@ -896,6 +949,10 @@ def format_target(r: dict) -> str:
                      f"z {near['z']:.1f}{verdict}")
     for m, figs in r["methods"].items():
         lines.append(f"  {m:16s} " + ", ".join(f"{k} {_fmt(v)}" for k, v in figs.items()))
+    if "pocket_specificity" in r:
+        sp = r["pocket_specificity"]
+        lines.append(f"  pocket specificity: roc_auc {sp['roc_auc']:.3f} (its {sp['actives']} actives against "
+                     f"{sp['cross_decoys']} actives of {len(sp['sources'])} other targets posed in its pocket)")
     for m, why in r["skipped"].items():
         lines.append(f"  {m:16s} skipped: {why}")
     for m, n in r.get("failed_posed", {}).items():

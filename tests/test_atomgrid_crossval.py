@@ -206,6 +206,22 @@ def test_cross_target_decoys_come_from_other_superfamilies(monkeypatch):
     assert any(cvm.cross_decoys_of("BRAF", pool, 3, seed=k, work=Path(".")) != lib for k in range(1, 4))
 
 
+def test_specificity_pool_is_what_the_model_never_trained_on():
+    """`crossval --specificity`: other targets' actives come only from targets the fold's model never trained on,
+    never from the final-test families."""
+    from atomgrid.crossval import specificity_pool
+    for group in ("v11", "v34"):
+        cv, final = F.folds_of(group)
+        test_groups = {F.group_of(t) for t in F.TEST_TARGETS}
+        for fold in cv + [final]:
+            pool = set(specificity_pool(fold))
+            assert pool and not pool & set(fold.train) and not pool & set(F.NO_TEMPLATE)
+            assert not {F.group_of(t) for t in pool} & test_groups
+            assert {t for t in fold.test if F.group_of(t) not in test_groups} - set(F.NO_TEMPLATE) <= pool
+        # the final fold's: its validation group (what no final-fold model learnt), SIRT2 aside
+        assert set(specificity_pool(final)) == set(final.validation) - set(F.NO_TEMPLATE)
+
+
 def test_training_keeps_only_cross_decoys_of_its_own_targets():
     """A run that holds a target out never sees its actives, not even as another pocket's decoys."""
     from atomgrid.data import CROSS_DECOY_SOURCE, cross_decoy_source, keep_cross_decoys_from
@@ -528,6 +544,21 @@ def test_screen_data_crossval_and_per_fold_models_on_shared_poses(tmp_path, monk
                      "--json", str(res)]) == 0
         again = json.loads(res.read_text())["figures"]["targets"][0]["methods"]
         assert again["vina"] == t["methods"]["vina"] and again["vina_local"] == t["methods"]["vina_local"]
+    # pocket specificity: COX2's actives against 2 actives of other targets no model of the fold trained on
+    spec = tmp_path / "spec.json"
+    assert main(["crossval", "--model", str(tmp_path / "m" / "{fold}.pt"), "--pose-model", str(pose), "--validation",
+                 "--only", "COX2", "--max-actives", "3", "--max-decoys", "5", "--bootstrap", "10", "--confs", "1",
+                 "--keep", "1", "--relax-steps", "2", "--work", str(work), "--skip-vina", "--specificity", "2",
+                 "--json", str(spec)]) == 0
+    sfig = json.loads(spec.read_text())["figures"]
+    (st,) = sfig["targets"]
+    sp = st["pocket_specificity"]
+    fold = cvm.validation_fold(F.folds_of("v11")[1])
+    assert 1 <= sp["cross_decoys"] <= 2 and 1 <= sp["actives"] <= 3 and 0.0 <= sp["roc_auc"] <= 1.0
+    assert set(sp["sources"]) <= set(cvm.specificity_pool(fold)) and not set(sp["sources"]) & set(fold.train)
+    assert all(F.group_of(x, "superfamily") != F.group_of("COX2", "superfamily") for x in sp["sources"])
+    assert sfig["mean"]["pocket_specificity"]["roc_auc"]["value"] == pytest.approx(sp["roc_auc"])
+    assert st["methods"] == {k: v for k, v in t["methods"].items() if not k.startswith("vina")}  # nothing else moved
 
 
 def test_blend_zscores_per_target_and_keeps_failures_last():
@@ -806,3 +837,9 @@ def test_crossval_pk_models_rank_by_their_mean_pk_of_the_same_poses(tmp_path):
     assert main(args) == 0
     (t,) = json.loads(out.read_text())["figures"]["targets"]
     assert "pk" not in t["methods"] and t["skipped"]["pk"] == "no --pk-models given"
+
+
+def test_crossval_refuses_a_negative_specificity():
+    from atomgrid.cli import main
+    with pytest.raises(SystemExit, match="--specificity -1: expected >= 0"):
+        main(["crossval", "--model", "missing.pt", "--specificity", "-1"])
