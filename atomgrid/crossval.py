@@ -722,8 +722,17 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
     return cache
 
 
+def _mean_with_interval(v: np.ndarray, n_boot: int, rng) -> dict:
+    """{value (mean), low, high (bootstrap 95 % over the entries), n}."""
+    boots = [float(v[rng.integers(0, v.size, v.size)].mean()) for _ in range(n_boot)] if n_boot > 0 else []
+    lo, hi = (np.quantile(boots, [0.025, 0.975]) if boots else (math.nan, math.nan))
+    return {"value": float(v.mean()), "low": float(lo), "high": float(hi), "n": int(v.size)}
+
+
 def summarize(per_target: list[dict], n_boot: int = 1000, seed: int = 0) -> dict:
-    """{method: {metric: {value (mean over targets), low, high (bootstrap over targets), n}}}."""
+    """{method: {metric: {value (mean over targets), low, high (bootstrap over targets), n}}}, and
+    ``pocket_specificity`` ({roc_auc: ...}) when the targets carry it (a figure of its own, not a method: it ranks
+    other molecules)."""
     rng = np.random.default_rng(seed)
     out: dict = {}
     methods = sorted({m for r in per_target for m in r["methods"]}, key=lambda m: METHODS.index(m) if m in METHODS else 99)
@@ -732,17 +741,11 @@ def summarize(per_target: list[dict], n_boot: int = 1000, seed: int = 0) -> dict
         for metric in SCREEN_METRICS:
             v = np.asarray([r["methods"][m][metric]["value"] for r in per_target if m in r["methods"]], float)
             v = v[np.isfinite(v)]
-            if v.size == 0:
-                continue
-            boots = [float(v[rng.integers(0, v.size, v.size)].mean()) for _ in range(n_boot)] if n_boot > 0 else []
-            lo, hi = (np.quantile(boots, [0.025, 0.975]) if boots else (math.nan, math.nan))
-            out[m][metric] = {"value": float(v.mean()), "low": float(lo), "high": float(hi), "n": int(v.size)}
+            if v.size:
+                out[m][metric] = _mean_with_interval(v, n_boot, rng)
     spec = np.asarray([r["pocket_specificity"]["roc_auc"] for r in per_target if "pocket_specificity" in r], float)
-    if spec.size:  # not a method over the same molecules: a figure of its own
-        boots = [float(spec[rng.integers(0, spec.size, spec.size)].mean()) for _ in range(n_boot)] if n_boot > 0 else []
-        lo, hi = (np.quantile(boots, [0.025, 0.975]) if boots else (math.nan, math.nan))
-        out["pocket_specificity"] = {"roc_auc": {"value": float(spec.mean()), "low": float(lo), "high": float(hi),
-                                                 "n": int(spec.size)}}
+    if spec.size:
+        out["pocket_specificity"] = {"roc_auc": _mean_with_interval(spec, n_boot, rng)}
     return out
 
 
