@@ -202,10 +202,8 @@ def target_files(target: str, work: Path) -> dict:
                   f"{ref} (a few CPU-minutes, once)", flush=True)
             ref.parent.mkdir(parents=True, exist_ok=True)
             make_reference(name, ref.parent)
-        def ism(kind):
-            return [(p[1], p[0]) for p in (ln.split() for ln in (d / f"{kind}_final.ism").read_text().splitlines()) if len(p) >= 2]
         return {"receptor": d / f"{DOCKSTRING[name]}_target.pdbqt", "reference": ref,
-                "actives": ism("actives"), "decoys": ism("decoys")}
+                "actives": _read_ism(d / "actives_final.ism"), "decoys": _read_ism(d / "decoys_final.ism")}
     row = agdata.dekois_index().get(target)
     if row is None:
         raise FileNotFoundError(f"{target}: not in dekois2/index.csv")
@@ -214,19 +212,27 @@ def target_files(target: str, work: Path) -> dict:
             "actives": agdata.sdf_smiles(d / row["actives"]), "decoys": agdata.sdf_smiles(d / row["decoys"])}
 
 
+def _read_ism(path: Path) -> list[tuple[str, str]]:
+    """[(name, SMILES)] of a DUD-E ``.ism`` file (``SMILES id [ChEMBL id]`` per line)."""
+    return [(p[1], p[0]) for p in (ln.split() for ln in path.read_text().splitlines()) if len(p) >= 2]
+
+
+def active_records(target: str, work: Path) -> list[tuple[str, str]]:
+    """[(name, SMILES)] of a target's actives, from its actives file alone where it has one (a DUD-E ``.ism``, a
+    DEKOIS actives SDF: no decoys read, no reference pose made); raises FileNotFoundError / OSError when absent."""
+    if outside.is_outside(target):
+        return list(outside.target_files(target)["actives"])
+    if target.startswith("dude:"):
+        ism = agdata.drug_root() / "dude" / target.split(":", 1)[1] / "actives_final.ism"
+        return _read_ism(ism) if ism.exists() else list(target_files(target, work)["actives"])
+    row = agdata.dekois_index().get(target)
+    return agdata.sdf_smiles(agdata.drug_root() / "dekois2" / row["actives"]) if row else []
+
+
 def actives_smiles(target: str, work: Path) -> list[str]:
     """SMILES of a target's actives (for the fingerprint baseline); [] when its files are absent."""
     try:
-        if outside.is_outside(target):
-            return [smi for _, smi in outside.target_files(target)["actives"]]
-        if target.startswith("dude:"):
-            d = agdata.drug_root() / "dude" / target.split(":", 1)[1]
-            ism = d / "actives_final.ism"
-            if ism.exists():
-                return [ln.split()[0] for ln in ism.read_text().splitlines() if ln.strip()]
-            return [s for _, s in target_files(target, work)["actives"]]
-        row = agdata.dekois_index().get(target)
-        return [s for _, s in agdata.sdf_smiles(agdata.drug_root() / "dekois2" / row["actives"])] if row else []
+        return [smi for _, smi in active_records(target, work)]
     except (FileNotFoundError, OSError):
         return []
 
@@ -381,15 +387,8 @@ _ACTIVES: dict[str, list[tuple[str, str, str]]] = {}
 def _pack_actives(target: str, work: Path) -> list[tuple[str, str, str]]:
     """[(name, SMILES, canonical SMILES)] of a pack target's actives RDKit reads, read once per process."""
     if target not in _ACTIVES:
-        if target.startswith("dude:") and target not in TEST_TARGETS:  # no reference pose needed to list them
-            ism = agdata.drug_root() / "dude" / target.split(":", 1)[1] / "actives_final.ism"
-            pairs = [(p[1], p[0]) for p in (ln.split() for ln in ism.read_text().splitlines()) if len(p) >= 2]
-        elif (row := agdata.dekois_index().get(target)) is not None:  # the actives' file only, not the decoys'
-            pairs = agdata.sdf_smiles(agdata.drug_root() / "dekois2" / row["actives"])
-        else:
-            pairs = list(target_files(target, work)["actives"])
         out = []
-        for name, smi in pairs:
+        for name, smi in active_records(target, work):
             mol = Chem.MolFromSmiles(smi)
             if mol is not None:
                 out.append((name, smi, Chem.MolToSmiles(mol)))

@@ -491,11 +491,15 @@ def drop_targets(cache: dict, targets: set[str]) -> dict:
     return dict(cache, examples=[e for e in cache["examples"] if e["target"] not in targets])
 
 
+def _with_examples(cache: dict, examples: list[dict]) -> dict:
+    """A copy of ``cache`` holding ``examples`` and only the receptors they use."""
+    keys = {e["receptor"] for e in examples}
+    return dict(cache, examples=examples, receptors={k: v for k, v in cache["receptors"].items() if k in keys})
+
+
 def keep_targets(cache: dict, targets: set[str]) -> dict:
     """A copy of ``cache`` with only the examples whose target is in ``targets`` (and their receptors)."""
-    ex = [e for e in cache["examples"] if e["target"] in targets]
-    keys = {e["receptor"] for e in ex}
-    return dict(cache, examples=ex, receptors={k: v for k, v in cache["receptors"].items() if k in keys})
+    return _with_examples(cache, [e for e in cache["examples"] if e["target"] in targets])
 
 
 CROSS_DECOY_SOURCE = "dekois:crossdecoy:"  # source of a cross-target decoy example, then its source target
@@ -514,10 +518,7 @@ def keep_cross_decoys_from(cache: dict, targets) -> tuple[dict, int]:
     keep = set(targets)
     ex = [e for e in cache["examples"] if (src := cross_decoy_source(e)) is None or src in keep]
     dropped = len(cache["examples"]) - len(ex)
-    if not dropped:
-        return cache, 0
-    keys = {e["receptor"] for e in ex}
-    return dict(cache, examples=ex, receptors={k: v for k, v in cache["receptors"].items() if k in keys}), dropped
+    return (_with_examples(cache, ex), dropped) if dropped else (cache, 0)
 
 
 def targets_of(cache: dict) -> set[str]:
