@@ -23,28 +23,16 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from atomgrid import data as agdata  # noqa: E402
+from atomgrid.metrics import bootstrap, pearson, spearman  # noqa: E402
 from traincore.provenance import write_results  # noqa: E402
 
 R = ROOT / "benchmarks" / "results"
 PAIR = [R / f"atomgrid_evaluate-casf2016-rot16-pose-rec-s{k}.json" for k in (0, 1)]
 
 
-def pearson(a, b) -> float:
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def spearman(a, b) -> float:
-    ra = np.argsort(np.argsort(a))
-    rb = np.argsort(np.argsort(b))
-    return pearson(ra, rb)
-
-
 def boot(y, p, n=2000, seed=0) -> dict:
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(y), (n, len(y)))
-    vals = [pearson(y[i], p[i]) for i in idx]
-    return {"value": pearson(y, p), "low": float(np.quantile(vals, 0.025)), "high": float(np.quantile(vals, 0.975)),
-            "spearman": spearman(y, p), "n": int(len(y))}
+    value, low, high = bootstrap(pearson, y, p, n=n, seed=seed)
+    return {"value": value, "low": low, "high": high, "spearman": spearman(y, p), "n": int(len(y))}
 
 
 def read_index() -> tuple[dict[str, str], dict[str, float]]:
