@@ -107,7 +107,7 @@ def dekois_active_pk(target: str) -> dict[str, float]:
 def _source_name(example_id: str) -> str:
     """The molecule's own name (as :func:`dekois_active_pk` keys it) from a protocol example id
     ``<target>:A0000_<name>`` or a pose name ``A0000_<name>`` (:func:`sample_library`)."""
-    return re.sub(r"^[AD]\d{4}_", "", example_id.rsplit(":", 1)[-1])  # names never hold a colon (_ident)
+    return agdata.molecule_name(example_id)
 
 
 def with_active_affinities(cache: dict) -> tuple[dict, dict]:

@@ -512,6 +512,33 @@ def cross_decoy_source(example: dict) -> str | None:
     return src[len(CROSS_DECOY_SOURCE):] if src.startswith(CROSS_DECOY_SOURCE) else None
 
 
+def molecule_name(example_id: str) -> str:
+    """The library molecule's own name in a screening example id: ``<target>:A0000_<name>`` (an active),
+    ``<target>:D0000_<name>`` (a decoy) or a cross-target decoy's ``<target>:Y0000_<source>__<name>``."""
+    last = example_id.rsplit(":", 1)[-1]  # names never hold a colon (atomgrid.crossval._ident)
+    return last.split("__", 1)[1] if re.match(r"Y\d{4}_", last) else re.sub(r"^[AD]\d{4}_", "", last)
+
+
+def cross_decoy_pairs(examples: list[dict]) -> tuple[np.ndarray, int]:
+    """(``[n, 2]`` indices (cross-target decoy, the same molecule as an active of its source target, in that
+    target's own pocket), how many cross-target decoys found no such active): a molecule's pose in its own pocket
+    and its pose in another target's pocket, for a ranking loss whose ligand is the same on both sides, so only
+    what the net reads of the pocket (and the pose in it) can separate them."""
+    own = {(e["target"], molecule_name(e["id"])): i for i, e in enumerate(examples)
+           if e["good"] and is_screen(e) and cross_decoy_source(e) is None}
+    pairs, missing = [], 0
+    for i, e in enumerate(examples):
+        src = cross_decoy_source(e)
+        if src is None:
+            continue
+        j = own.get((src, molecule_name(e["id"])))
+        if j is None:
+            missing += 1
+        else:
+            pairs.append((i, j))
+    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2), missing
+
+
 def keep_cross_decoys_from(cache: dict, targets) -> tuple[dict, int]:
     """(``cache`` without the cross-target decoys whose source target is not in ``targets``, how many were dropped):
     a run that holds a target out must not see its actives, not even as another pocket's decoys."""
@@ -584,13 +611,23 @@ def is_screen(example: dict) -> bool:
     return example["source"].startswith(("dude", "dekois"))
 
 
-def balanced_batches(ds: ComplexSet, batch_size: int, seed: int = 0, screen_fraction: float = 0.0) -> Iterator[list[int]]:
+def balanced_batches(ds: ComplexSet, batch_size: int, seed: int = 0, screen_fraction: float = 0.0,
+                     pairs: np.ndarray | None = None, pairs_per_batch: int = 0) -> Iterator[list[int]]:
     """Endless batches of example indices, targets weighted equally within each pool.
 
     Pose examples: half good poses, half bad. With ``screen_fraction`` > 0, that share of every batch
-    comes from the screening examples instead, half actives and half decoys."""
+    comes from the screening examples instead, half actives and half decoys. With ``pairs_per_batch`` > 0,
+    ``batch_size`` such indices are followed by that many rows of ``pairs`` (:func:`cross_decoy_pairs`, drawn
+    uniformly from their own stream), flattened (decoy, active, decoy, active, ...); the pairs' cross-target
+    decoys are then left out of the decoy pool, so they are seen only in their pairs."""
     rng = np.random.default_rng(seed)
-    screen = np.asarray([is_screen(e) for e in ds.examples], dtype=bool)
+    pair_rng = np.random.default_rng([seed, 29])
+    if pairs_per_batch > 0 and (pairs is None or len(pairs) == 0):
+        raise ValueError("pairs_per_batch > 0 needs cross-target decoy pairs (none in the screening caches)")
+    paired = np.zeros(len(ds.examples), dtype=bool)
+    if pairs_per_batch > 0:
+        paired[pairs[:, 0]] = True
+    screen = np.asarray([is_screen(e) for e in ds.examples], dtype=bool) & ~paired
     n_screen = int(round(batch_size * screen_fraction)) if screen_fraction > 0 else 0
     pools = []  # (indices, weights, count per batch)
     for use, n in ((~screen, batch_size - n_screen), (screen, n_screen)):
@@ -603,4 +640,7 @@ def balanced_batches(ds: ComplexSet, batch_size: int, seed: int = 0, screen_frac
             raise ValueError(f"balanced sampling needs both {what} set")
         pools += [(good, ds.target_weights(good), n // 2), (bad, ds.target_weights(bad), n - n // 2)]
     while True:
-        yield list(np.concatenate([rng.choice(idx, n, p=w) for idx, w, n in pools if n > 0]))
+        batch = list(np.concatenate([rng.choice(idx, n, p=w) for idx, w, n in pools if n > 0]))
+        if pairs_per_batch > 0:
+            batch += list(pairs[pair_rng.integers(len(pairs), size=pairs_per_batch)].reshape(-1))
+        yield batch

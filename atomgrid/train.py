@@ -66,6 +66,11 @@ class DataConfig:
     # protein groups (atomgrid.families.affinity_group at holdout_level) are dropped from train_cache
     affinity_holdout: tuple[str, ...] = ()
     holdout_level: str = "family"
+    # pocket ranking: each batch also holds this many pairs of (a cross-target decoy of screen_caches, the same
+    # molecule as an active of its source target in that target's own pocket); train.pair_weight times a logistic
+    # ranking loss puts the own-pocket pose above the other pocket's. Same ligand on both sides, so only the pocket
+    # can carry it. The cross-target decoys are then seen only in their pairs (0 = off)
+    cross_decoy_pairs: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class TrainConfig:
     # logit is added to the net's in the training loss, so the net is pushed to learn what the ligand alone does
     # not explain; scoring uses the net alone. '{fold}' is replaced by the fold under --fold. "" = off.
     debias: str = ""
+    pair_weight: float = 1.0  # weight of the pocket-ranking loss (data.cross_decoy_pairs)
 
 
 @dataclass(frozen=True)
@@ -163,13 +169,24 @@ def ligand_only_view(grids: torch.Tensor) -> torch.Tensor:
     return g
 
 
-def loss_fn(affinity_weight: float, bias_model: torch.nn.Module | None = None):
+def loss_fn(affinity_weight: float, bias_model: torch.nn.Module | None = None, pairs: int = 0, pair_weight: float = 1.0):
     """``bias_model``: a frozen ligand-only net whose activity logit is added to the net's inside the BCE
-    (product of experts); the net's own logit is what scoring reads."""
+    (product of experts); the net's own logit is what scoring reads. ``pairs`` > 0: the batch's last ``2 * pairs``
+    examples are (decoy, active) pairs (:func:`atomgrid.data.balanced_batches`), outside the BCE and affinity
+    losses; ``pair_weight`` times softplus(decoy logit - active logit) ranks each active above its decoy."""
     def f(model, batch):
         grids, pk, good = batch
         out = model(grids)
         logit = out["activity"].float()
+        stats = {}
+        rank = None
+        if pairs:
+            n = logit.shape[0] - 2 * pairs
+            d, a = logit[n::2], logit[n + 1::2]
+            rank = F.softplus(d - a).mean()
+            stats = {"pair_rank": float(rank.detach()), "pair_acc": float((a > d).float().mean())}
+            out = {k: v[:n] for k, v in out.items()}
+            logit, grids, pk, good = logit[:n], grids[:n], pk[:n], good[:n]
         if bias_model is not None:
             with torch.no_grad():
                 logit = logit + bias_model(ligand_only_view(grids))["activity"].float()
@@ -179,8 +196,9 @@ def loss_fn(affinity_weight: float, bias_model: torch.nn.Module | None = None):
         y = torch.where(has, pk, pred.detach())
         err = torch.where(good > 0.5, pred - y, torch.relu(pred - y))  # hinge for bad poses
         aff = (err[has] ** 2).mean() if bool(has.any()) else pred.sum() * 0
-        loss = act + affinity_weight * aff
-        return loss, {"loss": float(loss.detach()), "activity_bce": float(act.detach()), "affinity_mse": float(aff.detach())}
+        loss = act + affinity_weight * aff + (pair_weight * rank if rank is not None else 0)
+        return loss, {"loss": float(loss.detach()), "activity_bce": float(act.detach()), "affinity_mse": float(aff.detach()),
+                      **stats}
     return f
 
 
@@ -241,6 +259,9 @@ def train(cfg: AtomgridConfig) -> Path:
     if cfg.data.screen_jitter < 0 or not 0 <= cfg.data.screen_jitter_degrees <= 180:
         raise ValueError(f"data.screen_jitter must be >= 0 Å and data.screen_jitter_degrees in [0, 180] "
                          f"(got {cfg.data.screen_jitter}, {cfg.data.screen_jitter_degrees})")
+    if cfg.data.cross_decoy_pairs < 0 or cfg.train.pair_weight < 0:
+        raise ValueError(f"data.cross_decoy_pairs and train.pair_weight must be >= 0 "
+                         f"(got {cfg.data.cross_decoy_pairs}, {cfg.train.pair_weight})")
     cfg = with_target_fraction(cfg)
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -281,6 +302,12 @@ def train(cfg: AtomgridConfig) -> Path:
                       f"(not: CASF-2016 proteins {', '.join(info['casf_protein_targets']) or '-'})", flush=True)
             train_cache = agdata.merge_caches(train_cache, screen)
     ds = agdata.ComplexSet(train_cache)
+    pairs = None
+    if cfg.data.cross_decoy_pairs:
+        pairs, missing = agdata.cross_decoy_pairs(ds.examples)
+        print(f"pocket ranking: {len(pairs)} cross-target decoys paired with the same molecule as their source's "
+              f"active, {cfg.data.cross_decoy_pairs} pairs a batch"
+              + (f"; {missing} left out (no such active among the training examples)" if missing else ""), flush=True)
     val = agdata.ComplexSet(val_cache) if val_cache is not None else None
     gridder = Gridder(cfg.grid, runtime.device, rotate=cfg.data.rotate, translate=cfg.data.translate, seed=cfg.train.seed)
     eval_gridder = Gridder(cfg.grid, runtime.device)
@@ -289,7 +316,8 @@ def train(cfg: AtomgridConfig) -> Path:
     model = runtime.prepare(net)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     sched = as_torch_scheduler(opt, make_schedule(cfg.train.schedule, cfg.train.lr, cfg.train.steps, cfg.train.warmup))
-    index_batches = agdata.balanced_batches(ds, cfg.train.batch_size, cfg.train.seed, cfg.data.screen_fraction)
+    index_batches = agdata.balanced_batches(ds, cfg.train.batch_size, cfg.train.seed, cfg.data.screen_fraction,
+                                            pairs, cfg.data.cross_decoy_pairs)
     # its own stream, so the batches and the gridder's rotations are the same as without jitter
     jitter = ((np.random.default_rng([cfg.train.seed, 17]), cfg.data.screen_jitter, cfg.data.screen_jitter_degrees)
               if cfg.data.screen_jitter > 0 or cfg.data.screen_jitter_degrees > 0 else None)
@@ -328,7 +356,8 @@ def train(cfg: AtomgridConfig) -> Path:
             ckpt.save(state, step, metric=None if metric is None or math.isnan(metric) else metric)
 
     t0 = time.time()
-    state = fit(model, loss_fn(cfg.train.affinity_weight, bias_model), batches(), opt, runtime=runtime, steps=cfg.train.steps,
+    state = fit(model, loss_fn(cfg.train.affinity_weight, bias_model, cfg.data.cross_decoy_pairs, cfg.train.pair_weight),
+                batches(), opt, runtime=runtime, steps=cfg.train.steps,
                 scheduler=sched, clip_grad=cfg.train.clip_grad, hooks=(hook,))
     if state.step % cfg.train.eval_every != 0 and state.step != cfg.train.steps:
         hook_eval_only = validate(model, val, eval_gridder, cfg.data.ligand_only) if val is not None else {}
