@@ -416,3 +416,68 @@ def test_screen_target_fraction_keeps_a_seeded_share_of_the_folds_targets():
         with_target_fraction(load_train_config(None, ["data.screen_target_fraction=1.5"]))
     with pytest.raises(ValueError, match="needs data.screen_targets"):
         with_target_fraction(load_train_config(None, ["data.screen_target_fraction=0.5"]))
+
+
+def pair_cache() -> dict:
+    """Two screening targets A and B (one receptor), each with an active and a decoy, and in A's pocket two
+    cross-target decoys of source B: one is B's active m2, the other (m9) is no active of B's."""
+    base = tiny_cache()
+    lig = [e["ligand"] for e in base["examples"][:6]]
+    rows = [("A:A0000_m1", "A", "dekois:template", 1), ("A:D0000_d1", "A", "dekois:template", 0),
+            ("B:A0003_m2", "B", "dekois:template", 1), ("B:D0000_d2", "B", "dekois:template", 0),
+            ("A:Y0000_B__m2", "A", agdata.CROSS_DECOY_SOURCE + "B", 0),
+            ("A:Y0001_B__m9", "A", agdata.CROSS_DECOY_SOURCE + "B", 0)]
+    ex = [dict(base["examples"][0], id=i, target=t, source=s, receptor="r", ligand=l, pK=float("nan"), good=g,
+               rmsd=float("nan")) for (i, t, s, g), l in zip(rows, lig)]
+    return {"version": agdata.CACHE_VERSION, "receptors": {"r": base["receptors"]["fabp4"]}, "examples": ex,
+            "errors": []}
+
+
+def test_cross_decoy_pairs_match_the_same_molecule_as_its_sources_active():
+    assert [agdata.molecule_name(i) for i in ("BRAF:A0012_BDB5001", "dude:fak1:D0003_ZINC12", "A:Y0007_PNP__BDB9",
+                                              "A0001_m_x", "X0002_z")] == ["BDB5001", "ZINC12", "BDB9", "m_x", "X0002_z"]
+    ds = agdata.ComplexSet(pair_cache())
+    pairs, missing = agdata.cross_decoy_pairs(ds.examples)
+    assert pairs.tolist() == [[4, 2]] and missing == 1  # A's decoy m2 with B's active m2; m9 has no partner
+    it = agdata.balanced_batches(ds, 4, seed=0, screen_fraction=1.0, pairs=pairs, pairs_per_batch=2)
+    for _ in range(30):
+        b = next(it)
+        assert len(b) == 8 and b[4:] == [4, 2, 4, 2]
+        assert 4 not in b[:4] and sum(ds.examples[i]["good"] for i in b[:4]) == 2  # paired decoys only in pairs
+    # the unpaired cross-target decoy (5) stays an ordinary decoy; without pairs both are
+    assert 5 in {i for _ in range(40) for i in next(it)[:4]}
+    plain = agdata.balanced_batches(ds, 4, seed=0, screen_fraction=1.0)
+    assert {4, 5} <= {i for _ in range(60) for i in next(plain)}
+    with pytest.raises(ValueError, match="needs cross-target decoy pairs"):
+        next(agdata.balanced_batches(ds, 4, screen_fraction=1.0, pairs=pairs[:0], pairs_per_batch=1))
+
+
+def test_pair_loss_ranks_the_own_pocket_pose_and_stays_out_of_bce(one_thread, tmp_path):
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    ds = agdata.ComplexSet(pair_cache())
+    g = Gridder(GridSpec(8, 2.5), "cpu")
+    grids, pk, good = make_batch(ds, [0, 1, 2, 3, 4, 2, 5, 0], g, False)
+    net = nets.build(nets.preset("atomnet-c8-l2", stem_pool=1, hidden=16, grid_size=8))
+    net.eval()  # batch norm in eval mode: the same logits whatever else is in the batch
+    loss, m = loss_fn(0.5, pairs=2, pair_weight=0.7)(net, (grids, pk, good))
+    base, _ = loss_fn(0.5)(net, (grids[:4], pk[:4], good[:4]))
+    logit = net(grids)["activity"].float()
+    rank = F.softplus(logit[[4, 6]] - logit[[5, 7]]).mean()
+    assert float(loss.detach()) == pytest.approx(float((base + 0.7 * rank).detach()), rel=1e-5)
+    assert m["pair_rank"] == pytest.approx(float(rank.detach()), rel=1e-5)
+    assert m["pair_acc"] == float((logit[[5, 7]] > logit[[4, 6]]).float().mean())
+    # a run with it: the pairing is reported; a negative count is a one-line error
+    from atomgrid.train import train
+    torch.save(tiny_cache(), tmp_path / "train.pt")
+    torch.save(pair_cache(), tmp_path / "screen.pt")
+    common = ["net.preset=\"atomnet-c8-l2\"", "net.stem_pool=1", "net.hidden=16", "data.grid_size=8",
+              "data.resolution=2.5", f"data.train_cache=\"{tmp_path / 'train.pt'}\"", "data.val_cache=\"\"",
+              f"data.screen_caches=[\"{tmp_path / 'screen.pt'}\"]", "data.screen_fraction=0.5",
+              "train.steps=2", "train.warmup=1", "train.batch_size=4", "train.eval_every=2", "train.log_every=1",
+              "train.threads=1"]
+    run = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'p'}\"", "data.cross_decoy_pairs=2"]))
+    log = (run / "metrics.jsonl").read_text()
+    assert "pair_rank" in log and "pair_acc" in log
+    with pytest.raises(ValueError, match="data.cross_decoy_pairs and train.pair_weight must be >= 0"):
+        train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'q'}\"", "data.cross_decoy_pairs=-1"]))
