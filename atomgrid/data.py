@@ -627,15 +627,16 @@ def balanced_batches(ds: ComplexSet, batch_size: int, seed: int = 0, screen_frac
     paired = np.zeros(len(ds.examples), dtype=bool)
     if pairs_per_batch > 0:
         paired[pairs[:, 0]] = True
-    screen = np.asarray([is_screen(e) for e in ds.examples], dtype=bool) & ~paired
+    screen = np.asarray([is_screen(e) for e in ds.examples], dtype=bool)
     n_screen = int(round(batch_size * screen_fraction)) if screen_fraction > 0 else 0
     pools = []  # (indices, weights, count per batch)
-    for use, n in ((~screen, batch_size - n_screen), (screen, n_screen)):
+    for is_scr, n in ((False, batch_size - n_screen), (True, n_screen)):
         if n == 0:
             continue
+        use = (screen if is_scr else ~screen) & ~paired  # a paired decoy is in neither pool
         good = np.asarray([i for i in ds.indices(1) if use[i]], dtype=np.int64)
         bad = np.asarray([i for i in ds.indices(0) if use[i]], dtype=np.int64)
-        what = "actives and decoys in the screening" if use is screen else "good and bad poses in the training"
+        what = "actives and decoys in the screening" if is_scr else "good and bad poses in the training"
         if len(good) == 0 or len(bad) == 0:
             raise ValueError(f"balanced sampling needs both {what} set")
         pools += [(good, ds.target_weights(good), n // 2), (bad, ds.target_weights(bad), n - n // 2)]

@@ -444,6 +444,13 @@ def test_cross_decoy_pairs_match_the_same_molecule_as_its_sources_active():
         b = next(it)
         assert len(b) == 8 and b[4:] == [4, 2, 4, 2]
         assert 4 not in b[:4] and sum(ds.examples[i]["good"] for i in b[:4]) == 2  # paired decoys only in pairs
+    # with a pose share beside it, a paired decoy is in neither pool (it is a screening example, not a bad pose)
+    mixed = agdata.ComplexSet(agdata.merge_caches(tiny_cache(), pair_cache()))
+    mp, _ = agdata.cross_decoy_pairs(mixed.examples)
+    it2 = agdata.balanced_batches(mixed, 8, seed=0, screen_fraction=0.5, pairs=mp, pairs_per_batch=1)
+    heads = [next(it2) for _ in range(200)]
+    assert all(b[8:] == mp[0].tolist() and mp[0, 0] not in b[:8] for b in heads)
+    assert all(sum(agdata.is_screen(mixed.examples[i]) for i in b[:8]) == 4 for b in heads)
     # the unpaired cross-target decoy (5) stays an ordinary decoy; without pairs both are
     assert 5 in {i for _ in range(40) for i in next(it)[:4]}
     plain = agdata.balanced_batches(ds, 4, seed=0, screen_fraction=1.0)
