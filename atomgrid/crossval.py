@@ -422,6 +422,12 @@ def cross_decoys_of(target: str, pool, n: int, seed: int, work: Path) -> list[tu
     return out
 
 
+def posed_scores(path: Path) -> dict[str, float]:
+    """{id: score} of an ``atomgrid score`` CSV, the molecules that were posed and scored only (no error row)."""
+    with open(path) as f:
+        return {r["id"]: float(r["score"]) for r in csv.DictReader(f) if r["score"] and not r["error"]}
+
+
 def specificity_pool(fold: Fold) -> tuple[str, ...]:
     """Targets whose actives may serve as a fold's pocket-specificity decoys: every protocol target the fold's model
     never trained on (not in ``fold.train``), outside the final-test families and with a template-able library."""
@@ -448,7 +454,7 @@ def pocket_specificity(target: str, fold: Fold, model: str, *, work: Path, n: in
                                      pose_options=pose_options, device=device, executor=executor, cross=(tag, lib))
     if pose_model:
         out = rescore_poses(files, sdf, model, device, rotations)
-    got = {r["id"]: float(r["score"]) for r in csv.DictReader(open(out)) if r["score"] and not r["error"]}
+    got = posed_scores(out)
     neg = [got[i] for i, *_ in lib if i in got]
     pos = [a for a in actives if math.isfinite(a)]
     if not pos or not neg:
@@ -721,7 +727,7 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
     return cache
 
 
-def _mean_with_interval(v: np.ndarray, n_boot: int, rng) -> dict:
+def mean_with_interval(v: np.ndarray, n_boot: int, rng) -> dict:
     """{value (mean), low, high (bootstrap 95 % over the entries), n}."""
     boots = [float(v[rng.integers(0, v.size, v.size)].mean()) for _ in range(n_boot)] if n_boot > 0 else []
     lo, hi = (np.quantile(boots, [0.025, 0.975]) if boots else (math.nan, math.nan))
@@ -741,10 +747,10 @@ def summarize(per_target: list[dict], n_boot: int = 1000, seed: int = 0) -> dict
             v = np.asarray([r["methods"][m][metric]["value"] for r in per_target if m in r["methods"]], float)
             v = v[np.isfinite(v)]
             if v.size:
-                out[m][metric] = _mean_with_interval(v, n_boot, rng)
+                out[m][metric] = mean_with_interval(v, n_boot, rng)
     spec = np.asarray([r["pocket_specificity"]["roc_auc"] for r in per_target if "pocket_specificity" in r], float)
     if spec.size:
-        out["pocket_specificity"] = {"roc_auc": _mean_with_interval(spec, n_boot, rng)}
+        out["pocket_specificity"] = {"roc_auc": mean_with_interval(spec, n_boot, rng)}
     return out
 
 

@@ -15,7 +15,6 @@ interval over targets, and paired differences between named model groups (seeds 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 from pathlib import Path
 
@@ -29,17 +28,6 @@ from atomgrid.score import ScoreOptions
 from traincore.provenance import write_results
 
 WORK = Path("runs/atomgrid/crossval")
-
-
-def scores(csv_path: Path) -> dict[str, float]:
-    return {r["id"]: float(r["score"]) for r in csv.DictReader(open(csv_path)) if r["score"] and not r["error"]}
-
-
-def bootstrap_mean(x: np.ndarray, n: int = 2000, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), (n, len(x)))].mean(1)
-    return {"value": float(x.mean()), "low": float(np.quantile(means, 0.025)), "high": float(np.quantile(means, 0.975)),
-            "n": int(len(x))}
 
 
 def main() -> None:
@@ -86,8 +74,8 @@ def main() -> None:
         for name, paths in groups.items():
             aucs = []
             for m in paths:
-                a = scores(cv.rescore_poses(files, main_sdf, m, rotations=args.rotations))
-                x = scores(cv.rescore_poses(files, x_sdf, m, rotations=args.rotations))
+                a = cv.posed_scores(cv.rescore_poses(files, main_sdf, m, rotations=args.rotations))
+                x = cv.posed_scores(cv.rescore_poses(files, x_sdf, m, rotations=args.rotations))
                 pos = [a[i] for i in actives if i in a]
                 neg = [x[i] for i in xids if i in x]
                 y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
@@ -96,13 +84,17 @@ def main() -> None:
         per_target[t] = row
         print(t, {k: round(v["roc_auc"], 3) for k, v in row.items()}, flush=True)
     targets = sorted(per_target)
-    mean = {name: bootstrap_mean(np.array([per_target[t][name]["roc_auc"] for t in targets])) for name in groups}
+
+    def interval(x: np.ndarray) -> dict:  # bootstrap over targets, 2,000 draws, seed 0
+        return cv.mean_with_interval(x, 2000, np.random.default_rng(0))
+
+    mean = {name: interval(np.array([per_target[t][name]["roc_auc"] for t in targets])) for name in groups}
     names = list(groups)
     paired = {}
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             d = np.array([per_target[t][a]["roc_auc"] - per_target[t][b]["roc_auc"] for t in targets])
-            paired[f"{a} - {b}"] = {**bootstrap_mean(d), "higher_on": int((d > 0).sum())}
+            paired[f"{a} - {b}"] = {**interval(d), "higher_on": int((d > 0).sum())}
     for name in names:
         print(f"{name}: mean {mean[name]['value']:.3f} [{mean[name]['low']:.3f}, {mean[name]['high']:.3f}]")
     for k, v in paired.items():
