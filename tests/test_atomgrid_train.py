@@ -84,6 +84,23 @@ def test_config_files_load_and_unknown_keys_are_rejected(tmp_path):
         load_train_config(str(bad))
 
 
+def test_config_variants_extend_their_base_with_only_what_they_name():
+    """small_c48.toml and the clean recipe's variants hold only their differences (``extends``): the c48 pose model
+    is small.toml with the wider net, and the c48 recipe the clean recipe with the wider net and its pose model."""
+    import dataclasses
+    small = load_train_config(str(REPO / "configs" / "atomgrid" / "small.toml"))
+    c48 = load_train_config(str(REPO / "configs" / "atomgrid" / "small_c48.toml"))
+    assert c48.net.preset == "atomnet-c48-l3" and c48.run_dir == "runs/atomgrid/pose-clean-c48"
+    assert dataclasses.replace(c48, name=small.name, run_dir=small.run_dir,
+                               net=dataclasses.replace(c48.net, preset=small.net.preset)) == small
+    clean = load_train_config(str(REPO / "configs" / "atomgrid" / "crossval_sf08_wd05_16k_clean.toml"))
+    rx = load_train_config(str(REPO / "configs" / "atomgrid" / "crossval_sf08_wd05_16k_clean_c48.toml"))
+    assert rx.train.init == "runs/atomgrid/pose-clean-c48/{fold}/model.pt" and rx.train.steps == 16000
+    assert dataclasses.replace(rx, name=clean.name, run_dir=clean.run_dir,
+                               net=dataclasses.replace(rx.net, preset=clean.net.preset),
+                               train=dataclasses.replace(rx.train, init=clean.train.init)) == clean
+
+
 def test_exported_model_round_trips_through_evaluate_loader(tmp_path):
     from atomgrid.evaluate import load_model, score
     cfg = load_train_config(None, ["net.preset=\"atomnet-c8-l2\"", "data.grid_size=8", "data.resolution=2.0"])

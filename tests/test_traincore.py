@@ -73,6 +73,37 @@ def test_config_wrong_type_names_key(tmp_path):
         load_config(RunCfg, tmp_path / "missing.toml")
 
 
+def test_config_extends_merges_tables_and_replaces_values(tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "b.toml").write_text('name = "base"\nseed = 3\n[train]\nlr = 0.5\nsteps = 7\nmilestones = [1, 2]\n')
+    (tmp_path / "mid.toml").write_text('extends = "base/b.toml"\n[train]\nsteps = 9\n')
+    (tmp_path / "top.toml").write_text('extends = "mid.toml"\nname = "top"\n[train]\nmilestones = [4]\n')
+    cfg = load_config(RunCfg, tmp_path / "top.toml", ["train.lr=0.25"])
+    # tables merge key by key through two levels; lists and scalars are replaced; overrides win over every file
+    assert cfg == RunCfg(name="top", seed=3, train=TrainCfg(lr=0.25, steps=9, milestones=(4,)))
+    assert load_config(RunCfg, tmp_path / "mid.toml") == RunCfg(name="base", seed=3, train=TrainCfg(lr=0.5, steps=9, milestones=(1, 2)))
+    # an error in the base names the whole chain
+    (tmp_path / "base" / "b.toml").write_text("[train]\nrate = 1\n")
+    with pytest.raises(ConfigError, match=r"top\.toml \(extends .*mid\.toml \(extends .*b\.toml\)\).*unknown key 'train\.rate'"):
+        load_config(RunCfg, tmp_path / "top.toml")
+
+
+def test_config_extends_errors(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    with pytest.raises(ConfigError, match=r"'extends' loops back to .*a\.toml"):
+        load_config(RunCfg, tmp_path / "a.toml")
+    (tmp_path / "c.toml").write_text('extends = "nope.toml"\n')
+    with pytest.raises(ConfigError, match=r"c\.toml \(extends .*nope\.toml\): file not found"):
+        load_config(RunCfg, tmp_path / "c.toml")
+    (tmp_path / "d.toml").write_text("extends = 3\n")
+    with pytest.raises(ConfigError, match=r"key 'extends': expected the path of a TOML file"):
+        load_config(RunCfg, tmp_path / "d.toml")
+    (tmp_path / "e.toml").write_text('extends = "e.toml"\n')
+    with pytest.raises(ConfigError, match="loops back"):
+        load_config(RunCfg, tmp_path / "e.toml")
+
+
 def test_config_saved_round_trip(tmp_path):
     cfg = load_config(RunCfg, None, ["train.milestones=[1,2]", "name=abc"])
     path = save_config(cfg, tmp_path / "run")

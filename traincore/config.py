@@ -2,7 +2,9 @@
 
     cfg = load_config(SelfPlayConfig, "configs/connect4.toml", ["train.lr=0.01", "search.num_simulations=50"])
 
-Unknown keys and values of the wrong type are errors that name the key and where it came from;
+A file may name a base file (`extends = "small.toml"`, relative to it) and hold only what differs; tables merge
+key by key, other values replace the base's. Unknown keys and values of the wrong type are errors that name the key
+and where it came from;
 `save_config` writes the resolved config (as TOML) into the run folder.
 """
 from __future__ import annotations
@@ -143,19 +145,47 @@ def _merge_override(data: dict, path: list[str], value: Any, cls, text: str) -> 
                 raise ConfigError(f"override {text!r}: '{'.'.join(path[:i + 1])}' is not a table")
 
 
+def _deep_merge(base: dict, top: dict) -> dict:
+    """``top`` over ``base``: tables merge key by key, anything else (scalars, lists) is replaced."""
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_toml(path: Path, chain: tuple[Path, ...]) -> tuple[dict, tuple[Path, ...]]:
+    """The TOML table at ``path`` with its ``extends = "base.toml"`` (a path relative to the file) resolved: the
+    base's table with this file's keys merged over it, recursively. Returns (table, files from ``path`` down)."""
+    who = " (extends ".join(str(p) for p in (*chain, path)) + ")" * len(chain)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config {who}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config {who}: is a folder, not a TOML file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config {who}: not valid TOML ({e})") from None
+    ext = data.pop("extends", None)
+    if ext is None:
+        return data, (path,)
+    if not isinstance(ext, str) or not ext:
+        raise ConfigError(f"config {who}: key 'extends': expected the path of a TOML file, got {ext!r}")
+    base = path.parent / ext
+    if any(base.resolve() == p.resolve() for p in (*chain, path)):
+        raise ConfigError(f"config {who}: 'extends' loops back to {base}")
+    base_data, base_chain = _read_toml(base, (*chain, path))
+    return _deep_merge(base_data, data), (path, *base_chain)
+
+
 def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: typing.Sequence[str] = ()) -> T:
-    """Build `cls` from a TOML file (or defaults when path is None) plus dotted overrides."""
+    """Build `cls` from a TOML file (or defaults when path is None) plus dotted overrides. A file may start from
+    another with ``extends = "base.toml"`` (relative to the file): its keys are merged over the base's."""
     data: dict = {}
     source = "defaults"
     if path is not None:
-        source = str(path)
-        try:
-            with open(path, "rb") as f:
-                data = tomllib.load(f)
-        except FileNotFoundError:
-            raise ConfigError(f"config {source}: file not found") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"config {source}: not valid TOML ({e})") from None
+        data, chain = _read_toml(Path(path), ())
+        source = " (extends ".join(str(p) for p in chain) + ")" * (len(chain) - 1)
     for text in overrides:
         key, value = parse_override(text)
         _merge_override(data, key, value, cls, text)
