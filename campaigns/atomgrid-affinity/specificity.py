@@ -11,10 +11,17 @@ interval over targets, and paired differences between named model groups (seeds 
         --models clean=runs/atomgrid/v34/clean-s10/final/model.pt,runs/atomgrid/v34/clean-s11/final/model.pt \
                  xd=runs/atomgrid/v34/xd-s10/final/model.pt,runs/atomgrid/v34/xd-s11/final/model.pt \
         --json benchmarks/results/atomgrid_specificity-v34-xd-vs-clean.json
+
+A group measured before (its models gone) can be read from that run's JSON instead of rescored: ``--from
+clean=benchmarks/results/atomgrid_specificity-v34-valsources-c32-vs-clean.json`` takes its per-target figures; the
+settings (group, decoys, seed, sources, rotations) must match, each target's actives and cross-target decoys are
+checked against this run's poses (a target whose counts differ is an error), and the paired figures cover the targets
+both runs have.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 
@@ -41,6 +48,9 @@ def main() -> None:
     ap.add_argument("--pose-only", action="store_true")
     ap.add_argument("--models", nargs="*", default=[], metavar="NAME=PATH[,PATH]")
     ap.add_argument("--rotations", type=int, default=16)
+    ap.add_argument("--from", dest="from_json", nargs="*", default=[], metavar="NAME=JSON",
+                    help="a group's per-target figures read from an earlier run's JSON instead of rescored")
+    ap.add_argument("--exclude-targets", default="", help="comma-separated targets to leave out")
     ap.add_argument("--json")
     args = ap.parse_args()
     _, final = folds_of(args.group)
@@ -49,7 +59,10 @@ def main() -> None:
     opts = ScoreOptions(poses="template", seed=args.seed, embed_timeout=30, rotations=1)
     tag = f"y{args.n}_s{args.seed}_spec{args.group}" + ("" if args.sources == "train" else "_val")
     posed = {}
+    excluded = {t for t in args.exclude_targets.split(",") if t}
     for t in final.validation:
+        if t in excluded:
+            continue
         try:
             lib = cv.cross_decoys_of(t, pool, args.n, args.seed, WORK)
             files, main_lib, _, main_sdf = cv.pose_target(t, work=WORK, model=pose_model, max_decoys=200, seed=args.seed,
@@ -68,8 +81,26 @@ def main() -> None:
     for spec in args.models:
         name, paths = spec.split("=", 1)
         groups[name] = paths.split(",")
+    sources_text = (("the group's final-fold training targets" if args.sources == "train"
+                     else "the group's own targets (no model under test trained on them)") + ", another superfamily than the target")
+    earlier = {}
+    for spec in args.from_json:
+        name, path = spec.split("=", 1)
+
+        d = json.load(open(path))
+        st = d["settings"]
+        want = {"group": args.group, "cross_decoys": args.n, "seed": args.seed, "rotations": args.rotations, "sources": sources_text}
+        bad = {k: (st.get(k), v) for k, v in want.items() if st.get(k) != v}
+        if bad:
+            raise SystemExit(f"specificity.py: --from {spec}: settings differ from this run's: {bad}")
+        earlier[name] = (path, {t: row[name] for t, row in d["figures"]["targets"].items() if name in row})
+        if not earlier[name][1]:
+            raise SystemExit(f"specificity.py: --from {spec}: no group {name!r} in {path}")
     per_target = {}
     for t, (files, actives, main_sdf, xids, x_sdf) in posed.items():
+        if any(t not in got for _, got in earlier.values()):
+            print(f"{t}: left out (not in every --from run)", flush=True)
+            continue
         row = {}
         for name, paths in groups.items():
             aucs = []
@@ -81,6 +112,13 @@ def main() -> None:
                 y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
                 aucs.append(roc_auc(y, np.r_[pos, neg]))
             row[name] = {"roc_auc": float(np.mean(aucs)), "per_model": aucs, "actives": len(pos), "cross_decoys": len(neg)}
+        for name, (path, got) in earlier.items():
+            old = got[t]
+            if groups and (old["actives"], old["cross_decoys"]) != (row[next(iter(groups))]["actives"], row[next(iter(groups))]["cross_decoys"]):
+                raise SystemExit(f"specificity.py: {t}: {path} scored {old['actives']} actives and {old['cross_decoys']} "
+                                 f"cross-target decoys, this run's poses give {row[next(iter(groups))]['actives']} and "
+                                 f"{row[next(iter(groups))]['cross_decoys']}: not the same poses")
+            row[name] = {**old, "from": path}
         per_target[t] = row
         print(t, {k: round(v["roc_auc"], 3) for k, v in row.items()}, flush=True)
     targets = sorted(per_target)
@@ -88,8 +126,8 @@ def main() -> None:
     def interval(x: np.ndarray) -> dict:  # bootstrap over targets, 2,000 draws, seed 0
         return cv.mean_with_interval(x, 2000, np.random.default_rng(0))
 
-    mean = {name: interval(np.array([per_target[t][name]["roc_auc"] for t in targets])) for name in groups}
-    names = list(groups)
+    names = list(groups) + list(earlier)
+    mean = {name: interval(np.array([per_target[t][name]["roc_auc"] for t in targets])) for name in names}
     paired = {}
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -101,14 +139,14 @@ def main() -> None:
         print(f"{k}: {v['value']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}], higher on {v['higher_on']} of {len(targets)}")
     if args.json:
         models = sorted({m for paths in groups.values() for m in paths})
+        data = [path for path, _ in earlier.values()]
         write_results(args.json, "atomgrid_pocket_specificity",
                       {"targets": per_target, "mean": mean, "paired": paired},
-                      models=models, settings={"group": args.group, "cross_decoys": args.n, "seed": args.seed,
-                                               "pose_model": pose_model, "rotations": args.rotations,
-                                               "sources": ("the group's final-fold training targets" if args.sources == "train"
-                                                           else "the group's own targets (no model under test trained on them)")
-                                               + ", another superfamily than the target",
-                                               "models": groups, "unposed": "left out on both sides"})
+                      models=models, data=data,
+                      settings={"group": args.group, "cross_decoys": args.n, "seed": args.seed,
+                                "pose_model": pose_model, "rotations": args.rotations, "sources": sources_text,
+                                "models": groups, "from": {n: p for n, (p, _) in earlier.items()},
+                                "excluded_targets": sorted(excluded), "unposed": "left out on both sides"})
         print(f"wrote {args.json}")
 
 
