@@ -86,7 +86,6 @@ def main() -> None:
     earlier = {}
     for spec in args.from_json:
         name, path = spec.split("=", 1)
-
         d = json.load(open(path))
         st = d["settings"]
         want = {"group": args.group, "cross_decoys": args.n, "seed": args.seed, "rotations": args.rotations, "sources": sources_text}
