@@ -153,10 +153,16 @@ def _deep_merge(base: dict, top: dict) -> dict:
     return out
 
 
+def _chain_label(paths) -> str:
+    """'top.toml (extends mid.toml (extends base.toml))': where a value came from, for error messages."""
+    paths = tuple(paths)
+    return " (extends ".join(str(p) for p in paths) + ")" * (len(paths) - 1)
+
+
 def _read_toml(path: Path, chain: tuple[Path, ...]) -> tuple[dict, tuple[Path, ...]]:
     """The TOML table at ``path`` with its ``extends = "base.toml"`` (a path relative to the file) resolved: the
     base's table with this file's keys merged over it, recursively. Returns (table, files from ``path`` down)."""
-    who = " (extends ".join(str(p) for p in (*chain, path)) + ")" * len(chain)
+    who = _chain_label((*chain, path))
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -185,7 +191,7 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
     source = "defaults"
     if path is not None:
         data, chain = _read_toml(Path(path), ())
-        source = " (extends ".join(str(p) for p in chain) + ")" * (len(chain) - 1)
+        source = _chain_label(chain)
     for text in overrides:
         key, value = parse_override(text)
         _merge_override(data, key, value, cls, text)

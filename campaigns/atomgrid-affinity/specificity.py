@@ -95,6 +95,7 @@ def main() -> None:
         earlier[name] = (path, {t: row[name] for t, row in d["figures"]["targets"].items() if name in row})
         if not earlier[name][1]:
             raise SystemExit(f"specificity.py: --from {spec}: no group {name!r} in {path}")
+    names_here = list(groups)
     per_target = {}
     for t, (files, actives, main_sdf, xids, x_sdf) in posed.items():
         if any(t not in got for _, got in earlier.values()):
@@ -111,12 +112,13 @@ def main() -> None:
                 y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
                 aucs.append(roc_auc(y, np.r_[pos, neg]))
             row[name] = {"roc_auc": float(np.mean(aucs)), "per_model": aucs, "actives": len(pos), "cross_decoys": len(neg)}
+        here = row[names_here[0]] if names_here else None  # this run's posed counts (the same for every model)
         for name, (path, got) in earlier.items():
             old = got[t]
-            if groups and (old["actives"], old["cross_decoys"]) != (row[next(iter(groups))]["actives"], row[next(iter(groups))]["cross_decoys"]):
+            if here and (old["actives"], old["cross_decoys"]) != (here["actives"], here["cross_decoys"]):
                 raise SystemExit(f"specificity.py: {t}: {path} scored {old['actives']} actives and {old['cross_decoys']} "
-                                 f"cross-target decoys, this run's poses give {row[next(iter(groups))]['actives']} and "
-                                 f"{row[next(iter(groups))]['cross_decoys']}: not the same poses")
+                                 f"cross-target decoys, this run's poses give {here['actives']} and "
+                                 f"{here['cross_decoys']}: not the same poses")
             row[name] = {**old, "from": path}
         per_target[t] = row
         print(t, {k: round(v["roc_auc"], 3) for k, v in row.items()}, flush=True)
