@@ -356,7 +356,7 @@ def _cmd_screen_data(args) -> int:
         print(f"cache written to {crossval_cache_path(out, args.crossval_extra_decoys, args.crossval_cross_decoys, tag)}")
         return 0
     cache = screenset.build(args.out, args.targets, args.decoys, args.ref_actives, args.exhaustiveness, args.seed,
-                            args.model, args.workers)
+                            args.model, args.workers, redock=args.redock_references)
     print(json.dumps(data.cache_summary(cache)))
     print(f"cache written to {Path(args.out) / 'cache_screen.pt'}")
     return 0
@@ -371,6 +371,10 @@ def add_screen_data(sub) -> None:
     p.add_argument("--decoys", type=int, default=1000, help="decoys sampled per target (all actives are used)")
     p.add_argument("--ref-actives", type=int, default=3, help="actives docked by Vina to choose the template pose")
     p.add_argument("--exhaustiveness", type=int, default=4, help="Vina, for the reference pose")
+    p.add_argument("--redock-references", action="store_true",
+                   help="dock the reference poses with Vina even where atomgrid/references ships one (the shipped "
+                        "poses are what every committed run used; other settings than the default --ref-actives "
+                        "and --exhaustiveness always dock)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", help="model that picks each molecule's best template pose (default: the pose "
                                     "model, not the screening model trained on this data)")

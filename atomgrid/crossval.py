@@ -191,8 +191,11 @@ def target_files(target: str, work: Path) -> dict:
             pairs = [(r[1], r[0]) for r in recs]
             return {"receptor": d / "receptor.pdb", "reference": d / "crystal_ligand.mol2",
                     "actives": [p for p in pairs if p[0] in act], "decoys": [p for p in pairs if p[0] not in act]}
-        from .screenset import DOCKSTRING, make_reference
+        from .screenset import DOCKSTRING, make_reference, shipped_reference
         ref = Path("runs/atomgrid/screen") / name / "reference.sdf"
+        if not ref.exists() and shipped_reference(name) is not None:
+            ref.parent.mkdir(parents=True, exist_ok=True)
+            make_reference(name, ref.parent)  # copies the shipped pose: no Vina needed
         if not ref.exists():
             why = vina_available()
             if why is not None:

@@ -622,6 +622,13 @@ def receptor_pdbqt(receptor: Chem.Mol, box: Box | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def vina_seed(seed: int) -> int:
+    """The seed handed to Vina for our ``seed``: Vina reads 0 as 'draw one at random', so docking with the
+    default seed 0 gave another pose on every run (a fresh checkout re-docked other DUD-E reference poses).
+    ``seed + 1``, kept inside Vina's positive int range."""
+    return int(seed) % 2_147_483_646 + 1
+
+
 class _VinaMaps:
     """One receptor and one set of Vina maps over ``box`` (the ``vina`` Python package, meeko for ligands)."""
 
@@ -636,7 +643,7 @@ class _VinaMaps:
         fd, self._rec_path = tempfile.mkstemp(suffix=".pdbqt")
         with os.fdopen(fd, "w") as f:
             f.write(receptor_pdbqt_text)
-        self.v = Vina(sf_name="vina", cpu=cpu, seed=seed, verbosity=0)
+        self.v = Vina(sf_name="vina", cpu=cpu, seed=vina_seed(seed), verbosity=0)
         self.v.set_receptor(self._rec_path)
         self.v.compute_vina_maps(center=list(box.center), box_size=list(box.size))
 

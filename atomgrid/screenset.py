@@ -66,10 +66,34 @@ def _write_smi(path: Path, records) -> None:
     tmp.replace(path)
 
 
-def make_reference(target: str, out: Path, n_actives: int = 3, exhaustiveness: int = 4, model=None) -> Path:
-    """Dock the first ``n_actives`` actives with Vina; write the best-energy pose to ``out/reference.sdf``."""
+REFERENCES_DIR = Path(__file__).parent / "references"
+
+
+def shipped_reference(target: str) -> Path | None:
+    """The reference pose shipped for a dockstring target (``atomgrid/references/dude_<target>.sdf``), or None.
+
+    Vina docking is a Monte Carlo search; until session 30 it ran with a random seed (:func:`atomgrid.poses.vina_seed`),
+    so every fresh checkout re-docked other reference poses and posed these targets' libraries differently. The
+    shipped files are the references of session 29's build (``make_reference``'s defaults: the first 3 actives,
+    exhaustiveness 4), the ones every committed run since then used; a checkout copies them instead of docking."""
+    f = REFERENCES_DIR / f"dude_{target}.sdf"
+    return f if f.exists() else None
+
+
+def make_reference(target: str, out: Path, n_actives: int = 3, exhaustiveness: int = 4, model=None,
+                   redock: bool = False) -> Path:
+    """``out/reference.sdf``: the shipped reference pose (:func:`shipped_reference`) when there is one and the
+    settings are the defaults it was made with, unless ``redock``; else dock the first ``n_actives`` actives with
+    Vina and write the best-energy pose."""
     ref = out / "reference.sdf"
     if ref.exists():
+        return ref
+    out.mkdir(parents=True, exist_ok=True)
+    shipped = shipped_reference(target)
+    if shipped is not None and not redock and (n_actives, exhaustiveness) == (3, 4):
+        tmp = ref.with_suffix(".tmp")
+        tmp.write_text(shipped.read_text())
+        tmp.replace(ref)
         return ref
     receptor, box, actives, _ = target_files(target)
     if not (out / "ref_dock.sdf").exists():
@@ -166,7 +190,7 @@ def add_posed(builder: agdata.CacheBuilder, target: str, source: str, receptor: 
 
 
 def build(out: str | Path, targets=tuple(DOCKSTRING), n_decoys: int = 1000, ref_actives: int = 3,
-          exhaustiveness: int = 4, seed: int = 0, model=None, workers: int = 0) -> dict:
+          exhaustiveness: int = 4, seed: int = 0, model=None, workers: int = 0, redock: bool = False) -> dict:
     """All three steps for ``targets``; writes and returns ``out/cache_screen.pt``'s content.
 
     ``model`` picks each molecule's best template pose; None means the pose model (``atomgrid.POSE_MODEL``),
@@ -178,8 +202,9 @@ def build(out: str | Path, targets=tuple(DOCKSTRING), n_decoys: int = 1000, ref_
     for t in targets:
         d = out / t
         d.mkdir(parents=True, exist_ok=True)
-        print(f"{t}: reference pose (Vina, {ref_actives} actives)", flush=True)
-        make_reference(t, d, ref_actives, exhaustiveness, model)
+        shipped = not redock and (ref_actives, exhaustiveness) == (3, 4) and shipped_reference(t) is not None
+        print(f"{t}: reference pose ({'shipped' if shipped else f'Vina, {ref_actives} actives'})", flush=True)
+        make_reference(t, d, ref_actives, exhaustiveness, model, redock=redock)
         print(f"{t}: template poses of the actives and {n_decoys} decoys", flush=True)
         sdf, act = pose_library(t, d, n_decoys, seed, model, workers)
         n = add_target(builder, t, sdf, act, tag=out.name)

@@ -723,9 +723,12 @@ def test_a_dude_target_without_crystal_ligand_gets_its_reference_pose_made_once(
     cvm.target_files("dude:mapk2", tmp_path)
     assert calls == ["mapk2"]  # made once
     monkeypatch.setattr(cvm, "vina_available", lambda: "vina/meeko not installed (vina)")
+    cvm.target_files("dude:glcm", tmp_path)  # a shipped reference pose needs no Vina
+    assert calls == ["mapk2", "glcm"]
+    monkeypatch.setattr(screenset, "shipped_reference", lambda name: None)
     with pytest.raises(FileNotFoundError, match="dude:fak1: no crystal ligand; needs the Vina reference pose .*not installed"):
         cvm.target_files("dude:fak1", tmp_path)
-    assert calls == ["mapk2"]
+    assert calls == ["mapk2", "glcm"]
 
 
 def test_compare_on_a_subset_of_targets(tmp_path):

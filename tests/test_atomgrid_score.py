@@ -367,6 +367,13 @@ def test_dock_mode_with_vina(tmp_path, model_path):
     mol = next(iter(Chem.SDMolSupplier(str(sdf))))
     assert mol.GetProp("minimizedAffinity") == f"{float(rows[0]['vina']):.3f}"
     assert np.all(np.abs(mol.GetConformer().GetPositions().mean(0) - np.asarray(center)) < 8.0 + 1e-6)
+    # the same seed docks the same pose (Vina's seed 0 used to mean a random one: vina_seed)
+    out2, sdf2 = tmp_path / "dock2.csv", tmp_path / "dock2.sdf"
+    score_library(REC, lib, out2, center=center, size=(16, 16, 16), model=model_path, out_sdf=sdf2,
+                  options=ScoreOptions(poses="dock", exhaustiveness=1, dock_poses=2), progress=False)
+    assert read_rows(out2)[0]["vina"] == rows[0]["vina"]
+    assert np.array_equal(next(iter(Chem.SDMolSupplier(str(sdf2)))).GetConformer().GetPositions(),
+                          mol.GetConformer().GetPositions())
 
 
 def test_screen_data_refuses_test_targets_and_picks_the_best_vina_pose(tmp_path):
@@ -758,3 +765,53 @@ def test_vina_scorer_names_an_atom_vina_cannot_type():
         m.GetConformer().SetAtomPosition(i, p.tolist())
     with pytest.raises(PrepError, match="^Vina has no atom type for one of its atoms$"):
         vs.energies(m)
+
+
+def test_vina_seed_is_never_vinas_random_seed():
+    """Vina reads seed 0 as 'draw one at random': the default seed made every dock run (and every fresh checkout's
+    DUD-E reference poses) different."""
+    from atomgrid.poses import vina_seed
+    assert vina_seed(0) == 1 and vina_seed(41) == 42
+    assert all(0 < vina_seed(s) < 2**31 for s in (0, 1, 2**31 - 2, 2**31 - 1, 2**40))
+
+
+def test_shipped_reference_poses_are_copied_not_docked(tmp_path, monkeypatch):
+    from atomgrid import screenset
+    from atomgrid.data import drug_root
+
+    def dock(*a, **k):
+        raise RuntimeError("docked")
+
+    monkeypatch.setattr(screenset, "score_library", dock)
+    ref = screenset.make_reference("mapk2", tmp_path / "m")
+    assert ref.read_text() == screenset.shipped_reference("mapk2").read_text()
+    assert screenset.make_reference("mapk2", tmp_path / "m", redock=True) == ref  # an existing reference is kept
+    assert screenset.shipped_reference("ada") is None
+    if not (drug_root() / "dude" / "mapk2" / "actives_final.ism").exists():
+        pytest.skip("DUD-E absent")
+    for i, kw in enumerate(({"redock": True}, {"n_actives": 5}, {"exhaustiveness": 8})):  # other settings dock
+        with pytest.raises(RuntimeError, match="docked"):
+            screenset.make_reference("mapk2", tmp_path / f"d{i}", **kw)
+
+
+def test_shipped_reference_poses_are_their_targets_docked_actives():
+    """Each shipped pose is one of its target's first three DUD-E actives (the molecules make_reference docks),
+    with its hydrogens-free graph intact, and lies inside the target's dockstring box."""
+    from atomgrid import screenset
+    from atomgrid.data import drug_root
+    from atomgrid.library import iter_records
+    assert sorted(p.name for p in screenset.REFERENCES_DIR.glob("*.sdf")) == [
+        f"dude_{t}.sdf" for t in sorted(screenset.DOCKSTRING)]
+    if not (drug_root() / "dude" / "mapk2" / "actives_final.ism").exists():
+        pytest.skip("DUD-E absent")
+    for t in screenset.DOCKSTRING:
+        _, box, actives, _ = screenset.target_files(t)
+        mol = Chem.MolFromMolFile(str(screenset.shipped_reference(t)))
+        assert mol is not None and mol.GetNumConformers() == 1
+        firsts = {r.id: Chem.MolToSmiles(Chem.RemoveHs(Chem.MolFromSmiles(r.text)), isomericSmiles=False)
+                  for r in [r for r in iter_records(actives) if not r.error][:3]}
+        name = mol.GetProp("_Name")
+        assert name in firsts, (t, name)
+        assert Chem.MolToSmiles(mol, isomericSmiles=False) == firsts[name], t
+        xyz = mol.GetConformer().GetPositions()
+        assert np.all(np.abs(xyz - np.asarray(box.center)) <= np.asarray(box.size) / 2 + 1.0), t
