@@ -29,7 +29,7 @@ def _cmd_train(args) -> int:
     if args.fold:
         cfg = fold_config(cfg, args.fold, args.folds, args.group_by, args.validation_group)
         print(f"{args.fold}: screening data of {len(cfg.data.screen_targets)} training targets; run in {cfg.run_dir}")
-    run_dir = train(cfg)
+    run_dir = train(cfg, resume=args.resume)
     print(f"model written to {run_dir / 'model.pt'}")
     return 0
 
@@ -50,6 +50,8 @@ def _train_all_folds(args, cfg) -> int:
             "--group-by", args.group_by, "--validation-group", args.validation_group] + [a for o in args.override for a in ("-o", o)]
     if args.precision:
         base += ["--precision", args.precision]
+    if args.resume:
+        base += ["--resume"]
     pending, running, failed = list(names), {}, []
     t0 = time.time()
     print(f"{len(names)} models ({' '.join(names)}) of {cfg.name}, {min(args.jobs, len(names))} at a time, "
@@ -92,6 +94,10 @@ def add_train(sub) -> None:
                                   "only that fold's training targets of the screening caches, drops the pose/affinity "
                                   "complexes of its held-out protein families, runs in <run_dir>/<fold> (train.init "
                                   "may hold '{fold}'); 'all': every fold and final, --jobs processes at a time")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in the run folder (every train.eval_every steps; the same "
+                        "config but for threads, max_minutes, stop_after, keep_last and device); the finished model is "
+                        "the one an uninterrupted run gives. Without a checkpoint it starts at step 0")
     p.add_argument("--jobs", type=int, default=1, help="with --fold all: folds trained at once (separate processes; "
                                                         "on a CPU give each one thread with -o train.threads=1)")
     p.add_argument("--folds", type=int, default=5, help="with --fold: number of CV folds (as atomgrid crossval)")

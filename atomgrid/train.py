@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from traincore.checkpoint import CheckpointManager, training_state
+from traincore.checkpoint import CheckpointManager, restore_training_state, training_state
 from traincore.config import config_to_dict, load_config, save_config
 from traincore.loop import fit
 from traincore.metrics import MetricsLogger
@@ -254,8 +254,57 @@ def drop_held_out_proteins(cache: dict, held_out: tuple[str, ...], level: str = 
     return kept
 
 
-def train(cfg: AtomgridConfig) -> Path:
-    """Train per ``cfg``; writes config, metrics.jsonl, checkpoints and ``model.pt`` into ``cfg.run_dir``."""
+# config keys that may differ between a checkpoint and the run that resumes it: where and how fast it runs, and
+# when it stops; everything else (data, net, schedule, seed, precision) must be the checkpoint's
+RESUME_FREE_KEYS = frozenset({"run_dir", "train.threads", "train.max_minutes", "train.stop_after", "train.keep_last",
+                              "train.device"})
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def check_resumable(saved: dict, now: dict, path) -> None:
+    """A checkpoint resumes only the run that wrote it: the same config but for :data:`RESUME_FREE_KEYS`."""
+    a, b = _flat(saved or {}), _flat(now)
+    diff = sorted(k for k in set(a) | set(b) if k not in RESUME_FREE_KEYS and a.get(k) != b.get(k))
+    if diff:
+        k = diff[0]
+        raise ValueError(f"--resume: {path} was written with another config: {k} = {a.get(k)!r} there, {b.get(k)!r} "
+                         f"now" + (f" (and {len(diff) - 1} more key(s))" if len(diff) > 1 else ""))
+
+
+def _keep_metrics_up_to(run_dir: Path, step: int) -> None:
+    """Drop metrics.jsonl lines past ``step`` (logged after the checkpoint a run resumes from)."""
+    import json as _json
+    f = run_dir / "metrics.jsonl"
+    if not f.exists():
+        return
+    keep = []
+    for line in f.read_text().splitlines():
+        try:
+            if int(_json.loads(line).get("step", 0)) > step:
+                continue
+        except (ValueError, AttributeError):
+            pass
+        keep.append(line)
+    tmp = f.with_suffix(".tmp")
+    tmp.write_text("".join(x + "\n" for x in keep))
+    tmp.replace(f)
+
+
+def train(cfg: AtomgridConfig, resume: bool = False) -> Path:
+    """Train per ``cfg``; writes config, metrics.jsonl, checkpoints and ``model.pt`` into ``cfg.run_dir``.
+
+    ``resume``: continue from the newest checkpoint in ``cfg.run_dir`` (written every ``train.eval_every`` steps with
+    the optimizer, schedule and every RNG the batches draw from), so that the finished model is bit-identical to an
+    uninterrupted run's on the same device; without a checkpoint it starts from step 0."""
     if cfg.data.screen_jitter < 0 or not 0 <= cfg.data.screen_jitter_degrees <= 180:
         raise ValueError(f"data.screen_jitter must be >= 0 Å and data.screen_jitter_degrees in [0, 180] "
                          f"(got {cfg.data.screen_jitter}, {cfg.data.screen_jitter_degrees})")
@@ -264,6 +313,18 @@ def train(cfg: AtomgridConfig) -> Path:
                          f"(got {cfg.data.cross_decoy_pairs}, {cfg.train.pair_weight})")
     cfg = with_target_fraction(cfg)
     run_dir = Path(cfg.run_dir)
+    resume_state = resume_path = None
+    if resume and run_dir.is_dir():
+        probe = CheckpointManager(run_dir, keep_last=cfg.train.keep_last)
+        resume_path = probe.latest()
+        resume_state = probe.load_latest(map_location="cpu", kind=MODEL_KIND)
+        if resume_state is not None:
+            check_resumable(resume_state.get("config"), config_to_dict(cfg), resume_path)
+            if "gridder_rng" not in resume_state:
+                raise ValueError(f"--resume: {resume_path} has no batch RNG state (written before resume existed); "
+                                 f"start the run again without --resume")
+    if resume and resume_state is None:
+        print(f"--resume: no checkpoint in {run_dir}; starting at step 0", flush=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir)
     if cfg.train.threads > 0:
@@ -321,10 +382,20 @@ def train(cfg: AtomgridConfig) -> Path:
     # its own stream, so the batches and the gridder's rotations are the same as without jitter
     jitter = ((np.random.default_rng([cfg.train.seed, 17]), cfg.data.screen_jitter, cfg.data.screen_jitter_degrees)
               if cfg.data.screen_jitter > 0 or cfg.data.screen_jitter_degrees > 0 else None)
+    start = 0
+    if resume_state is not None:
+        start = restore_training_state(resume_state, model=model, optimizer=opt, scheduler=sched, rng=True)
+        gridder.generator.set_state(resume_state["gridder_rng"])
+        if jitter is not None:
+            jitter[0].bit_generator.state = resume_state["jitter_rng"]
+        for _ in range(start):  # the index stream is cheap to replay; the grids are not made
+            next(index_batches)
+        _keep_metrics_up_to(run_dir, start)
+        print(f"resumed from {resume_path} at step {start} of {cfg.train.steps}", flush=True)
     t_start = time.time()
 
     def batches():
-        for n, idx in enumerate(index_batches):
+        for n, idx in enumerate(index_batches, start=start):
             if cfg.train.max_minutes > 0 and time.time() - t_start > 60 * cfg.train.max_minutes:
                 return  # fit() ends cleanly when the batch stream ends
             if 0 < cfg.train.stop_after <= n:
@@ -352,12 +423,13 @@ def train(cfg: AtomgridConfig) -> Path:
                 print(f"step {step} " + " ".join(f"{k}={v:.4f}" for k, v in vm.items()), flush=True)
             metric = vm.get("val_pose_auc")
             state = training_state(model=model, step=step, optimizer=opt, scheduler=sched, config=config_to_dict(cfg),
-                                   kind=MODEL_KIND, meta=meta, val=vm)
+                                   kind=MODEL_KIND, meta=meta, val=vm, gridder_rng=gridder.generator.get_state(),
+                                   jitter_rng=jitter[0].bit_generator.state if jitter is not None else None)
             ckpt.save(state, step, metric=None if metric is None or math.isnan(metric) else metric)
 
     t0 = time.time()
     state = fit(model, loss_fn(cfg.train.affinity_weight, bias_model, cfg.data.cross_decoy_pairs, cfg.train.pair_weight),
-                batches(), opt, runtime=runtime, steps=cfg.train.steps,
+                batches(), opt, runtime=runtime, steps=cfg.train.steps, start_step=start,
                 scheduler=sched, clip_grad=cfg.train.clip_grad, hooks=(hook,))
     if state.step % cfg.train.eval_every != 0 and state.step != cfg.train.steps:
         hook_eval_only = validate(model, val, eval_gridder, cfg.data.ligand_only) if val is not None else {}
@@ -371,6 +443,7 @@ def train(cfg: AtomgridConfig) -> Path:
                         "runtime": runtime.metadata()})
     (run_dir / "summary.json").write_text(json.dumps({"steps": state.step, "samples": state.samples,
                                                       "seconds": time.time() - t0, "last": state.last,
+                                                      **({"resumed_from_step": start} if start else {}),
                                                       "runtime": runtime.metadata()}, indent=1))
     return run_dir
 

@@ -505,3 +505,35 @@ def test_pair_loss_ranks_the_own_pocket_pose_and_stays_out_of_bce(one_thread, tm
     assert "pair_rank" in log and "pair_acc" in log
     with pytest.raises(ValueError, match="data.cross_decoy_pairs and train.pair_weight must be >= 0"):
         train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'q'}\"", "data.cross_decoy_pairs=-1"]))
+
+
+def test_resume_finishes_the_model_an_uninterrupted_run_gives(tmp_path, one_thread):
+    """A run stopped after a checkpoint and resumed (--resume) ends with the very weights of an uninterrupted run:
+    optimizer, schedule, the batch stream, the gridder's rotations, the screening jitter and dropout all continue
+    where they were; metrics logged past the checkpoint are not doubled; another config is refused."""
+    import json
+
+    from atomgrid.evaluate import load_model
+    from atomgrid.train import train
+    torch.save(tiny_cache(), tmp_path / "train.pt")
+    torch.save(screen_cache(), tmp_path / "screen.pt")
+    common = ["net.preset=\"atomnet-c8-l2\"", "net.stem_pool=1", "net.hidden=16", "net.dropout=0.3", "data.grid_size=8",
+              "data.resolution=2.5", f"data.train_cache=\"{tmp_path / 'train.pt'}\"", "data.val_cache=\"\"",
+              f"data.screen_caches=[\"{tmp_path / 'screen.pt'}\"]", "data.screen_fraction=0.5", "data.screen_jitter=0.5",
+              "train.steps=7", "train.warmup=2", "train.batch_size=4", "train.eval_every=2", "train.log_every=1",
+              "train.threads=1"]
+    whole = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'a'}\""]))
+    cut = tmp_path / "b"
+    train(load_train_config(None, common + [f"run_dir=\"{cut}\"", "train.stop_after=5"]))  # last checkpoint: step 4
+    with pytest.raises(ValueError, match=r"--resume: .*ckpt_000000004.pt was written with another config: train.lr"):
+        train(load_train_config(None, common + [f"run_dir=\"{cut}\"", "train.lr=0.01"]), resume=True)
+    resumed = train(load_train_config(None, common + [f"run_dir=\"{cut}\"", "train.threads=2"]), resume=True)
+    a, _ = load_model(whole / "model.pt")
+    b, _ = load_model(resumed / "model.pt")
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k
+    steps = lambda run: [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    assert steps(resumed) == steps(whole)
+    assert json.loads((resumed / "summary.json").read_text())["resumed_from_step"] == 4
+    fresh = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'c'}\""]), resume=True)  # none: step 0
+    assert all(torch.equal(v, load_model(fresh / "model.pt")[0].state_dict()[k]) for k, v in a.state_dict().items())

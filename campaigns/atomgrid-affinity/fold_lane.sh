@@ -12,8 +12,11 @@ fold=$1 group=$2 pose=$3 recipe=$4 tag=$5
 bin=${ATOMGRID:-.venv/bin/atomgrid}
 posedir=runs/atomgrid/pose-$tag
 common=(--fold "$fold" --validation-group "$group" -o train.max_minutes=0 -o train.threads=1 -o train.seed=0)
+# a lane stopped part way (a session's end) starts again where its last checkpoint was (--resume)
 if [ ! -f "$posedir/$fold/model.pt" ]; then
-  "$bin" train --config "$pose" "${common[@]}" -o run_dir="$posedir"
+  "$bin" train --config "$pose" "${common[@]}" -o run_dir="$posedir" --resume
 fi
-"$bin" train --config "$recipe" "${common[@]}" -o run_dir="runs/atomgrid/recipe-$tag" \
-  -o train.init="$posedir/{fold}/model.pt"
+if [ ! -f "runs/atomgrid/recipe-$tag/$fold/model.pt" ]; then
+  "$bin" train --config "$recipe" "${common[@]}" -o run_dir="runs/atomgrid/recipe-$tag" \
+    -o train.init="$posedir/{fold}/model.pt" --resume
+fi
