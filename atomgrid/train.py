@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from traincore.checkpoint import CheckpointManager, restore_training_state, training_state
 from traincore.config import config_to_dict, load_config, save_config
 from traincore.loop import fit
-from traincore.metrics import MetricsLogger
+from traincore.metrics import MetricsLogger, truncate_jsonl
 from traincore.runtime import Runtime, seed_everything, unwrap
 from traincore.schedule import as_torch_scheduler, make_schedule
 
@@ -280,25 +280,6 @@ def check_resumable(saved: dict, now: dict, path) -> None:
                          f"now" + (f" (and {len(diff) - 1} more key(s))" if len(diff) > 1 else ""))
 
 
-def _keep_metrics_up_to(run_dir: Path, step: int) -> None:
-    """Drop metrics.jsonl lines past ``step`` (logged after the checkpoint a run resumes from)."""
-    import json as _json
-    f = run_dir / "metrics.jsonl"
-    if not f.exists():
-        return
-    keep = []
-    for line in f.read_text().splitlines():
-        try:
-            if int(_json.loads(line).get("step", 0)) > step:
-                continue
-        except (ValueError, AttributeError):
-            pass
-        keep.append(line)
-    tmp = f.with_suffix(".tmp")
-    tmp.write_text("".join(x + "\n" for x in keep))
-    tmp.replace(f)
-
-
 def train(cfg: AtomgridConfig, resume: bool = False) -> Path:
     """Train per ``cfg``; writes config, metrics.jsonl, checkpoints and ``model.pt`` into ``cfg.run_dir``.
 
@@ -390,7 +371,7 @@ def train(cfg: AtomgridConfig, resume: bool = False) -> Path:
             jitter[0].bit_generator.state = resume_state["jitter_rng"]
         for _ in range(start):  # the index stream is cheap to replay; the grids are not made
             next(index_batches)
-        _keep_metrics_up_to(run_dir, start)
+        truncate_jsonl(run_dir / "metrics.jsonl", start)
         print(f"resumed from {resume_path} at step {start} of {cfg.train.steps}", flush=True)
     t_start = time.time()
 

@@ -325,3 +325,14 @@ def test_metrics_logger_jsonl(tmp_path):
     assert rows[1] == {**rows[1], "step": 2, "tag": "eval", "loss": 0.25}
     (tmp_path / "metrics.jsonl").open("a").write('{"step": 3, "lo')  # torn line from a crash
     assert len(read_jsonl(tmp_path / "metrics.jsonl")) == 2
+
+
+def test_truncate_jsonl_cuts_back_to_a_checkpoints_step(tmp_path):
+    """What every resume (selfplay, supervised, atomgrid train) does to the log it continues."""
+    from traincore.metrics import truncate_jsonl
+    f = tmp_path / "metrics.jsonl"
+    f.write_text('{"step": 1, "a": 1}\n{"note": "x"}\n{"step": 2}\n{"step": 3}\n{"step": 4, "lo')
+    truncate_jsonl(f, 2)
+    assert f.read_text() == '{"step": 1, "a": 1}\n{"note": "x"}\n{"step": 2}\n'
+    truncate_jsonl(tmp_path / "missing.jsonl", 2)  # nothing to cut
+    assert not (tmp_path / "missing.jsonl").exists()

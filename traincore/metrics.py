@@ -108,3 +108,23 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
             except json.JSONDecodeError:
                 continue
     return rows
+
+
+def truncate_jsonl(path: str | os.PathLike, step: int) -> None:
+    """Cut a metrics.jsonl back to the rows logged at or before ``step`` (rows without a step stay; a torn line
+    from a crash goes): what a run resuming from its step-``step`` checkpoint does to the log it continues, so that
+    the rows logged after that checkpoint are not doubled. Written atomically (tmp + replace)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(row, dict) or int(row.get("step", 0)) <= step:
+            keep.append(line)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("".join(x + "\n" for x in keep))
+    os.replace(tmp, path)
