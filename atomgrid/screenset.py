@@ -80,6 +80,11 @@ def shipped_reference(target: str) -> Path | None:
     return f if f.exists() else None
 
 
+def _reference_to_copy(target: str, n_actives: int, exhaustiveness: int, redock: bool) -> Path | None:
+    """The shipped pose that stands for docking ``target`` with these settings, or None (dock)."""
+    return None if redock or (n_actives, exhaustiveness) != (3, 4) else shipped_reference(target)
+
+
 def make_reference(target: str, out: Path, n_actives: int = 3, exhaustiveness: int = 4, model=None,
                    redock: bool = False) -> Path:
     """``out/reference.sdf``: the shipped reference pose (:func:`shipped_reference`) when there is one and the
@@ -89,8 +94,8 @@ def make_reference(target: str, out: Path, n_actives: int = 3, exhaustiveness: i
     if ref.exists():
         return ref
     out.mkdir(parents=True, exist_ok=True)
-    shipped = shipped_reference(target)
-    if shipped is not None and not redock and (n_actives, exhaustiveness) == (3, 4):
+    shipped = _reference_to_copy(target, n_actives, exhaustiveness, redock)
+    if shipped is not None:
         tmp = ref.with_suffix(".tmp")
         tmp.write_text(shipped.read_text())
         tmp.replace(ref)
@@ -202,7 +207,7 @@ def build(out: str | Path, targets=tuple(DOCKSTRING), n_decoys: int = 1000, ref_
     for t in targets:
         d = out / t
         d.mkdir(parents=True, exist_ok=True)
-        shipped = not redock and (ref_actives, exhaustiveness) == (3, 4) and shipped_reference(t) is not None
+        shipped = _reference_to_copy(t, ref_actives, exhaustiveness, redock) is not None
         print(f"{t}: reference pose ({'shipped' if shipped else f'Vina, {ref_actives} actives'})", flush=True)
         make_reference(t, d, ref_actives, exhaustiveness, model, redock=redock)
         print(f"{t}: template poses of the actives and {n_decoys} decoys", flush=True)
