@@ -614,11 +614,10 @@ def test_v2_card_quotes_the_blend_and_its_weight():
 DEKOIS3 = "ag-atomnet-c16-l3-g16r15-dekois-v3"
 
 
-def test_v3_is_the_default_and_its_card_quotes_decision_validation_final_and_casf():
-    """The 16,000-step rule's four v34 runs and its comparison (passed: interval above zero); the shipped bytes judged
-    once each on v11 and the final test (with the twin and the blend), CASF rows of both files, the regression subset."""
-    import atomgrid
-    assert atomgrid.DEFAULT_MODEL == DEKOIS3 and atomgrid.LIGAND_ONLY_MODEL == DEKOIS3 + "-ligonly"
+def test_v3_card_quotes_decision_validation_final_and_casf():
+    """The default of sessions 18-30. The 16,000-step rule's four v34 runs and its comparison (passed: interval above
+    zero); the shipped bytes judged once each on v11 and the final test (with the twin and the blend), CASF rows of
+    both files, the regression subset as of its last default session."""
     t = text(f"atomgrid/models/{DEKOIS3}.md")
     sha = sha256_of(f"atomgrid/models/{DEKOIS3}.pt")
     twin = sha256_of(f"atomgrid/models/{DEKOIS3}-ligonly.pt")
@@ -650,8 +649,8 @@ def test_v3_is_the_default_and_its_card_quotes_decision_validation_final_and_cas
     casf = by_name(R + f"atomgrid_evaluate-casf2016-{DEKOIS3}.json")
     assert casf_row(casf[DEKOIS3], DEKOIS3) in t
     assert casf_row(casf[DEKOIS3 + "-ligonly"], DEKOIS3 + "-ligonly (ligand-only)") in text(f"atomgrid/models/{DEKOIS3}-ligonly.md")
-    sub = load(R + "shipped_models.json")["figures"]["atomgrid_fabp4_subset"]
-    assert sub["model"] == DEKOIS3 and f"it ranks at AUC {sub['roc_auc']:.3f} (`benchmarks/results/shipped_models.json`" in t
+    # as of session 30, when it was the default (shipped_models.json now measures v4)
+    assert "it ranks at AUC 0.879 (`benchmarks/results/shipped_models.json`" in t
 
 
 BLEND_LABELS = {"validation": "v11, this file and its twin", "final": "final test, this file and its twin (run once)"}
@@ -706,9 +705,7 @@ def _cmp(name: str) -> dict:
 
 def test_session19_rules_not_passed_and_docs_quote_them():
     """32,000 steps, two-model ensembles and the 24^3 grid, judged on v34 against the shipped 16,000-step recipe: the
-    committed comparisons fail their rules (so v3 stays the default) and docs/benchmarks.md quotes their figures."""
-    import atomgrid
-    assert atomgrid.DEFAULT_MODEL == DEKOIS3
+    committed comparisons fail their rules (so v3 stayed the default) and docs/benchmarks.md quotes their figures."""
     doc = text("docs/benchmarks.md")
     means = {}
     for run in ("sf08wd16k-s10", "sf08wd16k-s11", "sf08wd16k-s12", "sf08wd32k-s10", "sf08wd32k-s11",
@@ -742,8 +739,6 @@ def test_session20_affinity_rules_and_docs_quote_them():
     """Rule C (the DEKOIS actives' pK as labels) fails its decision check on the v34 actives; docs/benchmarks.md and
     the campaign quote the committed comparisons; rule B's CASF-2016 figure at 16 rotations is v3's, in its card.
     Result files never carry measured pK (PDBbind/DEKOIS labels stay in the uncommitted caches)."""
-    import atomgrid
-    assert atomgrid.DEFAULT_MODEL == DEKOIS3
     doc = text("docs/benchmarks.md")
     camp = text("campaigns/atomgrid-affinity/README.md")
     act = load(R + "atomgrid_compare-actives34-s20aff-vs-s20base.json")
@@ -929,3 +924,130 @@ def test_session24_clean_twin_gap_is_quoted_as_measured():
     quoted = f"**{r['diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]**"
     assert quoted in text(f"atomgrid/models/{DEKOIS3}.md") and quoted in text("docs/benchmarks.md")
     assert f"{r['a']:.3f} vs {r['b']:.3f}, higher on {r['a_higher']}" in text("docs/benchmarks.md")
+
+
+# -- the default screening model since session 31: v3's recipe made clean at three times the width (rules X, Y) ----
+
+DEKOIS4 = "ag-atomnet-c48-l3-g16r15-dekois-v4"
+V4_FILES = {"validation": R + f"atomgrid_crossval-validation11-rot16-blend-{DEKOIS4}.json",
+            "final": R + f"atomgrid_crossval-final-rot16-blend-{DEKOIS4}.json"}
+V4_RUNS = {"validation": R + "atomgrid_crossval-validation11-rot16-blend-ag-c48-v11.json",   # the run file, session 30
+           "final": R + "atomgrid_crossval-final-rot16-blend-ag-c48-v11.json"}
+V3_FILES = {"validation": R + f"atomgrid_crossval-validation11-rot16-blend-{DEKOIS3}.json",
+            "final": R + f"atomgrid_crossval-final-rot16-blend-{DEKOIS3}.json"}
+V4_BLEND = {"validation": "v11, this file and its twin", "final": "final test, this file and its twin (run once)"}
+
+
+def v4_target_rows(split: str) -> list[str]:
+    """The v4 card's per-target rows and mean row: the model's ROC AUC [95% CI] and EF1%, the ROC AUC of its twin, 2D
+    similarity (and on the final test Vina and Vina after local optimisation), then v3's on the same poses."""
+    fig = load(V4_FILES[split])["figures"]
+    v3 = {r["target"]: r["methods"]["model"]["roc_auc"]["value"] for r in load(V3_FILES[split])["figures"]["targets"]}
+    methods = ("ligand_only", "fp_max_tanimoto") + (("vina", "vina_local") if split == "final" else ())
+    rows = []
+    for r in fig["targets"]:
+        m = r["methods"]
+        old = f"{v3[r['target']]:.3f}" if r["target"] in v3 else "-"
+        rows.append(f"| {r['target']} | {ci(m['model']['roc_auc'])} | {m['model']['ef1']['value']:.1f} | "
+                    + " | ".join(f"{m[k]['roc_auc']['value']:.3f}" for k in methods) + f" | {old} |")
+    mean = fig["mean"]
+    rows.append(f"| mean | {ci(mean['model']['roc_auc'])} | {mean['model']['ef1']['value']:.2f} | "
+                + " | ".join(f"{mean[k]['roc_auc']['value']:.3f}" for k in methods) + " |")
+    return rows
+
+
+def test_v4_is_the_default_and_its_card_quotes_decision_guard_validation_final_and_casf():
+    """Rule X's decision on v34 (passed), rule Y's v11 guard (holds); the shipped bytes judged on v11 and the final
+    test with their twin (the same scores as the run file judged in session 30: renamed, weights untouched); CASF
+    rows of both files; the regression subset."""
+    import atomgrid
+    assert atomgrid.DEFAULT_MODEL == DEKOIS4 and atomgrid.LIGAND_ONLY_MODEL == DEKOIS4 + "-ligonly"
+    t = text(f"atomgrid/models/{DEKOIS4}.md")
+    sha = sha256_of(f"atomgrid/models/{DEKOIS4}.pt")
+    twin = sha256_of(f"atomgrid/models/{DEKOIS4}-ligonly.pt")
+    assert card_sha256(t) == sha and card_sha256(text(f"atomgrid/models/{DEKOIS4}-ligonly.md")) == twin
+    x = load(R + "atomgrid_compare-validation34-c48-vs-clean.json")
+    r = x["figures"]["metrics"]["roc_auc"]
+    assert x["settings"]["runs_a"] == x["settings"]["runs_b"] == 2 and r["diff"] >= 0.005 and r["low"] > 0
+    assert x["figures"]["metrics"]["ef1"]["diff"] >= 0
+    assert f"**{r['diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]** on 34 targets ({r['a']:.3f} vs {r['b']:.3f}" in t
+    g = load(R + "atomgrid_compare-validation11-c48-v11-vs-v3.json")["figures"]["metrics"]["roc_auc"]
+    assert g["a"] >= 0.818 - 0.02 and abs(g["b"] - 0.818) < 0.001  # the guard: v3's committed 0.818 on its 11 targets
+    assert f"**{g['a']:.3f} vs v3's {g['b']:.3f}, {g['diff']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]**" in t
+    for split, f in V4_FILES.items():
+        d = load(f)
+        assert d["figures"]["split"] == split and d["settings"]["rotations"] == 16 and f in t
+        assert {r["model_sha256"] for r in d["figures"]["targets"]} == {sha} and twin in {m["sha256"] for m in d["models"]}
+        assert not any(r["screen_data_family"] for r in d["figures"]["targets"])
+        for row in v4_target_rows(split):
+            assert row in t, row
+        run = {r["target"]: r["methods"] for r in load(V4_RUNS[split])["figures"]["targets"]}
+        for r in d["figures"]["targets"]:  # renamed, weights untouched: every score figure as the run file's
+            for m in ("model", "ligand_only"):
+                assert r["methods"][m]["roc_auc"]["value"] == pytest.approx(run[r["target"]][m]["roc_auc"]["value"], abs=1e-12)
+        kind = "validation11" if split == "validation" else "final"
+        assert blend_row(V4_BLEND[split], [f], R + f"atomgrid_compare-{kind}-blend-ligand_only-0.5-vs-model-{DEKOIS4}.json") in t
+    fin = load(R + "atomgrid_compare-final-c48-v11-vs-v3.json")["figures"]["metrics"]["roc_auc"]
+    assert f"{fin['diff']:+.3f} [{fin['low']:+.3f}, {fin['high']:+.3f}]" in t
+    casf = by_name(R + f"atomgrid_evaluate-casf2016-{DEKOIS4}.json")
+    assert casf_row(casf[DEKOIS4], DEKOIS4) in t
+    assert casf_row(casf[DEKOIS4 + "-ligonly"], DEKOIS4 + "-ligonly (ligand-only)") in text(f"atomgrid/models/{DEKOIS4}-ligonly.md")
+    sub = load(R + "shipped_models.json")["figures"]["atomgrid_fabp4_subset"]
+    assert sub["model"] == DEKOIS4 and f"it ranks at AUC {sub['roc_auc']:.3f} (`benchmarks/results/shipped_models.json`" in t
+
+
+def test_v3_card_says_it_is_superseded_by_v4():
+    for name in (DEKOIS3, DEKOIS3 + "-ligonly"):
+        assert f"superseded as the default by `{DEKOIS4}`" in text(f"atomgrid/models/{name}.md")
+
+
+V4_CV = R + "atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c48.json"            # rule_y_cv40.sh C
+V4_CV_BASE = R + "atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c16-rescored.json"  # rule_y_cv40.sh B
+V4_CV_LABELS = {"model": "per-fold c48 model of this recipe", "ligand_only": "clean ligand-only twin (c16, per fold)",
+                "heavy_atoms": "heavy-atom count", "fp_max_tanimoto": "max Tanimoto to the fold's training actives",
+                "vina": "Vina score_only of the same pose", "vina_local": "Vina after a local optimisation"}
+
+
+def v4_cv_rows() -> list[str]:
+    """The v4 card's CV40 table: each method's means over the 43 CV targets (Vina's from run B: run C skipped Vina,
+    the poses being the same), then the same method in run B (measurement M's clean c16 fold models)."""
+    cv, base = load(V4_CV)["figures"], load(V4_CV_BASE)["figures"]
+    rows = []
+    for m, label in V4_CV_LABELS.items():
+        src = cv if m in cv["mean"] else base
+        a = src["mean"][m]
+        k = sum(r["methods"][m]["roc_auc"]["value"] >= 0.8 for r in src["targets"])
+        rows.append(f"| {label} | {ci(a['roc_auc'])} | {a['ef1']['value']:.2f} | {a['ef5']['value']:.2f} | "
+                    f"{a['bedroc80']['value']:.3f} | {k} / {len(src['targets'])} | {base['mean'][m]['roc_auc']['value']:.3f} |")
+    return rows
+
+
+def test_v4_card_cross_target_table():
+    """Rule Y's CV40: the five c48 fold models (each trained without its fold's families, on both sides) on the 43 CV
+    targets outside v34, against measurement M's committed clean c16 fold models re-scored on the same poses, with the
+    same twins; the paired comparisons the card and docs quote."""
+    t, doc = text(f"atomgrid/models/{DEKOIS4}.md"), text("docs/benchmarks.md")
+    cv, base = load(V4_CV), load(V4_CV_BASE)
+    for d in (cv, base):
+        fig = d["figures"]
+        assert fig["validation_group"] == "v34" and fig["per_fold_models"] and len(fig["targets"]) == 43
+        assert fig["caveat"] is None and all(r["pose_affinity_held_out"] for r in fig["targets"])
+    from atomgrid import families as F
+    v34 = set(F.folds_of("v34")[1].validation)
+    assert not v34 & {r["target"] for r in cv["figures"]["targets"]}
+    # the same poses: every target's library and pose file is the baseline run's
+    assert {(r["target"], r["poses_sdf"]) for r in cv["figures"]["targets"]} == \
+        {(r["target"], r["poses_sdf"]) for r in base["figures"]["targets"]}
+    shas = {f: sha256_of(f"campaigns/atomgrid-affinity/rule-y/c48-cv-{f}.pt") for f in ("fold0", "fold1", "fold2", "fold3", "fold4")}
+    assert {r["fold"]: r["model_sha256"] for r in cv["figures"]["targets"]} == shas
+    for row in v4_cv_rows():
+        assert row in t, row
+    for name in ("atomgrid_compare-cv40-c48-vs-clean-c16-rescored.json", "atomgrid_compare-cv40-c48-model-vs-vina.json",
+                 "atomgrid_compare-cv40-c48-model-vs-ligand_only.json",
+                 "atomgrid_compare-cv40-c48-vs-clean-c16-rescored-40targets.json",
+                 "atomgrid_compare-cv40-clean-c16-rescored-vs-committed.json"):
+        c = load(R + name)["figures"]["metrics"]["roc_auc"]
+        quoted = f"{c['a']:.3f} vs {c['b']:.3f}, {c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]"
+        assert quoted in t and quoted in doc, name
+    m = cv["figures"]["mean"]["model"]["ef1"]["value"] / base["figures"]["mean"]["vina"]["ef1"]["value"]
+    assert m >= 2 and f"{m:.2f}x Vina's" in t and f"{m:.2f}x Vina's" in doc

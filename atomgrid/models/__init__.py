@@ -15,12 +15,15 @@ from pathlib import Path
 from traincore.provenance import sha256 as _sha256
 
 MODELS_DIR = Path(__file__).resolve().parent
-# pose + affinity + DEKOIS 2.0 actives/decoys of 67 targets, 80 % screening share, weight decay 0.05, 16,000 steps
-# (since 2026-12-05, session 18; the length chosen on 34 validation targets, campaigns/atomgrid-val34); before:
-# "...-dekois-v2" (the same recipe at 8,000 steps, session 17) and "...-dekois"
-DEFAULT_MODEL = "ag-atomnet-c16-l3-g16r15-dekois-v3"
-LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-dekois-v3-ligonly"  # its ligand-only twin (baseline, and the blend)
-POSE_MODEL = "ag-atomnet-c16-l3-g16r15"  # the pose + affinity stage it was fine-tuned from (small.toml)
+# v3's recipe made clean (the held-out families out of the pose/affinity side too) at three times the width
+# (atomnet-c48-l3): pose + affinity + DEKOIS 2.0 actives/decoys of 67 targets, 80 % screening share, weight decay
+# 0.05, 16,000 steps (since 2026-12-06, session 31: rules X and Y of campaigns/atomgrid-affinity); before:
+# "...-c16-...-dekois-v3" (session 18), "...-dekois-v2" (session 17) and "...-dekois"
+DEFAULT_MODEL = "ag-atomnet-c48-l3-g16r15-dekois-v4"
+LIGAND_ONLY_MODEL = "ag-atomnet-c48-l3-g16r15-dekois-v4-ligonly"  # its ligand-only twin (baseline, and the blend)
+# the model that picks the template poses the screening figures were measured on (atomgrid crossval --pose-model);
+# v4 started from a c48 pose stage of the same recipe (configs/atomgrid/small_c48.toml), not shipped
+POSE_MODEL = "ag-atomnet-c16-l3-g16r15"
 POSE_LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-ligonly"
 MODEL_KIND = "atomgrid"
 # The models whose mean pK fills `atomgrid score`'s pK column when --model is the default (--affinity-model; none:
