@@ -528,15 +528,18 @@ V2_CV_LABELS = {"model": "per-fold model of this recipe", "ligand_only": "ligand
                 "vina": "Vina score_only of the same pose", "vina_local": "Vina after a local optimisation"}
 
 
+def cv_row(label: str, fig: dict, m: str, other: dict) -> str:
+    """One row of a card's cross-target table: method m's means over fig's targets, how many reach 0.80, and the same
+    method's mean ROC AUC in the other run."""
+    a = fig["mean"][m]
+    k = sum(r["methods"][m]["roc_auc"]["value"] >= 0.8 for r in fig["targets"])
+    return (f"| {label} | {ci(a['roc_auc'])} | {a['ef1']['value']:.2f} | {a['ef5']['value']:.2f} | "
+            f"{a['bedroc80']['value']:.3f} | {k} / {len(fig['targets'])} | {other['mean'][m]['roc_auc']['value']:.3f} |")
+
+
 def v2_cv_rows(path: str, other: str) -> list[str]:
     cv, old = load(path)["figures"], load(other)["figures"]
-    rows = []
-    for m, label in V2_CV_LABELS.items():
-        a = cv["mean"][m]
-        k = sum(r["methods"][m]["roc_auc"]["value"] >= 0.8 for r in cv["targets"])
-        rows.append(f"| {label} | {ci(a['roc_auc'])} | {a['ef1']['value']:.2f} | {a['ef5']['value']:.2f} | "
-                    f"{a['bedroc80']['value']:.3f} | {k} / {len(cv['targets'])} | {old['mean'][m]['roc_auc']['value']:.3f} |")
-    return rows
+    return [cv_row(label, cv, m, old) for m, label in V2_CV_LABELS.items()]
 
 
 def test_v2_card_cross_target_table():
@@ -614,6 +617,16 @@ def test_v2_card_quotes_the_blend_and_its_weight():
 DEKOIS3 = "ag-atomnet-c16-l3-g16r15-dekois-v3"
 
 
+def shipped_run(f: str, split: str, card: str, sha: str, twin: str) -> dict:
+    """A shipped screener's v11 or final-test run: of that split at 16 rotations, cited by its card, scored by the
+    shipped bytes with the shipped twin beside them, and no target's family in the model's screening data."""
+    d = load(f)
+    assert d["figures"]["split"] == split and d["settings"]["rotations"] == 16 and f in card
+    assert {r["model_sha256"] for r in d["figures"]["targets"]} == {sha} and twin in {m["sha256"] for m in d["models"]}
+    assert not any(r["screen_data_family"] for r in d["figures"]["targets"])
+    return d
+
+
 def test_v3_card_quotes_decision_validation_final_and_casf():
     """The default of sessions 18-30. The 16,000-step rule's four v34 runs and its comparison (passed: interval above
     zero); the shipped bytes judged once each on v11 and the final test (with the twin and the blend), CASF rows of
@@ -638,10 +651,7 @@ def test_v3_card_quotes_decision_validation_final_and_casf():
     assert f"{r['diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]" in t
     for split, f in (("validation", R + f"atomgrid_crossval-validation11-rot16-blend-{DEKOIS3}.json"),
                      ("final", R + f"atomgrid_crossval-final-rot16-blend-{DEKOIS3}.json")):
-        d = load(f)
-        assert d["figures"]["split"] == split and d["settings"]["rotations"] == 16 and f in t
-        assert {r["model_sha256"] for r in d["figures"]["targets"]} == {sha} and twin in {m["sha256"] for m in d["models"]}
-        assert not any(r["screen_data_family"] for r in d["figures"]["targets"])
+        d = shipped_run(f, split, t, sha, twin)
         for row in v2_target_rows(f):
             assert row in t, row
         kind = "validation11" if split == "validation" else "final"
@@ -975,10 +985,7 @@ def test_v4_is_the_default_and_its_card_quotes_decision_guard_validation_final_a
     assert g["a"] >= 0.818 - 0.02 and abs(g["b"] - 0.818) < 0.001  # the guard: v3's committed 0.818 on its 11 targets
     assert f"**{g['a']:.3f} vs v3's {g['b']:.3f}, {g['diff']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]**" in t
     for split, f in V4_FILES.items():
-        d = load(f)
-        assert d["figures"]["split"] == split and d["settings"]["rotations"] == 16 and f in t
-        assert {r["model_sha256"] for r in d["figures"]["targets"]} == {sha} and twin in {m["sha256"] for m in d["models"]}
-        assert not any(r["screen_data_family"] for r in d["figures"]["targets"])
+        d = shipped_run(f, split, t, sha, twin)
         for row in v4_target_rows(split):
             assert row in t, row
         run = {r["target"]: r["methods"] for r in load(V4_RUNS[split])["figures"]["targets"]}
@@ -1012,14 +1019,7 @@ def v4_cv_rows() -> list[str]:
     """The v4 card's CV40 table: each method's means over the 43 CV targets (Vina's from run B: run C skipped Vina,
     the poses being the same), then the same method in run B (measurement M's clean c16 fold models)."""
     cv, base = load(V4_CV)["figures"], load(V4_CV_BASE)["figures"]
-    rows = []
-    for m, label in V4_CV_LABELS.items():
-        src = cv if m in cv["mean"] else base
-        a = src["mean"][m]
-        k = sum(r["methods"][m]["roc_auc"]["value"] >= 0.8 for r in src["targets"])
-        rows.append(f"| {label} | {ci(a['roc_auc'])} | {a['ef1']['value']:.2f} | {a['ef5']['value']:.2f} | "
-                    f"{a['bedroc80']['value']:.3f} | {k} / {len(src['targets'])} | {base['mean'][m]['roc_auc']['value']:.3f} |")
-    return rows
+    return [cv_row(label, cv if m in cv["mean"] else base, m, base) for m, label in V4_CV_LABELS.items()]
 
 
 def test_v4_card_cross_target_table():
