@@ -175,34 +175,25 @@ def main() -> None:
                                   "fabp4_subset": FABP4_SUBSET, "precision": "fp32", "torch_threads": 1}}
     models = {n: resolve(n) for n in ("tictactoe", "connect4", "checkers", "go9", "chess")}
     if args.atomgrid_only:
-        import tempfile
-
-        from atomgrid.models import model_path
         if args.skip_atomgrid or not Path(args.out).exists():
             raise SystemExit("--atomgrid-only keeps the boardnet figures of an existing --out (and measures atomgrid)")
         old = json.loads(Path(args.out).read_text())
         figures = old["figures"]
         # where the kept figures were measured (this file's header describes the atomgrid run)
         figures.setdefault("boardnet_figures_from", {k: old.get(k) for k in ("command", "date", "cpu", "git_commit")})
-        models["atomgrid"] = model_path()
-        with tempfile.TemporaryDirectory() as tmp:
-            figures["atomgrid_fabp4_subset"] = fabp4_subset_auc(Path(tmp))
-        path = write_result("shipped_models", figures, models=models, out=args.out)
-        print(json.dumps(figures["atomgrid_fabp4_subset"], indent=1))
-        print(f"wrote {path}")
-        return
-    t0 = time.perf_counter()
-    figures["tictactoe_perfection"] = tictactoe_perfection()
-    figures["tictactoe_seconds"] = round(time.perf_counter() - t0, 1)
-    t0 = time.perf_counter()
-    figures["connect4_raw_policy"] = connect4_accuracy()
-    figures["connect4_seconds"] = round(time.perf_counter() - t0, 1)
-    t0 = time.perf_counter()
-    figures["checkers_vs_mcts"] = checkers_match()
-    figures["checkers_seconds"] = round(time.perf_counter() - t0, 1)
-    figures["go9_values"] = decided_values("go9")
-    figures["chess_values"] = decided_values("chess")
-    figures["checkers_values"] = decided_values("checkers")
+    else:
+        t0 = time.perf_counter()
+        figures["tictactoe_perfection"] = tictactoe_perfection()
+        figures["tictactoe_seconds"] = round(time.perf_counter() - t0, 1)
+        t0 = time.perf_counter()
+        figures["connect4_raw_policy"] = connect4_accuracy()
+        figures["connect4_seconds"] = round(time.perf_counter() - t0, 1)
+        t0 = time.perf_counter()
+        figures["checkers_vs_mcts"] = checkers_match()
+        figures["checkers_seconds"] = round(time.perf_counter() - t0, 1)
+        figures["go9_values"] = decided_values("go9")
+        figures["chess_values"] = decided_values("chess")
+        figures["checkers_values"] = decided_values("checkers")
     if not args.skip_atomgrid:
         import tempfile
 
@@ -217,7 +208,7 @@ def main() -> None:
             figures["atomgrid_fabp4_subset"] = old
             models["atomgrid"] = model_path()
     path = write_result("shipped_models", figures, models=models, out=args.out)
-    print(json.dumps(figures, indent=1))
+    print(json.dumps(figures["atomgrid_fabp4_subset"] if args.atomgrid_only else figures, indent=1))
     print(f"wrote {path}")
 
 
