@@ -206,7 +206,7 @@ def main() -> None:
         if old:
             from atomgrid.models import model_path
             figures["atomgrid_fabp4_subset"] = old
-            models["atomgrid"] = model_path()
+            models["atomgrid"] = model_path(old["model"])  # the model it was measured on, not today's default
     path = write_result("shipped_models", figures, models=models, out=args.out)
     print(json.dumps(figures["atomgrid_fabp4_subset"] if args.atomgrid_only else figures, indent=1))
     print(f"wrote {path}")
