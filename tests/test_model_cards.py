@@ -615,6 +615,8 @@ def test_v2_card_quotes_the_blend_and_its_weight():
 # -- the default screening model since session 18: the v2 recipe at 16,000 steps ------------------------------------
 
 DEKOIS3 = "ag-atomnet-c16-l3-g16r15-dekois-v3"
+V3_FILES = {"validation": R + f"atomgrid_crossval-validation11-rot16-blend-{DEKOIS3}.json",
+            "final": R + f"atomgrid_crossval-final-rot16-blend-{DEKOIS3}.json"}
 
 
 def shipped_run(f: str, split: str, card: str, sha: str, twin: str) -> dict:
@@ -649,8 +651,7 @@ def test_v3_card_quotes_decision_validation_final_and_casf():
     for s in (10, 11):
         assert load(R + f"atomgrid_compare-validation34-sf08wd16k-vs-sf08wd-s{s}.json")["figures"]["metrics"]["roc_auc"]["low"] > 0
     assert f"{r['diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]" in t
-    for split, f in (("validation", R + f"atomgrid_crossval-validation11-rot16-blend-{DEKOIS3}.json"),
-                     ("final", R + f"atomgrid_crossval-final-rot16-blend-{DEKOIS3}.json")):
+    for split, f in V3_FILES.items():
         d = shipped_run(f, split, t, sha, twin)
         for row in v2_target_rows(f):
             assert row in t, row
@@ -943,9 +944,6 @@ V4_FILES = {"validation": R + f"atomgrid_crossval-validation11-rot16-blend-{DEKO
             "final": R + f"atomgrid_crossval-final-rot16-blend-{DEKOIS4}.json"}
 V4_RUNS = {"validation": R + "atomgrid_crossval-validation11-rot16-blend-ag-c48-v11.json",   # the run file, session 30
            "final": R + "atomgrid_crossval-final-rot16-blend-ag-c48-v11.json"}
-V3_FILES = {"validation": R + f"atomgrid_crossval-validation11-rot16-blend-{DEKOIS3}.json",
-            "final": R + f"atomgrid_crossval-final-rot16-blend-{DEKOIS3}.json"}
-V4_BLEND = {"validation": "v11, this file and its twin", "final": "final test, this file and its twin (run once)"}
 
 
 def v4_target_rows(split: str) -> list[str]:
@@ -993,7 +991,7 @@ def test_v4_is_the_default_and_its_card_quotes_decision_guard_validation_final_a
             for m in ("model", "ligand_only"):
                 assert r["methods"][m]["roc_auc"]["value"] == pytest.approx(run[r["target"]][m]["roc_auc"]["value"], abs=1e-12)
         kind = "validation11" if split == "validation" else "final"
-        assert blend_row(V4_BLEND[split], [f], R + f"atomgrid_compare-{kind}-blend-ligand_only-0.5-vs-model-{DEKOIS4}.json") in t
+        assert blend_row(BLEND_LABELS[split], [f], R + f"atomgrid_compare-{kind}-blend-ligand_only-0.5-vs-model-{DEKOIS4}.json") in t
     fin = load(R + "atomgrid_compare-final-c48-v11-vs-v3.json")["figures"]["metrics"]["roc_auc"]
     assert f"{fin['diff']:+.3f} [{fin['low']:+.3f}, {fin['high']:+.3f}]" in t
     casf = by_name(R + f"atomgrid_evaluate-casf2016-{DEKOIS4}.json")
