@@ -592,11 +592,14 @@ def _cmd_compare(args) -> int:
         a_paths, b_paths = [args.a[0]], [args.a[1]]
     else:
         raise SystemExit(f"atomgrid compare: {len(args.a)} files given: two (A B), or A's runs then --vs B's runs")
-    # a run counts once on its side; the same run on both sides is fine when two of its methods are compared
-    dup = sorted({p for side in (a_paths, b_paths) for p in side if side.count(p) > 1}
-                 | (set(a_paths) & set(b_paths) if args.method_a == args.method_b else set()))
+    # a run counts once on its side. Shared runs across the sides are fine when two of its methods are compared, or
+    # when one side holds runs the other does not (an ensemble of four seeds against its first two); the same runs on
+    # both sides with one method would compare a thing with itself
+    dup = sorted({p for side in (a_paths, b_paths) for p in side if side.count(p) > 1})
     if dup:
         raise SystemExit(f"atomgrid compare: {dup[0]}: given more than once (each run counts once)")
+    if args.method_a == args.method_b and set(a_paths) == set(b_paths):
+        raise SystemExit(f"atomgrid compare: {a_paths[0]}: A and B are the same runs (give two methods, or other runs)")
 
     def load(path):
         try:

@@ -673,8 +673,14 @@ def test_compare_pools_seeds_per_target_before_the_bootstrap(tmp_path, capsys):
     assert "and 1 more run (mean per target)" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="r0.json: given more than once"):
         main(["compare", str(paths[0]), str(paths[0]), "--vs", str(paths[2])])
-    with pytest.raises(SystemExit, match="r0.json: given more than once"):  # the same run against itself
+    with pytest.raises(SystemExit, match="r0.json: A and B are the same runs"):  # the same run against itself
         main(["compare", str(paths[0]), str(paths[0])])
+    with pytest.raises(SystemExit, match="r1.json: A and B are the same runs"):
+        main(["compare", str(paths[1]), str(paths[0]), "--vs", str(paths[0]), str(paths[1])])
+    # an ensemble against a subset of its runs is a fair question (does adding r1 help r0?)
+    assert main(["compare", str(paths[0]), str(paths[1]), "--vs", str(paths[0]), "--bootstrap", "50",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["figures"]["metrics"]["roc_auc"]["diff"] == pytest.approx(((0.8 - 0.9) + (0.7 - 0.6)) / 2)
     # two methods of one run (e.g. a --blend against the model) are a fair pair
     two = {"targets": [dict(r, methods={"model": r["methods"]["model"],
                                         "vina": {"roc_auc": {"value": 0.5}, "ef1": {"value": 1.0}}}) for r in a1["targets"]]}

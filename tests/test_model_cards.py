@@ -1049,3 +1049,47 @@ def test_v4_card_cross_target_table():
         assert quoted in t and quoted in doc, name
     m = cv["figures"]["mean"]["model"]["ef1"]["value"] / base["figures"]["mean"]["vina"]["ef1"]["value"]
     assert m >= 2 and f"{m:.2f}x Vina's" in t and f"{m:.2f}x Vina's" in doc
+
+
+def test_session32_rule_z_quartet_fails_and_the_pair_card_quotes_the_retrains():
+    """Rule Z: two more seeds of the pK pair's recipe averaged in (four runs against the shipped two, the two being
+    among the four) fail rule O's bar, so AFFINITY_MODELS is still the pair; the seed-0 retrain on another CPU is
+    quoted on the pair's card, the campaign and docs/benchmarks.md as the committed files have it."""
+    from atomgrid.models import AFFINITY_MODELS
+    assert AFFINITY_MODELS == ("ag-atomnet-c16-l3-g16r15-rec-s0", "ag-atomnet-c16-l3-g16r15-rec-s1")
+    card, camp, doc = (text("atomgrid/models/ag-atomnet-c16-l3-g16r15-rec-s0.md"),
+                       text("campaigns/atomgrid-affinity/README.md"), text("docs/benchmarks.md"))
+    pair = {sha256_of(f"atomgrid/models/{m}.pt") for m in AFFINITY_MODELS}
+
+    def model_shas(compare: dict) -> list[str]:  # the evaluated files' sha256, in the order compare read them
+        return [load(d["path"])["figures"][0]["model_sha256"] for d in compare["data"]]
+
+    q = {}
+    for st in ("valaffinity", "activesprotocol"):
+        d = load(R + f"atomgrid_compare-{st}-rec-quartet-vs-pose-rec.json")
+        q[st] = f = d["figures"]
+        assert f["runs_a"] == 4 and f["runs_b"] == 2
+        shas = model_shas(d)
+        assert len(set(shas[:4])) == 4 and set(shas[4:]) == pair and pair < set(shas[:4])
+    v, a = q["valaffinity"]["all"]["pearson"], q["activesprotocol"]["all"]["pearson"]
+    assert q["activesprotocol"]["all"]["n"] == 2910 and q["valaffinity"]["all"]["n"] == 77
+    assert not (v["diff"] > 0 and a["diff"] > 0 and (v["low"] > 0 or a["low"] > 0))  # rule Z fails
+    for m in (v, a):
+        row = f"| {m['a']:.3f} | {m['b']:.3f} | {m['diff']:+.3f} [{m['low']:+.3f}, {m['high']:+.3f}] |"
+        assert row in camp and row in doc
+        assert f"{m['a']:.3f} against this pair's {m['b']:.3f} ({m['diff']:+.3f} [{m['low']:+.3f}, {m['high']:+.3f}])" in card \
+            or f"{m['a']:.3f} against {m['b']:.3f} ({m['diff']:+.3f} [{m['low']:+.3f}, {m['high']:+.3f}])" in card
+    for st in ("valaffinity", "activesprotocol"):
+        d = load(R + f"atomgrid_compare-{st}-rec-s0-avx-vs-pose-rec-s0.json")
+        c = d["figures"]
+        assert c["runs_a"] == c["runs_b"] == 1
+        assert model_shas(d)[1] == sha256_of("atomgrid/models/ag-atomnet-c16-l3-g16r15-rec-s0.pt") != model_shas(d)[0]
+        p = c["all"]["pearson"]
+        assert f"{p['diff']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}]" in camp
+    retrain = [load(R + f"atomgrid_evaluate-{st}-rot16-pose-rec-s0-avx.json")["figures"][0]["affinity"]["pearson"]["value"]
+               for st in ("valaffinity", "activesprotocol")]
+    assert f"seed 0 gives val-affinity R **{retrain[0]:.3f}** and {retrain[1]:.3f}" in card
+    for st in ("valaffinity", "activesprotocol"):
+        for s in ("s2", "s3", "s0-avx"):
+            fig = load(R + f"atomgrid_evaluate-{st}-rot16-pose-rec-{s}.json")["figures"][0]
+            assert fig["rotations"] == 16 and all("pK" not in c for c in fig["complexes"])
