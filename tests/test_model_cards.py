@@ -1093,3 +1093,20 @@ def test_session32_rule_z_quartet_fails_and_the_pair_card_quotes_the_retrains():
         for s in ("s2", "s3", "s0-avx"):
             fig = load(R + f"atomgrid_evaluate-{st}-rot16-pose-rec-{s}.json")["figures"][0]
             assert fig["rotations"] == 16 and all("pK" not in c for c in fig["complexes"])
+
+
+def test_v4_card_and_readme_quote_the_default_speed():
+    """`atomgrid score` as shipped (v4 with the pK pair, 16 rotations) is timed in one run beside v4 alone and v3;
+    the card and README quote that file, and the 2 molecules/s/core target holds."""
+    d = load(R + "score_screen-48-seed1-rot16-v4-default.json")
+    from atomgrid.models import AFFINITY_MODELS, DEFAULT_MODEL
+    assert d["models"]["atomgrid"]["sha256"] == sha256_of(f"atomgrid/models/{DEFAULT_MODEL}.pt")
+    rows = {r["mode"]: r for r in d["figures"]["rows"]}
+    full = rows["template, 16 rotations, affinity models"]
+    assert [Path(m).stem for m in full["affinity_models"]] == list(AFFINITY_MODELS) and full["records"] == 48
+    assert full["mol_per_s"] >= 2.0
+    v3 = rows["template, 16 rotations, baseline model"]["mol_per_s"]
+    card = text(f"atomgrid/models/{DEKOIS4}.md")
+    assert (f"**{full['mol_per_s']:.2f} molecules/s**, {full['x_without_affinity_models']:.2f}x this model without the\n"
+            f"  pair and {full['mol_per_s'] / v3:.2f}x v3 alone") in card
+    assert f"scores {full['mol_per_s']:.1f} molecules/s on one core" in text("README.md")

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Measurement Y2 (campaigns/atomgrid-affinity/README.md): a second seed of rule Y's c48 recipe for fold1 and fold3
+#   campaigns/atomgrid-affinity/y2.sh train     the two recipes, seed 1, from rule Y's fold pose models (~40 min each)
+#   campaigns/atomgrid-affinity/y2.sh score     the two folds' 15 scored CV targets, as rule Y's C (same poses, twins)
+#   campaigns/atomgrid-affinity/y2.sh compare   seed 1 against rule Y's seed 0, and both seeds against B (c16 recipe)
+set -euo pipefail
+bin=${ATOMGRID:-.venv/bin/atomgrid}
+R=benchmarks/results
+M=campaigns/atomgrid-affinity/m
+T=AR,ER-beta,FKBP1A,GBA,GR,PI3Kg,PPARA,PPARG,PR,RXR,dude:glcm,ALR2,BCL2,HIV1RT,NA
+S0=$R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c48.json
+S1=$R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c48-s1-fold1fold3.json
+B=$R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c16-rescored.json
+case ${1:-} in
+  train) for fold in fold1 fold3; do
+           [ -f runs/atomgrid/recipe-c48-cv-s1/$fold/model.pt ] && continue
+           "$bin" train --config configs/atomgrid/crossval_sf08_wd05_16k_clean_c48.toml --fold $fold \
+             --validation-group v34 -o train.max_minutes=0 -o train.threads=1 -o train.seed=1 \
+             -o run_dir=runs/atomgrid/recipe-c48-cv-s1 -o train.init="runs/atomgrid/pose-c48-cv/{fold}/model.pt" --resume
+         done ;;
+  score) "$bin" crossval --model "runs/atomgrid/recipe-c48-cv-s1/{fold}/model.pt" --validation-group v34 \
+           --pose-model ag-atomnet-c16-l3-g16r15 --max-decoys 200 --embed-timeout 30 --threads 1 --rotations 16 \
+           --ligand-only-model "$M/cvsf08wd16k-clean-ligonly-{fold}.pt" --skip-vina --only ${T//,/ } --json "$S1" ;;
+  compare) "$bin" compare "$S1" "$S0" --targets $T --json $R/atomgrid_compare-cv40-fold1fold3-c48-s1-vs-s0.json
+           "$bin" compare "$S1" "$S0" --vs "$B" --targets $T --json $R/atomgrid_compare-cv40-fold1fold3-c48-s0s1-vs-clean-c16-rescored.json
+           "$bin" compare "$S0" "$B" --targets $T --json $R/atomgrid_compare-cv40-fold1fold3-c48-s0-vs-clean-c16-rescored.json ;;
+  *) echo "usage: $0 train|score|compare" >&2; exit 2 ;;
+esac
