@@ -41,6 +41,8 @@ import numpy as np
 from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
+from traincore.provenance import num
+
 from . import data as agdata
 from . import outside
 from .blend import blend_scores
@@ -883,7 +885,7 @@ def pool_seeds(figs: list[dict]) -> dict:
         methods = {}
         for m, figs0 in r0["methods"].items():
             if all(m in r["methods"] for r in rs):
-                methods[m] = {k: {"value": float(np.mean([r["methods"][m][k]["value"] for r in rs]))}
+                methods[m] = {k: {"value": float(np.mean([num(r["methods"][m][k]["value"]) for r in rs]))}
                               for k in figs0 if all(k in r["methods"][m] for r in rs)}
         out.append({"target": t, "fold": r0["fold"], "methods": methods})
     if not out:
@@ -919,8 +921,8 @@ def compare(a: dict, b: dict, method_a: str = "model", method_b: str = "model", 
         f = ta[t]["fold"]
         out["folds"].setdefault(f, {"n": 0, "a": 0.0, "b": 0.0})
         out["folds"][f]["n"] += 1
-        out["folds"][f]["a"] += ta[t]["methods"][method_a]["roc_auc"]["value"]
-        out["folds"][f]["b"] += tb[t]["methods"][method_b]["roc_auc"]["value"]
+        out["folds"][f]["a"] += num(ta[t]["methods"][method_a]["roc_auc"]["value"])
+        out["folds"][f]["b"] += num(tb[t]["methods"][method_b]["roc_auc"]["value"])
     for f in out["folds"].values():
         f["a"], f["b"] = f["a"] / f["n"], f["b"] / f["n"]
     return out

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from rdkit import Chem
 
+from traincore.provenance import num
+
 from . import data as agdata
 from . import io
 from .featurize import TypedAtoms, type_ligand, type_receptor
@@ -472,8 +474,8 @@ def compare_affinity(a: list[dict], b: list[dict], truth: dict[str, float], n_bo
         return out
 
     res = {"all": paired(ia), "runs_a": len(a), "runs_b": len(b),
-           "pose_auc": {"a": float(np.mean([r["pose_auc"]["value"] for r in a])),
-                        "b": float(np.mean([r["pose_auc"]["value"] for r in b]))},
+           "pose_auc": {"a": float(np.mean([num(r["pose_auc"]["value"]) for r in a])),
+                        "b": float(np.mean([num(r["pose_auc"]["value"]) for r in b]))},
            "within_target_spearman": {"a": _mean_of(a, "within_target_spearman"), "b": _mean_of(b, "within_target_spearman")},
            "a_models": [r.get("model") for r in a], "b_models": [r.get("model") for r in b]}
     sources = sorted({src[i] for i in ia})
@@ -483,7 +485,7 @@ def compare_affinity(a: list[dict], b: list[dict], truth: dict[str, float], n_bo
 
 
 def _mean_of(runs: list[dict], key: str) -> float:
-    vals = [r[key]["mean"] for r in runs if key in r]
+    vals = [num(r[key]["mean"]) for r in runs if key in r]
     return float(np.mean(vals)) if vals else math.nan
 
 

@@ -13,7 +13,7 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-from traincore.provenance import sha256  # noqa: E402,F401  (one implementation)
+from traincore.provenance import sha256, strict_json  # noqa: E402,F401  (one implementation)
 
 
 def cpu_info() -> dict:
@@ -44,5 +44,5 @@ def write_result(name: str, figures: dict, models: dict | None = None, out: str 
            "figures": figures}
     path = Path(out) if out else RESULTS / f"{name}-{now.strftime('%Y%m%dT%H%M%SZ')}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1, default=float) + "\n")
+    path.write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False) + "\n")
     return path

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     from selfplay.teach import ChessTeach, GoTeach, teach
-    from traincore.provenance import provenance
+    from traincore.provenance import provenance, strict_json
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--go-games", type=int, default=8)
@@ -56,7 +56,7 @@ def main() -> int:
                    "per game, one worker; process start-up excluded. Wall figures are not representative "
                    "when the pinned core is shared with other jobs", "figures": figures}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    args.out.write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
 

@@ -268,7 +268,7 @@ def _arena_json(args, game, match) -> None:
     import json
 
     from boardnet.elo import wilson_interval
-    from traincore.provenance import provenance
+    from traincore.provenance import provenance, strict_json
     n = len(match.scored)
     score = (match.wins + 0.5 * match.draws) / n if n else float("nan")
     elo, lo, hi = match.elo() if n else (float("nan"),) * 3
@@ -284,7 +284,7 @@ def _arena_json(args, game, match) -> None:
                       "score_a": g.score_a, "termination": g.termination, "plies": len(g.actions),
                       "error": g.error} for g in match.games]}
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(doc, indent=1, default=float) + "\n", encoding="utf-8")
+    args.json.write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def cmd_records(args) -> int:

@@ -146,6 +146,15 @@ def test_cli_compare_takes_evaluate_results_and_refuses_mixing_with_crossval(tmp
     res = json.loads(out.read_text())["figures"]
     assert res["all"]["pearson"]["a"] == pytest.approx(1.0) and res["all"]["pearson"]["b"] == pytest.approx(-1.0)
     assert "8.5" not in out.read_text()  # no measured pK in the result file
+    # a set without decoy poses has no pose AUC: its evaluate files write null (older ones NaN), and the comparison
+    # reads both and writes null again, as standard JSON
+    for k, auc in ((0, None), (1, float("nan"))):
+        d = json.loads(Path(files[k]).read_text())
+        d["figures"][0]["pose_auc"]["value"] = auc
+        Path(files[k]).write_text(json.dumps(d))
+    assert main(["compare", files[0], files[1], "--bootstrap", "20", "--json", str(out)]) == 0
+    text = out.read_text()
+    assert "NaN" not in text and json.loads(text)["figures"]["pose_auc"] == {"a": None, "b": None}
     with pytest.raises(SystemExit, match="not here"):
         main(["compare", files[0], files[1], "--cache", str(tmp_path / "gone.pt")])
     cv = tmp_path / "cv.json"

@@ -336,3 +336,29 @@ def test_truncate_jsonl_cuts_back_to_a_checkpoints_step(tmp_path):
     assert f.read_text() == '{"step": 1, "a": 1}\n{"note": "x"}\n{"step": 2}\n'
     truncate_jsonl(tmp_path / "missing.jsonl", 2)  # nothing to cut
     assert not (tmp_path / "missing.jsonl").exists()
+
+
+def test_write_results_is_standard_json_with_null_for_unmeasured_figures(tmp_path):
+    """A figure that could not be measured (NaN, inf; numpy scalars too) is written as null, so the file parses with a
+    strict parser (JavaScript's refuses NaN); finite numpy values keep their value; readers turn null back into NaN."""
+    import json
+    import math
+
+    import numpy as np
+
+    from traincore.provenance import num, write_results
+
+    def strict(text):
+        def refuse(c):
+            raise ValueError(f"non-standard JSON constant {c}")
+        return json.loads(text, parse_constant=refuse)
+
+    figs = {"pose_auc": {"value": math.nan, "low": np.float32("nan"), "high": -math.inf},
+            "r": np.float64(0.25), "n": np.int64(7), "ok": np.bool_(True), "rows": np.array([1.5, np.nan]),
+            "t": (1, None), "caveat": None}
+    out = write_results(tmp_path / "r.json", "x", figs)
+    d = strict(out.read_text())["figures"]
+    assert d == {"pose_auc": {"value": None, "low": None, "high": None}, "r": 0.25, "n": 7, "ok": True,
+                 "rows": [1.5, None], "t": [1, None], "caveat": None}
+    assert math.isnan(num(d["pose_auc"]["value"])) and num(d["r"]) == 0.25
+    assert math.isnan(num(float("nan")))  # an older file's NaN reads the same

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import math
 import os
 import platform
 import subprocess
@@ -70,14 +71,41 @@ def provenance(models: list | tuple = (), data: list | tuple = (), argv: list[st
             "models": [describe(m) for m in models], "data": [describe(d) for d in data]}
 
 
+def strict_json(obj):
+    """``obj`` as plain JSON values with every non-finite float (a figure that could not be measured: no decoy poses,
+    a constant column) as None, so the text is standard JSON (``null``) that any parser reads; Python's default
+    writes ``NaN``, which JavaScript's and many other parsers refuse. Numpy scalars and arrays become floats and
+    lists. Readers take null as NaN where they compute (:func:`num`)."""
+    import math
+
+    def walk(x):
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [walk(v) for v in x]
+        if isinstance(x, bool) or x is None or isinstance(x, (int, str)):
+            return x
+        if hasattr(x, "tolist"):  # numpy scalar or array
+            return walk(x.tolist())
+        x = float(x)
+        return x if math.isfinite(x) else None
+    return walk(obj)
+
+
+def num(x) -> float:
+    """A figure read from a results file as a float: null (not measured; older files wrote NaN) is NaN."""
+    return math.nan if x is None else float(x)
+
+
 def write_results(path: str | os.PathLike, benchmark: str, figures, models: list | tuple = (),
                   data: list | tuple = (), settings: dict | None = None) -> Path:
     """Write a results file that docs and model cards can cite: {benchmark, provenance..., settings,
-    figures}, by the command that measured the figures. Returns the path."""
+    figures}, by the command that measured the figures. Returns the path. The file is standard JSON: a figure that
+    could not be measured is ``null`` (:func:`strict_json`; files written before 2026-12-06 may hold ``NaN``)."""
     import json
     doc = {"benchmark": benchmark, **provenance(models=models, data=data), "settings": settings or {},
            "figures": figures}
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1, default=float) + "\n")
+    out.write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False) + "\n")
     return out
