@@ -101,7 +101,7 @@ def write_results(path: str | os.PathLike, benchmark: str, figures, models: list
                   data: list | tuple = (), settings: dict | None = None) -> Path:
     """Write a results file that docs and model cards can cite: {benchmark, provenance..., settings,
     figures}, by the command that measured the figures. Returns the path. The file is standard JSON: a figure that
-    could not be measured is ``null`` (:func:`strict_json`; files written before 2026-12-06 may hold ``NaN``)."""
+    could not be measured is ``null`` (:func:`strict_json`; files written before session 32 may hold ``NaN``)."""
     import json
     doc = {"benchmark": benchmark, **provenance(models=models, data=data), "settings": settings or {},
            "figures": figures}
