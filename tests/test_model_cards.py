@@ -1110,3 +1110,22 @@ def test_v4_card_and_readme_quote_the_default_speed():
     assert (f"**{full['mol_per_s']:.2f} molecules/s**, {full['x_without_affinity_models']:.2f}x this model without the\n"
             f"  pair and {full['mol_per_s'] / v3:.2f}x v3 alone") in card
     assert f"scores {full['mol_per_s']:.1f} molecules/s on one core" in text("README.md")
+
+
+def test_results_files_written_since_the_strict_writer_are_standard_json():
+    """Since session 32 (2026-12-06 15:12 UTC) every results writer goes through `traincore.provenance.strict_json`:
+    a file dated after that parses with a strict parser (no NaN/Infinity, which JavaScript refuses)."""
+    def refuse(c):
+        raise ValueError(c)
+    since = "2026-12-06T15:12:12+00:00"
+    checked = 0
+    for f in sorted((ROOT / "benchmarks" / "results").glob("*.json")):
+        t = f.read_text(encoding="utf-8")
+        d = json.loads(t)
+        if isinstance(d, dict) and str(d.get("date", "")) >= since:
+            try:
+                json.loads(t, parse_constant=refuse)
+            except ValueError as exc:
+                raise AssertionError(f"{f.name}: {exc} in a file written after the strict writer") from None
+            checked += 1
+    assert checked >= 2  # rule Z's comparisons, rewritten by the strict writer
