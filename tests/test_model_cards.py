@@ -1129,3 +1129,41 @@ def test_results_files_written_since_the_strict_writer_are_standard_json():
                 raise AssertionError(f"{f.name}: {exc} in a file written after the strict writer") from None
             checked += 1
     assert checked >= 2  # rule Z's comparisons, rewritten by the strict writer
+
+
+def test_y2_second_draws_for_fkbp1a_and_na_are_quoted_as_measured():
+    """Measurements Y2/Y2b: the second c48 seed (fold1, fold3) and the second c16 draw (fold1) were scored on rule Y's
+    poses with other models than the first draws; the card, docs and campaign quote FKBP1A and NA and the paired
+    comparisons as the committed files have them."""
+    card, doc, camp = text(f"atomgrid/models/{DEKOIS4}.md"), text("docs/benchmarks.md"), \
+        text("campaigns/atomgrid-affinity/README.md")
+    s0, b = load(V4_CV)["figures"], load(V4_CV_BASE)["figures"]
+    s1 = load(R + "atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c48-s1-fold1fold3.json")["figures"]
+    c1 = load(R + "atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c16-s1-fold1.json")["figures"]
+    first = {r["target"]: r for r in s0["targets"]}
+    base = {r["target"]: r for r in b["targets"]}
+    assert len(s1["targets"]) == 15 and {r["fold"] for r in s1["targets"]} == {"fold1", "fold3"}
+    assert len(c1["targets"]) == 11 and {r["fold"] for r in c1["targets"]} == {"fold1"}
+    for run, ref in ((s1, first), (c1, base)):
+        for r in run["targets"]:
+            assert r["poses_sdf"] == ref[r["target"]]["poses_sdf"]  # the same poses
+            assert r["model_sha256"] != ref[r["target"]]["model_sha256"]  # another draw
+    auc = lambda rows, t: next(r for r in rows["targets"] if r["target"] == t)["methods"]["model"]["roc_auc"]["value"]  # noqa: E731
+    assert f"FKBP1A {auc(s1, 'FKBP1A'):.3f} and NA {auc(s1, 'NA'):.3f}" in card and f"gives FKBP1A {auc(c1, 'FKBP1A'):.3f}" in card
+    # the losses held: each moved by less than half its gap to the c16 recipe
+    for t in ("FKBP1A", "NA"):
+        assert abs(auc(s1, t) - auc(s0, t)) < (auc(b, t) - auc(s0, t)) / 2
+    assert (f"FKBP1A: c48 {auc(s0, 'FKBP1A'):.3f} and {auc(s1, 'FKBP1A'):.3f}, c16 {auc(b, 'FKBP1A'):.3f} and "
+            f"{auc(c1, 'FKBP1A'):.3f}") in doc
+    for t in s1["targets"]:
+        n = t["target"]
+        cells = (f"{auc(s0, n):.3f} | {auc(s1, n):.3f} | {(auc(s0, n) + auc(s1, n)) / 2:.3f} | {auc(b, n):.3f} | "
+                 + (f"{auc(c1, n):.3f} |" if t["fold"] == "fold1" else "- |"))
+        assert cells in camp, n
+    for name in ("atomgrid_compare-cv40-fold1fold3-c48-s1-vs-s0.json",
+                 "atomgrid_compare-cv40-fold1fold3-c48-s0s1-vs-clean-c16-rescored.json",
+                 "atomgrid_compare-cv40-fold1-c16-s1-vs-clean-c16-rescored.json"):
+        c = load(R + name)["figures"]["metrics"]["roc_auc"]
+        quoted = f"{c['a']:.3f} | {c['b']:.3f} | {c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]"
+        assert quoted in camp, name
+        assert f"{c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]" in doc, name

@@ -3,11 +3,14 @@
 #   campaigns/atomgrid-affinity/y2.sh train     the two recipes, seed 1, from rule Y's fold pose models (~40 min each)
 #   campaigns/atomgrid-affinity/y2.sh score     the two folds' 15 scored CV targets, as rule Y's C (same poses, twins)
 #   campaigns/atomgrid-affinity/y2.sh compare   seed 1 against rule Y's seed 0, and both seeds against B (c16 recipe)
+#   campaigns/atomgrid-affinity/y2.sh train-c16 / score-c16 / compare-c16   Y2b: fold1's c16 pose model (seed 0, a new
+#       draw) and the clean c16 recipe from it with seed 1 (~30 min), its 11 targets, against M's seed 0 (B)
 set -euo pipefail
 bin=${ATOMGRID:-.venv/bin/atomgrid}
 R=benchmarks/results
 M=campaigns/atomgrid-affinity/m
-T=AR,ER-beta,FKBP1A,GBA,GR,PI3Kg,PPARA,PPARG,PR,RXR,dude:glcm,ALR2,BCL2,HIV1RT,NA
+T1=AR,ER-beta,FKBP1A,GBA,GR,PI3Kg,PPARA,PPARG,PR,RXR,dude:glcm
+T=$T1,ALR2,BCL2,HIV1RT,NA
 S0=$R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c48.json
 S1=$R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c48-s1-fold1fold3.json
 B=$R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c16-rescored.json
@@ -24,5 +27,17 @@ case ${1:-} in
   compare) "$bin" compare "$S1" "$S0" --targets $T --json $R/atomgrid_compare-cv40-fold1fold3-c48-s1-vs-s0.json
            "$bin" compare "$S1" "$S0" --vs "$B" --targets $T --json $R/atomgrid_compare-cv40-fold1fold3-c48-s0s1-vs-clean-c16-rescored.json
            "$bin" compare "$S0" "$B" --targets $T --json $R/atomgrid_compare-cv40-fold1fold3-c48-s0-vs-clean-c16-rescored.json ;;
-  *) echo "usage: $0 train|score|compare" >&2; exit 2 ;;
+  train-c16)
+    [ -f runs/atomgrid/pose-c16-cv/fold1/model.pt ] || "$bin" train --config configs/atomgrid/small.toml --fold fold1 \
+      --validation-group v34 -o train.max_minutes=0 -o train.threads=1 -o train.seed=0 -o run_dir=runs/atomgrid/pose-c16-cv --resume
+    [ -f runs/atomgrid/recipe-c16-cv-s1/fold1/model.pt ] || "$bin" train --config configs/atomgrid/crossval_sf08_wd05_16k_clean.toml \
+      --fold fold1 --validation-group v34 -o train.max_minutes=0 -o train.threads=1 -o train.seed=1 \
+      -o run_dir=runs/atomgrid/recipe-c16-cv-s1 -o train.init="runs/atomgrid/pose-c16-cv/{fold}/model.pt" --resume ;;
+  score-c16) "$bin" crossval --model "runs/atomgrid/recipe-c16-cv-s1/{fold}/model.pt" --validation-group v34 \
+           --pose-model ag-atomnet-c16-l3-g16r15 --max-decoys 200 --embed-timeout 30 --threads 1 --rotations 16 \
+           --ligand-only-model "$M/cvsf08wd16k-clean-ligonly-{fold}.pt" --skip-vina --only ${T1//,/ } \
+           --json $R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c16-s1-fold1.json ;;
+  compare-c16) "$bin" compare $R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c16-s1-fold1.json "$B" --targets $T1 \
+                 --json $R/atomgrid_compare-cv40-fold1-c16-s1-vs-clean-c16-rescored.json ;;
+  *) echo "usage: $0 train|score|compare|train-c16|score-c16|compare-c16" >&2; exit 2 ;;
 esac
