@@ -3,7 +3,6 @@ CPU, the runtime choice, model sha256 where a model is used, the date, and the f
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import platform
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-from traincore.provenance import sha256, strict_json  # noqa: E402,F401  (one implementation)
+from traincore.provenance import sha256, write_json  # noqa: E402,F401  (one implementation)
 
 
 def cpu_info() -> dict:
@@ -43,6 +42,4 @@ def write_result(name: str, figures: dict, models: dict | None = None, out: str 
            "models": {k: {"path": str(v), "sha256": sha256(v)} for k, v in (models or {}).items()},
            "figures": figures}
     path = Path(out) if out else RESULTS / f"{name}-{now.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False) + "\n")
-    return path
+    return write_json(path, doc)

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import re
 import statistics
 import sys
@@ -243,7 +242,7 @@ def main(argv=None) -> int:
 
     from boardnet import models
     from boardnet.engine import Engine
-    from traincore.provenance import provenance, strict_json
+    from traincore.provenance import provenance, write_json
 
     model_path = models.resolve(a.model)
     probe = Engine.from_checkpoint(str(model_path), device=a.device, precision=a.precision)
@@ -307,7 +306,7 @@ def main(argv=None) -> int:
                         "openings_used": len({g.opening for g in m.games}) if openings else 0,
                         "sgf": str(sgf_path)},
            "figures": fig, "games": [game_row(g, game) for g in m.games]}
-    out.write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    write_json(out, doc)
     sgf_path.write_text("".join(g.record.strip() + "\n" for g in m.scored), encoding="utf-8")
     lo, hi = fig["score_wilson95"]
     print(f"{spec.rsplit('name=', 1)[1]} vs {gnugo_name}: +{m.wins} ={m.draws} -{m.losses} ({m.errors} errors), score "

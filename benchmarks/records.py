@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from traincore.provenance import strict_json  # noqa: E402
+from traincore.provenance import write_json  # noqa: E402
 
 SHARED = Path(os.environ.get("GRIDNETS_DATA", ROOT.parent / "shared" / "data"))
 KGS = SHARED / "games" / "go" / "kgs6d"
@@ -172,8 +172,7 @@ def main(argv=None) -> int:
         result["memory"] = {"small": small, "all": full, "peak_ratio_all_over_small": round(ratio, 3),
                             "flat_within_10pct": bool(ratio <= 1.10)}
         print(f"memory: peak ratio all/small {ratio:.3f} ({'flat' if ratio <= 1.1 else 'NOT flat'})")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(strict_json(result), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0
 

@@ -10,7 +10,6 @@ Writes `benchmarks/results/teach.json` (provenance: command, versions, commit, C
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -23,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     from selfplay.teach import ChessTeach, GoTeach, teach
-    from traincore.provenance import provenance, strict_json
+    from traincore.provenance import provenance, write_json
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--go-games", type=int, default=8)
@@ -55,8 +54,7 @@ def main() -> int:
            "note": "labelled positions per CPU-second = positions / (teacher engine CPU + our CPU), "
                    "per game, one worker; process start-up excluded. Wall figures are not representative "
                    "when the pinned core is shared with other jobs", "figures": figures}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    write_json(args.out, doc)
     print(f"wrote {args.out}")
     return 0
 

@@ -265,10 +265,9 @@ def _finite(x: float) -> float | None:
 
 def _arena_json(args, game, match) -> None:
     """The match as a results file: provenance (command, versions, model sha256), players, figures, games."""
-    import json
 
     from boardnet.elo import wilson_interval
-    from traincore.provenance import provenance, strict_json
+    from traincore.provenance import provenance, write_json
     n = len(match.scored)
     score = (match.wins + 0.5 * match.draws) / n if n else float("nan")
     elo, lo, hi = match.elo() if n else (float("nan"),) * 3
@@ -283,8 +282,7 @@ def _arena_json(args, game, match) -> None:
            "games": [{"index": g.index, "a_first": g.a_first, "opening": g.opening, "result": list(g.result),
                       "score_a": g.score_a, "termination": g.termination, "plies": len(g.actions),
                       "error": g.error} for g in match.games]}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    write_json(args.json, doc)
 
 
 def cmd_records(args) -> int:

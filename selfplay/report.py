@@ -94,7 +94,7 @@ def write_results_json(run_dir: str | Path, out: str | Path) -> Path:
     docs and model cards can cite: {provenance..., run_dir, config, figures: {eval: [...], last_train}}."""
     import tomllib
 
-    from traincore.provenance import provenance, strict_json
+    from traincore.provenance import provenance, write_json
     run_dir = Path(run_dir)
     rows = read_jsonl(run_dir / "metrics.jsonl")
     model = run_dir / "model.pt"
@@ -111,10 +111,7 @@ def write_results_json(run_dir: str | Path, out: str | Path) -> Path:
             extra[name.removesuffix(".json")] = d
     doc = {**provenance(models=[model] if model.exists() else []), "run_dir": str(run_dir), "config": config,
            **extra, "figures": {"eval": eval_table(run_dir), "last_train": train[-1] if train else None}}
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False) + "\n")
-    return out
+    return write_json(out, doc)
 
 
 def eval_table(run_dir: Path) -> list[dict]:

@@ -76,8 +76,6 @@ def strict_json(obj):
     a constant column) as None, so the text is standard JSON (``null``) that any parser reads; Python's default
     writes ``NaN``, which JavaScript's and many other parsers refuse. Numpy scalars and arrays become floats and
     lists. Readers take null as NaN where they compute (:func:`num`)."""
-    import math
-
     def walk(x):
         if isinstance(x, dict):
             return {k: walk(v) for k, v in x.items()}
@@ -97,15 +95,21 @@ def num(x) -> float:
     return math.nan if x is None else float(x)
 
 
+def write_json(path: str | os.PathLike, doc) -> Path:
+    """Write ``doc`` to ``path`` (folders made) as standard JSON (:func:`strict_json`), indented, UTF-8, one trailing
+    newline: the one format of every results file. Returns the path."""
+    import json
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    return out
+
+
 def write_results(path: str | os.PathLike, benchmark: str, figures, models: list | tuple = (),
                   data: list | tuple = (), settings: dict | None = None) -> Path:
     """Write a results file that docs and model cards can cite: {benchmark, provenance..., settings,
     figures}, by the command that measured the figures. Returns the path. The file is standard JSON: a figure that
     could not be measured is ``null`` (:func:`strict_json`; files written before session 32 may hold ``NaN``)."""
-    import json
     doc = {"benchmark": benchmark, **provenance(models=models, data=data), "settings": settings or {},
            "figures": figures}
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False) + "\n")
-    return out
+    return write_json(path, doc)
