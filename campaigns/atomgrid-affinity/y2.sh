@@ -14,6 +14,9 @@ T=$T1,ALR2,BCL2,HIV1RT,NA
 S0=$R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c48.json
 S1=$R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c48-s1-fold1fold3.json
 B=$R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c16-rescored.json
+# rule Y's C settings (rule_y_cv40.sh): the same poses, clean twins, 16 rotations, Vina's figures being B's
+common=(--validation-group v34 --pose-model ag-atomnet-c16-l3-g16r15 --max-decoys 200 --embed-timeout 30 --threads 1
+        --rotations 16 --ligand-only-model "$M/cvsf08wd16k-clean-ligonly-{fold}.pt" --skip-vina)
 case ${1:-} in
   train) for fold in fold1 fold3; do
            [ -f runs/atomgrid/recipe-c48-cv-s1/$fold/model.pt ] && continue
@@ -21,9 +24,8 @@ case ${1:-} in
              --validation-group v34 -o train.max_minutes=0 -o train.threads=1 -o train.seed=1 \
              -o run_dir=runs/atomgrid/recipe-c48-cv-s1 -o train.init="runs/atomgrid/pose-c48-cv/{fold}/model.pt" --resume
          done ;;
-  score) "$bin" crossval --model "runs/atomgrid/recipe-c48-cv-s1/{fold}/model.pt" --validation-group v34 \
-           --pose-model ag-atomnet-c16-l3-g16r15 --max-decoys 200 --embed-timeout 30 --threads 1 --rotations 16 \
-           --ligand-only-model "$M/cvsf08wd16k-clean-ligonly-{fold}.pt" --skip-vina --only ${T//,/ } --json "$S1" ;;
+  score) "$bin" crossval --model "runs/atomgrid/recipe-c48-cv-s1/{fold}/model.pt" "${common[@]}" --only ${T//,/ } \
+           --json "$S1" ;;
   compare) "$bin" compare "$S1" "$S0" --targets $T --json $R/atomgrid_compare-cv40-fold1fold3-c48-s1-vs-s0.json
            "$bin" compare "$S1" "$S0" --vs "$B" --targets $T --json $R/atomgrid_compare-cv40-fold1fold3-c48-s0s1-vs-clean-c16-rescored.json
            "$bin" compare "$S0" "$B" --targets $T --json $R/atomgrid_compare-cv40-fold1fold3-c48-s0-vs-clean-c16-rescored.json ;;
@@ -33,9 +35,7 @@ case ${1:-} in
     [ -f runs/atomgrid/recipe-c16-cv-s1/fold1/model.pt ] || "$bin" train --config configs/atomgrid/crossval_sf08_wd05_16k_clean.toml \
       --fold fold1 --validation-group v34 -o train.max_minutes=0 -o train.threads=1 -o train.seed=1 \
       -o run_dir=runs/atomgrid/recipe-c16-cv-s1 -o train.init="runs/atomgrid/pose-c16-cv/{fold}/model.pt" --resume ;;
-  score-c16) "$bin" crossval --model "runs/atomgrid/recipe-c16-cv-s1/{fold}/model.pt" --validation-group v34 \
-           --pose-model ag-atomnet-c16-l3-g16r15 --max-decoys 200 --embed-timeout 30 --threads 1 --rotations 16 \
-           --ligand-only-model "$M/cvsf08wd16k-clean-ligonly-{fold}.pt" --skip-vina --only ${T1//,/ } \
+  score-c16) "$bin" crossval --model "runs/atomgrid/recipe-c16-cv-s1/{fold}/model.pt" "${common[@]}" --only ${T1//,/ } \
            --json $R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c16-s1-fold1.json ;;
   compare-c16) "$bin" compare $R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c16-s1-fold1.json "$B" --targets $T1 \
                  --json $R/atomgrid_compare-cv40-fold1-c16-s1-vs-clean-c16-rescored.json ;;
