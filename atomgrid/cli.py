@@ -730,8 +730,47 @@ def add_ensemble(sub) -> None:
     p.set_defaults(func=_cmd_ensemble)
 
 
+def _cmd_contacts_train(args) -> int:
+    import time
+
+    from . import contacts, data
+    from .models import file_sha256
+    from traincore.provenance import write_results
+    if not Path(args.cache).is_file():
+        raise SystemExit(f"atomgrid contacts-train: --cache {args.cache}: no such file (atomgrid prepare --kind "
+                         "train-recommended makes the default)")
+    cache = data.load_cache(args.cache)
+    t0 = time.time()
+    X, y, ids = contacts.training_set(cache)  # the good poses: a decoy pose does not carry its complex's pK
+    if len(y) < 10:
+        raise SystemExit(f"atomgrid contacts-train: --cache {args.cache}: {len(y)} labelled poses, need at least 10")
+    est = contacts.fit(X, y, {"random_state": args.seed})
+    meta = {"name": args.name, "train_cache": str(args.cache), "train_cache_sha256": file_sha256(args.cache),
+            "train_poses": len(y), "train_complexes": len({i for i in ids}), "params": dict(contacts.GBT_PARAMS, random_state=args.seed)}
+    path = contacts.save(est, args.out, meta)
+    print(f"{path}: {args.name}, {len(est.estimators_)} trees on {len(y)} poses ({X.shape[1]} contact features), "
+          f"{time.time() - t0:.0f} s, sha256 {file_sha256(path)[:16]}")
+    if args.json:
+        write_results(args.json, "atomgrid_contacts_train", [dict(meta, model=str(path), model_sha256=file_sha256(path),
+                                                                  seconds=time.time() - t0)],
+                      models=[str(path)], data=[str(args.cache)], settings={"seed": args.seed})
+    return 0
+
+
+def add_contacts_train(sub) -> None:
+    p = sub.add_parser("contacts-train", help="fit a contact-count tree pK model (RF-Score / ΔVinaXGB family) on a "
+                                              "typed cache; evaluate it like a net (atomgrid evaluate --model)")
+    p.add_argument("--cache", default="runs/atomgrid/cache_train_rec.pt",
+                   help="a typed cache with measured pK (atomgrid prepare --kind train-recommended)")
+    p.add_argument("--out", "-o", required=True, help="the model file to write")
+    p.add_argument("--name", default="ag-contacts-gbt-rec", help="the model's name in its meta")
+    p.add_argument("--seed", type=int, default=0, help="the trees' random_state (row and feature subsampling)")
+    p.add_argument("--json", help="write the training record here (benchmarks/results/...)")
+    p.set_defaults(func=_cmd_contacts_train)
+
+
 COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare, add_screen_data, add_crossval, add_ensemble,
-            add_compare]
+            add_compare] + [add_contacts_train]
 
 
 # --- atomgrid score / enrich (issue 8): the commands live in atomgrid/score_cli.py ----------------

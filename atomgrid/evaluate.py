@@ -24,6 +24,7 @@ from rdkit import Chem
 
 from traincore.provenance import num
 
+from . import contacts as agcontacts
 from . import data as agdata
 from . import io
 from .featurize import TypedAtoms, type_ligand, type_receptor
@@ -176,11 +177,20 @@ def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n
     """Scoring, pose and docking power on the CASF-2016 test cache (or any typed cache of complexes with
     measured pK, e.g. the validation cache, where the reference methods are simply absent). ``vina_prior``:
     weights w of Vina's pK in the blends ``(1 - w) net + w Vina`` to report (:func:`crystal_vina`)."""
-    model, meta = load_model(model_path, device)
+    contact = agcontacts.is_contact_model(model_path)  # a contact-count tree model: pK only, no pose score
+    if contact:
+        cmodel = agcontacts.load(model_path)
+        meta = cmodel.meta
+    else:
+        model, meta = load_model(model_path, device)
     cache = agdata.load_cache(cache_path) if Path(cache_path).exists() else agdata.build_cache("test")
     ds = agdata.ComplexSet(cache)
     items = [ds.sample(i) for i in range(len(ds))]
-    act, aff = score(model, meta, [(s.receptor, s.ligand, s.center) for s in items], device, rotations=rotations)
+    if contact:
+        aff = cmodel.predict_items([(s.receptor, s.ligand) for s in items])
+        act = np.full(len(items), math.nan)
+    else:
+        act, aff = score(model, meta, [(s.receptor, s.ligand, s.center) for s in items], device, rotations=rotations)
     ex = ds.examples
     crystal = [i for i, e in enumerate(ex) if ":" not in e["source"]]  # the given pose, not docked/perturbed
     ids = [ex[i]["id"] for i in crystal]
@@ -210,7 +220,7 @@ def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n
     if per_target:
         res["within_target_spearman"] = {"mean": float(np.nanmean(per_target)), "targets": len(per_target)}
     good = np.asarray([e["good"] for e in ex])
-    if good.min() == good.max():  # e.g. a cache of actives only: no bad poses to tell apart
+    if good.min() == good.max() or contact:  # a cache of actives only (no bad poses), or a model without a pose score
         res["pose_auc"] = {"value": math.nan, "low": math.nan, "high": math.nan}
     else:
         res["pose_auc"] = report({"roc_auc": ACTIVITY_METRICS["roc_auc"]}, good, act, n_boot)["roc_auc"]
@@ -219,9 +229,9 @@ def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n
     for i, e in enumerate(ex):
         if e["source"].endswith(":docked"):
             by_id[e["id"]].append(i)
-    ours = [ex[max(v, key=lambda i: act[i])]["rmsd"] < agdata.GOOD_RMSD for v in by_id.values()]
+    ours = [] if contact else [ex[max(v, key=lambda i: act[i])]["rmsd"] < agdata.GOOD_RMSD for v in by_id.values()]
     vina = [ex[v[0]]["rmsd"] < agdata.GOOD_RMSD for v in by_id.values()]
-    res["docking_top1"] = {"n": len(ours), "model": float(np.mean(ours)) if ours else math.nan,
+    res["docking_top1"] = {"n": len(by_id), "model": float(np.mean(ours)) if ours else math.nan,
                            "vina": float(np.mean(vina)) if vina else math.nan}
     refs = {}
     pred = dict(zip(ids, p))
@@ -431,7 +441,7 @@ def compare_affinity(a: list[dict], b: list[dict], truth: dict[str, float], n_bo
     """Paired comparison of affinity predictions: ``a`` and ``b`` are :func:`evaluate_casf` results (one per run,
     e.g. seeds) on the same cache, ``truth`` its measured pK (:func:`cache_truth`); each side's predictions are
     averaged per complex over its runs, then Pearson R, Spearman and RMSE of A and B and of A - B with a bootstrap
-    interval over complexes (the same resample for both); the pose AUC as each side's mean over runs. Raises
+    interval over complexes (the same resample for both); the pose AUC as each side's mean over the runs that have one. Raises
     ValueError unless every run holds the same complexes and ``truth`` has them all."""
     def side(runs: list[dict]) -> tuple[list[str], dict[str, float], dict[str, str]]:
         if not runs:
@@ -474,14 +484,20 @@ def compare_affinity(a: list[dict], b: list[dict], truth: dict[str, float], n_bo
         return out
 
     res = {"all": paired(ia), "runs_a": len(a), "runs_b": len(b),
-           "pose_auc": {"a": float(np.mean([num(r["pose_auc"]["value"]) for r in a])),
-                        "b": float(np.mean([num(r["pose_auc"]["value"]) for r in b]))},
+           "pose_auc": {"a": _mean_known([num(r["pose_auc"]["value"]) for r in a]),
+                        "b": _mean_known([num(r["pose_auc"]["value"]) for r in b])},
            "within_target_spearman": {"a": _mean_of(a, "within_target_spearman"), "b": _mean_of(b, "within_target_spearman")},
            "a_models": [r.get("model") for r in a], "b_models": [r.get("model") for r in b]}
     sources = sorted({src[i] for i in ia})
     if len(sources) > 1:
         res["by_source"] = {s: paired([i for i in ia if src[i] == s]) for s in sources}
     return res
+
+
+def _mean_known(values: list[float]) -> float:
+    """The mean of the measured values (a contact model has no pose AUC), nan when none is."""
+    known = [v for v in values if not math.isnan(v)]
+    return float(np.mean(known)) if known else math.nan
 
 
 def _mean_of(runs: list[dict], key: str) -> float:

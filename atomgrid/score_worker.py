@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from rdkit import Chem
 
+from . import contacts as agcontacts
 from . import io as agio
 from .featurize import TypedAtoms, crop_margin, type_ligand, type_receptor
 from .grid import GridSpec
@@ -134,7 +135,10 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
         a_file, a_state, a_meta = load_affinity_model(name, meta)
         affinity.append((a_state, a_meta))
         affinity_files.append(a_file)
-        reach = max(reach, receptor_reach(GridSpec(a_meta["grid"]["size"], a_meta["grid"]["resolution"]), options.rotations))
+        if agcontacts.is_contact_meta(a_meta):  # contact counts reach CUTOFF Å from ligand atoms, which may sit past the box
+            reach = max(reach, agcontacts.CUTOFF + CONTACT_MARGIN)
+        else:
+            reach = max(reach, receptor_reach(GridSpec(a_meta["grid"]["size"], a_meta["grid"]["resolution"]), options.rotations))
     trec = type_receptor(rec, agio.Box(box.center, tuple(s + 2 * reach for s in box.size)))
     xyz = agio.coordinates(rec)
     near = box.contains(xyz, margin=8.0)
@@ -183,8 +187,19 @@ def load_ligand_only_twin(path: str | Path, model_meta: dict) -> tuple[Path, dic
 
 def load_affinity_model(name_or_path: str | Path, model_meta: dict) -> tuple[Path, dict, dict]:
     """(file, weights, meta) of an ``--affinity-model`` (:func:`load_companion`), refused with a one-line
-    :class:`ScoreError` when it is ligand-only (an affinity of the complex needs the pocket)."""
-    path, state, meta = load_companion(name_or_path, "--affinity-model", model_meta)
+    :class:`ScoreError` when it is ligand-only (an affinity of the complex needs the pocket). A contact-count
+    tree model (:mod:`atomgrid.contacts`) gives (file, tree arrays, meta)."""
+    try:
+        path = resolve_model(name_or_path)
+    except ModelNotFoundError as exc:
+        raise ScoreError(str(exc).replace("--model", "--affinity-model", 1)) from None
+    if agcontacts.is_contact_model(path):
+        try:
+            arrays, meta = agcontacts.load_state(path)
+        except Exception as exc:
+            raise ScoreError(f"--affinity-model {path}: {exc}".split("\n")[0]) from None
+        return path, arrays, meta
+    path, state, meta = load_companion(path, "--affinity-model", model_meta)
     if meta.get("ligand_only"):
         raise ScoreError(f"--affinity-model {path}: a ligand-only model (its meta says ligand_only true); the pK "
                          "column needs a model that reads the pocket")
@@ -203,6 +218,9 @@ def receptor_reach(spec: GridSpec, rotations: int = 1) -> float:
 # Vina's maps for --vina-prior: the pocket box grown by this much a side (Å), since template and given poses can
 # reach past the autobox and Vina cannot score an atom outside its maps (the receptor PDBQT is cut to it too)
 VINA_PRIOR_MARGIN = 4.0
+# a contact-count pK model (atomgrid.contacts) keeps the receptor atoms within its cut-off of the box plus this much
+# (Å): a template pose's atoms can lie a little past the box
+CONTACT_MARGIN = 2.0
 # RT ln 10 at 298.15 K (kcal/mol): a Vina energy E reads as pK = -E / VINA_KCAL_PER_PK
 VINA_KCAL_PER_PK = 1.364
 
@@ -297,7 +315,9 @@ class ChunkScorer:
         if ctx.twin_state is not None:
             self.twin = self.runtime.prepare(build_model(ctx.twin_state, ctx.twin_meta)).eval()
             self.twin_gridder = gridder_for(ctx.twin_meta, self.device)
-        self.affinity = [(self.runtime.prepare(build_model(st, me)).eval(), gridder_for(me, self.device))
+        # (net, gridder) per affinity CNN, (ContactModel, None) per contact-count tree model
+        self.affinity = [(agcontacts.ContactModel(st, me), None) if agcontacts.is_contact_meta(me) else
+                         (self.runtime.prepare(build_model(st, me)).eval(), gridder_for(me, self.device))
                          for st, me in ctx.affinity]
         self._template = None
         self._docker = None
@@ -393,7 +413,7 @@ class ChunkScorer:
         rows = list(best)
         picked = [items[best[r]] for r in rows]
         jobs = ([] if scored else [(self.model, self.gridder, self.ligand_only)]) + \
-            [(net, gridder, False) for net, gridder in self.affinity] + \
+            [(net, gridder, False) for net, gridder in self.affinity if gridder is not None] + \
             ([(self.twin, self.twin_gridder, True)] if self.twin is not None else [])
         out = predict_shared(jobs, picked, self.opts.batch_size, autocast=self.runtime.autocast,
                              rotations=self.opts.rotations) if jobs else []
@@ -404,7 +424,8 @@ class ChunkScorer:
         if not scored:
             (act, aff), out = out[0], out[1:]
             scored = {r: (float(a), float(f)) for r, a, f in zip(rows, act, aff)}
-        pk = np.mean([f for _, f in out], axis=0) if out else [scored[r][1] for r in rows]
+        pks = [f for _, f in out] + [m.predict_items(picked) for m, g in self.affinity if g is None]
+        pk = np.mean(pks, axis=0) if pks else [scored[r][1] for r in rows]
         return {r: (best[r], scored[r][0], float(f), float(x)) for r, f, x in zip(rows, pk, lig)}
 
     def _pick(self, items: list, owners: list[tuple[int, int]]) -> tuple[dict[int, int], dict | None]:

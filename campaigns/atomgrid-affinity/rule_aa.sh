@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Rule AA (campaigns/atomgrid-affinity/README.md): a contact-count tree pK model (T) and its mean with the shipped
+# pair (T2), judged against the pair on val-affinity (77) and the 2,910 protocol actives:
+#   campaigns/atomgrid-affinity/rule_aa.sh train      runs/atomgrid/contacts-gbt-rec/model.pt (~30 s)
+#   campaigns/atomgrid-affinity/rule_aa.sh eval       both sets (rotations recorded as 16 like the pair's; trees ignore them)
+#   campaigns/atomgrid-affinity/rule_aa.sh compare    T and T2 against the shipped pair
+# Needs runs/atomgrid/cache_train_rec.pt, cache_val_affinity.pt and runs/atomgrid/screen_cv/cache_actives_protocol.pt.
+set -euo pipefail
+bin=${ATOMGRID:-.venv/bin/atomgrid}
+R=benchmarks/results
+run=runs/atomgrid/contacts-gbt-rec
+case ${1:-} in
+  train) "$bin" contacts-train --cache runs/atomgrid/cache_train_rec.pt -o $run/model.pt --name ag-contacts-gbt-rec \
+           --json $R/atomgrid_contacts_train-gbt-rec.json ;;
+  eval) for set in valaffinity activesprotocol; do
+          cache=runs/atomgrid/cache_val_affinity.pt
+          [ $set = activesprotocol ] && cache=runs/atomgrid/screen_cv/cache_actives_protocol.pt
+          "$bin" evaluate --model $run/model.pt --set cache --cache $cache --rotations 16 --no-baseline --threads 1 \
+            --json "$R/atomgrid_evaluate-$set-rot16-contacts-gbt-rec.json"
+        done ;;
+  compare) for set in valaffinity activesprotocol; do
+             "$bin" compare $R/atomgrid_evaluate-$set-rot16-contacts-gbt-rec.json \
+               --vs $R/atomgrid_evaluate-$set-rot16-pose-rec-s{0,1}.json \
+               --json $R/atomgrid_compare-$set-contacts-gbt-vs-pose-rec.json
+             "$bin" compare $R/atomgrid_evaluate-$set-rot16-contacts-gbt-rec.json $R/atomgrid_evaluate-$set-rot16-pose-rec-s{0,1}.json \
+               --vs $R/atomgrid_evaluate-$set-rot16-pose-rec-s{0,1}.json \
+               --json $R/atomgrid_compare-$set-contacts-gbt-pair-vs-pose-rec.json
+           done ;;
+  *) echo "usage: $0 train | eval | compare" >&2; exit 2 ;;
+esac
