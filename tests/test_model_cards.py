@@ -23,6 +23,13 @@ CITE = re.compile(r"benchmarks/results/[\w.\-]+\.json")
 UNTRACED = "not backed by a committed result file"
 
 POSE, SCREEN = "ag-atomnet-c16-l3-g16r15", "ag-atomnet-c16-l3-g16r15-screen"
+PK_PAIR = ("ag-atomnet-c16-l3-g16r15-rec-s0", "ag-atomnet-c16-l3-g16r15-rec-s1")  # rule K's CNNs in the pK column
+CONTACTS = "ag-contacts-gbt-rec"  # rule AA's contact trees beside them (session 33)
+
+
+def pk_cnns(names) -> tuple:
+    """The CNNs among the pK column's models (the contact trees left out)."""
+    return tuple(n for n in names if n != CONTACTS)
 
 
 def rel(card: Path) -> str:
@@ -810,7 +817,7 @@ def test_session23_affinity_pair_rule_k_card_and_default():
     shipped files; the card quotes the committed figures (the decision, CASF-2016 once, speed); no file carries
     measured pK."""
     from atomgrid.models import AFFINITY_MODELS, model_path
-    assert AFFINITY_MODELS == ("ag-atomnet-c16-l3-g16r15-rec-s0", "ag-atomnet-c16-l3-g16r15-rec-s1")
+    assert pk_cnns(AFFINITY_MODELS) == PK_PAIR  # rule AA (session 33) put the contact trees beside them
     card = text("atomgrid/models/ag-atomnet-c16-l3-g16r15-rec-s0.md")
     camp = text("campaigns/atomgrid-affinity/README.md")
     k1 = load(R + "atomgrid_compare-valaffinity-aff-g24-rec-vs-pose-rec.json")["figures"]["all"]["pearson"]
@@ -819,10 +826,10 @@ def test_session23_affinity_pair_rule_k_card_and_default():
     k2f = load(R + "atomgrid_compare-valaffinity-pose-rec-vs-v3.json")["figures"]
     k2 = k2f["all"]["pearson"]
     assert k2["diff"] >= 0.05 and k2["low"] > 0 and k2f["runs_a"] == 2 and k2f["runs_b"] == 1
-    shas = {card_sha256(text(f"atomgrid/models/{n}.md")) for n in AFFINITY_MODELS}
+    shas = {card_sha256(text(f"atomgrid/models/{n}.md")) for n in PK_PAIR}
     for f in (R + "atomgrid_compare-valaffinity-pose-rec-vs-v3.json", R + "atomgrid_compare-casf2016-pose-rec-vs-v3.json"):
         runs = [load(x)["figures"][0]["model_sha256"] for x in load(f)["figures"]["a"]]
-        assert set(runs) == shas == {hashlib.sha256(model_path(n).read_bytes()).hexdigest() for n in AFFINITY_MODELS}
+        assert set(runs) == shas == {hashlib.sha256(model_path(n).read_bytes()).hexdigest() for n in PK_PAIR}
     row = (f"| val-affinity (77), Pearson R | {k2['a']:.3f} | ")
     assert row in card and f"| {k2['b']:.3f} | {k2['diff']:+.3f} [{k2['low']:+.3f}, {k2['high']:+.3f}] |" in card
     c = load(R + "atomgrid_compare-casf2016-pose-rec-vs-v3.json")["figures"]["all"]["pearson"]
@@ -831,7 +838,7 @@ def test_session23_affinity_pair_rule_k_card_and_default():
     speed = {r["mode"]: r for r in load(R + "score_screen-48-seed1-rot16-affinity.json")["figures"]["rows"]}
     s16 = speed["template, 16 rotations, affinity models"]
     assert s16["mol_per_s"] >= 2.0 and s16["records"] == 48
-    assert s16["affinity_models_sha256"] == [hashlib.sha256(model_path(n).read_bytes()).hexdigest() for n in AFFINITY_MODELS]
+    assert s16["affinity_models_sha256"] == [hashlib.sha256(model_path(n).read_bytes()).hexdigest() for n in PK_PAIR]
     assert f"{s16['mol_per_s']:.2f} molecules/s against {speed['template, 16 rotations']['mol_per_s']:.2f}" in card
     assert f"{s16['x_without_affinity_models']:.2f}x" in card
     for f in ("atomgrid_compare-valaffinity-pose-rec-vs-v3.json", "atomgrid_compare-casf2016-pose-rec-vs-v3.json",
@@ -863,7 +870,7 @@ def test_session24_challengers_of_the_pk_pair_fail_as_quoted():
     candidate was cross-fitted (every complex scored by a model that never learnt a target of its family); the
     figures the docs and the card quote are the committed files'; no result file carries measured pK."""
     from atomgrid.models import AFFINITY_MODELS
-    assert AFFINITY_MODELS == ("ag-atomnet-c16-l3-g16r15-rec-s0", "ag-atomnet-c16-l3-g16r15-rec-s1")
+    assert pk_cnns(AFFINITY_MODELS) == PK_PAIR  # rule AA (session 33) put the contact trees beside them
     docs, card, camp = text("docs/benchmarks.md"), text("atomgrid/models/ag-atomnet-c16-l3-g16r15-rec-s0.md"), \
         text("campaigns/atomgrid-affinity/README.md")
     lf = load(R + "atomgrid_compare-valaffinity-recact-crossfit-vs-pose-rec.json")["figures"]
@@ -1061,10 +1068,10 @@ def test_session32_rule_z_quartet_fails_and_the_pair_card_quotes_the_retrains():
     among the four) fail rule O's bar, so AFFINITY_MODELS is still the pair; the seed-0 retrain on another CPU is
     quoted on the pair's card, the campaign and docs/benchmarks.md as the committed files have it."""
     from atomgrid.models import AFFINITY_MODELS
-    assert AFFINITY_MODELS == ("ag-atomnet-c16-l3-g16r15-rec-s0", "ag-atomnet-c16-l3-g16r15-rec-s1")
+    assert pk_cnns(AFFINITY_MODELS) == PK_PAIR  # rule AA (session 33) put the contact trees beside them
     card, camp, doc = (text("atomgrid/models/ag-atomnet-c16-l3-g16r15-rec-s0.md"),
                        text("campaigns/atomgrid-affinity/README.md"), text("docs/benchmarks.md"))
-    pair = {sha256_of(f"atomgrid/models/{m}.pt") for m in AFFINITY_MODELS}
+    pair = {sha256_of(f"atomgrid/models/{m}.pt") for m in PK_PAIR}
 
     def model_shas(compare: dict) -> list[str]:  # the evaluated files' sha256, in the order compare read them
         return [load(d["path"])["figures"][0]["model_sha256"] for d in compare["data"]]
@@ -1100,9 +1107,9 @@ def test_session32_rule_z_quartet_fails_and_the_pair_card_quotes_the_retrains():
 
 
 def test_v4_card_and_readme_quote_the_default_speed():
-    """`atomgrid score` as shipped (v4 with the pK pair, 16 rotations) is timed in one run beside v4 alone and v3;
+    """`atomgrid score` as shipped (v4 with the pK models, 16 rotations) is timed in one run beside v4 alone and v3;
     the card and README quote that file, and the 2 molecules/s/core target holds."""
-    d = load(R + "score_screen-48-seed1-rot16-v4-default.json")
+    d = load(R + "score_screen-48-seed1-rot16-v4-default-contacts.json")  # since rule AA: the pair and the trees
     from atomgrid.models import AFFINITY_MODELS, DEFAULT_MODEL
     assert d["models"]["atomgrid"]["sha256"] == sha256_of(f"atomgrid/models/{DEFAULT_MODEL}.pt")
     rows = {r["mode"]: r for r in d["figures"]["rows"]}
@@ -1112,7 +1119,7 @@ def test_v4_card_and_readme_quote_the_default_speed():
     v3 = rows["template, 16 rotations, baseline model"]["mol_per_s"]
     card = text(f"atomgrid/models/{DEKOIS4}.md")
     assert (f"**{full['mol_per_s']:.2f} molecules/s**, {full['x_without_affinity_models']:.2f}x this model without the\n"
-            f"  pair and {full['mol_per_s'] / v3:.2f}x v3 alone") in card
+            f"  pK models and {full['mol_per_s'] / v3:.2f}x v3 alone") in card
     assert f"scores {full['mol_per_s']:.1f} molecules/s on one core" in text("README.md")
 
 
@@ -1171,3 +1178,50 @@ def test_y2_second_draws_for_fkbp1a_and_na_are_quoted_as_measured():
         quoted = f"{c['a']:.3f} | {c['b']:.3f} | {c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]"
         assert quoted in camp, name
         assert f"{c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]" in doc, name
+
+
+def test_session33_rule_aa_contact_trees_join_the_pk_column():
+    """Rule AA: the contact trees alone (T) fail against the pK pair on val-affinity; their mean with the pair (T2,
+    the three runs a third each) passes (both gains above zero, an interval above zero), so AFFINITY_MODELS is the
+    trees and the pair; the evaluated files are the shipped bytes; CASF-2016 was run once after the choice and the
+    card, README and docs quote the committed figures; the default stays >= 2 molecules/s/core; no file carries pK."""
+    from atomgrid.models import AFFINITY_MODELS, CONTACT_MODEL
+    assert CONTACT_MODEL == CONTACTS and AFFINITY_MODELS == (CONTACTS,) + PK_PAIR
+    trees, pair = sha256_of(f"atomgrid/models/{CONTACTS}.pt"), [sha256_of(f"atomgrid/models/{m}.pt") for m in PK_PAIR]
+    card, camp, readme, doc = (text(f"atomgrid/models/{CONTACTS}.md"), text("campaigns/atomgrid-affinity/README.md"),
+                               text("README.md"), text("docs/benchmarks.md"))
+    assert card_sha256(card) == trees
+    got = {}
+    for st in ("valaffinity", "activesprotocol", "casf2016"):
+        for cand in ("contacts-gbt", "contacts-gbt-pair"):
+            if st == "casf2016" and cand == "contacts-gbt":
+                continue
+            d = load(R + f"atomgrid_compare-{st}-{cand}-vs-pose-rec.json")
+            shas = [load(x["path"])["figures"][0]["model_sha256"] for x in d["data"]]
+            want_a = [trees] + (pair if cand.endswith("pair") else [])
+            assert shas == want_a + pair, (st, cand)
+            got[st, cand] = d["figures"]["all"]
+    t_v, t_a = got["valaffinity", "contacts-gbt"]["pearson"], got["activesprotocol", "contacts-gbt"]["pearson"]
+    v, a = got["valaffinity", "contacts-gbt-pair"]["pearson"], got["activesprotocol", "contacts-gbt-pair"]["pearson"]
+    assert not (t_v["diff"] > 0 and t_a["diff"] > 0)  # T fails
+    assert v["diff"] > 0 and a["diff"] > 0 and (v["low"] > 0 or a["low"] > 0)  # T2 passes
+    assert got["valaffinity", "contacts-gbt-pair"]["n"] == 77 and got["activesprotocol", "contacts-gbt-pair"]["n"] == 2910
+    for m in (v, a):
+        row = f"{m['a']:.3f} vs {m['b']:.3f}, {m['diff']:+.3f} [{m['low']:+.3f}, {m['high']:+.3f}]"
+        assert row in camp
+        assert f"**{m['a']:.3f}** | {m['b']:.3f} | {m['diff']:+.3f} [{m['low']:+.3f}, {m['high']:+.3f}] |" in card
+    c = got["casf2016", "contacts-gbt-pair"]["pearson"]
+    assert got["casf2016", "contacts-gbt-pair"]["n"] == 130 and c["a"] >= 0.70  # issue 17's CASF target
+    assert f"| **CASF-2016 (130), Pearson R** | **{c['a']:.3f}** | {c['b']:.3f} | {c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] |" in card
+    assert f"CASF-2016 R **{c['a']:.3f}** (the two CNNs alone {c['b']:.3f}: {c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}])" in readme
+    assert f"{c['a']:.3f} vs {c['b']:.3f}, {c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]" in doc
+    alone = load(R + "atomgrid_evaluate-casf2016-rot16-contacts-gbt-rec.json")["figures"][0]
+    assert alone["model_sha256"] == trees and alone["n"] == 130
+    assert f"{alone['affinity']['pearson']['value']:.3f} [{alone['affinity']['pearson']['low']:.3f}, " \
+           f"{alone['affinity']['pearson']['high']:.3f}] |" in card
+    rows = {r["mode"]: r for r in load(R + "score_screen-48-seed1-rot16-v4-default-contacts.json")["figures"]["rows"]}
+    full = rows["template, 16 rotations, affinity models"]
+    assert full["affinity_models_sha256"] == [trees] + pair and full["mol_per_s"] >= 2.0
+    assert f"**{full['mol_per_s']:.2f}\nmolecules/s**, {full['x_without_affinity_models']:.2f}x v4 alone" in card
+    for f in RESULTS.glob("*contacts*.json"):
+        assert '"pK"' not in f.read_text(), f

@@ -27,10 +27,13 @@ POSE_MODEL = "ag-atomnet-c16-l3-g16r15"
 POSE_LIGAND_ONLY_MODEL = "ag-atomnet-c16-l3-g16r15-ligonly"
 MODEL_KIND = "atomgrid"
 # The models whose mean pK fills `atomgrid score`'s pK column when --model is the default (--affinity-model; none:
-# the screener's own affinity head): small.toml's pose/affinity recipe on the data pack's recommended affinity split
-# (`atomgrid prepare --kind train-recommended`), seeds 0 and 1; since 2026-12-05 (session 23, campaigns/
-# atomgrid-affinity rule K: val-affinity R 0.348 vs the screener's 0.219)
-AFFINITY_MODELS: tuple[str, ...] = ("ag-atomnet-c16-l3-g16r15-rec-s0", "ag-atomnet-c16-l3-g16r15-rec-s1")
+# the screener's own affinity head): a contact-count gradient-boosted tree model (atomgrid.contacts, `atomgrid
+# contacts-train`) and small.toml's pose/affinity recipe, seeds 0 and 1, all three on the data pack's recommended
+# affinity split (`atomgrid prepare --kind train-recommended`). The CNN pair since 2026-12-05 (session 23, campaigns/
+# atomgrid-affinity rule K: val-affinity R 0.348 vs the screener's 0.219); the trees beside it since 2026-12-06
+# (session 33, rule AA: val-affinity 0.370 vs 0.348, the 2,910 DEKOIS actives 0.310 vs 0.261)
+CONTACT_MODEL = "ag-contacts-gbt-rec"
+AFFINITY_MODELS: tuple[str, ...] = (CONTACT_MODEL, "ag-atomnet-c16-l3-g16r15-rec-s0", "ag-atomnet-c16-l3-g16r15-rec-s1")
 
 
 class ModelNotFoundError(FileNotFoundError):

@@ -1,0 +1,181 @@
+"""The contact-count tree pK model (atomgrid.contacts, campaigns/atomgrid-affinity rule AA): exact feature counts on
+a hand-built complex, exported trees that predict exactly as the fitted estimator, safe loading that refuses other
+files, `atomgrid contacts-train` / `evaluate`, and the pK column of `atomgrid score` with a contact model in it."""
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from atomgrid import contacts as C
+from atomgrid import io as agio
+from atomgrid import models
+from atomgrid.cli import main
+from atomgrid.featurize import TypedAtoms, type_ligand, type_receptor
+from atomgrid.score import ScoreError, ScoreOptions, score_library
+from atomgrid.typing import FEATURES, NUM_FEATURES
+
+from test_atomgrid_identity import tiny_model
+from test_atomgrid_train import tiny_cache
+
+pytest.importorskip("sklearn")
+
+DATA = Path(__file__).parent / "data" / "atomgrid_score"
+REC = DATA / "pocket.pdb"
+REF = DATA / "crystal_ligand.sdf"
+F = {f: i for i, f in enumerate(FEATURES)}
+
+
+def atoms(rows: list[tuple[tuple[float, float, float], tuple[str, ...]]]) -> TypedAtoms:
+    xyz = np.asarray([r[0] for r in rows], np.float32)
+    feats = np.zeros((len(rows), NUM_FEATURES), np.float32)
+    for i, (_, fs) in enumerate(rows):
+        for f in fs:
+            feats[i, F[f]] = 1.0
+    return TypedAtoms(xyz, feats, np.full(len(rows), 1.8, np.float32))
+
+
+def test_contact_features_count_each_pair_in_its_shell():
+    lig = atoms([((0, 0, 0), ("C", "aromatic", "hydrophobic_C")), ((0, 0, 1.2), ("O", "acceptor"))])
+    rec = atoms([((3.5, 0, 0), ("N", "donor")),                      # C: 3.5 exactly -> [3.5, 4.5); O: 3.70
+                 ((0, 5, 0), ("C", "aromatic", "hydrophobic_C")),     # C: 5.0, O: 5.14 -> [4.5, 6)
+                 ((0, 0, -3.0), ("O", "acceptor")),                   # C: 3.0 -> [0, 3.5); O: 4.2 -> [3.5, 4.5)
+                 ((13, 0, 0), ("S",)),                                # beyond 12 Å of both
+                 ((0, 9, 0), ("P",))])                                # a receptor P: no receptor P column
+    f = dict(zip(C.feature_names(), C.contact_features(rec, lig)))
+    assert len(f) == C.NUM_CONTACT_FEATURES == 155
+    want = {"lig_C.rec_N@3.5-4.5": 1, "lig_O.rec_N@3.5-4.5": 1, "lig_C.rec_C@4.5-6": 1, "lig_O.rec_C@4.5-6": 1,
+            "lig_C.rec_O@0-3.5": 1, "lig_O.rec_O@3.5-4.5": 1,
+            "lig_acceptor.rec_donor@3.5-4.5": 1, "lig_hydrophobic_C.rec_hydrophobic_C@4.5-6": 1,
+            "lig_aromatic.rec_aromatic@4.5-6": 1,
+            "lig_sum_C": 1, "lig_sum_O": 1, "lig_sum_aromatic": 1, "lig_sum_hydrophobic_C": 1, "lig_sum_acceptor": 1,
+            "lig_heavy_atoms": 2}
+    assert {k: v for k, v in f.items() if v} == want
+    # no receptor: only the ligand's own counts
+    alone = dict(zip(C.feature_names(), C.contact_features(None, lig)))
+    assert {k: v for k, v in alone.items() if v} == {k: v for k, v in want.items() if k.startswith("lig_sum") or k == "lig_heavy_atoms"}
+    # a cache atom dict reads the same as TypedAtoms
+    assert np.array_equal(C.contact_features(rec.to_dict(), lig.to_dict()), C.contact_features(rec, lig))
+
+
+def _fitted(n: int = 120, seed: int = 0, trees: int = 40):
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 30, size=(n, C.NUM_CONTACT_FEATURES)).astype(float)
+    y = 5 + 0.05 * X[:, 3] - 0.03 * X[:, 40] + rng.normal(0, 0.3, n)
+    return X, y, C.fit(X, y, {"n_estimators": trees})
+
+
+def test_exported_trees_predict_exactly_as_the_fitted_estimator(tmp_path):
+    X, y, est = _fitted()
+    path = C.save(est, tmp_path / "m.pt", {"name": "t"})
+    model = C.load(path)
+    Xt = np.random.default_rng(1).integers(0, 30, size=(50, C.NUM_CONTACT_FEATURES)).astype(float)
+    assert np.allclose(model.predict(Xt), est.predict(Xt.astype(np.float32)), rtol=0, atol=1e-10)
+    assert np.allclose(model.predict(X), est.predict(X.astype(np.float32)), rtol=0, atol=1e-10)
+    assert model.meta["name"] == "t" and model.meta["feature_set"] == C.FEATURE_SET and C.is_contact_model(path)
+    # the file holds tensors and plain values only: it loads with weights_only=True
+    assert torch.load(path, weights_only=True)["kind"] == C.KIND
+    with pytest.raises(ValueError, match=r"expected \[n, 155\]"):
+        model.predict(np.zeros((2, 10)))
+
+
+def test_a_contact_model_file_is_told_apart_from_a_net(tmp_path):
+    net = tiny_model(tmp_path / "net.pt", seed=0)
+    assert not C.is_contact_model(net) and not C.is_contact_model(tmp_path / "missing.pt")
+    with pytest.raises(Exception, match=r"holds a 'atomgrid' model, expected 'atomgrid-contacts'"):
+        C.load(net)
+    _, _, est = _fitted(trees=5)
+    path = C.save(est, tmp_path / "m.pt", {"name": "t"})
+    state = torch.load(path, weights_only=True)
+    state["meta"]["feature_set"] = "contacts-v0"
+    torch.save(state, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="another feature set"):
+        C.load(tmp_path / "old.pt")
+
+
+def _cache_of(n_copies: int) -> dict:
+    """tiny_cache's four complexes, ``n_copies`` times under new ids (and labels), for a model to fit."""
+    base = tiny_cache()
+    ex = []
+    for k in range(n_copies):
+        for e in base["examples"]:
+            e2 = copy.deepcopy(e)
+            e2["id"] = f"{e['id']}_{k}"
+            e2["pK"] = float(e["pK"]) + 0.1 * k
+            ex.append(e2)
+    return dict(base, examples=ex)
+
+
+def test_contacts_train_and_evaluate_from_the_command_line(tmp_path, capsys):
+    small = tmp_path / "small.pt"
+    torch.save(tiny_cache(), small)
+    with pytest.raises(SystemExit, match="4 labelled poses, need at least 10"):
+        main(["contacts-train", "--cache", str(small), "-o", str(tmp_path / "x.pt")])
+    with pytest.raises(SystemExit, match="no such file"):
+        main(["contacts-train", "--cache", str(tmp_path / "none.pt"), "-o", str(tmp_path / "x.pt")])
+    cache = _cache_of(3)
+    path = tmp_path / "c.pt"
+    torch.save(cache, path)
+    model = tmp_path / "m" / "model.pt"
+    assert main(["contacts-train", "--cache", str(path), "-o", str(model), "--name", "tiny-trees",
+                 "--json", str(tmp_path / "train.json")]) == 0
+    rec = json.loads((tmp_path / "train.json").read_text())["figures"][0]
+    assert rec["train_poses"] == 12 and rec["name"] == "tiny-trees" and rec["params"]["n_estimators"] == 1000
+    out = tmp_path / "e.json"
+    assert main(["evaluate", "--model", str(model), "--set", "cache", "--cache", str(path), "--bootstrap", "20",
+                 "--no-baseline", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())["figures"][0]
+    good = [e for e in cache["examples"] if ":" not in e["source"]]
+    want = C.load(model).predict_items([(cache["receptors"][e["receptor"]], e["ligand"]) for e in good])
+    assert [c["id"] for c in res["complexes"]] == [e["id"] for e in good]
+    assert np.allclose([c["pred"] for c in res["complexes"]], want, atol=1e-9)
+    assert res["pose_auc"]["value"] is None and res["name"] == "tiny-trees"  # no pose score: null, not a number
+    assert res["affinity"]["pearson"]["value"] > 0.9  # it fits its own training set
+
+
+def test_score_fills_pk_with_the_contact_model_and_averages_it_with_nets(tmp_path):
+    X, y, est = _fitted(trees=30)
+    trees = C.save(est, tmp_path / "trees.pt", {"name": "t"})
+    net = tiny_model(tmp_path / "net.pt", seed=0)
+    lib = tmp_path / "lib.sdf"
+    lib.write_text((DATA / "poses.sdf").read_text())
+    opts = ScoreOptions(poses="given", chunk_size=2)
+
+    def pk(affinity, name):
+        score_library(REC, lib, tmp_path / f"{name}.csv", autobox_ligand=REF, model=net, options=opts,
+                      progress=False, affinity_models=affinity)
+        return {r["id"]: float(r["pK"]) for r in csv.DictReader(open(tmp_path / f"{name}.csv"))}
+
+    alone, own, mixed = pk([trees], "t"), pk([net], "n"), pk([trees, net], "tn")
+    # the trees' pK is their prediction on the given pose against the whole receptor (the scorer's crop reaches past
+    # the 12 Å cut-off)
+    rec = agio.read_receptor(REC)
+    full = type_receptor(rec, agio.Box((0.0, 0.0, 0.0), (1000.0, 1000.0, 1000.0)))
+    mols = [m for m in agio.read_ligands(lib)]
+    want = C.load(trees).predict(np.stack([C.contact_features(full, type_ligand(m)) for m in mols]))
+    assert len(alone) == len(mols) and np.allclose(sorted(alone.values()), sorted(want), atol=1e-6)
+    assert set(alone) == set(own) == set(mixed)
+    for k in alone:
+        assert mixed[k] == pytest.approx((alone[k] + own[k]) / 2, abs=1e-5)
+
+
+def test_a_contact_model_is_not_a_screening_model(tmp_path):
+    _, _, est = _fitted(trees=5)
+    trees = C.save(est, tmp_path / "trees.pt", {"name": "t"})
+    lib = tmp_path / "lib.smi"
+    lib.write_text("CCO a\n")
+    with pytest.raises(ScoreError, match=r"--model .*trees\.pt: .*'atomgrid-contacts'.*--affinity-model"):
+        score_library(REC, lib, tmp_path / "o.csv", autobox_ligand=REF, model=trees,
+                      options=ScoreOptions(poses="template"), progress=False)
+
+
+def test_the_shipped_contact_model_is_in_the_pk_column():
+    assert models.CONTACT_MODEL in models.AFFINITY_MODELS
+    m = C.load(models.model_path(models.CONTACT_MODEL))
+    assert m.meta["train_poses"] == 1731 and m.meta["params"] == C.GBT_PARAMS
+    assert len(m.roots) == 1000
