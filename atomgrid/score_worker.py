@@ -118,9 +118,8 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
         raise ScoreError(str(exc)) from None
     try:
         state, meta = load_weights(model_file)  # the net itself is built once, by each ChunkScorer
-    except Exception as exc:  # another kind of model (e.g. a contact model, a boardnet net) or a corrupt file
-        hint = " (a contact model fills the pK column: --affinity-model)" if agcontacts.is_contact_model(model_file) else ""
-        raise ScoreError(f"--model {model_file}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}{hint}") from None
+    except Exception as exc:  # another kind of model (a contact model, a boardnet net) or a corrupt file: one line
+        raise ScoreError(f"--model {str(exc).splitlines()[0] if str(exc) else f'{model_file}: {type(exc).__name__}'}") from None
     spec = GridSpec(meta["grid"]["size"], meta["grid"]["resolution"])
     reach = receptor_reach(spec, options.rotations)
     pose_state = pose_meta = pose_file = twin_file = None

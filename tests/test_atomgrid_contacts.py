@@ -169,7 +169,7 @@ def test_a_contact_model_is_not_a_screening_model(tmp_path):
     trees = C.save(est, tmp_path / "trees.pt", {"name": "t"})
     lib = tmp_path / "lib.smi"
     lib.write_text("CCO a\n")
-    with pytest.raises(ScoreError, match=r"--model .*trees\.pt: .*'atomgrid-contacts'.*--affinity-model"):
+    with pytest.raises(ScoreError, match=r"--model .*trees\.pt: a contact-count pK model .*--affinity-model"):
         score_library(REC, lib, tmp_path / "o.csv", autobox_ligand=REF, model=trees,
                       options=ScoreOptions(poses="template"), progress=False)
 
@@ -179,3 +179,11 @@ def test_the_shipped_contact_model_is_in_the_pk_column():
     m = C.load(models.model_path(models.CONTACT_MODEL))
     assert m.meta["train_poses"] == 1731 and m.meta["params"] == C.GBT_PARAMS
     assert len(m.roots) == 1000
+
+
+def test_a_contact_model_where_a_net_is_expected_is_one_line(tmp_path, capsys):
+    _, _, est = _fitted(trees=5)
+    trees = C.save(est, tmp_path / "trees.pt", {"name": "t"})
+    assert main(["evaluate", "--model", str(trees), "--set", "dude:fabp4", "--no-baseline"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "a contact-count pK model" in err and "Traceback" not in err

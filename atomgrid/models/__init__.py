@@ -88,10 +88,17 @@ def file_sha256(path: str | Path) -> str:
 def load_weights(path: str | Path) -> tuple[dict, dict]:
     """(state dict on CPU, meta) of a file written by :func:`export_model` or a checkpoint;
     the typing scheme is checked, the net is not built."""
-    from traincore.checkpoint import load_checkpoint
+    from traincore.checkpoint import CheckpointError, load_checkpoint
 
     from ..typing import check_scheme
-    state = load_checkpoint(path, map_location="cpu", kind=MODEL_KIND)
+    try:
+        state = load_checkpoint(path, map_location="cpu", kind=MODEL_KIND)
+    except CheckpointError:
+        from ..contacts import is_contact_model
+        if is_contact_model(path):  # one line wherever a net is expected (score --model, evaluate --set dude:, crossval)
+            raise ValueError(f"{path}: a contact-count pK model (atomgrid contacts-train), not a net: it predicts pK "
+                             "only; give it as --affinity-model, or to atomgrid evaluate --set casf2016/cache") from None
+        raise
     meta = state.get("meta")
     if not isinstance(meta, dict):
         raise ValueError(f"{path}: atomgrid checkpoint without model meta (architecture, grid, typing)")
