@@ -746,7 +746,7 @@ def _cmd_contacts_train(args) -> int:
         raise SystemExit(f"atomgrid contacts-train: --cache {args.cache}: {len(y)} labelled poses, need at least 10")
     est = contacts.fit(X, y, {"random_state": args.seed})
     meta = {"name": args.name, "train_cache": str(args.cache), "train_cache_sha256": file_sha256(args.cache),
-            "train_poses": len(y), "train_complexes": len({i for i in ids}), "params": dict(contacts.GBT_PARAMS, random_state=args.seed)}
+            "train_poses": len(y), "train_complexes": len(set(ids)), "params": dict(contacts.GBT_PARAMS, random_state=args.seed)}
     path = contacts.save(est, args.out, meta)
     print(f"{path}: {args.name}, {len(est.estimators_)} trees on {len(y)} poses ({X.shape[1]} contact features), "
           f"{time.time() - t0:.0f} s, sha256 {file_sha256(path)[:16]}")
@@ -770,7 +770,7 @@ def add_contacts_train(sub) -> None:
 
 
 COMMANDS = [add_train, add_evaluate, add_grid_info, add_prepare, add_screen_data, add_crossval, add_ensemble,
-            add_compare] + [add_contacts_train]
+            add_compare, add_contacts_train]
 
 
 # --- atomgrid score / enrich (issue 8): the commands live in atomgrid/score_cli.py ----------------

@@ -41,13 +41,13 @@ BLEND_COLUMN = OUTPUT_COLUMNS.index("blend")
 class ScoringContext:
     """What every worker needs, built once by the driver (picklable; shared with one ``ray.put``).
 
-    ``receptor``: typed receptor atoms cropped to the box plus the grid reach; ``pocket_xyz [M, 3]``
+    ``receptor``: typed receptor atoms cropped to the box plus the grid reach (or a contact model's cut-off); ``pocket_xyz [M, 3]``
     heavy receptor atoms near the box (clash term); ``reference`` mol block or None; ``box``;
     ``receptor_pdbqt`` (dock mode, or ``options.vina_prior``); ``model_state``/``model_meta`` (weights on CPU and their meta,
     the net is built once per :class:`ChunkScorer`); ``pose_state``/``pose_meta`` the ``--pose-model``;
     ``twin_state``/``twin_meta`` the ligand-only twin (``options.blend`` > 0); ``affinity`` the
-    ``--affinity-model`` companions as (weights, meta) pairs: the mean of their pK of the picked pose, in the
-    same rotations, fills the pK column (empty: the model's own affinity head).
+    ``--affinity-model`` companions as (weights, meta) pairs (tree arrays and meta for a contact model): the mean of
+    their pK of the picked pose, the nets in the same rotations, fills the pK column (empty: the model's own head).
     """
 
     receptor: TypedAtoms
