@@ -741,23 +741,24 @@ def _cmd_contacts_train(args) -> int:
                          "train-recommended makes the default)")
     cache = data.load_cache(args.cache)
     t0 = time.time()
-    X, y, ids = contacts.training_set(cache)  # the good poses: a decoy pose does not carry its complex's pK
+    X, y, ids = contacts.training_set(cache, feature_set=args.features)  # good poses: a decoy does not carry the pK
     if len(y) < 10:
         raise SystemExit(f"atomgrid contacts-train: --cache {args.cache}: {len(y)} labelled poses, need at least 10")
     est = contacts.fit(X, y, {"random_state": args.seed})
     meta = {"name": args.name, "train_cache": str(args.cache), "train_cache_sha256": file_sha256(args.cache),
             "train_poses": len(y), "train_complexes": len(set(ids)), "params": dict(contacts.GBT_PARAMS, random_state=args.seed)}
-    path = contacts.save(est, args.out, meta)
+    path = contacts.save(est, args.out, meta, args.features)
     print(f"{path}: {args.name}, {len(est.estimators_)} trees on {len(y)} poses ({X.shape[1]} contact features), "
           f"{time.time() - t0:.0f} s, sha256 {file_sha256(path)[:16]}")
     if args.json:
         write_results(args.json, "atomgrid_contacts_train", [dict(meta, model=str(path), model_sha256=file_sha256(path),
                                                                   seconds=time.time() - t0)],
-                      models=[str(path)], data=[str(args.cache)], settings={"seed": args.seed})
+                      models=[str(path)], data=[str(args.cache)], settings={"seed": args.seed, "features": args.features})
     return 0
 
 
 def add_contacts_train(sub) -> None:
+    from .contacts import FEATURE_SET, FEATURE_SETS
     p = sub.add_parser("contacts-train", help="fit a contact-count tree pK model (RF-Score / ΔVinaXGB family) on a "
                                               "typed cache; evaluate it like a net (atomgrid evaluate --model)")
     p.add_argument("--cache", default="runs/atomgrid/cache_train_rec.pt",
@@ -765,6 +766,9 @@ def add_contacts_train(sub) -> None:
     p.add_argument("--out", "-o", required=True, help="the model file to write")
     p.add_argument("--name", default="ag-contacts-gbt-rec", help="the model's name in its meta")
     p.add_argument("--seed", type=int, default=0, help="the trees' random_state (row and feature subsampling)")
+    p.add_argument("--features", default=FEATURE_SET, choices=list(FEATURE_SETS),
+                   help="contacts-v1: element pairs and four pharmacophore pairs in five shells (155, the shipped "
+                        "trees); contacts-v2: ECIF-like atom classes by element and flags (455)")
     p.add_argument("--json", help="write the training record here (benchmarks/results/...)")
     p.set_defaults(func=_cmd_contacts_train)
 

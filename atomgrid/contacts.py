@@ -1,7 +1,8 @@
 """A contact-count affinity model: gradient-boosted trees on protein-ligand atom-pair counts in distance shells
 (the RF-Score / ΔVinaXGB family of scoring functions), a ``pK`` model beside the CNNs.
 
-Features (:func:`contact_features`, 155 per pose) come from the typed heavy atoms every cache and ``atomgrid score``
+Features (:func:`contact_features`; ``contacts-v1``, 155 per pose, rule AA; ``contacts-v2``, 455, rule AC's
+ECIF-like classes) come from the typed heavy atoms every cache and ``atomgrid score``
 already hold (``agtypes-v1``): counts of ligand {C, N, O, S, P, halogen} x receptor {C, N, O, S} atom pairs in the
 shells [0, 3.5), [3.5, 4.5), [4.5, 6), [6, 8), [8, 12) Å; the same shells for ligand donor-receptor acceptor,
 ligand acceptor-receptor donor, hydrophobic C-hydrophobic C and aromatic-aromatic pairs; and the ligand's own 14
@@ -20,33 +21,79 @@ import numpy as np
 from . import typing as agt
 
 KIND = "atomgrid-contacts"
-FEATURE_SET = "contacts-v1"
-LIGAND_ELEMENTS = ("C", "N", "O", "S", "P", "halogen")
-RECEPTOR_ELEMENTS = ("C", "N", "O", "S")
+FEATURE_SET = "contacts-v1"  # the default of `atomgrid contacts-train` (rule AA's features)
 SHELLS = (0.0, 3.5, 4.5, 6.0, 8.0, 12.0)  # Å, shell k is [SHELLS[k], SHELLS[k + 1])
-PAIRS = (("donor", "acceptor"), ("acceptor", "donor"), ("hydrophobic_C", "hydrophobic_C"), ("aromatic", "aromatic"))
 CUTOFF = SHELLS[-1]
+NUM_SHELLS = len(SHELLS) - 1
 # the settings rule AA fixed before its runs (campaigns/atomgrid-affinity/README.md), not tuned
 GBT_PARAMS = {"n_estimators": 1000, "learning_rate": 0.02, "max_depth": 5, "min_samples_leaf": 3,
               "subsample": 0.7, "max_features": 0.33, "random_state": 0}
 
 _F = {f: i for i, f in enumerate(agt.FEATURES)}
-_LIG = [_F[e] for e in LIGAND_ELEMENTS]
-_REC = [_F[e] for e in RECEPTOR_ELEMENTS]
-_PAIR_IDX = [(_F[a], _F[b]) for a, b in PAIRS]
-NUM_SHELLS = len(SHELLS) - 1
 
 
-def feature_names() -> list[str]:
+def _flag(feats: np.ndarray, name: str) -> np.ndarray:
+    return feats[:, _F[name]] > 0.5
+
+
+def _classes(feats: np.ndarray, spec: tuple) -> np.ndarray:
+    """``[n, len(spec)]`` float one-hot (or multi-hot for v1's element columns) of atom classes: each class is
+    (name, element, required flags, excluded flags) and an atom is in it when it has the element column, every
+    required flag and no excluded one."""
+    out = np.zeros((len(feats), len(spec)))
+    for k, (_, element, need, avoid) in enumerate(spec):
+        m = _flag(feats, element)
+        for f in need:
+            m &= _flag(feats, f)
+        for f in avoid:
+            m &= ~_flag(feats, f)
+        out[:, k] = m
+    return out
+
+
+def _el(*names: str) -> tuple:
+    return tuple((n, n, (), ()) for n in names)
+
+
+# contacts-v1 (rule AA): element pairs and four pharmacophore pairs
+# contacts-v2 (rule AC): ECIF-like classes by element and agtypes-v1's flags, no separate pairs
+FEATURE_SETS: dict[str, dict] = {
+    "contacts-v1": {"ligand": _el("C", "N", "O", "S", "P", "halogen"), "receptor": _el("C", "N", "O", "S"),
+                    "pairs": (("donor", "acceptor"), ("acceptor", "donor"), ("hydrophobic_C", "hydrophobic_C"),
+                              ("aromatic", "aromatic"))},
+    "contacts-v2": {"ligand": (("C_arom", "C", ("aromatic",), ()), ("C_hyd", "C", ("hydrophobic_C",), ("aromatic",)),
+                               ("C_pol", "C", (), ("aromatic", "hydrophobic_C")), ("N_don", "N", ("donor",), ()),
+                               ("N_acc", "N", ("acceptor",), ("donor",)), ("N_oth", "N", (), ("donor", "acceptor")),
+                               ("O_don", "O", ("donor",), ()), ("O_acc", "O", (), ("donor",))) + _el("S", "P", "halogen"),
+                    "receptor": (("C_arom", "C", ("aromatic",), ()), ("C_hyd", "C", ("hydrophobic_C",), ("aromatic",)),
+                                 ("C_pol", "C", (), ("aromatic", "hydrophobic_C")), ("N_don", "N", ("donor",), ()),
+                                 ("N_oth", "N", (), ("donor",)), ("O_don", "O", ("donor",), ()),
+                                 ("O_acc", "O", (), ("donor",))) + _el("S"),
+                    "pairs": ()},
+}
+
+
+def _spec(feature_set: str) -> dict:
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"contact feature set {feature_set!r}: this code reads {', '.join(FEATURE_SETS)}")
+    return FEATURE_SETS[feature_set]
+
+
+def feature_names(feature_set: str = FEATURE_SET) -> list[str]:
     """Names of the :func:`contact_features` columns, in order."""
+    sp = _spec(feature_set)
     shells = [f"{SHELLS[k]:g}-{SHELLS[k + 1]:g}" for k in range(NUM_SHELLS)]
-    names = [f"lig_{a}.rec_{b}@{s}" for s in shells for a in LIGAND_ELEMENTS for b in RECEPTOR_ELEMENTS]
-    names += [f"lig_{a}.rec_{b}@{s}" for s in shells for a, b in PAIRS]
+    names = [f"lig_{a[0]}.rec_{b[0]}@{s}" for s in shells for a in sp["ligand"] for b in sp["receptor"]]
+    names += [f"lig_{a}.rec_{b}@{s}" for s in shells for a, b in sp["pairs"]]
     names += [f"lig_sum_{f}" for f in agt.FEATURES] + ["lig_heavy_atoms"]
     return names
 
 
-NUM_CONTACT_FEATURES = len(feature_names())  # 155
+def num_features(feature_set: str = FEATURE_SET) -> int:
+    return len(feature_names(feature_set))
+
+
+NUM_CONTACT_FEATURES = num_features("contacts-v1")  # 155; contacts-v2 has 455
 
 
 def _arrays(atoms) -> tuple[np.ndarray, np.ndarray]:
@@ -56,13 +103,15 @@ def _arrays(atoms) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(atoms.xyz, np.float64), np.asarray(atoms.feats, np.float64)
 
 
-def contact_features(receptor, ligand) -> np.ndarray:
-    """The 155 features of one pose ``[155]`` float64: ``receptor`` and ``ligand`` are
-    :class:`~atomgrid.featurize.TypedAtoms` (or cache atom dicts); a missing receptor (None) counts no contacts."""
+def contact_features(receptor, ligand, feature_set: str = FEATURE_SET) -> np.ndarray:
+    """The features of one pose (155 for ``contacts-v1``, 455 for ``contacts-v2``) as float64: ``receptor`` and
+    ``ligand`` are :class:`~atomgrid.featurize.TypedAtoms` (or cache atom dicts); a missing receptor (None) counts no
+    contacts."""
+    sp = _spec(feature_set)
     lxyz, lf = _arrays(ligand)
-    out = np.zeros(NUM_CONTACT_FEATURES)
-    n_el = NUM_SHELLS * len(LIGAND_ELEMENTS) * len(RECEPTOR_ELEMENTS)
-    n_pair = NUM_SHELLS * len(PAIRS)
+    n_el = NUM_SHELLS * len(sp["ligand"]) * len(sp["receptor"])
+    n_pair = NUM_SHELLS * len(sp["pairs"])
+    out = np.zeros(n_el + n_pair + agt.NUM_FEATURES + 1)
     out[n_el + n_pair:n_el + n_pair + agt.NUM_FEATURES] = lf.sum(0) if len(lf) else 0.0
     out[-1] = len(lxyz)
     if receptor is None or not len(lxyz):
@@ -76,19 +125,20 @@ def contact_features(receptor, ligand) -> np.ndarray:
     d = np.sqrt(((lxyz[:, None, :] - rxyz[None, :, :]) ** 2).sum(-1))  # [nl, nr]
     shell = np.searchsorted(np.asarray(SHELLS), d, side="right") - 1  # -1 never (d >= 0); NUM_SHELLS at >= 12 Å
     onehot = np.stack([shell == k for k in range(NUM_SHELLS)], axis=-1).astype(np.float64)  # [nl, nr, S]
-    el = np.einsum("ia,iks,kb->sab", lf[:, _LIG], onehot, rf[:, _REC])  # [S, 6, 4]
-    pairs = np.stack([np.einsum("i,iks,k->s", lf[:, a], onehot, rf[:, b]) for a, b in _PAIR_IDX], axis=1)  # [S, 4]
+    el = np.einsum("ia,iks,kb->sab", _classes(lf, sp["ligand"]), onehot, _classes(rf, sp["receptor"]))
     out[:n_el] = el.reshape(-1)
-    out[n_el:n_el + n_pair] = pairs.reshape(-1)
+    if sp["pairs"]:
+        pairs = np.stack([np.einsum("i,iks,k->s", lf[:, _F[a]], onehot, rf[:, _F[b]]) for a, b in sp["pairs"]], axis=1)
+        out[n_el:n_el + n_pair] = pairs.reshape(-1)
     return out
 
 
-def features_of(items: list) -> np.ndarray:
+def features_of(items: list, feature_set: str = FEATURE_SET) -> np.ndarray:
     """``items``: (receptor, ligand, ...) tuples (the scorer's and :class:`~atomgrid.data.ComplexSet`'s) ->
-    ``[n, 155]``."""
+    ``[n, features]``."""
     if not items:
-        return np.zeros((0, NUM_CONTACT_FEATURES))
-    return np.stack([contact_features(it[0], it[1]) for it in items])
+        return np.zeros((0, num_features(feature_set)))
+    return np.stack([contact_features(it[0], it[1], feature_set) for it in items])
 
 
 def export_trees(estimator) -> dict:
@@ -118,7 +168,8 @@ def export_trees(estimator) -> dict:
 
 
 class ContactModel:
-    """Exported trees -> pK, in NumPy: ``predict(X [n, 155])``, ``predict_items(items)``."""
+    """Exported trees -> pK, in NumPy: ``predict(X [n, features])``, ``predict_items(items)`` (the features of the
+    model's own feature set, ``meta["feature_set"]``)."""
 
     def __init__(self, arrays: dict, meta: dict):
         self.meta = meta
@@ -127,13 +178,15 @@ class ContactModel:
         self.feature, self.threshold, self.value = a["feature"], a["threshold"], a["value"]
         self.init = float(a["init"])
         self.depth = int(meta.get("max_depth", 64))
+        self.feature_set = meta.get("feature_set", FEATURE_SET)
+        self.num_features = num_features(self.feature_set)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """pK ``[n]`` float64: the initial value plus every tree's leaf (sklearn's rule: ``x[f] <= t`` goes left,
         on float32 features as sklearn's trees read them)."""
         X = np.asarray(X, np.float32).astype(np.float64)
-        if X.ndim != 2 or X.shape[1] != NUM_CONTACT_FEATURES:
-            raise ValueError(f"contact features: expected [n, {NUM_CONTACT_FEATURES}], got {list(X.shape)}")
+        if X.ndim != 2 or X.shape[1] != self.num_features:
+            raise ValueError(f"contact features ({self.feature_set}): expected [n, {self.num_features}], got {list(X.shape)}")
         node = np.broadcast_to(self.roots, (len(X), len(self.roots))).copy()  # [n, trees]
         rows = np.arange(len(X))[:, None]
         for _ in range(self.depth + 1):
@@ -146,7 +199,7 @@ class ContactModel:
         return self.init + self.value[node].sum(1)
 
     def predict_items(self, items: list) -> np.ndarray:
-        return self.predict(features_of(items)) if items else np.zeros(0)
+        return self.predict(features_of(items, self.feature_set)) if items else np.zeros(0)
 
 
 def fit(X: np.ndarray, y: np.ndarray, params: dict | None = None):
@@ -159,10 +212,13 @@ def fit(X: np.ndarray, y: np.ndarray, params: dict | None = None):
     return GradientBoostingRegressor(loss="squared_error", **p).fit(np.asarray(X, np.float32), np.asarray(y, np.float64))
 
 
-def save(estimator, path: str | Path, meta: dict) -> Path:
-    """The exported trees and ``meta`` (name, feature set, params, training data) as a safe-loading checkpoint."""
+def save(estimator, path: str | Path, meta: dict, feature_set: str = FEATURE_SET) -> Path:
+    """The exported trees and ``meta`` (name, params, training data; the feature set is added) as a safe-loading
+    checkpoint."""
     from traincore.checkpoint import SCHEMA_VERSION, save_checkpoint
-    meta = dict(meta, feature_set=FEATURE_SET, features=NUM_CONTACT_FEATURES, typing=agt.scheme_dict(),
+    if estimator.n_features_in_ != num_features(feature_set):
+        raise ValueError(f"the trees read {estimator.n_features_in_} features, {feature_set} has {num_features(feature_set)}")
+    meta = dict(meta, feature_set=feature_set, features=num_features(feature_set), typing=agt.scheme_dict(),
                 max_depth=int(max(e.tree_.max_depth for e in estimator.estimators_[:, 0])), ligand_only=False)
     return save_checkpoint(Path(path), {"schema_version": SCHEMA_VERSION, "kind": KIND, "step": 0,
                                         "model": export_trees(estimator), "meta": meta})
@@ -189,9 +245,9 @@ def load_state(path: str | Path) -> tuple[dict, dict]:
     from traincore.checkpoint import load_checkpoint
     state = load_checkpoint(path, map_location="cpu", kind=KIND)
     meta = state.get("meta")
-    if not isinstance(meta, dict) or meta.get("feature_set") != FEATURE_SET:
+    if not isinstance(meta, dict) or meta.get("feature_set") not in FEATURE_SETS:
         raise ValueError(f"{path}: a contact model of another feature set ({(meta or {}).get('feature_set')!r}, "
-                         f"this code reads {FEATURE_SET!r})")
+                         f"this code reads {', '.join(FEATURE_SETS)})")
     agt.check_scheme(meta.get("typing", {}))
     arrays = state.get("model")
     want = {"roots", "left", "right", "feature", "threshold", "value", "init"}
@@ -204,9 +260,10 @@ def load(path: str | Path) -> ContactModel:
     return ContactModel(*load_state(path))
 
 
-def training_set(cache: dict, good_only: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(features ``[n, 155]``, pK ``[n]``, example ids) of a typed cache's examples (its good poses by default)."""
+def training_set(cache: dict, good_only: bool = True, feature_set: str = FEATURE_SET) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(features ``[n, features]``, pK ``[n]``, example ids) of a typed cache's examples (its good poses by default)."""
     ex = [e for e in cache["examples"] if e["good"] or not good_only]
     rec = cache["receptors"]
-    X = np.stack([contact_features(rec.get(e["receptor"]), e["ligand"]) for e in ex]) if ex else np.zeros((0, NUM_CONTACT_FEATURES))
+    X = (np.stack([contact_features(rec.get(e["receptor"]), e["ligand"], feature_set) for e in ex]) if ex
+         else np.zeros((0, num_features(feature_set))))
     return X, np.asarray([float(e["pK"]) for e in ex]), [e["id"] for e in ex]

@@ -187,3 +187,31 @@ def test_a_contact_model_where_a_net_is_expected_is_one_line(tmp_path, capsys):
     assert main(["evaluate", "--model", str(trees), "--set", "dude:fabp4", "--no-baseline"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "a contact-count pK model" in err and "Traceback" not in err
+
+
+def test_contacts_v2_classes_split_elements_by_their_flags():
+    lig = atoms([((0, 0, 0), ("C", "aromatic")), ((0, 0, 1.4), ("C", "hydrophobic_C")), ((0, 1.4, 0), ("C",)),
+                 ((1.4, 0, 0), ("N", "donor", "acceptor")), ((0, 0, -1.4), ("O", "acceptor"))])
+    rec = atoms([((0, 0, 5.0), ("O", "donor", "acceptor")),   # the ligand's atoms at 3.6-6.5 Å
+                 ((0, 0, 20.0), ("C", "aromatic"))])           # beyond 12 Å of all
+    f = dict(zip(C.feature_names("contacts-v2"), C.contact_features(rec, lig, "contacts-v2")))
+    assert len(f) == C.num_features("contacts-v2") == 455
+    d = {k: v for k, v in f.items() if v and not k.startswith("lig_sum") and k != "lig_heavy_atoms"}
+    # C aromatic at 5.0, C hydrophobic at 3.6, C polar at 5.19, N donor at 5.19, O acceptor at 6.4: all against O donor
+    assert d == {"lig_C_arom.rec_O_don@4.5-6": 1, "lig_C_hyd.rec_O_don@3.5-4.5": 1, "lig_C_pol.rec_O_don@4.5-6": 1,
+                 "lig_N_don.rec_O_don@4.5-6": 1, "lig_O_acc.rec_O_don@6-8": 1}
+    with pytest.raises(ValueError, match="contact feature set 'contacts-v9'"):
+        C.contact_features(rec, lig, "contacts-v9")
+
+
+def test_a_v2_model_reads_its_own_features(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 20, size=(80, 455)).astype(float)
+    est = C.fit(X, X[:, 7] * 0.1 + rng.normal(0, 0.1, 80), {"n_estimators": 20})
+    path = C.save(est, tmp_path / "v2.pt", {"name": "v2"}, "contacts-v2")
+    m = C.load(path)
+    assert m.feature_set == "contacts-v2" and np.allclose(m.predict(X), est.predict(X.astype(np.float32)), atol=1e-10)
+    lig = atoms([((0, 0, 0), ("C", "aromatic"))])
+    assert m.predict_items([(lig, lig)]).shape == (1,)
+    with pytest.raises(ValueError, match="the trees read 455 features, contacts-v1 has 155"):
+        C.save(est, tmp_path / "bad.pt", {"name": "x"})
