@@ -148,6 +148,9 @@ def _cmd_evaluate(args) -> int:
         raise SystemExit(f"atomgrid evaluate: --set cache needs --cache <file> made by atomgrid prepare "
                          f"(e.g. --kind val-affinity); {args.cache!r} {'is the CASF test cache' if args.cache == _CASF_CACHE else 'does not exist'}")
     vina_prior = _vina_weights(args.vina_prior) if args.vina_prior else ()
+    if args.plot and args.set not in ("casf2016", "cache"):
+        raise SystemExit("atomgrid evaluate: --plot draws measured against predicted pK: it needs --set casf2016 or "
+                         "cache (for DUD-E screening curves: atomgrid enrich --plot)")
     if vina_prior and args.set not in ("casf2016", "cache"):
         raise SystemExit("atomgrid evaluate: --vina-prior needs --set casf2016 or cache (crystal complexes)")
     for model in [args.model] + baselines:
@@ -171,6 +174,13 @@ def _cmd_evaluate(args) -> int:
         else:
             raise SystemExit(f"atomgrid evaluate: unknown set {args.set!r} (casf2016, cache, dude:fabp4, dude:inha)")
         results.append(res)
+    if args.plot:
+        if Path(args.cache).is_file():
+            truth = ev.cache_truth(args.cache)
+        else:  # casf2016 without a saved cache: evaluate_casf built it in memory, so build its labels again
+            from . import data as agdata
+            truth = {e["id"]: float(e["pK"]) for e in agdata.build_cache("test")["examples"] if ":" not in e["source"]}
+        print(f"plot written to {ev.plot_affinity(results, truth, args.plot)}")
     if args.json:
         from traincore.provenance import write_results
         write_results(args.json, "atomgrid_evaluate", results, models=[args.model] + baselines,
@@ -242,6 +252,8 @@ def add_evaluate(sub) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--json", help="write the results as JSON here, with provenance (command, versions, commit, "
                                   "model and data sha256, date): a file docs and model cards can cite")
+    p.add_argument("--plot", metavar="PNG", help="casf2016 / cache: predicted against measured pK, a panel per "
+                                                 "evaluated model (the model and its baselines), as a PNG")
     p.set_defaults(func=_cmd_evaluate)
 
 

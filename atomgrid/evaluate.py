@@ -430,6 +430,40 @@ def format_casf(res: dict) -> str:
     return "\n".join(lines)
 
 
+def plot_affinity(results: list[dict], truth: dict[str, float], out_png: str | Path) -> Path:
+    """Predicted against measured pK of each :func:`evaluate_casf` result (one panel a model, points coloured by
+    source, the identity line, Pearson R, Spearman and RMSE in the title), one PNG (matplotlib, Agg backend).
+    ``truth``: :func:`cache_truth` of the cache the results were evaluated on."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    if not results:
+        raise ValueError("no results to plot")
+    fig, axes = plt.subplots(1, len(results), figsize=(4.6 * len(results), 4.4), squeeze=False)
+    for ax, res in zip(axes[0], results):
+        rows = [c for c in res["complexes"] if c["id"] in truth]
+        if len(rows) < 2:
+            raise ValueError(f"{res.get('name')}: fewer than two complexes with a measured pK to plot")
+        y = np.asarray([truth[c["id"]] for c in rows])
+        p = np.asarray([c["pred"] for c in rows])
+        for src in sorted({c["source"] for c in rows}):
+            k = np.asarray([c["source"] == src for c in rows])
+            ax.scatter(y[k], p[k], s=12, alpha=0.7, label=f"{src} ({int(k.sum())})")
+        lo, hi = float(min(y.min(), p.min())) - 0.5, float(max(y.max(), p.max())) + 0.5
+        ax.plot([lo, hi], [lo, hi], ":", color="grey")
+        ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="measured pK", ylabel="predicted pK", aspect="equal")
+        ax.set_title(f"{res.get('name')}\nn={len(rows)}: R {pearson(y, p):.3f}, Spearman {spearman(y, p):.3f}, "
+                     f"RMSE {rmse(y, p):.2f}", fontsize=9)
+        ax.legend(loc="upper left", fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
 def cache_truth(path: str | Path) -> dict[str, float]:
     """{complex id: measured pK} of the given (crystal / modelled) poses of a typed cache: what
     :func:`evaluate_casf` scored, for :func:`compare_affinity`."""

@@ -215,3 +215,18 @@ def test_a_v2_model_reads_its_own_features(tmp_path):
     assert m.predict_items([(lig, lig)]).shape == (1,)
     with pytest.raises(ValueError, match="the trees read 455 features, contacts-v1 has 155"):
         C.save(est, tmp_path / "bad.pt", {"name": "x"})
+
+
+def test_evaluate_plots_predicted_against_measured_pk(tmp_path, capsys):
+    cache = _cache_of(3)
+    path = tmp_path / "c.pt"
+    torch.save(cache, path)
+    model = tmp_path / "m.pt"
+    assert main(["contacts-train", "--cache", str(path), "-o", str(model)]) == 0
+    png = tmp_path / "plots" / "aff.png"
+    assert main(["evaluate", "--model", str(model), "--set", "cache", "--cache", str(path), "--bootstrap", "10",
+                 "--no-baseline", "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert f"plot written to {png}" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--plot draws measured against predicted pK"):
+        main(["evaluate", "--model", str(model), "--set", "dude:fabp4", "--plot", str(png)])
