@@ -126,9 +126,11 @@ def add_score_commands(sub) -> None:
                                                "'<model>-ligonly.pt' beside the model; the shipped models have one)")
     p.add_argument("--affinity-model", nargs="+", metavar="MODEL",
                    help="the models (names or paths) whose mean pK of each molecule's picked pose, in the same "
-                        "--rotations, fills the pK column (and the SD CNNaffinity tag); 'none': the model's own "
-                        "affinity head. Default: the shipped affinity models with the default --model (see "
-                        "atomgrid/models/__init__.py AFFINITY_MODELS), the model's own head with any other --model. "
+                        "--rotations, fills the pK column (and the SD CNNaffinity tag): nets, or contact-count tree "
+                        "models (atomgrid contacts-train); 'none': the model's own affinity head. Default: the shipped "
+                        "affinity models with the default --model (the contact trees ag-contacts-gbt-rec and the CNNs "
+                        "ag-atomnet-c16-l3-g16r15-rec-s0/-s1, a third each; atomgrid/models/__init__.py "
+                        "AFFINITY_MODELS), the model's own head with any other --model. "
                         "pK estimates the affinity of the pose; it does not rank actives above property-matched "
                         "decoys (rank by score)")
     p.add_argument("--blend", type=float, default=0.0, metavar="W",
