@@ -10,8 +10,8 @@ set -euo pipefail
 bin=${ATOMGRID:-.venv/bin/atomgrid}
 R=benchmarks/results
 M=campaigns/atomgrid-affinity/m
-common=(--validation-group v34 --pose-model ag-atomnet-c16-l3-g16r15 --max-decoys 200 --embed-timeout 30 --threads 1
-        --rotations 16 --ligand-only-model "$M/cvsf08wd16k-clean-ligonly-{fold}.pt")
+. "$(dirname "$0")/cv40_settings.sh"
+common=("${cv40_common[@]}")
 case ${1:-} in
   B) "$bin" crossval --model "$M/cvsf08wd16k-clean-{fold}.pt" "${common[@]}" \
        --json $R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c16-rescored.json ;;

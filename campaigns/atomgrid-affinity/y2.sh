@@ -15,8 +15,8 @@ S0=$R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c48.json
 S1=$R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c48-s1-fold1fold3.json
 B=$R/atomgrid_crossval-cv40-rot16-ag-cvsf08wd16k-clean-c16-rescored.json
 # rule Y's C settings (rule_y_cv40.sh): the same poses, clean twins, 16 rotations, Vina's figures being B's
-common=(--validation-group v34 --pose-model ag-atomnet-c16-l3-g16r15 --max-decoys 200 --embed-timeout 30 --threads 1
-        --rotations 16 --ligand-only-model "$M/cvsf08wd16k-clean-ligonly-{fold}.pt" --skip-vina)
+. "$(dirname "$0")/cv40_settings.sh"
+common=("${cv40_common[@]}" --skip-vina)
 case ${1:-} in
   train) for fold in fold1 fold3; do
            [ -f runs/atomgrid/recipe-c48-cv-s1/$fold/model.pt ] && continue
