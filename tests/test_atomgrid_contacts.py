@@ -230,3 +230,30 @@ def test_evaluate_plots_predicted_against_measured_pk(tmp_path, capsys):
     assert f"plot written to {png}" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="--plot draws measured against predicted pK"):
         main(["evaluate", "--model", str(model), "--set", "dude:fabp4", "--plot", str(png)])
+
+
+def test_compare_averages_trees_with_a_net_and_keeps_the_nets_pose_auc(tmp_path):
+    cache = _cache_of(3)
+    path = tmp_path / "c.pt"
+    torch.save(cache, path)
+    trees, net = tmp_path / "t.pt", tiny_model(tmp_path / "net.pt", seed=0)
+    assert main(["contacts-train", "--cache", str(path), "-o", str(trees)]) == 0
+    ev = {}
+    for name, m in (("t", trees), ("n", net)):
+        ev[name] = tmp_path / f"e_{name}.json"
+        assert main(["evaluate", "--model", str(m), "--set", "cache", "--cache", str(path), "--bootstrap", "10",
+                     "--no-baseline", "--json", str(ev[name])]) == 0
+    out = tmp_path / "cmp.json"
+    assert main(["compare", str(ev["t"]), str(ev["n"]), "--vs", str(ev["n"]), "--bootstrap", "20",
+                 "--json", str(out)]) == 0
+    res = json.loads(out.read_text())["figures"]
+    net_res = json.loads(ev["n"].read_text())["figures"][0]
+    assert res["runs_a"] == 2 and res["runs_b"] == 1
+    assert res["pose_auc"]["a"] == pytest.approx(net_res["pose_auc"]["value"]) == pytest.approx(res["pose_auc"]["b"])
+    # side A is the per-complex mean of the two runs
+    t = {c["id"]: c["pred"] for c in json.loads(ev["t"].read_text())["figures"][0]["complexes"]}
+    n = {c["id"]: c["pred"] for c in net_res["complexes"]}
+    from atomgrid.metrics import pearson
+    y = {e["id"]: e["pK"] for e in cache["examples"] if ":" not in e["source"]}
+    ids = sorted(y)
+    assert res["all"]["pearson"]["a"] == pytest.approx(pearson([y[i] for i in ids], [(t[i] + n[i]) / 2 for i in ids]))
