@@ -134,8 +134,14 @@ def _cmd_evaluate(args) -> int:
 
     from . import evaluate as ev
     from .blend import twin_beside
+    from .models import ModelNotFoundError, resolve_model
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    try:  # a shipped model's name or a file, as atomgrid score takes them
+        args.model = str(resolve_model(args.model))
+        args.baseline = [str(resolve_model(b)) for b in args.baseline or []] or None
+    except ModelNotFoundError as exc:
+        raise SystemExit(f"atomgrid evaluate: {exc}") from None
     results = []
     baselines = list(args.baseline or [])
     sibling = twin_beside(args.model)
@@ -304,7 +310,12 @@ def _cmd_prepare(args) -> int:
     import torch
 
     from . import data
-    cache = data.build_cache(args.kind, args.decoys)
+    cache = data.build_csv_cache(args.csv, args.decoys) if args.csv else data.build_cache(args.kind, args.decoys)
+    if args.csv and not cache["examples"]:
+        for e in cache["errors"]:
+            print(f"  unreadable: {e}", file=sys.stderr)
+        raise SystemExit(f"atomgrid prepare: --csv {args.csv}: no complex could be used ({len(cache['errors'])} rows "
+                         "listed above); nothing written")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     torch.save(cache, args.out)
     print(json.dumps(data.cache_summary(cache)))
@@ -316,12 +327,17 @@ def _cmd_prepare(args) -> int:
 
 
 def add_prepare(sub) -> None:
-    p = sub.add_parser("prepare", help="type and cache a data split (train, train-recommended, val, val-affinity, test)")
-    p.add_argument("--kind", required=True, choices=["train", "train-recommended", "val", "val-affinity", "test"],
-                   help="train: the strict split (no CASF-2016 protein); train-recommended: the data pack's "
-                        "recommended split (CASF complexes out, their proteins' other ligands and FEP series in); "
-                        "val-affinity: the toy strict complexes plus the DEKOIS 2.0 crystal complexes with a PDBbind "
-                        "2020 affinity, none in CASF-2016 (a larger affinity validation set)")
+    p = sub.add_parser("prepare", help="type and cache a data split (train, train-recommended, val, val-affinity, test) "
+                                       "or your own complexes (--csv)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--csv", metavar="FILE", help="your own complexes: a CSV with the columns id, receptor, ligand, "
+                                                     "pK (and optionally target), paths relative to the CSV; rows "
+                                                     "that cannot be used are listed, not fatal")
+    which.add_argument("--kind", choices=["train", "train-recommended", "val", "val-affinity", "test"],
+                       help="train: the strict split (no CASF-2016 protein); train-recommended: the data pack's "
+                            "recommended split (CASF complexes out, their proteins' other ligands and FEP series in); "
+                            "val-affinity: the toy strict complexes plus the DEKOIS 2.0 crystal complexes with a "
+                            "PDBbind 2020 affinity, none in CASF-2016 (a larger affinity validation set)")
     p.add_argument("--out", required=True)
     p.add_argument("--decoys", type=int, default=2, help="perturbed bad poses per good pose")
     p.set_defaults(func=_cmd_prepare)
@@ -813,9 +829,10 @@ def main(argv=None) -> int:
     if argv[:1] == ["evaluate"] and any(a == "--protocol" or a.startswith("--protocol=") for a in argv):
         argv = _protocol_alias(argv)  # `atomgrid evaluate --protocol cross-target ...` is `atomgrid crossval ...`
     args = parser.parse_args(argv)
+    from traincore.checkpoint import CheckpointError
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, CheckpointError) as exc:  # a missing, foreign or corrupt file: one line
         print(f"atomgrid {args.command}: {exc}", file=sys.stderr)
         return 2
 

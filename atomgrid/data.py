@@ -206,6 +206,66 @@ class CacheBuilder:
             self.examples.append(_example(cid, target, source + ":perturbed", cid, decoy, pK, 0, rmsd))
 
 
+CSV_COLUMNS = ("id", "receptor", "ligand", "pK")
+
+
+def build_csv_cache(path: str | Path, decoys_per_pose: int = 2, seed: int = 0) -> dict:
+    """A cache of your own complexes: a CSV with the columns ``id, receptor, ligand, pK`` (and optionally
+    ``target``, the split key: the id when absent), file paths relative to the CSV's folder (or absolute), pK as
+    -log10(K in mol/L). Each complex is typed as the pack's are (the receptor cropped around its ligand, the given
+    pose good, ``decoys_per_pose`` perturbed copies bad), source ``csv``. A row that cannot be used (no id, a
+    repeated id, a pK that is not a finite number, a missing or unreadable file) is listed in the cache's errors
+    with its line number, never raised; a file without the columns raises ValueError."""
+    path = Path(path)
+    try:
+        f = open(path, newline="", encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    with f:
+        try:
+            reader = csv.DictReader(f)
+            fields = [c.strip() for c in reader.fieldnames or []]
+            rows = [{(k or "").strip(): v for k, v in r.items()} for r in reader]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ValueError(f"{path}: not a readable CSV ({type(exc).__name__})") from None
+    missing = [c for c in CSV_COLUMNS if c not in fields]
+    if missing:
+        raise ValueError(f"{path}: needs the columns {', '.join(CSV_COLUMNS)} (missing: {', '.join(missing)})")
+    if not rows:
+        raise ValueError(f"{path}: no complexes (a header, then one row per complex)")
+    b = CacheBuilder(decoys_per_pose, seed)
+    seen: set[str] = set()
+    for line, r in enumerate(rows, start=2):
+        cid = (r["id"] or "").strip()
+        where = f"{path.name}:{line}"
+        if not cid or ":" in cid:
+            b.errors.append(f"{where}: id {cid!r}: empty or holding ':'")
+            continue
+        if cid in seen:
+            b.errors.append(f"{where}: id {cid!r} given twice (each complex once)")
+            continue
+        try:
+            pk = float(r["pK"])
+        except (TypeError, ValueError):
+            pk = math.nan
+        if not math.isfinite(pk):
+            b.errors.append(f"{where}: {cid}: pK {r['pK']!r} is not a number")
+            continue
+        files = []
+        for col in ("receptor", "ligand"):
+            p = Path((r[col] or "").strip())
+            files.append(p if p.is_absolute() else path.parent / p)
+        lost = [f"{col} {p}" for col, p in zip(("receptor", "ligand"), files) if not p.is_file()]
+        if lost:
+            b.errors.append(f"{where}: {cid}: no such file: {'; '.join(lost)}")
+            continue
+        seen.add(cid)
+        n = len(b.errors)
+        b.add_pdbbind(cid, (r.get("target") or "").strip() or cid, "csv", files[0], files[1], pk)
+        b.errors[n:] = [f"{where}: {cid}: {e}" for e in b.errors[n:]]
+    return b.result()
+
+
 def build_core2013(builder: CacheBuilder, ids: list[str]) -> None:
     root = drug_root() / "pdbbind_core2013"
     idx = {r["pdbid"]: r for r in csv.DictReader(open(root / "index.csv"))}

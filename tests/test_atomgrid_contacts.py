@@ -257,3 +257,55 @@ def test_compare_averages_trees_with_a_net_and_keeps_the_nets_pose_auc(tmp_path)
     y = {e["id"]: e["pK"] for e in cache["examples"] if ":" not in e["source"]}
     ids = sorted(y)
     assert res["all"]["pearson"]["a"] == pytest.approx(pearson([y[i] for i in ids], [(t[i] + n[i]) / 2 for i in ids]))
+
+
+def test_prepare_a_cache_of_your_own_complexes_from_a_csv(tmp_path, capsys):
+    import shutil
+    shutil.copy(REC, tmp_path / "rec.pdb")
+    shutil.copy(REF, tmp_path / "lig.sdf")
+    (tmp_path / "c.csv").write_text(
+        "id,receptor,ligand,pK,target\n"
+        "a,rec.pdb,lig.sdf,7.5,P1\n"
+        f"b,{tmp_path / 'rec.pdb'},lig.sdf,6.0,\n"      # an absolute path; no target: its id
+        "c,rec.pdb,gone.sdf,5.0,P1\n"                   # a missing file
+        "d,rec.pdb,lig.sdf,strong,P1\n"                 # a pK that is not a number
+        "a,rec.pdb,lig.sdf,7.0,P1\n"                    # a repeated id
+        "e:1,rec.pdb,lig.sdf,7.0,P1\n")                 # an id with ':'
+    out = tmp_path / "c.pt"
+    assert main(["prepare", "--csv", str(tmp_path / "c.csv"), "--out", str(out), "--decoys", "1"]) == 0
+    cache = torch.load(out, weights_only=True)
+    good = {e["id"]: e for e in cache["examples"] if e["good"]}
+    assert sorted(good) == ["a", "b"] and good["a"]["pK"] == 7.5 and good["b"]["target"] == "b"
+    assert good["a"]["target"] == "P1" and {e["source"] for e in cache["examples"]} == {"csv", "csv:perturbed"}
+    errs = cache["errors"]
+    assert len(errs) == 4 and errs[0].startswith("c.csv:4: c: no such file: ligand")
+    assert "c.csv:5: d: pK 'strong' is not a number" in errs and "c.csv:6: id 'a' given twice (each complex once)" in errs
+    assert any(e.startswith("c.csv:7: id 'e:1'") for e in errs)
+    printed = capsys.readouterr().out
+    assert '"complexes": 2' in printed and "unreadable: c.csv:4" in printed
+    (tmp_path / "bad.csv").write_text("name,receptor,ligand,affinity\nx,rec.pdb,lig.sdf,7\n")
+    assert main(["prepare", "--csv", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "x.pt")]) == 2
+    assert "needs the columns id, receptor, ligand, pK (missing: id, pK)" in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_prepare_csv_without_a_usable_row_writes_nothing(tmp_path, capsys):
+    (tmp_path / "c.csv").write_text("id,receptor,ligand,pK\na,none.pdb,none.sdf,7\n")
+    with pytest.raises(SystemExit, match="no complex could be used"):
+        main(["prepare", "--csv", str(tmp_path / "c.csv"), "--out", str(tmp_path / "x.pt")])
+    assert not (tmp_path / "x.pt").exists() and "unreadable: c.csv:2: a: no such file" in capsys.readouterr().err
+
+
+def test_evaluate_takes_a_shipped_models_name_and_refuses_bad_files_in_one_line(tmp_path, capsys):
+    path = tmp_path / "c.pt"
+    torch.save(_cache_of(1), path)
+    assert main(["evaluate", "--model", models.CONTACT_MODEL, "--set", "cache", "--cache", str(path),
+                 "--bootstrap", "10", "--no-baseline"]) == 0
+    assert capsys.readouterr().out.startswith(f"{models.CONTACT_MODEL} (receptor+ligand), complexes of c.pt, n=4")
+    with pytest.raises(SystemExit, match="--model 'no-such-model': no such file and no shipped model"):
+        main(["evaluate", "--model", "no-such-model", "--set", "cache", "--cache", str(path)])
+    (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
+    assert main(["evaluate", "--model", str(tmp_path / "broken.pt"), "--set", "cache", "--cache", str(path),
+                 "--no-baseline"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "broken.pt: truncated or corrupt" in err

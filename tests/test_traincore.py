@@ -136,7 +136,7 @@ def test_checkpoint_round_trip_bit_identical(tmp_path):
     assert st["config"] == {"a": 1}
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "foreign", "pickle"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "text", "foreign", "pickle"])
 def test_bad_checkpoint_clear_error(tmp_path, damage):
     m, o = _model_and_opt()
     p = tmp_path / "c.pt"
@@ -148,6 +148,8 @@ def test_bad_checkpoint_clear_error(tmp_path, damage):
         p.write_bytes(bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8)))
     elif damage == "empty":
         p.write_bytes(b"")
+    elif damage == "text":
+        p.write_bytes(b"not a checkpoint")
     elif damage == "foreign":
         torch.save({"weights": torch.ones(3)}, p)
     elif damage == "pickle":
@@ -158,6 +160,8 @@ def test_bad_checkpoint_clear_error(tmp_path, damage):
     assert str(p) in msg and "\n" not in msg
     if damage == "pickle":
         assert "refused" in msg
+    else:  # bytes that are no pickle at all are called corrupt, not a file of Python objects
+        assert "refused" not in msg
     if damage == "foreign":
         assert "not a traincore checkpoint" in msg
 

@@ -62,11 +62,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for bad files; all mean "cannot use this file"
         text = str(e)
-        if "Unsupported global" in text or "weights_only" in text.lower() and "Weights only load failed" in text:
+        if "Unsupported global" in text:  # a pickle that names a Python class or function
             m = re.search(r"Unsupported global: GLOBAL (\S+)", text)
             what = f" ({m.group(1)})" if m else ""
             raise CheckpointError(f"checkpoint {path}: refused, it holds Python objects{what} beyond plain "
                                   "tensors and values; only weights_only-safe checkpoints are loaded") from None
+        if "Weights only load failed" in text:  # bytes the safe unpickler cannot read at all: not a checkpoint
+            raise CheckpointError(f"checkpoint {path}: truncated or corrupt (not a readable torch file)") from None
         first = text.strip().splitlines()[0].split(". ")[0][:160] if text.strip() else type(e).__name__
         raise CheckpointError(f"checkpoint {path}: truncated or corrupt ({type(e).__name__}: {first})") from None
     if not isinstance(state, dict) or "schema_version" not in state:
