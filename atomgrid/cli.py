@@ -135,13 +135,16 @@ def _cmd_evaluate(args) -> int:
     from . import evaluate as ev
     from .blend import twin_beside
     from .models import ModelNotFoundError, resolve_model
+
+    def named(m: str) -> str:  # a shipped model's name, as atomgrid score takes them; anything else as given (its
+        try:                   # loader reports a missing or foreign file in one line)
+            return str(resolve_model(m))
+        except ModelNotFoundError:
+            return m
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    try:  # a shipped model's name or a file, as atomgrid score takes them
-        args.model = str(resolve_model(args.model))
-        args.baseline = [str(resolve_model(b)) for b in args.baseline or []] or None
-    except ModelNotFoundError as exc:
-        raise SystemExit(f"atomgrid evaluate: {exc}") from None
+    args.model = named(args.model)
+    args.baseline = [named(b) for b in args.baseline or []] or None
     results = []
     baselines = list(args.baseline or [])
     sibling = twin_beside(args.model)

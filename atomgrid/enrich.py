@@ -94,6 +94,12 @@ def plot_curves(scores_csv: str | Path, actives: Iterable[str], columns: Sequenc
         ax.legend(loc="lower right", fontsize=8)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{Path(scores_csv).name}: {int(y.sum())} actives, {len(y)} compounds", fontsize=10)
+    return save_png(fig, out_png)
+
+
+def save_png(fig, out_png: str | Path) -> Path:
+    """Lay out ``fig``, write it as a PNG (110 dpi, folders made) and close it: every atomgrid plot ends here."""
+    import matplotlib.pyplot as plt
     fig.tight_layout()
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)

@@ -456,12 +456,8 @@ def plot_affinity(results: list[dict], truth: dict[str, float], out_png: str | P
                      f"RMSE {rmse(y, p):.2f}", fontsize=9)
         ax.legend(loc="upper left", fontsize=7)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    from .enrich import save_png
+    return save_png(fig, out_png)
 
 
 def cache_truth(path: str | Path) -> dict[str, float]:

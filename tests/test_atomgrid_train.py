@@ -140,8 +140,9 @@ def test_cli_help_lists_subcommands(capsys):
 def test_cli_reports_bad_model_file_in_one_line(tmp_path, capsys):
     bad = tmp_path / "x.pt"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(Exception, match="x.pt"):
-        main(["evaluate", "--model", str(bad), "--set", "casf2016", "--bootstrap", "0"])
+    assert main(["evaluate", "--model", str(bad), "--set", "casf2016", "--bootstrap", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "x.pt: truncated or corrupt" in err
 
 
 def test_cli_evaluate_template_passes_decoys_seed_and_workers(monkeypatch, capsys):

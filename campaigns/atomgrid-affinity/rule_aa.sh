@@ -10,15 +10,11 @@ set -euo pipefail
 bin=${ATOMGRID:-.venv/bin/atomgrid}
 R=benchmarks/results
 run=runs/atomgrid/contacts-gbt-rec
+. "$(dirname "$0")/affinity_sets.sh"
 case ${1:-} in
   train) "$bin" contacts-train --cache runs/atomgrid/cache_train_rec.pt -o $run/model.pt --name ag-contacts-gbt-rec \
            --json $R/atomgrid_contacts_train-gbt-rec.json ;;
-  eval) for set in valaffinity activesprotocol; do
-          cache=runs/atomgrid/cache_val_affinity.pt
-          [ $set = activesprotocol ] && cache=runs/atomgrid/screen_cv/cache_actives_protocol.pt
-          "$bin" evaluate --model $run/model.pt --set cache --cache $cache --rotations 16 --no-baseline --threads 1 \
-            --json "$R/atomgrid_evaluate-$set-rot16-contacts-gbt-rec.json"
-        done ;;
+  eval) eval_sets $run/model.pt contacts-gbt-rec ;;
   compare) for set in valaffinity activesprotocol; do
              "$bin" compare $R/atomgrid_evaluate-$set-rot16-contacts-gbt-rec.json \
                --vs $R/atomgrid_evaluate-$set-rot16-pose-rec-s{0,1}.json \

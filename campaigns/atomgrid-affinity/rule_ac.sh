@@ -6,16 +6,12 @@ set -euo pipefail
 bin=${ATOMGRID:-.venv/bin/atomgrid}
 R=benchmarks/results
 run=runs/atomgrid/contacts-gbt-v2-rec
+. "$(dirname "$0")/affinity_sets.sh"
 pair() { echo $R/atomgrid_evaluate-$1-rot16-pose-rec-s0.json $R/atomgrid_evaluate-$1-rot16-pose-rec-s1.json; }
 case ${1:-} in
   train) "$bin" contacts-train --features contacts-v2 -o $run/model.pt --name ag-contacts-gbt-v2-rec \
            --json $R/atomgrid_contacts_train-gbt-v2-rec.json ;;
-  eval) for set in valaffinity activesprotocol; do
-          cache=runs/atomgrid/cache_val_affinity.pt
-          [ $set = activesprotocol ] && cache=runs/atomgrid/screen_cv/cache_actives_protocol.pt
-          "$bin" evaluate --model $run/model.pt --set cache --cache $cache --rotations 16 --no-baseline --threads 1 \
-            --json "$R/atomgrid_evaluate-$set-rot16-contacts-gbt-v2-rec.json"
-        done ;;
+  eval) eval_sets $run/model.pt contacts-gbt-v2-rec ;;
   compare) for set in valaffinity activesprotocol; do
              "$bin" compare $R/atomgrid_evaluate-$set-rot16-contacts-gbt-v2-rec.json $(pair $set) \
                --vs $R/atomgrid_evaluate-$set-rot16-contacts-gbt-rec.json $(pair $set) \

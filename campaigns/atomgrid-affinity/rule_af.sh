@@ -4,14 +4,12 @@
 set -euo pipefail
 bin=${ATOMGRID:-.venv/bin/atomgrid}
 R=benchmarks/results
+. "$(dirname "$0")/affinity_sets.sh"
 for s in 1 2; do
   run=runs/atomgrid/contacts-gbt-rec-s$s
   "$bin" contacts-train --seed $s -o $run/model.pt --name ag-contacts-gbt-rec-s$s --json $R/atomgrid_contacts_train-gbt-rec-s$s.json
-  for set in valaffinity activesprotocol; do
-    cache=runs/atomgrid/cache_val_affinity.pt
-    [ $set = activesprotocol ] && cache=runs/atomgrid/screen_cv/cache_actives_protocol.pt
-    "$bin" evaluate --model $run/model.pt --set cache --cache $cache --rotations 16 --no-baseline --threads 1 \
-      --json $R/atomgrid_evaluate-$set-rot16-contacts-gbt-rec-s$s.json
+  eval_sets $run/model.pt contacts-gbt-rec-s$s
+  for set in "${affinity_sets[@]}"; do
     "$bin" compare $R/atomgrid_evaluate-$set-rot16-contacts-gbt-rec-s$s.json $R/atomgrid_evaluate-$set-rot16-pose-rec-s{0,1}.json \
       --vs $R/atomgrid_evaluate-$set-rot16-contacts-gbt-rec.json $R/atomgrid_evaluate-$set-rot16-pose-rec-s{0,1}.json \
       --json $R/atomgrid_compare-$set-contacts-gbt-s$s-pair-vs-gbt-pair.json
