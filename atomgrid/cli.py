@@ -162,11 +162,15 @@ def _cmd_evaluate(args) -> int:
                          "cache (for DUD-E screening curves: atomgrid enrich --plot)")
     if vina_prior and args.set not in ("casf2016", "cache"):
         raise SystemExit("atomgrid evaluate: --vina-prior needs --set casf2016 or cache (crystal complexes)")
+    built = None  # casf2016 without a saved cache: built once for every model (and the plot's labels)
+    if args.set == "casf2016" and not Path(args.cache).is_file():
+        from . import data as agdata
+        built = agdata.build_cache("test")
     for model in [args.model] + baselines:
         if args.set in ("casf2016", "cache"):
             try:
                 res = ev.evaluate_casf(model, args.cache, args.bootstrap, args.device, rotations=args.rotations,
-                                       vina_prior=vina_prior if model == args.model else ())
+                                       vina_prior=vina_prior if model == args.model else (), cache=built)
             except ValueError as exc:
                 raise SystemExit(f"atomgrid evaluate: {exc}") from None
             print(ev.format_casf(res))
@@ -184,11 +188,7 @@ def _cmd_evaluate(args) -> int:
             raise SystemExit(f"atomgrid evaluate: unknown set {args.set!r} (casf2016, cache, dude:fabp4, dude:inha)")
         results.append(res)
     if args.plot:
-        if Path(args.cache).is_file():
-            truth = ev.cache_truth(args.cache)
-        else:  # casf2016 without a saved cache: evaluate_casf built it in memory, so build its labels again
-            from . import data as agdata
-            truth = {e["id"]: float(e["pK"]) for e in agdata.build_cache("test")["examples"] if ":" not in e["source"]}
+        truth = ev.truth_of(built) if built is not None else ev.cache_truth(args.cache)
         print(f"plot written to {ev.plot_affinity(results, truth, args.plot)}")
     if args.json:
         from traincore.provenance import write_results

@@ -173,17 +173,20 @@ def _vina_prior(res: dict, cache: dict, cache_path, ids: list[str], y: np.ndarra
 
 
 def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n_boot: int = 1000,
-                  device="cpu", rotations: int = 1, vina_prior: tuple[float, ...] = ()) -> dict:
+                  device="cpu", rotations: int = 1, vina_prior: tuple[float, ...] = (), cache: dict | None = None) -> dict:
     """Scoring, pose and docking power on the CASF-2016 test cache (or any typed cache of complexes with
     measured pK, e.g. the validation cache, where the reference methods are simply absent). ``vina_prior``:
-    weights w of Vina's pK in the blends ``(1 - w) net + w Vina`` to report (:func:`crystal_vina`)."""
+    weights w of Vina's pK in the blends ``(1 - w) net + w Vina`` to report (:func:`crystal_vina`). ``cache``: the
+    cache at ``cache_path`` already loaded or built (the CASF test cache built once for several models); None reads
+    ``cache_path``, or builds the CASF test cache when that file is missing."""
     contact = agcontacts.is_contact_model(model_path)  # a contact-count tree model: pK only, no pose score
     if contact:
         cmodel = agcontacts.load(model_path)
         meta = cmodel.meta
     else:
         model, meta = load_model(model_path, device)
-    cache = agdata.load_cache(cache_path) if Path(cache_path).exists() else agdata.build_cache("test")
+    if cache is None:
+        cache = agdata.load_cache(cache_path) if Path(cache_path).exists() else agdata.build_cache("test")
     ds = agdata.ComplexSet(cache)
     items = [ds.sample(i) for i in range(len(ds))]
     if contact:
@@ -461,9 +464,13 @@ def plot_affinity(results: list[dict], truth: dict[str, float], out_png: str | P
 
 
 def cache_truth(path: str | Path) -> dict[str, float]:
-    """{complex id: measured pK} of the given (crystal / modelled) poses of a typed cache: what
+    """{complex id: measured pK} of the given (crystal / modelled) poses of a typed cache file: what
     :func:`evaluate_casf` scored, for :func:`compare_affinity`."""
-    cache = agdata.load_cache(path)
+    return truth_of(agdata.load_cache(path))
+
+
+def truth_of(cache: dict) -> dict[str, float]:
+    """:func:`cache_truth` of a cache already in memory."""
     return {e["id"]: float(e["pK"]) for e in cache["examples"] if ":" not in e["source"]}
 
 
