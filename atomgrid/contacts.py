@@ -203,11 +203,9 @@ class ContactModel:
 
 
 def fit(X: np.ndarray, y: np.ndarray, params: dict | None = None):
-    """A ``GradientBoostingRegressor`` with :data:`GBT_PARAMS` (updated by ``params``) fitted on ``X``, ``y``."""
-    try:
-        from sklearn.ensemble import GradientBoostingRegressor
-    except ImportError:
-        raise SystemExit("atomgrid contacts-train: scikit-learn is not installed (pip install scikit-learn)") from None
+    """A ``GradientBoostingRegressor`` with :data:`GBT_PARAMS` (updated by ``params``) fitted on ``X``, ``y``
+    (scikit-learn is imported here only: scoring never needs it)."""
+    from sklearn.ensemble import GradientBoostingRegressor
     p = dict(GBT_PARAMS, **(params or {}))
     return GradientBoostingRegressor(loss="squared_error", **p).fit(np.asarray(X, np.float32), np.asarray(y, np.float64))
 
