@@ -16,6 +16,9 @@ import numpy as np
 from atomgrid.metrics import ACTIVITY_METRICS
 from traincore.provenance import write_results
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rule_ab import gain, library  # noqa: E402  (the same library reading and bootstrap as rule AB)
+
 R = Path("benchmarks/results")
 RUNS = {"c48_s10": R / "atomgrid_crossval-validation34-rot16-ag-v34-c48-s10.json",
         "c48_s11": R / "atomgrid_crossval-validation34-rot16-ag-v34-c48-s11.json",
@@ -27,20 +30,11 @@ ENSEMBLES = {"c48_s10": ["c48_s10"], "c48_s10+c48_s11": ["c48_s10", "c48_s11"], 
 
 def logits(run: dict) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(library ids, labels, logit of the cached score; -inf for an unposed or failed molecule)."""
-    lib_smi = Path(run["scores_csv"]).parent / (Path(run["poses_sdf"]).name.split("_ag-atomnet")[0] + ".smi")
-    lib = [line.split()[1] for line in open(lib_smi) if line.strip()]
-    y = np.asarray([1.0 if i.startswith("A") else 0.0 for i in lib])
+    lib, y = library(run)
     p = {r["id"]: float(r["score"]) for r in csv.DictReader(open(run["scores_csv"])) if r["score"] and not r["error"]}
     z = np.asarray([math.log(min(max(p[i], 1e-6), 1 - 1e-6) / (1 - min(max(p[i], 1e-6), 1 - 1e-6))) if i in p else -math.inf
                     for i in lib])
     return lib, y, z
-
-
-def gain(a: np.ndarray, b: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
-    d = a - b
-    boots = d[np.random.default_rng(seed).integers(0, len(d), (n_boot, len(d)))].mean(1)
-    lo, hi = np.quantile(boots, [0.025, 0.975])
-    return {"a": float(a.mean()), "b": float(b.mean()), "diff": float(d.mean()), "low": float(lo), "high": float(hi)}
 
 
 def main() -> int:

@@ -74,13 +74,18 @@ def trees_for(model_path: str, targets: np.ndarray, y: np.ndarray, X: np.ndarray
     return _TREES[key]
 
 
+def library(run: dict) -> tuple[list[str], np.ndarray]:
+    """The protocol's library of one committed crossval target entry: every sampled molecule's id in the .smi's order
+    (an unposed one is absent from the scores and ranks last) and its label (1 active, 0 decoy)."""
+    lib_smi = Path(run["scores_csv"]).parent / (Path(run["poses_sdf"]).name.split("_ag-atomnet")[0] + ".smi")
+    lib = [line.split()[1] for line in open(lib_smi) if line.strip()]
+    return lib, np.asarray([1.0 if i.startswith("A") else 0.0 for i in lib])
+
+
 def per_target(run: dict, ids, targets, y, X) -> dict:
     """One committed crossval target entry -> {method: {roc_auc, ef1}} on its library (the CNN's CSV order)."""
     t = run["target"]
-    # the protocol's library: every sampled molecule in the .smi's order, an unposed one ranked last (-inf)
-    lib_smi = Path(run["scores_csv"]).parent / (Path(run["poses_sdf"]).name.split("_ag-atomnet")[0] + ".smi")
-    lib = [line.split()[1] for line in open(lib_smi) if line.strip()]
-    lab = np.asarray([1.0 if i.startswith("A") else 0.0 for i in lib])
+    lib, lab = library(run)
     assert int(lab.sum()) == run["actives"] and int((1 - lab).sum()) == run["decoys"], t
     score = {r["id"]: (float(r["score"]) if r["score"] and not r["error"] else -math.inf)
              for r in csv.DictReader(open(run["scores_csv"]))}
