@@ -261,7 +261,5 @@ def load(path: str | Path) -> ContactModel:
 def training_set(cache: dict, good_only: bool = True, feature_set: str = FEATURE_SET) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(features ``[n, features]``, pK ``[n]``, example ids) of a typed cache's examples (its good poses by default)."""
     ex = [e for e in cache["examples"] if e["good"] or not good_only]
-    rec = cache["receptors"]
-    X = (np.stack([contact_features(rec.get(e["receptor"]), e["ligand"], feature_set) for e in ex]) if ex
-         else np.zeros((0, num_features(feature_set))))
+    X = features_of([(cache["receptors"].get(e["receptor"]), e["ligand"]) for e in ex], feature_set)
     return X, np.asarray([float(e["pK"]) for e in ex]), [e["id"] for e in ex]
