@@ -2,7 +2,8 @@
 (the RF-Score / ΔVinaXGB family of scoring functions), a ``pK`` model beside the CNNs.
 
 Features (:func:`contact_features`; ``contacts-v1``, 155 per pose, rule AA; ``contacts-v2``, 455, rule AC's
-ECIF-like classes) come from the typed heavy atoms every cache and ``atomgrid score``
+ECIF-like classes; ``contacts-v3``, 161, rule AH: contacts-v1 and six Vina-like interaction terms, :func:`vina_terms`)
+come from the typed heavy atoms every cache and ``atomgrid score``
 already hold (``agtypes-v1``): counts of ligand {C, N, O, S, P, halogen} x receptor {C, N, O, S} atom pairs in the
 shells [0, 3.5), [3.5, 4.5), [4.5, 6), [6, 8), [8, 12) Å; the same shells for ligand donor-receptor acceptor,
 ligand acceptor-receptor donor, hydrophobic C-hydrophobic C and aromatic-aromatic pairs; and the ligand's own 14
@@ -71,6 +72,17 @@ FEATURE_SETS: dict[str, dict] = {
                                  ("O_acc", "O", (), ("donor",))) + _el("S"),
                     "pairs": ()},
 }
+# contacts-v3 (rule AH): contacts-v1 and the six Vina-like terms of :func:`vina_terms`
+FEATURE_SETS["contacts-v3"] = dict(FEATURE_SETS["contacts-v1"], vina=True)
+
+# AutoDock Vina's intermolecular terms (Trott & Olson 2010) on the surface distance d = r - R_i - R_j (xs radii, the
+# typed atoms' own), pairs closer than 8 Å: gauss1 exp(-(d/0.5)^2), gauss2 exp(-((d-3)/2)^2), repulsion d^2 (d < 0),
+# hydrophobic (both atoms hydrophobic: 1 below 0.5, 0 above 1.5, linear between), hydrogen bond (donor-acceptor:
+# 1 below -0.7, 0 above 0, linear between); their weighted sum is Vina's intermolecular energy before its rotor
+# division (kcal/mol).
+VINA_TERMS = ("gauss1", "gauss2", "repulsion", "hydrophobic", "hbond")
+VINA_WEIGHTS = (-0.035579, -0.005156, 0.840245, -0.035069, -0.587439)
+VINA_CUTOFF = 8.0
 
 
 def _spec(feature_set: str) -> dict:
@@ -86,6 +98,8 @@ def feature_names(feature_set: str = FEATURE_SET) -> list[str]:
     names = [f"lig_{a[0]}.rec_{b[0]}@{s}" for s in shells for a in sp["ligand"] for b in sp["receptor"]]
     names += [f"lig_{a}.rec_{b}@{s}" for s in shells for a, b in sp["pairs"]]
     names += [f"lig_sum_{f}" for f in agt.FEATURES] + ["lig_heavy_atoms"]
+    if sp.get("vina"):
+        names += [f"vina_{t}" for t in VINA_TERMS] + ["vina_inter"]
     return names
 
 
@@ -96,11 +110,32 @@ def num_features(feature_set: str = FEATURE_SET) -> int:
 NUM_CONTACT_FEATURES = num_features("contacts-v1")  # 155; contacts-v2 has 455
 
 
-def _arrays(atoms) -> tuple[np.ndarray, np.ndarray]:
-    """(xyz, feats) of a TypedAtoms or a cache atom dict."""
+def _arrays(atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(xyz, feats, radii) of a TypedAtoms or a cache atom dict."""
     if isinstance(atoms, dict):
-        return np.asarray(atoms["xyz"], np.float64), np.asarray(atoms["feats"], np.float64)
-    return np.asarray(atoms.xyz, np.float64), np.asarray(atoms.feats, np.float64)
+        return (np.asarray(atoms["xyz"], np.float64), np.asarray(atoms["feats"], np.float64),
+                np.asarray(atoms["radii"], np.float64))
+    return np.asarray(atoms.xyz, np.float64), np.asarray(atoms.feats, np.float64), np.asarray(atoms.radii, np.float64)
+
+
+def vina_terms(d: np.ndarray, lf: np.ndarray, lr: np.ndarray, rf: np.ndarray, rr: np.ndarray) -> np.ndarray:
+    """Vina's five intermolecular terms summed over ligand-receptor pairs and their weighted sum (``[6]``), from the
+    pair distances ``d [nl, nr]`` (Å) and each side's features and xs radii. Hydrophobic atoms are hydrophobic
+    carbons and halogens; donors are donor-flagged atoms and receptor metals (Vina's Met_D), acceptors
+    acceptor-flagged atoms."""
+    s = d - lr[:, None] - rr[None, :]
+    near = d < VINA_CUTOFF
+    g1 = np.exp(-(s / 0.5) ** 2)
+    g2 = np.exp(-((s - 3.0) / 2.0) ** 2)
+    rep = np.where(s < 0, s * s, 0.0)
+    lhyd = _flag(lf, "hydrophobic_C") | _flag(lf, "halogen")
+    rhyd = _flag(rf, "hydrophobic_C") | _flag(rf, "halogen")
+    hyd = np.clip(1.5 - s, 0.0, 1.0) * (lhyd[:, None] & rhyd[None, :])
+    rdon = _flag(rf, "donor") | _flag(rf, "metal")
+    pair = (_flag(lf, "donor")[:, None] & _flag(rf, "acceptor")[None, :]) | (_flag(lf, "acceptor")[:, None] & rdon[None, :])
+    hb = np.clip(-s / 0.7, 0.0, 1.0) * pair
+    terms = np.array([float((t * near).sum()) for t in (g1, g2, rep, hyd, hb)])
+    return np.append(terms, float(np.dot(VINA_WEIGHTS, terms)))
 
 
 def contact_features(receptor, ligand, feature_set: str = FEATURE_SET) -> np.ndarray:
@@ -108,20 +143,21 @@ def contact_features(receptor, ligand, feature_set: str = FEATURE_SET) -> np.nda
     ``ligand`` are :class:`~atomgrid.featurize.TypedAtoms` (or cache atom dicts); a missing receptor (None) counts no
     contacts."""
     sp = _spec(feature_set)
-    lxyz, lf = _arrays(ligand)
+    lxyz, lf, lr = _arrays(ligand)
     n_el = NUM_SHELLS * len(sp["ligand"]) * len(sp["receptor"])
     n_pair = NUM_SHELLS * len(sp["pairs"])
-    out = np.zeros(n_el + n_pair + agt.NUM_FEATURES + 1)
-    out[n_el + n_pair:n_el + n_pair + agt.NUM_FEATURES] = lf.sum(0) if len(lf) else 0.0
-    out[-1] = len(lxyz)
+    n_lig = n_el + n_pair + agt.NUM_FEATURES + 1
+    out = np.zeros(n_lig + (len(VINA_TERMS) + 1 if sp.get("vina") else 0))
+    out[n_el + n_pair:n_lig - 1] = lf.sum(0) if len(lf) else 0.0
+    out[n_lig - 1] = len(lxyz)
     if receptor is None or not len(lxyz):
         return out
-    rxyz, rf = _arrays(receptor)
+    rxyz, rf, rr = _arrays(receptor)
     if not len(rxyz):
         return out
     lo, hi = lxyz.min(0) - CUTOFF, lxyz.max(0) + CUTOFF  # only receptor atoms that can be within the cut-off
     near = np.all((rxyz >= lo) & (rxyz <= hi), axis=1)
-    rxyz, rf = rxyz[near], rf[near]
+    rxyz, rf, rr = rxyz[near], rf[near], rr[near]
     d = np.sqrt(((lxyz[:, None, :] - rxyz[None, :, :]) ** 2).sum(-1))  # [nl, nr]
     shell = np.searchsorted(np.asarray(SHELLS), d, side="right") - 1  # -1 never (d >= 0); NUM_SHELLS at >= 12 Å
     onehot = np.stack([shell == k for k in range(NUM_SHELLS)], axis=-1).astype(np.float64)  # [nl, nr, S]
@@ -130,6 +166,8 @@ def contact_features(receptor, ligand, feature_set: str = FEATURE_SET) -> np.nda
     if sp["pairs"]:
         pairs = np.stack([np.einsum("i,iks,k->s", lf[:, _F[a]], onehot, rf[:, _F[b]]) for a, b in sp["pairs"]], axis=1)
         out[n_el:n_el + n_pair] = pairs.reshape(-1)
+    if sp.get("vina"):
+        out[n_lig:] = vina_terms(d, lf, lr, rf, rr)
     return out
 
 
