@@ -279,7 +279,21 @@ def load_state(path: str | Path) -> tuple[dict, dict]:
     """(tree arrays, meta) of a contact-model file, loaded safely; refused (ValueError) when it holds another
     kind of model or another feature set."""
     from traincore.checkpoint import load_checkpoint
-    state = load_checkpoint(path, map_location="cpu", kind=KIND)
+    return _checked(path, load_checkpoint(path, map_location="cpu", kind=KIND))
+
+
+def contact_state(path: str | Path) -> tuple[dict, dict] | None:
+    """:func:`load_state` of ``path`` when it is a contact-model file, read once; None for any other file (a net,
+    a damaged or missing file: the caller's own loader then says what is wrong with it)."""
+    from traincore.checkpoint import CheckpointError, load_checkpoint
+    try:
+        state = load_checkpoint(path, map_location="cpu")
+    except CheckpointError:
+        return None
+    return _checked(path, state) if state.get("kind") == KIND else None
+
+
+def _checked(path, state: dict) -> tuple[dict, dict]:
     meta = state.get("meta")
     if not isinstance(meta, dict) or meta.get("feature_set") not in FEATURE_SETS:
         raise ValueError(f"{path}: a contact model of another feature set ({(meta or {}).get('feature_set')!r}, "

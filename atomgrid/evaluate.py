@@ -179,9 +179,10 @@ def evaluate_casf(model_path, cache_path: str = "runs/atomgrid/cache_test.pt", n
     weights w of Vina's pK in the blends ``(1 - w) net + w Vina`` to report (:func:`crystal_vina`). ``cache``: the
     cache at ``cache_path`` already loaded or built (the CASF test cache built once for several models); None reads
     ``cache_path``, or builds the CASF test cache when that file is missing."""
-    contact = agcontacts.is_contact_model(model_path)  # a contact-count tree model: pK only, no pose score
+    tree = agcontacts.contact_state(model_path)  # a contact-count tree model: pK only, no pose score
+    contact = tree is not None
     if contact:
-        cmodel = agcontacts.load(model_path)
+        cmodel = agcontacts.ContactModel(*tree)
         meta = cmodel.meta
     else:
         model, meta = load_model(model_path, device)

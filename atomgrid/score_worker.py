@@ -196,12 +196,12 @@ def load_affinity_model(name_or_path: str | Path, model_meta: dict) -> tuple[Pat
         path = resolve_model(name_or_path)
     except ModelNotFoundError as exc:
         raise ScoreError(str(exc).replace("--model", "--affinity-model", 1)) from None
-    if agcontacts.is_contact_model(path):
-        try:
-            arrays, meta = agcontacts.load_state(path)
-        except Exception as exc:
-            raise ScoreError(f"--affinity-model {path}: {exc}".split("\n")[0]) from None
-        return path, arrays, meta
+    try:
+        tree = agcontacts.contact_state(path)
+    except Exception as exc:
+        raise ScoreError(f"--affinity-model {path}: {exc}".split("\n")[0]) from None
+    if tree is not None:
+        return path, *tree
     path, state, meta = load_companion(path, "--affinity-model", model_meta)
     if meta.get("ligand_only"):
         raise ScoreError(f"--affinity-model {path}: a ligand-only model (its meta says ligand_only true); the pK "

@@ -309,3 +309,48 @@ def test_evaluate_takes_a_shipped_models_name_and_refuses_bad_files_in_one_line(
                  "--no-baseline"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "broken.pt: truncated or corrupt" in err
+
+
+def _placed(rows) -> TypedAtoms:
+    """atoms() with each atom's own radius: rows of (xyz, flags, radius)."""
+    a = atoms([(r[0], r[1]) for r in rows])
+    return TypedAtoms(a.xyz, a.feats, np.asarray([r[2] for r in rows], np.float32))
+
+
+def test_vina_terms_of_hand_placed_pairs():
+    e = np.exp
+    lig = _placed([((0, 0, 0), ("C", "hydrophobic_C"), 1.9),     # A
+                   ((0, 0, 20), ("N", "donor"), 1.8),            # B
+                   ((0, 30, 0), ("O", "acceptor"), 1.7)])        # D
+    rec = _placed([((4.3, 0, 0), ("C", "hydrophobic_C"), 1.9),   # A: surface 0.5 -> hydrophobic 1
+                   ((0, 0, 23.15), ("O", "acceptor"), 1.7),      # B: surface -0.35 -> hbond 0.5, repulsion 0.1225
+                   ((0, 32.4, 0), ("metal",), 1.2),              # D: surface -0.5 -> a metal is Vina's donor: 0.5/0.7
+                   ((-8.5, 0, 0), ("C",), 1.9)])                 # 8.5 Å from A: past Vina's 8 Å cut-off
+    f = dict(zip(C.feature_names("contacts-v3"), C.contact_features(rec, lig, "contacts-v3")))
+    assert len(f) == C.num_features("contacts-v3") == 161
+    surf = (0.5, -0.35, -0.5)
+    want = {"vina_gauss1": sum(e(-(s / 0.5) ** 2) for s in surf),
+            "vina_gauss2": sum(e(-((s - 3) / 2) ** 2) for s in surf),
+            "vina_repulsion": 0.35 ** 2 + 0.5 ** 2, "vina_hydrophobic": 1.0, "vina_hbond": 0.5 + 0.5 / 0.7}
+    for k, v in want.items():
+        assert f[k] == pytest.approx(v, abs=1e-5), k
+    assert f["vina_inter"] == pytest.approx(sum(w * want[f"vina_{t}"] for w, t in zip(C.VINA_WEIGHTS, C.VINA_TERMS)), abs=1e-5)
+    # the first 155 are contacts-v1's, unchanged
+    assert np.array_equal(C.contact_features(rec, lig, "contacts-v3")[:155], C.contact_features(rec, lig))
+
+
+def test_vina_terms_sum_to_vinas_own_intermolecular_energy_on_fabp4():
+    pytest.importorskip("vina")
+    pytest.importorskip("meeko")
+    from rdkit import Chem
+    from atomgrid.poses import VinaScorer, heavy_indices, receptor_pdbqt
+    from atomgrid.vinascore import vina_maps_box
+    d = Path(__file__).parent / "data" / "atomgrid"
+    rec = agio.read_receptor(d / "fabp4_receptor.pdb")
+    ref = agio.read_reference(d / "fabp4_crystal_ligand.mol2")
+    box = vina_maps_box(agio.coordinates(ref)[heavy_indices(ref)], [ref.GetConformer().GetPositions()])
+    vs = VinaScorer(receptor_pdbqt(rec, box), box)
+    vs._set_ligand(Chem.AddHs(Chem.Mol(ref), addCoords=True))
+    vina_inter = float(vs.v.score()[1])  # Vina's intermolecular energy of the crystal pose, before the rotor division
+    ours = C.contact_features(type_receptor(rec), type_ligand(ref), "contacts-v3")[-1]
+    assert vina_inter < -10 and ours == pytest.approx(vina_inter, rel=0.03)
