@@ -33,7 +33,7 @@ from selfplay.learner import Learner
 from selfplay.replay import ReplayBuffer
 from traincore.checkpoint import CheckpointManager, save_checkpoint
 from traincore.config import config_to_dict, save_config
-from traincore.metrics import MetricsLogger, truncate_jsonl
+from traincore.metrics import MetricsLogger
 from traincore.runtime import Runtime, rng_state, seed_everything, set_rng_state
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -128,7 +128,7 @@ class Trainer:
         self.best_state = st.get("best_model")
         set_rng_state(st["rng"])
         # the log and the game records may run past the checkpoint: cut them back to it
-        truncate_jsonl(self.run_dir / "metrics.jsonl", self.learner.step)
+        self.logger.cut_back(self.learner.step)
         if "games_bytes" in self.counters:
             _truncate_file(self.games_file, self.counters["games_bytes"])
         else:

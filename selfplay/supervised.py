@@ -46,7 +46,7 @@ from selfplay.learner import augment, forward_heads, masked_ownership_loss, valu
 from traincore.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
 from traincore.config import config_to_dict, save_config
 from traincore.loop import fit
-from traincore.metrics import MetricsLogger, truncate_jsonl
+from traincore.metrics import MetricsLogger
 from traincore.runtime import Runtime, rng_state, seed_everything, set_rng_state, unwrap
 from traincore.schedule import as_torch_scheduler, make_schedule
 
@@ -509,7 +509,7 @@ class SupervisedTrainer:
         self.history = json.loads(st.get("history", "[]"))
         self.rng.bit_generator.state = json.loads(st["driver_rng"])
         set_rng_state(st["rng"])
-        truncate_jsonl(self.run_dir / "metrics.jsonl", self.step)
+        self.logger.cut_back(self.step)
         print(f"[supervised] resumed {self.run_dir} at step {self.step} (stream at game "
               f"{self.cursor['games']:,} of epoch {self.cursor['epoch']})", flush=True)
 

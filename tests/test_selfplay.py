@@ -215,6 +215,10 @@ def test_local_run_checkpoints_and_resumes(tmp_path):
     t = Trainer(cfg2, run_dir=tmp_path / "r", resume=True, progress=False)
     assert t.learner.step == 20 and t.buffer.total_added == s.samples
     assert t.run().steps == 30
+    # the log goes on past the resume (it once went to the file the cut-back had replaced, and stopped at step 20)
+    from traincore.metrics import read_jsonl
+    train_steps = [r["step"] for r in read_jsonl(tmp_path / "r" / "metrics.jsonl") if r.get("tag") == "train"]
+    assert max(train_steps) == 30 and len(train_steps) == len(set(train_steps))
 
 
 @pytest.mark.parametrize("name", ["go9", "chess", "checkers"])

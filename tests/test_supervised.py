@@ -136,6 +136,10 @@ def test_supervised_training_lowers_validation_loss_and_resumes(collection, tmp_
     monkeypatch.undo()
     last = tr2.history[-1]
     assert last["step"] == 120
+    # the metrics log goes on past the resume, each step once (it used to stop at the resumed step)
+    from traincore.metrics import read_jsonl
+    logged = [r["step"] for r in read_jsonl(tr.run_dir / "metrics.jsonl") if r.get("tag") == "train"]
+    assert max(logged) == 120 and len(logged) == len(set(logged))
     uniform = np.log(82)
     assert first["policy_loss"] < uniform
     assert last["policy_loss"] < first["policy_loss"] - 0.2, (first, last)

@@ -81,6 +81,14 @@ class MetricsLogger:
                 if isinstance(v, float):
                     self._tb.add_scalar(f"{tag}/{k}" if tag else k, v, step)
 
+    def cut_back(self, step: int) -> None:
+        """:func:`truncate_jsonl` of this log to ``step`` (a run resuming from its step-``step`` checkpoint), then go
+        on appending to the cut file: the file is replaced, so the handle opened before it must be reopened or every
+        later row would go to the unlinked old file."""
+        self._f.close()
+        truncate_jsonl(self.path, step)
+        self._f = open(self.path, "a", buffering=1)
+
     def flush(self) -> None:
         self._f.flush()
         if self._tb is not None:
