@@ -173,12 +173,13 @@ def cmd_play(args) -> int:
 def cmd_uci(args) -> int:
     from boardnet.uci import UCIServer
 
-    game = make_game("chess")
+    game = make_game("chess", max_plies=None)  # the GUI adjudicates: no ply cap on the positions it sends
     server = UCIServer(game, lambda model: load_engine(game, model, visits=args.visits, device=args.device,
                                                        batch_size=args.batch_size, notice=stderr_notice,
                                                        precision=args.precision, precision_notice=stderr_notice,
                                                        shuffle_damping=args.damping),
                        model=args.model, visits=args.visits)
+    _ = server.engine  # a bad --model or --device ends the start with one line, not a session that cannot move
     return server.run(sys.stdin)
 
 
@@ -197,6 +198,7 @@ def cmd_gtp(args) -> int:
                                                    shuffle_damping=args.damping),
                        visits=visits, movetime=args.movetime, resign_threshold=None if args.resign_threshold <= -1 else args.resign_threshold,
                        resign_moves=args.resign_moves)
+    _ = server.engine  # a bad --model or --device ends the start with one line, not a session that cannot move
     return server.run(sys.stdin)
 
 

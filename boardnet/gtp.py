@@ -54,6 +54,18 @@ def parse_colour(text: str) -> int:
     raise GTPError(f"invalid color {text!r}")
 
 
+# Go's move cap (2 N^2 plies, a self-play bound) would refuse legal moves of a long game a GUI or server sends;
+# over GTP the opponent, the GUI or the server ends the game, so the cap is this many times N^2
+GTP_MOVE_CAP = 20
+
+
+def protocol_game(game):
+    """``game`` as a GTP session plays it: Go without its self-play move cap (GTP_MOVE_CAP N^2 instead)."""
+    if getattr(game, "resizable", False) and hasattr(game, "max_moves"):
+        return make_game(game.name, board_size=game.n, komi=game.komi, max_moves=GTP_MOVE_CAP * game.n * game.n)
+    return game
+
+
 class GTPServer:
     """One GTP session. `make_engine(game)` builds an engine for a (possibly resized) game."""
 
@@ -72,7 +84,7 @@ class GTPServer:
             raise ValueError(f"resign moves {resign_moves}: must be >= 1")
         self.resign_threshold, self.resign_moves = resign_threshold, resign_moves
         self._hopeless = {0: 0, 1: 0}
-        self.game = game
+        self.game = protocol_game(game)
         self.make_engine = make_engine
         self.visits, self.movetime = visits, movetime
         self.out = sys.stdout if out is None else out
@@ -272,7 +284,7 @@ class GTPServer:
         if g.resizable:
             if n != g.n:
                 try:
-                    new = make_game(g.name, board_size=n, komi=g.komi)
+                    new = protocol_game(make_game(g.name, board_size=n, komi=g.komi))
                     engine = self.make_engine(new)  # a net for another size is refused here
                 except (ValueError, OSError):
                     raise GTPError("unacceptable size") from None

@@ -114,6 +114,7 @@ class UCIServer:
         self._stop = threading.Event()
         self._infinite = False
         self.state = game.initial_state()
+        self._bad_position = ""
 
     # output
     def send(self, line: str) -> None:
@@ -141,9 +142,9 @@ class UCIServer:
         self._wait()
 
     def _search(self, state, visits, movetime) -> None:
-        engine = self.engine
-        progress = ProgressReporter(engine, lambda an: self.send(info_line(an, self.show_wdl)), 0.5)
         try:
+            engine = self.engine
+            progress = ProgressReporter(engine, lambda an: self.send(info_line(an, self.show_wdl)), 0.5)
             an = engine.analyse(state, visits=visits, movetime=movetime, stop=self._stop.is_set,
                                 on_progress=progress)
         except Exception as e:  # noqa: BLE001 - report to the GUI, never die mid-game silently
@@ -161,11 +162,29 @@ class UCIServer:
             self.error(str(e))
             return
         self._wait()
-        state = self.state
-        if state.is_terminal() or len(state.legal_actions()) == 0:
-            self.send("info string position is over: " + str(getattr(state, "termination", lambda: "")()))
-            self.send("bestmove (none)")
+        if self.state is None:  # never search a stale position: the GUI would get a move for another board
+            self.error(f"go: no position to search ({self._bad_position})")
+            self.send("bestmove 0000")
             return
+        state = self.state
+        if state.is_terminal():
+            moves = state.rule_actions()
+            why = state.termination()
+            if not len(moves):  # checkmate or stalemate: no move exists
+                self.send(f"info string position is over: {why}")
+                self.send("bestmove (none)")
+                return
+            # a draw rule (fifty moves, threefold repetition, dead material) ends the game here only if it is
+            # claimed: the GUI adjudicates, the engine still owes a move. Search the position afresh (no history,
+            # the fifty-move clock at 0); if that is still over (dead material), any move will do.
+            fen = state.fen().split()
+            fen[4] = "0"
+            fresh = self.game.state_from_text(" ".join(fen))
+            self.send(f"info string {why}: the GUI adjudicates; searching on")
+            if fresh.is_terminal():
+                self.send(f"bestmove {state.action_to_text(int(moves[0]))}")
+                return
+            state = fresh
         visits, movetime = self.visits, None
         white = state.to_play() == 0
         clock = args.get("wtime" if white else "btime")
@@ -202,10 +221,11 @@ class UCIServer:
                 state = self.game.state_from_text(" ".join(head[1:]))
             else:
                 raise GameError(f"position {' '.join(head)!r}: expected 'startpos' or 'fen <FEN>'")
-            for m in moves:
-                state = state.apply(state.text_to_action(m))
+            for m in moves:  # through claimable draws too: the GUI's list is the game as played
+                state = state.after_move(m)
         except GameError as e:
             self.error(str(e))
+            self.state, self._bad_position = None, f"the last position command failed: {e}"
             return
         self.state = state
 
@@ -299,7 +319,7 @@ class UCIServer:
         elif cmd == "setoption":
             self.setoption(rest)
         elif cmd == "d":
-            self.send(str(self.state))
+            self.send(str(self.state) if self.state is not None else f"info string {self._bad_position}")
         elif cmd == "quit":
             self.stop()
             return False

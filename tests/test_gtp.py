@@ -196,3 +196,23 @@ def test_cli_gtp_through_a_pipe():
     r = replies(p.stdout)
     assert r[0] == "=1 boardnet" and r[1] == "=" and r[2][:3] == "=2 " and r[2][3:] in list("1234567")
     assert r[3] == "? unknown command" and r[4] == "=3"
+
+
+def test_a_go_game_longer_than_the_self_play_move_cap_is_played_on():
+    """Go's 2 N^2 move cap bounds self-play; a GUI's game may run longer (captures refill the board), so over GTP
+    every legal move is taken past it and genmove still answers."""
+    import numpy as np
+    game = make_game("go5")
+    rng = np.random.default_rng(3)
+    st, moves = game.initial_state(), []
+    uncapped = make_game("go5", max_moves=1000)
+    st = uncapped.initial_state()
+    while len(moves) < 2 * 25 + 10:  # past go5's cap of 50 plies, stones only (a pass pair would end it)
+        acts = [a for a in st.legal_actions() if a != uncapped.pass_action]
+        a = int(rng.choice(acts)) if acts else uncapped.pass_action
+        moves.append(("b", "w")[st.to_play()] + " " + st.action_to_text(a))
+        st = st.apply(a)
+    s, text = session("go5", *[f"play {m}" for m in moves], "genmove " + ("b", "w")[st.to_play()], visits=2)
+    r = replies(text)
+    assert r[:len(moves)] == ["="] * len(moves) and r[len(moves)].startswith("= ")
+    assert s.game.max_moves == 20 * 25 and game.max_moves == 50

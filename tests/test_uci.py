@@ -108,7 +108,34 @@ def test_malformed_commands_get_info_string_errors():
     ]
     assert "not/a/fen" in errs[3]
     assert out.lines()[-1] == "readyok"
-    assert s.state.to_text() == chess.STARTING_FEN  # bad positions left the state alone
+    # a bad position leaves no position: `go` must not answer with a move for the board before it
+    assert s.state is None
+    s.run(["go nodes 2"])
+    fen_error = errs[3][len("info string error: "):]  # the last position command's error
+    assert out.lines()[-2:] == [f"info string error: go: no position to search (the last position command failed: "
+                                f"{fen_error})", "bestmove 0000"]
+    s.run(["position startpos"])
+    assert s.state.to_text() == chess.STARTING_FEN
+
+
+def test_a_gui_move_list_runs_through_claimable_draws_and_the_engine_still_moves():
+    """A GUI sends the game as played: a threefold repetition or the fifty-move rule is a draw only when claimed,
+    and a late FEN is no self-play ply cap; the engine keeps the moves and answers `go` with a legal move."""
+    s, out = server()
+    shuffle = "g1f3 g8f6 f3g1 f6g8 " * 2
+    s.run(["position startpos moves " + shuffle + "e2e4", "go nodes 2"])
+    assert s.state.fen().startswith("rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq")
+    assert out.lines()[-1].split()[0] == "bestmove" and out.lines()[-1] != "bestmove (none)"
+    move = out.lines()[-1].split()[1]
+    assert chess.Move.from_uci(move) in chess.Board(s.state.fen()).legal_moves
+    s.run(["position startpos moves " + shuffle, "go nodes 2"])  # the threefold position itself
+    assert "info string threefold repetition: the GUI adjudicates; searching on" in out.lines()
+    assert chess.Move.from_uci(out.lines()[-1].split()[1]) in chess.Board().legal_moves
+    s.run(["position fen 4k3/8/8/8/8/8/8/R3K3 w - - 99 300 moves a1a2", "go nodes 2"])  # clock 100, ply 599
+    last = out.lines()[-1].split()[1]
+    assert chess.Move.from_uci(last) in chess.Board("4k3/8/8/8/8/8/R7/4K3 b - - 100 300").legal_moves
+    s.run(["position fen 4k3/4Q3/4K3/8/8/8/8/8 b - - 0 1", "go nodes 2"])  # mated: no move exists
+    assert out.lines()[-2:] == ["info string position is over: checkmate", "bestmove (none)"]
 
 
 def test_go_nodes_plays_a_legal_move_with_info():
@@ -223,3 +250,13 @@ def test_cli_uci_through_a_pipe():
     board = chess.Board()
     board.push_uci("d2d4")
     assert lines[-1].startswith("bestmove ") and legal_uci(board, lines[-1].split()[1])
+
+
+@pytest.mark.parametrize("argv", [["uci", "--model", "go9"], ["gtp", "go9", "--model", "chess"],
+                                  ["uci", "--device", "tpu"]])
+def test_a_bad_model_or_device_ends_the_start_in_one_line(argv, capsys):
+    """Found by a user: the session used to start, answer `isready`, then never send a bestmove (UCI) or fail every
+    genmove (GTP). The engine is now built before the first command is read."""
+    assert main(argv) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("precision:")]
+    assert len(err) == 1 and err[0].startswith(f"boardnet {argv[0]}: "), err

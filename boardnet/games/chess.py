@@ -718,6 +718,19 @@ class ChessState:
 
     def text_to_action(self, text: str) -> int:
         """Parse UCI ('e2e4', 'e7e8q') or SAN ('e4', 'Nxf7+', 'O-O', 'e8=Q')."""
+        a = self._parse_move(text)
+        if self._terminal():
+            raise IllegalMoveError(f"chess move {text!r}: the game is over ({self.termination()})")
+        return a
+
+    def after_move(self, text: str) -> "ChessState":
+        """The position after move ``text`` (UCI or SAN) that the move rules allow, even where a draw rule (fifty
+        moves, threefold repetition, the ply cap) has ended the game here: a UCI GUI's move list may run through a
+        draw that, over the board, must be claimed (the GUI adjudicates). Checkmate and stalemate leave no move."""
+        return self._child(self._parse_move(text))
+
+    def _parse_move(self, text: str) -> int:
+        """The action of a move the rules allow here (draw rules not checked)."""
         if not isinstance(text, str):
             raise ParseError(f"chess move {text!r}: expected a string, got {type(text).__name__}")
         t = text.strip()
@@ -744,9 +757,7 @@ class ChessState:
         if not move:
             raise IllegalMoveError(f"chess move {text!r}: null moves are not allowed")
         a = self.move_to_action(move)
-        if self._terminal():
-            raise IllegalMoveError(f"chess move {text!r}: the game is over ({self.termination()})")
-        if a not in self._acts:  # python-chess and our generator disagree: should not happen
+        if a not in self._moves():  # python-chess and our generator disagree: should not happen
             raise IllegalMoveError(f"chess move {text!r}: not legal in {self.fen()}")
         return a
 
