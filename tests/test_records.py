@@ -232,6 +232,23 @@ def test_truncated_tar_gz_is_counted_not_raised(tmp_path):
     rep = ReadReport()
     assert list(read_records(tmp_path / "junk.tar.gz", report=rep)) == []
     assert rep.skipped_total == 1
+    # small, compressible games: tarfile's own stream reader took many such cuts for a complete, shorter archive
+    _tar(tmp_path / "small.tar.gz", {f"g/{i:03d}.sgf": "(;SZ[9];B[ee];W[ff])" for i in range(200)})
+    data = (tmp_path / "small.tar.gz").read_bytes()
+    for frac in (0.3, 0.5, 0.77, 0.9, 0.99):
+        (tmp_path / "cut.tar.gz").write_bytes(data[: int(len(data) * frac)])
+        rep = ReadReport()
+        recs = list(read_records(tmp_path / "cut.tar.gz", report=rep))
+        assert len(recs) <= 200 and rep.skipped == {"broken archive": 1}, (frac, len(recs), rep.skipped)
+    rep = ReadReport()
+    assert len(list(read_records(tmp_path / "small.tar.gz", report=rep))) == 200 and rep.skipped_total == 0
+
+
+def test_an_empty_record_file_is_counted(tmp_path):
+    for name in ("e.sgf", "e.pgn"):
+        (tmp_path / name).write_text("  \n")
+    rep = ReadReport()
+    assert list(read_records(tmp_path, report=rep)) == [] and rep.skipped == {"empty file": 2}
 
 
 def test_missing_input_is_counted():

@@ -102,6 +102,9 @@ def _iter_path(p: Path, fmt: str, report: ReadReport, explicit: bool) -> Iterato
     except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, ValueError) as e:
         report.skip(str(p), -1, f"unreadable: {type(e).__name__}: {e}", kind="unreadable file")
         return
+    if not data.strip():
+        report.skip(str(p), -1, "empty file", kind="empty file")
+        return
     report.files += 1
     yield str(p), kind, decode(data)
 
@@ -119,20 +122,46 @@ def _wanted(p: Path, name: str, size: int, fmt: str, report: ReadReport) -> tupl
     return src, kind
 
 
+def _decompressed(p: Path):
+    """A binary file object of the tar stream inside ``p``: gzip, bzip2 and xz through Python's own readers, which
+    raise EOFError where the compressed stream ends early (tarfile's stream reader does not: a download cut short
+    read as a complete, shorter archive)."""
+    import bz2
+    import lzma
+    with open(p, "rb") as fh:
+        magic = fh.read(6)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(p, "rb")
+    if magic[:3] == b"BZh":
+        return bz2.open(p, "rb")
+    if magic == b"\xfd7zXZ\x00":
+        return lzma.open(p, "rb")
+    return open(p, "rb")
+
+
 def _iter_tar(p: Path, fmt: str, report: ReadReport) -> Iterator[tuple[str, str, str]]:
+    raw = None
     try:
-        tf = tarfile.open(p, mode="r|*")    # streaming: members in archive order, no index held
-    except (OSError, tarfile.TarError, EOFError) as e:
+        raw = _decompressed(p)
+        tf = tarfile.open(fileobj=raw, mode="r|")    # streaming: members in archive order, no index held
+    except (OSError, tarfile.TarError, EOFError, zlib.error, ValueError) as e:
+        if raw is not None:
+            raw.close()
         report.skip(str(p), -1, f"unreadable archive: {e}", kind="unreadable archive")
         return
-    with tf:
+    with raw, tf:
         it = iter(tf)
         while True:
             try:
                 member = next(it)
             except StopIteration:
+                try:  # the tar's end marker may come before the compressed stream's cut: read to its end
+                    while raw.read(1 << 20):
+                        pass
+                except (OSError, EOFError, zlib.error, ValueError) as e:
+                    report.skip(str(p), -1, f"archive broken after {report.files} files: {e}", kind="broken archive")
                 return
-            except (OSError, tarfile.TarError, EOFError, zlib.error) as e:
+            except (OSError, tarfile.TarError, EOFError, zlib.error, ValueError) as e:
                 report.skip(str(p), -1, f"archive broken after {report.files} files: {e}",
                             kind="broken archive")
                 return
@@ -144,7 +173,7 @@ def _iter_tar(p: Path, fmt: str, report: ReadReport) -> Iterator[tuple[str, str,
             try:
                 fh = tf.extractfile(member)
                 data = fh.read() if fh is not None else b""
-            except (OSError, tarfile.TarError, EOFError, zlib.error) as e:
+            except (OSError, tarfile.TarError, EOFError, zlib.error, ValueError) as e:
                 report.skip(src, -1, f"archive broken at this member: {e}", kind="broken archive")
                 return
             report.files += 1
