@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from traincore.config import check_bounds
+
 
 @dataclass(frozen=True)
 class GameSettings:
@@ -55,6 +57,10 @@ class SearchSettings:
     noise_weight: float = 0.25
     fpu_reduction: float = 0.25
 
+    def __post_init__(self):
+        check_bounds(self, num_simulations=">=1", c_puct_init=">0", c_puct_base=">0", dirichlet_alpha=">0",
+                     noise_weight="[0,1]", fpu_reduction=">=0")
+
 
 @dataclass(frozen=True)
 class SelfPlaySettings:
@@ -73,8 +79,9 @@ class SelfPlaySettings:
     def __post_init__(self):
         if not 0.0 <= self.full_search_prob <= 1.0:
             raise ValueError(f"full_search_prob={self.full_search_prob}: must be in [0, 1]")
-        if self.games_per_worker < 1:
-            raise ValueError(f"games_per_worker={self.games_per_worker}: must be >= 1")
+        check_bounds(self, games_per_worker=">=1", moves_per_task=">=1", cheap_simulations=">=0",
+                     temperature_moves=">=0", resign_min_ply=">=0", resign_disabled_frac="[0,1]", max_plies=">=1",
+                     cache_size=">=0")
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,9 @@ class ReplaySettings:
     max_size: int = 200_000
     min_size: int = 5_000
     growth_per_game: float = 40.0
+
+    def __post_init__(self):
+        check_bounds(self, max_size=">=1", min_size=">=0", growth_per_game=">=0")
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,11 @@ class TrainSettings:
     checkpoint_every: int = 100
     keep_checkpoints: int = 3
 
+    def __post_init__(self):
+        check_bounds(self, batch_size=">=1", lr=">0", momentum="[0,1]", weight_decay=">=0", warmup_steps=">=0",
+                     total_steps=">=1", reuse=">0", min_samples=">=0", q_weight="[0,1]", ownership_weight=">=0",
+                     clip_grad=">0", checkpoint_every=">=1", keep_checkpoints=">=1")
+
 
 @dataclass(frozen=True)
 class EvalSettings:
@@ -117,6 +132,8 @@ class EvalSettings:
     solved_positions: int = 200       # Connect Four: positions per shared test file for move accuracy
 
     def __post_init__(self):
+        check_bounds(self, every_steps=">=1", games=">=0", simulations=">=1", mcts_simulations=">=1",
+                     solved_positions=">=0")
         if self.gating and self.games < 1:
             raise ValueError(f"eval.gating needs eval.games >= 1 (got {self.games}): the gate is a match")
         if not 0.0 <= self.gate_score <= 1.0:
@@ -139,6 +156,7 @@ class RunSettings:
     init: str = ""                    # start from this model file's weights (e.g. a supervised net)
 
     def __post_init__(self):
+        check_bounds(self, num_workers=">=0", seed=">=0", max_minutes=">=0", torch_threads=">=1")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"run.precision={self.precision!r}: expected auto, fp32 or bf16")
         if self.actor_precision not in ("", "auto", "fp32", "bf16", "int8"):

@@ -44,7 +44,7 @@ from boardnet.records.read import GameRecord, ReadReport, read_records
 from selfplay.config import GameSettings, NetSettings
 from selfplay.learner import augment, forward_heads, masked_ownership_loss, value_loss_per_sample
 from traincore.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
-from traincore.config import config_to_dict, save_config
+from traincore.config import check_bounds, config_to_dict, save_config
 from traincore.loop import fit
 from traincore.metrics import MetricsLogger
 from traincore.runtime import Runtime, rng_state, seed_everything, set_rng_state, unwrap
@@ -83,6 +83,7 @@ class SLData:
             raise ValueError(f"data.teacher_value={self.teacher_value}: must be in [0, 1]")
         if self.skip_games < 0:
             raise ValueError(f"data.skip_games={self.skip_games}: must be >= 0")
+        check_bounds(self, shuffle_buffer=">=1", val_positions=">=0", val_position_prob="[0,1]", min_rating=">=0")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,11 @@ class SLTrain:
     eval_every: int = 250
     value_only: bool = False          # train the value head alone (trunk and policy frozen, BN stats too)
 
+    def __post_init__(self):
+        check_bounds(self, batch_size=">=1", lr=">0", momentum="[0,1]", weight_decay=">=0", warmup_steps=">=0",
+                     total_steps=">=1", value_weight=">=0", ownership_weight=">=0", clip_grad=">0",
+                     checkpoint_every=">=1", keep_checkpoints=">=1", eval_every=">=1")
+
 
 @dataclass(frozen=True)
 class SLRun:
@@ -122,6 +128,9 @@ class SLRun:
     init: str = ""                    # start from this model file's weights; head layers whose shape differs
                                       # (a wider value head, another board size's policy layer) start fresh,
                                       # the trunk (stem and tower) must match
+
+    def __post_init__(self):
+        check_bounds(self, seed=">=0", torch_threads=">=0", max_minutes=">=0")
 
 
 @dataclass(frozen=True)

@@ -202,6 +202,23 @@ def test_configs_load():
         load_config(Config, ROOT / "configs" / "test" / "tictactoe_tiny.toml", ["train.lrr=1"])
 
 
+@pytest.mark.parametrize("override, message", [
+    ("train.batch_size=0", "train: batch_size=0: must be >= 1"),            # was a ZeroDivisionError traceback
+    ("train.checkpoint_every=0", "train: checkpoint_every=0: must be >= 1"),
+    ("replay.max_size=0", "replay: max_size=0: must be >= 1"),
+    ("train.lr=nan", "train: lr=nan: must be > 0"),
+    ("run.num_workers=-1", "run: num_workers=-1: must be >= 0"),            # used to hang
+    ("selfplay.moves_per_task=0", "selfplay: moves_per_task=0: must be >= 1"),  # used to hang at step 0
+    ("train.reuse=0", "train: reuse=0.0: must be > 0"),
+    ("search.noise_weight=1.5", "search: noise_weight=1.5: must be in [0,1]"),
+    ("eval.games=-1", "eval: games=-1: must be >= 0"),
+])
+def test_config_values_out_of_range_are_one_line_errors(override, message):
+    with pytest.raises(ConfigError) as e:
+        load_config(Config, ROOT / "configs" / "test" / "tictactoe_tiny.toml", [override])
+    assert str(e.value).endswith(message) and "\n" not in str(e.value)
+
+
 def test_local_run_checkpoints_and_resumes(tmp_path):
     from selfplay.run import Trainer
     cfg = load_config(Config, ROOT / "configs" / "test" / "tictactoe_tiny.toml",

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -102,6 +104,20 @@ def test_config_extends_errors(tmp_path):
     (tmp_path / "e.toml").write_text('extends = "e.toml"\n')
     with pytest.raises(ConfigError, match="loops back"):
         load_config(RunCfg, tmp_path / "e.toml")
+    (tmp_path / "f.toml").write_bytes(b"lr = 0.1\n\xff\xfe\n")
+    with pytest.raises(ConfigError, match=r"f\.toml: not valid TOML \(not UTF-8 text: byte 9\)"):
+        load_config(RunCfg, tmp_path / "f.toml")
+
+
+def test_check_bounds_names_the_first_field_out_of_bounds():
+    from traincore.config import check_bounds
+    cfg = SimpleNamespace(a=1, b=0.0, c=None, d=float("nan"), e=2)
+    check_bounds(cfg, a=">=1", c=">0", e="[0,2]")  # inside, or None: nothing raised
+    for rules, message in [({"b": ">0"}, "b=0.0: must be > 0"), ({"a": ">=2"}, "a=1: must be >= 2"),
+                           ({"d": "[0,1]"}, "d=nan: must be in [0,1]"), ({"d": ">=0"}, "d=nan: must be >= 0"),
+                           ({"e": "[0,1]"}, "e=2: must be in [0,1]")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check_bounds(cfg, **rules)
 
 
 def test_config_saved_round_trip(tmp_path):

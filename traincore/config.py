@@ -98,6 +98,27 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     return value
 
 
+def check_bounds(obj, **rules: str) -> None:
+    """For a config dataclass's ``__post_init__``: raise ValueError naming the first field outside its bound.
+    A rule is ``">=x"``, ``">x"`` or ``"[a,b]"`` (both ends included); a None value is not checked, NaN never
+    passes."""
+    for key, rule in rules.items():
+        v = getattr(obj, key)
+        if v is None:
+            continue
+        if rule.startswith("["):
+            lo, hi = (float(x) for x in rule.strip("[]").split(","))
+            ok, want = lo <= v <= hi, f"in {rule}"
+        elif rule.startswith(">="):
+            ok, want = v >= float(rule[2:]), f">= {rule[2:]}"
+        elif rule.startswith(">"):
+            ok, want = v > float(rule[1:]), f"> {rule[1:]}"
+        else:
+            raise ValueError(f"bound {rule!r} for {key}: expected '>=x', '>x' or '[a,b]'")
+        if not ok:
+            raise ValueError(f"{key}={v!r}: must be {want}")
+
+
 def _build(cls, data: dict, source: str, prefix: str = ""):
     types_ = _field_types(cls)
     unknown = sorted(set(data) - set(types_))
@@ -172,6 +193,8 @@ def _read_toml(path: Path, chain: tuple[Path, ...]) -> tuple[dict, tuple[Path, .
         raise ConfigError(f"config {who}: is a folder, not a TOML file") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config {who}: not valid TOML ({e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config {who}: not valid TOML (not UTF-8 text: byte {e.start})") from None
     ext = data.pop("extends", None)
     if ext is None:
         return data, (path,)
