@@ -44,10 +44,11 @@ def _train(args) -> int:
         print(f"selfplay: {e}", file=sys.stderr)
         return 2
     from selfplay.run import Trainer
+    from traincore.checkpoint import CheckpointError
     try:
         trainer = Trainer(cfg, run_dir=run_dir, address=args.address, resume=bool(args.resume),
                           progress=not args.quiet)
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
+    except (FileNotFoundError, FileExistsError, ValueError, CheckpointError) as e:
         print(f"selfplay: {e}", file=sys.stderr)
         return 2
     try:
@@ -90,6 +91,21 @@ def _export(args) -> int:
     from boardnet.nets import model_state, net_from_state
     from traincore.checkpoint import CheckpointError, CheckpointManager, load_checkpoint, save_checkpoint
     src = Path(args.source)
+    out_path = Path(args.out)
+    if out_path.exists():  # writing a model over a run's checkpoint, or over some other file, loses work
+        if out_path.is_dir():
+            why = "is a folder"
+        elif out_path.resolve() == src.resolve() or out_path.resolve().parent in (
+                src.resolve(), (src / "checkpoints").resolve()) or (
+                not args.resumable and out_path.parent.name == "checkpoints" and out_path.name.startswith("ckpt_")):
+            why = "is a run checkpoint (its optimizer and replay buffer would be lost)"
+        elif out_path.read_bytes()[:4] != b"PK\x03\x04":
+            why = "exists and is not a model file"
+        else:
+            why = None
+        if why:
+            print(f"selfplay export: --out {out_path} {why}; choose another path", file=sys.stderr)
+            return 2
     try:
         if src.is_dir():
             mgr = CheckpointManager(src / "checkpoints" if (src / "checkpoints").is_dir() else src)
@@ -125,6 +141,7 @@ def _export(args) -> int:
 
 def _supervised(args) -> int:
     from selfplay.supervised import SLConfig, SupervisedTrainer
+    from traincore.checkpoint import CheckpointError
     from traincore.config import ConfigError, load_config
 
     where = _config_source(args, "selfplay supervised", "configs/<game>_sl.toml")
@@ -134,7 +151,7 @@ def _supervised(args) -> int:
     try:
         cfg = load_config(SLConfig, config_path, list(args.set or []))
         trainer = SupervisedTrainer(cfg, run_dir=run_dir, resume=bool(args.resume), progress=not args.quiet)
-    except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as e:
+    except (ConfigError, FileNotFoundError, FileExistsError, ValueError, CheckpointError) as e:
         print(f"selfplay supervised: {e}", file=sys.stderr)
         return 2
     try:

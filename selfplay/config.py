@@ -132,7 +132,7 @@ class EvalSettings:
     solved_positions: int = 200       # Connect Four: positions per shared test file for move accuracy
 
     def __post_init__(self):
-        check_bounds(self, every_steps=">=1", games=">=0", simulations=">=1", mcts_simulations=">=1",
+        check_bounds(self, every_steps=">=1", games=">=0", simulations=">=1", mcts_simulations=">=0",
                      solved_positions=">=0")
         if self.gating and self.games < 1:
             raise ValueError(f"eval.gating needs eval.games >= 1 (got {self.games}): the gate is a match")

@@ -33,7 +33,7 @@ from selfplay.learner import Learner
 from selfplay.replay import ReplayBuffer
 from traincore.checkpoint import CheckpointManager, save_checkpoint
 from traincore.config import config_to_dict, save_config
-from traincore.metrics import MetricsLogger
+from traincore.metrics import MetricsLogger, discard_run
 from traincore.runtime import Runtime, rng_state, seed_everything, set_rng_state
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -68,7 +68,16 @@ class Trainer:
         if not resume and list((self.run_dir / "checkpoints").glob("ckpt_*.pt")):
             raise FileExistsError(f"run folder {self.run_dir} already holds checkpoints: continue it with "
                                   f"--resume {self.run_dir}, or choose another run.name")
+        fresh = not self.run_dir.exists()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._setup(cfg, address, resume, progress)
+        except BaseException:
+            if fresh:  # a start that failed (a bad --init, game, device) leaves no half-made run folder
+                discard_run(self.run_dir, getattr(self, "logger", None))
+            raise
+
+    def _setup(self, cfg: Config, address: str | None, resume: bool, progress: bool) -> None:
         save_config(cfg, self.run_dir)
         seed_everything(cfg.run.seed)
         import os
@@ -116,6 +125,8 @@ class Trainer:
         st = self.ckpt.load_latest()
         if st is None:
             raise FileNotFoundError(f"--resume {self.run_dir}: no checkpoint in {self.ckpt.dir}")
+        for why in self.ckpt.skipped:  # a newer checkpoint that cannot be read: say so, resume from the one before
+            print(f"[selfplay] note: passed over {why}", flush=True)
         self.learner.load_state_dict(st["model"], st["learner"])
         if "replay" in st:
             self.buffer.load_state_dict(st["replay"])

@@ -46,7 +46,7 @@ from selfplay.learner import augment, forward_heads, masked_ownership_loss, valu
 from traincore.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
 from traincore.config import check_bounds, config_to_dict, save_config
 from traincore.loop import fit
-from traincore.metrics import MetricsLogger
+from traincore.metrics import MetricsLogger, discard_run
 from traincore.runtime import Runtime, rng_state, seed_everything, set_rng_state, unwrap
 from traincore.schedule import as_torch_scheduler, make_schedule
 
@@ -446,7 +446,16 @@ class SupervisedTrainer:
         if not resume and self.ckpt.steps():
             raise FileExistsError(f"run folder {self.run_dir} already holds checkpoints: continue it with "
                                   f"--resume {self.run_dir}, or choose another run.name")
+        fresh = not self.run_dir.exists()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._setup(cfg, resume, progress)
+        except BaseException:
+            if fresh:  # a start that failed (a bad init, data, device) leaves no half-made run folder
+                discard_run(self.run_dir, getattr(self, "logger", None))
+            raise
+
+    def _setup(self, cfg: SLConfig, resume: bool, progress: bool) -> None:
         save_config(cfg, self.run_dir)
         seed_everything(cfg.run.seed)
         if cfg.run.torch_threads:
@@ -510,6 +519,8 @@ class SupervisedTrainer:
         st = self.ckpt.load_latest()
         if st is None:
             raise FileNotFoundError(f"--resume {self.run_dir}: no checkpoint in {self.ckpt.dir}")
+        for why in self.ckpt.skipped:  # a newer checkpoint that cannot be read: say so, resume from the one before
+            print(f"[supervised] note: passed over {why}", flush=True)
         unwrap(self.model).load_state_dict(st["model"])
         self.optimizer.load_state_dict(st["optimizer"])
         self.scheduler.load_state_dict(st["scheduler"])

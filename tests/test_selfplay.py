@@ -311,3 +311,39 @@ def test_resumable_export_drops_the_replay_buffer_and_resumes(tmp_path):
     assert s.steps == 26 and t.buffer.total_added >= cfg.train.min_samples
     # a model file has no optimizer state to keep
     assert selfplay_main(["export", str(s.model_path), "--out", str(tmp_path / "x.pt"), "--resumable"]) == 2
+
+
+def test_resume_and_export_keep_work(tmp_path, capsys):
+    """Found by a user: a corrupt newest checkpoint was passed over without a word, a run whose checkpoints are all
+    corrupt ended in a traceback, `export --out` could write a net over the run's own checkpoint, and a failed start
+    left a half-made run folder."""
+    from selfplay.cli import main as selfplay_main
+    from selfplay.run import Trainer
+    cfg = load_config(Config, ROOT / "configs" / "test" / "tictactoe_tiny.toml",
+                      [f"run.out_dir={tmp_path}", "run.name=r", "train.total_steps=20", "eval.games=0",
+                       "eval.every_steps=20"])
+    Trainer(cfg, progress=False).run()
+    ck = tmp_path / "r" / "checkpoints"
+    newest = ck / "ckpt_000000020.pt"
+    for out in (newest, tmp_path / "r" / "checkpoints"):
+        assert selfplay_main(["export", str(tmp_path / "r"), "--out", str(out)]) == 2
+    (tmp_path / "notes.txt").write_text("mine")
+    assert selfplay_main(["export", str(tmp_path / "r"), "--out", str(tmp_path / "notes.txt")]) == 2
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    err = capsys.readouterr().err
+    assert "is a run checkpoint" in err and "is not a model file" in err
+    newest.write_bytes(b"\0" * 100)
+    t = Trainer(load_config(Config, tmp_path / "r" / "config.toml"), run_dir=tmp_path / "r", resume=True,
+                progress=False)
+    assert t.learner.step == 10
+    assert f"note: passed over checkpoint {newest}: truncated or corrupt" in capsys.readouterr().out
+    (ck / "ckpt_000000010.pt").write_bytes(b"\0" * 100)
+    assert selfplay_main(["train", "--resume", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("selfplay: checkpoint ") and "truncated or corrupt" in err[-1]
+    # a start that fails (the --init file is no model) leaves no run folder
+    (tmp_path / "bad.pt").write_bytes(b"not a model")
+    assert selfplay_main(["train", "--config", str(ROOT / "configs" / "test" / "tictactoe_tiny.toml"), "--set",
+                          f"run.out_dir={tmp_path}", "--set", "run.name=failed", "--init", str(tmp_path / "bad.pt"),
+                          "--quiet"]) == 2
+    assert not (tmp_path / "failed").exists()

@@ -136,8 +136,10 @@ class CheckpointManager:
         return p if p.exists() else None
 
     def load_latest(self, **kw) -> dict[str, Any] | None:
-        """The newest readable checkpoint (a corrupt newest one falls back to the one before)."""
+        """The newest readable checkpoint (a corrupt newest one falls back to the one before; what was passed over
+        is in ``self.skipped``, for the caller to report)."""
         errors = []
+        self.skipped = errors
         for step in reversed(self.steps()):
             try:
                 return load_checkpoint(self.path_for(step), **kw)

@@ -106,6 +106,15 @@ class MetricsLogger:
         self.close()
 
 
+def discard_run(run_dir: str | os.PathLike, logger: MetricsLogger | None = None) -> None:
+    """Remove the folder of a run that failed to start (closing its log first): a failed start must not leave a
+    half-made run folder behind."""
+    import shutil
+    if logger is not None:
+        logger.close()
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
     """Rows of a metrics.jsonl file (a torn last line from a crash is skipped)."""
     rows = []
