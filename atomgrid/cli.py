@@ -826,12 +826,63 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Per command: (the arguments naming files it reads, the arguments naming files it writes). An output that is one
+# of the inputs, or another output, would overwrite work; a folder where a file is to be written fails only after
+# the work is done. Both are refused before anything runs.
+IO_ARGS = {"score": (("receptor", "ligands", "autobox_ligand", "model"), ("out", "out_sdf")),
+           "enrich": (("scores", "actives"), ("json", "plot")),
+           "evaluate": (("model", "cache"), ("json", "plot")),
+           "compare": (("a", "vs", "cache"), ("json",)),
+           "prepare": (("csv",), ("out",)),
+           "contacts-train": (("cache",), ("out", "json")),
+           "ensemble": (("models",), ("out",)),
+           "crossval": ((), ("json",))}
+
+
+def check_paths(command: str, args) -> str | None:
+    """The one-line reason ``args`` of ``command`` would overwrite an input or write into a folder, else None."""
+    ins, outs = IO_ARGS.get(command, ((), ()))
+
+    def paths(name):
+        v = getattr(args, name, None)
+        return [] if v is None else [Path(x) for x in (v if isinstance(v, (list, tuple)) else [v])]
+
+    def same(a: Path, b: Path) -> bool:
+        try:
+            return a.resolve() == b.resolve()
+        except OSError:
+            return False
+
+    flag = {n: "--" + n.replace("_", "-") for n in (*ins, *outs)}
+    flag.update({"a": "input", "scores": "input", "models": "input", "out": "--out"})
+    written: list[tuple[str, Path]] = []
+    for o in outs:
+        for q in paths(o):
+            if q.is_dir():
+                return f"{flag[o]} {q} is a folder; give a file path"
+            if q.parent.exists() and not q.parent.is_dir():
+                return f"{flag[o]} {q}: {q.parent} is a file, not a folder"
+            for i in ins:
+                for r in paths(i):
+                    if same(q, r):
+                        return f"{flag[o]} {q} is also {flag[i]}: writing it would overwrite that input"
+            for name, r in written:
+                if same(q, r):
+                    return f"{flag[o]} {q} is also {name}: one would overwrite the other"
+            written.append((flag[o], q))
+    return None
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["evaluate"] and any(a == "--protocol" or a.startswith("--protocol=") for a in argv):
         argv = _protocol_alias(argv)  # `atomgrid evaluate --protocol cross-target ...` is `atomgrid crossval ...`
     args = parser.parse_args(argv)
+    bad = check_paths(args.command, args)
+    if bad:
+        print(f"atomgrid {args.command}: {bad}", file=sys.stderr)
+        return 2
     from traincore.checkpoint import CheckpointError
     try:
         return int(args.func(args) or 0)

@@ -301,7 +301,19 @@ def given_pose(mol: Chem.Mol) -> Chem.Mol:
     xyz = mol.GetConformer().GetPositions()
     if not mol.GetConformer().Is3D() or np.allclose(xyz[:, 2], 0.0):
         raise PrepError("given poses need 3D coordinates (this record is 2D)")
+    heavy = xyz[heavy_indices(mol)]
+    if len(heavy) > 1:
+        d = np.sqrt(((heavy[:, None] - heavy[None]) ** 2).sum(-1)) + np.eye(len(heavy)) * 1e9
+        if d.min() < MIN_ATOM_DISTANCE:
+            raise PrepError(f"given pose has heavy atoms {d.min():.2f} Å apart (under {MIN_ATOM_DISTANCE} Å): "
+                            "not a 3D structure")
     return Chem.AddHs(mol, addCoords=True)
+
+
+# heavy atoms of a real pose are never this close (Å); a record with coordinates collapsed onto a point is not a pose
+MIN_ATOM_DISTANCE = 0.5
+# a given pose whose heavy-atom centre lies farther than this outside the box (Å) is not in the pocket
+GIVEN_POSE_MARGIN = 2.0
 
 
 def with_conformers(mol: Chem.Mol, xyz: np.ndarray) -> Chem.Mol:

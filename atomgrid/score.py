@@ -159,6 +159,8 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
     else:
         parts.mkdir(parents=True)
         _atomic_write(parts / MANIFEST, json.dumps(fp, indent=1))
+    if out_sdf:  # as --out's folder is made: not found missing only after the scoring
+        Path(out_sdf).parent.mkdir(parents=True, exist_ok=True)
     cs = options.chunk_size
     n_chunks = -(-total // cs)
     done = done_chunks(parts)

@@ -24,8 +24,8 @@ from .featurize import TypedAtoms, crop_margin, type_ligand, type_receptor
 from .grid import GridSpec
 from .library import Record
 from .models import ModelNotFoundError, build_model, gridder_for, load_weights, predict, predict_shared, resolve_model
-from .poses import (PrepError, TemplatePoser, VinaDocker, VinaScorer, choose_molecule, embed, given_pose, heavy_indices,
-                    input_smiles_of, parse_record, receptor_pdbqt, smiles_of, standardize)
+from .poses import (GIVEN_POSE_MARGIN, PrepError, TemplatePoser, VinaDocker, VinaScorer, choose_molecule, embed,
+                    given_pose, heavy_indices, input_smiles_of, parse_record, receptor_pdbqt, smiles_of, standardize)
 from .score_options import ScoreError, ScoreOptions
 
 log = logging.getLogger("atomgrid.score")
@@ -93,6 +93,10 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
                          "with only a box (--center/--size) use --poses dock or --poses given")
     if autobox_ligand is None and (center is None or size is None):
         raise ScoreError("give the pocket as --autobox-ligand REF or as --center X Y Z --size X Y Z")
+    if (center is None) != (size is None):  # with --autobox-ligand one of them alone would be ignored
+        raise ScoreError("--center and --size go together: give both (an explicit box), or neither with --autobox-ligand")
+    if center is not None and not all(np.isfinite(v) for v in center):
+        raise ScoreError(f"--center {' '.join(f'{v:g}' for v in center)}: not finite")
     rec = agio.read_receptor(receptor)
     if isinstance(rec, agio.ReadError):
         raise ScoreError(f"receptor {rec}")
@@ -147,6 +151,9 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
     near = box.contains(xyz, margin=8.0)
     heavy = np.asarray([a.GetAtomicNum() > 1 for a in rec.GetAtoms()])
     pocket = xyz[near & heavy]
+    if not len(pocket):  # every molecule would be scored against empty space
+        raise ScoreError(f"receptor {receptor}: no heavy atom within 8 Å of the box (centre "
+                         + ", ".join(f"{v:.1f}" for v in box.center) + "): the box is not on this receptor")
     pdbqt = None
     if options.poses == "dock" or options.vina_prior:
         need = "--poses dock" if options.poses == "dock" else f"--vina-prior {options.vina_prior:g}"
@@ -373,6 +380,10 @@ class ChunkScorer:
             main, notes = choose_molecule(mol, self.prep)
             row.prep_note = "; ".join(notes)
             posed = given_pose(main)
+            centre = agio.coordinates(main)[heavy_indices(main)].mean(0)
+            if not self.ctx.box.contains(centre[None], margin=GIVEN_POSE_MARGIN)[0]:
+                raise PrepError("given pose lies outside the box: its centre (" + ", ".join(f"{v:.1f}" for v in centre)
+                                + f") is more than {GIVEN_POSE_MARGIN:g} Å outside it")
             row.smiles = smiles_of(main)
             return posed, np.zeros(0, np.float32), main
         std, notes = standardize(mol, self.prep)

@@ -288,3 +288,64 @@ def test_enrich_plot_writes_roc_and_enrichment_curves(tmp_path, capsys):
     import io as _io
     w, h = Image.open(_io.BytesIO(data)).size
     assert (w, h) == (1100, 495)
+
+
+def test_an_output_that_is_an_input_or_a_folder_is_refused_before_any_work(tmp_path, capsys):
+    """Found by a user: `--out` naming the library (or the receptor, or --out-sdf) overwrote it with results, exit 0;
+    an output folder failed only after all the scoring."""
+    from atomgrid.cli import main
+    lib = tmp_path / "lib.smi"
+    lib.write_text("CCO ethanol\n")
+    base = ["score", "--receptor", str(REC), "--autobox-ligand", str(REF), "--ligands", str(lib)]
+    (tmp_path / "folder").mkdir()
+    cases = [(["--out", str(lib)], f"--out {lib} is also --ligands: writing it would overwrite that input"),
+             (["--out", str(tmp_path / "a.csv"), "--out-sdf", str(REF)], "is also --autobox-ligand"),
+             (["--out", str(tmp_path / "a.csv"), "--out-sdf", str(tmp_path / "a.csv")], "is also --out"),
+             (["--out", str(tmp_path / "folder")], "is a folder; give a file path"),
+             (["--out", str(lib / "x.csv")], "is a file, not a folder")]
+    for extra, message in cases:
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (extra, err)
+    assert lib.read_text() == "CCO ethanol\n" and not list(tmp_path.glob("*.parts"))
+    (tmp_path / "s.json").write_text("{}")
+    assert main(["compare", str(tmp_path / "s.json"), str(tmp_path / "s.json"), "--json", str(tmp_path / "s.json")]) == 2
+    assert "writing it would overwrite that input" in capsys.readouterr().err
+
+
+def test_a_box_off_the_receptor_or_half_a_box_is_refused(tmp_path, model_path):
+    lib = tmp_path / "lib.smi"
+    lib.write_text("CCO ethanol\n")
+    with pytest.raises(ScoreError, match="no heavy atom within 8 Å of the box"):
+        score_library(REC, lib, tmp_path / "o.csv", center=(500, 500, 500), size=(20, 20, 20), model=model_path,
+                      options=ScoreOptions(poses="given"), progress=False)
+    with pytest.raises(ScoreError, match="--center and --size go together"):  # with a reference, --size was ignored
+        score_library(REC, lib, tmp_path / "o.csv", autobox_ligand=REF, size=(-10, -10, -10), model=model_path,
+                      progress=False)
+    with pytest.raises(ScoreError, match="--center nan 0 0: not finite"):
+        score_library(REC, lib, tmp_path / "o.csv", center=(float("nan"), 0, 0), size=(20, 20, 20),
+                      model=model_path, options=ScoreOptions(poses="given"), progress=False)
+    assert not parts_dir(tmp_path / "o.csv").exists()
+
+
+def test_a_given_pose_outside_the_box_or_collapsed_is_an_error_row(tmp_path, model_path):
+    """Found by a user: a pose moved 200 Å away, or with every atom at one point, was scored (above the real pose)."""
+    from rdkit import Chem
+    good = next(iter(Chem.SDMolSupplier(str(DATA / "poses.sdf"), removeHs=False)))
+    far, flat = Chem.Mol(good), Chem.Mol(good)
+    for i in range(good.GetNumAtoms()):
+        p = good.GetConformer().GetAtomPosition(i)
+        far.GetConformer().SetAtomPosition(i, (p.x + 200, p.y, p.z))
+        flat.GetConformer().SetAtomPosition(i, (1.0, 1.0, 1.0 + 1e-3 * (i % 2)))
+    lib = tmp_path / "lib.sdf"
+    with Chem.SDWriter(str(lib)) as w:
+        for name, m in (("ok", good), ("far_away", far), ("collapsed", flat)):
+            m.SetProp("_Name", name)
+            w.write(m)
+    out = tmp_path / "o.csv"
+    score_library(REC, lib, out, autobox_ligand=REF, model=model_path, options=ScoreOptions(poses="given"),
+                  progress=False)
+    rows = rows_of(out)
+    assert rows[0]["error"] == "" and rows[0]["score"] != ""
+    assert rows[1]["error"].startswith("given pose lies outside the box: its centre (") and rows[1]["score"] == ""
+    assert "not a 3D structure" in rows[2]["error"] and rows[2]["score"] == ""
