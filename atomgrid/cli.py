@@ -629,6 +629,8 @@ def _cmd_compare(args) -> int:
     dup = sorted({p for side in (a_paths, b_paths) for p in side if side.count(p) > 1})
     if dup:
         raise SystemExit(f"atomgrid compare: {dup[0]}: given more than once (each run counts once)")
+    if args.bootstrap < 1:
+        raise SystemExit(f"atomgrid compare: --bootstrap {args.bootstrap}: must be >= 1")
     if args.method_a == args.method_b and set(a_paths) == set(b_paths):
         raise SystemExit(f"atomgrid compare: {a_paths[0]}: A and B are the same runs (give two methods, or other runs)")
 
@@ -642,7 +644,7 @@ def _cmd_compare(args) -> int:
 
     def read(path):
         d = docs[path]
-        f = d.get("figures", d)
+        f = d.get("figures", d) if isinstance(d, dict) else None
         if not isinstance(f, dict) or "targets" not in f:
             raise SystemExit(f"atomgrid compare: {path}: not an atomgrid crossval --json result (no targets)")
         return f
@@ -659,6 +661,9 @@ def _cmd_compare(args) -> int:
         res = cvm.compare(fa, fb, args.method_a, args.method_b, n_boot=args.bootstrap)
     except ValueError as exc:
         raise SystemExit(f"atomgrid compare: {exc}") from None
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # the right top level, a wrong inside
+        raise SystemExit(f"atomgrid compare: {', '.join(a_paths + b_paths)}: not well-formed crossval results "
+                         f"({type(exc).__name__}: {exc})") from None
     one = len(a_paths) == 1 and len(b_paths) == 1
     res.update({"a": a_paths[0], "b": b_paths[0]} if one else {"a": a_paths, "b": b_paths, "pooled": "mean over each side's runs, per target"})
     if args.targets or args.exclude_targets:
@@ -699,6 +704,9 @@ def _compare_affinity(args, a_paths: list[str], b_paths: list[str], docs: dict[s
         res = ev.compare_affinity(fa, fb, ev.cache_truth(cache), n_boot=args.bootstrap)
     except ValueError as exc:
         raise SystemExit(f"atomgrid compare: {exc}") from None
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise SystemExit(f"atomgrid compare: {', '.join(a_paths + b_paths)}: not well-formed evaluate results "
+                         f"({type(exc).__name__}: {exc})") from None
     res["cache"] = cache
     res.update({"a": a_paths, "b": b_paths})
 
@@ -873,13 +881,33 @@ def check_paths(command: str, args) -> str | None:
     return None
 
 
+# integer options that make no sense below these values (a negative --top printed "top -1:" and wrote nothing)
+MIN_COUNTS = {"top": 0, "explain": 0, "relax_steps": 0, "workers": 0, "threads": 0, "bootstrap": 1}
+
+
+def check_counts(args) -> str | None:
+    """The one-line reason an integer option or ``--device`` of ``args`` cannot be used, else None."""
+    for name, low in MIN_COUNTS.items():
+        v = getattr(args, name, None)
+        if isinstance(v, int) and v < low:
+            return f"--{name.replace('_', '-')} {v}: must be >= {low}"
+    device = getattr(args, "device", None)
+    if isinstance(device, str) and device:
+        from traincore.runtime import resolve_device
+        try:
+            resolve_device(device)
+        except ValueError as exc:
+            return f"--device: {exc}"
+    return None
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["evaluate"] and any(a == "--protocol" or a.startswith("--protocol=") for a in argv):
         argv = _protocol_alias(argv)  # `atomgrid evaluate --protocol cross-target ...` is `atomgrid crossval ...`
     args = parser.parse_args(argv)
-    bad = check_paths(args.command, args)
+    bad = check_paths(args.command, args) or check_counts(args)
     if bad:
         print(f"atomgrid {args.command}: {bad}", file=sys.stderr)
         return 2
@@ -889,6 +917,11 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError, CheckpointError) as exc:  # a missing, foreign or corrupt file: one line
         print(f"atomgrid {args.command}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, and how to go on where there is a way
+        hint = (f"; the finished chunks are kept: rerun the same command with --resume to go on"
+                if args.command == "score" else "")
+        print(f"\natomgrid {args.command}: interrupted{hint}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -165,6 +165,9 @@ class CacheBuilder:
         radius = CROP_RADIUS + extra
         box = Box(tuple(float(v) for v in center), (2 * radius,) * 3)
         typed = _sphere_crop(type_receptor(rec, box), center, radius)
+        if not len(typed):  # the ligand does not sit in this receptor (another frame, another file)
+            self.errors.append(f"{path}: no receptor atom within {radius:.0f} Å of the ligand")
+            return False
         self.receptors[key] = typed.to_dict()
         return True
 
@@ -185,6 +188,10 @@ class CacheBuilder:
             tl = type_ligand(lig)
         except ValueError as exc:
             self.errors.append(f"{ligand}: {exc}")
+            return
+        if len(tl) > MAX_LIGAND_HEAVY_ATOMS:
+            self.errors.append(f"{ligand}: {len(tl)} heavy atoms, more than a ligand's {MAX_LIGAND_HEAVY_ATOMS} "
+                               "(a receptor file given as the ligand?)")
             return
         if not self._receptor(cid, receptor, tl.centroid()):
             return
@@ -207,6 +214,8 @@ class CacheBuilder:
 
 
 CSV_COLUMNS = ("id", "receptor", "ligand", "pK")
+PK_RANGE = (0.0, 16.0)  # measured affinities (-log10 K in mol/L) lie well inside this
+MAX_LIGAND_HEAVY_ATOMS = 150  # a "ligand" larger than this is a protein file in the wrong column
 
 
 def build_csv_cache(path: str | Path, decoys_per_pose: int = 2, seed: int = 0) -> dict:
@@ -218,7 +227,7 @@ def build_csv_cache(path: str | Path, decoys_per_pose: int = 2, seed: int = 0) -
     with its line number, never raised; a file without the columns raises ValueError."""
     path = Path(path)
     try:
-        f = open(path, newline="", encoding="utf-8")
+        f = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise ValueError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
     with f:
@@ -244,12 +253,19 @@ def build_csv_cache(path: str | Path, decoys_per_pose: int = 2, seed: int = 0) -
         if cid in seen:
             b.errors.append(f"{where}: id {cid!r} given twice (each complex once)")
             continue
+        if any(r.get(c) is None for c in CSV_COLUMNS):
+            b.errors.append(f"{where}: {cid}: fewer fields than the header's columns")
+            continue
         try:
             pk = float(r["pK"])
         except (TypeError, ValueError):
             pk = math.nan
         if not math.isfinite(pk):
             b.errors.append(f"{where}: {cid}: pK {r['pK']!r} is not a number")
+            continue
+        if not PK_RANGE[0] <= pk <= PK_RANGE[1]:
+            b.errors.append(f"{where}: {cid}: pK {pk:g} is outside {PK_RANGE[0]:g}-{PK_RANGE[1]:g} (pK is -log10 of K "
+                            "in mol/L: 9 for 1 nM)")
             continue
         files = []
         for col in ("receptor", "ligand"):
@@ -261,7 +277,10 @@ def build_csv_cache(path: str | Path, decoys_per_pose: int = 2, seed: int = 0) -
             continue
         seen.add(cid)
         n = len(b.errors)
-        b.add_pdbbind(cid, (r.get("target") or "").strip() or cid, "csv", files[0], files[1], pk)
+        try:
+            b.add_pdbbind(cid, (r.get("target") or "").strip() or cid, "csv", files[0], files[1], pk)
+        except (ValueError, OSError) as exc:  # a file of the wrong kind (a .cif receptor, an SDF given as one)
+            b.errors.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         b.errors[n:] = [f"{where}: {cid}: {e}" for e in b.errors[n:]]
     return b.result()
 

@@ -8,13 +8,18 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .library import iter_records
+from .library import iter_records, unnamed_id
 from .score_options import ScoreError
 
 
 def read_scores(path: str | Path) -> Iterator[dict]:
-    with open(path, newline="") as f:
-        yield from csv.DictReader(f)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            yield from csv.DictReader(f)
+    except UnicodeDecodeError:
+        raise ScoreError(f"{path}: not a UTF-8 text CSV (give the CSV that atomgrid score wrote)") from None
+    except IsADirectoryError:
+        raise ScoreError(f"{path}: is a folder, not a CSV") from None
 
 
 def default_column(path: str | Path) -> str:
@@ -39,7 +44,10 @@ def ranking(scores_csv: str | Path, actives: Iterable[str], column: str = "score
         if column not in r:
             raise ScoreError(f"{scores_csv}: no column {column!r} (columns: {', '.join(r)})")
         v = r[column]
-        x = sign * float(v) if v and not r.get("error") else -math.inf
+        try:
+            x = sign * float(v) if v and not r.get("error") else -math.inf
+        except ValueError:
+            raise ScoreError(f"{scores_csv}: column {column!r} is not a score (row {r.get('id')!r} holds {v!r})") from None
         failed += not math.isfinite(x)
         if r["id"] not in best or x > best[r["id"]]:
             best[r["id"]] = x
@@ -48,6 +56,13 @@ def ranking(scores_csv: str | Path, actives: Iterable[str], column: str = "score
     ids = list(best)
     y = np.asarray([i in act for i in ids], np.float64)
     s = np.asarray([best[i] for i in ids])
+    if not y.any():  # an ROC AUC of nan, or a figure of nothing, would look like a result
+        raise ScoreError(f"{scores_csv}: none of the {len(act)} active ids is a row id (enrich matches actives by "
+                         "the id column; name the actives as the library names them)")
+    if y.all():
+        raise ScoreError(f"{scores_csv}: every row is an active; ranking needs inactives too")
+    if not np.isfinite(s).any():
+        raise ScoreError(f"{scores_csv}: column {column!r} has no value in any row (every row failed or left it empty)")
     finite = s[np.isfinite(s)]
     floor = (finite.min() - 1.0) if finite.size else -1.0
     return y, np.where(np.isfinite(s), s, floor), failed
@@ -102,6 +117,8 @@ def save_png(fig, out_png: str | Path) -> Path:
     import matplotlib.pyplot as plt
     fig.tight_layout()
     out_png = Path(out_png)
+    if not out_png.suffix:  # matplotlib would add ".png" itself, and the path reported would not be the file
+        out_png = out_png.with_name(out_png.name + ".png")
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110)
     plt.close(fig)
@@ -113,5 +130,9 @@ def active_ids(paths: Sequence[str | Path]) -> set[str]:
     ids: set[str] = set()
     for p in paths:
         for r in iter_records(p):
+            if r.id == unnamed_id(r.index) and not r.error:
+                raise ScoreError(f"{p}: record {r.index + 1} has no name; enrich matches actives by id, so each "
+                                 "active needs the name the library gives it ('SMILES name' lines, an id column, "
+                                 "SDF titles)")
             ids.add(r.id)
     return ids

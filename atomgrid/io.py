@@ -10,6 +10,7 @@ mistakes of the caller, not of a record.
 from __future__ import annotations
 
 import gzip
+import zlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,9 +63,14 @@ def _suffixes(path: Path) -> str:
 def _read_text(path: Path) -> str:
     if not path.exists():
         raise AtomgridIOError(f"{path}: no such file")
+    if path.is_dir():
+        raise AtomgridIOError(f"{path}: is a folder, not a file")
     if path.name.lower().endswith(".gz"):
-        with gzip.open(path, "rt", errors="replace") as f:
-            return f.read()
+        try:
+            with gzip.open(path, "rt", errors="replace") as f:
+                return f.read()
+        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+            raise AtomgridIOError(f"{path}: not readable gzip data ({exc})") from None
     return path.read_text(errors="replace")
 
 

@@ -62,8 +62,8 @@ def _open(path: Path):
     # surrogateescape: bytes that are not UTF-8 survive decoding as lone surrogates, so that the record
     # holding them is refused by name (see _text_problem) instead of being silently rewritten
     if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape", newline="")
-    return open(path, "rt", encoding="utf-8", errors="surrogateescape", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="")
+    return open(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 MAX_RECORD_CHARS = 1_000_000  # a record longer than this is refused (a whole file without line ends?)
@@ -105,7 +105,8 @@ def _lines(f) -> Iterator[str]:
         yield line.rstrip("\r\n")
 
 
-def _default_id(index: int) -> str:
+def unnamed_id(index: int) -> str:
+    """The id a record without a name gets (its 0-based index in the library)."""
     return f"record{index}"
 
 
@@ -124,17 +125,17 @@ def _smiles_records(path: Path) -> Iterator[Record]:
             problem = _text_problem(line) or (f"line of {len(line)} characters, more than the limit of "
                                               f"{MAX_RECORD_CHARS}" if len(line) > MAX_RECORD_CHARS else None)
             if problem:
-                yield Record(i, _default_id(i), "smiles", "", problem)
+                yield Record(i, unnamed_id(i), "smiles", "", problem)
             else:
                 fields = line.split()
-                yield Record(i, fields[1] if len(fields) > 1 else _default_id(i), "smiles", fields[0])
+                yield Record(i, fields[1] if len(fields) > 1 else unnamed_id(i), "smiles", fields[0])
             i += 1
 
 
 def _empty_lines(pending: list[int]) -> Iterator[Record]:
     """Error rows for the blank lines before a record (then forgets them): trailing blank lines make none."""
     for b in pending:
-        yield Record(b, _default_id(b), "smiles", "", "empty line")
+        yield Record(b, unnamed_id(b), "smiles", "", "empty line")
     pending.clear()
 
 
@@ -159,7 +160,7 @@ def _csv_records(path: Path) -> Iterator[Record]:
             except StopIteration:
                 break
             except csv.Error as exc:  # e.g. a field larger than the csv module allows
-                yield Record(i, _default_id(i), "smiles", "", f"unreadable CSV row ({str(exc)[:60]})")
+                yield Record(i, unnamed_id(i), "smiles", "", f"unreadable CSV row ({str(exc)[:60]})")
                 i += 1
                 continue
             if not any(c.strip() for c in row):
@@ -169,10 +170,10 @@ def _csv_records(path: Path) -> Iterator[Record]:
             yield from _empty_lines(pending_blank)
             problem = _text_problem("".join(row))
             if problem:
-                yield Record(i, _default_id(i), "smiles", "", problem)
+                yield Record(i, unnamed_id(i), "smiles", "", problem)
                 i += 1
                 continue
-            rid = row[id_col].strip() if id_col is not None and id_col < len(row) and row[id_col].strip() else _default_id(i)
+            rid = row[id_col].strip() if id_col is not None and id_col < len(row) and row[id_col].strip() else unnamed_id(i)
             smi = row[smi_col].strip() if smi_col < len(row) else ""
             yield Record(i, rid, "smiles", smi, None if smi else "empty SMILES")
             i += 1
@@ -209,13 +210,13 @@ def _mol2_record(i: int, lines: list[str]) -> Record:
 def _block_record(i: int, text: str, fmt: str, title: str) -> Record:
     problem = _text_problem(text)
     if problem:
-        return Record(i, _default_id(i), fmt, "", problem)
+        return Record(i, unnamed_id(i), fmt, "", problem)
     if len(text) > MAX_RECORD_CHARS:
-        return Record(i, title or _default_id(i), fmt, "",
+        return Record(i, title or unnamed_id(i), fmt, "",
                       f"record of {len(text)} characters, more than the limit of {MAX_RECORD_CHARS}")
     if fmt == "sdf" and not text.replace("$$$$", "").strip():
-        return Record(i, _default_id(i), fmt, text, "empty SDF record")
-    return Record(i, title or _default_id(i), fmt, text)
+        return Record(i, unnamed_id(i), fmt, text, "empty SDF record")
+    return Record(i, title or unnamed_id(i), fmt, text)
 
 
 def _guarded(path: Path, gen: Iterator[Record]) -> Iterator[Record]:
@@ -228,7 +229,7 @@ def _guarded(path: Path, gen: Iterator[Record]) -> Iterator[Record]:
             yield r
     except (OSError, EOFError, UnicodeError, zlib.error) as exc:
         reason = "corrupt gzip data" if isinstance(exc, (EOFError, zlib.error, gzip.BadGzipFile)) else "read error"
-        yield Record(n, _default_id(n), "smiles", "", f"{path.name}: {reason}, reading stopped here ({type(exc).__name__})")
+        yield Record(n, unnamed_id(n), "smiles", "", f"{path.name}: {reason}, reading stopped here ({type(exc).__name__})")
 
 
 def iter_records(path: str | Path, start: int = 0) -> Iterator[Record]:
@@ -240,7 +241,7 @@ def iter_records(path: str | Path, start: int = 0) -> Iterator[Record]:
     if not path.exists():
         raise LibraryError(f"{path}: no such file")
     if path.is_file() and _is_binary_file(path):
-        gen: Iterator[Record] = iter([Record(0, _default_id(0), "smiles", "",
+        gen: Iterator[Record] = iter([Record(0, unnamed_id(0), "smiles", "",
                                              f"{path.name}: a binary file, not a text library")])
     else:
         gen = _guarded(path, {"smiles": _smiles_records, "csv": _csv_records, "sdf": _sdf_records,

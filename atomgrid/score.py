@@ -109,13 +109,11 @@ def score_library(receptor: str | Path, ligands: str | Path | Sequence[str | Pat
     paths = [ligands] if isinstance(ligands, (str, Path)) else list(ligands)
     if not paths:
         raise ScoreError("no ligand library given")
-    for p in paths:
-        if not Path(p).is_file():
-            raise ScoreError(f"ligand library {p}: no such file")
-        library_format(p)  # an unknown extension is an error before anything is read
-    for name, p in (("receptor", receptor), ("reference ligand", autobox_ligand)):
+    for name, p in [("ligand library", q) for q in paths] + [("receptor", receptor), ("reference ligand", autobox_ligand)]:
         if p is not None and not Path(p).is_file():
-            raise ScoreError(f"{name} {p}: no such file")
+            raise ScoreError(f"{name} {p}: " + ("is a folder, not a file" if Path(p).is_dir() else "no such file"))
+    for p in paths:
+        library_format(p)  # an unknown extension is an error before anything is read
     out = Path(out)
     parts = parts_dir(out)
     t0 = time.time()

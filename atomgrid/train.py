@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from traincore.checkpoint import CheckpointManager, restore_training_state, training_state
-from traincore.config import config_to_dict, load_config, save_config
+from traincore.config import check_bounds, config_to_dict, load_config, save_config
 from traincore.loop import fit
 from traincore.metrics import MetricsLogger, truncate_jsonl
 from traincore.runtime import Runtime, seed_everything, unwrap
@@ -107,6 +107,13 @@ class TrainConfig:
     # not explain; scoring uses the net alone. '{fold}' is replaced by the fold under --fold. "" = off.
     debias: str = ""
     pair_weight: float = 1.0  # weight of the pocket-ranking loss (data.cross_decoy_pairs)
+
+    def __post_init__(self):  # checked when the config is read, before anything is written into the run folder
+        check_bounds(self, steps=">=1", batch_size=">=1", lr=">=0", weight_decay=">=0", warmup=">=0", clip_grad=">0",
+                     affinity_weight=">=0", seed=">=0", threads=">=0", eval_every=">=1", log_every=">=1",
+                     keep_last=">=1", max_minutes=">=0", stop_after=">=0", pair_weight=">=0")
+        if self.schedule == "cosine" and self.steps <= self.warmup:
+            raise ValueError(f"steps={self.steps}: must exceed warmup={self.warmup} for the cosine schedule")
 
 
 @dataclass(frozen=True)

@@ -349,3 +349,42 @@ def test_a_given_pose_outside_the_box_or_collapsed_is_an_error_row(tmp_path, mod
     assert rows[0]["error"] == "" and rows[0]["score"] != ""
     assert rows[1]["error"].startswith("given pose lies outside the box: its centre (") and rows[1]["score"] == ""
     assert "not a 3D structure" in rows[2]["error"] and rows[2]["score"] == ""
+
+
+def test_enrich_refuses_what_would_be_a_meaningless_figure(tmp_path, capsys):
+    """Found by a user: unnamed actives matched the library by position (record0, record1, ...), an actives file
+    matching nothing gave ROC AUC nan with exit 0, an empty column 0.500, a text column a ValueError."""
+    from atomgrid.cli import main
+    scores = tmp_path / "s.csv"
+    scores.write_text("\ufeff" + ",".join(OUTPUT_COLUMNS) + "\n" + "".join(
+        ",".join({"index": str(i), "id": f"m{i}", "score": f"{i / 10:.2f}"}.get(c, "") for c in OUTPUT_COLUMNS) + "\n"
+        for i in range(6)))
+    named, unnamed, other = tmp_path / "a.smi", tmp_path / "u.smi", tmp_path / "o.smi"
+    named.write_text("C m5\nCC m4\n")
+    unnamed.write_text("C\n")
+    other.write_text("C x1\n")
+    assert main(["enrich", str(scores), "--actives", str(named)]) == 0  # a BOM before the header is read through
+    assert "2 actives" in capsys.readouterr().out
+    cases = [(["--actives", str(unnamed)], "record 1 has no name; enrich matches actives by id"),
+             (["--actives", str(other)], "none of the 1 active ids is a row id"),
+             (["--actives", str(named), "--columns", "blend"], "column 'blend' has no value in any row"),
+             (["--actives", str(named), "--columns", "id"], "column 'id' is not a score (row 'm0' holds 'm0')")]
+    for extra, message in cases:
+        assert main(["enrich", str(scores)] + extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (extra, err)
+
+
+def test_counts_devices_and_cluster_addresses_are_checked_first(tmp_path, capsys):
+    from atomgrid.cli import main
+    lib = tmp_path / "lib.smi"
+    lib.write_text("CCO ethanol\n")
+    base = ["score", "--receptor", str(REC), "--autobox-ligand", str(REF), "--ligands", str(lib), "--out",
+            str(tmp_path / "o.csv")]
+    for extra, message in [(["--top", "-1"], "--top -1: must be >= 0"), (["--explain", "-1"], "--explain -1"),
+                           (["--workers", "-1"], "--workers -1"), (["--device", "bogus"], "device 'bogus': not a torch device"),
+                           (["--workers", "1", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: no Ray head answers")]:
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert message in err[-1] and not any("Traceback" in ln for ln in err), (extra, err)
+    assert not parts_dir(tmp_path / "o.csv").exists()

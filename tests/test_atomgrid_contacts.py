@@ -270,7 +270,10 @@ def test_prepare_a_cache_of_your_own_complexes_from_a_csv(tmp_path, capsys):
         "c,rec.pdb,gone.sdf,5.0,P1\n"                   # a missing file
         "d,rec.pdb,lig.sdf,strong,P1\n"                 # a pK that is not a number
         "a,rec.pdb,lig.sdf,7.0,P1\n"                    # a repeated id
-        "e:1,rec.pdb,lig.sdf,7.0,P1\n")                 # an id with ':'
+        "e:1,rec.pdb,lig.sdf,7.0,P1\n"                  # an id with ':'
+        "f,lig.sdf,rec.pdb,7.0,P1\n"                    # the files swapped: one bad row, not the end of the run
+        "g,rec.pdb,lig.sdf,-50,P1\n"                    # no measured affinity looks like this
+        "h,rec.pdb\n")                                  # a short row
     out = tmp_path / "c.pt"
     assert main(["prepare", "--csv", str(tmp_path / "c.csv"), "--out", str(out), "--decoys", "1"]) == 0
     cache = torch.load(out, weights_only=True)
@@ -278,7 +281,10 @@ def test_prepare_a_cache_of_your_own_complexes_from_a_csv(tmp_path, capsys):
     assert sorted(good) == ["a", "b"] and good["a"]["pK"] == 7.5 and good["b"]["target"] == "b"
     assert good["a"]["target"] == "P1" and {e["source"] for e in cache["examples"]} == {"csv", "csv:perturbed"}
     errs = cache["errors"]
-    assert len(errs) == 4 and errs[0].startswith("c.csv:4: c: no such file: ligand")
+    assert len(errs) == 7 and errs[0].startswith("c.csv:4: c: no such file: ligand")
+    assert any(e.startswith("c.csv:8: f: ") and "a receptor file given as the ligand?" in e for e in errs)
+    assert any(e.startswith("c.csv:9: g: pK -50 is outside 0-16") for e in errs)
+    assert "c.csv:10: h: fewer fields than the header's columns" in errs
     assert "c.csv:5: d: pK 'strong' is not a number" in errs and "c.csv:6: id 'a' given twice (each complex once)" in errs
     assert any(e.startswith("c.csv:7: id 'e:1'") for e in errs)
     printed = capsys.readouterr().out

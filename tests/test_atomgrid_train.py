@@ -140,7 +140,7 @@ def test_cli_help_lists_subcommands(capsys):
 def test_cli_reports_bad_model_file_in_one_line(tmp_path, capsys):
     bad = tmp_path / "x.pt"
     bad.write_bytes(b"not a checkpoint")
-    assert main(["evaluate", "--model", str(bad), "--set", "casf2016", "--bootstrap", "0"]) == 2
+    assert main(["evaluate", "--model", str(bad), "--set", "casf2016", "--bootstrap", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "x.pt: truncated or corrupt" in err
 

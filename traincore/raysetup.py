@@ -35,6 +35,22 @@ def _single_machine_mode() -> None:
     consts.ENABLE_RAY_CLUSTER = False
 
 
+def check_address(address: str, timeout: float = 5.0) -> None:
+    """ValueError (one line) unless something accepts a TCP connection at ``address`` ("HOST:PORT", Ray's GCS):
+    ray.init would otherwise retry an unreachable address for minutes. "auto" (Ray's own lookup) is not checked."""
+    import socket
+    if address == "auto" or address.startswith("ray://"):
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"--address {address!r}: expected HOST:PORT of a Ray head (ray start --head), e.g. 10.0.0.5:6379")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ValueError(f"--address {address}: no Ray head answers there ({exc.strerror or exc}); start one with "
+                         "ray start --head, or leave --address out for a local Ray") from None
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None, *, log_to_driver: bool = False) -> None:
     """Join the Ray cluster at `address`, or start an embedded local Ray with `num_cpus` CPUs (default: all
     cores) bound to 127.0.0.1 with no dashboard. A no-op when Ray is already initialised."""
@@ -45,6 +61,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, *, log_to_
     if ray.is_initialized():
         return
     if address:
+        check_address(address)
         ray.init(address=address, log_to_driver=log_to_driver)
     else:
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,

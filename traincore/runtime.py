@@ -61,8 +61,8 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     try:
         dev = torch.device(name)
-    except RuntimeError as e:
-        raise ValueError(f"device {name!r}: not a torch device ({e})") from None
+    except RuntimeError:
+        raise ValueError(f"device {name!r}: not a torch device (cpu, cuda, cuda:N, mps)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r}: CUDA is not available on this machine")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
