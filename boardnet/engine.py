@@ -92,8 +92,13 @@ class Engine:
         d = load_checkpoint(p, kind="boardnet")
         if "game" not in d:
             raise ValueError(f"checkpoint {p}: no 'game' entry")
-        game = make_game(d["game"], **d.get("game_kwargs", {}))
-        net = net_from_state(d)
+        try:
+            game = make_game(d["game"], **d.get("game_kwargs", {}))
+            net = net_from_state(d)
+        except (TypeError, RuntimeError, KeyError, AttributeError) as exc:  # odd fields, weights of another shape
+            first = " ".join(ln.strip() for ln in str(exc).strip().splitlines()[:2]) or type(exc).__name__
+            raise ValueError(f"checkpoint {p}: its game or net cannot be rebuilt ({type(exc).__name__}: "
+                             f"{first[:200]})") from None
         return cls(game, net, search=search, runtime=Runtime.create(device=device, precision=precision),
                    batch_size=batch_size, seed=seed, shuffle_damping=shuffle_damping)
 

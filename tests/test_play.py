@@ -296,3 +296,26 @@ def test_boards_with_coordinates_and_the_last_move_bracketed():
     assert lines[0] == "   A  B  C  D  E  F  G  H  J" and lines[7] == "3  .  . [X] .  .  .  .  .  .  3"
     ttt = make_game("tictactoe")
     assert draw(ttt.state_from_text("x...o...."), last=4).splitlines()[1:3] == ["3  X  .  .  3", "2  . [O] .  2"]
+
+
+def test_a_checkpoint_whose_game_or_weights_do_not_fit_is_one_line(tmp_path, capsys, monkeypatch):
+    """Found by a user: odd game_kwargs gave a TypeError traceback, weights of another shape a two-line
+    load_state_dict error without the file's name."""
+    import torch
+
+    from boardnet.games import make_game
+    from boardnet.nets import build_net, model_state
+    from traincore.checkpoint import save_checkpoint
+    net = build_net(make_game("connect4"), "b1c8")
+    odd = model_state(net, "connect4", {"rows": -3})
+    save_checkpoint(tmp_path / "odd.pt", odd)
+    shaped = model_state(net, "connect4")
+    shaped["model"] = dict(shaped["model"])
+    first = next(iter(shaped["model"]))
+    shaped["model"][first] = torch.zeros(1)
+    save_checkpoint(tmp_path / "shape.pt", shaped)
+    monkeypatch.setattr("sys.stdin", io.StringIO("quit\n"))
+    for name, why in (("odd.pt", "TypeError"), ("shape.pt", "size mismatch")):
+        assert main(["play", "connect4", "--model", str(tmp_path / name)]) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert len(err) == 1 and f"{tmp_path / name}: its game or net cannot be rebuilt" in err[0] and why in err[0]

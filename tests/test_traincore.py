@@ -356,6 +356,21 @@ def test_truncate_jsonl_cuts_back_to_a_checkpoints_step(tmp_path):
     assert f.read_text() == '{"step": 1, "a": 1}\n{"note": "x"}\n{"step": 2}\n'
     truncate_jsonl(tmp_path / "missing.jsonl", 2)  # nothing to cut
     assert not (tmp_path / "missing.jsonl").exists()
+    # lines edited into something else neither stop a resume nor reach a report
+    f.write_text('{"step": 1}\n[1, 2]\n{"step": "x", "tag": "eval"}\n{"step": 3}\n')
+    truncate_jsonl(f, 2)
+    assert f.read_text() == '{"step": 1}\n[1, 2]\n{"step": "x", "tag": "eval"}\n'
+    assert read_jsonl(f) == [{"step": 1}]
+
+
+def test_a_logger_cut_back_goes_on_logging_into_the_cut_file(tmp_path):
+    with MetricsLogger(tmp_path, tensorboard=False) as log:
+        for step in (1, 2, 3):
+            log.log(step, {"loss": 1.0})
+    with MetricsLogger(tmp_path, tensorboard=False) as log:
+        log.cut_back(2)
+        log.log(3, {"loss": 0.5})
+    assert [(r["step"], r["loss"]) for r in read_jsonl(tmp_path / "metrics.jsonl")] == [(1, 1.0), (2, 1.0), (3, 0.5)]
 
 
 def test_write_results_is_standard_json_with_null_for_unmeasured_figures(tmp_path):

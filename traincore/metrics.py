@@ -116,14 +116,17 @@ def discard_run(run_dir: str | os.PathLike, logger: MetricsLogger | None = None)
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Rows of a metrics.jsonl file (a torn last line from a crash is skipped)."""
+    """Rows of a metrics.jsonl file: JSON objects whose step, if any, is a number (a torn last line from a crash, or
+    a line edited into something else, is skipped)."""
     rows = []
-    with open(path) as f:
+    with open(path, errors="replace") as f:
         for line in f:
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(row, dict) and isinstance(row.get("step", 0), (int, float)) and not isinstance(row.get("step"), bool):
+                rows.append(row)
     return rows
 
 
@@ -140,7 +143,11 @@ def truncate_jsonl(path: str | os.PathLike, step: int) -> None:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if not isinstance(row, dict) or int(row.get("step", 0)) <= step:
+        try:
+            later = isinstance(row, dict) and float(row.get("step", 0)) > step
+        except (TypeError, ValueError):  # a step that is no number: not a row this cut is about
+            later = False
+        if not later:
             keep.append(line)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("".join(x + "\n" for x in keep))
