@@ -891,6 +891,9 @@ def check_counts(args) -> str | None:
         v = getattr(args, name, None)
         if isinstance(v, int) and v < low:
             return f"--{name.replace('_', '-')} {v}: must be >= {low}"
+    for name in ("model", "pose_model", "ligand_only_model"):  # an empty shell variable must not mean "the default"
+        if getattr(args, name, None) == "":
+            return f"--{name.replace('_', '-')} is empty: give a model name or path, or leave the option out"
     device = getattr(args, "device", None)
     if isinstance(device, str) and device:
         from traincore.runtime import resolve_device

@@ -124,6 +124,9 @@ def build_context(receptor: str | Path, *, autobox_ligand: str | Path | None = N
         state, meta = load_weights(model_file)  # the net itself is built once, by each ChunkScorer
     except Exception as exc:  # another kind of model (a contact model, a boardnet net) or a corrupt file: one line
         raise ScoreError(f"--model {str(exc).splitlines()[0] if str(exc) else f'{model_file}: {type(exc).__name__}'}") from None
+    if meta.get("ligand_only"):  # allowed (a baseline), never silently: its score ignores the pocket
+        print(f"atomgrid: warning: --model {model_file} is ligand-only: its score reads the molecule alone, not the "
+              "pocket (a baseline; the pocket-reading model is the default)", file=sys.stderr)
     spec = GridSpec(meta["grid"]["size"], meta["grid"]["resolution"])
     reach = receptor_reach(spec, options.rotations)
     pose_state = pose_meta = pose_file = twin_file = None
