@@ -383,7 +383,8 @@ def test_counts_devices_and_cluster_addresses_are_checked_first(tmp_path, capsys
             str(tmp_path / "o.csv")]
     for extra, message in [(["--top", "-1"], "--top -1: must be >= 0"), (["--explain", "-1"], "--explain -1"),
                            (["--workers", "-1"], "--workers -1"), (["--device", "bogus"], "device 'bogus': not a torch device"),
-                           (["--workers", "1", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: no Ray head answers")]:
+                           (["--workers", "1", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: no Ray head answers"),
+                           (["--model", ""], "--model is empty")]:
         assert main(base + extra) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert message in err[-1] and not any("Traceback" in ln for ln in err), (extra, err)
