@@ -9,6 +9,7 @@ summary line is printed when it moves.
 """
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from typing import TextIO
@@ -167,6 +168,7 @@ class PlaySession:
         self.prompt = (getattr(sys.stdin, "isatty", lambda: False)()) if prompt is None else prompt
         self.engine_name = engine_name
         self.progress_interval = 0.1   # seconds between redraws of the thinking line
+        self._saved: set[str] = set()  # files this session wrote: `save` may update them, never replace another
         self.new()
 
     # state
@@ -275,6 +277,10 @@ class PlaySession:
         if not path:
             self.say("? save: give a file name, e.g. save game.pgn")
             return
+        key = os.path.abspath(path)
+        if os.path.exists(path) and key not in self._saved:
+            self.say(f"? save {path!r}: the file exists and this session did not write it; give another name")
+            return
         names = side_names(self.game)
         players = tuple("human" if i in self.human else self.engine_name for i in range(2))
         text = game_record(self.game, self.actions, players=players)
@@ -284,6 +290,7 @@ class PlaySession:
         except OSError as e:
             self.say(f"? save {path!r}: {e.strerror or e}")
             return
+        self._saved.add(key)
         self.say(f"saved {len(self.actions)} moves to {path} ({names[0]} vs {names[1]})")
 
     def handle(self, line: str) -> bool:

@@ -120,8 +120,13 @@ def test_save_go_sgf_and_connect4_moves(tmp_path):
     assert text.rstrip().endswith(";B[df];W[];B[ee])")
     s, out = session("connect4", "both")
     f = tmp_path / "c4.txt"
-    run(s, out, "4", "4", "5", f"save {f}")
-    assert f.read_text() == "4 4 5 *\n"
+    run(s, out, "4", "4", "5", f"save {f}", "3", f"save {f}")  # saving again updates the session's own file
+    assert f.read_text() == "4 4 5 3 *\n"
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    lines = run(s, out, f"save {mine}")  # a file the session did not write is never replaced
+    assert lines[-1] == f"? save '{mine}': the file exists and this session did not write it; give another name"
+    assert mine.read_text() == "mine"
 
 
 def test_save_to_a_bad_path_is_one_line():
