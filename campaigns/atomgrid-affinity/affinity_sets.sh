@@ -1,4 +1,4 @@
-# The two affinity validation sets every pK rule is judged on (sourced by rule_aa.sh, rule_ac.sh, rule_af.sh, rule_ah.sh):
+# The two affinity validation sets every pK rule is judged on (sourced by rule_aa.sh, rule_af.sh, contact_rule.sh):
 # eval_sets MODEL NAME evaluates MODEL on val-affinity (77) and the 2,910 protocol actives at 16 rotations, one thread,
 # writing $R/atomgrid_evaluate-<set>-rot16-NAME.json. Needs $bin and $R set.
 affinity_sets=(valaffinity activesprotocol)
