@@ -43,6 +43,10 @@ def _train(args) -> int:
     except ConfigError as e:
         print(f"selfplay: {e}", file=sys.stderr)
         return 2
+    if args.address and cfg.run.num_workers == 0:
+        print(f"selfplay: --address {args.address}: this config plays in the driver (run.num_workers = 0); set "
+              "run.num_workers to the Ray actors wanted", file=sys.stderr)
+        return 2
     from selfplay.run import Trainer
     from traincore.checkpoint import CheckpointError
     try:

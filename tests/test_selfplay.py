@@ -347,3 +347,15 @@ def test_resume_and_export_keep_work(tmp_path, capsys):
                           f"run.out_dir={tmp_path}", "--set", "run.name=failed", "--init", str(tmp_path / "bad.pt"),
                           "--quiet"]) == 2
     assert not (tmp_path / "failed").exists()
+
+
+@pytest.mark.parametrize("workers, message", [(0, "this config plays in the driver (run.num_workers = 0)"),
+                                              (1, "no Ray head answers there")])
+def test_an_address_no_cluster_answers_at_is_one_line(tmp_path, capsys, workers, message):
+    """Found by a user: an unreachable --address hung in Ray's retries; with no actors it was silently ignored."""
+    from selfplay.cli import main as selfplay_main
+    assert selfplay_main(["train", "--config", str(ROOT / "configs" / "test" / "tictactoe_tiny.toml"), "--set",
+                          f"run.out_dir={tmp_path}", "--set", "run.name=a", "--set", f"run.num_workers={workers}",
+                          "--address", "127.0.0.1:1", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and not (tmp_path / "a").exists()
