@@ -416,10 +416,12 @@ class GTPServer:
         if rest and rest[0] == "interval":
             rest.pop(0)
         if rest:
+            tok = rest.pop(0)
             try:
-                interval = int(rest.pop(0)) / 100.0  # centiseconds, as in Leela Zero
+                interval = int(tok) / 100.0  # centiseconds, as in Leela Zero
             except ValueError:
-                raise GTPError("lz-analyze: interval must be an integer (centiseconds)") from None
+                raise GTPError(f"lz-analyze: {tok!r} is neither a colour (b, w) nor an interval (an integer, "
+                               "centiseconds)") from None
         if self.state.is_terminal():
             raise GTPError("lz-analyze: the game is over")
         self._lz_interval = max(0.05, interval)

@@ -149,8 +149,9 @@ def test_lz_analyze_streams_info_until_the_next_command():
     assert first[1:3] == ["visits", first[2]] and int(first[2]) > 0
     assert first[first.index("order") + 1] == "0" and 0 <= int(first[first.index("winrate") + 1]) <= 10000
     assert rest == "= boardnet\n\n"
-    _, text = session("go9", "lz-analyze b x")
-    assert replies(text) == ["? lz-analyze: interval must be an integer (centiseconds)"]
+    _, text = session("go9", "lz-analyze b x", "lz-analyze purple 10")
+    assert replies(text) == ["? lz-analyze: 'x' is neither a colour (b, w) nor an interval (an integer, centiseconds)",
+                             "? lz-analyze: 'purple' is neither a colour (b, w) nor an interval (an integer, centiseconds)"]
 
 
 # -- the pass rule ----------------------------------------------------------------------------------
