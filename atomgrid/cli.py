@@ -629,8 +629,6 @@ def _cmd_compare(args) -> int:
     dup = sorted({p for side in (a_paths, b_paths) for p in side if side.count(p) > 1})
     if dup:
         raise SystemExit(f"atomgrid compare: {dup[0]}: given more than once (each run counts once)")
-    if args.bootstrap < 1:
-        raise SystemExit(f"atomgrid compare: --bootstrap {args.bootstrap}: must be >= 1")
     if args.method_a == args.method_b and set(a_paths) == set(b_paths):
         raise SystemExit(f"atomgrid compare: {a_paths[0]}: A and B are the same runs (give two methods, or other runs)")
 
@@ -787,11 +785,12 @@ def _cmd_contacts_train(args) -> int:
     meta = {"name": args.name, "train_cache": str(args.cache), "train_cache_sha256": file_sha256(args.cache),
             "train_poses": len(y), "train_complexes": len(set(ids)), "params": dict(contacts.GBT_PARAMS, random_state=args.seed)}
     path = contacts.save(est, args.out, meta, args.features)
+    seconds, sha = time.time() - t0, file_sha256(path)
     print(f"{path}: {args.name}, {len(est.estimators_)} trees on {len(y)} poses ({X.shape[1]} contact features), "
-          f"{time.time() - t0:.0f} s, sha256 {file_sha256(path)[:16]}")
+          f"{seconds:.0f} s, sha256 {sha[:16]}")
     if args.json:
-        write_results(args.json, "atomgrid_contacts_train", [dict(meta, model=str(path), model_sha256=file_sha256(path),
-                                                                  seconds=time.time() - t0)],
+        write_results(args.json, "atomgrid_contacts_train", [dict(meta, model=str(path), model_sha256=sha,
+                                                                  seconds=seconds)],
                       models=[str(path)], data=[str(args.cache)], settings={"seed": args.seed, "features": args.features})
     return 0
 
@@ -807,7 +806,8 @@ def add_contacts_train(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="the trees' random_state (row and feature subsampling)")
     p.add_argument("--features", default=FEATURE_SET, choices=list(FEATURE_SETS),
                    help="contacts-v1: element pairs and four pharmacophore pairs in five shells (155, the shipped "
-                        "trees); contacts-v2: ECIF-like atom classes by element and flags (455)")
+                        "trees); contacts-v2: ECIF-like atom classes by element and flags (455); contacts-v3: "
+                        "contacts-v1 and Vina's five intermolecular terms with their weighted sum (161)")
     p.add_argument("--json", help="write the training record here (benchmarks/results/...)")
     p.set_defaults(func=_cmd_contacts_train)
 

@@ -260,14 +260,19 @@ def save(estimator, path: str | Path, meta: dict, feature_set: str = FEATURE_SET
                                         "model": export_trees(estimator), "meta": meta})
 
 
+def _read(path: str | Path) -> dict | None:
+    """The checkpoint at ``path`` (safely loaded), or None when it is no readable traincore checkpoint."""
+    from traincore.checkpoint import CheckpointError, load_checkpoint
+    try:
+        return load_checkpoint(path, map_location="cpu")
+    except CheckpointError:
+        return None
+
+
 def is_contact_model(path: str | Path) -> bool:
     """Whether ``path`` is a contact-model file (a traincore checkpoint of kind ``atomgrid-contacts``)."""
-    import torch
-    try:
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception:
-        return False
-    return isinstance(state, dict) and state.get("kind") == KIND
+    state = _read(path)
+    return state is not None and state.get("kind") == KIND
 
 
 def is_contact_meta(meta: dict) -> bool:
@@ -285,12 +290,8 @@ def load_state(path: str | Path) -> tuple[dict, dict]:
 def contact_state(path: str | Path) -> tuple[dict, dict] | None:
     """:func:`load_state` of ``path`` when it is a contact-model file, read once; None for any other file (a net,
     a damaged or missing file: the caller's own loader then says what is wrong with it)."""
-    from traincore.checkpoint import CheckpointError, load_checkpoint
-    try:
-        state = load_checkpoint(path, map_location="cpu")
-    except CheckpointError:
-        return None
-    return _checked(path, state) if state.get("kind") == KIND else None
+    state = _read(path)
+    return _checked(path, state) if state is not None and state.get("kind") == KIND else None
 
 
 def _checked(path, state: dict) -> tuple[dict, dict]:
