@@ -293,9 +293,11 @@ def embed(mol: Chem.Mol, opts: PrepOptions, n_confs: int | None = None) -> Chem.
     return m
 
 
-def given_pose(mol: Chem.Mol) -> Chem.Mol:
-    """The record's own 3D coordinates with hydrogens added in place; PrepError without 3D coordinates.
-    ``mol`` is the molecule :func:`choose_molecule` kept (counter-ions already stripped)."""
+def given_pose(mol: Chem.Mol, box: Box | None = None) -> Chem.Mol:
+    """The record's own 3D coordinates with hydrogens added in place; PrepError without 3D coordinates, with heavy
+    atoms collapsed onto each other, or (given ``box``) with its heavy-atom centre more than
+    :data:`GIVEN_POSE_MARGIN` outside the box. ``mol`` is the molecule :func:`choose_molecule` kept (counter-ions
+    already stripped)."""
     if mol.GetNumConformers() == 0:
         raise PrepError("given poses need 3D coordinates (this record has none)")
     xyz = mol.GetConformer().GetPositions()
@@ -307,6 +309,10 @@ def given_pose(mol: Chem.Mol) -> Chem.Mol:
         if d.min() < MIN_ATOM_DISTANCE:
             raise PrepError(f"given pose has heavy atoms {d.min():.2f} Å apart (under {MIN_ATOM_DISTANCE} Å): "
                             "not a 3D structure")
+    centre = heavy.mean(0)
+    if box is not None and not box.contains(centre[None], margin=GIVEN_POSE_MARGIN)[0]:
+        raise PrepError("given pose lies outside the box: its centre (" + ", ".join(f"{v:.1f}" for v in centre)
+                        + f") is more than {GIVEN_POSE_MARGIN:g} Å outside it")
     return Chem.AddHs(mol, addCoords=True)
 
 

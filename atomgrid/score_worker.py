@@ -24,7 +24,7 @@ from .featurize import TypedAtoms, crop_margin, type_ligand, type_receptor
 from .grid import GridSpec
 from .library import Record
 from .models import ModelNotFoundError, build_model, gridder_for, load_weights, predict, predict_shared, resolve_model
-from .poses import (GIVEN_POSE_MARGIN, PrepError, TemplatePoser, VinaDocker, VinaScorer, choose_molecule, embed,
+from .poses import (PrepError, TemplatePoser, VinaDocker, VinaScorer, choose_molecule, embed,
                     given_pose, heavy_indices, input_smiles_of, parse_record, receptor_pdbqt, smiles_of, standardize)
 from .score_options import ScoreError, ScoreOptions
 
@@ -382,11 +382,7 @@ class ChunkScorer:
         if mode == "given":
             main, notes = choose_molecule(mol, self.prep)
             row.prep_note = "; ".join(notes)
-            posed = given_pose(main)
-            centre = agio.coordinates(main)[heavy_indices(main)].mean(0)
-            if not self.ctx.box.contains(centre[None], margin=GIVEN_POSE_MARGIN)[0]:
-                raise PrepError("given pose lies outside the box: its centre (" + ", ".join(f"{v:.1f}" for v in centre)
-                                + f") is more than {GIVEN_POSE_MARGIN:g} Å outside it")
+            posed = given_pose(main, self.ctx.box)
             row.smiles = smiles_of(main)
             return posed, np.zeros(0, np.float32), main
         std, notes = standardize(mol, self.prep)
