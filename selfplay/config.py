@@ -77,9 +77,7 @@ class SelfPlaySettings:
     cache_size: int = 50_000
 
     def __post_init__(self):
-        if not 0.0 <= self.full_search_prob <= 1.0:
-            raise ValueError(f"full_search_prob={self.full_search_prob}: must be in [0, 1]")
-        check_bounds(self, games_per_worker=">=1", moves_per_task=">=1", cheap_simulations=">=0",
+        check_bounds(self, full_search_prob="[0,1]", games_per_worker=">=1", moves_per_task=">=1", cheap_simulations=">=0",
                      temperature_moves=">=0", resign_min_ply=">=0", resign_disabled_frac="[0,1]", max_plies=">=1",
                      cache_size=">=0")
 
@@ -133,11 +131,9 @@ class EvalSettings:
 
     def __post_init__(self):
         check_bounds(self, every_steps=">=1", games=">=0", simulations=">=1", mcts_simulations=">=0",
-                     solved_positions=">=0")
+                     solved_positions=">=0", gate_score="[0,1]")
         if self.gating and self.games < 1:
             raise ValueError(f"eval.gating needs eval.games >= 1 (got {self.games}): the gate is a match")
-        if not 0.0 <= self.gate_score <= 1.0:
-            raise ValueError(f"eval.gate_score={self.gate_score}: must be in [0, 1]")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from selfplay.learner import Learner
 from selfplay.replay import ReplayBuffer
 from traincore.checkpoint import CheckpointManager, save_checkpoint
 from traincore.config import config_to_dict, save_config
-from traincore.metrics import MetricsLogger, discard_run
+from traincore.metrics import MetricsLogger, run_dir_kept_on_success
 from traincore.runtime import Runtime, rng_state, seed_everything, set_rng_state
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -68,14 +68,8 @@ class Trainer:
         if not resume and list((self.run_dir / "checkpoints").glob("ckpt_*.pt")):
             raise FileExistsError(f"run folder {self.run_dir} already holds checkpoints: continue it with "
                                   f"--resume {self.run_dir}, or choose another run.name")
-        fresh = not self.run_dir.exists()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        try:
+        with run_dir_kept_on_success(self.run_dir, self):  # a failed start removes a new folder
             self._setup(cfg, address, resume, progress)
-        except BaseException:
-            if fresh:  # a start that failed (a bad --init, game, device) leaves no half-made run folder
-                discard_run(self.run_dir, getattr(self, "logger", None))
-            raise
 
     def _setup(self, cfg: Config, address: str | None, resume: bool, progress: bool) -> None:
         save_config(cfg, self.run_dir)

@@ -46,7 +46,7 @@ from selfplay.learner import augment, forward_heads, masked_ownership_loss, valu
 from traincore.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
 from traincore.config import check_bounds, config_to_dict, save_config
 from traincore.loop import fit
-from traincore.metrics import MetricsLogger, discard_run
+from traincore.metrics import MetricsLogger, run_dir_kept_on_success
 from traincore.runtime import Runtime, rng_state, seed_everything, set_rng_state, unwrap
 from traincore.schedule import as_torch_scheduler, make_schedule
 
@@ -79,11 +79,8 @@ class SLData:
                              "must be >= 0 and add up to less than 1000")
         if not 0.0 < self.position_prob <= 1.0:
             raise ValueError(f"data.position_prob={self.position_prob}: must be in (0, 1]")
-        if not 0.0 <= self.teacher_value <= 1.0:
-            raise ValueError(f"data.teacher_value={self.teacher_value}: must be in [0, 1]")
-        if self.skip_games < 0:
-            raise ValueError(f"data.skip_games={self.skip_games}: must be >= 0")
-        check_bounds(self, shuffle_buffer=">=1", val_positions=">=0", val_position_prob="[0,1]", min_rating=">=0")
+        check_bounds(self, teacher_value="[0,1]", skip_games=">=0", shuffle_buffer=">=1", val_positions=">=0",
+                     val_position_prob="[0,1]", min_rating=">=0")
 
 
 @dataclass(frozen=True)
@@ -446,14 +443,8 @@ class SupervisedTrainer:
         if not resume and self.ckpt.steps():
             raise FileExistsError(f"run folder {self.run_dir} already holds checkpoints: continue it with "
                                   f"--resume {self.run_dir}, or choose another run.name")
-        fresh = not self.run_dir.exists()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        try:
+        with run_dir_kept_on_success(self.run_dir, self):  # a failed start removes a new folder
             self._setup(cfg, resume, progress)
-        except BaseException:
-            if fresh:  # a start that failed (a bad init, data, device) leaves no half-made run folder
-                discard_run(self.run_dir, getattr(self, "logger", None))
-            raise
 
     def _setup(self, cfg: SLConfig, resume: bool, progress: bool) -> None:
         save_config(cfg, self.run_dir)

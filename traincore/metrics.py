@@ -2,6 +2,7 @@
 event files (when tensorboard is installed)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -106,13 +107,24 @@ class MetricsLogger:
         self.close()
 
 
-def discard_run(run_dir: str | os.PathLike, logger: MetricsLogger | None = None) -> None:
-    """Remove the folder of a run that failed to start (closing its log first): a failed start must not leave a
-    half-made run folder behind."""
+@contextlib.contextmanager
+def run_dir_kept_on_success(run_dir: str | os.PathLike, owner=None):
+    """Make ``run_dir`` for a run's start-up inside the ``with`` block; if the block fails and the folder did not
+    exist before, close ``owner.logger`` (when it got that far) and remove the folder: a failed start must not leave
+    a half-made run folder behind. A folder that existed (a resume, a chosen name) is left as it is."""
     import shutil
-    if logger is not None:
-        logger.close()
-    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir = Path(run_dir)
+    fresh = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        yield run_dir
+    except BaseException:
+        if fresh:
+            logger = getattr(owner, "logger", None)
+            if logger is not None:
+                logger.close()
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
