@@ -369,28 +369,31 @@ def _cmd_screen_data(args) -> int:
         out = args.out if args.out != "runs/atomgrid/screen" else "runs/atomgrid/screen_cv"
         from .score import ScoreOptions
         from .crossval import build_crossval, crossval_cache_path
-        for flag in ("extra_decoys", "cross_decoys"):
+        flags = ("extra_decoys", "cross_decoys", "isomer_decoys")
+        for flag in flags:
             n = getattr(args, "crossval_" + flag)
             if n < 0:
                 print(f"atomgrid screen-data: error: --crossval-{flag.replace('_', '-')} {n}: expected >= 0", file=sys.stderr)
                 return 2
-        if args.crossval_extra_decoys and args.crossval_cross_decoys:
-            print("atomgrid screen-data: error: --crossval-extra-decoys and --crossval-cross-decoys write caches of their "
-                  "own: give one at a time", file=sys.stderr)
+        if sum(bool(getattr(args, "crossval_" + f)) for f in flags) > 1:
+            print("atomgrid screen-data: error: --crossval-extra-decoys, --crossval-cross-decoys and "
+                  "--crossval-isomer-decoys write caches of their own: give one at a time", file=sys.stderr)
             return 2
         targets, tag = trainable_targets(), ""
-        if args.crossval_cross_decoys and args.validation_group:
+        if (args.crossval_cross_decoys or args.crossval_isomer_decoys) and args.validation_group:
             from .families import folds_of
             targets, tag = folds_of(args.validation_group)[1].train, args.validation_group
         elif args.validation_group:
-            print("atomgrid screen-data: error: --validation-group goes with --crossval-cross-decoys", file=sys.stderr)
+            print("atomgrid screen-data: error: --validation-group goes with --crossval-cross-decoys or "
+                  "--crossval-isomer-decoys", file=sys.stderr)
             return 2
         cache = build_crossval(out, targets, args.work, max_decoys=args.crossval_decoys, seed=args.seed,
                                model=args.model, pose_options=ScoreOptions(
                                    poses="template", seed=args.seed, embed_timeout=args.embed_timeout, rotations=1),
-                               extra_decoys=args.crossval_extra_decoys, cross_decoys=args.crossval_cross_decoys, tag=tag)
+                               extra_decoys=args.crossval_extra_decoys, cross_decoys=args.crossval_cross_decoys, tag=tag,
+                               isomer_decoys=args.crossval_isomer_decoys)
         print(json.dumps(data.cache_summary(cache)))
-        print(f"cache written to {crossval_cache_path(out, args.crossval_extra_decoys, args.crossval_cross_decoys, tag)}")
+        print(f"cache written to {crossval_cache_path(out, args.crossval_extra_decoys, args.crossval_cross_decoys, tag, args.crossval_isomer_decoys)}")
         return 0
     cache = screenset.build(args.out, args.targets, args.decoys, args.ref_actives, args.exhaustiveness, args.seed,
                             args.model, args.workers, redock=args.redock_references)
@@ -434,9 +437,13 @@ def add_screen_data(sub) -> None:
                    help="with --crossval: instead, N actives of other targets (another superfamily) per target, posed in "
                         "its pocket as decoys, into <out>/cache_crossval_y<N>[_<GROUP>].pt (list it beside "
                         "cache_crossval.pt; training keeps those whose source target it trains on)")
+    p.add_argument("--crossval-isomer-decoys", type=int, default=0, metavar="N",
+                   help="with --crossval: instead, up to N positional isomers of each target's own actives (two hetero "
+                        "atoms' sites exchanged: same formula, rings and shape), posed in its pocket as decoys, into "
+                        "<out>/cache_crossval_i<N>[_<GROUP>].pt (list it beside cache_crossval.pt)")
     p.add_argument("--validation-group", choices=tuple(VALIDATION_GROUPS), metavar="GROUP",
-                   help="with --crossval-cross-decoys: only that group's final-fold training targets, as targets and as "
-                        "sources (default: every training target of the protocol)")
+                   help="with --crossval-cross-decoys or --crossval-isomer-decoys: only that group's final-fold training "
+                        "targets (and, for cross-target decoys, sources; default: every training target of the protocol)")
     p.add_argument("--work", default="runs/atomgrid/crossval", help="with --crossval: the protocol's pose folder")
     p.add_argument("--embed-timeout", type=int, default=0, help="with --crossval: as atomgrid crossval --embed-timeout")
     p.set_defaults(func=_cmd_screen_data)

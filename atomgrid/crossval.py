@@ -427,6 +427,27 @@ def cross_decoys_of(target: str, pool, n: int, seed: int, work: Path) -> list[tu
     return out
 
 
+def isomer_decoys_of(target: str, n: int, seed: int, work: Path) -> list[tuple[str, str, int, str]]:
+    """[(id, SMILES, 0, target)]: up to ``n`` positional isomers of ``target``'s own actives
+    (:func:`atomgrid.isomers.positional_isomer`, one per active, the actives in a seeded order), to pose in its pocket
+    as decoys: same formula, rings and shape as an active, the hetero atoms elsewhere. None is one of the target's
+    actives or an isomer already drawn. Seeded by ``seed`` and ``target``; ids ``I<k>__<active name>``."""
+    from .isomers import positional_isomer
+    acts = _pack_actives(target, work)
+    avoid = {canon for _, _, canon in acts}
+    rng = np.random.default_rng([seed, 4, *target.encode()])
+    out = []
+    for k in rng.permutation(len(acts)):
+        if len(out) == n:
+            break
+        name, smi, _ = acts[int(k)]
+        iso = positional_isomer(smi, rng, avoid)
+        if iso is not None:
+            avoid.add(iso)
+            out.append((f"I{len(out):04d}__{_ident(name)}", iso, 0, target))
+    return out
+
+
 def posed_scores(path: Path) -> dict[str, float]:
     """{id: score} of an ``atomgrid score`` CSV, the molecules that were posed and scored only (no error row)."""
     with open(path) as f:
@@ -664,9 +685,13 @@ def evaluate_target(target: str, fold: Fold, model: str, ligand_only_model: str 
     return res
 
 
-def crossval_cache_path(out: str | Path, extra_decoys: int = 0, cross_decoys: int = 0, tag: str = "") -> Path:
+def crossval_cache_path(out: str | Path, extra_decoys: int = 0, cross_decoys: int = 0, tag: str = "",
+                        isomer_decoys: int = 0) -> Path:
     """The cache :func:`build_crossval` writes in ``out``: ``cache_crossval.pt``, ``cache_crossval_x<N>.pt`` of
-    ``extra_decoys`` N, or ``cache_crossval_y<N>[_<tag>].pt`` of ``cross_decoys`` N."""
+    ``extra_decoys`` N, ``cache_crossval_y<N>[_<tag>].pt`` of ``cross_decoys`` N, or ``cache_crossval_i<N>[_<tag>].pt``
+    of ``isomer_decoys`` N."""
+    if isomer_decoys:
+        return Path(out) / f"cache_crossval_i{isomer_decoys}{'_' + tag if tag else ''}.pt"
     if cross_decoys:
         return Path(out) / f"cache_crossval_y{cross_decoys}{'_' + tag if tag else ''}.pt"
     return Path(out) / (f"cache_crossval_x{extra_decoys}.pt" if extra_decoys else "cache_crossval.pt")
@@ -674,7 +699,7 @@ def crossval_cache_path(out: str | Path, extra_decoys: int = 0, cross_decoys: in
 
 def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/crossval", max_actives: int = 0,
                    max_decoys: int = 200, seed: int = 0, model=None, pose_options=None, extra_decoys: int = 0,
-                   cross_decoys: int = 0, pool=None, tag: str = "") -> dict:
+                   cross_decoys: int = 0, pool=None, tag: str = "", isomer_decoys: int = 0) -> dict:
     """Screening examples of cross-target protocol targets (DEKOIS 2.0, DUD-E with a template) from the poses
     :func:`pose_target` makes (and caches) with the pose model: the same poses the
     protocol evaluates on, so a fold's held-out targets are scored on exactly the kind of pose its training
@@ -690,13 +715,16 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
 
     ``cross_decoys`` > 0: instead, ``out/cache_crossval_y<N>[_<tag>].pt``: N actives of ``pool``'s targets (default
     ``targets``) of other superfamilies per target, posed in its pocket as decoys (:func:`cross_decoys_of`; source
-    ``dekois:crossdecoy:<source target>``, so training keeps only those from its own training targets)."""
+    ``dekois:crossdecoy:<source target>``, so training keeps only those from its own training targets).
+
+    ``isomer_decoys`` > 0: instead, ``out/cache_crossval_i<N>[_<tag>].pt``: up to N positional isomers of each
+    target's own actives posed in its pocket as decoys (:func:`isomer_decoys_of`; source ``dekois:isomer``)."""
     import torch
 
     from .models import POSE_MODEL, resolve_model
     from .screenset import add_posed
-    if extra_decoys and cross_decoys:
-        raise ValueError("extra decoys and cross-target decoys go into caches of their own: ask for one at a time")
+    if sum(bool(k) for k in (extra_decoys, cross_decoys, isomer_decoys)) > 1:
+        raise ValueError("extra, cross-target and isomer decoys go into caches of their own: ask for one at a time")
     model = str(resolve_model(model or POSE_MODEL))
     test_groups = {group_of(t) for t in TEST_TARGETS}
     pool = tuple(targets if pool is None else pool)
@@ -712,6 +740,9 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
             if cross_decoys:
                 lib = cross_decoys_of(t, pool, cross_decoys, seed, Path(work))
                 cross = (f"y{cross_decoys}_s{seed}" + (f"_{tag}" if tag else ""), lib)
+            elif isomer_decoys:
+                lib = isomer_decoys_of(t, isomer_decoys, seed, Path(work))
+                cross = (f"i{isomer_decoys}_s{seed}", lib)
             files, lib, _, sdf = pose_target(t, work=Path(work), model=model, max_actives=max_actives,
                                              max_decoys=max_decoys, seed=seed, pose_options=pose_options,
                                              extra=extra_decoys, cross=cross)
@@ -719,16 +750,18 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
             print(f"{t}: skipped ({exc})", flush=True)
             continue
         actives = {i for i, _, label in lib if label == 1}
-        key = f"crossval:{t}" + (f":x{extra_decoys}" if extra_decoys else "") + (f":y{cross_decoys}" if cross_decoys else "")
+        key = (f"crossval:{t}" + (f":x{extra_decoys}" if extra_decoys else "") + (f":y{cross_decoys}" if cross_decoys else "")
+               + (f":i{isomer_decoys}" if isomer_decoys else ""))
         first = len(builder.examples)
-        n = add_posed(builder, t, "dekois:template", files["receptor"], key, sdf, actives.__contains__)
-        if cross is not None:  # each cross-target decoy carries the target whose active it is
+        n = add_posed(builder, t, "dekois:isomer" if isomer_decoys else "dekois:template", files["receptor"], key, sdf,
+                      actives.__contains__)
+        if cross is not None and not isomer_decoys:  # each cross-target decoy carries the target whose active it is
             source = {i: s for i, _, _, s in cross[1]}
             for e in builder.examples[first:]:
                 e["source"] = agdata.CROSS_DECOY_SOURCE + source[e["id"].rsplit(":", 1)[1]]  # names hold no colon
         print(f"{t}: {n} examples", flush=True)
     cache = builder.result()
-    torch.save(cache, crossval_cache_path(out, extra_decoys, cross_decoys, tag))
+    torch.save(cache, crossval_cache_path(out, extra_decoys, cross_decoys, tag, isomer_decoys))
     return cache
 
 

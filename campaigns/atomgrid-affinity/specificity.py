@@ -42,9 +42,11 @@ def main() -> None:
     ap.add_argument("--group", default="v34")
     ap.add_argument("--n", type=int, default=40, help="cross-target decoys per target")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sources", choices=("train", "validation"), default="train",
+    ap.add_argument("--sources", choices=("train", "validation", "isomers"), default="train",
                     help="whose actives are the cross-target decoys: the final fold's training targets (seen by the "
-                         "models as actives of their own pockets) or the group's other targets (seen by no model)")
+                         "models as actives of their own pockets) or the group's other targets (seen by no model); "
+                         "'isomers': instead, positional isomers of the target's own actives (crossval.isomer_decoys_of, "
+                         "measurement AJ2: does the model read where the hetero atoms sit?)")
     ap.add_argument("--pose-only", action="store_true")
     ap.add_argument("--models", nargs="*", default=[], metavar="NAME=PATH[,PATH]")
     ap.add_argument("--rotations", type=int, default=16)
@@ -57,14 +59,16 @@ def main() -> None:
     pool = final.train if args.sources == "train" else final.validation
     pose_model = str(resolve_model(POSE_MODEL))
     opts = ScoreOptions(poses="template", seed=args.seed, embed_timeout=30, rotations=1)
-    tag = f"y{args.n}_s{args.seed}_spec{args.group}" + ("" if args.sources == "train" else "_val")
+    tag = (f"i{args.n}_s{args.seed}" if args.sources == "isomers"
+           else f"y{args.n}_s{args.seed}_spec{args.group}" + ("" if args.sources == "train" else "_val"))
     posed = {}
     excluded = {t for t in args.exclude_targets.split(",") if t}
     for t in final.validation:
         if t in excluded:
             continue
         try:
-            lib = cv.cross_decoys_of(t, pool, args.n, args.seed, WORK)
+            lib = (cv.isomer_decoys_of(t, args.n, args.seed, WORK) if args.sources == "isomers"
+                   else cv.cross_decoys_of(t, pool, args.n, args.seed, WORK))
             files, main_lib, _, main_sdf = cv.pose_target(t, work=WORK, model=pose_model, max_decoys=200, seed=args.seed,
                                                           pose_options=opts)
             _, _, _, x_sdf = cv.pose_target(t, work=WORK, model=pose_model, seed=args.seed, pose_options=opts,
@@ -81,7 +85,9 @@ def main() -> None:
     for spec in args.models:
         name, paths = spec.split("=", 1)
         groups[name] = paths.split(",")
-    sources_text = (("the group's final-fold training targets" if args.sources == "train"
+    sources_text = ("positional isomers of the target's own actives (atomgrid.crossval.isomer_decoys_of)"
+                    if args.sources == "isomers" else
+                    ("the group's final-fold training targets" if args.sources == "train"
                      else "the group's own targets (no model under test trained on them)") + ", another superfamily than the target")
     earlier = {}
     for spec in args.from_json:
