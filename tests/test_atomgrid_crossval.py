@@ -247,7 +247,34 @@ def test_screen_data_refuses_negative_extra_decoys(capsys, tmp_path):
     assert "give one at a time" in capsys.readouterr().err
     assert main(["screen-data", "--crossval", "--validation-group", "v34", "--out", str(tmp_path)]) == 2
     assert "--validation-group goes with --crossval-cross-decoys" in capsys.readouterr().err
+    assert main(["screen-data", "--crossval", "--crossval-isomer-decoys", "-3", "--out", str(tmp_path)]) == 2
+    assert "--crossval-isomer-decoys -3: expected >= 0" in capsys.readouterr().err
+    assert main(["screen-data", "--crossval", "--crossval-isomer-decoys", "2", "--crossval-cross-decoys", "2",
+                 "--out", str(tmp_path)]) == 2
+    assert "give one at a time" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_isomer_decoys_are_never_an_active_and_keep_the_formula(monkeypatch):
+    """`screen-data --crossval-isomer-decoys`: one positional isomer per active, seeded, none of them one of the
+    target's actives (written otherwise included) nor drawn twice; an active with no swap is skipped."""
+    from rdkit.Chem.rdMolDescriptors import CalcMolFormula
+
+    from atomgrid import crossval as cvm
+    acts = ["Cc1ccccn1", "Cc1ccncc1", "NCCOC", "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "COc1ccc(cc1)C(=O)NCCc1ccccn1"]
+    monkeypatch.setattr(cvm, "_ACTIVES", {"BRAF": [(f"a{i}", s, cvm.Chem.CanonSmiles(s)) for i, s in enumerate(acts)]})
+    lib = cvm.isomer_decoys_of("BRAF", 10, seed=0, work=Path("."))
+    assert lib == cvm.isomer_decoys_of("BRAF", 10, seed=0, work=Path("."))
+    own = {cvm.Chem.CanonSmiles(s) for s in acts}
+    # ibuprofen has no hetero atom on a swappable site; 2-picoline's two isomers are 4-picoline (an active) and
+    # 3-picoline (4-picoline's isomer, drawn first with seed 0), so it gets none
+    assert [(i, s) for i, s, _, _ in lib] == [("I0000__a2", "CCOCN"), ("I0001__a4", "COc1ccc(C(=O)NCCc2ccccc2)nc1"),
+                                              ("I0002__a1", "Cc1cccnc1")]
+    assert all(label == 0 and src == "BRAF" for _, _, label, src in lib) and not {s for _, s, _, _ in lib} & own
+    formula = {f"a{i}": CalcMolFormula(cvm.Chem.MolFromSmiles(s)) for i, s in enumerate(acts)}
+    for i, smi, _, _ in lib:
+        assert CalcMolFormula(cvm.Chem.MolFromSmiles(smi)) == formula[i.split("__", 1)[1]]
+    assert len(cvm.isomer_decoys_of("BRAF", 2, seed=0, work=Path("."))) == 2
 
 
 def test_summary_is_the_mean_over_targets():
