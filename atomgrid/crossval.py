@@ -734,6 +734,9 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     builder = agdata.CacheBuilder(0, seed)
+    suffix = (f":x{extra_decoys}" if extra_decoys else f":y{cross_decoys}" if cross_decoys
+              else f":i{isomer_decoys}" if isomer_decoys else "")  # at most one of them (checked above)
+    source = "dekois:isomer" if isomer_decoys else "dekois:template"
     for t in targets:
         try:
             cross = None
@@ -750,15 +753,12 @@ def build_crossval(out: str | Path, targets, work: str | Path = "runs/atomgrid/c
             print(f"{t}: skipped ({exc})", flush=True)
             continue
         actives = {i for i, _, label in lib if label == 1}
-        key = (f"crossval:{t}" + (f":x{extra_decoys}" if extra_decoys else "") + (f":y{cross_decoys}" if cross_decoys else "")
-               + (f":i{isomer_decoys}" if isomer_decoys else ""))
         first = len(builder.examples)
-        n = add_posed(builder, t, "dekois:isomer" if isomer_decoys else "dekois:template", files["receptor"], key, sdf,
-                      actives.__contains__)
-        if cross is not None and not isomer_decoys:  # each cross-target decoy carries the target whose active it is
-            source = {i: s for i, _, _, s in cross[1]}
+        n = add_posed(builder, t, source, files["receptor"], f"crossval:{t}{suffix}", sdf, actives.__contains__)
+        if cross_decoys:  # each cross-target decoy carries the target whose active it is
+            active_of = {i: s for i, _, _, s in cross[1]}
             for e in builder.examples[first:]:
-                e["source"] = agdata.CROSS_DECOY_SOURCE + source[e["id"].rsplit(":", 1)[1]]  # names hold no colon
+                e["source"] = agdata.CROSS_DECOY_SOURCE + active_of[e["id"].rsplit(":", 1)[1]]  # names hold no colon
         print(f"{t}: {n} examples", flush=True)
     cache = builder.result()
     torch.save(cache, crossval_cache_path(out, extra_decoys, cross_decoys, tag, isomer_decoys))

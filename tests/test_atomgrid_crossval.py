@@ -541,11 +541,23 @@ def test_screen_data_crossval_and_per_fold_models_on_shared_poses(tmp_path, monk
     assert all(e["good"] == 0 and e["id"].split(":", 1)[1].startswith("X") for e in xc["examples"])
     assert list(xc["receptors"]) == ["crossval:COX2:x2"] and len(cache["examples"]) == len(ex)
     # actives of other targets as decoys: COX1 is COX2's superfamily, so every one comes from PPARG
-    yc = cvm.build_crossval(tmp_path / "s", ["COX2"], work, model=str(pose), pose_options=opts, cross_decoys=2,
+    # (two targets, so that each one's decoys are labelled with their own sources, the second like the first)
+    yc = cvm.build_crossval(tmp_path / "s", ["COX2", "PPARG"], work, model=str(pose), pose_options=opts, cross_decoys=2,
                             pool=["COX2", "COX1", "PPARG"], tag="t")
-    assert (tmp_path / "s" / "cache_crossval_y2_t.pt").exists() and 0 < len(yc["examples"]) <= 2
-    assert all(e["good"] == 0 and e["target"] == "COX2" and is_screen(e) and e["source"] == "dekois:crossdecoy:PPARG"
-               and e["id"].split(":", 1)[1].startswith("Y") for e in yc["examples"])
+    assert (tmp_path / "s" / "cache_crossval_y2_t.pt").exists()
+    ycox = [e for e in yc["examples"] if e["target"] == "COX2"]
+    assert 0 < len(ycox) <= 2 and all(
+        e["good"] == 0 and is_screen(e) and e["source"] == "dekois:crossdecoy:PPARG"
+        and e["id"].split(":", 1)[1].startswith("Y") for e in ycox)
+    ypparg = [e for e in yc["examples"] if e["target"] == "PPARG"]
+    assert 0 < len(ypparg) <= 2 and all(e["good"] == 0 and e["source"] in ("dekois:crossdecoy:COX2",
+                                                                            "dekois:crossdecoy:COX1") for e in ypparg)
+    # the actives' own positional isomers: decoys of their own target, a receptor key and a source of their own
+    ic = cvm.build_crossval(tmp_path / "s", ["COX2"], work, model=str(pose), pose_options=opts, isomer_decoys=2)
+    assert (tmp_path / "s" / "cache_crossval_i2.pt").exists() and 0 < len(ic["examples"]) <= 2
+    assert all(e["good"] == 0 and e["target"] == "COX2" and is_screen(e) and e["source"] == "dekois:isomer"
+               and e["id"].split(":", 1)[1].startswith("I") for e in ic["examples"])
+    assert list(ic["receptors"]) == ["crossval:COX2:i2"]
     pparg = {s for _, s in cvm.target_files("PPARG", work)["actives"]}
     ylib = (work / "COX2" / "lib_y2_s0_t.smi").read_text().split()
     assert len(ylib) == 4 and set(ylib[0::2]) <= pparg
