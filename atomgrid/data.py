@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -618,6 +618,26 @@ def cross_decoy_pairs(examples: list[dict]) -> tuple[np.ndarray, int]:
     return np.asarray(pairs, dtype=np.int64).reshape(-1, 2), missing
 
 
+def series_pairs(examples: list[dict], min_gap: float = 1.0) -> np.ndarray:
+    """``[n, 2]`` indices (weaker, stronger): every two crystal-or-modelled poses of one FEP series (source "fep",
+    a good pose with a measured pK, the same target key and receptor) whose pK differ by at least ``min_gap``.
+    Congeneric ligands in one pocket, told apart by a few substituents' contacts: a ranking signal that the ligand's
+    size or drug-likeness alone cannot carry (rule AK, campaigns/atomgrid-affinity/README.md)."""
+    if not min_gap > 0:
+        raise ValueError(f"series pairs: min_gap must be > 0 pK (got {min_gap})")
+    series: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, e in enumerate(examples):
+        if e["source"] == "fep" and e["good"] and math.isfinite(e["pK"]):
+            series[(e["target"], e["receptor"])].append(i)
+    pairs = []
+    for idx in series.values():
+        for a in idx:
+            for b in idx:
+                if examples[b]["pK"] - examples[a]["pK"] >= min_gap:
+                    pairs.append((a, b))
+    return np.asarray(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+
+
 def keep_cross_decoys_from(cache: dict, targets) -> tuple[dict, int]:
     """(``cache`` without the cross-target decoys whose source target is not in ``targets``, how many were dropped):
     a run that holds a target out must not see its actives, not even as another pocket's decoys."""
@@ -691,20 +711,23 @@ def is_screen(example: dict) -> bool:
 
 
 def balanced_batches(ds: ComplexSet, batch_size: int, seed: int = 0, screen_fraction: float = 0.0,
-                     pairs: np.ndarray | None = None, pairs_per_batch: int = 0) -> Iterator[list[int]]:
+                     pairs: np.ndarray | None = None, pairs_per_batch: int = 0,
+                     hide_paired: bool = True) -> Iterator[list[int]]:
     """Endless batches of example indices, targets weighted equally within each pool.
 
     Pose examples: half good poses, half bad. With ``screen_fraction`` > 0, that share of every batch
     comes from the screening examples instead, half actives and half decoys. With ``pairs_per_batch`` > 0,
-    ``batch_size`` such indices are followed by that many rows of ``pairs`` (:func:`cross_decoy_pairs`, drawn
-    uniformly from their own stream), flattened (decoy, active, decoy, active, ...); the pairs' cross-target
-    decoys are then left out of the decoy pool, so they are seen only in their pairs."""
+    ``batch_size`` such indices are followed by that many rows of ``pairs`` (:func:`cross_decoy_pairs` or
+    :func:`series_pairs`, drawn uniformly from their own stream), flattened (lower, higher, lower, higher, ...);
+    with ``hide_paired`` the pairs' first members (cross-target decoys) are left out of the pools, so they are seen
+    only in their pairs; without it (series pairs) every example stays in its pool as well."""
     rng = np.random.default_rng(seed)
     pair_rng = np.random.default_rng([seed, 29])
     if pairs_per_batch > 0 and (pairs is None or len(pairs) == 0):
-        raise ValueError("pairs_per_batch > 0 needs cross-target decoy pairs (none in the screening caches)")
+        raise ValueError("pairs_per_batch > 0 needs pairs (none in the training data: cross-target decoys with "
+                         "their source's active, or FEP series ligands far enough apart in pK)")
     paired = np.zeros(len(ds.examples), dtype=bool)
-    if pairs_per_batch > 0:
+    if pairs_per_batch > 0 and hide_paired:
         paired[pairs[:, 0]] = True
     screen = np.asarray([is_screen(e) for e in ds.examples], dtype=bool)
     n_screen = int(round(batch_size * screen_fraction)) if screen_fraction > 0 else 0

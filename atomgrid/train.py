@@ -71,6 +71,11 @@ class DataConfig:
     # ranking loss puts the own-pocket pose above the other pocket's. Same ligand on both sides, so only the pocket
     # can carry it. The cross-target decoys are then seen only in their pairs (0 = off)
     cross_decoy_pairs: int = 0
+    # series ranking (rule AK): each batch also holds this many pairs of ligands of one FEP series (same pocket,
+    # congeneric, measured pK at least series_min_gap apart); train.pair_weight times a logistic ranking loss puts the
+    # more potent one's activity logit above the other's. Both stay in the pose share too (0 = off)
+    series_pairs: int = 0
+    series_min_gap: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ class TrainConfig:
     # logit is added to the net's in the training loss, so the net is pushed to learn what the ligand alone does
     # not explain; scoring uses the net alone. '{fold}' is replaced by the fold under --fold. "" = off.
     debias: str = ""
-    pair_weight: float = 1.0  # weight of the pocket-ranking loss (data.cross_decoy_pairs)
+    pair_weight: float = 1.0  # weight of the ranking loss (data.cross_decoy_pairs or data.series_pairs)
 
     def __post_init__(self):  # checked when the config is read, before anything is written into the run folder
         check_bounds(self, steps=">=1", batch_size=">=1", lr=">=0", weight_decay=">=0", warmup=">=0", clip_grad=">0",
@@ -179,8 +184,9 @@ def ligand_only_view(grids: torch.Tensor) -> torch.Tensor:
 def loss_fn(affinity_weight: float, bias_model: torch.nn.Module | None = None, pairs: int = 0, pair_weight: float = 1.0):
     """``bias_model``: a frozen ligand-only net whose activity logit is added to the net's inside the BCE
     (product of experts); the net's own logit is what scoring reads. ``pairs`` > 0: the batch's last ``2 * pairs``
-    examples are (decoy, active) pairs (:func:`atomgrid.data.balanced_batches`), outside the BCE and affinity
-    losses; ``pair_weight`` times softplus(decoy logit - active logit) ranks each active above its decoy."""
+    examples are (lower, higher) pairs (:func:`atomgrid.data.balanced_batches`: a cross-target decoy and its own-pocket
+    active, or the weaker and the more potent ligand of an FEP series), outside the BCE and affinity losses;
+    ``pair_weight`` times softplus(lower logit - higher logit) ranks each pair's second above its first."""
     def f(model, batch):
         grids, pk, good = batch
         out = model(grids)
@@ -299,6 +305,11 @@ def train(cfg: AtomgridConfig, resume: bool = False) -> Path:
     if cfg.data.cross_decoy_pairs < 0 or cfg.train.pair_weight < 0:
         raise ValueError(f"data.cross_decoy_pairs and train.pair_weight must be >= 0 "
                          f"(got {cfg.data.cross_decoy_pairs}, {cfg.train.pair_weight})")
+    if cfg.data.series_pairs < 0 or not cfg.data.series_min_gap > 0:
+        raise ValueError(f"data.series_pairs must be >= 0 and data.series_min_gap > 0 "
+                         f"(got {cfg.data.series_pairs}, {cfg.data.series_min_gap})")
+    if cfg.data.series_pairs and cfg.data.cross_decoy_pairs:
+        raise ValueError("data.series_pairs and data.cross_decoy_pairs: use one kind of ranking pairs, not both")
     cfg = with_target_fraction(cfg)
     run_dir = Path(cfg.run_dir)
     resume_state = resume_path = None
@@ -357,6 +368,12 @@ def train(cfg: AtomgridConfig, resume: bool = False) -> Path:
         print(f"pocket ranking: {len(pairs)} cross-target decoys paired with the same molecule as their source's "
               f"active, {cfg.data.cross_decoy_pairs} pairs a batch"
               + (f"; {missing} left out (no such active among the training examples)" if missing else ""), flush=True)
+    if cfg.data.series_pairs:
+        pairs = agdata.series_pairs(ds.examples, cfg.data.series_min_gap)
+        n_series = len({ds.examples[i]["target"] for i in pairs[:, 1]})
+        print(f"series ranking: {len(pairs)} pairs of FEP ligands at least {cfg.data.series_min_gap:g} pK apart in "
+              f"{n_series} series, {cfg.data.series_pairs} pairs a batch", flush=True)
+    n_pairs = cfg.data.cross_decoy_pairs or cfg.data.series_pairs
     val = agdata.ComplexSet(val_cache) if val_cache is not None else None
     gridder = Gridder(cfg.grid, runtime.device, rotate=cfg.data.rotate, translate=cfg.data.translate, seed=cfg.train.seed)
     eval_gridder = Gridder(cfg.grid, runtime.device)
@@ -366,7 +383,7 @@ def train(cfg: AtomgridConfig, resume: bool = False) -> Path:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     sched = as_torch_scheduler(opt, make_schedule(cfg.train.schedule, cfg.train.lr, cfg.train.steps, cfg.train.warmup))
     index_batches = agdata.balanced_batches(ds, cfg.train.batch_size, cfg.train.seed, cfg.data.screen_fraction,
-                                            pairs, cfg.data.cross_decoy_pairs)
+                                            pairs, n_pairs, hide_paired=not cfg.data.series_pairs)
     # its own stream, so the batches and the gridder's rotations are the same as without jitter
     jitter = ((np.random.default_rng([cfg.train.seed, 17]), cfg.data.screen_jitter, cfg.data.screen_jitter_degrees)
               if cfg.data.screen_jitter > 0 or cfg.data.screen_jitter_degrees > 0 else None)
@@ -416,7 +433,7 @@ def train(cfg: AtomgridConfig, resume: bool = False) -> Path:
             ckpt.save(state, step, metric=None if metric is None or math.isnan(metric) else metric)
 
     t0 = time.time()
-    state = fit(model, loss_fn(cfg.train.affinity_weight, bias_model, cfg.data.cross_decoy_pairs, cfg.train.pair_weight),
+    state = fit(model, loss_fn(cfg.train.affinity_weight, bias_model, n_pairs, cfg.train.pair_weight),
                 batches(), opt, runtime=runtime, steps=cfg.train.steps, start_step=start,
                 scheduler=sched, clip_grad=cfg.train.clip_grad, hooks=(hook,))
     if state.step % cfg.train.eval_every != 0 and state.step != cfg.train.steps:

@@ -473,7 +473,7 @@ def test_cross_decoy_pairs_match_the_same_molecule_as_its_sources_active():
     assert 5 in {i for _ in range(40) for i in next(it)[:4]}
     plain = agdata.balanced_batches(ds, 4, seed=0, screen_fraction=1.0)
     assert {4, 5} <= {i for _ in range(60) for i in next(plain)}
-    with pytest.raises(ValueError, match="needs cross-target decoy pairs"):
+    with pytest.raises(ValueError, match="needs pairs"):
         next(agdata.balanced_batches(ds, 4, screen_fraction=1.0, pairs=pairs[:0], pairs_per_batch=1))
 
 
