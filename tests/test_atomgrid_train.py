@@ -538,3 +538,58 @@ def test_resume_finishes_the_model_an_uninterrupted_run_gives(tmp_path, one_thre
     assert json.loads((resumed / "summary.json").read_text())["resumed_from_step"] == 4
     fresh = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'c'}\""]), resume=True)  # none: step 0
     assert all(torch.equal(v, load_model(fresh / "model.pt")[0].state_dict()[k]) for k, v in a.state_dict().items())
+
+
+def series_cache() -> dict:
+    """tiny_cache's four ligands (pK 8.5, 4.0, 7.0, 5.0, good poses at 0, 2, 4, 6) as one FEP series in one pocket,
+    their perturbed poses as 'fep:perturbed', plus a one-ligand series and a ligand without a pK in a second one."""
+    c = tiny_cache()
+    ex = [dict(e, target="fep:g/s1", source="fep" if e["good"] else "fep:perturbed") for e in c["examples"]]
+    ex.append(dict(ex[0], id="x1", target="fep:g/s2", pK=1.0))  # alone in its series: pairs with nothing
+    ex.append(dict(ex[0], id="x2", target="fep:g/s3", pK=float("nan")))
+    ex.append(dict(ex[2], id="x3", target="fep:g/s3"))
+    return dict(c, examples=ex)
+
+
+def test_series_pairs_order_each_series_by_measured_pk():
+    ex = series_cache()["examples"]
+    assert agdata.series_pairs(ex, 1.0).tolist() == [[2, 0], [2, 4], [2, 6], [4, 0], [6, 0], [6, 4]]
+    assert agdata.series_pairs(ex, 1.5).tolist() == [[2, 0], [2, 4], [4, 0], [6, 0], [6, 4]]  # 4.0 -> 5.0 out
+    assert agdata.series_pairs(ex, 2.0).tolist() == [[2, 0], [2, 4], [6, 0], [6, 4]]
+    assert agdata.series_pairs(ex, 5.0).shape == (0, 2)
+    # the same ligands as screening examples or in another receptor never pair
+    moved = [dict(e, receptor="other") if i == 0 else e for i, e in enumerate(ex)]
+    assert agdata.series_pairs(moved, 1.0).tolist() == [[2, 4], [2, 6], [6, 4]]
+    with pytest.raises(ValueError, match="min_gap must be > 0"):
+        agdata.series_pairs(ex, 0.0)
+
+
+def test_series_pairs_keep_their_ligands_in_the_pose_pools():
+    ds = agdata.ComplexSet(series_cache())
+    pairs = agdata.series_pairs(ds.examples, 1.0)
+    it = agdata.balanced_batches(ds, 4, seed=0, pairs=pairs, pairs_per_batch=2, hide_paired=False)
+    seen = set()
+    for _ in range(60):
+        b = next(it)
+        assert len(b) == 8 and all(ds.examples[a]["pK"] < ds.examples[s]["pK"] for a, s in zip(b[4::2], b[5::2]))
+        seen |= set(b[:4])
+    assert {0, 2, 4, 6} <= seen  # paired ligands are drawn as ordinary good poses too
+    hidden = agdata.balanced_batches(ds, 4, seed=0, pairs=pairs, pairs_per_batch=2)
+    assert not {2, 4, 6} & {i for _ in range(60) for i in next(hidden)[:4]}  # the cross-decoy default hides firsts
+
+
+def test_training_with_series_pairs_and_its_bad_settings(one_thread, tmp_path):
+    from atomgrid.train import train
+    torch.save(series_cache(), tmp_path / "train.pt")
+    common = ["net.preset=\"atomnet-c8-l2\"", "net.stem_pool=1", "net.hidden=16", "data.grid_size=8",
+              "data.resolution=2.5", f"data.train_cache=\"{tmp_path / 'train.pt'}\"", "data.val_cache=\"\"",
+              "train.steps=2", "train.warmup=1", "train.batch_size=4", "train.eval_every=2", "train.log_every=1",
+              "train.threads=1"]
+    run = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'p'}\"", "data.series_pairs=2"]))
+    assert "pair_rank" in (run / "metrics.jsonl").read_text()
+    for bad, msg in ((["data.series_pairs=-1"], "data.series_pairs must be >= 0"),
+                     (["data.series_pairs=1", "data.series_min_gap=0"], "data.series_min_gap > 0"),
+                     (["data.series_pairs=1", "data.cross_decoy_pairs=1"], "use one kind of ranking pairs"),
+                     (["data.series_pairs=1", "data.series_min_gap=9"], "needs pairs")):
+        with pytest.raises(ValueError, match=msg):
+            train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'q'}\"", *bad]))
