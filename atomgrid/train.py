@@ -370,6 +370,9 @@ def train(cfg: AtomgridConfig, resume: bool = False) -> Path:
               + (f"; {missing} left out (no such active among the training examples)" if missing else ""), flush=True)
     if cfg.data.series_pairs:
         pairs = agdata.series_pairs(ds.examples, cfg.data.series_min_gap)
+        if len(pairs) == 0:
+            raise ValueError(f"data.series_pairs = {cfg.data.series_pairs}: no two FEP ligands of one series in the "
+                             f"training data are {cfg.data.series_min_gap:g} pK apart (lower data.series_min_gap)")
         n_series = len({ds.examples[i]["target"] for i in pairs[:, 1]})
         print(f"series ranking: {len(pairs)} pairs of FEP ligands at least {cfg.data.series_min_gap:g} pK apart in "
               f"{n_series} series, {cfg.data.series_pairs} pairs a batch", flush=True)

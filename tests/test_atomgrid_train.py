@@ -590,6 +590,6 @@ def test_training_with_series_pairs_and_its_bad_settings(one_thread, tmp_path):
     for bad, msg in ((["data.series_pairs=-1"], "data.series_pairs must be >= 0"),
                      (["data.series_pairs=1", "data.series_min_gap=0"], "data.series_min_gap > 0"),
                      (["data.series_pairs=1", "data.cross_decoy_pairs=1"], "use one kind of ranking pairs"),
-                     (["data.series_pairs=1", "data.series_min_gap=9"], "needs pairs")):
+                     (["data.series_pairs=1", "data.series_min_gap=9"], "no two FEP ligands of one series")):
         with pytest.raises(ValueError, match=msg):
             train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'q'}\"", *bad]))
