@@ -79,19 +79,18 @@ def main() -> None:
     per_series = []
     for s, v in series.items():
         k = [pos[i] for i in v]
-        row = {"series": s, "ligands": len(v)}
-        for name, g in groups.items():
-            row[name] = {h: spearman(pk[k], g[h][k]) for h in ("activity", "affinity")}
-        per_series.append(row)
+        per_series.append({"target": s, "ligands": len(v), "spearman": {
+            name: {h: spearman(pk[k], g[h][k]) for h in ("activity", "affinity")} for name, g in groups.items()}})
     rng = np.random.default_rng(0)
-    figures: dict = {"series": len(per_series), "ligands": len(idx), "groups": {}, "paired": {}, "per_series": per_series}
+    figures: dict = {"series": len(per_series), "ligands": len(idx), "models": models, "groups": {}, "paired": {},
+                     "per_series": per_series}
     for name in groups:
-        figures["groups"][name] = {h: interval(np.asarray([r[name][h] for r in per_series]), rng)
+        figures["groups"][name] = {h: interval(np.asarray([r["spearman"][name][h] for r in per_series]), rng)
                                    for h in ("activity", "affinity")}
     names = list(groups)
     for a in names[1:]:
         figures["paired"][f"{a} - {names[0]}"] = {
-            h: interval(np.asarray([r[a][h] - r[names[0]][h] for r in per_series]), rng) for h in ("activity", "affinity")}
+            h: interval(np.asarray([r["spearman"][a][h] - r["spearman"][names[0]][h] for r in per_series]), rng) for h in ("activity", "affinity")}
     for name, g in figures["groups"].items():
         print(f"{name}: within-series Spearman, activity {g['activity']['value']:+.3f} "
               f"[{g['activity']['low']:+.3f}, {g['activity']['high']:+.3f}], affinity {g['affinity']['value']:+.3f} "
@@ -100,7 +99,7 @@ def main() -> None:
         print(f"{k}: activity {d['activity']['value']:+.3f} [{d['activity']['low']:+.3f}, {d['activity']['high']:+.3f}], "
               f"affinity {d['affinity']['value']:+.3f} [{d['affinity']['low']:+.3f}, {d['affinity']['high']:+.3f}]")
     if args.json:
-        write_results(args.json, "atomgrid series ranking (held-out FEP series)", figures, models=models,
+        write_results(args.json, "atomgrid series ranking (held-out FEP series)", figures, models=[m["path"] for m in models],
                       data=[args.cache], settings={"group": args.group, "min_ligands": args.min_ligands,
                                                    "rotations": args.rotations})
         print(f"written: {args.json}")
