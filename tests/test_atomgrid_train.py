@@ -39,6 +39,15 @@ def tiny_cache() -> dict:
     return {"version": agdata.CACHE_VERSION, "receptors": {"fabp4": tr.to_dict()}, "examples": examples, "errors": []}
 
 
+def tiny_run(tmp_path, steps: int = 2, *extra: str) -> list[str]:
+    """Config overrides for a tiny training run on ``tmp_path / 'train.pt'`` (an 8^3 net, one thread, no validation),
+    checkpointed at its last step; ``extra`` overrides follow."""
+    return ["net.preset=\"atomnet-c8-l2\"", "net.stem_pool=1", "net.hidden=16", "data.grid_size=8",
+            "data.resolution=2.5", f"data.train_cache=\"{tmp_path / 'train.pt'}\"", "data.val_cache=\"\"",
+            f"train.steps={steps}", "train.warmup=1", "train.batch_size=4", f"train.eval_every={steps}",
+            "train.log_every=1", "train.threads=1", *extra]
+
+
 @pytest.fixture
 def one_thread():
     """Tiny tensors: one thread avoids OpenMP spin-waits on a loaded shared machine."""
@@ -197,9 +206,7 @@ def test_training_with_a_screen_cache_and_init_weights(tmp_path, one_thread):
     from atomgrid.train import train
     torch.save(tiny_cache(), tmp_path / "train.pt")
     torch.save(screen_cache(), tmp_path / "screen.pt")
-    common = ["net.preset=\"atomnet-c8-l2\"", "net.stem_pool=1", "net.hidden=16", "data.grid_size=8",
-              "data.resolution=2.5", f"data.train_cache=\"{tmp_path / 'train.pt'}\"", "data.val_cache=\"\"",
-              "train.steps=3", "train.warmup=1", "train.batch_size=4", "train.eval_every=3", "train.log_every=1", "train.threads=1"]
+    common = tiny_run(tmp_path, 3)
     first = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'a'}\""]))
     init = first / "model.pt"
     cfg = load_train_config(None, common + [f"run_dir=\"{tmp_path / 'b'}\"", f"data.screen_caches=[\"{tmp_path / 'screen.pt'}\"]",
@@ -296,10 +303,7 @@ def test_debias_adds_the_frozen_ligand_only_logit_inside_the_loss(tmp_path, one_
     assert all(p.grad is None for p in bias.parameters()) and any(p.grad is not None for p in net.parameters())
     # a training run with it: the export records the debiasing model; refusals are one-line ValueErrors
     torch.save(tiny_cache(), tmp_path / "train.pt")
-    common = ["net.preset=\"atomnet-c8-l2\"", "net.stem_pool=1", "net.hidden=16", "data.grid_size=8",
-              "data.resolution=2.5", f"data.train_cache=\"{tmp_path / 'train.pt'}\"", "data.val_cache=\"\"",
-              "train.steps=3", "train.warmup=1", "train.batch_size=4", "train.eval_every=3", "train.log_every=1",
-              "train.threads=1"]
+    common = tiny_run(tmp_path, 3)
     lig = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'lig'}\"", "data.ligand_only=true"]))
     full = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'full'}\""]))
     run = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'deb'}\"", f"train.debias=\"{lig / 'model.pt'}\""]))
@@ -334,10 +338,7 @@ def test_fold_pose_model_then_recipe_keep_the_held_out_proteins_out_of_the_meta_
     scr = screen_cache()
     _, fin = folds_of("v34")
     torch.save(dict(scr, examples=[dict(e, target=fin.train[0]) for e in scr["examples"]]), tmp_path / "screen.pt")
-    common = ["net.preset=\"atomnet-c8-l2\"", "net.stem_pool=1", "net.hidden=16", "data.grid_size=8",
-              "data.resolution=2.5", f"data.train_cache=\"{tmp_path / 'train.pt'}\"", "data.val_cache=\"\"",
-              "train.steps=2", "train.warmup=1", "train.batch_size=4", "train.eval_every=2", "train.log_every=1",
-              "train.threads=1"]
+    common = tiny_run(tmp_path, 2)
     pose = train(fold_config(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'pose'}\""]), "final",
                              validation_group="v34"))
     assert "pose/affinity share: 2 complexes of 1 proteins dropped, in the held-out groups m2_ace" in capsys.readouterr().out
@@ -496,11 +497,7 @@ def test_pair_loss_ranks_the_own_pocket_pose_and_stays_out_of_bce(one_thread, tm
     from atomgrid.train import train
     torch.save(tiny_cache(), tmp_path / "train.pt")
     torch.save(pair_cache(), tmp_path / "screen.pt")
-    common = ["net.preset=\"atomnet-c8-l2\"", "net.stem_pool=1", "net.hidden=16", "data.grid_size=8",
-              "data.resolution=2.5", f"data.train_cache=\"{tmp_path / 'train.pt'}\"", "data.val_cache=\"\"",
-              f"data.screen_caches=[\"{tmp_path / 'screen.pt'}\"]", "data.screen_fraction=0.5",
-              "train.steps=2", "train.warmup=1", "train.batch_size=4", "train.eval_every=2", "train.log_every=1",
-              "train.threads=1"]
+    common = tiny_run(tmp_path, 2, f"data.screen_caches=[\"{tmp_path / 'screen.pt'}\"]", "data.screen_fraction=0.5")
     run = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'p'}\"", "data.cross_decoy_pairs=2"]))
     log = (run / "metrics.jsonl").read_text()
     assert "pair_rank" in log and "pair_acc" in log
@@ -581,10 +578,7 @@ def test_series_pairs_keep_their_ligands_in_the_pose_pools():
 def test_training_with_series_pairs_and_its_bad_settings(one_thread, tmp_path):
     from atomgrid.train import train
     torch.save(series_cache(), tmp_path / "train.pt")
-    common = ["net.preset=\"atomnet-c8-l2\"", "net.stem_pool=1", "net.hidden=16", "data.grid_size=8",
-              "data.resolution=2.5", f"data.train_cache=\"{tmp_path / 'train.pt'}\"", "data.val_cache=\"\"",
-              "train.steps=2", "train.warmup=1", "train.batch_size=4", "train.eval_every=2", "train.log_every=1",
-              "train.threads=1"]
+    common = tiny_run(tmp_path, 2)
     run = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'p'}\"", "data.series_pairs=2"]))
     assert "pair_rank" in (run / "metrics.jsonl").read_text()
     for bad, msg in ((["data.series_pairs=-1"], "data.series_pairs must be >= 0"),

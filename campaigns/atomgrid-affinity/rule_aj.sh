@@ -9,22 +9,13 @@ bin=${ATOMGRID:-.venv/bin/atomgrid}
 py=${PYTHON:-.venv/bin/python}
 cfg=configs/atomgrid/crossval_sf08_wd05_16k_clean_c48_iso.toml
 R=benchmarks/results
-cand() { echo "$R/atomgrid_crossval-validation34-rot16-ag-v34-iso-s$1.json"; }
-base() { echo "$R/atomgrid_crossval-validation34-rot16-ag-v34-c48-s$1.json"; }
 case ${1:-} in
   data)
     "$bin" screen-data --crossval --crossval-isomer-decoys 40 --validation-group v34 --embed-timeout 30 ;;
   lanes)
-    taskset -c 0 campaigns/atomgrid-affinity/lane.sh iso-s10 "$cfg" 10 > runs/atomgrid/v34/iso-s10.log 2>&1 &
-    taskset -c 1 campaigns/atomgrid-affinity/lane.sh iso-s11 "$cfg" 11 > runs/atomgrid/v34/iso-s11.log 2>&1 &
-    wait ;;
+    campaigns/atomgrid-affinity/v34_vs_c48.sh lanes iso "$cfg" ;;
   compare)
-    "$bin" compare "$(cand 10)" "$(cand 11)" --vs "$(base 10)" "$(base 11)" --exclude-targets dude:mapk2 \
-      --json "$R/atomgrid_compare-validation34-iso-vs-c48.json"
-    for s in 10 11; do
-      "$bin" compare "$(cand $s)" --vs "$(base $s)" --exclude-targets dude:mapk2 \
-        --json "$R/atomgrid_compare-validation34-iso-vs-c48-s$s.json"
-    done ;;
+    campaigns/atomgrid-affinity/v34_vs_c48.sh compare iso ;;
   aj2)
     x=campaigns/atomgrid-affinity/rule-x
     "$py" campaigns/atomgrid-affinity/specificity.py --sources isomers \

@@ -5,28 +5,15 @@
 #   rule_ak.sh ak2       measurement AK2: within-series Spearman on the FEP series the v34 final fold holds out
 #   rule_ak.sh aj2       the candidate's actives against their own isomers (measurement AJ2's setting; c48 read back)
 set -euo pipefail
-bin=${ATOMGRID:-.venv/bin/atomgrid}
 py=${PYTHON:-.venv/bin/python}
 cfg=configs/atomgrid/crossval_sf08_wd05_16k_clean_c48_series.toml
 R=benchmarks/results
 x=campaigns/atomgrid-affinity/rule-x
-cand() { echo "$R/atomgrid_crossval-validation34-rot16-ag-v34-series-s$1.json"; }
-base() { echo "$R/atomgrid_crossval-validation34-rot16-ag-v34-c48-s$1.json"; }
 case ${1:-} in
   lanes)
-    [ -f runs/atomgrid/pose-clean-c48/final/model.pt ] || { mkdir -p runs/atomgrid/pose-clean-c48/final;
-      cp $x/pose-clean-c48-final-v34.pt runs/atomgrid/pose-clean-c48/final/model.pt; }
-    mkdir -p runs/atomgrid/v34
-    taskset -c 0 campaigns/atomgrid-affinity/lane.sh series-s10 "$cfg" 10 > runs/atomgrid/v34/series-s10.log 2>&1 &
-    taskset -c 1 campaigns/atomgrid-affinity/lane.sh series-s11 "$cfg" 11 > runs/atomgrid/v34/series-s11.log 2>&1 &
-    wait ;;
+    campaigns/atomgrid-affinity/v34_vs_c48.sh lanes series "$cfg" ;;
   compare)
-    "$bin" compare "$(cand 10)" "$(cand 11)" --vs "$(base 10)" "$(base 11)" --exclude-targets dude:mapk2 \
-      --json "$R/atomgrid_compare-validation34-series-vs-c48.json"
-    for s in 10 11; do
-      "$bin" compare "$(cand $s)" --vs "$(base $s)" --exclude-targets dude:mapk2 \
-        --json "$R/atomgrid_compare-validation34-series-vs-c48-s$s.json"
-    done ;;
+    campaigns/atomgrid-affinity/v34_vs_c48.sh compare series ;;
   ak2)
     "$py" campaigns/atomgrid-affinity/series_rank.py \
       --models c48=$x/c48-s10-final-v34.pt,$x/c48-s11-final-v34.pt \
