@@ -1,6 +1,6 @@
 """Pose the cross-target protocol's targets in several processes (a fresh checkout has no `runs/`): each process
 takes the targets in its own order and claims one at a time with a lock file, so no two pose the same target.
-`atomgrid screen-data --crossval` does the same work in one process (~75 minutes here); two of these, one a core,
+`atomgrid screen-data --crossval` does the same work in one process; two of these, one a core,
 took ~37 minutes in session 36. Afterwards `atomgrid screen-data --crossval --embed-timeout 30` finds every pose
 cached and writes `runs/atomgrid/screen_cv/cache_crossval.pt` in under a minute. Same poses: the same function
 (`atomgrid.crossval.pose_target`) with the same settings.
