@@ -35,6 +35,7 @@ import csv
 import gzip
 import math
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -573,10 +574,31 @@ def pose_target(target: str, *, work: Path, model: str, max_actives: int = 0, ma
     sdf = out.with_suffix(".sdf")
     opts = pose_options or ScoreOptions(poses="template", rotations=1)
     if not out.exists() or not sdf.exists():
-        score_library(files["receptor"], lib_path, out, autobox_ligand=files["reference"], model=model, options=opts,
-                      out_sdf=sdf, device=device, progress=progress, resume=Path(str(out) + ".parts").exists(),
-                      executor=executor, affinity_models=())  # the protocol measures the model's own heads
+        with _exclusive(out.with_name(out.name + ".lock")):  # another process posing it: wait, then reuse its files
+            if not out.exists() or not sdf.exists():
+                score_library(files["receptor"], lib_path, out, autobox_ligand=files["reference"], model=model,
+                              options=opts, out_sdf=sdf, device=device, progress=progress,
+                              resume=Path(str(out) + ".parts").exists(), executor=executor,
+                              affinity_models=())  # the protocol measures the model's own heads
     return files, lib, out, sdf
+
+
+@contextmanager
+def _exclusive(lock: Path):
+    """An exclusive advisory lock on ``lock`` (created if missing) for the block: two processes that pose the same
+    library (two evaluation lanes started at once) take turns instead of writing into one ``.parts`` folder. Where
+    ``fcntl`` is missing (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def rescore_poses(files: dict, sdf: Path, model: str, device: str = "cpu", rotations: int = 1) -> Path:

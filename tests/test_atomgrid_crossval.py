@@ -891,3 +891,37 @@ def test_crossval_refuses_a_negative_specificity():
     from atomgrid.cli import main
     with pytest.raises(SystemExit, match="--specificity -1: expected >= 0"):
         main(["crossval", "--model", "missing.pt", "--specificity", "-1"])
+
+
+def test_two_processes_posing_one_library_take_turns(tmp_path, monkeypatch):
+    """Two evaluation lanes started at once pose a target without poses: the second waits for the first's lock and
+    reuses its files instead of writing into the same .parts folder (session 36 lost PDE5 to that race)."""
+    import threading
+    import time
+
+    import atomgrid.score
+    from atomgrid import crossval as cvm
+    model = tmp_path / "pose.pt"
+    model.write_bytes(b"not a real model")
+    monkeypatch.setattr(cvm, "target_files", lambda t, w: {"receptor": "r.pdb", "reference": "x.sdf"})
+    monkeypatch.setattr(cvm, "sample_library", lambda *a: [("A0000_m1", "CCO", 1), ("D0000_d1", "CCN", 0)])
+    calls, inside = [], []
+
+    def fake_score(receptor, lib, out, *, out_sdf, resume, **kw):
+        inside.append(1)
+        assert len(inside) == 1, "two posers inside one library at once"
+        calls.append(resume)
+        time.sleep(0.3)
+        Path(out_sdf).write_text("$$$$\n")
+        Path(out).write_text("id,score\n")
+        inside.pop()
+
+    monkeypatch.setattr(atomgrid.score, "score_library", fake_score)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cvm.pose_target("T1", work=tmp_path / "w", model=str(model))))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [False] and len(results) == 2 and results[0][2] == results[1][2] and results[0][3].exists()

@@ -10,7 +10,8 @@ cached and writes `runs/atomgrid/screen_cv/cache_crossval.pt` in under a minute.
     .venv/bin/atomgrid screen-data --crossval --embed-timeout 30
 
 PDE4B and PDE5 (the validation groups' fixed pair) are no training target; add `--with-validation v34` so that they
-are posed here too and two evaluation lanes started at once do not pose them together (session 36 lost one that way).
+are posed here too, not by the first evaluation lane (two lanes posing one target now take turns on a lock in
+`pose_target`; in session 36, before that lock, one of them lost PDE5).
 """
 from __future__ import annotations
 
