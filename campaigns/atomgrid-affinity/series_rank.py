@@ -15,11 +15,11 @@ series, and paired differences between the groups. Measured pK stays in the cach
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
 from atomgrid import data as agdata
+from atomgrid.crossval import mean_with_interval
 from atomgrid.evaluate import score
 from atomgrid.families import folds_of, held_out_targets
 from atomgrid.metrics import spearman
@@ -37,12 +37,6 @@ def held_out_series(cache: dict, group: str, min_ligands: int) -> dict[str, list
         if e["source"] == "fep" and e["good"] and np.isfinite(e["pK"]) and e["target"] not in trained:
             out.setdefault(e["target"], []).append(i)
     return {s: v for s, v in sorted(out.items()) if len(v) >= min_ligands}
-
-
-def interval(v: np.ndarray, rng, n_boot: int = 2000) -> dict:
-    boots = [float(v[rng.integers(0, v.size, v.size)].mean()) for _ in range(n_boot)]
-    lo, hi = np.quantile(boots, [0.025, 0.975])
-    return {"value": float(v.mean()), "low": float(lo), "high": float(hi), "n": int(v.size)}
 
 
 def main() -> None:
@@ -85,12 +79,13 @@ def main() -> None:
     figures: dict = {"series": len(per_series), "ligands": len(idx), "models": models, "groups": {}, "paired": {},
                      "per_series": per_series}
     for name in groups:
-        figures["groups"][name] = {h: interval(np.asarray([r["spearman"][name][h] for r in per_series]), rng)
+        figures["groups"][name] = {h: mean_with_interval(np.asarray([r["spearman"][name][h] for r in per_series]), 2000, rng)
                                    for h in ("activity", "affinity")}
     names = list(groups)
     for a in names[1:]:
         figures["paired"][f"{a} - {names[0]}"] = {
-            h: interval(np.asarray([r["spearman"][a][h] - r["spearman"][names[0]][h] for r in per_series]), rng) for h in ("activity", "affinity")}
+            h: mean_with_interval(np.asarray([r["spearman"][a][h] - r["spearman"][names[0]][h] for r in per_series]),
+                                  2000, rng) for h in ("activity", "affinity")}
     for name, g in figures["groups"].items():
         print(f"{name}: within-series Spearman, activity {g['activity']['value']:+.3f} "
               f"[{g['activity']['low']:+.3f}, {g['activity']['high']:+.3f}], affinity {g['affinity']['value']:+.3f} "
