@@ -77,15 +77,16 @@ def mode_csv(out_dir: Path, name: str) -> Path:
 
 
 def run_mode(name: str, receptor, ref, lib, out_dir: Path, model: str, opts: ScoreOptions, actives: set[str],
-             sdf: bool = False, affinity_models=("none",)) -> dict:
+             sdf: bool = False, affinity_models=("none",), pose_model: str | None = None) -> dict:
     """One timed ``score_library`` run. ``affinity_models``: the pK column's models (default: none, the model's
-    own head, so that every row but the ``--affinity-models`` ones times the same work whatever the default)."""
+    own head, so that every row but the ``--affinity-models`` ones times the same work whatever the default).
+    ``pose_model``: another model picks each molecule's pose (``atomgrid score --pose-model``)."""
     out = mode_csv(out_dir, name)
     t = time.time()
     cpu = time.process_time()
     s = score_library(receptor, lib, out, autobox_ligand=ref, model=model, options=opts,
                       out_sdf=out_dir / f"{name}.sdf" if sdf else None, progress=False,
-                      affinity_models=list(affinity_models))
+                      affinity_models=list(affinity_models), pose_model=pose_model)
     wall, cpu = time.time() - t, time.process_time() - cpu
     e = enrichment(out, actives, default_column(out))  # the column the run ranked by (blend when it blended)
     res = {"mode": name, "records": s["records"], "errors": s["errors"], "wall_s": wall, "cpu_s": cpu,
@@ -140,6 +141,8 @@ def screen(args) -> None:
             args.baseline_model = str(resolve_model(args.baseline_model))
         if args.affinity_models:
             args.affinity_models = [str(resolve_model(m)) for m in args.affinity_models]
+        if args.pose_model:
+            args.pose_model = str(resolve_model(args.pose_model))
     except ModelNotFoundError as exc:
         raise SystemExit(f"score.py screen: {exc}") from None
     tmp = Path(tempfile.mkdtemp(prefix="agscore_bench_"))
@@ -169,14 +172,16 @@ def screen(args) -> None:
                   f"the baseline model's {row['mol_per_s']:.3f}", flush=True)
             results.append(row)
 
-    def with_extra(label: str, ratio_key: str, what: str, affinity_models=("none",), **opts) -> None:
+    def with_extra(label: str, ratio_key: str, what: str, affinity_models=("none",), pose_model=None, **opts) -> None:
         """Each template mode again with one addition, timed as a ratio against the same mode without it."""
         base_rows = {r["mode"]: r for r in results}
         for r in [1] + [x for x in args.rotations if x > 1]:
             name = "template" if r == 1 else f"template, {r} rotations"
             row = run_mode(f"{name}, {label}", receptor, ref, lib, tmp, model,
                            ScoreOptions(poses="template", n_confs=args.confs, rotations=r, **opts), actives,
-                           affinity_models=affinity_models)
+                           affinity_models=affinity_models, pose_model=pose_model)
+            if pose_model:
+                row["pose_model"], row["pose_model_sha256"] = pose_model, file_sha256(pose_model)
             if affinity_models != ("none",):
                 row["affinity_models"] = list(affinity_models)
                 row["affinity_models_sha256"] = [file_sha256(m) for m in affinity_models]
@@ -188,6 +193,8 @@ def screen(args) -> None:
         with_extra("affinity models", "x_without_affinity_models", "the affinity models",
                    affinity_models=tuple(args.affinity_models))
         unshared_rows(results, receptor, ref, lib, tmp, model, actives, args)
+    if args.pose_model:  # --pose-model: another model picks each pose, the model scores the picked pose
+        with_extra("pose model picks", "x_self_pick", "the pose model picking", pose_model=args.pose_model)
     if args.vina_prior:  # --vina-prior: Vina's score_only of every scored pose too (the pK_vina_prior column)
         with_extra("Vina prior", "x_without_prior", "--vina-prior", vina_prior=0.75)
     if not args.no_vina:
@@ -353,6 +360,9 @@ def main() -> None:
     s.add_argument("--affinity-models", nargs="+", metavar="MODEL",
                    help="also time each template mode with these models filling the pK column (atomgrid score "
                         "--affinity-model; names or paths), as a ratio against the same mode without them")
+    s.add_argument("--pose-model", metavar="MODEL",
+                   help="also each template mode with this model picking the poses (atomgrid score --pose-model), "
+                        "timed as a ratio against the model picking its own")
     s.add_argument("--vina-prior", action="store_true",
                    help="also score template mode with atomgrid score --vina-prior (at 1 and each --rotations)")
     s.add_argument("--rotations", type=int, nargs="+", default=[],
