@@ -638,6 +638,27 @@ def series_pairs(examples: list[dict], min_gap: float = 1.0) -> np.ndarray:
     return np.asarray(sorted(pairs), dtype=np.int64).reshape(-1, 2)
 
 
+def target_pairs(examples: list[dict], per_target: int = 2000, seed: int = 0) -> np.ndarray:
+    """``[n, 2]`` indices (decoy, active): for each screening target and receptor (:func:`is_screen` examples; a
+    cross-target decoy never), ``per_target`` (decoy, active) pairs of that pocket drawn uniformly with replacement by
+    a generator seeded with ``seed``, so every target weighs the same in the pair stream. The order a screening figure
+    reads, a target's actives above its own decoys (rule AM, campaigns/atomgrid-affinity/README.md). Targets with no
+    active or no decoy give none."""
+    if per_target < 1:
+        raise ValueError(f"target pairs: per_target must be >= 1 (got {per_target})")
+    pockets: dict[tuple[str, str], tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    for i, e in enumerate(examples):
+        if is_screen(e) and cross_decoy_source(e) is None:
+            pockets[(e["target"], e["receptor"])][1 if e["good"] else 0].append(i)
+    rng = np.random.default_rng([seed, 31])
+    out = []
+    for key in sorted(pockets):
+        decoys, actives = (np.asarray(x, dtype=np.int64) for x in pockets[key])
+        if len(decoys) and len(actives):
+            out.append(np.stack([rng.choice(decoys, per_target), rng.choice(actives, per_target)], axis=1))
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
+
+
 def keep_cross_decoys_from(cache: dict, targets) -> tuple[dict, int]:
     """(``cache`` without the cross-target decoys whose source target is not in ``targets``, how many were dropped):
     a run that holds a target out must not see its actives, not even as another pocket's decoys."""
@@ -718,9 +739,10 @@ def balanced_batches(ds: ComplexSet, batch_size: int, seed: int = 0, screen_frac
     Pose examples: half good poses, half bad. With ``screen_fraction`` > 0, that share of every batch
     comes from the screening examples instead, half actives and half decoys. With ``pairs_per_batch`` > 0,
     ``batch_size`` such indices are followed by that many rows of ``pairs`` (:func:`cross_decoy_pairs` or
-    :func:`series_pairs`, drawn uniformly from their own stream), flattened (lower, higher, lower, higher, ...);
-    with ``hide_paired`` the pairs' first members (cross-target decoys) are left out of the pools, so they are seen
-    only in their pairs; without it (series pairs) every example stays in its pool as well."""
+    :func:`series_pairs` or :func:`target_pairs`, drawn uniformly from their own stream), flattened (lower, higher,
+    lower, higher, ...); with ``hide_paired`` the pairs' first members (cross-target decoys) are left out of the
+    pools, so they are seen only in their pairs; without it (series and target pairs) every example stays in its
+    pool as well."""
     rng = np.random.default_rng(seed)
     pair_rng = np.random.default_rng([seed, 29])
     if pairs_per_batch > 0 and (pairs is None or len(pairs) == 0):

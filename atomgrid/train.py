@@ -76,6 +76,12 @@ class DataConfig:
     # more potent one's activity logit above the other's. Both stay in the pose share too (0 = off)
     series_pairs: int = 0
     series_min_gap: float = 1.0
+    # same-target ranking (rule AM): each batch also holds this many (decoy, active) pairs of one screening target
+    # and receptor (target_pairs_per_target drawn per target, so targets weigh the same); train.pair_weight times a
+    # logistic ranking loss puts the active's activity logit above its own target's decoy's. Both stay in their
+    # pools too (0 = off)
+    target_pairs: int = 0
+    target_pairs_per_target: int = 2000
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,7 @@ class TrainConfig:
     # logit is added to the net's in the training loss, so the net is pushed to learn what the ligand alone does
     # not explain; scoring uses the net alone. '{fold}' is replaced by the fold under --fold. "" = off.
     debias: str = ""
-    pair_weight: float = 1.0  # weight of the ranking loss (data.cross_decoy_pairs or data.series_pairs)
+    pair_weight: float = 1.0  # weight of the ranking loss (data.cross_decoy_pairs, series_pairs or target_pairs)
 
     def __post_init__(self):  # checked when the config is read, before anything is written into the run folder
         check_bounds(self, steps=">=1", batch_size=">=1", lr=">=0", weight_decay=">=0", warmup=">=0", clip_grad=">0",
@@ -308,8 +314,12 @@ def train(cfg: AtomgridConfig, resume: bool = False) -> Path:
     if cfg.data.series_pairs < 0 or not cfg.data.series_min_gap > 0:
         raise ValueError(f"data.series_pairs must be >= 0 and data.series_min_gap > 0 "
                          f"(got {cfg.data.series_pairs}, {cfg.data.series_min_gap})")
-    if cfg.data.series_pairs and cfg.data.cross_decoy_pairs:
-        raise ValueError("data.series_pairs and data.cross_decoy_pairs: use one kind of ranking pairs, not both")
+    if cfg.data.target_pairs < 0 or cfg.data.target_pairs_per_target < 1:
+        raise ValueError(f"data.target_pairs must be >= 0 and data.target_pairs_per_target >= 1 "
+                         f"(got {cfg.data.target_pairs}, {cfg.data.target_pairs_per_target})")
+    kinds = [k for k in ("cross_decoy_pairs", "series_pairs", "target_pairs") if getattr(cfg.data, k)]
+    if len(kinds) > 1:
+        raise ValueError(f"data.{' and data.'.join(kinds)}: use one kind of ranking pairs, not several")
     cfg = with_target_fraction(cfg)
     run_dir = Path(cfg.run_dir)
     resume_state = resume_path = None
@@ -376,7 +386,15 @@ def train(cfg: AtomgridConfig, resume: bool = False) -> Path:
         n_series = len({ds.examples[i]["target"] for i in pairs[:, 1]})
         print(f"series ranking: {len(pairs)} pairs of FEP ligands at least {cfg.data.series_min_gap:g} pK apart in "
               f"{n_series} series, {cfg.data.series_pairs} pairs a batch", flush=True)
-    n_pairs = cfg.data.cross_decoy_pairs or cfg.data.series_pairs
+    if cfg.data.target_pairs:
+        pairs = agdata.target_pairs(ds.examples, cfg.data.target_pairs_per_target, cfg.train.seed)
+        if len(pairs) == 0:
+            raise ValueError(f"data.target_pairs = {cfg.data.target_pairs}: no screening target of the training data "
+                             f"has both an active and a decoy (data.screen_caches)")
+        n_targets = len({(ds.examples[i]["target"], ds.examples[i]["receptor"]) for i in pairs[:, 1]})
+        print(f"same-target ranking: {len(pairs)} (decoy, active) pairs of {n_targets} screening targets, "
+              f"{cfg.data.target_pairs} pairs a batch", flush=True)
+    n_pairs = cfg.data.cross_decoy_pairs or cfg.data.series_pairs or cfg.data.target_pairs
     val = agdata.ComplexSet(val_cache) if val_cache is not None else None
     gridder = Gridder(cfg.grid, runtime.device, rotate=cfg.data.rotate, translate=cfg.data.translate, seed=cfg.train.seed)
     eval_gridder = Gridder(cfg.grid, runtime.device)
@@ -386,7 +404,7 @@ def train(cfg: AtomgridConfig, resume: bool = False) -> Path:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     sched = as_torch_scheduler(opt, make_schedule(cfg.train.schedule, cfg.train.lr, cfg.train.steps, cfg.train.warmup))
     index_batches = agdata.balanced_batches(ds, cfg.train.batch_size, cfg.train.seed, cfg.data.screen_fraction,
-                                            pairs, n_pairs, hide_paired=not cfg.data.series_pairs)
+                                            pairs, n_pairs, hide_paired=bool(cfg.data.cross_decoy_pairs))
     # its own stream, so the batches and the gridder's rotations are the same as without jitter
     jitter = ((np.random.default_rng([cfg.train.seed, 17]), cfg.data.screen_jitter, cfg.data.screen_jitter_degrees)
               if cfg.data.screen_jitter > 0 or cfg.data.screen_jitter_degrees > 0 else None)

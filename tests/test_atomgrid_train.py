@@ -584,6 +584,47 @@ def test_training_with_series_pairs_and_its_bad_settings(one_thread, tmp_path):
     for bad, msg in ((["data.series_pairs=-1"], "data.series_pairs must be >= 0"),
                      (["data.series_pairs=1", "data.series_min_gap=0"], "data.series_min_gap > 0"),
                      (["data.series_pairs=1", "data.cross_decoy_pairs=1"], "use one kind of ranking pairs"),
+                     (["data.series_pairs=1", "data.target_pairs=1"], "use one kind of ranking pairs"),
                      (["data.series_pairs=1", "data.series_min_gap=9"], "no two FEP ligands of one series")):
+        with pytest.raises(ValueError, match=msg):
+            train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'q'}\"", *bad]))
+
+
+def test_target_pairs_put_each_targets_active_above_its_own_decoys():
+    ex = pair_cache()["examples"]  # A: active 0, decoy 1, cross-target decoys 4 and 5 (source B); B: active 2, decoy 3
+    pairs = agdata.target_pairs(ex, per_target=50, seed=0)
+    assert pairs.shape == (100, 2)
+    assert pairs[:50].tolist() == [[1, 0]] * 50 and pairs[50:].tolist() == [[3, 2]] * 50  # sorted by target, equal
+    # another receptor is another pocket; pose examples never pair; the seed draws the same pairs again
+    two = [dict(e, receptor="r2") if e["id"] == "A:D0000_d1" else e for e in ex]
+    two.append(dict(ex[1], id="A:D0001_d3"))  # a second decoy of A in receptor r
+    got = agdata.target_pairs(two + tiny_cache()["examples"], per_target=40, seed=1)
+    assert {tuple(p) for p in got[:40].tolist()} == {(6, 0)} and got.shape == (80, 2)  # A in r2 has no active
+    assert np.array_equal(got, agdata.target_pairs(two + tiny_cache()["examples"], per_target=40, seed=1))
+    many = ex + [dict(ex[1], id=f"A:D01{k:02d}_x") for k in range(8)] + [dict(ex[0], id="A:A0099_y")]
+    drawn = agdata.target_pairs(many, per_target=400, seed=2)[:400]
+    assert len({tuple(p) for p in drawn.tolist()}) == 18  # every (decoy, active) of A's 9 x 2 is drawn
+    assert all(many[d]["good"] == 0 and many[a]["good"] == 1 for d, a in drawn)
+    assert agdata.target_pairs([e for e in ex if e["good"]]).shape == (0, 2)
+    with pytest.raises(ValueError, match="per_target must be >= 1"):
+        agdata.target_pairs(ex, per_target=0)
+
+
+def test_training_with_target_pairs_and_its_bad_settings(one_thread, tmp_path, capsys):
+    from atomgrid.train import train
+    torch.save(tiny_cache(), tmp_path / "train.pt")
+    torch.save(pair_cache(), tmp_path / "screen.pt")
+    common = tiny_run(tmp_path, 2, f"data.screen_caches=[\"{tmp_path / 'screen.pt'}\"]", "data.screen_fraction=0.5")
+    run = train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'p'}\"", "data.target_pairs=2",
+                                                  "data.target_pairs_per_target=10"]))
+    assert "same-target ranking: 20 (decoy, active) pairs of 2 screening targets" in capsys.readouterr().out
+    assert "pair_rank" in (run / "metrics.jsonl").read_text()
+    no_decoys = dict(pair_cache(), examples=[e for e in pair_cache()["examples"] if e["good"] or "Y" in e["id"]])
+    torch.save(no_decoys, tmp_path / "screen2.pt")
+    for bad, msg in ((["data.target_pairs=-1"], "data.target_pairs must be >= 0"),
+                     (["data.target_pairs=1", "data.target_pairs_per_target=0"], "target_pairs_per_target >= 1"),
+                     (["data.target_pairs=1", "data.cross_decoy_pairs=1"], "use one kind of ranking pairs"),
+                     (["data.target_pairs=1", f"data.screen_caches=[\"{tmp_path / 'screen2.pt'}\"]"],
+                      "has both an active and a decoy")):
         with pytest.raises(ValueError, match=msg):
             train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'q'}\"", *bad]))
