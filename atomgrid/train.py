@@ -290,8 +290,12 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 
 def check_resumable(saved: dict, now: dict, path) -> None:
-    """A checkpoint resumes only the run that wrote it: the same config but for :data:`RESUME_FREE_KEYS`."""
+    """A checkpoint resumes only the run that wrote it: the same config but for :data:`RESUME_FREE_KEYS`. A key the
+    checkpoint lacks (added to the config after it was written) counts as that key's default, which is what the run
+    that wrote it did."""
     a, b = _flat(saved or {}), _flat(now)
+    if saved:
+        a = {**_flat(config_to_dict(AtomgridConfig())), **a}
     diff = sorted(k for k in set(a) | set(b) if k not in RESUME_FREE_KEYS and a.get(k) != b.get(k))
     if diff:
         k = diff[0]

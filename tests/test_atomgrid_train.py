@@ -628,3 +628,21 @@ def test_training_with_target_pairs_and_its_bad_settings(one_thread, tmp_path, c
                       "has both an active and a decoy")):
         with pytest.raises(ValueError, match=msg):
             train(load_train_config(None, common + [f"run_dir=\"{tmp_path / 'q'}\"", *bad]))
+
+
+def test_resume_reads_a_key_added_since_the_checkpoint_as_its_default():
+    """A checkpoint written before a config key existed resumes when the key is at its default (the behaviour the
+    run had) and is refused when the key now asks for something else."""
+    import dataclasses
+
+    from atomgrid.train import AtomgridConfig, check_resumable
+    from traincore.config import config_to_dict
+    cfg = AtomgridConfig()
+    old = config_to_dict(cfg)
+    del old["data"]["target_pairs"], old["data"]["target_pairs_per_target"]
+    check_resumable(old, config_to_dict(cfg), "ckpt.pt")  # no error
+    now = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, target_pairs=2))
+    with pytest.raises(ValueError, match=r"ckpt.pt was written with another config: data.target_pairs = 0 there, 2 now"):
+        check_resumable(old, config_to_dict(now), "ckpt.pt")
+    with pytest.raises(ValueError, match=r"data.steps_gone = 5 there, None now"):  # a key since removed still counts
+        check_resumable(dict(old, data=dict(old["data"], steps_gone=5)), config_to_dict(cfg), "ckpt.pt")
