@@ -2,10 +2,12 @@
 the same run), learner samples/s, and the share of time the learner waits on data in a short run.
 
     python benchmarks/selfplay.py [--config configs/connect4_quick.toml] [--seconds 60] [--json [PATH]]
-    python benchmarks/selfplay.py --config configs/go9_cpu.toml --precisions fp32 auto   # issue 19
+    python benchmarks/selfplay.py --config configs/go9.toml --precisions fp32 auto   # issue 19
 
 With --precisions, every figure is measured once per precision (`run.precision`, learner and actors alike), in
-that order in the same run, and each precision's samples/s is printed as a ratio against the first one's.
+that order in the same run, and printed as a ratio against the first one's: 2 actors' moves/s (the steady figure;
+samples are counted only as games end), their samples/s, the learner's samples/s and the training run's samples/s
+(n/a where the first precision measured none).
 """
 from __future__ import annotations
 
@@ -106,14 +108,14 @@ def measure(config: str, overrides: tuple, seconds: float, run_minutes: float) -
     init_ray(None, num_cpus=os.cpu_count())
     rows = [actor_throughput(cfg, w, seconds) for w in (1, 2)]
     scaling = _ratio(rows[1]["moves_per_s"], rows[0]["moves_per_s"])
+    runtime = Runtime.create(cfg.run.device, precision=cfg.run.precision)
     threads = torch.get_num_threads()
     torch.set_num_threads(os.cpu_count() or 1)
-    lsps = learner_throughput(cfg)
+    lsps = learner_throughput(cfg, runtime=runtime)
     torch.set_num_threads(threads)
     import ray
     ray.shutdown()
     ws = wait_share(config, run_minutes, overrides)
-    runtime = Runtime.create(cfg.run.device, precision=cfg.run.precision)
     print(f"config {config} {' '.join(overrides)}: {cfg.game.name} {cfg.net.preset}, {cfg.search.num_simulations} "
           f"sims, {cfg.selfplay.games_per_worker} games per actor; {runtime.describe()}")
     for r in rows:
