@@ -203,8 +203,15 @@ def _find_descendant(tree: Tree, state) -> list[int] | None:
                 if st.states[c] is not None:
                     nxt.append((c, path + [int(st.action[c])]))
         frontier = nxt
+    passes = _passes(state)
     for node, path in frontier:
         s = st.states[node]
-        if s is not None and s.ply == state.ply and s.hash() == key and s.to_text() == state.to_text():
+        if s is not None and s.ply == state.ply and s.hash() == key and s.to_text() == state.to_text() \
+                and _passes(s) == passes:   # Go over GTP: a hand-over reads like a pass but counts none
             return path
     return None
+
+
+def _passes(state) -> int:
+    f = getattr(state, "consecutive_passes", None)
+    return f() if f is not None else 0

@@ -3,15 +3,19 @@ checkers (chess speaks UCI: `boardnet uci`).
 
 Commands: protocol_version name version known_command list_commands quit boardsize clear_board
 komi play genmove undo showboard final_score final_status_list time_settings time_left lz-analyze (Leela
-Zero's analysis stream, as Sabaki reads it) and kgs-genmove_cleanup (= genmove, see the pass rule). Replies are `=[id] text` or `?[id] message`, each ended
-by an empty line; ids are echoed.
+Zero's analysis stream, as Sabaki reads it) and kgs-genmove_cleanup (genmove on a game resumed after
+two passes, see the pass rule). Replies are `=[id] text` or `?[id] message`, each ended by an empty
+line; ids are echoed.
 
 Colours: `b`/`black` is the first player (Go: Black; Connect Four and tic-tac-toe: X; checkers:
 Black), `w`/`white` the second. Moves are in the game's notation (Go vertices and `pass`,
 Connect Four columns 1-7, tic-tac-toe a1-c3, checkers `11-15` or `22x15x8`); a Connect Four move
 may also be a GTP vertex whose letter names the column (`D1` = column 4). `play` for the colour
-not to move is legal in Go (GTP allows it): a pass is inserted for the other side; in the other
-games it is an error. `undo` takes back one `play`/`genmove`.
+not to move is legal in Go (GTP allows it): the turn is handed over as if the other side had passed,
+a pass that does not count toward the two that end the game; in the other games it is an error.
+In Go a `play` after two passes ended the game resumes it (controllers do that to settle dead
+stones), and so does `kgs-genmove_cleanup`; a plain `genmove` there answers `pass`. `undo` takes
+back one `play`/`genmove`, with the hand-over or resumption it made.
 
 Go and passing (CGOS-safe): the engine passes only when its search prefers pass AND the
 Tromp-Taylor area score of the board as it stands, with no dead-stone removal, already wins for
@@ -64,6 +68,17 @@ def protocol_game(game):
     if getattr(game, "resizable", False) and hasattr(game, "max_moves"):
         return make_game(game.name, board_size=game.n, komi=game.komi, max_moves=GTP_MOVE_CAP * game.n * game.n)
     return game
+
+
+def _same_step(prev, state, on):
+    """Replay on `on` the step that led from `prev` to `state` in another game of the same board: a move,
+    a hand-over (a pass that cleared the count) or a resumption (same ply)."""
+    if state.ply == prev.ply:
+        return on.resumed()
+    a = state.last_action()
+    if getattr(on.game, "has_pass", False) and a == on.game.pass_action and state.consecutive_passes() == 0:
+        return on.hand_over()
+    return on.apply(a)
 
 
 class GTPServer:
@@ -136,18 +151,21 @@ class GTPServer:
         for a in actions:
             self.states.append(self.state.apply(a))
 
+    def _resume(self) -> None:
+        """Go after two passes ended the game: go on from the same position (pass count cleared)."""
+        s = self.state
+        if self.game.has_pass and s.is_terminal() and s.consecutive_passes() >= 2 and s.ply < self.game.max_moves:
+            self.states.append(s.resumed())
+
     def _turn(self, colour: int, what: str) -> None:
-        """Make `colour` the side to move (Go: a pass for the other side; else an error)."""
+        """Make `colour` the side to move (Go: the turn handed over, :meth:`GoState.hand_over`; else an error)."""
         s = self.state
         if s.is_terminal():
             raise GTPError(f"{what}: the game is over")
         if s.to_play() == colour:
             return
         if self.game.has_pass:
-            self.states.append(s.apply(self.game.pass_action))
-            if self.state.is_terminal():
-                self.states.pop()
-                raise GTPError(f"{what}: inserting a pass for the other colour would end the game")
+            self.states.append(s.hand_over())
             return
         raise GTPError(f"{what}: it is {'black' if s.to_play() == 0 else 'white'}'s turn")
 
@@ -164,8 +182,12 @@ class GTPServer:
             return UNLIMITED_VISITS, t
         return self.visits, self.movetime
 
-    def genmove(self, colour: int) -> str:
+    def genmove(self, colour: int, resume: bool = False) -> str:
+        """The engine's move for `colour`, played. `resume` (kgs-genmove_cleanup): a Go game that two passes
+        ended goes on first (:meth:`_resume`); otherwise the answer there is `pass`."""
         start = len(self.states) - 1
+        if resume:
+            self._resume()
         s = self.state
         if self.game.has_pass and not s.is_terminal() and s.to_play() != colour:
             self._turn(colour, "genmove")
@@ -311,15 +333,15 @@ class GTPServer:
             raise GTPError(f"komi {args[0]!r}: not a number") from None
         if g.has_komi and komi != g.komi:
             try:
-                new = make_game(g.name, komi=komi)
+                new = protocol_game(make_game(g.name, board_size=g.n, komi=komi))
             except ValueError as e:
                 raise GTPError(str(e)) from None
-            # Same moves on the new game: komi only changes the score, not the board.
-            moves = [s.last_action() for s in self.states[1:]]
+            # Same line on the new game: komi only changes the score, not the board.
+            old = self.states
             self.game, self._engine = new, None
             self.states = [new.initial_state()]
-            for a in moves:
-                self.states.append(self.state.apply(a))
+            for prev, s in zip(old, old[1:]):
+                self.states.append(_same_step(prev, s, self.state))
         return ""
 
     def _play(self, args: list[str]) -> str:
@@ -327,7 +349,12 @@ class GTPServer:
             raise GTPError("play: expected a color and a move")
         colour = parse_colour(args[0])
         before = len(self.states)
-        self._turn(colour, "play")
+        self._resume()
+        try:
+            self._turn(colour, "play")
+        except GTPError:
+            del self.states[before:]
+            raise
         try:
             acts = self._move_actions(self.state, args[1])
         except GTPError:
@@ -339,10 +366,15 @@ class GTPServer:
         return ""
 
     def _genmove(self, args: list[str]) -> str:
-        # also kgs-genmove_cleanup: the pass rule already captures dead stones before passing
         if len(args) != 1:
             raise GTPError("genmove: expected a color")
         return self.genmove(parse_colour(args[0]))
+
+    def _genmove_cleanup(self, args: list[str]) -> str:
+        # genmove on a resumed game: the pass rule already captures dead stones before passing
+        if len(args) != 1:
+            raise GTPError("kgs-genmove_cleanup: expected a color")
+        return self.genmove(parse_colour(args[0]), resume=True)
 
     def _undo(self, args: list[str]) -> str:
         if len(self.marks) < 2:
@@ -433,7 +465,7 @@ class GTPServer:
         "known_command": _known_command, "list_commands": _list_commands, "quit": _quit,
         "boardsize": _boardsize, "clear_board": _clear_board, "komi": _komi, "play": _play, "genmove": _genmove,
         "undo": _undo, "showboard": _showboard, "final_score": _final_score, "time_settings": _time_settings,
-        "time_left": _time_left, "lz-analyze": _lz_analyze, "kgs-genmove_cleanup": _genmove,
+        "time_left": _time_left, "lz-analyze": _lz_analyze, "kgs-genmove_cleanup": _genmove_cleanup,
         "final_status_list": _final_status_list,
     }
 

@@ -54,6 +54,19 @@ def test_tree_reuse_between_moves(ttt):
     assert eng.reused_visits == 0
 
 
+def test_tree_reuse_tells_a_go_hand_over_from_a_pass():
+    from boardnet.engine import _find_descendant
+    go = make_game("go", board_size=5)
+    eng = Engine(go, search=SearchConfig(), evaluator=UniformEvaluator(go))
+    s0 = go.initial_state().apply(go.text_to_action("C3"))
+    eng.analyse(s0, visits=300)
+    passed = s0.apply(go.pass_action)          # white passed: black's pass would end the game
+    assert _find_descendant(eng._tree, passed) == [go.pass_action]
+    handed = s0.hand_over()                    # GTP play out of turn: same text, no pass counted
+    assert handed.to_text() == passed.to_text() and handed.hash() == passed.hash()
+    assert _find_descendant(eng._tree, handed) is None
+
+
 def test_limits_and_errors(ttt):
     eng = Engine(ttt, search=SearchConfig(num_simulations=64), evaluator=UniformEvaluator(ttt))
     assert eng.analyse(ttt.initial_state()).total_visits == 64

@@ -376,6 +376,28 @@ def test_two_passes_end_the_game():
     np.testing.assert_array_equal(s3.returns(), [-1, 1])  # empty board: komi decides
 
 
+def test_hand_over_and_resume_for_gtp():
+    g = Go(5)
+    s = play(g.initial_state(), "C3", "pass")           # white passed: one pass counted
+    h = s.hand_over()                                   # black plays out of turn: white to move, count cleared
+    assert h.to_play() == 1 and h.ply == 3 and h.consecutive_passes() == 0 and not h.is_terminal()
+    assert h.last_action() == g.pass_action and rows_of(h) == rows_of(s)
+    assert not play(h, "pass").is_terminal()            # one counted pass since the hand-over
+    over = play(s, "pass")
+    assert over.is_terminal()
+    with pytest.raises(IllegalMoveError, match="game is over"):
+        over.hand_over()
+    r = over.resumed()
+    assert not r.is_terminal() and r.ply == over.ply and r.to_play() == over.to_play()
+    assert r.last_action() == g.pass_action and r.legal_mask()[g.text_to_action("D4")]
+    assert rows_of(play(r, "D4"))[1] == "...o."                 # white (to move after the two passes) plays on
+    assert r.score() == over.score() and over.is_terminal()   # over itself is unchanged
+    capped = Go(5, max_moves=2)
+    end = play(capped.initial_state(), "C3", "D4")
+    with pytest.raises(IllegalMoveError, match="move cap 2"):
+        end.resumed()
+
+
 @pytest.mark.parametrize("komi, expected", [(7.0, [-1, 1]), (5.0, [0, 0]), (4.5, [1, -1])])
 def test_area_score_of_finished_game(komi, expected):
     g = Go(5, komi=komi)

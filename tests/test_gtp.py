@@ -14,7 +14,7 @@ import pytest
 from boardnet.cli import main
 from boardnet.engine import Engine, MoveStat
 from boardnet.games import make_game
-from boardnet.gtp import COMMANDS, GTPServer
+from boardnet.gtp import COMMANDS, GTP_MOVE_CAP, GTPServer
 from boardnet.nets import build_net
 from boardnet.players import go_choose
 from boardnet.search import SearchConfig
@@ -96,6 +96,42 @@ def test_play_for_the_wrong_colour_inserts_a_pass_in_go_only():
     assert s.state.ply == 3
     s, text = session("connect4", "play b 4", "play b 4")
     assert replies(text)[1] == "? play: it is white's turn"
+
+
+def test_play_out_of_turn_hands_over_without_ending_the_game():
+    # `play w pass` first (a GUI that lets white start): no pass counted for black, so the game goes on
+    s, text = session("go9", "play w pass", "play b D4", "play w pass", "play w E5", "undo", "showboard")
+    r = replies(text)
+    assert r[:5] == ["="] * 5, r
+    assert s.state.ply == 4 and s.state.to_play() == 0 and not s.state.is_terminal()
+    assert s.state.consecutive_passes() == 1          # white's own pass after D4 counts; the hand-overs do not
+    assert "X" in r[5] and "O" not in r[5]
+
+
+def test_play_after_two_passes_resumes_and_cleanup_too():
+    s, text = session("go9", "play b D4", "play w pass", "play b pass", "genmove w", "play w E5", "undo")
+    r = replies(text)
+    assert r[:3] == ["="] * 3 and r[3] == "= pass"    # the game is over: plain genmove confirms it
+    assert r[4] == "=" and r[5] == "="                # play resumes it; undo takes the move and the resumption
+    assert len(s.states) == 4 and s.state.is_terminal()
+    s.run(["kgs-genmove_cleanup w"])
+    assert replies(s.out.getvalue())[6].startswith("= ")
+    assert [t.ply for t in s.states] == [0, 1, 2, 3, 3, 4]   # the resumption is not a move
+    assert s.states[3].is_terminal() and not s.states[4].is_terminal() and s.state.to_play() == 0
+    s.run(["undo"])
+    assert len(s.states) == 4 and s.state.is_terminal()
+
+
+def test_komi_keeps_the_line_and_the_move_cap():
+    cmds = ("play w pass", "play b D4", "play w pass", "play b pass", "play w E5")
+    s, _ = session("go9", *cmds)
+    before = [(t.to_text(), t.ply, t.consecutive_passes(), t.is_terminal()) for t in s.states]
+    s, text = session("go9", *cmds, "komi 6.5")
+    assert replies(text) == ["="] * 6
+    after = [(t.to_text(), t.ply, t.consecutive_passes(), t.is_terminal()) for t in s.states]
+    assert [a[1:] for a in after] == [b[1:] for b in before]
+    assert [a[0].split(" ", 2)[2] for a in after] == [b[0].split(" ", 2)[2] for b in before]
+    assert s.game.komi == 6.5 and s.game.max_moves == GTP_MOVE_CAP * 81
 
 
 def test_play_on_an_occupied_point_keeps_the_position():

@@ -469,6 +469,29 @@ class GoState:
     def consecutive_passes(self) -> int:
         return self._passes
 
+    def hand_over(self) -> "GoState":
+        """The same board with the other side to move, as if the side to move had passed, but without a pass
+        that counts toward the two that end the game (it clears the count): GTP's `play` for the colour not
+        to move. Recorded as a pass in the line (`last_action`), one ply on."""
+        if self.is_terminal():
+            raise IllegalMoveError("go: game is over; nothing to hand over")
+        g = self.game
+        return self._next(self._b, self._w, self._groups, self._cls, self._bh, self._seen, self._last,
+                          self._capt, 0, g._nn)
+
+    def resumed(self) -> "GoState":
+        """After two passes ended the game: the same position and side to move with the pass count cleared,
+        so play goes on (GTP controllers resume a game to settle dead stones). Not a move: same ply and
+        `last_action`. A game ended by the move cap cannot be resumed."""
+        if self._ply >= self.game.max_moves:
+            raise IllegalMoveError(f"go: game is over (move cap {self.game.max_moves})")
+        s = GoState.__new__(GoState)
+        for k in GoState.__slots__:
+            setattr(s, k, getattr(self, k))
+        s._passes = 0
+        s._info = None
+        return s
+
     def stone_counts(self) -> tuple[int, int]:
         """(black stones, white stones) on the board."""
         return self._b.bit_count(), self._w.bit_count()
