@@ -2,7 +2,9 @@
 checkers (chess speaks UCI: `boardnet uci`).
 
 Commands: protocol_version name version known_command list_commands quit boardsize clear_board
-komi play genmove undo showboard final_score final_status_list time_settings time_left lz-analyze (Leela
+komi play genmove undo showboard final_score final_status_list time_settings time_left fixed_handicap
+place_free_handicap set_free_handicap (Go: handicap stones on an empty board, White to move; the
+standard layout of the GTP specification, which place_free_handicap uses too) lz-analyze (Leela
 Zero's analysis stream, as Sabaki reads it) and kgs-genmove_cleanup (genmove on a game resumed after
 two passes, see the pass rule). Replies are `=[id] text` or `?[id] message`, each ended by an empty
 line; ids are echoed.
@@ -81,6 +83,34 @@ def _same_step(prev, state, on):
     return on.apply(a)
 
 
+def max_fixed_handicap(n: int) -> int:
+    """The most stones `fixed_handicap` places on an n x n board (GTP 2 specification, 4.1.1): none below 7x7,
+    4 on 7x7 and on even sizes, 9 on odd sizes from 9x9 up."""
+    if n < 7:
+        return 0
+    return 4 if n % 2 == 0 or n == 7 else 9
+
+
+def handicap_points(n: int, stones: int) -> list[int]:
+    """The standard handicap vertices (GTP 2 specification, 4.1.1) as Go actions (row * n + column, row 0 at the
+    top): the 4-4 points from 13x13 up, the 3-3 points below; corners first (lower left, upper right, upper
+    left, lower right), then the centre for an odd count, the side points left and right, then top and bottom.
+    19x19: 2 = D4 Q16, 3 = + D16, 4 = + Q4, 5 = + K10, 6 = D4 Q16 D16 Q4 D10 Q10, 8 = + K4 K16, 9 = + K10."""
+    if not 2 <= stones <= max_fixed_handicap(n):
+        raise ValueError(f"{stones} handicap stones: no standard layout on {n}x{n}")
+    e = 3 if n >= 13 else 2            # edge distance (0-based)
+    lo, mid, hi = e, n // 2, n - 1 - e
+    def at(col: int, row_from_bottom: int) -> int:
+        return (n - 1 - row_from_bottom) * n + col
+    corners = [at(lo, lo), at(hi, hi), at(lo, hi), at(hi, lo)]
+    centre = [at(mid, mid)]
+    sides = [at(lo, mid), at(hi, mid)]
+    tops = [at(mid, lo), at(mid, hi)]
+    layout = {2: corners[:2], 3: corners[:3], 4: corners, 5: corners + centre, 6: corners + sides,
+              7: corners + sides + centre, 8: corners + sides + tops, 9: corners + sides + tops + centre}
+    return layout[stones]
+
+
 class GTPServer:
     """One GTP session. `make_engine(game)` builds an engine for a (possibly resized) game."""
 
@@ -120,6 +150,7 @@ class GTPServer:
 
     def clear(self) -> None:
         self._hopeless = {0: 0, 1: 0}
+        self.handicap: list[int] = []   # Go: the handicap stones the line starts from (White to move)
         self.states = [self.game.initial_state()]
         self.marks = [0]  # index into states where each GTP move began, for undo
 
@@ -339,7 +370,7 @@ class GTPServer:
             # Same line on the new game: komi only changes the score, not the board.
             old = self.states
             self.game, self._engine = new, None
-            self.states = [new.initial_state()]
+            self.states = [new.setup_state(self.handicap, [], to_play=1) if self.handicap else new.initial_state()]
             for prev, s in zip(old, old[1:]):
                 self.states.append(_same_step(prev, s, self.state))
         return ""
@@ -418,6 +449,51 @@ class GTPServer:
         pick = dead if want == "dead" else (board > 0) & ~dead
         return " ".join(s.action_to_text(int(a)) for a in np.flatnonzero(pick))
 
+    # -- handicap (Go) -------------------------------------------------------------------------------
+    def _handicap_count(self, args: list[str], what: str, most: Callable[[int], int]) -> int:
+        """The number of stones in `args`, between 2 and most(board size)."""
+        if not self.game.has_pass or not getattr(self.game, "resizable", False):
+            raise GTPError(f"{what}: handicap stones are for Go only")
+        most = most(self.game.n)
+        if len(args) != 1 or not args[0].isdigit():
+            raise GTPError(f"{what}: expected one integer (the number of stones)")
+        n = int(args[0])
+        if not 2 <= n <= most:
+            raise GTPError(f"invalid number of stones: {what} places 2-{most} on {self.game.n}x{self.game.n}"
+                           if most >= 2 else f"invalid number of stones: no {what} on {self.game.n}x{self.game.n}")
+        return n
+
+    def _place_handicap(self, points: list[int]) -> str:
+        if len(self.states) > 1 or any(self.state.stone_counts()):
+            raise GTPError("board not empty")
+        self.clear()
+        self.handicap = list(points)
+        self.states = [self.game.setup_state(self.handicap, [], to_play=1)]
+        return " ".join(self.game.action_to_text(p) for p in points)
+
+    def _fixed_handicap(self, args: list[str]) -> str:
+        n = self._handicap_count(args, "fixed_handicap", max_fixed_handicap)
+        return self._place_handicap(handicap_points(self.game.n, n))
+
+    def _place_free_handicap(self, args: list[str]) -> str:
+        # the engine's choice: the standard layout (the net was never taught where handicap stones go)
+        n = self._handicap_count(args, "place_free_handicap", max_fixed_handicap)
+        return self._place_handicap(handicap_points(self.game.n, n))
+
+    def _set_free_handicap(self, args: list[str]) -> str:
+        self._handicap_count([str(len(args))], "set_free_handicap", lambda n: n * n - 1)
+        points = []
+        for v in args:
+            try:
+                p = self.game.text_to_action(v)
+            except (GameError, ValueError):
+                raise GTPError(f"bad vertex list: {v!r} is not a vertex") from None
+            if p == self.game.pass_action or p in points:
+                raise GTPError(f"bad vertex list: {v!r} " + ("is a pass" if p == self.game.pass_action else "twice"))
+            points.append(p)
+        self._place_handicap(points)
+        return ""
+
     def _time_settings(self, args: list[str]) -> str:
         if len(args) != 3:
             raise GTPError("time_settings: expected main_time byo_yomi_time byo_yomi_stones")
@@ -466,7 +542,8 @@ class GTPServer:
         "boardsize": _boardsize, "clear_board": _clear_board, "komi": _komi, "play": _play, "genmove": _genmove,
         "undo": _undo, "showboard": _showboard, "final_score": _final_score, "time_settings": _time_settings,
         "time_left": _time_left, "lz-analyze": _lz_analyze, "kgs-genmove_cleanup": _genmove_cleanup,
-        "final_status_list": _final_status_list,
+        "final_status_list": _final_status_list, "fixed_handicap": _fixed_handicap,
+        "place_free_handicap": _place_free_handicap, "set_free_handicap": _set_free_handicap,
     }
 
     def handle(self, line: str) -> bool:

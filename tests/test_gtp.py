@@ -14,7 +14,7 @@ import pytest
 from boardnet.cli import main
 from boardnet.engine import Engine, MoveStat
 from boardnet.games import make_game
-from boardnet.gtp import COMMANDS, GTP_MOVE_CAP, GTPServer
+from boardnet.gtp import COMMANDS, GTP_MOVE_CAP, GTPServer, handicap_points, max_fixed_handicap
 from boardnet.nets import build_net
 from boardnet.players import go_choose
 from boardnet.search import SearchConfig
@@ -132,6 +132,40 @@ def test_komi_keeps_the_line_and_the_move_cap():
     assert [a[1:] for a in after] == [b[1:] for b in before]
     assert [a[0].split(" ", 2)[2] for a in after] == [b[0].split(" ", 2)[2] for b in before]
     assert s.game.komi == 6.5 and s.game.max_moves == GTP_MOVE_CAP * 81
+
+
+def test_standard_handicap_layouts():
+    g19, g13, g9, g7 = (make_game("go", board_size=n) for n in (19, 13, 9, 7))
+    text = lambda g, k: " ".join(g.action_to_text(p) for p in handicap_points(g.n, k))
+    assert text(g19, 9) == "D4 Q16 D16 Q4 D10 Q10 K4 K16 K10"      # the GTP specification's 19x19 list
+    assert text(g19, 3) == "D4 Q16 D16" and text(g19, 7) == "D4 Q16 D16 Q4 D10 Q10 K10"
+    assert text(g13, 5) == "D4 K10 D10 K4 G7" and text(g9, 6) == "C3 G7 C7 G3 C5 G5"
+    assert text(g7, 4) == "C3 E5 C5 E3"
+    assert [max_fixed_handicap(n) for n in (5, 6, 7, 8, 9, 10, 13, 19)] == [0, 0, 4, 4, 9, 4, 9, 9]
+    with pytest.raises(ValueError, match="no standard layout"):
+        handicap_points(9, 10)
+
+
+def test_handicap_commands():
+    s, text = session("go9", "boardsize 19", "fixed_handicap 4", "undo", "fixed_handicap 2", "komi 0.5",
+                      "showboard", "genmove w", "clear_board", "fixed_handicap 1", "place_free_handicap 10",
+                      "set_free_handicap D4 D4", "set_free_handicap D4 Z99", "set_free_handicap D4 pass",
+                      "set_free_handicap D4", "set_free_handicap D4 Q16 K10")
+    r = replies(text)
+    assert r[1] == "= D4 Q16 D16 Q4" and r[2] == "? cannot undo" and r[3] == "? board not empty"
+    assert r[4] == "=" and r[5].count("X") == 4 and r[6].startswith("= ")   # komi keeps the stones
+    assert r[8:] == ["? invalid number of stones: fixed_handicap places 2-9 on 19x19",
+                     "? invalid number of stones: place_free_handicap places 2-9 on 19x19",
+                     "? bad vertex list: 'D4' twice", "? bad vertex list: 'Z99' is not a vertex",
+                     "? bad vertex list: 'pass' is a pass",
+                     "? invalid number of stones: set_free_handicap places 2-360 on 19x19", "="]
+    assert s.state.to_play() == 1 and s.state.stone_counts() == (3, 0) and s.state.ply == 0
+    s, text = session("go9", "place_free_handicap 5", "play w E3", "komi 5.5", "final_score")
+    r = replies(text)
+    assert r[0] == "= C3 G7 C7 G3 E5" and r[1:3] == ["=", "="]
+    assert s.game.komi == 5.5 and s.state.stone_counts() == (5, 1) and s.state.to_play() == 0
+    s, text = session("connect4", "fixed_handicap 2")
+    assert replies(text) == ["? fixed_handicap: handicap stones are for Go only"]
 
 
 def test_play_on_an_occupied_point_keeps_the_position():
