@@ -82,3 +82,22 @@ def test_our_gtp_server_against_gnugo(monkeypatch):
                    lambda: GTPPlayer(GNUGO), 1)
     assert m.names[0] == f"boardnet {__version__}" and m.names[1].startswith("GNU Go")
     replay_ok(game, m.games[0])
+
+
+def test_handicap_layouts_agree_with_gnugo():
+    """fixed_handicap's points (as sets) are GNU Go's on every size and count both accept, and both refuse the rest."""
+    import subprocess
+    from boardnet.gtp import handicap_points, max_fixed_handicap
+    need("gnugo")
+    for n in (7, 8, 9, 13, 19):
+        game = make_game("go", board_size=n)
+        cmds = "".join(f"clear_board\nfixed_handicap {k}\n" for k in range(2, 10))
+        out = subprocess.run([find_program("gnugo"), "--mode", "gtp"], input=f"boardsize {n}\n{cmds}quit\n",
+                             capture_output=True, text=True, timeout=60).stdout
+        replies = [r for r in out.split("\n\n") if r.strip()][1:]   # boardsize, then clear_board/fixed_handicap pairs
+        for k, reply in zip(range(2, 10), replies[1::2]):
+            if k <= max_fixed_handicap(n):
+                ours = {game.action_to_text(p) for p in handicap_points(n, k)}
+                assert reply.startswith("= ") and set(reply[2:].split()) == ours, (n, k, reply)
+            else:
+                assert reply.startswith("?"), (n, k, reply)
