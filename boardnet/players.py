@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import os
@@ -450,11 +451,14 @@ class _Process:
         args[0] = prog
         self.label = label
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True, bufsize=1)
+                                     stderr=subprocess.PIPE, text=True, bufsize=1, errors="replace")
         self._lines: list[str] = []
         self._cv = threading.Condition()
         self._eof = False
+        self._stderr: list[str] = []   # its last non-empty stderr lines, for the message when it dies
         threading.Thread(target=self._pump, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._pump_stderr, daemon=True)
+        self._stderr_reader.start()
 
     def _pump(self) -> None:
         for line in self.proc.stdout:
@@ -465,20 +469,47 @@ class _Process:
             self._eof = True
             self._cv.notify_all()
 
+    def _pump_stderr(self) -> None:
+        for line in self.proc.stderr:   # drained, so a chatty engine never blocks on a full pipe
+            line = line.strip()
+            if line:
+                self._stderr = (self._stderr + [line])[-5:]
+
+    def exited(self, doing: str = "") -> ExternalError:
+        """The error for a child that died: its exit status (or signal) and its last stderr line, if any."""
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is not None:
+            self._stderr_reader.join(timeout=1)   # it ends at the pipe's end: every line is in
+        why = []
+        if code is not None and code < 0:
+            try:
+                why.append(f"killed by {signal.Signals(-code).name}")
+            except ValueError:
+                why.append(f"killed by signal {-code}")
+        elif code is not None:
+            why.append(f"exit status {code}")
+        if self._stderr:
+            why.append(f"its last stderr line: {self._stderr[-1][:200]!r}")
+        return ExternalError(f"{self.label}: process exited" + (f" ({doing})" if doing else "")
+                             + (": " + "; ".join(why) if why else ""))
+
     def send(self, line: str) -> None:
         try:
             self.proc.stdin.write(line + "\n")
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
-            raise ExternalError(f"{self.label}: process exited (writing {line!r})") from None
+            raise self.exited(f"writing {line!r}") from None
 
     def readline(self, timeout: float) -> str:
         with self._cv:
             if not self._cv.wait_for(lambda: self._lines or self._eof, timeout=timeout):
                 raise ExternalError(f"{self.label}: no answer within {timeout:g} s")
-            if not self._lines:
-                raise ExternalError(f"{self.label}: process exited")
-            return self._lines.pop(0)
+            if self._lines:
+                return self._lines.pop(0)
+        raise self.exited()
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU seconds the child has used so far (Linux /proc), else None."""

@@ -237,8 +237,14 @@ def test_external_program_errors_are_one_line():
     with pytest.raises(ExternalError, match="uci engine 'no-such-engine-xyz': program 'no-such-engine-xyz' "
                        "not found in PATH or /usr/games"):
         UCIPlayer("no-such-engine-xyz")
-    with pytest.raises(ExternalError, match=r"gtp engine 'true': process exited"):
+    with pytest.raises(ExternalError, match=r"gtp engine 'true': process exited( \(writing 'name'\))?: exit status 0$"):
         GTPPlayer("true")   # exits at once: no answer to `name`
+    # an engine that dies says how, with its last words (GNU Go's assertion failures go to stderr)
+    with pytest.raises(ExternalError, match=r"process exited( \(writing .name.\))?: exit status 3; its last stderr line: "
+                                            r"'ASSERTION FAILED at board.c:42'$"):
+        GTPPlayer("sh -c 'echo starting >&2; echo ASSERTION FAILED at board.c:42 >&2; exit 3'")
+    with pytest.raises(ExternalError, match=r"process exited( \(writing .name.\))?: killed by SIGABRT$"):
+        GTPPlayer("sh -c 'kill -ABRT $$'")
 
 
 def test_engine_damping_option_reaches_the_evaluator(capsys):
