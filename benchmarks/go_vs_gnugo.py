@@ -185,8 +185,15 @@ def figures(m: MatchResult) -> dict:
         gs = [g for g in done if g.info["our_colour"] == colour]
         by_colour[colour] = {"games": len(gs), "wins": sum(g.score_a == 1.0 for g in gs)}
     tt_agree = [g for g in done if "gnugo_final_score" in g.info]
+    # a raw policy is deterministic and GNU Go nearly so: the same game can come back, and the interval above
+    # counts it again; the distinct games (by move sequence) and their score say how much the match really sampled
+    first: dict[tuple, float] = {}
+    for g in done:
+        first.setdefault(tuple(g.actions), g.score_a)
     return {
         "games": len(m.games), "scored": n, "errors": m.errors,
+        "distinct_games": len(first),
+        "distinct_score": statistics.fmean(first.values()) if first else None,
         "errors_reasons": [g.error for g in m.games if g.error],
         "wins": m.wins, "draws": m.draws, "losses": m.losses, "score": score,
         "score_wilson95": [lo, hi], "by_our_colour": by_colour,
@@ -309,7 +316,8 @@ def main(argv=None) -> int:
     write_json(out, doc)
     sgf_path.write_text("".join(g.record.strip() + "\n" for g in m.scored), encoding="utf-8")
     lo, hi = fig["score_wilson95"]
-    print(f"{spec.rsplit('name=', 1)[1]} vs {gnugo_name}: +{m.wins} ={m.draws} -{m.losses} ({m.errors} errors), score "
+    print(f"{spec.rsplit('name=', 1)[1]} vs {gnugo_name}: +{m.wins} ={m.draws} -{m.losses} ({m.errors} errors, "
+          f"{fig['distinct_games']} distinct games), score "
           f"{fig['score'] if fig['score'] is not None else float('nan'):.3f} 95% [{lo:.3f}, {hi:.3f}], "
           f"{fig['mean_plies'] or 0:.0f} plies a game, CPU s/move net {fig['our_cpu_s_per_move'] or 0:.3f} "
           f"gnugo {fig['gnugo_cpu_s_per_move'] or 0:.3f} -> {out}")

@@ -143,3 +143,21 @@ def test_go_vs_gnugo_benchmark_short_game(tmp_path):
         assert g["sgf"].startswith("(;FF[4]") and "RE[" + g["gnugo_final_score"] + "]" in g["sgf"]
         assert len(g["moves"].split()) == 16 and isinstance(g["tromp_taylor"], float)
     assert out.with_suffix(".sgf").read_text().count("(;FF[4]") == 2
+
+
+def test_figures_count_repeated_games_once():
+    """A deterministic policy against a nearly deterministic GNU Go can replay a game: distinct_games and
+    distinct_score count each move sequence once."""
+    from types import SimpleNamespace
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from go_vs_gnugo import figures
+    finally:
+        sys.path.pop(0)
+    info = dict(plies=3, our_cpu_s=0.1, our_moves=2, gnugo_cpu_s=0.2, gnugo_moves=1, wall_s=1.0, end="two passes")
+    games = [SimpleNamespace(actions=acts, score_a=s, error=None, info=dict(info, our_colour=c))
+             for acts, s, c in [([1, 2, 3], 1.0, "black"), ([4, 5, 6], 0.0, "white"), ([1, 2, 3], 1.0, "black"),
+                                ([1, 2, 3], 1.0, "black"), ([7, 8, 9], 0.0, "white")]]
+    m = SimpleNamespace(scored=games, games=games, wins=3, draws=0, losses=2, errors=0)
+    f = figures(m)
+    assert f["score"] == 0.6 and f["distinct_games"] == 3 and f["distinct_score"] == pytest.approx(1 / 3)
