@@ -3,10 +3,11 @@ Clark & Storkey 2015 and Maddison et al. 2015) or the net with search (a time or
 move, one torch thread), against `gnugo --mode gtp --level L --chinese-rules --positional-superko`,
 19x19 (or `--board 9 --komi 7`), komi 7.5, colours alternating (our net is Black in even games); with
 `--openings FILE` every game starts from a given opening, each played from both sides (GNU Go is nearly
-deterministic, so without them a match repeats a few games).
+deterministic, so without them a match repeats a few games: `distinct_games` in the figures counts them).
 
     benchmarks/go_vs_gnugo.py --model go9 --board 9 --komi 7 --movetime 1 --games 40 --workers 2 \
         --openings configs/openings/go9_2move_50.txt --level 10
+    benchmarks/go_vs_gnugo.py --model go19 --games 40 --workers 2 --openings configs/openings/go19_2move_20.txt
     taskset -c 0 .venv/bin/python benchmarks/go_vs_gnugo.py --model runs/go19-sl/model.pt --games 20
     taskset -c 0 .venv/bin/python benchmarks/go_vs_gnugo.py --model runs/go19-sl/model.pt --games 20 \\
         --movetime 1

@@ -20,6 +20,7 @@ STAGE1 = ROOT / "campaigns" / "go19-sl" / "model.pt"
 RESULTS = ROOT / "benchmarks" / "results"
 STAGE2_4500 = "413aebb60fe1fd5f059819a933651c5b9b89783af987aa4d68e4e59c43394142"   # shipped 2026-12-03, session 6
 STAGE2_6500 = "621168623570de0866404e78db2d8539422d4c12fddd7ef2513742e9aeb2ea3f"   # step 6,500 (not shipped)
+STAGE2_7912 = "7627b76c715a142d85e40e9c36eaad6efa36d17ca38a4b99ab8a0aec5d4f9d9a"   # shipped 2026-12-03, session 7
 
 
 def test_shipped_net_is_the_measured_supervised_net():
@@ -30,16 +31,21 @@ def test_shipped_net_is_the_measured_supervised_net():
     for k, v in run["model"].items():
         assert torch.equal(shipped["model"][k], v), k
     # the figures were measured on the campaign's file; earlier figures on the files of their stage (stage 2 at
-    # step 4,500 and at 6,500, replaced in the campaign folder by the continued run; their hashes are pinned here)
-    for name, model in (("go19_stage4_test.json", CAMPAIGN), ("go19_sl_joint_curve.json", CAMPAIGN),
-                        ("go19_stage4_policy_vs_gnugo_l10.json", CAMPAIGN),
+    # steps 4,500, 6,500 and 7,912, replaced in the campaign folder by the continued runs; their hashes are pinned)
+    for name, model in (("go19_stage5_test.json", CAMPAIGN), ("go19_stage5_curve.json", CAMPAIGN),
+                        ("go19_stage5_policy_vs_gnugo_l10_openings.json", CAMPAIGN),
+                        ("go19_stage5_policy_vs_gnugo_l10.json", CAMPAIGN),
                         ("go19_sl_stage1_test.json", STAGE1), ("go19_sl_curve.json", STAGE1),
                         ("go19_policy_vs_gnugo_l10.json", STAGE1)):
         d = json.loads((RESULTS / name).read_text())
         models = d.get("models") or d.get("provenance", {}).get("models")
         assert models and models[0]["sha256"] == sha256(model), name
     for name, digest in (("go19_joint_test.json", STAGE2_4500), ("go19_joint_policy_vs_gnugo_l10.json", STAGE2_4500),
-                         ("go19_joint_search1s_vs_gnugo_l10.json", STAGE2_4500), ("go19_stage3_test.json", STAGE2_6500)):
+                         ("go19_joint_search1s_vs_gnugo_l10.json", STAGE2_4500), ("go19_stage3_test.json", STAGE2_6500),
+                         ("go19_stage4_test.json", STAGE2_7912), ("go19_stage4_test_bf16.json", STAGE2_7912),
+                         ("go19_sl_joint_curve.json", STAGE2_7912), ("go19_stage4_policy_vs_gnugo_l10.json", STAGE2_7912),
+                         ("go19_shipped_policy_vs_gnugo_l10_bf16.json", STAGE2_7912),
+                         ("go19_shipped_policy_vs_gnugo_l10_openings.json", STAGE2_7912)):
         d = json.loads((RESULTS / name).read_text())
         models = d.get("models") or d.get("provenance", {}).get("models")
         assert models and models[0]["sha256"] == digest, name
@@ -47,14 +53,15 @@ def test_shipped_net_is_the_measured_supervised_net():
 
 def test_card_quotes_the_test_accuracy():
     card = (resolve("go19").with_suffix(".md")).read_text()
-    d = json.loads((RESULTS / "go19_stage4_test.json").read_text())["figures"]
+    d = json.loads((RESULTS / "go19_stage5_test.json").read_text())["figures"]
     assert f"**top-1 {100 * d['top1']:.1f} %, top-3 {100 * d['top3']:.1f} %**" in card
     s1 = json.loads((RESULTS / "go19_sl_stage1_test.json").read_text())["figures"]
     assert f"stage 1 alone: {100 * s1['top1']:.1f} % / {100 * s1['top3']:.1f} %" in card
     assert f"{d['value_mse']:.3f} on the test positions" in card
-    m = json.loads((RESULTS / "go19_stage4_policy_vs_gnugo_l10.json").read_text())["figures"]
-    assert (f"**{m['wins']} of {m['scored']}** ({100 * m['score']:.1f} % [{100 * m['score_wilson95'][0]:.1f}, "
-            f"{100 * m['score_wilson95'][1]:.1f}]") in card
+    for name in ("go19_stage5_policy_vs_gnugo_l10_openings.json", "go19_shipped_policy_vs_gnugo_l10_openings.json"):
+        m = json.loads((RESULTS / name).read_text())["figures"]
+        assert (f"**{m['wins']} of {m['scored']}** ({100 * m['score']:.1f} % [{100 * m['score_wilson95'][0]:.1f}, "
+                f"{100 * m['score_wilson95'][1]:.1f}]") in card, name
     assert read_card("go19")["Game"] == "go19"
 
 
