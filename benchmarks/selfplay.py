@@ -140,9 +140,9 @@ def main() -> None:
     ap.add_argument("--json", nargs="?", const="", default=None, metavar="PATH",
                     help="write the figures with provenance to benchmarks/results/selfplay-<date>.json (or PATH)")
     args = ap.parse_args()
+    figures = {"config": args.config, "seconds": args.seconds, "run_minutes": args.run_minutes}
     if not args.precisions:
-        fig = measure(args.config, (), args.seconds, args.run_minutes)
-        figures = {"config": args.config, "seconds": args.seconds, "run_minutes": args.run_minutes, **fig}
+        figures.update(measure(args.config, (), args.seconds, args.run_minutes))
     else:
         per = {p: measure(args.config, (f"run.precision={p}",), args.seconds, args.run_minutes) for p in args.precisions}
         base = per[args.precisions[0]]
@@ -155,8 +155,7 @@ def main() -> None:
             print(f"  {p} / {args.precisions[0]}: 2 actors {_fmt(r['actors_2_moves_per_s'])} moves/s "
                   f"({_fmt(r['actors_2_samples_per_s'])} samples/s, counted as games end), learner "
                   f"{_fmt(r['learner_samples_per_s'])}, self-play with the learner running {_fmt(r['run_samples_per_s'])}")
-        figures = {"config": args.config, "seconds": args.seconds, "run_minutes": args.run_minutes,
-                   "precisions": per, "ratios": ratios}
+        figures.update(precisions=per, ratios=ratios)
     figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  peak RSS of this process: {figures['peak_rss_mib']:.0f} MiB")
     if args.json is not None:

@@ -183,10 +183,14 @@ class GTPServer:
             self.states.append(self.state.apply(a))
 
     def _resume(self) -> None:
-        """Go after two passes ended the game: go on from the same position (pass count cleared)."""
+        """Go after two passes ended the game: go on from the same position (pass count cleared); a game the move
+        cap ended stays over (:meth:`GoState.resumed` refuses it)."""
         s = self.state
-        if self.game.has_pass and s.is_terminal() and s.consecutive_passes() >= 2 and s.ply < self.game.max_moves:
-            self.states.append(s.resumed())
+        if self.game.has_pass and s.is_terminal() and s.consecutive_passes() >= 2:
+            try:
+                self.states.append(s.resumed())
+            except GameError:
+                pass
 
     def _turn(self, colour: int, what: str) -> None:
         """Make `colour` the side to move (Go: the turn handed over, :meth:`GoState.hand_over`; else an error)."""
