@@ -266,6 +266,54 @@ def flops_per_position(net: PolicyValueNet) -> int:
     return 2 * macs
 
 
+def grow_into(net: PolicyValueNet, src_config: NetConfig, src_model: dict) -> None:
+    """Load a smaller net's weights into `net` (more channels and/or more blocks) so that `net` computes
+    exactly what the smaller one did (a function-preserving start, as Net2Net / network morphism):
+
+    - every old weight is copied into the leading slice of its tensor;
+    - old outputs read nothing from new channels (those input columns are zero), so the new channels start
+      with their fresh random incoming weights and zero outgoing ones: they get gradients from the first
+      step and change nothing until training moves them;
+    - a new residual block starts as the identity: its last batch norm has scale and shift 0, so it adds
+      nothing to its input, which is already >= 0 after the previous ReLU.
+
+    Heads keep their shapes (policy and value channels, hidden sizes); only the trunk width and depth may grow.
+    Squeeze-excitation and global pooling mix channels in ways a zero column does not cover, so nets with
+    them are refused. Raises ValueError naming what differs otherwise."""
+    dst = net.config
+    fixed = ("in_channels", "height", "width", "action_size", "se_ratio", "global_pool_every", "policy_channels",
+             "policy_planes", "value_channels", "value_hidden", "value_head", "value_pool", "ownership")
+    differ = [f"{k} {getattr(src_config, k)!r} -> {getattr(dst, k)!r}" for k in fixed
+              if getattr(src_config, k) != getattr(dst, k)]
+    if differ:
+        raise ValueError(f"cannot grow the net: {', '.join(differ)} (only blocks and channels may grow)")
+    if dst.se_ratio or dst.global_pool_every:
+        raise ValueError("cannot grow a net with squeeze-excitation or global pooling blocks")
+    if src_config.blocks > dst.blocks or src_config.channels > dst.channels:
+        raise ValueError(f"cannot grow b{src_config.blocks}c{src_config.channels} into "
+                         f"b{dst.blocks}c{dst.channels}: the new net must be at least as deep and wide")
+    state = net.state_dict()
+    new_blocks = range(src_config.blocks, dst.blocks)
+    for key, t in state.items():
+        if key.startswith("tower.") and int(key.split(".")[1]) in new_blocks:
+            if key.split(".")[2] == "bn2" and key.split(".")[3] in ("weight", "bias"):
+                t.zero_()          # a new block adds 0 to its input: the identity
+            continue
+        if key not in src_model:
+            raise ValueError(f"cannot grow the net: the smaller net has no {key!r}")
+        src = src_model[key].to(t.dtype)
+        if src.dim() != t.dim() or any(a > b for a, b in zip(src.shape, t.shape)):
+            raise ValueError(f"cannot grow the net: {key} {tuple(src.shape)} does not fit {tuple(t.shape)}")
+        if t.dim() == 0:
+            t.copy_(src)
+            continue
+        lead = tuple(slice(0, n) for n in src.shape)
+        t[lead] = src
+        if t.dim() >= 2 and src.shape[1] < t.shape[1]:
+            t[:src.shape[0], src.shape[1]:] = 0   # old outputs read nothing from the new channels
+    net.load_state_dict(state)
+
+
 def model_state(net: PolicyValueNet, game: str, game_kwargs: dict | None = None, **extra) -> dict:
     """Checkpoint dict in the engine's layout: {schema_version, kind, game, game_kwargs, net, model, ...}.
     `game` is the name for `boardnet.games.make_game`; `extra` adds e.g. optimizer or train_state."""

@@ -39,7 +39,7 @@ from torch.nn import functional as F
 
 from boardnet.games import make_game
 from boardnet.games.base import Game
-from boardnet.nets import build_net, model_state, net_from_state
+from boardnet.nets import build_net, grow_into, model_state, net_from_state
 from boardnet.records.read import GameRecord, ReadReport, read_records
 from selfplay.config import GameSettings, NetSettings
 from selfplay.learner import augment, forward_heads, masked_ownership_loss, value_loss_per_sample
@@ -495,8 +495,17 @@ class SupervisedTrainer:
         fresh = sorted(k for k in mine if k not in st["model"] or st["model"][k].shape != mine[k].shape)
         trunk = [k for k in fresh if not k.startswith(("value_", "policy_", "ownership_"))]
         if trunk:
-            raise ValueError(f"run.init {path}: the net's trunk differs from net.preset={self.cfg.net.preset!r} "
-                             f"({trunk[:4]}...); only the policy and value heads may differ")
+            src_cfg = net_from_state(st).config
+            try:
+                grow_into(self.net, src_cfg, st["model"])
+            except ValueError as e:
+                raise ValueError(f"run.init {path}: the net's trunk differs from net.preset={self.cfg.net.preset!r} "
+                                 f"({trunk[:4]}...) and {e}; only the policy and value heads may differ, or the "
+                                 "trunk may grow (more blocks or channels, heads alike)") from None
+            print(f"[supervised] run.init {path}: grown from b{src_cfg.blocks}c{src_cfg.channels} to "
+                  f"b{self.net.config.blocks}c{self.net.config.channels} (new channels and blocks start "
+                  "silent: the grown net computes what the smaller one did)", flush=True)
+            return
         src_size = st.get("game_kwargs", {}).get("board_size")
         if src_size is not None and src_size != self.game_kwargs.get("board_size", src_size):
             print(f"[supervised] run.init {path}: transferring a {src_size}x{src_size} trunk to "

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from boardnet.games import make_game
-from boardnet.nets import (NetConfig, PolicyValueNet, build_net, count_parameters, flops_per_position,
+from boardnet.nets import (NetConfig, PolicyValueNet, build_net, count_parameters, flops_per_position, grow_into,
                            model_state, net_config, net_from_state, preset_shape, value_from_head)
 
 
@@ -144,3 +144,57 @@ def test_policy_planes_reach_the_net_from_a_run_config():
     assert kw["policy_planes"] == 73
     assert build_net(make_game("chess"), "b1c8", **kw).policy_fc is None
     assert "policy_planes" not in NetSettings(preset="b1c8").overrides()
+
+
+def _trained_like(net: PolicyValueNet, seed: int) -> PolicyValueNet:
+    """Random non-trivial batch-norm statistics and scales, as a trained net has."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.3)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.2)
+    return net
+
+
+@pytest.mark.parametrize("name, extra", [("go", {}), ("go", {"value_channels": 4, "value_pool": True, "ownership": True}),
+                                         ("chess", {"policy_planes": 73, "value_head": "wdl"})])
+def test_grow_into_a_wider_deeper_net_computes_the_same_function(name, extra):
+    """b2c8 -> b4c12: copied weights, silent new channels and identity blocks give the same policy, value and
+    ownership in eval mode (running statistics) and in train mode (batch statistics of the old channels)."""
+    game = make_game("go", board_size=5, komi=0.5) if name == "go" else make_game(name)
+    torch.manual_seed(0)
+    small = _trained_like(build_net(game, "b2c8", **extra), 1).eval()
+    big = build_net(game, "b4c12", **extra)
+    grow_into(big, small.config, small.state_dict())
+    big.eval()
+    x = torch.randn(6, *game.obs_shape)
+    own = bool(extra.get("ownership"))
+    with torch.no_grad():
+        a, b = small(x, ownership=own), big(x, ownership=own)
+        for u, v in zip(a, b):
+            assert torch.allclose(u, v, atol=1e-5), (u - v).abs().max()
+        small.train(), big.train()
+        for u, v in zip(small(x, ownership=own), big(x, ownership=own)):
+            assert torch.allclose(u, v, atol=1e-5)
+    # the new parameters are not stuck: one backward step gives the zero columns and the new blocks a gradient
+    big.zero_grad()
+    p, v = big(x)[:2]
+    (p.logsumexp(1).mean() + v.pow(2).mean() - p[:, 0].mean()).backward()
+    assert big.tower[0].conv1.weight.grad[:8, 8:].abs().sum() > 0     # old outputs' zero columns move
+    assert big.tower[3].bn2.weight.grad.abs().sum() > 0                  # an identity block starts learning
+
+
+def test_grow_into_refuses_what_it_cannot_preserve():
+    game = make_game("go", board_size=5, komi=0.5)
+    small = build_net(game, "b2c8")
+    with pytest.raises(ValueError, match="at least as deep and wide"):
+        grow_into(build_net(game, "b1c16"), small.config, small.state_dict())
+    with pytest.raises(ValueError, match="value_channels 1 -> 4"):
+        grow_into(build_net(game, "b2c16", value_channels=4), small.config, small.state_dict())
+    with pytest.raises(ValueError, match="se_ratio"):
+        grow_into(build_net(game, "b2c16-se"), small.config, small.state_dict())
+    with pytest.raises(ValueError, match="height"):
+        grow_into(build_net(make_game("go", board_size=7, komi=0.5), "b2c16"), small.config, small.state_dict())

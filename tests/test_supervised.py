@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from boardnet.games import make_game
-from boardnet.nets import build_net, model_state
+from boardnet.nets import build_net, model_state, net_from_state
 from boardnet.records import game_record
 from boardnet.records.read import ReadReport, read_records
 from selfplay.config import Config
@@ -293,9 +293,9 @@ def test_value_only_finetune_from_init_changes_only_the_value_head(collection, t
             continue
         assert torch.equal(v, before[k]), k                  # trunk, policy and their BN stats untouched
     assert after["model"]["value_fc.0.weight"].shape[1] == 16   # mean + max of 8 channels
-    # a trunk of another shape is refused
-    bad = _cfg(tmp_path, collection, **{"net.preset": "\"b2c16\"", "run.init": f"\"{src}\"", "run.name": "\"bad\""})
-    with pytest.raises(ValueError, match="trunk differs"):
+    # a trunk it cannot grow into (narrower) is refused
+    bad = _cfg(tmp_path, collection, **{"net.preset": "\"b2c8\"", "run.init": f"\"{src}\"", "run.name": "\"bad\""})
+    with pytest.raises(ValueError, match="trunk differs.*at least as deep and wide"):
         SupervisedTrainer(bad, progress=False)
 
 
@@ -391,3 +391,25 @@ def test_training_with_an_ownership_head_learns_it(tmp_path):
     net = net_from_state(st)
     x = torch.from_numpy(game.initial_state().planes()[None])
     assert len(net(x)) == 2 and net(x, ownership=True)[2].shape == (1, 9, 9)
+
+
+def test_init_grows_a_smaller_trunk_and_keeps_its_predictions(collection, tmp_path):
+    """run.init with a narrower, shallower net of the same heads (b1c16 -> b2c24): the grown net predicts
+    exactly what the smaller one did before training, then trains."""
+    cfg = _cfg(tmp_path, collection, **{"train.total_steps": 4, "train.checkpoint_every": 4})
+    base = SupervisedTrainer(cfg, progress=False)
+    base.run()
+    src = load_checkpoint(base.run_dir / "model.pt", kind="boardnet")
+    cfg2 = _cfg(tmp_path, collection, **{"net.preset": "\"b2c24\"", "run.init": f"\"{base.run_dir / 'model.pt'}\"",
+                                         "run.name": "\"grown\"", "train.total_steps": 4,
+                                         "train.checkpoint_every": 4})
+    tr = SupervisedTrainer(cfg2, progress=False)
+    small = net_from_state(src)
+    grown = tr.net.eval()
+    x = torch.randn(5, small.config.in_channels, small.config.height, small.config.width)
+    with torch.no_grad():
+        for a, b in zip(small(x), grown(x)):
+            assert torch.allclose(a, b, atol=1e-5)
+    tr.run()
+    after = load_checkpoint(tr.run_dir / "model.pt", kind="boardnet")
+    assert after["net"]["blocks"] == 2 and after["net"]["channels"] == 24
