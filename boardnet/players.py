@@ -133,12 +133,88 @@ def settled_win(state: State, ownership: Callable[[], np.ndarray | None] | None 
     return float(np.sign(own).sum()) + (-komi if state.to_play() == 0 else komi) > 0
 
 
+def _go_groups(board: np.ndarray, colour: int) -> list[tuple[set, set]]:
+    """(stones, liberties) of every group of `colour` on `board` (`GoState.board()` layout)."""
+    n = board.shape[0]
+    seen: set = set()
+    groups = []
+    for r0 in range(n):
+        for c0 in range(n):
+            if board[r0, c0] != colour or (r0, c0) in seen:
+                continue
+            stones, libs, todo = {(r0, c0)}, set(), [(r0, c0)]
+            while todo:
+                r, c = todo.pop()
+                for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+                    if 0 <= rr < n and 0 <= cc < n:
+                        v = board[rr, cc]
+                        if v == 0:
+                            libs.add((rr, cc))
+                        elif v == colour and (rr, cc) not in stones:
+                            stones.add((rr, cc))
+                            todo.append((rr, cc))
+            seen |= stones
+            groups.append((stones, libs))
+    return groups
+
+
+def go_cleanup_move(state: State) -> int | None:
+    """A move that removes the opponent's stones that cannot live, to play before passing under area scoring
+    (where it costs nothing): the capture of the largest opponent group in atari (not a capture our stone
+    would lose at once with 2 or more stones: a snapback), else a move on one of the two liberties of an
+    opponent group shut inside our stones (every stone next to it and to its liberties is ours) that leaves
+    our new stone's group with 2 liberties or a single stone; None when there is none. A settled board
+    (`GoState.settled`) can still hold such stones: two dead stones that enclose a point of their own make
+    a region of their colour, and Tromp-Taylor counts them, so passing there can turn a won game into a lost
+    one (as it did against our raw policy, which plays on)."""
+    board, n = state.board(), state.game.n
+    own = 1 + state.to_play()
+    opp = 3 - own
+    mask = state.legal_mask()
+    best, best_key = None, None
+    for stones, libs in _go_groups(board, opp):
+        if len(libs) == 1:
+            (r, c), = libs
+            a = r * n + c
+            if not mask[a]:
+                continue
+            size, after = go_group_after(state, a)
+            if after <= 1 and size >= 2:
+                continue            # a snapback: our capturing group would be taken back at once
+            key = (1, len(stones))
+        elif len(libs) == 2:
+            around = set()
+            for r, c in stones | libs:
+                for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+                    if 0 <= rr < n and 0 <= cc < n and (rr, cc) not in stones and (rr, cc) not in libs:
+                        around.add(int(board[rr, cc]))
+            if around != {own}:
+                continue            # not shut inside our stones: it may live or connect out
+            a, key = None, None
+            for r, c in sorted(libs):
+                m = r * n + c
+                if not mask[m]:
+                    continue
+                size, after = go_group_after(state, m)
+                if after >= 2 or size == 1:
+                    a, key = m, (0, len(stones))
+                    break
+            if a is None:
+                continue
+        else:
+            continue
+        if best_key is None or key > best_key:
+            best, best_key = a, key
+    return best
+
+
 def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int], self_atari: int = 3,
               ownership: Callable[[], np.ndarray | None] | None = None) -> int:
     """Our Go move with the CGOS-safe pass rule: pass only on a settled board (`GoState.settled`:
     every empty region belongs to one colour but small dame) when the search prefers it AND the
     Tromp-Taylor area score of the board as it stands already wins for us, or the opponent just
-    passed and that score wins (passing then ends the game in our favour); pass also when the search
+    passed and that score wins (passing then ends the game in our favour); before a pass that does not end
+    the game, dead stones of theirs that can be taken are taken (`go_cleanup_move`); pass also when the search
     prefers it on a settled board that Tromp-Taylor scores against us (the game is over: a stone dropped
     into the other side's area would stand there dead, and Tromp-Taylor would count it). Otherwise play the most
     visited board move that neither fills one of our own single-point true eyes (`go_eye`) nor puts
@@ -152,8 +228,14 @@ def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int],
     best = int(analysis.best_action)
     opponent_passed = state.last_action() == game.pass_action
     if (best == game.pass_action or opponent_passed) and settled_win(state, ownership):
-        return game.pass_action
+        if opponent_passed:
+            return game.pass_action   # passing back ends the game won
+        clean = go_cleanup_move(state)   # the opponent may still drop stones in: take the dead ones first
+        return game.pass_action if clean is None else clean
     if best == game.pass_action and state.settled() and not tromp_taylor_ahead(state):
+        clean = go_cleanup_move(state)   # behind only because dead stones of theirs stand in our area
+        if clean is not None:
+            return clean
         return game.pass_action       # a finished board we are behind on even with every stone alive:
                                       # stones dropped into the other side's area would stand there dead
     order = [best] + [text_to_action(move) for move, _visits, _prior, _q in analysis_rows(analysis)]
@@ -358,7 +440,8 @@ def go_policy_choose(state: State, priors: np.ndarray, self_atari: int = 3) -> i
     if opponent_passed and winning:
         return pas
     if mask[pas] and priors[pas] > priors[best] and winning:
-        return pas
+        clean = go_cleanup_move(state)   # as `go_choose`: dead stones of theirs first
+        return pas if clean is None else clean
     return best
 
 

@@ -250,6 +250,42 @@ def test_pass_only_when_winning_by_area():
     assert go_choose(white_after_pass, _analysis(game, d), game.text_to_action) == p
 
 
+# A 19x19 game of the search (White) against our raw policy (Black) in the arena, White to move after
+# Black's pass at ply 304: the board is settled (Black's dead stones A2-B2-C2-C1-D1 enclose A1-B1, a region of
+# their own; F1 is in atari), and Tromp-Taylor counts them, so White is behind by 1.5. White used to pass
+# here and lose a game it led by 40 points.
+DEAD_STONES_19 = (
+    "Q15 D16 Q4 D3 D5 C5 C6 C4 D7 F3 C14 F17 B16 C17 C11 R6 O4 Q10 R12 Q17 R17 R18 R16 P18 S18 M17 K17 "
+    "M15 G17 G16 H17 F18 H16 G15 J14 H13 J13 H12 J12 H11 J11 H10 J10 H9 J9 H8 J8 H7 J7 H6 J6 H5 K4 B6 B7 "
+    "B5 D9 E6 D6 J3 K3 J2 K2 R3 R4 S4 S5 S3 R5 P2 O2 P3 O3 P4 P5 Q6 Q5 S6 T5 T6 T4 T3 Q3 Q2 P6 P7 O7 P8 "
+    "O8 O9 N9 O10 N10 N11 O11 P11 O12 P12 O13 P13 O14 P14 P15 O15 O16 N15 N16 M16 O18 P16 Q16 P17 M18 L18 "
+    "N18 L17 K18 L19 K19 M19 N19 N17 P19 O17 R19 O19 Q18 Q19 R18 P19 B17 B18 C16 D18 D15 E15 E14 F14 E16 "
+    "D17 F15 F16 E15 H15 J15 F13 A18 B19 A17 D12 C12 D13 C13 D11 D10 E10 E9 F10 F9 F7 G9 G10 E7 F6 E4 E3 "
+    "F4 G4 D4 C3 J4 H4 J1 H1 K1 G2 H3 H2 P1 R2 Q1 R1 O1 O6 O5 N6 M7 N7 N8 M6 L7 L6 K6 M13 M12 M11 N12 L12 "
+    "L11 M10 L10 M9 M8 L9 K9 R13 S13 R14 S14 R11 S12 R15 S15 S11 T11 T10 T12 S9 Q12 Q11 Q14 Q13 P9 P10 Q9 "
+    "R9 Q8 Q7 R8 S8 M4 K16 J16 G18 H18 A7 B8 A8 A9 A6 B10 J5 K5 N13 L13 N14 L14 L15 K15 L16 K12 M12 H14 "
+    "G14 E13 F12 E12 E11 G19 F19 H19 L8 K7 F8 E8 G8 F5 G5 E17 E18 D14 A19 C19 C18 D19 E19 N5 R7 M5 K8 L5 "
+    "pass M14 pass K14 pass K10 pass A4 A3 A2 B3 B2 G3 C2 D2 D1 E1 C1 pass F1 E2 pass G1 pass "
+)
+
+
+def test_no_pass_while_dead_stones_of_theirs_can_be_taken():
+    from boardnet.players import go_cleanup_move
+    game = make_game("go", board_size=19, komi=7.5)
+    st = game.state_from_text("19 7.5 b " + "/".join(["." * 19] * 19) + " " + DEAD_STONES_19.strip())
+    assert st.to_play() == 1 and st.last_action() == game.pass_action
+    assert st.settled() and st.score() == 1.5
+    p = game.pass_action
+    assert go_choose(st, _analysis(game, p), game.text_to_action) == game.text_to_action("F2")   # takes F1
+    seq, u = [], st
+    while (a := go_cleanup_move(u)) is not None:      # Black passing on: White removes every dead stone
+        seq.append(u.action_to_text(a))
+        u = u.apply(a).apply(p)
+    assert seq == ["F2", "A1", "B1", "A5", "B4"] and u.score() == -19.5
+    # the same position with nothing of Black's left to take: the old rule stands (behind on a finished board)
+    assert go_cleanup_move(u) is None and go_choose(u, _analysis(game, p), game.text_to_action) == p
+
+
 def test_cli_gtp_in_process(capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("boardsize 5\nplay b C3\ngenmove w\nquit\n"))
     assert main(["gtp", "go9", "--visits", "4", "--komi", "0.5"]) == 0
