@@ -124,7 +124,8 @@ class SLRun:
     max_minutes: float = 0.0
     init: str = ""                    # start from this model file's weights; head layers whose shape differs
                                       # (a wider value head, another board size's policy layer) start fresh,
-                                      # the trunk (stem and tower) must match
+                                      # the trunk (stem and tower) must match, or be smaller with the same
+                                      # heads: it is then grown (boardnet.nets.grow_into, function-preserving)
 
     def __post_init__(self):
         check_bounds(self, seed=">=0", torch_threads=">=0", max_minutes=">=0")
