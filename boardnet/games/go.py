@@ -435,7 +435,10 @@ class GoState:
         colour only, except neutral regions (dame) of at most `max_dame` points, and both colours
         have stones. An open board, a half-closed border, or a dead stone still standing inside the
         other side's area (its region then touches both colours) all count as not settled, so
-        Tromp-Taylor scoring of a settled board agrees with a dead-stone count."""
+        Tromp-Taylor scoring of a settled board mostly agrees with a dead-stone count. Not always: dead
+        stones that enclose a few points of their own (two eyes' worth of space they cannot make into two
+        eyes) make a region of their colour; the players' pass rule takes them first
+        (`boardnet.players.go_cleanup_move`)."""
         b, w = self._b, self._w
         if not b or not w:
             return False
