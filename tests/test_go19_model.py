@@ -21,6 +21,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 STAGE2_4500 = "413aebb60fe1fd5f059819a933651c5b9b89783af987aa4d68e4e59c43394142"   # shipped 2026-12-03, session 6
 STAGE2_6500 = "621168623570de0866404e78db2d8539422d4c12fddd7ef2513742e9aeb2ea3f"   # step 6,500 (not shipped)
 STAGE2_7912 = "7627b76c715a142d85e40e9c36eaad6efa36d17ca38a4b99ab8a0aec5d4f9d9a"   # shipped 2026-12-03, session 7
+STAGE2_14000 = "5fd616bb08894bdfaf8b0df30973fdf0ccaeca92cda48d8fac35da1bb07e6708"  # shipped 2026-12-07, session 39
 
 
 def test_shipped_net_is_the_measured_supervised_net():
@@ -45,10 +46,14 @@ def test_shipped_net_is_the_measured_supervised_net():
                          ("go19_stage4_test.json", STAGE2_7912), ("go19_stage4_test_bf16.json", STAGE2_7912),
                          ("go19_sl_joint_curve.json", STAGE2_7912), ("go19_stage4_policy_vs_gnugo_l10.json", STAGE2_7912),
                          ("go19_shipped_policy_vs_gnugo_l10_bf16.json", STAGE2_7912),
-                         ("go19_shipped_policy_vs_gnugo_l10_openings.json", STAGE2_7912)):
+                         ("go19_shipped_policy_vs_gnugo_l10_openings.json", STAGE2_7912),
+                         ("go19_search100_vs_policy_passrule.json", STAGE2_14000),
+                         ("go19_search100_vs_gnugo_l10_openings.json", STAGE2_14000)):
         d = json.loads((RESULTS / name).read_text())
         models = d.get("models") or d.get("provenance", {}).get("models")
         assert models and models[0]["sha256"] == digest, name
+    agree = json.loads((RESULTS / "go19_search_agreement.json").read_text())["models"]["model"]
+    assert agree["sha256"] == STAGE2_14000
 
 
 def test_card_quotes_the_test_accuracy():
