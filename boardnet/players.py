@@ -133,28 +133,33 @@ def settled_win(state: State, ownership: Callable[[], np.ndarray | None] | None 
     return float(np.sign(own).sum()) + (-komi if state.to_play() == 0 else komi) > 0
 
 
+def _go_group_at(board: np.ndarray, r0: int, c0: int) -> tuple[set, set]:
+    """(stones, liberties) of the group on (r0, c0) of `board` (`GoState.board()` layout), as point sets."""
+    n, colour = board.shape[0], board[r0, c0]
+    stones, libs, todo = {(r0, c0)}, set(), [(r0, c0)]
+    while todo:
+        r, c = todo.pop()
+        for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+            if 0 <= rr < n and 0 <= cc < n:
+                v = board[rr, cc]
+                if v == 0:
+                    libs.add((rr, cc))
+                elif v == colour and (rr, cc) not in stones:
+                    stones.add((rr, cc))
+                    todo.append((rr, cc))
+    return stones, libs
+
+
 def _go_groups(board: np.ndarray, colour: int) -> list[tuple[set, set]]:
-    """(stones, liberties) of every group of `colour` on `board` (`GoState.board()` layout)."""
-    n = board.shape[0]
+    """(stones, liberties) of every group of `colour` on `board`."""
     seen: set = set()
     groups = []
-    for r0 in range(n):
-        for c0 in range(n):
-            if board[r0, c0] != colour or (r0, c0) in seen:
-                continue
-            stones, libs, todo = {(r0, c0)}, set(), [(r0, c0)]
-            while todo:
-                r, c = todo.pop()
-                for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
-                    if 0 <= rr < n and 0 <= cc < n:
-                        v = board[rr, cc]
-                        if v == 0:
-                            libs.add((rr, cc))
-                        elif v == colour and (rr, cc) not in stones:
-                            stones.add((rr, cc))
-                            todo.append((rr, cc))
-            seen |= stones
-            groups.append((stones, libs))
+    for r0, c0 in zip(*np.nonzero(board == colour)):
+        if (r0, c0) in seen:
+            continue
+        stones, libs = _go_group_at(board, int(r0), int(c0))
+        seen |= stones
+        groups.append((stones, libs))
     return groups
 
 
@@ -398,21 +403,8 @@ def _go_move_filter(state: State, self_atari: int) -> Callable[[int], bool]:
 def go_group_after(state: State, action: int) -> tuple[int, int]:
     """(stones, liberties) of the group holding the stone `action` places in a Go state."""
     board = state.apply(action).board()
-    n = board.shape[0]
-    r0, c0 = divmod(int(action), n)
-    colour = board[r0, c0]
-    seen, libs, todo = {(r0, c0)}, set(), [(r0, c0)]
-    while todo:
-        r, c = todo.pop()
-        for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
-            if 0 <= rr < n and 0 <= cc < n:
-                v = board[rr, cc]
-                if v == 0:
-                    libs.add((rr, cc))
-                elif v == colour and (rr, cc) not in seen:
-                    seen.add((rr, cc))
-                    todo.append((rr, cc))
-    return len(seen), len(libs)
+    stones, libs = _go_group_at(board, *divmod(int(action), board.shape[0]))
+    return len(stones), len(libs)
 
 
 def go_policy_choose(state: State, priors: np.ndarray, self_atari: int = 3) -> int:
