@@ -48,7 +48,9 @@ def test_shipped_net_is_the_measured_supervised_net():
                          ("go19_shipped_policy_vs_gnugo_l10_bf16.json", STAGE2_7912),
                          ("go19_shipped_policy_vs_gnugo_l10_openings.json", STAGE2_7912),
                          ("go19_search100_vs_policy_passrule.json", STAGE2_14000),
-                         ("go19_search100_vs_gnugo_l10_openings.json", STAGE2_14000)):
+                         ("go19_search100_vs_gnugo_l10_openings.json", STAGE2_14000),
+                         ("go19_search400_vs_policy.json", STAGE2_14000),
+                         ("go19_search400_vs_gnugo_l10_openings.json", STAGE2_14000)):
         d = json.loads((RESULTS / name).read_text())
         models = d.get("models") or d.get("provenance", {}).get("models")
         assert models and models[0]["sha256"] == digest, name
@@ -67,6 +69,13 @@ def test_card_quotes_the_test_accuracy():
         m = json.loads((RESULTS / name).read_text())["figures"]
         assert (f"**{m['wins']} of {m['scored']}** ({100 * m['score']:.1f} % [{100 * m['score_wilson95'][0]:.1f}, "
                 f"{100 * m['score_wilson95'][1]:.1f}]") in card, name
+    for name in ("go19_search100_vs_gnugo_l10_openings.json", "go19_search400_vs_gnugo_l10_openings.json"):
+        m = json.loads((RESULTS / name).read_text())["figures"]
+        lo, hi = m["score_wilson95"]
+        assert f"**{m['wins']} of {m['scored']}**" in card and f"({100 * m['score']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]" in card, name
+    for name, text in (("go19_search100_vs_policy_passrule.json", "**10-10**"), ("go19_search400_vs_policy.json", "**17-3**")):
+        m = json.loads((RESULTS / name).read_text())["figures"]
+        assert f"**{m['wins_a']}-{m['losses_a']}**" == text and text in card, name
     assert read_card("go19")["Game"] == "go19"
 
 
