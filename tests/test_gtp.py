@@ -284,6 +284,13 @@ def test_no_pass_while_dead_stones_of_theirs_can_be_taken():
     assert seq == ["F2", "A1", "B1", "A5", "B4"] and u.score() == -19.5
     # the same position with nothing of Black's left to take: the old rule stands (behind on a finished board)
     assert go_cleanup_move(u) is None and go_choose(u, _analysis(game, p), game.text_to_action) == p
+    # a group with two eyes is shut in too, but both its liberties are suicide for us: left alone
+    small = make_game("go", board_size=7, komi=0.5)
+    alive = small.state_from_text("7 0.5 b .o.ox../oooox../xxxxx../......./......./......./.......")
+    assert go_cleanup_move(alive) is None
+    # with one eye of two points (A7-B7) it is dead: Black fills a liberty (A7 keeps B7 as its own liberty)
+    one_eye = small.state_from_text("7 0.5 b ..oox../oooox../xxxxx../......./......./......./.......")
+    assert go_cleanup_move(one_eye) == small.text_to_action("A7")
 
 
 def test_cli_gtp_in_process(capsys, monkeypatch):
