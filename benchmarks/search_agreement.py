@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         for s, human in pos:
             priors, _ = eng.evaluator.evaluate([s])
             top = int(np.argmax(priors[0]))
-            eng._tree = None                 # each position searched afresh
+            eng.new_game()                   # each position searched afresh (no tree reuse)
             best = int(eng.analyse(s, visits=visits).best_action)
             same += best == top
             pol_hit += top == human
