@@ -295,8 +295,9 @@ def grow_into(net: PolicyValueNet, src_config: NetConfig, src_model: dict) -> No
     state = net.state_dict()
     new_blocks = range(src_config.blocks, dst.blocks)
     for key, t in state.items():
-        if key.startswith("tower.") and int(key.split(".")[1]) in new_blocks:
-            if key.split(".")[2] == "bn2" and key.split(".")[3] in ("weight", "bias"):
+        parts = key.split(".")
+        if parts[0] == "tower" and int(parts[1]) in new_blocks:
+            if parts[2] == "bn2" and parts[3] in ("weight", "bias"):
                 t.zero_()          # a new block adds 0 to its input: the identity
             continue
         if key not in src_model:
@@ -330,8 +331,9 @@ def model_state(net: PolicyValueNet, game: str, game_kwargs: dict | None = None,
     return state
 
 
-def net_from_state(d: dict) -> PolicyValueNet:
-    """Rebuild the net (architecture from the checkpoint) and load its weights; eval mode, CPU."""
+def state_config(d: dict) -> NetConfig:
+    """The architecture a checkpoint dict describes (its `net` entry: a full config, or a short
+    {"preset": ..., overrides} dict whose board and action sizes come from the game); the weights are not read."""
     if not isinstance(d, dict) or d.get("kind") != "boardnet":
         raise ValueError(f"checkpoint kind {d.get('kind') if isinstance(d, dict) else type(d).__name__!r}: "
                          "expected a 'boardnet' checkpoint")
@@ -343,12 +345,14 @@ def net_from_state(d: dict) -> PolicyValueNet:
             raise ValueError(f"checkpoint: missing key {key!r}")
     net_kw = dict(d["net"])
     if "in_channels" not in net_kw:
-        # a short {"preset": ..., overrides} dict: the board and action sizes come from the game
         from boardnet.games import make_game
         game = make_game(d["game"], **d.get("game_kwargs", {}))
-        config = net_config(game, **net_kw)
-    else:
-        config = NetConfig.from_dict(net_kw)
-    net = PolicyValueNet(config)
+        return net_config(game, **net_kw)
+    return NetConfig.from_dict(net_kw)
+
+
+def net_from_state(d: dict) -> PolicyValueNet:
+    """Rebuild the net (architecture from the checkpoint) and load its weights; eval mode, CPU."""
+    net = PolicyValueNet(state_config(d))
     net.load_state_dict(d["model"])
     return net.eval()

@@ -39,7 +39,7 @@ from torch.nn import functional as F
 
 from boardnet.games import make_game
 from boardnet.games.base import Game
-from boardnet.nets import build_net, grow_into, model_state, net_from_state
+from boardnet.nets import build_net, grow_into, model_state, net_from_state, state_config
 from boardnet.records.read import GameRecord, ReadReport, read_records
 from selfplay.config import GameSettings, NetSettings
 from selfplay.learner import augment, forward_heads, masked_ownership_loss, value_loss_per_sample
@@ -496,7 +496,7 @@ class SupervisedTrainer:
         fresh = sorted(k for k in mine if k not in st["model"] or st["model"][k].shape != mine[k].shape)
         trunk = [k for k in fresh if not k.startswith(("value_", "policy_", "ownership_"))]
         if trunk:
-            src_cfg = net_from_state(st).config
+            src_cfg = state_config(st)
             try:
                 grow_into(self.net, src_cfg, st["model"])
             except ValueError as e:
