@@ -19,7 +19,7 @@ two passes in a row, at the move cap (`--max-plies`, 400), or when a side resign
 that ended on the board is scored by GNU Go's `final_score` (Chinese rules, its dead-stone
 analysis) in a fresh gnugo process the moves are replayed into, so both sides are judged alike;
 the Tromp-Taylor score of the final board (this project's rules, no dead-stone removal) is kept
-beside it. A game that fails (a crashed program, a protocol error, an illegal move) is recorded as
+beside it (`benchmarks/go_dispute.py` plays out the games where the two name different winners). A game that fails (a crashed program, a protocol error, an illegal move) is recorded as
 an error with its reason and is not scored.
 
 CPU seconds per move: our side is timed by the CPU clock of its own worker process (network,

@@ -161,3 +161,60 @@ def test_figures_count_repeated_games_once():
     m = SimpleNamespace(scored=games, games=games, wins=3, draws=0, losses=2, errors=0)
     f = figures(m)
     assert f["score"] == 0.6 and f["distinct_games"] == 3 and f["distinct_score"] == pytest.approx(1 / 3)
+
+
+def _dispute_module():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import go_dispute
+    finally:
+        sys.path.pop(0)
+    return go_dispute
+
+
+# 9x9: Black's wall on column E, White's on F, one White stone dead at B5 inside Black's side. Tromp-Taylor counts it
+# alive and Black's side neutral (White by 34.5); GNU Go calls it dead (Black by 1.5).
+DEAD_B5 = "E1 F1 E2 F2 E3 F3 E4 F4 E5 F5 E6 F6 E7 F7 E8 F8 E9 F9 A1 B5 pass pass"
+
+
+def test_dispute_margins_and_which_games_are_disputed():
+    d = _dispute_module()
+    assert d.margin("B+12.5") == 12.5 and d.margin("W+3") == -3.0 and d.margin("0") == 0.0
+    for bad in ("", "B12", "X+1", "W+"):
+        with pytest.raises(ValueError, match="expected B\\+n"):
+            d.margin(bad)
+    games = [dict(index=0, error=None, tromp_taylor=5.5, gnugo_final_score="B+2.5"),     # agree
+             dict(index=1, error=None, tromp_taylor=5.5, gnugo_final_score="W+0.5"),     # disputed
+             dict(index=2, error=None, tromp_taylor=-34.5, gnugo_final_score="B+1.5"),   # disputed
+             dict(index=3, error="GNU Go crashed", tromp_taylor=1.0, gnugo_final_score="W+9"),
+             dict(index=4, error=None, tromp_taylor=-8.5)]                                # resigned: not judged
+    assert [g["index"] for g in d.disputed(games)] == [1, 2]
+
+
+@pytest.mark.external
+def test_dispute_settles_a_dead_stone_by_play(tmp_path):
+    """GNU Go's judgement of the B5 stone is played out: it captures it in the cleanup and Black wins on the board."""
+    if find_program("gnugo") is None:
+        pytest.skip("gnugo is not installed (looked in PATH and /usr/games; `apt-get install -y gnugo`)")
+    game = make_game("go", board_size=9, komi=7.5)
+    s = game.initial_state()
+    for m in DEAD_B5.split():
+        s = s.apply(game.text_to_action(m))
+    assert s.score() == -34.5
+    match = tmp_path / "m.json"
+    match.write_text(json.dumps({"settings": {"board": 9, "komi": 7.5, "our_spec": "engine:model=go9,visits=8",
+                                              "gnugo_cmd": f"{find_program('gnugo')} --mode gtp --chinese-rules "
+                                                           "--positional-superko --level 1"},
+                                 "games": [dict(index=0, opening=None, error=None, our_colour="white", end="two passes",
+                                                tromp_taylor=-34.5, gnugo_final_score="B+1.5", winner="black",
+                                                our_score=0.0, moves=DEAD_B5)]}))
+    out = tmp_path / "d.json"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "go_dispute.py"), str(match), "--visits", "8",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    row, = d["games"]
+    assert row["cleanup_ended"] == "two passes" and row["winner_after_cleanup"] == "black" and not row["changed"]
+    assert d["figures"] == {"scored": 1, "disputed": 1, "changed": 0, "gnugo_upheld": 1, "our_score_judged": 0.0,
+                            "our_score_after_cleanup": 0.0}
+    assert d["provenance"]["models"][0]["sha256"]
