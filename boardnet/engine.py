@@ -121,6 +121,8 @@ class Engine:
         old = self._tree
         if old is not None:
             path = _find_descendant(old, state)
+            if path == [] and old.root_restricted:   # the last search saw only some of this position's moves
+                path = None
             if path is not None:
                 for a in path:
                     old.advance(a)
@@ -132,9 +134,12 @@ class Engine:
 
     def analyse(self, state, *, visits: int | None = None, movetime: float | None = None,
                 stop: Callable[[], bool] | None = None,
-                on_progress: Callable[[Tree], None] | None = None) -> Analysis:
+                on_progress: Callable[[Tree], None] | None = None,
+                root_actions=None) -> Analysis:
         """Search `state` until the root has `visits` visits (reused ones count) and/or
-        `movetime` seconds have passed, whichever first; neither -> config.num_simulations visits."""
+        `movetime` seconds have passed, whichever first; neither -> config.num_simulations visits.
+        `root_actions` (UCI `go searchmoves`): search only these moves at the root (:meth:`Tree.restrict_root`;
+        ValueError if none of them is legal)."""
         if state.is_terminal():
             raise ValueError(f"analyse: position {state.to_text()!r} is terminal")
         if visits is not None and visits < 1:
@@ -144,6 +149,13 @@ class Engine:
         if visits is None and movetime is None:
             visits = self.search.num_simulations
         tree = self._tree_for(state)
+        if root_actions is not None:
+            legal = set(state.legal_actions().tolist())
+            if not any(int(a) in legal for a in root_actions):
+                raise ValueError("analyse root_actions: none of the moves is legal here")
+            if tree.num_visits < 1:   # expand the root: its children are what the restriction keeps
+                search_virtual_loss(tree, self.evaluator, 1, batch_size=1)
+            tree.restrict_root(root_actions)
         self._tree = tree
         self.reused_visits = tree.num_visits
         t0 = time.perf_counter()

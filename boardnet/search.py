@@ -171,6 +171,7 @@ class Tree:
         self._root = self._store.new_root(state)
         self._raw_root_priors: np.ndarray | None = None   # root priors before noise
         self._noise_pending = False
+        self.root_restricted = False   # restrict_root cut the root's moves (the tree is not the whole position's)
 
     # -- read-only views -------------------------------------------------------------------
     @property
@@ -291,6 +292,44 @@ class Tree:
             self._root = s.new_root(state)
         self._raw_root_priors = None
         self._noise_pending = False
+        self.root_restricted = False
+
+    def restrict_root(self, actions) -> int:
+        """Search only these root moves from now on (UCI `go searchmoves`): the expanded root's other
+        children leave the tree (the root's visit count then holds its own evaluation and the kept moves'
+        visits, its mean value unchanged) and the search never selects them again. Moves that are not legal
+        at the root are ignored; returns how many moves are left. ValueError if the root is not expanded yet
+        (search it once first) or none of `actions` is legal there (the tree is then left as it was)."""
+        s, r = self._store, self._root
+        if s.status[r] == _TERMINAL and s.first[r] < 0:
+            raise ValueError("restrict_root: the root is terminal")
+        if s.first[r] < 0:
+            raise ValueError("restrict_root: the root is not expanded; search it first")
+        f, k = int(s.first[r]), int(s.nchild[r])
+        want = {int(a) for a in actions}
+        keep = [i for i in range(k) if int(s.action[f + i]) in want]
+        if not keep:
+            raise ValueError("restrict_root: none of the moves is legal here")
+        order = np.array(keep + [i for i in range(k) if i not in set(keep)], dtype=np.int64)
+        block = np.arange(f, f + k)
+        for name in _Store._FIELDS:
+            arr = getattr(s, name)
+            arr[block] = arr[block[order]]
+        s.states[f:f + k] = [s.states[f + i] for i in order.tolist()]
+        for c in range(f, f + k):        # the moved children's own children point back to their new ids
+            if s.first[c] >= 0:
+                s.parent[s.first[c]:s.first[c] + s.nchild[c]] = c
+        s.nchild[r] = len(keep)
+        n_old, n_new = float(s.N[r]), 1.0 + float(s.N[f:f + len(keep)].sum())
+        if n_old > n_new:   # the root counts its own evaluation and the kept moves' visits; its mean value stays
+            s.W[r] *= n_new / n_old
+            s.N[r] = n_new
+        if s.status[r] == _TERMINAL:     # solved through a move that is gone: search it again
+            s.status[r] = _EXPANDED
+        if self._raw_root_priors is not None:
+            self._raw_root_priors = self._raw_root_priors[order[:len(keep)]]
+        self.root_restricted = True
+        return len(keep)
 
     def add_root_noise(self) -> None:
         """Mix Dirichlet noise into the root priors: P = (1 - w) P + w Dir(alpha), alpha from the

@@ -2,15 +2,16 @@
 
 Commands: uci, isready, ucinewgame, setoption (Visits, Threads = torch intra-op threads for the
 network, Model, MoveOverhead, UCI_ShowWDL),
-position startpos|fen <FEN> [moves ...], go [wtime btime winc binc movestogo movetime nodes depth
-infinite], stop, ponderhit, quit; `d` prints the board (a debugging aid, as in Stockfish).
+position startpos|fen <FEN> [moves ...], go [searchmoves <move> ... wtime btime winc binc movestogo movetime
+nodes depth infinite], stop, ponderhit, quit; `d` prints the board (a debugging aid, as in Stockfish).
 
 `go` runs the search on a background thread, so `stop` and `isready` are answered while it
 thinks; the thread prints `info depth/seldepth/nodes/nps/time/score cp/wdl/pv` lines about every
 half second and `bestmove` when the limit is reached or `stop` arrives. Limits: `nodes` = visits;
 `movetime` = seconds; a clock (`wtime`, `btime`, ...) is turned into a time per move by
 `boardnet.timeman.allot_time`; `infinite` searches until `stop`; `depth` has no meaning for
-MCTS and is read as the default visits; `searchmoves` and `mate` are read and ignored; we declare
+MCTS and is read as the default visits; `searchmoves` limits the search to those root moves (an illegal one
+gets an error line and is left out; none legal: every move is searched); `mate` is read and ignored; we declare
 no Ponder option, so `go ponder` is searched like `infinite`. Malformed commands get an `info string error: ...` line
 (UCI has no error reply) and are otherwise ignored.
 
@@ -141,12 +142,12 @@ class UCIServer:
         self._stop.set()
         self._wait()
 
-    def _search(self, state, visits, movetime) -> None:
+    def _search(self, state, visits, movetime, root_actions=None) -> None:
         try:
             engine = self.engine
             progress = ProgressReporter(engine, lambda an: self.send(info_line(an, self.show_wdl)), 0.5)
             an = engine.analyse(state, visits=visits, movetime=movetime, stop=self._stop.is_set,
-                                on_progress=progress)
+                                on_progress=progress, root_actions=root_actions)
         except Exception as e:  # noqa: BLE001 - report to the GUI, never die mid-game silently
             self.error(f"search failed: {type(e).__name__}: {e}")
             legal = state.legal_actions()
@@ -199,9 +200,25 @@ class UCIServer:
             movetime = allot_time(max(0.0, clock / 1000), max(0.0, inc / 1000), args.get("movestogo"),
                                   overhead=self.overhead_ms / 1000)
             visits = UNLIMITED_VISITS
+        root_actions = None
+        if "searchmoves" in args:
+            root_actions, legal = [], set(state.legal_actions().tolist())
+            for m in args["searchmoves"]:
+                try:
+                    a = state.text_to_action(m)
+                except (GameError, ValueError):
+                    a = None
+                if a is None or a not in legal:
+                    self.error(f"go searchmoves {m}: not a legal move here; ignored")
+                else:
+                    root_actions.append(a)
+            if not root_actions:
+                self.error("go searchmoves: no legal move given; searching every move")
+                root_actions = None
         self._infinite = visits == UNLIMITED_VISITS and movetime is None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._search, args=(state, visits, movetime), daemon=True)
+        self._thread = threading.Thread(target=self._search, args=(state, visits, movetime, root_actions),
+                                        daemon=True)
         self._thread.start()
 
     # commands

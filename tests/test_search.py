@@ -341,3 +341,47 @@ def test_single_tree_descent_picks_what_the_vectorised_descent_picks(monkeypatch
         tree.add_root_noise()
     search_virtual_loss(tree, RolloutEvaluator(game, 1, np.random.default_rng(0)), 300, batch_size=8)
     assert calls[0] >= 300
+
+
+def _tree_links_hold(tree, counts=True):
+    """Every reachable expanded node's children point back to it, and (`counts`) N = own evaluation + children's N
+    (a solved node searched again as the root after `advance` holds the visits that stopped at it)."""
+    st = tree._store
+    todo = [tree._root]
+    while todo:
+        v = todo.pop()
+        if st.first[v] < 0:
+            continue
+        ch = np.arange(st.first[v], st.first[v] + st.nchild[v])
+        assert (st.parent[ch] == v).all()
+        if counts and st.status[v] == 2:   # _EXPANDED
+            assert st.N[v] == pytest.approx(1 + st.N[ch].sum())
+        todo.extend(ch.tolist())
+
+
+def test_restrict_root_searches_only_the_given_moves(ttt):
+    """x to move wins at 2 ("xx.oo...."); restricted to 5 and 8 the search never plays or visits 2, the kept moves'
+    subtrees (searched before the cut) stay intact, and visits go on being counted right."""
+    tree = _search(ttt.state_from_text("xx.oo...."), 300, "virtual_loss")
+    assert tree.select_action(0.0) == 2
+    before = tree.visit_counts()
+    with pytest.raises(ValueError, match="none of the moves is legal"):
+        tree.restrict_root([0, 3])          # occupied squares: nothing legal, tree untouched
+    assert tree.restrict_root([8, 5, 0]) == 2
+    assert tree.root_restricted
+    counts = tree.visit_counts()
+    assert set(np.flatnonzero(counts)) <= {5, 8}
+    assert counts[5] == before[5] and counts[8] == before[8]
+    assert tree.num_visits == 1 + before[5] + before[8]
+    _tree_links_hold(tree)
+    search_virtual_loss(tree, UniformEvaluator(ttt), 200, batch_size=4)
+    counts = tree.visit_counts()
+    assert counts[2] == 0 and counts[[5, 8]].sum() == tree.num_visits - 1
+    assert tree.select_action(0.0) in (5, 8) and tree.principal_variation()[0] in (5, 8)
+    _tree_links_hold(tree)
+    tree.advance(5)                         # a kept move's subtree becomes the tree
+    assert not tree.root_restricted and tree.num_visits == counts[5]
+    _tree_links_hold(tree, counts=False)
+    fresh = Tree(ttt.initial_state(), SearchConfig(), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="not expanded"):
+        fresh.restrict_root([4])

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import chess
+import numpy as np
 import pytest
 
 from boardnet.cli import main
@@ -260,3 +261,33 @@ def test_a_bad_model_or_device_ends_the_start_in_one_line(argv, capsys):
     assert main(argv) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("precision:")]
     assert len(err) == 1 and err[0].startswith(f"boardnet {argv[0]}: "), err
+
+
+MATE_IN_ONE = "6k1/5ppp/8/8/8/8/8/R5K1 w - - 0 1"   # Ra8#
+
+
+def test_go_searchmoves_limits_the_root_moves():
+    s, out = server()
+    s.run([f"position fen {MATE_IN_ONE}", "go nodes 400"])
+    assert out.lines()[-1] == "bestmove a1a8"
+    # the mate left out: only the given moves are searched, and the info line's pv starts with the move played
+    s.run(["go searchmoves a1a2 g1f1 nodes 64"])
+    lines = out.lines()
+    best = lines[-1].split()[1]
+    assert best in ("a1a2", "g1f1") and lines[-2].split()[lines[-2].split().index("pv") + 1] == best
+    assert s.engine._tree.root_restricted and np.count_nonzero(s.engine._tree.visit_counts()) <= 2
+    # the same position again without searchmoves: a fresh search of every move finds the mate again
+    s.run(["go nodes 400"])
+    assert out.lines()[-1] == "bestmove a1a8" and not s.engine._tree.root_restricted
+    # an illegal or malformed move gets an error line and is left out; none legal: every move is searched
+    n = len(out.lines())
+    s.run(["go searchmoves e2e4 zz9 a1b1 nodes 16"])
+    new = out.lines()[n:]
+    assert "info string error: go searchmoves e2e4: not a legal move here; ignored" in new
+    assert "info string error: go searchmoves zz9: not a legal move here; ignored" in new
+    assert new[-1] == "bestmove a1b1"
+    n = len(out.lines())
+    s.run(["go searchmoves e2e4 nodes 400"])
+    new = out.lines()[n:]
+    assert "info string error: go searchmoves: no legal move given; searching every move" in new
+    assert new[-1] == "bestmove a1a8"
