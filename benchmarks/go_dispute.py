@@ -81,11 +81,19 @@ def settle(g: dict, ours_cmd: str, gnugo_cmd: str, board: int, komi: float, max_
             extra.append(m)
             passes = passes + 1 if m.lower() == "pass" else 0
             colour = "w" if colour == "b" else "b"
-        after = ours.command("final_score").strip()   # Tromp-Taylor: the board as it stands
         gnugo_after = gnugo.command("final_score").strip()
     finally:
         ours.close()
         gnugo.close()
+    s = game.initial_state()   # Tromp-Taylor: the board as it stands, every stone on it alive
+    for m in g["moves"].split():
+        s = s.apply(game.text_to_action(m))
+    for m in extra:
+        if s.is_terminal():
+            s = s.resumed()   # the cleanup goes on after the two passes that ended the game
+        s = s.apply(game.text_to_action(m.lower()))
+    sc = float(s.score())
+    after = "0" if sc == 0 else f"{'B' if sc > 0 else 'W'}+{abs(sc):g}"
     winner_after = side(margin(after))
     return {"index": g["index"], "opening": g.get("opening"), "our_colour": g["our_colour"], "end": g.get("end"),
             "tromp_taylor_before": g["tromp_taylor"], "gnugo_final_score_before": g["gnugo_final_score"],

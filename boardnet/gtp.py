@@ -26,8 +26,11 @@ too), or when the opponent has just passed and that holds; on a settled board it
 passes when its search prefers that. Otherwise it plays its best acceptable non-pass move (never
 filling its own eye), so dead opponent stones are captured before the game ends and the final
 position scores correctly under Tromp-Taylor rules. It resigns only when asked to
-(`--resign-threshold`, see `GTPServer`). `final_score` is that area score; `final_status_list dead`
-names the stones the net's ownership head reads as dead (none for a net without that head).
+(`--resign-threshold`, see `GTPServer`). `final_status_list dead` names the stones the engine calls dead:
+those the net's ownership head gives to the other colour, or for a net without that head those 100 seeded
+random play-outs give to it (`boardnet.players.go_dead_stones`, as Fuego and Pachi do; it matched GNU Go's
+list on 49 of 51 final positions of go19's matches). `final_score` is the area count with those stones taken
+off (what GTP asks; on a finished board that has been cleaned up it is the Tromp-Taylor score above).
 """
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ import numpy as np
 
 from boardnet.games import make_game
 from boardnet.games.base import GameError
-from boardnet.players import ProgressReporter, analysis_rows, engine_choice
+from boardnet.players import ProgressReporter, analysis_rows, engine_choice, go_dead_stones
 from boardnet.timeman import allot_time
 
 NAME = "boardnet"
@@ -420,9 +423,27 @@ class GTPServer:
     def _showboard(self, args: list[str]) -> str:
         return "\n" + str(self.state)
 
+    def _dead(self, s) -> np.ndarray:
+        """Go: bool `[N * N]`, the stones this engine calls dead: those its net's ownership head gives to the
+        other colour, else those random play-outs give to it (`boardnet.players.go_dead_stones`, 100 play-outs,
+        seed 0: GNU Go's list on 49 of 51 final positions of go19's matches, docs/benchmarks.md)."""
+        board = s.board().reshape(-1)
+        if not board.any():
+            return np.zeros(board.shape, dtype=bool)
+        f = getattr(self.engine, "ownership", None)
+        own = f(s) if f is not None else None
+        if own is None:
+            return go_dead_stones(s)
+        black_view = own.reshape(-1) * (1.0 if s.to_play() == 0 else -1.0)
+        return ((board == 1) & (black_view < 0)) | ((board == 2) & (black_view > 0))
+
     def _final_score(self, args: list[str]) -> str:
         s = self.state
         if self.game.scoring == "area":
+            board, dead = s.board().reshape(-1), self._dead(s)
+            if dead.any():   # the area count with this engine's dead stones taken off, as GTP asks
+                s = self.game.setup_state([int(p) for p in np.flatnonzero((board == 1) & ~dead)],
+                                          [int(p) for p in np.flatnonzero((board == 2) & ~dead)])
             sc = s.score()
             return "0" if sc == 0 else f"{'B' if sc > 0 else 'W'}+{abs(sc):g}"
         if not s.is_terminal():
@@ -431,9 +452,8 @@ class GTPServer:
         return "0" if r[0] == 0 else ("B+1" if r[0] > 0 else "W+1")
 
     def _final_status_list(self, args: list[str]) -> str:
-        """Go: the stones of a status (`alive`, `dead` or `seki`) as vertices. Dead are the stones the net's
-        ownership head gives to the other colour; a net without that head calls every stone alive (the
-        Tromp-Taylor view of `final_score`); seki is never reported."""
+        """Go: the stones of a status (`alive`, `dead` or `seki`) as vertices. Dead are the stones of
+        :meth:`_dead` (the net's ownership head, else random play-outs); seki is never reported."""
         if not self.game.has_pass or self.game.scoring != "area":
             raise GTPError(f"final_status_list: not a command for {self.game.name}")
         if len(args) != 1 or args[0].lower() not in ("alive", "dead", "seki"):
@@ -443,13 +463,7 @@ class GTPServer:
             return ""
         s = self.state
         board = s.board().reshape(-1)
-        f = getattr(self.engine, "ownership", None)
-        own = f(s) if f is not None else None
-        if own is None:
-            dead = np.zeros_like(board, dtype=bool)
-        else:
-            black_view = own.reshape(-1) * (1.0 if s.to_play() == 0 else -1.0)
-            dead = ((board == 1) & (black_view < 0)) | ((board == 2) & (black_view > 0))
+        dead = self._dead(s)
         pick = dead if want == "dead" else (board > 0) & ~dead
         return " ".join(s.action_to_text(int(a)) for a in np.flatnonzero(pick))
 

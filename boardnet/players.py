@@ -213,6 +213,62 @@ def go_cleanup_move(state: State) -> int | None:
     return best
 
 
+def go_playout_ownership(state: State, playouts: int = 100, seed: int = 0) -> np.ndarray:
+    """Who owns each point at the end of random games from `state` (the dead-stone estimate of Fuego's and
+    Pachi's `final_status_list`): float `[N, N]` laid out as `board()`, the mean over `playouts` of the
+    Tromp-Taylor owner (+1 Black, -1 White, 0 neither). Each play-out plays uniformly random legal moves for
+    both sides, never filling the mover's own single-point eye (`go_eye`) and passing when nothing else is
+    left, until two passes or 3 x N x N plies. A game two passes ended is resumed first. Seeded: the same
+    state and seed give the same array."""
+    if state.is_terminal():
+        state = state.resumed()   # GameError at the move cap: there is no board to play on then
+    rng = np.random.default_rng(seed)
+    n = state.game.n
+    pass_a = state.game.pass_action
+    cap = 3 * n * n
+    total = np.zeros((n, n))
+    for _ in range(playouts):
+        s = state
+        for _ply in range(cap):
+            if s.is_terminal():
+                break
+            legal = s.legal_actions()
+            legal = legal[legal != pass_a]
+            board, own = None, 1 + s.to_play()
+            move = pass_a
+            for a in rng.permutation(legal)[:24].tolist():   # a few tries: most random points are not eyes
+                if board is None:
+                    board = s.board()
+                r, c = divmod(a, n)
+                if not go_eye(board, r, c, own):
+                    move = a
+                    break
+            else:
+                if board is not None:   # every tried point was an eye: look at them all before passing
+                    ok = [a for a in legal.tolist() if not go_eye(board, *divmod(a, n), own)]
+                    move = int(rng.choice(ok)) if ok else pass_a
+            s = s.apply(move)
+        total += s.area_ownership()
+    return total / max(1, playouts)
+
+
+def go_dead_stones(state: State, playouts: int = 100, seed: int = 0, margin: float = 0.0) -> np.ndarray:
+    """bool `[N * N]`: the stones whose group the play-outs of `go_playout_ownership` give to the other
+    colour: the group's mean ownership below -`margin` from its own side (0: the opponent owns it in more
+    than half the play-outs, Fuego's rule). Whole groups are dead or alive. Uniform play-outs misjudge wide
+    open areas (a lone stone in a large territory can look alive, and the walls around it half dead); on the
+    small regions of a finished game they mostly agree with GNU Go (docs/benchmarks.md)."""
+    board = state.board()
+    own = go_playout_ownership(state, playouts, seed)
+    dead = np.zeros(board.shape, dtype=bool)
+    for colour, sign in ((1, 1.0), (2, -1.0)):
+        for stones, _ in _go_groups(board, colour):
+            rr, cc = zip(*stones)
+            if sign * own[list(rr), list(cc)].mean() < -margin:
+                dead[list(rr), list(cc)] = True
+    return dead.reshape(-1)
+
+
 def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int], self_atari: int = 3,
               ownership: Callable[[], np.ndarray | None] | None = None) -> int:
     """Our Go move with the CGOS-safe pass rule: pass only on a settled board (`GoState.settled`:

@@ -3,12 +3,14 @@ Four, tic-tac-toe and checkers; the CGOS-safe pass rule; lz-analyze output."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from boardnet.cli import main
@@ -330,3 +332,46 @@ def test_a_go_game_longer_than_the_self_play_move_cap_is_played_on():
     r = replies(text)
     assert r[:len(moves)] == ["="] * len(moves) and r[len(moves)].startswith("= ")
     assert s.game.max_moves == 20 * 25 and game.max_moves == 50
+
+
+
+def _match_final_state(index: int):
+    """The final position of game `index` of go19's committed 400-visit match against GNU Go 3.8."""
+    match = json.loads((ROOT / "benchmarks/results/go19_search400_vs_gnugo_l10_openings.json").read_text())
+    g = next(x for x in match["games"] if x["index"] == index)
+    game = make_game("go19")
+    st = game.initial_state()
+    for m in g["moves"].split():
+        st = st.apply(game.text_to_action(m))
+    return g, st
+
+
+# GNU Go 3.8's `final_status_list dead` on game 6's final position (golden, read once: gnugo --mode gtp
+# --chinese-rules, the moves replayed); its final_score there is W+14.5 where Tromp-Taylor gives B+33.5
+GAME6_GNUGO_DEAD = "E19 F19 G19 E18 F17 G17 G16 J16 T13 F9 F8 Q8 T8 T7 T4 T3 G1 R1".split()
+
+
+def test_playout_dead_stones_match_gnugo_on_a_19x19_final_position():
+    from boardnet.players import go_dead_stones, go_playout_ownership
+    g, st = _match_final_state(6)
+    assert g["gnugo_final_score"] == "W+14.5" and st.score() == 33.5
+    dead = go_dead_stones(st)
+    assert sorted(st.action_to_text(int(p)) for p in np.flatnonzero(dead)) == sorted(GAME6_GNUGO_DEAD)
+    own = go_playout_ownership(st, 20, seed=3)
+    np.testing.assert_array_equal(own, go_playout_ownership(st, 20, seed=3))   # seeded
+    assert own.shape == (19, 19) and np.abs(own).max() <= 1.0
+
+
+def test_gtp_final_status_and_score_take_the_dead_stones_off():
+    """A net without an ownership head: final_status_list dead is the play-outs' list, final_score the area count
+    without those stones (GNU Go's W+14.5, not the board's Tromp-Taylor B+33.5)."""
+    g, st = _match_final_state(6)
+    moves = g["moves"].split()
+    s, text = session("go19", *(f"play {'bw'[i % 2]} {m}" for i, m in enumerate(moves)),
+                      "final_status_list dead", "final_score", "final_status_list alive")
+    r = replies(text)
+    assert r[:len(moves)] == ["="] * len(moves)
+    assert sorted(r[len(moves)][2:].split()) == sorted(GAME6_GNUGO_DEAD)
+    assert r[len(moves) + 1] == "= W+14.5"
+    alive = r[len(moves) + 2][2:].split()
+    assert len(alive) + len(GAME6_GNUGO_DEAD) == sum(st.stone_counts()) and not set(alive) & set(GAME6_GNUGO_DEAD)

@@ -50,7 +50,8 @@ def test_final_status_list_reads_the_ownership_head():
     assert s.command("final_status_list", ["seki"]) == ""
     s.run(["final_status_list bogus"])
     assert out.getvalue().endswith("? final_status_list: expected alive, dead or seki\n\n")
-    # a net without the head: every stone alive (the Tromp-Taylor view of final_score)
+    # a net without the head: random play-outs judge; a lone stone on an open board is not dead
     plain, _ = _server()
     plain.run(["play b D4"])
     assert plain.command("final_status_list", ["dead"]) == "" and plain.command("final_status_list", ["alive"]) == "D4"
+
