@@ -375,3 +375,17 @@ def test_gtp_final_status_and_score_take_the_dead_stones_off():
     assert r[len(moves) + 1] == "= W+14.5"
     alive = r[len(moves) + 2][2:].split()
     assert len(alive) + len(GAME6_GNUGO_DEAD) == sum(st.stone_counts()) and not set(alive) & set(GAME6_GNUGO_DEAD)
+
+
+# 9x9: Black's wall on column E, White's on F, a White stone at B5 inside Black's side with no way to live.
+DEAD_B5 = "E1 F1 E2 F2 E3 F3 E4 F4 E5 F5 E6 F6 E7 F7 E8 F8 E9 F9 A1 B5 pass pass"
+
+
+def test_a_stone_thrown_into_open_territory_is_dead():
+    """Tromp-Taylor alone gives this game to White by 34.5 (B5 makes Black's side neutral), GNU Go to Black by 1.5."""
+    s, _ = session("go9", "komi 7.5", *(f"play {'bw'[i % 2]} {m}" for i, m in enumerate(DEAD_B5.split())))
+    assert s.state.is_terminal() and s.state.score() == -34.5
+    assert s.command("final_status_list", ["dead"]) == "B5"
+    alive = s.command("final_status_list", ["alive"]).split()
+    assert len(alive) == 19 and "B5" not in alive
+    assert s.command("final_score", []) == "B+1.5"
