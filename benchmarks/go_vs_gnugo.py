@@ -235,6 +235,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per game (default 1)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="auto", help="auto, fp32, bf16 or int8")
+    ap.add_argument("--symmetries", type=int, default=1, choices=range(1, 9), metavar="S",
+                    help="our net's evaluations averaged over S board symmetries (default 1)")
     ap.add_argument("--workers", type=int, default=1, help="games played at once (processes)")
     ap.add_argument("--seed", type=int, default=0, help="GNU Go's random seed is seed + game count")
     ap.add_argument("--gtp-timeout", type=float, default=600.0,
@@ -265,11 +267,13 @@ def main(argv=None) -> int:
         return 2
     mode = "search" if a.movetime or a.visits else "policy"
     common = f"model={model_path},device={a.device},precision={a.precision}"
+    sym = f",symmetries={a.symmetries}" if a.symmetries > 1 else ""
+    tag = f"-sym{a.symmetries}" if a.symmetries > 1 else ""
     if mode == "policy":
-        spec = f"policy:{common},self_atari={a.self_atari},name=boardnet-policy"
+        spec = f"policy:{common},self_atari={a.self_atari}{sym},name=boardnet-policy{tag}"
     else:
         budget = f"movetime={a.movetime}" if a.movetime else f"visits={a.visits}"
-        spec = f"engine:{common},{budget},batch={a.batch},name=boardnet-{budget}"
+        spec = f"engine:{common},{budget},batch={a.batch}{sym},name=boardnet-{budget}{tag}"
     cmd = gnugo_cmd(a.gnugo, a.level)
     make_a = functools.partial(make_ours, spec, game, a.threads, a.seed)
     make_b = functools.partial(make_gnugo, cmd, game, a.seed, a.gtp_timeout)
@@ -309,7 +313,7 @@ def main(argv=None) -> int:
                         "gnugo_program": find_program(a.gnugo), "judge": f"{cmd}: final_score",
                         "board": n, "komi": a.komi, "max_plies": a.max_plies, "games": a.games,
                         "workers": a.workers, "seed": a.seed, "self_atari": a.self_atari,
-                        "movetime": a.movetime, "visits": a.visits, "batch": a.batch,
+                        "movetime": a.movetime, "visits": a.visits, "batch": a.batch, "symmetries": a.symmetries,
                         "openings": str(a.openings) if a.openings else None,
                         "openings_used": len({g.opening for g in m.games}) if openings else 0,
                         "sgf": str(sgf_path)},

@@ -78,6 +78,10 @@ def _engine_options(p: argparse.ArgumentParser, budget: bool = True) -> None:
                         "(default 0.5; 0 turns it off)")
     p.add_argument("--threads", type=_positive_int, help="torch threads for the network (default: "
                    "torch's; use 1 on a busy shared CPU, where more threads spin against each other)")
+    p.add_argument("--symmetries", type=int, default=1, choices=range(1, 9), metavar="S",
+                   help="average every network evaluation over S board symmetries (1-8, default 1; Go and "
+                        "the other square-board games; S times the network work for a better policy: go19's "
+                        "validation top-1 43.4 %% -> 45.6 %% at 8)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,7 +160,8 @@ def _engine_for(args, game, visits_default: int = 400):
     visits = getattr(args, "visits", None) or visits_default
     return load_engine(game, args.model, visits=visits, device=args.device,
                        batch_size=args.batch_size, notice=stderr_notice, precision=args.precision,
-                       precision_notice=stderr_notice, shuffle_damping=args.damping)
+                       precision_notice=stderr_notice, shuffle_damping=args.damping,
+                       symmetries=args.symmetries)
 
 
 def cmd_play(args) -> int:
@@ -177,7 +182,7 @@ def cmd_uci(args) -> int:
     server = UCIServer(game, lambda model: load_engine(game, model, visits=args.visits, device=args.device,
                                                        batch_size=args.batch_size, notice=stderr_notice,
                                                        precision=args.precision, precision_notice=stderr_notice,
-                                                       shuffle_damping=args.damping),
+                                                       shuffle_damping=args.damping, symmetries=args.symmetries),
                        model=args.model, visits=args.visits)
     _ = server.engine  # a bad --model or --device ends the start with one line, not a session that cannot move
     return server.run(sys.stdin)
@@ -195,7 +200,7 @@ def cmd_gtp(args) -> int:
     server = GTPServer(game, lambda g: load_engine(g, args.model, visits=visits or 400, device=args.device,
                                                    batch_size=args.batch_size, notice=stderr_notice,
                                                    precision=args.precision, precision_notice=stderr_notice,
-                                                   shuffle_damping=args.damping),
+                                                   shuffle_damping=args.damping, symmetries=args.symmetries),
                        visits=visits, movetime=args.movetime, resign_threshold=None if args.resign_threshold <= -1 else args.resign_threshold,
                        resign_moves=args.resign_moves)
     _ = server.engine  # a bad --model or --device ends the start with one line, not a session that cannot move

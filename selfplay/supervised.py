@@ -378,21 +378,35 @@ def sl_loss(net, batch, value_weight: float, ownership_weight: float = 0.0):
 
 @torch.no_grad()
 def evaluate_positions(model, runtime: Runtime, planes: np.ndarray, actions: np.ndarray, z: np.ndarray,
-                       mask: np.ndarray, batch: int = 512) -> dict:
-    """Policy loss, top-1/top-3 accuracy (played move), value MSE on games with a result."""
+                       mask: np.ndarray, batch: int = 512, game=None, symmetries: int = 1) -> dict:
+    """Policy loss, top-1/top-3 accuracy (played move), value MSE on games with a result. `symmetries` S > 1
+    (with `game`): the policy (probabilities) and value averaged over the first S board symmetries, as
+    `boardnet.evaluator.NetEvaluator(symmetries=S)` plays."""
     model.eval()
     n = len(actions)
     nll = top1 = top3 = 0.0
     se = cnt = 0.0
+    S = 1 if game is None else max(1, min(int(symmetries), game.num_symmetries))
     for i in range(0, n, batch):
-        x = runtime.to_device(torch.from_numpy(planes[i:i + batch].astype(np.float32)))
+        x_np = planes[i:i + batch].astype(np.float32)
         a = torch.from_numpy(actions[i:i + batch]).to(runtime.device)
-        with runtime.autocast():
-            logits, v = model(x)
-        logits, v = logits.float(), v.float()
-        if v.dim() == 2:
-            p = torch.softmax(v, 1)
-            v = p[:, 0] - p[:, 2]
+        probs, vals = [], []
+        for k in range(S):
+            xk = x_np if k == 0 else np.ascontiguousarray(game.transform(x_np, None, k)[0])
+            with torch.no_grad(), runtime.autocast():
+                logits, v = model(runtime.to_device(torch.from_numpy(xk)))
+            logits, v = logits.float(), v.float()
+            if k:
+                back = game.transform(None, logits.cpu().numpy(), game.inverse(k))[1]
+                logits = torch.from_numpy(np.ascontiguousarray(back)).to(runtime.device)
+            if v.dim() == 2:
+                p = torch.softmax(v, 1)
+                v = p[:, 0] - p[:, 2]
+            probs.append(torch.softmax(logits, 1))
+            vals.append(v)
+        if S > 1:
+            logits = torch.log(torch.stack(probs).mean(0).clamp_min(1e-30))
+            v = torch.stack(vals).mean(0)
         nll += F.cross_entropy(logits, a, reduction="sum").item()
         top = logits.topk(3, dim=1).indices
         top1 += (top[:, 0] == a).sum().item()
@@ -716,14 +730,20 @@ class _TimeUp(Exception):
 # ---------------------------------------------------------------------------------------- eval
 
 def evaluate_model(model_path: str | Path, data: SLData, split: str = "test", limit: int = 50_000,
-                   precision: str = "auto", seed: int = 1) -> dict:
-    """Top-1/top-3 move prediction and value MSE of a model file on one split's positions."""
+                   precision: str = "auto", seed: int = 1, symmetries: int = 1) -> dict:
+    """Top-1/top-3 move prediction and value MSE of a model file on one split's positions (`symmetries`: see
+    :func:`evaluate_positions`)."""
+    from boardnet.games import make_game
     st = load_checkpoint(model_path, kind="boardnet")
     net = net_from_state(st)
     rt = Runtime.create("auto", precision=precision)
     model = rt.prepare(net)
     rep = ReadReport()
     d = collect_split(data, split, limit, seed=seed, prob=1.0, report=rep)
-    r = evaluate_positions(model, rt, d["planes"], d["actions"], d["z"], d["mask"])
-    r.update(split=split, games=d["games"], precision=rt.precision, step=int(st.get("step", 0)))
+    game = make_game(st["game"], **st.get("game_kwargs", {})) if symmetries > 1 else None
+    r = evaluate_positions(model, rt, d["planes"], d["actions"], d["z"], d["mask"], game=game,
+                           symmetries=symmetries)
+    r.update(split=split, games=d["games"], precision=rt.precision, step=int(st.get("step", 0)),
+             symmetries=game.num_symmetries if game is not None and symmetries > game.num_symmetries
+             else max(1, symmetries))
     return r

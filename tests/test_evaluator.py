@@ -93,6 +93,47 @@ def test_random_symmetry_maps_policy_back(c4):
         assert values[i] == pytest.approx(float(v[0]), abs=1e-5)
 
 
+def test_symmetry_averaging_is_the_mean_of_every_symmetry_and_invariant():
+    """symmetries=8 on 9x9 Go: each position's priors and value are the mean over the 8 symmetries of the
+    per-symmetry softmax (checked by hand), and the empty board's averaged priors are symmetric themselves
+    (a random net's single evaluation is not)."""
+    go9 = make_game("go9")
+    torch.manual_seed(3)
+    net = build_net(go9, "b1c8").eval()
+    fp32 = Runtime.create("cpu", precision="fp32")
+    ev8 = NetEvaluator(net, go9, runtime=fp32, cache_size=0, symmetries=8)
+    ev1 = NetEvaluator(net, go9, runtime=fp32, cache_size=0)
+    states = [go9.initial_state()] + random_states(go9, 5, seed=7)
+    priors, values = ev8.evaluate(states)
+    assert ev8.batches == 1                                  # the 8 x 6 boards go in one batch
+    for i, s in enumerate(states):
+        ps, vs = [], []
+        for k in range(8):
+            x, _ = go9.transform(s.planes(), None, k)
+            with torch.inference_mode():
+                logits, v = net(torch.from_numpy(np.ascontiguousarray(x[None])))
+            _, logits = go9.transform(None, logits.numpy(), go9.inverse(k))
+            m = s.legal_mask()
+            p = np.where(m, np.exp(logits[0] - logits[0][m].max()), 0)
+            ps.append(p / p.sum())
+            vs.append(float(v[0]))
+        np.testing.assert_allclose(priors[i], np.mean(ps, 0), rtol=1e-4, atol=1e-7)
+        assert values[i] == pytest.approx(np.mean(vs), abs=1e-5)
+    board = lambda p: p[:-1]                                  # noqa: E731 - drop the pass
+    for k in range(1, 8):
+        _, pk = go9.transform(None, priors[:1], k)
+        np.testing.assert_allclose(board(pk[0]), board(priors[0]), rtol=1e-5, atol=1e-8)
+    p1, _ = ev1.evaluate(states[:1])
+    _, p1k = go9.transform(None, p1, 1)
+    assert not np.allclose(board(p1k[0]), board(p1[0]), rtol=1e-3)
+    with pytest.raises(ValueError, match="not with random_symmetry"):
+        NetEvaluator(net, go9, symmetries=8, random_symmetry=True)
+    with pytest.raises(ValueError, match="must be 1-8"):
+        NetEvaluator(net, go9, symmetries=9)
+    chess_like = make_game("connect4")                       # a mirror only: 8 asks for both of its symmetries
+    assert NetEvaluator(build_net(chess_like, "b1c8"), chess_like, symmetries=8).symmetries == 2
+
+
 def test_network_free_evaluators():
     ttt = make_game("tictactoe")
     s = ttt.state_from_text("xx.oo.xo.")   # X to move; cells 2, 5, 8 free; 2 wins for X

@@ -413,3 +413,33 @@ def test_init_grows_a_smaller_trunk_and_keeps_its_predictions(collection, tmp_pa
     tr.run()
     after = load_checkpoint(tr.run_dir / "model.pt", kind="boardnet")
     assert after["net"]["blocks"] == 2 and after["net"]["channels"] == 24
+
+
+def test_evaluate_positions_averages_symmetries_as_the_player_does():
+    """supervised-eval --symmetries S: the policy read is the mean over S board symmetries of the softmax (over
+    every action, as the plain read), each mapped back; S=1 is the plain read."""
+    from boardnet.games import random_states
+    from selfplay.supervised import evaluate_positions
+    from traincore.runtime import Runtime
+    go9 = make_game("go9")
+    torch.manual_seed(5)
+    net = build_net(go9, "b1c8").eval()
+    rt = Runtime.create("cpu", precision="fp32")
+    planes = np.stack([s.planes() for s in random_states(go9, 12, seed=2)]).astype(np.float32)
+    mean = np.zeros((12, go9.action_size))
+    for k in range(8):
+        x, _ = go9.transform(planes, None, k)
+        with torch.no_grad():
+            logits = net(torch.from_numpy(np.ascontiguousarray(x)))[0].numpy()
+        _, logits = go9.transform(None, logits, go9.inverse(k))
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        mean += e / e.sum(1, keepdims=True) / 8
+    actions = np.argsort(mean, 1)[:, -2].copy()     # each position's second choice: not the top-1
+    actions[:5] = mean[:5].argmax(1)                  # the first on five of them
+    z, mask = np.linspace(-1, 1, 12).astype(np.float32), np.ones(12, np.float32)
+    r8 = evaluate_positions(net, rt, planes, actions, z, mask, game=go9, symmetries=8)
+    assert r8["top1"] == pytest.approx(5 / 12) and r8["top3"] == pytest.approx(1.0)
+    assert r8["policy_loss"] == pytest.approx(-np.mean(np.log(mean[np.arange(12), actions])), rel=1e-4)
+    r1 = evaluate_positions(net, rt, planes, actions, z, mask)
+    assert r1 == evaluate_positions(net, rt, planes, actions, z, mask, game=go9, symmetries=1)
+    assert r1["policy_loss"] != pytest.approx(r8["policy_loss"], rel=1e-3)
