@@ -50,7 +50,10 @@ def test_shipped_net_is_the_measured_supervised_net():
                          ("go19_search100_vs_policy_passrule.json", STAGE2_14000),
                          ("go19_search100_vs_gnugo_l10_openings.json", STAGE2_14000),
                          ("go19_search400_vs_policy.json", STAGE2_14000),
-                         ("go19_search400_vs_gnugo_l10_openings.json", STAGE2_14000)):
+                         ("go19_search400_vs_gnugo_l10_openings.json", STAGE2_14000),
+                         ("go_dispute-go19_search400_vs_gnugo_l10_openings.json", STAGE2_14000),
+                         ("go_dispute-go19_stage5_policy_vs_gnugo_l10_openings.json", STAGE2_14000),
+                         ("go19_shipped_val_sym1.json", STAGE2_14000), ("go19_shipped_val_sym8.json", STAGE2_14000)):
         d = json.loads((RESULTS / name).read_text())
         models = d.get("models") or d.get("provenance", {}).get("models")
         assert models and models[0]["sha256"] == digest, name
