@@ -237,6 +237,8 @@ def main(argv=None) -> int:
     ap.add_argument("--precision", default="auto", help="auto, fp32, bf16 or int8")
     ap.add_argument("--symmetries", type=int, default=1, choices=range(1, 9), metavar="S",
                     help="our net's evaluations averaged over S board symmetries (default 1)")
+    ap.add_argument("--root-symmetries", type=int, default=1, choices=range(1, 9), metavar="S",
+                    help="with a search: only the root's priors averaged over S symmetries (default 1)")
     ap.add_argument("--workers", type=int, default=1, help="games played at once (processes)")
     ap.add_argument("--seed", type=int, default=0, help="GNU Go's random seed is seed + game count")
     ap.add_argument("--gtp-timeout", type=float, default=600.0,
@@ -269,6 +271,11 @@ def main(argv=None) -> int:
     common = f"model={model_path},device={a.device},precision={a.precision}"
     sym = f",symmetries={a.symmetries}" if a.symmetries > 1 else ""
     tag = f"-sym{a.symmetries}" if a.symmetries > 1 else ""
+    if a.root_symmetries > 1:
+        if mode == "policy":
+            ap.error("--root-symmetries is for a search (--visits or --movetime); the raw policy takes --symmetries")
+        sym += f",root_symmetries={a.root_symmetries}"
+        tag += f"-rootsym{a.root_symmetries}"
     if mode == "policy":
         spec = f"policy:{common},self_atari={a.self_atari}{sym},name=boardnet-policy{tag}"
     else:
@@ -314,6 +321,7 @@ def main(argv=None) -> int:
                         "board": n, "komi": a.komi, "max_plies": a.max_plies, "games": a.games,
                         "workers": a.workers, "seed": a.seed, "self_atari": a.self_atari,
                         "movetime": a.movetime, "visits": a.visits, "batch": a.batch, "symmetries": a.symmetries,
+                        "root_symmetries": a.root_symmetries,
                         "openings": str(a.openings) if a.openings else None,
                         "openings_used": len({g.opening for g in m.games}) if openings else 0,
                         "sgf": str(sgf_path)},

@@ -82,6 +82,9 @@ def _engine_options(p: argparse.ArgumentParser, budget: bool = True) -> None:
                    help="average every network evaluation over S board symmetries (1-8, default 1; Go and "
                         "the other square-board games; S times the network work for a better policy: go19's "
                         "validation top-1 43.4 %% -> 45.6 %% at 8)")
+    p.add_argument("--root-symmetries", type=int, default=1, choices=range(1, 9), metavar="S",
+                   help="average only the search root's priors over S board symmetries (one S-board batch a "
+                        "move; default 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,7 +164,7 @@ def _engine_for(args, game, visits_default: int = 400):
     return load_engine(game, args.model, visits=visits, device=args.device,
                        batch_size=args.batch_size, notice=stderr_notice, precision=args.precision,
                        precision_notice=stderr_notice, shuffle_damping=args.damping,
-                       symmetries=args.symmetries)
+                       symmetries=args.symmetries, root_symmetries=args.root_symmetries)
 
 
 def cmd_play(args) -> int:
@@ -182,7 +185,8 @@ def cmd_uci(args) -> int:
     server = UCIServer(game, lambda model: load_engine(game, model, visits=args.visits, device=args.device,
                                                        batch_size=args.batch_size, notice=stderr_notice,
                                                        precision=args.precision, precision_notice=stderr_notice,
-                                                       shuffle_damping=args.damping, symmetries=args.symmetries),
+                                                       shuffle_damping=args.damping, symmetries=args.symmetries,
+                                                       root_symmetries=args.root_symmetries),
                        model=args.model, visits=args.visits)
     _ = server.engine  # a bad --model or --device ends the start with one line, not a session that cannot move
     return server.run(sys.stdin)
@@ -200,7 +204,8 @@ def cmd_gtp(args) -> int:
     server = GTPServer(game, lambda g: load_engine(g, args.model, visits=visits or 400, device=args.device,
                                                    batch_size=args.batch_size, notice=stderr_notice,
                                                    precision=args.precision, precision_notice=stderr_notice,
-                                                   shuffle_damping=args.damping, symmetries=args.symmetries),
+                                                   shuffle_damping=args.damping, symmetries=args.symmetries,
+                                                   root_symmetries=args.root_symmetries),
                        visits=visits, movetime=args.movetime, resign_threshold=None if args.resign_threshold <= -1 else args.resign_threshold,
                        resign_moves=args.resign_moves)
     _ = server.engine  # a bad --model or --device ends the start with one line, not a session that cannot move

@@ -55,10 +55,12 @@ class Engine:
 
     def __init__(self, game, net=None, *, search: SearchConfig | None = None, runtime=None,
                  batch_size: int = 16, seed: int = 0, evaluator=None,
-                 shuffle_damping: float = SHUFFLE_DAMPING, symmetries: int = 1):
+                 shuffle_damping: float = SHUFFLE_DAMPING, symmetries: int = 1, root_symmetries: int = 1):
         """`shuffle_damping`: see `NetEvaluator` (values pulled toward 0 as a no-progress draw nears;
         checkers and chess). `symmetries`: see `NetEvaluator` (each evaluation averaged over that many
-        board symmetries)."""
+        board symmetries). `root_symmetries` S > 1: only the root's priors are averaged over S symmetries
+        (one S-board batch a move, nothing more a visit): the move the search starts from, and mostly plays,
+        is the better policy's."""
         if batch_size < 1:
             raise ValueError(f"Engine batch_size={batch_size}: must be >= 1")
         self.game = game
@@ -73,6 +75,10 @@ class Engine:
         else:
             self.evaluator = RolloutEvaluator(game, rng=np.random.default_rng(seed))
         self.net = net
+        if root_symmetries < 1:
+            raise ValueError(f"Engine root_symmetries={root_symmetries}: must be >= 1")
+        self.root_symmetries = int(root_symmetries)
+        self._root_evaluator = None
         self._tree: Tree | None = None
         self.reused_visits = 0   # root visits carried over by the last analyse call
 
@@ -80,7 +86,7 @@ class Engine:
     def from_checkpoint(cls, path_or_name: str | Path, *, search: SearchConfig | None = None,
                         device: str = "auto", batch_size: int = 16, seed: int = 0,
                         precision: str = "auto", shuffle_damping: float = SHUFFLE_DAMPING,
-                        symmetries: int = 1) -> "Engine":
+                        symmetries: int = 1, root_symmetries: int = 1) -> "Engine":
         """Load a boardnet checkpoint: a file path, or a name looked up as boardnet/models/<name>.pt.
         precision: auto, fp32 or bf16 (`traincore.runtime`); the one used is `engine.runtime`."""
         from traincore.checkpoint import load_checkpoint
@@ -103,7 +109,8 @@ class Engine:
             raise ValueError(f"checkpoint {p}: its game or net cannot be rebuilt ({type(exc).__name__}: "
                              f"{first[:200]})") from None
         return cls(game, net, search=search, runtime=Runtime.create(device=device, precision=precision),
-                   batch_size=batch_size, seed=seed, shuffle_damping=shuffle_damping, symmetries=symmetries)
+                   batch_size=batch_size, seed=seed, shuffle_damping=shuffle_damping, symmetries=symmetries,
+                   root_symmetries=root_symmetries)
 
     @property
     def runtime(self):
@@ -159,6 +166,10 @@ class Engine:
             if tree.num_visits < 1:   # expand the root: its children are what the restriction keeps
                 search_virtual_loss(tree, self.evaluator, 1, batch_size=1)
             tree.restrict_root(root_actions)
+        if self.root_symmetries > 1 and isinstance(self.evaluator, NetEvaluator):
+            if tree.num_visits < 1:   # expand the root, then give its children the averaged priors
+                search_virtual_loss(tree, self.evaluator, 1, batch_size=1)
+            tree.set_root_priors(self._symmetric_priors(state))
         self._tree = tree
         self.reused_visits = tree.num_visits
         t0 = time.perf_counter()
@@ -173,6 +184,15 @@ class Engine:
             search_virtual_loss(tree, self.evaluator, 2, batch_size=1)
         seconds = time.perf_counter() - t0
         return self._analysis(tree, tree.num_visits - start, seconds)
+
+    def _symmetric_priors(self, state) -> np.ndarray:
+        """The root's priors averaged over `root_symmetries` board symmetries (a second evaluator on the
+        same net, made on first use)."""
+        if self._root_evaluator is None:
+            ev = self.evaluator
+            self._root_evaluator = NetEvaluator(ev.net, self.game, runtime=ev.runtime, cache_size=256,
+                                                symmetries=self.root_symmetries)
+        return self._root_evaluator.evaluate([state])[0][0]
 
     def _analysis(self, tree: Tree, nodes: int, seconds: float) -> Analysis:
         state = tree.root_state

@@ -8,10 +8,11 @@ Build players from a one-line spec (`make_player`), as the `arena` command does:
     random[:seed=1]
     mcts[:simulations=1000|movetime=0.5,c=1.4,seed=0]
     engine[:model=NAME|PATH|none,visits=200,movetime=0.5,device=auto,batch=16,precision=auto,damping=D,
-           symmetries=1]
+           symmetries=1,root_symmetries=1]
         (model=none: network-free, uniform priors and one roll-out per leaf, even where a net ships;
         damping: the no-progress damping of its values, `NetEvaluator.shuffle_damping`; symmetries=S:
-        every evaluation averaged over S board symmetries, `NetEvaluator.symmetries`)
+        every evaluation averaged over S board symmetries, `NetEvaluator.symmetries`; root_symmetries=S:
+        only the root's priors, `Engine.root_symmetries`)
     policy[:model=NAME|PATH,device=auto,precision=auto,self_atari=3,symmetries=1]   (the raw policy, no search)
     uci:cmd=stockfish[,movetime=0.1|nodes=N|depth=N][,OPTION=VALUE ...]   (UCI options, e.g.
         UCI_LimitStrength=true,UCI_Elo=1350)
@@ -392,7 +393,7 @@ class MCTSPlayer:
 def load_engine(game: Game, model: str | None = None, *, visits: int = 200, device: str = "auto",
                 batch_size: int = 16, notice: Callable[[str], None] | None = None, precision: str = "auto",
                 precision_notice: Callable[[str], None] | None = None, shuffle_damping: float | None = None,
-                symmetries: int = 1, **search_kw):
+                symmetries: int = 1, root_symmetries: int = 1, **search_kw):
     """An `Engine` for `game`: from `model` (shipped name or path), else the shipped net named
     after the game, else network-free (one notice line through `notice`). The precision used
     (auto, fp32, bf16) is announced through `precision_notice` (the command line's start-up line)."""
@@ -412,6 +413,8 @@ def load_engine(game: Game, model: str | None = None, *, visits: int = 200, devi
     extra = {} if shuffle_damping is None else {"shuffle_damping": shuffle_damping}
     if symmetries != 1:
         extra["symmetries"] = symmetries
+    if root_symmetries != 1:
+        extra["root_symmetries"] = root_symmetries
     eng = Engine.from_checkpoint(str(path), search=search, device=device, batch_size=batch_size,
                                  precision=precision, **extra)
     if precision_notice is not None and getattr(eng, "runtime", None) is not None:
@@ -947,7 +950,8 @@ def make_player(spec: str, game: Game, notice: Callable[[str], None] | None = No
         eng = load_engine(game, take("model", str), visits=visits, device=take("device", str, "auto"),
                           batch_size=take("batch", int, 16), notice=notice,
                           precision=take("precision", str, precision), precision_notice=notice,
-                          shuffle_damping=take("damping", float), symmetries=take("symmetries", int, 1))
+                          shuffle_damping=take("damping", float), symmetries=take("symmetries", int, 1),
+                          root_symmetries=take("root_symmetries", int, 1))
         p = EnginePlayer(eng, visits=None if movetime else visits, movetime=movetime, name=name)
     elif kind == "policy":
         name = take("name", str)

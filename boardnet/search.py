@@ -331,6 +331,23 @@ class Tree:
         self.root_restricted = True
         return len(keep)
 
+    def set_root_priors(self, priors: np.ndarray) -> None:
+        """Replace the expanded root's priors by `priors` (`[action_size]`, read at its children's moves and
+        renormalised over them; root noise, if any, is mixed in again on the next `add_root_noise`)."""
+        s, r = self._store, self._root
+        if s.first[r] < 0:
+            raise ValueError("set_root_priors: the root is not expanded; search it first")
+        ch = self._children()
+        p = np.asarray(priors, dtype=np.float64)[s.action[ch]]
+        total = p.sum()
+        if not total > 0:
+            raise ValueError("set_root_priors: the priors give the root's moves no weight")
+        p = p / total
+        if self._raw_root_priors is not None:
+            self._raw_root_priors = p.copy()
+        else:
+            s.P[ch] = p
+
     def add_root_noise(self) -> None:
         """Mix Dirichlet noise into the root priors: P = (1 - w) P + w Dir(alpha), alpha from the
         config or 10 / number of legal moves. Applied once the root is expanded if it is not yet;

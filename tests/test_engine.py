@@ -1,6 +1,7 @@
 """Engine (boardnet.engine): limits, analysis fields, tree reuse, checkpoint loading."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -111,3 +112,25 @@ def test_from_checkpoint(tmp_path, monkeypatch):
     from traincore.checkpoint import CheckpointError
     with pytest.raises(CheckpointError, match="no such file"):
         Engine.from_checkpoint("missing-model", device="cpu")
+
+
+def test_root_symmetries_give_the_root_the_averaged_priors():
+    """Engine(root_symmetries=8): the root's priors are NetEvaluator(symmetries=8)'s for the position (renormalised
+    over the root's moves); the leaves keep single evaluations."""
+    from boardnet.evaluator import NetEvaluator
+    from boardnet.nets import build_net
+    from traincore.runtime import Runtime
+    go9 = make_game("go9")
+    torch.manual_seed(4)
+    net = build_net(go9, "b1c8").eval()
+    rt = Runtime.create("cpu", precision="fp32")
+    eng = Engine(go9, net, search=SearchConfig(num_simulations=24), runtime=rt, batch_size=4, root_symmetries=8)
+    s = go9.initial_state().apply(go9.text_to_action("E5"))
+    an = eng.analyse(s, visits=24)
+    want = NetEvaluator(net, go9, runtime=rt, cache_size=0, symmetries=8).evaluate([s])[0][0]
+    np.testing.assert_allclose(eng._tree.priors(), want / want.sum(), rtol=1e-4, atol=1e-7)
+    plain = NetEvaluator(net, go9, runtime=rt, cache_size=0).evaluate([s])[0][0]
+    assert not np.allclose(eng._tree.priors(), plain, rtol=1e-3)
+    assert eng.evaluator.symmetries == 1 and sum(m.visits for m in an.rows) == 23
+    with pytest.raises(ValueError, match="root_symmetries"):
+        Engine(go9, net, root_symmetries=0)

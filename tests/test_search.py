@@ -385,3 +385,16 @@ def test_restrict_root_searches_only_the_given_moves(ttt):
     fresh = Tree(ttt.initial_state(), SearchConfig(), np.random.default_rng(0))
     with pytest.raises(ValueError, match="not expanded"):
         fresh.restrict_root([4])
+
+
+def test_set_root_priors_renormalises_over_the_root_moves(ttt):
+    tree = _search(ttt.state_from_text("xx.oo...."), 50, "virtual_loss")
+    p = np.zeros(9)
+    p[[2, 5]] = [3.0, 1.0]
+    p[0] = 5.0                          # an occupied square: not a root move, ignored
+    tree.set_root_priors(p)
+    np.testing.assert_allclose(tree.priors()[[2, 5, 6, 7, 8]], [0.75, 0.25, 0, 0, 0])
+    with pytest.raises(ValueError, match="no weight"):
+        tree.set_root_priors(np.eye(9)[0])
+    with pytest.raises(ValueError, match="not expanded"):
+        Tree(ttt.initial_state(), SearchConfig(), np.random.default_rng(0)).set_root_priors(np.ones(9))
