@@ -166,7 +166,7 @@ class Engine:
             if tree.num_visits < 1:   # expand the root: its children are what the restriction keeps
                 search_virtual_loss(tree, self.evaluator, 1, batch_size=1)
             tree.restrict_root(root_actions)
-        if self.root_symmetries > 1 and isinstance(self.evaluator, NetEvaluator):
+        if self.root_symmetries > 1 and self.game.num_symmetries > 1 and isinstance(self.evaluator, NetEvaluator):
             if tree.num_visits < 1:   # expand the root, then give its children the averaged priors
                 search_virtual_loss(tree, self.evaluator, 1, batch_size=1)
             tree.set_root_priors(self._symmetric_priors(state))

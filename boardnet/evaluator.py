@@ -99,7 +99,7 @@ class NetEvaluator:
         `symmetries` S > 1: evaluate every position under the first S board symmetries of the game (8: the
         whole dihedral group of a square board; 2 and 4 take rotations first) in one batch and average the
         priors (after each one's masked softmax) and the values: S times the network work, a better policy
-        (go19: validation top-1 43.5 % -> 45.6 % at 8). Games without symmetries (chess, checkers) ignore it.
+        (go19: validation top-1 43.4 % -> 45.6 % at 8). Games without symmetries (chess, checkers) ignore it.
         Not with `random_symmetry`."""
         if cache_size < 0 or cache_bytes < 0:
             raise ValueError(f"NetEvaluator cache_size={cache_size}, cache_bytes={cache_bytes}: must be >= 0")
