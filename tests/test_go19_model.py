@@ -1,6 +1,6 @@
 """The shipped go19 net: it is the supervised KGS net whose figures the card gives (the committed
-campaigns/go19-sl-joint/model.pt, measured in benchmarks/results/go19_*), and it plays legal, sensible
-moves through the engine."""
+campaigns/go19-sl-regrow/model.pt, measured in benchmarks/results/go19_regrow_*; the nets before it in the other
+go19_* files, pinned by hash), and it plays legal, sensible moves through the engine."""
 from __future__ import annotations
 
 import json
@@ -15,13 +15,15 @@ from traincore.checkpoint import load_checkpoint
 from traincore.provenance import sha256
 
 ROOT = Path(__file__).resolve().parents[1]
-CAMPAIGN = ROOT / "campaigns" / "go19-sl-joint" / "model.pt"
+CAMPAIGN = ROOT / "campaigns" / "go19-sl-regrow" / "model.pt"
+JOINT = ROOT / "campaigns" / "go19-sl-joint" / "model.pt"       # stage 2 at step 14,000, shipped before it
 STAGE1 = ROOT / "campaigns" / "go19-sl" / "model.pt"
 RESULTS = ROOT / "benchmarks" / "results"
 STAGE2_4500 = "413aebb60fe1fd5f059819a933651c5b9b89783af987aa4d68e4e59c43394142"   # shipped 2026-12-03, session 6
 STAGE2_6500 = "621168623570de0866404e78db2d8539422d4c12fddd7ef2513742e9aeb2ea3f"   # step 6,500 (not shipped)
 STAGE2_7912 = "7627b76c715a142d85e40e9c36eaad6efa36d17ca38a4b99ab8a0aec5d4f9d9a"   # shipped 2026-12-03, session 7
 STAGE2_14000 = "5fd616bb08894bdfaf8b0df30973fdf0ccaeca92cda48d8fac35da1bb07e6708"  # shipped 2026-12-07, session 39
+REGROW_3400 = "6e6e303d8d6a8ddb063cb9fd2c4500d87e57172623cdd7db49335f8aaebad08c"   # shipped 2026-12-07, session 41
 
 
 def test_shipped_net_is_the_measured_supervised_net():
@@ -31,11 +33,15 @@ def test_shipped_net_is_the_measured_supervised_net():
     assert shipped["model"].keys() == run["model"].keys() and len(run["model"]) > 20
     for k, v in run["model"].items():
         assert torch.equal(shipped["model"][k], v), k
+    assert sha256(CAMPAIGN) == REGROW_3400 and sha256(JOINT) == STAGE2_14000
     # the figures were measured on the campaign's file; earlier figures on the files of their stage (stage 2 at
     # steps 4,500, 6,500 and 7,912, replaced in the campaign folder by the continued runs; their hashes are pinned)
-    for name, model in (("go19_stage5_test.json", CAMPAIGN), ("go19_stage5_curve.json", CAMPAIGN),
-                        ("go19_stage5_policy_vs_gnugo_l10_openings.json", CAMPAIGN),
-                        ("go19_stage5_policy_vs_gnugo_l10.json", CAMPAIGN),
+    for name, model in (("go19_regrow_test.json", CAMPAIGN), ("go19_regrow_val.json", CAMPAIGN),
+                        ("go19_regrow_curve.json", CAMPAIGN),
+                        ("go19_regrow_policy_vs_gnugo_l10_openings.json", CAMPAIGN),
+                        ("go19_stage5_test.json", JOINT), ("go19_stage5_curve.json", JOINT),
+                        ("go19_stage5_policy_vs_gnugo_l10_openings.json", JOINT),
+                        ("go19_stage5_policy_vs_gnugo_l10.json", JOINT),
                         ("go19_sl_stage1_test.json", STAGE1), ("go19_sl_curve.json", STAGE1),
                         ("go19_policy_vs_gnugo_l10.json", STAGE1)):
         d = json.loads((RESULTS / name).read_text())
@@ -53,7 +59,8 @@ def test_shipped_net_is_the_measured_supervised_net():
                          ("go19_search400_vs_gnugo_l10_openings.json", STAGE2_14000),
                          ("go_dispute-go19_search400_vs_gnugo_l10_openings.json", STAGE2_14000),
                          ("go_dispute-go19_stage5_policy_vs_gnugo_l10_openings.json", STAGE2_14000),
-                         ("go19_shipped_val_sym1.json", STAGE2_14000), ("go19_shipped_val_sym8.json", STAGE2_14000)):
+                         ("go19_shipped_val_sym1.json", STAGE2_14000), ("go19_shipped_val_sym8.json", STAGE2_14000),
+                         ("go19_policy_sym8_vs_gnugo_l10_openings.json", STAGE2_14000)):
         d = json.loads((RESULTS / name).read_text())
         models = d.get("models") or d.get("provenance", {}).get("models")
         assert models and models[0]["sha256"] == digest, name
@@ -63,12 +70,15 @@ def test_shipped_net_is_the_measured_supervised_net():
 
 def test_card_quotes_the_test_accuracy():
     card = (resolve("go19").with_suffix(".md")).read_text()
-    d = json.loads((RESULTS / "go19_stage5_test.json").read_text())["figures"]
+    d = json.loads((RESULTS / "go19_regrow_test.json").read_text())["figures"]
     assert f"**top-1 {100 * d['top1']:.1f} %, top-3 {100 * d['top3']:.1f} %**" in card
+    old = json.loads((RESULTS / "go19_stage5_test.json").read_text())["figures"]
+    assert f"step-14,000 net on the same test positions: {100 * old['top1']:.1f} % / {100 * old['top3']:.1f} %" in card
     s1 = json.loads((RESULTS / "go19_sl_stage1_test.json").read_text())["figures"]
     assert f"stage 1 alone: {100 * s1['top1']:.1f} % / {100 * s1['top3']:.1f} %" in card
     assert f"{d['value_mse']:.3f} on the test positions" in card
-    for name in ("go19_stage5_policy_vs_gnugo_l10_openings.json", "go19_shipped_policy_vs_gnugo_l10_openings.json"):
+    for name in ("go19_regrow_policy_vs_gnugo_l10_openings.json", "go19_stage5_policy_vs_gnugo_l10_openings.json",
+                 "go19_shipped_policy_vs_gnugo_l10_openings.json", "go19_policy_sym8_vs_gnugo_l10_openings.json"):
         m = json.loads((RESULTS / name).read_text())["figures"]
         assert (f"**{m['wins']} of {m['scored']}** ({100 * m['score']:.1f} % [{100 * m['score_wilson95'][0]:.1f}, "
                 f"{100 * m['score_wilson95'][1]:.1f}]") in card, name
