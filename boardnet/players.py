@@ -221,10 +221,13 @@ def go_playout_ownership(state: State, playouts: int = 100, seed: int = 0) -> np
     Pachi's `final_status_list`): float `[N, N]` laid out as `board()`, the mean over `playouts` of the
     Tromp-Taylor owner (+1 Black, -1 White, 0 neither). Each play-out plays uniformly random legal moves for
     both sides, never filling the mover's own single-point eye (`go_eye`) and passing when nothing else is
-    left, until two passes or 3 x N x N plies. A game two passes ended is resumed first. Seeded: the same
-    state and seed give the same array."""
+    left, until two passes or 3 x N x N plies. A game two passes ended is resumed first (one the move cap
+    ended is read as it stands). Seeded: the same state and seed give the same array."""
     if state.is_terminal():
-        state = state.resumed()   # GameError at the move cap: there is no board to play on then
+        try:
+            state = state.resumed()
+        except GameError:   # the move cap ended it: no move is left to play, the board is what it is
+            return state.area_ownership().astype(np.float64)
     rng = np.random.default_rng(seed)
     n = state.game.n
     pass_a = state.game.pass_action

@@ -389,3 +389,14 @@ def test_a_stone_thrown_into_open_territory_is_dead():
     alive = s.command("final_status_list", ["alive"]).split()
     assert len(alive) == 19 and "B5" not in alive
     assert s.command("final_score", []) == "B+1.5"
+
+
+def test_playouts_read_a_board_the_move_cap_ended_as_it_stands():
+    from boardnet.players import go_dead_stones, go_playout_ownership
+    g = make_game("go", board_size=5, komi=0.5, max_moves=6)
+    s = g.initial_state()
+    for m in "C3 C2 B3 B2 D3 D2".split():
+        s = s.apply(g.text_to_action(m))
+    assert s.is_terminal() and s.consecutive_passes() == 0
+    np.testing.assert_array_equal(go_playout_ownership(s, 5), s.area_ownership())
+    assert not go_dead_stones(s, 5).any()
