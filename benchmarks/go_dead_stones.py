@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from boardnet.games import make_game  # noqa: E402
+from go_vs_gnugo import parse_final_score  # noqa: E402
 from boardnet.players import GTPPlayer, find_program, go_dead_stones  # noqa: E402
 from traincore.provenance import provenance, write_json  # noqa: E402
 
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
             ours = go_dead_stones(s, a.playouts, a.seed)
             seconds = time.perf_counter() - t0
             both, either = int((ours & theirs).sum()), int((ours | theirs).sum())
-            gm = float(gnugo_score[2:]) * (1 if gnugo_score[0] == "B" else -1) if gnugo_score != "0" else 0.0
+            gm = parse_final_score(gnugo_score)
             ours_m, theirs_m = count_without(s, ours), count_without(s, theirs)
             rows.append({"match": path.name, "index": g["index"], "end": g.get("end"), "plies": len(moves),
                          "gnugo_dead": int(theirs.sum()), "ours_dead": int(ours.sum()), "both": both,

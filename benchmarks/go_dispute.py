@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from boardnet.games import make_game  # noqa: E402
+from go_vs_gnugo import parse_final_score  # noqa: E402
 from boardnet.models import resolve  # noqa: E402
 from boardnet.players import GTPPlayer  # noqa: E402
 from traincore.provenance import provenance, write_json  # noqa: E402
@@ -37,13 +38,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def margin(text: str) -> float:
-    """A GTP score ("B+12.5", "W+3.5", "0") as Black's margin."""
-    t = text.strip().upper()
-    if t == "0":
-        return 0.0
-    if len(t) < 3 or t[0] not in "BW" or t[1] != "+":
-        raise ValueError(f"score {text!r}: expected B+n, W+n or 0")
-    return float(t[2:]) * (1 if t[0] == "B" else -1)
+    """A GTP score ("B+12.5", "W+3.5", "0") as Black's margin (`go_vs_gnugo.parse_final_score`)."""
+    return parse_final_score(text)
 
 
 def side(m: float) -> str | None:
