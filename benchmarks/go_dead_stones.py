@@ -29,18 +29,10 @@ if str(ROOT) not in sys.path:
 
 from boardnet.games import make_game  # noqa: E402
 from go_vs_gnugo import parse_final_score  # noqa: E402
-from boardnet.players import GTPPlayer, find_program, go_dead_stones  # noqa: E402
+from boardnet.players import GTPPlayer, find_program, go_dead_stones, go_score_without  # noqa: E402
 from traincore.provenance import provenance, write_json  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def count_without(state, dead: np.ndarray) -> float:
-    """Black's Tromp-Taylor margin of `state`'s board with the `dead` stones (bool [N*N]) taken off."""
-    board = state.board().reshape(-1)
-    black = [int(p) for p in np.flatnonzero((board == 1) & ~dead)]
-    white = [int(p) for p in np.flatnonzero((board == 2) & ~dead)]
-    return float(state.game.setup_state(black, white, to_play=0).score())
 
 
 def main(argv=None) -> int:
@@ -91,7 +83,7 @@ def main(argv=None) -> int:
             seconds = time.perf_counter() - t0
             both, either = int((ours & theirs).sum()), int((ours | theirs).sum())
             gm = parse_final_score(gnugo_score)
-            ours_m, theirs_m = count_without(s, ours), count_without(s, theirs)
+            ours_m, theirs_m = go_score_without(s, ours), go_score_without(s, theirs)
             rows.append({"match": path.name, "index": g["index"], "end": g.get("end"), "plies": len(moves),
                          "gnugo_dead": int(theirs.sum()), "ours_dead": int(ours.sum()), "both": both,
                          "only_gnugo": sorted(s.action_to_text(int(p)) for p in np.flatnonzero(theirs & ~ours)),

@@ -43,7 +43,7 @@ import numpy as np
 
 from boardnet.games import make_game
 from boardnet.games.base import GameError
-from boardnet.players import ProgressReporter, analysis_rows, engine_choice, go_dead_stones
+from boardnet.players import ProgressReporter, analysis_rows, engine_choice, go_dead_stones, go_score_without
 from boardnet.timeman import allot_time
 
 NAME = "boardnet"
@@ -440,11 +440,7 @@ class GTPServer:
     def _final_score(self, args: list[str]) -> str:
         s = self.state
         if self.game.scoring == "area":
-            board, dead = s.board().reshape(-1), self._dead(s)
-            if dead.any():   # the area count with this engine's dead stones taken off, as GTP asks
-                s = self.game.setup_state([int(p) for p in np.flatnonzero((board == 1) & ~dead)],
-                                          [int(p) for p in np.flatnonzero((board == 2) & ~dead)])
-            sc = s.score()
+            sc = go_score_without(s, self._dead(s))   # the area count without this engine's dead stones, as GTP asks
             return "0" if sc == 0 else f"{'B' if sc > 0 else 'W'}+{abs(sc):g}"
         if not s.is_terminal():
             raise GTPError("final_score: the game is not over")

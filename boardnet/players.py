@@ -275,6 +275,15 @@ def go_dead_stones(state: State, playouts: int = 100, seed: int = 0, margin: flo
     return dead.reshape(-1)
 
 
+def go_score_without(state: State, dead: np.ndarray) -> float:
+    """Black's Tromp-Taylor margin of `state`'s board with the `dead` stones (bool `[N * N]`) taken off."""
+    board = state.board().reshape(-1)
+    if not dead.any():
+        return float(state.score())
+    return float(state.game.setup_state([int(p) for p in np.flatnonzero((board == 1) & ~dead)],
+                                        [int(p) for p in np.flatnonzero((board == 2) & ~dead)]).score())
+
+
 def go_choose(state: State, analysis: Any, text_to_action: Callable[[str], int], self_atari: int = 3,
               ownership: Callable[[], np.ndarray | None] | None = None) -> int:
     """Our Go move with the CGOS-safe pass rule: pass only on a settled board (`GoState.settled`:
