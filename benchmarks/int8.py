@@ -11,6 +11,9 @@ Per net (figures are int8 / fp32 ratios, so > 1 is faster):
 - numerics: 256 positions from the net's own play (sampled from its fp32 policy with a seed other than the
   calibration's): top-1 agreement (all, and where fp32's best two moves are >= 0.05 apart), fp32's probability
   of int8's choice over fp32's best, mean and max |value difference|;
+- on a CPU with a bf16 unit (AMX or AVX512-BF16, where `--precision auto` used to pick bf16 autocast), the same
+  three for bf16 (raw rates through each engine's own evaluator, search interleaved with the others) and the
+  int8 / bf16 ratios: the figures behind `auto` picking int8 for search engines on such CPUs;
 - go9 only, when the teacher games are extracted (runs/teach-go9, see campaigns/go9-sl): top-1 on the
   validation split's recorded moves and value MSE against the results, fp32 and int8.
 Writes benchmarks/results/int8-<date>.json.
@@ -33,6 +36,7 @@ from benchmarks._results import write_result  # noqa: E402
 from boardnet.engine import MODELS_DIR, Engine  # noqa: E402
 from boardnet.evaluator import calibration_positions  # noqa: E402
 from boardnet.nets import value_from_head  # noqa: E402
+from traincore.runtime import cpu_bf16_unit  # noqa: E402
 
 
 def _rate(fn, batch: torch.Tensor, seconds: float = 1.0) -> float:
@@ -56,6 +60,8 @@ def bench_model(name: str, visits: int, repeats: int) -> dict:
     t0 = time.perf_counter()
     q = Engine.from_checkpoint(name, device="cpu", precision="int8", batch_size=16)
     build_s = time.perf_counter() - t0
+    bf = (Engine.from_checkpoint(name, device="cpu", precision="bf16", batch_size=16)
+          if cpu_bf16_unit() is not None else None)
     net, qnet, game = fp.net.eval(), q.evaluator._int8, fp.game
     pos = np.concatenate(calibration_positions(net, game, positions=256, seed=1))[:256]
     x = torch.from_numpy(pos)
@@ -63,19 +69,31 @@ def bench_model(name: str, visits: int, repeats: int) -> dict:
     for b in (8, 16):
         f, i = _rate(net, x[:b]), _rate(qnet, x[:b])
         out[f"raw_b{b}"] = {"fp32": round(f), "int8": round(i), "ratio": round(i / f, 2)}
+        if bf is not None:   # both through their engine's evaluator (bf16: autocast and channels_last)
+            h, i2 = _rate(bf.evaluator._run, pos[:b]), _rate(q.evaluator._run, pos[:b])
+            out[f"raw_b{b}"].update(bf16=round(h), int8_evaluator=round(i2), int8_vs_bf16=round(i2 / h, 2))
     state = _start(game)
-    rates: dict[str, list[float]] = {"fp32": [], "int8": []}
+    engines = [("fp32", fp), ("int8", q)] + ([("bf16", bf)] if bf is not None else [])
+    rates: dict[str, list[float]] = {k: [] for k, _ in engines}
     for _ in range(repeats):
-        for key, eng in (("fp32", fp), ("int8", q)):
+        for key, eng in engines:
             eng.new_game()
             eng.evaluator.clear_cache()
             a = eng.analyse(state, visits=visits)
             rates[key].append(a.nodes / a.seconds)
     f, i = statistics.median(rates["fp32"]), statistics.median(rates["int8"])
     out["search"] = {"visits": visits, "fp32_nps": round(f), "int8_nps": round(i), "ratio": round(i / f, 2)}
+    if bf is not None:
+        h = statistics.median(rates["bf16"])
+        out["search"].update(bf16_nps=round(h), int8_vs_bf16=round(i / h, 2))
     with torch.inference_mode():
         p1, v1 = net(x)
         p2, v2 = qnet(x)
+    if bf is not None:   # bf16 against fp32 on the same positions, as int8 below
+        lb, vb = bf.evaluator._run(pos)
+        same_b = lb.argmax(1) == p1.argmax(1).numpy()
+        out["bf16_numerics"] = {"top1_agreement": round(float(same_b.mean()), 4),
+                                "value_abs_diff_mean": round(float(np.abs(vb - value_from_head(v1).numpy()).mean()), 4)}
     v1, v2 = value_from_head(v1), value_from_head(v2)
     dv = (v1 - v2).abs()
     probs = torch.softmax(p1.float(), 1)
@@ -122,10 +140,13 @@ def main(argv=None) -> None:
               f"{s['fp32_nps']} -> {s['int8_nps']} nodes/s x{s['ratio']:.2f} | top-1 agreement "
               f"{r['numerics']['top1_agreement']:.3f} (clear {r['numerics']['top1_agreement_clear']:.3f}), |dv| mean {r['numerics']['value_abs_diff_mean']:.3f} "
               f"max {r['numerics']['value_abs_diff_max']:.3f}" +
+              (f" | int8 / bf16: search x{s['int8_vs_bf16']:.2f} ({s['bf16_nps']} -> {s['int8_nps']}), raw b16 "
+               f"x{r['raw_b16']['int8_vs_bf16']:.2f}, bf16 top-1 agreement {r['bf16_numerics']['top1_agreement']:.3f}"
+               if "bf16_nps" in s else "") +
               (f" | go9 validation top-1 {r['go9_validation']['fp32_top1']:.4f} -> "
                f"{r['go9_validation']['int8_top1']:.4f}, value MSE {r['go9_validation']['fp32_value_mse']:.4f} -> "
                f"{r['go9_validation']['int8_value_mse']:.4f}" if "go9_validation" in r else ""), flush=True)
-    path = write_result("int8", {"int8_unit": cpu_int8_unit(), "threads": a.threads, "rows": rows},
+    path = write_result("int8", {"int8_unit": cpu_int8_unit(), "bf16_unit": cpu_bf16_unit(), "threads": a.threads, "rows": rows},
                         models={n: MODELS_DIR / f"{n}.pt" for n in a.models}, out=a.json)
     print(f"wrote {path}")
 

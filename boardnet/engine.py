@@ -79,6 +79,7 @@ class Engine:
             raise ValueError(f"Engine root_symmetries={root_symmetries}: must be >= 1")
         self.root_symmetries = int(root_symmetries)
         self._root_evaluator = None
+        self._root_version = -1
         self._tree: Tree | None = None
         self.reused_visits = 0   # root visits carried over by the last analyse call
 
@@ -88,7 +89,8 @@ class Engine:
                         precision: str = "auto", shuffle_damping: float = SHUFFLE_DAMPING,
                         symmetries: int = 1, root_symmetries: int = 1) -> "Engine":
         """Load a boardnet checkpoint: a file path, or a name looked up as boardnet/models/<name>.pt.
-        precision: auto, fp32 or bf16 (`traincore.runtime`); the one used is `engine.runtime`."""
+        precision: auto, fp32, bf16 or int8 (`traincore.runtime`; for an engine `auto` is int8 on a CPU with
+        VNNI, bf16 autocast on CUDA); the one used is `engine.runtime`."""
         from traincore.checkpoint import load_checkpoint
         from traincore.runtime import Runtime
 
@@ -108,7 +110,7 @@ class Engine:
             first = " ".join(ln.strip() for ln in str(exc).strip().splitlines()[:2]) or type(exc).__name__
             raise ValueError(f"checkpoint {p}: its game or net cannot be rebuilt ({type(exc).__name__}: "
                              f"{first[:200]})") from None
-        return cls(game, net, search=search, runtime=Runtime.create(device=device, precision=precision),
+        return cls(game, net, search=search, runtime=Runtime.create(device=device, precision=precision, inference=True),
                    batch_size=batch_size, seed=seed, shuffle_damping=shuffle_damping, symmetries=symmetries,
                    root_symmetries=root_symmetries)
 
@@ -187,11 +189,12 @@ class Engine:
 
     def _symmetric_priors(self, state) -> np.ndarray:
         """The root's priors averaged over `root_symmetries` board symmetries (a second evaluator on the
-        same net, made on first use)."""
-        if self._root_evaluator is None:
-            ev = self.evaluator
+        same net and its int8 copy, made on first use and again when the evaluator's weights change)."""
+        ev = self.evaluator
+        if self._root_evaluator is None or self._root_version != ev.weights_version:
             self._root_evaluator = NetEvaluator(ev.net, self.game, runtime=ev.runtime, cache_size=256,
-                                                symmetries=self.root_symmetries)
+                                                symmetries=self.root_symmetries, quantized=ev._int8)
+            self._root_version = ev.weights_version
         return self._root_evaluator.evaluate([state])[0][0]
 
     def _analysis(self, tree: Tree, nodes: int, seconds: float) -> Analysis:

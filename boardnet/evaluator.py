@@ -86,7 +86,8 @@ class NetEvaluator:
 
     def __init__(self, net: torch.nn.Module, game, runtime=None, cache_size: int = 100_000,
                  random_symmetry: bool = False, rng: np.random.Generator | None = None,
-                 cache_bytes: int = 256 << 20, shuffle_damping: float = 0.0, symmetries: int = 1):
+                 cache_bytes: int = 256 << 20, shuffle_damping: float = 0.0, symmetries: int = 1,
+                 quantized: torch.nn.Module | None = None):
         """`cache_size` caps the cached positions, `cache_bytes` their memory (priors are kept for
         the legal moves only, so a chess entry is ~0.3 KB, not the 18 KB of a dense [4672] row).
 
@@ -100,7 +101,10 @@ class NetEvaluator:
         whole dihedral group of a square board; 2 and 4 take rotations first) in one batch and average the
         priors (after each one's masked softmax) and the values: S times the network work, a better policy
         (go19: validation top-1 43.4 % -> 45.6 % at 8). Games without symmetries (chess, checkers) ignore it.
-        Not with `random_symmetry`."""
+        Not with `random_symmetry`.
+
+        `quantized`: with an int8 runtime, the int8 copy of this same net made by another evaluator (its
+        `_int8`), used instead of quantizing again (1-3 s)."""
         if cache_size < 0 or cache_bytes < 0:
             raise ValueError(f"NetEvaluator cache_size={cache_size}, cache_bytes={cache_bytes}: must be >= 0")
         if not 0.0 <= shuffle_damping <= 1.0:
@@ -112,10 +116,26 @@ class NetEvaluator:
             from traincore.runtime import Runtime
             p = next(net.parameters(), None)
             runtime = Runtime.create(device=str(p.device) if p is not None else "cpu")
-        self.runtime = runtime
         self.game = game
+        self._int8 = None
+        if runtime.int8 and quantized is not None:
+            self._int8 = quantized
+        elif runtime.int8:
+            try:
+                self._int8 = int8_net(runtime.prepare(net).eval(), game)
+            except Exception as exc:   # a net FX cannot trace or quantize: auto falls back, int8 asked for fails
+                if runtime.requested != "auto":
+                    raise ValueError(f"precision 'int8': this net cannot be quantized ({type(exc).__name__}: "
+                                     f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''}); "
+                                     "use --precision auto or fp32") from None
+                import dataclasses
+
+                from traincore.runtime import Runtime
+                runtime = Runtime.create(device=str(runtime.device), precision="auto")
+                runtime = dataclasses.replace(runtime, reason=f"{runtime.reason}; int8 quantization of this net "
+                                              f"failed ({type(exc).__name__})")
+        self.runtime = runtime
         self.net = runtime.prepare(net).eval()
-        self._int8 = int8_net(self.net, game) if runtime.int8 else None
         self.cache_size = cache_size
         self.random_symmetry = random_symmetry and game.num_symmetries > 1
         if not 1 <= int(symmetries) <= max(8, game.num_symmetries):

@@ -134,3 +134,32 @@ def test_root_symmetries_give_the_root_the_averaged_priors():
     assert eng.evaluator.symmetries == 1 and sum(m.visits for m in an.rows) == 23
     with pytest.raises(ValueError, match="root_symmetries"):
         Engine(go9, net, root_symmetries=0)
+
+
+def test_root_symmetries_follow_new_weights_and_share_the_int8_copy():
+    """After `evaluator.set_weights` the root's averaged priors are the new net's, not the old net's; with an
+    int8 runtime the root evaluator uses the engine evaluator's quantized copy instead of making another."""
+    from boardnet.evaluator import NetEvaluator
+    from boardnet.nets import build_net
+    from traincore import quant
+    from traincore.runtime import Runtime
+    go9 = make_game("go9")
+    torch.manual_seed(5)
+    net = build_net(go9, "b1c8").eval()
+    rt = Runtime.create("cpu", precision="fp32")
+    eng = Engine(go9, net, search=SearchConfig(num_simulations=8), runtime=rt, batch_size=4, root_symmetries=8)
+    s = go9.initial_state().apply(go9.text_to_action("C3"))
+    eng.analyse(s, visits=8)
+    torch.manual_seed(6)
+    new = {k: v + 0.3 * torch.randn_like(v) if v.is_floating_point() else v
+           for k, v in build_net(go9, "b1c8").state_dict().items()}
+    eng.evaluator.set_weights(new)
+    eng.new_game()
+    eng.analyse(s, visits=8)
+    want = NetEvaluator(eng.net, go9, runtime=rt, cache_size=0, symmetries=8).evaluate([s])[0][0]
+    np.testing.assert_allclose(eng._tree.priors(), want / want.sum(), rtol=1e-4, atol=1e-7)
+    if quant.int8_unavailable_reason() is None:
+        q = Engine(go9, net, search=SearchConfig(num_simulations=8), runtime=Runtime.create("cpu", precision="int8"),
+                   batch_size=4, root_symmetries=8)
+        q.analyse(s, visits=8)
+        assert q._root_evaluator._int8 is q.evaluator._int8 is not None

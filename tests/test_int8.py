@@ -32,6 +32,59 @@ def test_int8_runtime_is_inference_only():
         fit(net, lambda m, b: (m(b).sum(), {}), [torch.ones(1, 2)], opt, runtime=rt, steps=1)
 
 
+def test_auto_picks_int8_for_search_engines_only_where_vnni_runs(monkeypatch):
+    """`auto` for an engine (inference=True) is int8 on a CPU with VNNI; training runtimes, CUDA and CPUs
+    without VNNI keep the bf16/fp32 rule; an explicit precision is never overridden."""
+    monkeypatch.setattr(quant, "int8_unavailable_reason", lambda: None)
+    monkeypatch.setattr(quant, "cpu_int8_unit", lambda: "AVX512-VNNI")
+    rt = Runtime.create("cpu", precision="auto", inference=True)
+    assert rt.int8 and rt.requested == "auto" and "AVX512-VNNI" in rt.describe()
+    assert not Runtime.create("cpu", precision="auto").int8                  # trainers, atomgrid, actors
+    for p in ("fp32", "bf16"):
+        if p == "bf16" and Runtime.create("cpu").precision != "bf16":
+            continue                                                          # no bf16 unit on this CPU
+        assert Runtime.create("cpu", precision=p, inference=True).precision == p
+    monkeypatch.setattr(quant, "int8_unavailable_reason", lambda: "this CPU has no VNNI int8 dot-product unit")
+    rt = Runtime.create("cpu", precision="auto", inference=True)
+    assert not rt.int8 and rt.precision in ("fp32", "bf16")
+
+
+@needs_int8
+def test_engine_default_precision_is_int8_here():
+    from boardnet.engine import Engine
+    e = Engine.from_checkpoint("go9", device="cpu")
+    assert e.runtime.int8 and e.runtime.requested == "auto"
+    s = e.game.initial_state()
+    assert s.legal_mask()[e.analyse(s, visits=24).best_action]
+
+
+class _Untraceable(torch.nn.Module):
+    """A policy/value net FX cannot trace (data-dependent control flow)."""
+    def __init__(self, n):
+        super().__init__()
+        self.fc = torch.nn.Linear(4 * 9 * 9, n)
+
+    def forward(self, x, ownership: bool = False):
+        if x.sum() > 1e9:   # a Python branch on a tensor: FX tracing fails here
+            x = x * 0
+        y = self.fc(x[:, :4].flatten(1))
+        return y, torch.tanh(y[:, 0])
+
+
+@needs_int8
+def test_auto_int8_falls_back_when_a_net_cannot_be_quantized():
+    from boardnet.evaluator import NetEvaluator
+    from boardnet.games import make_game
+    game = make_game("go", board_size=9, komi=7.0)
+    net = _Untraceable(game.action_size)
+    ev = NetEvaluator(net, game, runtime=Runtime.create("cpu", precision="auto", inference=True))
+    assert not ev.runtime.int8 and "int8 quantization of this net failed" in ev.runtime.reason
+    p, v = ev.evaluate([game.initial_state()])
+    assert p.shape == (1, game.action_size) and abs(p.sum() - 1) < 1e-5
+    with pytest.raises(ValueError, match="precision 'int8': this net cannot be quantized"):
+        NetEvaluator(net, game, runtime=Runtime.create("cpu", precision="int8"))
+
+
 class _Flagged(torch.nn.Module):
     def __init__(self):
         super().__init__()

@@ -225,7 +225,14 @@ def test_atomgrid_precision_options():
 
 @needs_bf16_unit
 def test_auto_runs_bf16_end_to_end_on_a_bf16_cpu(capsys, monkeypatch):
+    """On a bf16 CPU an engine's `auto` is int8 where VNNI runs it (the faster there), else bf16; `--precision
+    bf16` runs bf16 end to end either way."""
     from boardnet.cli import main
+    from traincore.quant import int8_unavailable_reason
     monkeypatch.setattr(sys, "stdin", io.StringIO("genmove b\nquit\n"))
     assert main(["gtp", "go9", "--visits", "8"]) == 0
-    assert "bf16 autocast + channels_last" in capsys.readouterr().err
+    want = "int8 (quantized)" if int8_unavailable_reason() is None else "bf16 autocast + channels_last"
+    assert want in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("genmove b\nquit\n"))
+    assert main(["gtp", "go9", "--visits", "8", "--precision", "bf16"]) == 0
+    assert "bf16 autocast + channels_last (bf16: bf16 asked for" in capsys.readouterr().err
