@@ -339,5 +339,7 @@ def int8_net(net: torch.nn.Module, game) -> torch.nn.Module:
     256 positions of its own play; it maps planes to (policy logits, value) as the net does."""
     from traincore.quant import quantize_int8
     target = getattr(net, "_orig_mod", net)
-    cal = calibration_positions(target, game)
-    return quantize_int8(target, [torch.from_numpy(c) for c in cal], concrete_args={"ownership": False})
+    example = torch.from_numpy(game.initial_state().planes()[None].astype(np.float32))
+    # the observing copy computes what the fp32 net does, so it plays the calibration games itself
+    return quantize_int8(target, lambda observing: calibration_positions(observing, game), example=example,
+                         concrete_args={"ownership": False})

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -62,29 +62,37 @@ def int8_unavailable_reason() -> str | None:
     return None
 
 
-def quantize_int8(module: torch.nn.Module, calibration: Iterable[torch.Tensor],
-                  concrete_args: dict | None = None) -> torch.nn.Module:
+def quantize_int8(module: torch.nn.Module, calibration: Iterable[torch.Tensor] | Callable[[torch.nn.Module], None],
+                  concrete_args: dict | None = None, example: torch.Tensor | None = None) -> torch.nn.Module:
     """An int8 copy of `module` (in eval mode, on the CPU) for inference: traced with FX (arguments in
     `concrete_args` fixed), observed on every batch of `calibration` (inputs as the module takes them),
-    converted. The original module is left as it is. Raises ValueError when no backend exists or the
-    calibration is empty."""
+    converted. `calibration` may instead be a function that runs the observing copy itself (it computes
+    what the fp32 module does, so it can, e.g., play the calibration games: one pass instead of two); `example`
+    is then an input batch for tracing. The original module is left as it is. Raises ValueError when no
+    backend exists or the calibration is empty."""
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
     backend = int8_backend()
     if backend is None:
         raise ValueError("int8: " + int8_unavailable_reason())
-    batches = [b.detach().float().cpu() for b in calibration]
-    if not batches:
+    run = calibration if callable(calibration) else None
+    batches = [] if run is not None else [b.detach().float().cpu() for b in calibration]
+    if run is None and not batches:
         raise ValueError("int8: no calibration batches")
+    if run is not None and example is None:
+        raise ValueError("int8: a calibration function needs an example input batch")
     torch.backends.quantized.engine = backend
     model = copy.deepcopy(module).cpu().eval()
     if concrete_args:
         model = _Fixed(model, concrete_args)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # torch.ao.quantization's deprecation notices
-        prepared = prepare_fx(model, get_default_qconfig_mapping(backend), example_inputs=(batches[0],))
+        first = example.detach().float().cpu() if run is not None else batches[0]
+        prepared = prepare_fx(model, get_default_qconfig_mapping(backend), example_inputs=(first,))
         with torch.inference_mode():
+            if run is not None:
+                run(prepared)
             for b in batches:
                 prepared(b)
         return convert_fx(prepared).eval()
