@@ -60,7 +60,8 @@ def _precision_option(p: argparse.ArgumentParser) -> None:
                    help="network arithmetic: auto (int8 on a CPU with VNNI, the fastest there: 1.2-2x the "
                         "nodes a second of bf16 autocast; bf16 autocast on CUDA and on other CPUs with AMX "
                         "or AVX512-BF16; else fp32; printed at start-up), fp32, bf16, or int8 (a quantized "
-                        "copy of the net on the CPU's VNNI unit, calibrated at start-up in 1-3 s)")
+                        "copy of the net on the CPU's VNNI unit, calibrated on first use in 1-5 s, then read from "
+                        "~/.cache/gridnets/int8)")
 
 
 def _engine_options(p: argparse.ArgumentParser, budget: bool = True) -> None:

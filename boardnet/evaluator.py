@@ -155,8 +155,8 @@ class NetEvaluator:
         target = getattr(self.net, "_orig_mod", self.net)
         target.load_state_dict(state_dict)
         self.net.eval()
-        if self._int8 is not None:
-            self._int8 = int8_net(self.net, self.game)
+        if self._int8 is not None:   # a learner's new weights: not worth a cache file each
+            self._int8 = int8_net(self.net, self.game, cache=False)
         self.weights_version += 1
         self.clear_cache()
 
@@ -334,12 +334,16 @@ def calibration_positions(net: torch.nn.Module, game, positions: int = 256, game
     return out
 
 
-def int8_net(net: torch.nn.Module, game) -> torch.nn.Module:
+def int8_net(net: torch.nn.Module, game, cache: bool = True) -> torch.nn.Module:
     """An int8 quantized copy of a policy/value net for CPU inference (`traincore.quant`), calibrated on
-    256 positions of its own play; it maps planes to (policy logits, value) as the net does."""
-    from traincore.quant import quantize_int8
+    256 positions of its own play; it maps planes to (policy logits, value) as the net does. `cache`: read
+    and keep the copy in `traincore.quant.int8_cache_dir()` (not for weights that change during a run,
+    such as a self-play actor's)."""
+    from traincore.quant import quantize_int8, weights_key
     target = getattr(net, "_orig_mod", net)
     example = torch.from_numpy(game.initial_state().planes()[None].astype(np.float32))
+    key = (weights_key(target, "boardnet.evaluator.int8_net/calibration_positions(256, 16 games, seed 0)",
+                       game.name, str(tuple(example.shape))) if cache else None)
     # the observing copy computes what the fp32 net does, so it plays the calibration games itself
     return quantize_int8(target, lambda observing: calibration_positions(observing, game), example=example,
-                         concrete_args={"ownership": False})
+                         concrete_args={"ownership": False}, cache_key=key)

@@ -114,6 +114,56 @@ def test_quantize_int8_fixes_keywords_and_tracks_fp32():
 
 
 @needs_int8
+def test_int8_cache_rebuilds_the_same_net_without_calibrating(tmp_path, monkeypatch):
+    """The first quantization writes the int8 copy to the cache folder; the next one reads it (no calibration
+    runs) and computes the same outputs bit for bit; a corrupt file is quantized again and replaced; other
+    weights get another key; GRIDNETS_CACHE=off keeps nothing."""
+    monkeypatch.setenv("GRIDNETS_CACHE", str(tmp_path))
+    torch.manual_seed(1)
+    m = _Flagged().eval()
+    cal = [torch.randn(16, 3, 5, 5) for _ in range(4)]
+    runs = []
+
+    def calibrate(observing):
+        runs.append(1)
+        for b in cal:
+            observing(b)
+
+    key = quant.weights_key(m, "test")
+    q1 = quant.quantize_int8(m, calibrate, example=cal[0], concrete_args={"double": True}, cache_key=key)
+    files = list((tmp_path / "int8").glob("*.pt"))
+    assert len(runs) == 1 and [f.name for f in files] == [f"{key}.pt"]
+    q2 = quant.quantize_int8(m, calibrate, example=cal[0], concrete_args={"double": True}, cache_key=key)
+    x = torch.randn(8, 3, 5, 5)
+    with torch.inference_mode():
+        assert len(runs) == 1 and torch.equal(q1(x), q2(x))
+        files[0].write_bytes(b"not a torch file")
+        q3 = quant.quantize_int8(m, calibrate, example=cal[0], concrete_args={"double": True}, cache_key=key)
+        assert len(runs) == 2 and torch.equal(q1(x), q3(x))
+    assert torch.load(files[0], weights_only=True)            # replaced by a readable file
+    m2 = _Flagged().eval()
+    assert quant.weights_key(m2, "test") != key and quant.weights_key(m, "other") != key
+    monkeypatch.setenv("GRIDNETS_CACHE", "off")
+    assert quant.int8_cache_dir() is None
+    quant.quantize_int8(m2, calibrate, example=cal[0], concrete_args={"double": True},
+                        cache_key=quant.weights_key(m2, "test"))
+    assert len(runs) == 3 and len(list((tmp_path / "int8").glob("*.pt"))) == 1
+
+
+@needs_int8
+def test_engine_reads_its_int8_copy_from_the_cache(tmp_path, monkeypatch):
+    from boardnet.engine import Engine
+    monkeypatch.setenv("GRIDNETS_CACHE", str(tmp_path))
+    a = Engine.from_checkpoint("go9", device="cpu", precision="int8")
+    assert len(list((tmp_path / "int8").glob("*.pt"))) == 1
+    import boardnet.evaluator as ev
+    monkeypatch.setattr(ev, "calibration_positions", lambda *a, **k: pytest.fail("calibrated again"))
+    b = Engine.from_checkpoint("go9", device="cpu", precision="int8")
+    s = a.game.initial_state().apply(a.game.text_to_action("E5"))
+    np.testing.assert_array_equal(a.evaluator.evaluate([s])[0], b.evaluator.evaluate([s])[0])
+
+
+@needs_int8
 @pytest.mark.parametrize("name", ["go9", "chess", "checkers"])
 def test_quantized_shipped_net_agrees_with_fp32(name):
     """On 256 positions of the net's own play (a seed other than the calibration's) the int8 net picks
