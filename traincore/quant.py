@@ -116,13 +116,13 @@ def _cached(path: Path, prepare: Callable[[], torch.nn.Module]) -> torch.nn.Modu
 
 def _store(path: Path, module: torch.nn.Module) -> None:
     """Write the cache file atomically (a temp file renamed); a cache that cannot be written is skipped."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         torch.save(module.state_dict(), tmp)
         os.replace(tmp, path)
-    except OSError:
-        pass
+    except (OSError, RuntimeError):
+        tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
 
 
 def quantize_int8(module: torch.nn.Module, calibration: Iterable[torch.Tensor] | Callable[[torch.nn.Module], None],
