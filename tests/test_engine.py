@@ -114,17 +114,23 @@ def test_from_checkpoint(tmp_path, monkeypatch):
         Engine.from_checkpoint("missing-model", device="cpu")
 
 
+def _root_symmetry_engine(seed: int, visits: int):
+    """A go9 engine on a random b1c8 net (fp32) that averages its root priors over 8 symmetries."""
+    from boardnet.nets import build_net
+    from traincore.runtime import Runtime
+    go9 = make_game("go9")
+    torch.manual_seed(seed)
+    net = build_net(go9, "b1c8").eval()
+    rt = Runtime.create("cpu", precision="fp32")
+    eng = Engine(go9, net, search=SearchConfig(num_simulations=visits), runtime=rt, batch_size=4, root_symmetries=8)
+    return go9, net, rt, eng
+
+
 def test_root_symmetries_give_the_root_the_averaged_priors():
     """Engine(root_symmetries=8): the root's priors are NetEvaluator(symmetries=8)'s for the position (renormalised
     over the root's moves); the leaves keep single evaluations."""
     from boardnet.evaluator import NetEvaluator
-    from boardnet.nets import build_net
-    from traincore.runtime import Runtime
-    go9 = make_game("go9")
-    torch.manual_seed(4)
-    net = build_net(go9, "b1c8").eval()
-    rt = Runtime.create("cpu", precision="fp32")
-    eng = Engine(go9, net, search=SearchConfig(num_simulations=24), runtime=rt, batch_size=4, root_symmetries=8)
+    go9, net, rt, eng = _root_symmetry_engine(4, 24)
     s = go9.initial_state().apply(go9.text_to_action("E5"))
     an = eng.analyse(s, visits=24)
     want = NetEvaluator(net, go9, runtime=rt, cache_size=0, symmetries=8).evaluate([s])[0][0]
@@ -143,11 +149,7 @@ def test_root_symmetries_follow_new_weights_and_share_the_int8_copy():
     from boardnet.nets import build_net
     from traincore import quant
     from traincore.runtime import Runtime
-    go9 = make_game("go9")
-    torch.manual_seed(5)
-    net = build_net(go9, "b1c8").eval()
-    rt = Runtime.create("cpu", precision="fp32")
-    eng = Engine(go9, net, search=SearchConfig(num_simulations=8), runtime=rt, batch_size=4, root_symmetries=8)
+    go9, net, rt, eng = _root_symmetry_engine(5, 8)
     s = go9.initial_state().apply(go9.text_to_action("C3"))
     eng.analyse(s, visits=8)
     torch.manual_seed(6)
