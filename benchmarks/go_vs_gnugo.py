@@ -257,7 +257,8 @@ def main(argv=None) -> int:
     from traincore.provenance import provenance, write_json
 
     model_path = models.resolve(a.model)
-    probe = Engine.from_checkpoint(str(model_path), device=a.device, precision=a.precision)
+    probe = Engine.from_checkpoint(str(model_path), device=a.device, precision=a.precision,
+                                   auto_int8=bool(a.movetime or a.visits))   # the raw policy keeps bf16/fp32
     n = a.board or probe.game.n
     runtime = probe.runtime.describe() if probe.runtime is not None else None
     del probe

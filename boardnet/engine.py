@@ -87,10 +87,11 @@ class Engine:
     def from_checkpoint(cls, path_or_name: str | Path, *, search: SearchConfig | None = None,
                         device: str = "auto", batch_size: int = 16, seed: int = 0,
                         precision: str = "auto", shuffle_damping: float = SHUFFLE_DAMPING,
-                        symmetries: int = 1, root_symmetries: int = 1) -> "Engine":
+                        symmetries: int = 1, root_symmetries: int = 1, auto_int8: bool = True) -> "Engine":
         """Load a boardnet checkpoint: a file path, or a name looked up as boardnet/models/<name>.pt.
         precision: auto, fp32, bf16 or int8 (`traincore.runtime`; for an engine `auto` is int8 on a CPU with
-        VNNI, bf16 autocast on CUDA); the one used is `engine.runtime`."""
+        VNNI, bf16 autocast on CUDA); the one used is `engine.runtime`. `auto_int8=False`: `auto` keeps the
+        bf16/fp32 rule (a raw-policy player, one evaluation a move, wants the exact move more than the speed)."""
         from traincore.checkpoint import load_checkpoint
         from traincore.runtime import Runtime
 
@@ -110,7 +111,8 @@ class Engine:
             first = " ".join(ln.strip() for ln in str(exc).strip().splitlines()[:2]) or type(exc).__name__
             raise ValueError(f"checkpoint {p}: its game or net cannot be rebuilt ({type(exc).__name__}: "
                              f"{first[:200]})") from None
-        return cls(game, net, search=search, runtime=Runtime.create(device=device, precision=precision, inference=True),
+        runtime = Runtime.create(device=device, precision=precision, inference=auto_int8)
+        return cls(game, net, search=search, runtime=runtime,
                    batch_size=batch_size, seed=seed, shuffle_damping=shuffle_damping, symmetries=symmetries,
                    root_symmetries=root_symmetries)
 

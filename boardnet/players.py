@@ -405,10 +405,11 @@ class MCTSPlayer:
 def load_engine(game: Game, model: str | None = None, *, visits: int = 200, device: str = "auto",
                 batch_size: int = 16, notice: Callable[[str], None] | None = None, precision: str = "auto",
                 precision_notice: Callable[[str], None] | None = None, shuffle_damping: float | None = None,
-                symmetries: int = 1, root_symmetries: int = 1, **search_kw):
+                symmetries: int = 1, root_symmetries: int = 1, auto_int8: bool = True, **search_kw):
     """An `Engine` for `game`: from `model` (shipped name or path), else the shipped net named
     after the game, else network-free (one notice line through `notice`). The precision used
-    (auto, fp32, bf16) is announced through `precision_notice` (the command line's start-up line)."""
+    (auto, fp32, bf16, int8) is announced through `precision_notice` (the command line's start-up line);
+    `auto_int8`: see `Engine.from_checkpoint`."""
     from boardnet import models
     from boardnet.engine import Engine
     from boardnet.search import SearchConfig
@@ -428,7 +429,7 @@ def load_engine(game: Game, model: str | None = None, *, visits: int = 200, devi
     if root_symmetries != 1:
         extra["root_symmetries"] = root_symmetries
     eng = Engine.from_checkpoint(str(path), search=search, device=device, batch_size=batch_size,
-                                 precision=precision, **extra)
+                                 precision=precision, auto_int8=auto_int8, **extra)
     if precision_notice is not None and getattr(eng, "runtime", None) is not None:
         precision_notice(f"precision: {eng.runtime.describe()}")
     if getattr(eng, "game", game).name != game.name:
@@ -970,7 +971,7 @@ def make_player(spec: str, game: Game, notice: Callable[[str], None] | None = No
         self_atari = take("self_atari", int, 3)
         eng = load_engine(game, take("model", str), visits=1, device=take("device", str, "auto"),
                           notice=notice, precision=take("precision", str, precision),
-                          symmetries=take("symmetries", int, 1))
+                          symmetries=take("symmetries", int, 1), auto_int8=False)   # speed does not matter here
         if getattr(eng, "net", None) is None:
             raise ValueError(f"player spec {spec!r}: the raw policy needs a network (model=...)")
         p = PolicyPlayer(eng, self_atari=self_atari, name=name)

@@ -50,12 +50,22 @@ def test_auto_picks_int8_for_search_engines_only_where_vnni_runs(monkeypatch):
 
 
 @needs_int8
-def test_engine_default_precision_is_int8_here():
+def test_engine_default_precision_is_int8_here_but_not_for_the_raw_policy():
     from boardnet.engine import Engine
+    from boardnet.games import make_game
+    from boardnet.players import make_player
     e = Engine.from_checkpoint("go9", device="cpu")
     assert e.runtime.int8 and e.runtime.requested == "auto"
     s = e.game.initial_state()
     assert s.legal_mask()[e.analyse(s, visits=24).best_action]
+    assert not Engine.from_checkpoint("go9", device="cpu", auto_int8=False).runtime.int8
+    game = make_game("go", board_size=9, komi=7.0)
+    for spec, int8 in (("policy:model=go9", False), ("engine:model=go9,visits=8", True)):
+        p = make_player(spec, game)
+        try:
+            assert p.engine.runtime.int8 == int8, spec
+        finally:
+            p.close()
 
 
 class _Untraceable(torch.nn.Module):

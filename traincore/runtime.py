@@ -15,8 +15,8 @@ Precision is one choice, `auto` (default), `fp32`, `bf16` or `int8`:
 - `auto` for a search engine (`Runtime.create(..., inference=True)`, what `boardnet.engine.Engine.from_checkpoint`
   and so `boardnet play/gtp/uci/arena` ask for) picks int8 on a CPU with VNNI: the engines' searches ran 1.2-2.0x
   the nodes a second of bf16 autocast on an AMX CPU and 1.3-1.8x fp32's on a CPU without a bf16 unit, with top-1
-  agreement of 99 % where fp32 has a clear best move (benchmarks/results/int8_vs_bf16.json, int8.json). Training,
-  self-play actors and atomgrid keep the rules above.
+  agreement of 97-100 % where fp32 has a clear best move (benchmarks/results/int8_vs_bf16.json, int8.json). Training,
+  self-play actors, raw-policy players and atomgrid keep the rules above.
 Weights, optimizer state and checkpoints stay fp32 in every mode; bf16 is autocast only.
 """
 from __future__ import annotations
