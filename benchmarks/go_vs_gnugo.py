@@ -257,8 +257,9 @@ def main(argv=None) -> int:
     from traincore.provenance import provenance, write_json
 
     model_path = models.resolve(a.model)
+    mode = "search" if a.movetime or a.visits else "policy"
     probe = Engine.from_checkpoint(str(model_path), device=a.device, precision=a.precision,
-                                   auto_int8=bool(a.movetime or a.visits))   # the raw policy keeps bf16/fp32
+                                   auto_int8=mode == "search")   # the raw policy keeps bf16/fp32
     n = a.board or probe.game.n
     runtime = probe.runtime.describe() if probe.runtime is not None else None
     del probe
@@ -268,7 +269,6 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as e:
         print(f"go_vs_gnugo: --openings {a.openings}: {e}", file=sys.stderr)
         return 2
-    mode = "search" if a.movetime or a.visits else "policy"
     common = f"model={model_path},device={a.device},precision={a.precision}"
     sym = f",symmetries={a.symmetries}" if a.symmetries > 1 else ""
     tag = f"-sym{a.symmetries}" if a.symmetries > 1 else ""

@@ -146,7 +146,8 @@ def main(argv=None) -> None:
               (f" | go9 validation top-1 {r['go9_validation']['fp32_top1']:.4f} -> "
                f"{r['go9_validation']['int8_top1']:.4f}, value MSE {r['go9_validation']['fp32_value_mse']:.4f} -> "
                f"{r['go9_validation']['int8_value_mse']:.4f}" if "go9_validation" in r else ""), flush=True)
-    path = write_result("int8", {"int8_unit": cpu_int8_unit(), "bf16_unit": cpu_bf16_unit(), "threads": a.threads, "rows": rows},
+    path = write_result("int8", {"int8_unit": cpu_int8_unit(), "bf16_unit": cpu_bf16_unit(), "threads": a.threads,
+                                 "rows": rows},
                         models={n: MODELS_DIR / f"{n}.pt" for n in a.models}, out=a.json)
     print(f"wrote {path}")
 

@@ -122,12 +122,12 @@ class NetEvaluator:
             self._int8 = quantized
         elif runtime.int8:
             try:
-                self._int8 = int8_net(runtime.prepare(net).eval(), game)
+                self._int8 = int8_net(net, game)   # quantizes an eval-mode CPU copy; `net` is left as it is
             except Exception as exc:   # a net FX cannot trace or quantize: auto falls back, int8 asked for fails
                 if runtime.requested != "auto":
+                    first = (str(exc).strip().splitlines() or [""])[0][:160]
                     raise ValueError(f"precision 'int8': this net cannot be quantized ({type(exc).__name__}: "
-                                     f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''}); "
-                                     "use --precision auto or fp32") from None
+                                     f"{first}); use --precision auto or fp32") from None
                 import dataclasses
 
                 from traincore.runtime import Runtime

@@ -13,9 +13,9 @@ Precision is one choice, `auto` (default), `fp32`, `bf16` or `int8`:
   training (`traincore.quant`, int8 weights and activations on the CPU's VNNI unit) where it is used;
   it is refused on other devices, on CPUs without VNNI, and by the trainers (`Runtime.check_trainable`).
 - `auto` for a search engine (`Runtime.create(..., inference=True)`, what `boardnet.engine.Engine.from_checkpoint`
-  and so `boardnet play/gtp/uci/arena` ask for) picks int8 on a CPU with VNNI: the engines' searches ran 1.2-2.0x
-  the nodes a second of bf16 autocast on an AMX CPU and 1.3-1.8x fp32's on a CPU without a bf16 unit, with top-1
-  agreement of 97-100 % where fp32 has a clear best move (benchmarks/results/int8_vs_bf16.json, int8.json). Training,
+  and so `boardnet play/gtp/uci/arena` ask for) picks int8 on a CPU with VNNI: the engines' searches ran
+  1.29-1.85x the nodes a second of bf16 autocast on a CPU with AVX512-BF16 and 1.07-2.28x fp32's on one without
+  a bf16 unit, with top-1 agreement of 97-100 % where fp32 has a clear best move (benchmarks/results/int8_vs_bf16.json, int8.json). Training,
   self-play actors, raw-policy players and atomgrid keep the rules above.
 Weights, optimizer state and checkpoints stay fp32 in every mode; bf16 is autocast only.
 """
