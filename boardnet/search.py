@@ -239,6 +239,14 @@ class Tree:
             node = best
         return pv
 
+    def proven_win(self) -> bool:
+        """True when the MCTS-solver has proven a root move a win for the side to move (a terminal child,
+        or one settled by the solver). The solver does not count the distance to the end."""
+        s, ch = self._store, self._children()
+        if not len(ch):
+            return False
+        return bool(((s.status[ch] == _TERMINAL) & (s.tvalue[ch] > 0)).any())
+
     # -- acting ------------------------------------------------------------------------------
     def select_action(self, temperature: float, rng: np.random.Generator | None = None) -> int:
         """Most visited root move (temperature 0) or a sample with p ~ N^(1/temperature)."""

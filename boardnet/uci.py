@@ -1,19 +1,25 @@
 """`boardnet uci`: the Universal Chess Interface, enough for cutechess-cli, Arena and lichess-bot.
 
 Commands: uci, isready, ucinewgame, setoption (Visits, Threads = torch intra-op threads for the
-network, Model, MoveOverhead, UCI_ShowWDL),
-position startpos|fen <FEN> [moves ...], go [searchmoves <move> ... wtime btime winc binc movestogo movetime
-nodes depth infinite], stop, ponderhit, quit; `d` prints the board (a debugging aid, as in Stockfish).
+network, Model, MoveOverhead, UCI_ShowWDL, Ponder),
+position startpos|fen <FEN> [moves ...], go [searchmoves <move> ... ponder wtime btime winc binc movestogo movetime
+nodes depth mate infinite], stop, ponderhit, quit; `d` prints the board (a debugging aid, as in Stockfish).
 
 `go` runs the search on a background thread, so `stop` and `isready` are answered while it
 thinks; the thread prints `info depth/seldepth/nodes/nps/time/score cp/wdl/pv` lines about every
 half second and `bestmove` when the limit is reached or `stop` arrives. Limits: `nodes` = visits;
 `movetime` = seconds; a clock (`wtime`, `btime`, ...) is turned into a time per move by
-`boardnet.timeman.allot_time`; `infinite` searches until `stop`; `depth` has no meaning for
-MCTS and is read as the default visits; `searchmoves` limits the search to those root moves (an illegal one
-gets an error line and is left out; none legal: every move is searched); `mate` is read and ignored; we declare
-no Ponder option, so `go ponder` is searched like `infinite`. Malformed commands get an `info string error: ...` line
-(UCI has no error reply) and are otherwise ignored.
+`boardnet.timeman.allot_time`; `infinite` searches until `stop`; `depth N` ends the search once its principal
+variation (the `depth` of the info lines: MCTS has no iterations) is N plies long; `mate N` ends it once the
+MCTS-solver proves a root move wins (the solver does not count plies, so N is not checked); with several limits the
+first one reached ends the search, and `depth`/`mate` alone search until reached or `stop`. `searchmoves` limits the
+search to those root moves (an illegal one gets an error line and is left out; none legal: every move is searched).
+Pondering, as lc0 does it: `bestmove` names the expected reply (`ponder <move>`, the principal variation's second
+ply) when the search has one; `go ponder ...` searches the position after that reply with no limit, `ponderhit` then
+starts the limits of the same `go` command from that moment (the clock's time a move, `movetime`, `nodes` counting
+the pondered visits, `depth`, `mate`) on the tree pondering grew, and `stop` (a miss) ends it with a `bestmove`
+the GUI discards. Malformed commands get an `info string error: ...` line (UCI has no error reply) and are
+otherwise ignored.
 
 Score: `cp = 111.71 * tan(1.5621 * value)` (Leela Chess Zero's mapping of an expected value in
 [-1, 1] to centipawns); `wdl` in permille from the analysis (draws 0 without a draw head).
@@ -23,6 +29,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
@@ -93,6 +100,50 @@ def parse_go(tokens: list[str]) -> dict:
     return out
 
 
+class SearchLimits:
+    """What ends a `go` search besides `stop`, checked between search batches: the visit count at the root
+    (reused visits count), a deadline, the principal variation's length (`depth`) and a proven win (`mate`).
+    A pondering search has none of them until :meth:`start` (the `ponderhit`); a search with none of them runs
+    until `stop`."""
+
+    def __init__(self, *, visits: int | None = None, movetime: float | None = None, depth: int | None = None,
+                 mate: bool = False, ponder: bool = False):
+        self.visits, self.movetime, self.depth, self.mate = visits, movetime, depth, mate
+        self.pondering = True
+        self.deadline: float | None = None
+        self.reached = False
+        if not ponder:
+            self.start()
+
+    @property
+    def unlimited(self) -> bool:
+        """True while nothing but `stop` can end the search."""
+        return self.pondering or (self.visits is None and self.movetime is None and self.depth is None
+                                  and not self.mate)
+
+    def start(self) -> None:
+        """The limits start counting now (at `go`, or at `ponderhit` for `go ponder`)."""
+        self.pondering = False
+        if self.movetime is not None:
+            self.deadline = time.perf_counter() + self.movetime
+
+    def observe(self, tree) -> None:
+        """An `on_progress` hook: after each batch, note whether a tree-based limit is reached."""
+        if self.pondering or self.reached:
+            return
+        if self.visits is not None and tree.num_visits >= self.visits:
+            self.reached = True
+        elif self.depth is not None and len(tree.principal_variation(self.depth)) >= self.depth:
+            self.reached = True
+        elif self.mate and tree.proven_win():
+            self.reached = True
+
+    def done(self) -> bool:
+        if self.pondering:
+            return False
+        return self.reached or (self.deadline is not None and time.perf_counter() >= self.deadline)
+
+
 class UCIServer:
     """One UCI session over text streams. `make_engine(model)` builds an Engine for chess."""
 
@@ -108,12 +159,14 @@ class UCIServer:
         self.threads = 1
         self.overhead_ms = 50
         self.show_wdl = True
+        self.ponder = False   # the GUI's Ponder option: it may send `go ponder`; our time use does not change
         self.out = sys.stdout if out is None else out
         self._engine = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._infinite = False
+        self._limits: SearchLimits | None = None   # the running search's, for `ponderhit`
         self.state = game.initial_state()
         self._bad_position = ""
 
@@ -142,19 +195,33 @@ class UCIServer:
         self._stop.set()
         self._wait()
 
-    def _search(self, state, visits, movetime, root_actions=None) -> None:
+    def _search(self, state, limits: SearchLimits, root_actions=None) -> None:
+        stop = self._stop
         try:
             engine = self.engine
             progress = ProgressReporter(engine, lambda an: self.send(info_line(an, self.show_wdl)), 0.5)
-            an = engine.analyse(state, visits=visits, movetime=movetime, stop=self._stop.is_set,
-                                on_progress=progress, root_actions=root_actions)
+
+            def on_progress(tree):
+                limits.observe(tree)
+                progress(tree)
+
+            # a search that is not pondering also hands its limits to the search itself (exact visit counts);
+            # a pondering one learns them at `ponderhit`, through `limits`
+            fixed = not limits.pondering
+            an = engine.analyse(state, visits=limits.visits if fixed and limits.visits else UNLIMITED_VISITS,
+                                movetime=limits.movetime if fixed else None,
+                                stop=lambda: stop.is_set() or limits.done(), on_progress=on_progress,
+                                root_actions=root_actions)
         except Exception as e:  # noqa: BLE001 - report to the GUI, never die mid-game silently
             self.error(f"search failed: {type(e).__name__}: {e}")
             legal = state.legal_actions()
             self.send(f"bestmove {state.action_to_text(int(legal[0]))}" if len(legal) else "bestmove (none)")
             return
         self.send(info_line(an, self.show_wdl))
-        self.send(f"bestmove {state.action_to_text(int(an.best_action))}")
+        best = state.action_to_text(int(an.best_action))
+        # the reply to ponder on: the principal variation's second ply, when the variation starts with our move
+        reply = f" ponder {an.pv[1]}" if len(an.pv) >= 2 and an.pv[0] == best else ""
+        self.send(f"bestmove {best}{reply}")
 
     def go(self, tokens: list[str]) -> None:
         try:
@@ -186,10 +253,13 @@ class UCIServer:
                 self.send(f"bestmove {state.action_to_text(int(moves[0]))}")
                 return
             state = fresh
+        if "depth" in args and args["depth"] < 1:
+            self.error(f"go depth {args['depth']}: must be >= 1; searching without it")
+            del args["depth"]
         visits, movetime = self.visits, None
         white = state.to_play() == 0
         clock = args.get("wtime" if white else "btime")
-        if args.get("infinite") or args.get("ponder"):
+        if args.get("infinite"):
             visits = UNLIMITED_VISITS
         elif "nodes" in args:
             visits = max(1, args["nodes"])
@@ -200,6 +270,10 @@ class UCIServer:
             movetime = allot_time(max(0.0, clock / 1000), max(0.0, inc / 1000), args.get("movestogo"),
                                   overhead=self.overhead_ms / 1000)
             visits = UNLIMITED_VISITS
+        elif "depth" in args or "mate" in args:
+            visits = UNLIMITED_VISITS   # searched until the depth or the proof (or `stop`)
+        limits = SearchLimits(visits=None if visits == UNLIMITED_VISITS else visits, movetime=movetime,
+                              depth=args.get("depth"), mate="mate" in args, ponder=bool(args.get("ponder")))
         root_actions = None
         if "searchmoves" in args:
             root_actions, legal = [], set(state.legal_actions().tolist())
@@ -215,10 +289,10 @@ class UCIServer:
             if not root_actions:
                 self.error("go searchmoves: no legal move given; searching every move")
                 root_actions = None
-        self._infinite = visits == UNLIMITED_VISITS and movetime is None
+        self._limits = limits
+        self._infinite = limits.unlimited
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._search, args=(state, visits, movetime, root_actions),
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._search, args=(state, limits, root_actions), daemon=True)
         self._thread.start()
 
     # commands
@@ -274,16 +348,25 @@ class UCIServer:
                 if v < 0:
                     raise ValueError
                 self.overhead_ms = v
-            elif key == "uci_showwdl":
+            elif key in ("uci_showwdl", "ponder"):
                 if value.lower() not in ("true", "false"):
                     raise ValueError
-                self.show_wdl = value.lower() == "true"
+                setattr(self, "show_wdl" if key == "uci_showwdl" else "ponder", value.lower() == "true")
             elif key == "model":
                 self.set_model(value)
             else:
                 self.error(f"setoption: unknown option {name.strip()!r}")
         except ValueError:
             self.error(f"setoption {name.strip()} value {value!r}: not a valid value")
+
+    def ponderhit(self) -> None:
+        """The GUI's opponent played the move we ponder on: the pondering search goes on under its limits."""
+        limits = self._limits
+        if self._thread is None or limits is None or not limits.pondering:
+            self.error("ponderhit: no `go ponder` search is running")
+            return
+        limits.start()
+        self._infinite = limits.unlimited
 
     def set_model(self, value: str) -> None:
         self.stop()
@@ -309,6 +392,7 @@ class UCIServer:
             self.send(f"option name MoveOverhead type spin default {self.overhead_ms} min 0 max 5000")
             self.send(f"option name Model type string default {self.model or '<default>'}")
             self.send("option name UCI_ShowWDL type check default true")
+            self.send("option name Ponder type check default false")
             self.send("uciok")
         elif cmd == "isready":
             if self._thread is None and self._engine is None:
@@ -332,7 +416,7 @@ class UCIServer:
         elif cmd == "stop":
             self.stop()
         elif cmd == "ponderhit":
-            pass  # we do not ponder: the search already runs on its own limits
+            self.ponderhit()
         elif cmd == "setoption":
             self.setoption(rest)
         elif cmd == "d":

@@ -70,12 +70,13 @@ def test_handshake_and_options():
            "setoption name Move Overhead value 10", "quit", "isready"])
     lines = out.lines()
     assert lines[0] == "id name boardnet"
-    assert lines[2:7] == ["option name Visits type spin default 16 min 1 max 1000000000",
+    assert lines[2:8] == ["option name Visits type spin default 16 min 1 max 1000000000",
                           "option name Threads type spin default 1 min 1 max 256",
                           "option name MoveOverhead type spin default 50 min 0 max 5000",
                           "option name Model type string default <default>",
-                          "option name UCI_ShowWDL type check default true"]
-    assert lines[7:] == ["uciok", "readyok"]   # nothing after quit
+                          "option name UCI_ShowWDL type check default true",
+                          "option name Ponder type check default false"]
+    assert lines[8:] == ["uciok", "readyok"]   # nothing after quit
     assert (s.visits, s.threads, s.overhead_ms) == (32, 1, 10)
 
 
@@ -285,9 +286,124 @@ def test_go_searchmoves_limits_the_root_moves():
     new = out.lines()[n:]
     assert "info string error: go searchmoves e2e4: not a legal move here; ignored" in new
     assert "info string error: go searchmoves zz9: not a legal move here; ignored" in new
-    assert new[-1] == "bestmove a1b1"
+    assert new[-1].split()[:2] == ["bestmove", "a1b1"]
     n = len(out.lines())
     s.run(["go searchmoves e2e4 nodes 400"])
     new = out.lines()[n:]
     assert "info string error: go searchmoves: no legal move given; searching every move" in new
     assert new[-1] == "bestmove a1a8"
+
+
+def wait_until(cond, timeout=60):
+    t = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if cond():
+            return
+        t.wait(0.02)
+    raise AssertionError("condition not reached")
+
+
+def test_bestmove_names_the_reply_to_ponder_on():
+    s, out = server()
+    s.run(["position startpos", "go nodes 64"])
+    words = out.lines()[-1].split()
+    pv = out.lines()[-2].split()
+    pv = pv[pv.index("pv") + 1:]
+    assert words[0] == "bestmove" and words[2] == "ponder" and words[1:4:2] == pv[:2]
+    board = chess.Board()
+    board.push_uci(words[1])
+    assert legal_uci(board, words[3])
+
+
+def test_go_ponder_waits_for_ponderhit_then_obeys_the_limits_of_the_same_go():
+    s, out = server()
+    s.handle("setoption name Ponder value true")
+    assert s.ponder
+    s.handle("isready")     # loads the engine, which the test then reads beside the search thread
+    s.handle("position startpos moves e2e4 e7e5")
+    s.handle("go ponder nodes 40")
+    # pondering ignores the node limit: the tree grows past it and no bestmove comes
+    wait_until(lambda: s.engine._tree is not None and s.engine._tree.num_visits > 200)
+    assert not any(ln.startswith("bestmove") for ln in out.lines())
+    s.handle("ponderhit")          # the limit now counts the pondered visits: the search ends at once
+    out.wait_for("bestmove ")
+    s.handle("isready")
+    out.wait_for("readyok")
+    assert s._thread is None or not s._thread.is_alive()
+    board = chess.Board()
+    for m in ("e2e4", "e7e5"):
+        board.push_uci(m)
+    assert legal_uci(board, [ln for ln in out.lines() if ln.startswith("bestmove")][0].split()[1])
+
+
+def test_ponder_miss_is_stopped_and_ponderhit_starts_a_clock():
+    s, out = server()
+    s.handle("isready")
+    s.handle("position startpos")
+    s.handle("go ponder wtime 2000 btime 2000 winc 0 binc 0")
+    wait_until(lambda: s.engine._tree is not None and s.engine._tree.num_visits > 50)
+    s.handle("stop")                        # a ponder miss: the GUI still gets its bestmove
+    assert out.lines()[-1].startswith("bestmove ")
+    n = len(out.lines())
+    s.handle("position startpos")
+    s.handle("go ponder wtime 2000 btime 2000 winc 0 binc 0")
+    wait_until(lambda: s.engine._tree is not None and s.engine._tree.num_visits > 50)
+    assert s._limits.pondering and s._limits.deadline is None
+    s.handle("ponderhit")                   # now the clock's time a move runs: the search ends by itself
+    assert not s._limits.pondering and s._limits.deadline is not None
+    wait_until(lambda: any(ln.startswith("bestmove ") for ln in out.lines()[n:]))
+    s.handle("isready")
+    assert sum(ln.startswith("bestmove") for ln in out.lines()[n:]) == 1
+    s.handle("ponderhit")                   # nothing is pondering now
+    assert out.lines()[-1] == "info string error: ponderhit: no `go ponder` search is running"
+
+
+def test_go_ponder_at_end_of_input_is_stopped():
+    s, out = server()
+    s.run(["position startpos", "go ponder movetime 100000"])
+    assert out.lines()[-1].startswith("bestmove ")
+
+
+def test_go_depth_ends_when_the_principal_variation_is_that_long():
+    s, out = server()
+    s.run(["position startpos", "go depth 3"])
+    info = [ln.split() for ln in out.lines() if ln.startswith("info depth")][-1]
+    assert int(info[2]) >= 3 and out.lines()[-1].startswith("bestmove ")
+    assert len(s.engine._tree.principal_variation(3)) == 3
+    s.run(["go depth 0 nodes 16"])
+    assert "info string error: go depth 0: must be >= 1; searching without it" in out.lines()
+    assert out.lines()[-1].startswith("bestmove ")
+
+
+def test_go_mate_ends_once_the_solver_proves_a_win():
+    s, out = server()
+    s.run([f"position fen {MATE_IN_ONE}", "go mate 1"])   # no node limit: the proof ends it
+    assert out.lines()[-1] == "bestmove a1a8"
+    assert s.engine._tree.proven_win()
+    s.run(["position startpos", "go nodes 32"])
+    assert not s.engine._tree.proven_win()
+
+
+@pytest.mark.slow
+def test_python_chess_pondering_with_hits_and_a_miss():
+    """python-chess's UCI client as the GUI: `play(ponder=True)` leaves the engine pondering on its `ponder` move,
+    the next `play` sends `ponderhit` when that reply was played (or `stop` and a new `go` when it was not)."""
+    import chess.engine
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    eng = chess.engine.SimpleEngine.popen_uci([sys.executable, "-m", "boardnet.cli", "uci", "--visits", "32"],
+                                              env=env, cwd=ROOT, timeout=180)
+    try:
+        assert eng.options["Ponder"].default is False
+        board, limit = chess.Board(), chess.engine.Limit(white_clock=5, black_clock=5)
+        for ply in range(3):
+            r = eng.play(board, limit, ponder=True)
+            assert r.move in board.legal_moves and r.ponder is not None
+            board.push(r.move)
+            # hits twice, then a miss: another legal reply than the one pondered on
+            reply = r.ponder if ply < 2 else next(m for m in board.legal_moves if m != r.ponder)
+            board.push(reply)
+        r = eng.play(board, chess.engine.Limit(nodes=16))
+        assert r.move in board.legal_moves
+    finally:
+        eng.quit()
