@@ -29,6 +29,7 @@ class MoveStat:
     visits: int
     prior: float
     q: float          # mean value for the side to move after this move is played by it; nan if unvisited
+    pv: list[str] = field(default_factory=list)   # the line this move starts (most visited replies); [] unvisited
 
 
 @dataclass
@@ -200,29 +201,41 @@ class Engine:
         return self._root_evaluator.evaluate([state])[0][0]
 
     def _analysis(self, tree: Tree, nodes: int, seconds: float) -> Analysis:
-        state = tree.root_state
-        counts = tree.visit_counts()
-        priors = tree.priors()
-        q = tree.q_values(default=np.nan)
-        legal = state.legal_actions()
-        best = tree.select_action(0.0)
-        value = tree.root_value()
-        rows = [MoveStat(state.action_to_text(int(a)), int(a), int(counts[a]), float(priors[a]), float(q[a]))
-                for a in legal]
-        rows.sort(key=lambda r: (-r.visits, -r.prior))
-        pv_actions = tree.principal_variation()
-        pv, s = [], state
-        for a in pv_actions:
-            pv.append(s.action_to_text(a))
-            s = s.apply(a)
-        return Analysis(best_move=state.action_to_text(best), best_action=best, value=value,
-                        win_prob=(value + 1.0) / 2.0, pv=pv, visits={r.move: r.visits for r in rows},
-                        rows=rows, nodes=nodes, total_visits=tree.num_visits, seconds=seconds,
-                        nps=nodes / seconds if seconds > 0 else 0.0)
+        return tree_analysis(tree, nodes, seconds, best=tree.select_action(0.0))
 
     def best_move(self, state, **limits) -> int:
         """The action `analyse(state, **limits)` recommends."""
         return self.analyse(state, **limits).best_action
+
+
+def _line_text(state, actions: list[int]) -> list[str]:
+    out = []
+    for a in actions:
+        out.append(state.action_to_text(a))
+        state = state.apply(a)
+    return out
+
+
+def tree_analysis(tree: Tree, nodes: int, seconds: float, best: int | None = None) -> Analysis:
+    """An :class:`Analysis` of a search tree (at the end of a search or in the middle of one): the root's
+    moves, most visited first, each with its own line (`MoveStat.pv`); `best` defaults to the most visited move."""
+    state = tree.root_state
+    counts, priors = tree.visit_counts(), tree.priors()
+    q = tree.q_values(default=np.nan)
+    rows = [MoveStat(state.action_to_text(int(a)), int(a), int(counts[a]), float(priors[a]), float(q[a]))
+            for a in state.legal_actions()]
+    rows.sort(key=lambda r: (-r.visits, -r.prior))
+    for r in rows:
+        if r.visits == 0:
+            break
+        r.pv = _line_text(state, tree.principal_variation(first=r.action))
+    if best is None:
+        best = rows[0].action if rows else int(np.argmax(counts))
+    value = float(tree.root_value())
+    return Analysis(best_move=state.action_to_text(best), best_action=best, value=value,
+                    win_prob=(value + 1.0) / 2.0, pv=_line_text(state, tree.principal_variation()),
+                    visits={r.move: r.visits for r in rows}, rows=rows, nodes=nodes,
+                    total_visits=tree.num_visits, seconds=seconds, nps=nodes / seconds if seconds > 0 else 0.0)
 
 
 def _find_descendant(tree: Tree, state) -> list[int] | None:

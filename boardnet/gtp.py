@@ -264,11 +264,13 @@ class GTPServer:
     # -- lz-analyze --------------------------------------------------------------------------------------
     def _lz_line(self, an) -> str:
         parts = []
+        lines = {r.move: r.pv for r in getattr(an, "rows", ()) if getattr(r, "pv", None)}
         for order, (move, visits, prior, q) in enumerate(analysis_rows(an)):
             if visits == 0:
                 continue
             winrate = int(round(5000 * (q + 1)))
-            pv = " ".join(an.pv) if order == 0 and an.pv and an.pv[0] == move else move
+            # each candidate's own line (Lizzie and Sabaki show it when the move is hovered)
+            pv = " ".join(lines.get(move) or (an.pv if order == 0 and an.pv and an.pv[0] == move else [move]))
             parts.append(f"info move {move} visits {visits} winrate {winrate} prior "
                          f"{int(round(10000 * prior))} lcb {winrate} order {order} pv {pv}")
         return " ".join(parts)

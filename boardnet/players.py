@@ -93,25 +93,10 @@ class ProgressReporter:
 
 
 def snapshot(tree, nodes: int, seconds: float):
-    """An `engine.Analysis` of a tree in the middle of a search (public Tree API only)."""
-    from boardnet.engine import Analysis, MoveStat
+    """An `engine.Analysis` of a tree in the middle of a search (best = the most visited move)."""
+    from boardnet.engine import tree_analysis
 
-    state = tree.root_state
-    counts, priors = tree.visit_counts(), tree.priors()
-    q = tree.q_values(default=np.nan)
-    legal = state.legal_actions()
-    rows = sorted((MoveStat(state.action_to_text(int(a)), int(a), int(counts[a]), float(priors[a]),
-                            float(q[a])) for a in legal), key=lambda r: (-r.visits, -r.prior))
-    best = rows[0].action if rows else int(np.argmax(counts))
-    pv, s = [], state
-    for a in tree.principal_variation():
-        pv.append(s.action_to_text(a))
-        s = s.apply(a)
-    value = float(tree.root_value())
-    return Analysis(best_move=state.action_to_text(best), best_action=best, value=value,
-                    win_prob=(value + 1.0) / 2.0, pv=pv, visits={r.move: r.visits for r in rows},
-                    rows=rows, nodes=nodes, total_visits=tree.num_visits, seconds=seconds,
-                    nps=nodes / seconds if seconds > 0 else 0.0)
+    return tree_analysis(tree, nodes, seconds)
 
 
 def tromp_taylor_ahead(state: State) -> bool:

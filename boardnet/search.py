@@ -227,9 +227,17 @@ class Tree:
         sign = 1.0 if s.mover[r] == s.toplay[r] else -1.0
         return float(sign * s.W[r] / s.N[r])
 
-    def principal_variation(self, max_len: int = 10) -> list[int]:
-        """Actions along the most visited children from the root."""
+    def principal_variation(self, max_len: int = 10, first: int | None = None) -> list[int]:
+        """Actions along the most visited children from the root; with `first`, the line that starts with
+        that root move (just `[first]` if it has no visited child; [] if it is not a root move)."""
         s, node, pv = self._store, self._root, []
+        if first is not None:
+            ch = self._children()
+            hit = ch[s.action[ch] == first]
+            if not len(hit) or max_len < 1:
+                return []
+            node = int(hit[0])
+            pv.append(int(first))
         while len(pv) < max_len and s.first[node] >= 0:
             ch = np.arange(s.first[node], s.first[node] + s.nchild[node])
             best = ch[int(np.argmax(s.N[ch]))]

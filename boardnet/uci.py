@@ -1,13 +1,14 @@
 """`boardnet uci`: the Universal Chess Interface, enough for cutechess-cli, Arena and lichess-bot.
 
 Commands: uci, isready, ucinewgame, setoption (Visits, Threads = torch intra-op threads for the
-network, Model, MoveOverhead, UCI_ShowWDL, Ponder),
+network, Model, MoveOverhead, UCI_ShowWDL, Ponder, MultiPV),
 position startpos|fen <FEN> [moves ...], go [searchmoves <move> ... ponder wtime btime winc binc movestogo movetime
 nodes depth mate infinite], stop, ponderhit, quit; `d` prints the board (a debugging aid, as in Stockfish).
 
 `go` runs the search on a background thread, so `stop` and `isready` are answered while it
 thinks; the thread prints `info depth/seldepth/nodes/nps/time/score cp/wdl/pv` lines about every
-half second and `bestmove` when the limit is reached or `stop` arrives. Limits: `nodes` = visits;
+half second (with `MultiPV` k > 1, one `multipv i` line for each of the k best root moves, each with its own score
+and line) and `bestmove` when the limit is reached or `stop` arrives. Limits: `nodes` = visits;
 `movetime` = seconds; a clock (`wtime`, `btime`, ...) is turned into a time per move by
 `boardnet.timeman.allot_time`; `infinite` searches until `stop`; `depth N` ends the search once its principal
 variation (the `depth` of the info lines: MCTS has no iterations) is N plies long; `mate N` ends it once the
@@ -40,6 +41,7 @@ from boardnet.timeman import allot_time
 NAME = "boardnet"
 AUTHOR = "the gridnets authors"
 UNLIMITED_VISITS = 10 ** 9  # "no visit cap": the clock or `stop` ends these searches
+MAX_MULTIPV = 500           # Stockfish's and lc0's bound
 
 
 def value_to_cp(value: float) -> int:
@@ -68,6 +70,23 @@ def info_line(an, show_wdl: bool = True) -> str:
     return (f"info depth {depth} seldepth {depth} nodes {an.nodes} nps {int(an.nps)} time {ms} "
             f"score cp {value_to_cp(an.value)}" + (f" wdl {w} {d} {l}" if show_wdl else "")
             + (f" pv {pv}" if pv else ""))
+
+
+def multipv_lines(an, k: int, show_wdl: bool = True) -> list[str]:
+    """The `info` lines of the `k` best root moves (`MultiPV`): the move played first, then the others by visits,
+    each `multipv i` with its own score (the move's mean value) and line; k = 1 is :func:`info_line` alone."""
+    if k <= 1:
+        return [info_line(an, show_wdl)]
+    rows = [r for r in an.rows if r.visits > 0 and r.pv]
+    rows.sort(key=lambda r: r.action != an.best_action)   # stable: the rest keep their order (most visited first)
+    ms = int(1000 * an.seconds)
+    out = []
+    for i, r in enumerate(rows[:k], 1):
+        w = int(round(1000 * max(0.0, min(1.0, (r.q + 1.0) / 2.0))))
+        out.append(f"info depth {len(r.pv)} seldepth {len(r.pv)} multipv {i} nodes {an.nodes} nps {int(an.nps)} "
+                   f"time {ms} score cp {value_to_cp(r.q)}" + (f" wdl {w} 0 {1000 - w}" if show_wdl else "")
+                   + f" pv {' '.join(r.pv)}")
+    return out or [info_line(an, show_wdl)]
 
 
 def parse_go(tokens: list[str]) -> dict:
@@ -159,7 +178,8 @@ class UCIServer:
         self.threads = 1
         self.overhead_ms = 50
         self.show_wdl = True
-        self.ponder = False   # the GUI's Ponder option: it may send `go ponder`; our time use does not change
+        self.ponder = False
+        self.multipv = 1      # info lines for the k best root moves   # the GUI's Ponder option: it may send `go ponder`; our time use does not change
         self.out = sys.stdout if out is None else out
         self._engine = None
         self._lock = threading.Lock()
@@ -199,7 +219,7 @@ class UCIServer:
         stop = self._stop
         try:
             engine = self.engine
-            progress = ProgressReporter(engine, lambda an: self.send(info_line(an, self.show_wdl)), 0.5)
+            progress = ProgressReporter(engine, self._send_info, 0.5)
 
             def on_progress(tree):
                 limits.observe(tree)
@@ -217,11 +237,15 @@ class UCIServer:
             legal = state.legal_actions()
             self.send(f"bestmove {state.action_to_text(int(legal[0]))}" if len(legal) else "bestmove (none)")
             return
-        self.send(info_line(an, self.show_wdl))
+        self._send_info(an)
         best = state.action_to_text(int(an.best_action))
         # the reply to ponder on: the principal variation's second ply, when the variation starts with our move
         reply = f" ponder {an.pv[1]}" if len(an.pv) >= 2 and an.pv[0] == best else ""
         self.send(f"bestmove {best}{reply}")
+
+    def _send_info(self, an) -> None:
+        for line in multipv_lines(an, self.multipv, self.show_wdl):
+            self.send(line)
 
     def go(self, tokens: list[str]) -> None:
         try:
@@ -343,6 +367,11 @@ class UCIServer:
                 import torch
                 torch.set_num_threads(v)
                 self.threads = v
+            elif key == "multipv":
+                v = int(value)
+                if not 1 <= v <= MAX_MULTIPV:
+                    raise ValueError
+                self.multipv = v
             elif key == "moveoverhead":
                 v = int(value)
                 if v < 0:
@@ -393,6 +422,7 @@ class UCIServer:
             self.send(f"option name Model type string default {self.model or '<default>'}")
             self.send("option name UCI_ShowWDL type check default true")
             self.send("option name Ponder type check default false")
+            self.send(f"option name MultiPV type spin default 1 min 1 max {MAX_MULTIPV}")
             self.send("uciok")
         elif cmd == "isready":
             if self._thread is None and self._engine is None:

@@ -220,7 +220,20 @@ def test_lz_analyze_streams_info_until_the_next_command():
     first = chunks[0].split()
     assert first[1:3] == ["visits", first[2]] and int(first[2]) > 0
     assert first[first.index("order") + 1] == "0" and 0 <= int(first[first.index("winrate") + 1]) <= 10000
+    # every candidate carries its own line: it starts with the candidate and is legal from the position
+    for chunk in chunks:
+        words = chunk.split()
+        pv = words[words.index("pv") + 1:]
+        assert pv[0] == words[0]
+        state = s.state
+        for m in pv:
+            state = state.apply(state.text_to_action(m))
     assert rest == "= boardnet\n\n"
+    # after a real search, the candidates below the best one have lines of their own too
+    an = s.engine.analyse(s.state, visits=300)
+    chunks = s._lz_line(an).split("info move ")[1:]
+    lines = [c.split()[c.split().index("pv") + 1:] for c in chunks]
+    assert lines[0] == an.pv and sum(len(pv) > 1 for pv in lines[1:]) >= 2
     _, text = session("go9", "lz-analyze b x", "lz-analyze purple 10")
     assert replies(text) == ["? lz-analyze: 'x' is neither a colour (b, w) nor an interval (an integer, centiseconds)",
                              "? lz-analyze: 'purple' is neither a colour (b, w) nor an interval (an integer, centiseconds)"]

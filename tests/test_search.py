@@ -66,6 +66,23 @@ def test_ttt_finds_win_and_block(ttt, text, best, mode):
     assert tree.num_visits == 400
 
 
+def test_principal_variation_from_each_root_move(ttt):
+    # block at 2 or lose: every visited root move has its own line, which starts with it and follows the most
+    # visited replies below it; a move off the root (or an occupied square) has none
+    tree = _search(ttt.state_from_text("xx..o...."), 400, "virtual_loss")
+    counts = tree.visit_counts()
+    assert tree.principal_variation(first=tree.principal_variation()[0]) == tree.principal_variation()
+    for a in np.flatnonzero(counts):
+        line = tree.principal_variation(first=int(a))
+        assert line[0] == a and len(line) <= 10
+        state = tree.root_state
+        for b in line:                          # a legal line
+            assert b in state.legal_actions()
+            state = state.apply(b)
+    assert tree.principal_variation(first=0) == [] and tree.principal_variation(first=int(np.argmax(counts)),
+                                                                                  max_len=1) == [int(np.argmax(counts))]
+
+
 def test_ttt_win_value_is_exact(ttt):
     tree = _search(ttt.state_from_text("xx.oo...."), 300, "lockstep")
     q = tree.q_values()

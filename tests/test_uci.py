@@ -70,13 +70,14 @@ def test_handshake_and_options():
            "setoption name Move Overhead value 10", "quit", "isready"])
     lines = out.lines()
     assert lines[0] == "id name boardnet"
-    assert lines[2:8] == ["option name Visits type spin default 16 min 1 max 1000000000",
+    assert lines[2:9] == ["option name Visits type spin default 16 min 1 max 1000000000",
                           "option name Threads type spin default 1 min 1 max 256",
                           "option name MoveOverhead type spin default 50 min 0 max 5000",
                           "option name Model type string default <default>",
                           "option name UCI_ShowWDL type check default true",
-                          "option name Ponder type check default false"]
-    assert lines[8:] == ["uciok", "readyok"]   # nothing after quit
+                          "option name Ponder type check default false",
+                          "option name MultiPV type spin default 1 min 1 max 500"]
+    assert lines[9:] == ["uciok", "readyok"]   # nothing after quit
     assert (s.visits, s.threads, s.overhead_ms) == (32, 1, 10)
 
 
@@ -407,3 +408,24 @@ def test_python_chess_pondering_with_hits_and_a_miss():
         assert r.move in board.legal_moves
     finally:
         eng.quit()
+
+
+def test_multipv_gives_each_of_the_best_moves_its_own_line():
+    s, out = server()
+    s.run(["setoption name MultiPV value 3", "position startpos moves e2e4", "go nodes 200"])
+    lines = out.lines()
+    best = lines[-1].split()[1]
+    last = [ln.split() for ln in lines if ln.startswith("info depth")][-3:]
+    assert [w[w.index("multipv") + 1] for w in last] == ["1", "2", "3"]
+    pvs = [w[w.index("pv") + 1:] for w in last]
+    assert pvs[0][0] == best and len({pv[0] for pv in pvs}) == 3
+    for w, pv in zip(last, pvs):
+        board = chess.Board()
+        board.push_uci("e2e4")
+        for m in pv:                       # each line is legal from the position
+            assert legal_uci(board, m)
+            board.push_uci(m)
+        assert int(w[w.index("depth") + 1]) == len(pv) and "cp" in w
+    s.run(["setoption name MultiPV value 0", "setoption name MultiPV value 1", "go nodes 16"])
+    assert "info string error: setoption MultiPV value '0': not a valid value" in out.lines()
+    assert "multipv" not in out.lines()[-2] and out.lines()[-2].startswith("info depth")
