@@ -12,6 +12,11 @@ deterministic, so without them a match repeats a few games: `distinct_games` in 
     taskset -c 0 .venv/bin/python benchmarks/go_vs_gnugo.py --model runs/go19-sl/model.pt --games 20 \\
         --movetime 1
 
+A match is extended with `--first-game K` (play games K.. of the same match: their openings, colours and GNU Go
+seeds, e.g. the second half of a 40-game match) and the parts are joined with `--combine A.json B.json --out
+C.json`, which checks that they are the same match (net, settings, GNU Go, openings) with no game twice and
+recomputes the figures over all the games.
+
 The games run through the arena (`boardnet.arena.play_match`, `--workers K` processes). Our side is
 the `policy` player spec (see `boardnet.players.go_policy_choose` for its eye, self-atari and pass
 rules) or `engine:movetime=T|visits=N` (the CGOS-safe pass rule of `go_choose`). A game ends after
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import re
 import statistics
 import sys
@@ -171,52 +177,94 @@ def game_row(g: GameResult, game) -> dict:
     return row
 
 
-def figures(m: MatchResult) -> dict:
-    done = m.scored
+def figures(rows: list[dict]) -> dict:
+    """The match's figures from its game rows (`game_row`), so the parts of one match join (`combine`)."""
+    done = [r for r in rows if r["error"] is None]
     n = len(done)
-    score = (m.wins + 0.5 * m.draws) / n if n else None
-    lo, hi = wilson_interval(m.wins + 0.5 * m.draws, n)
-    plies = [g.info["plies"] for g in done]
-    ours_cpu = sum(g.info["our_cpu_s"] for g in done)
-    ours_moves = sum(g.info["our_moves"] for g in done)
-    gg_cpu = sum(g.info["gnugo_cpu_s"] for g in done)
-    gg_moves = sum(g.info["gnugo_moves"] for g in done)
+    wins = sum(r["our_score"] == 1.0 for r in done)
+    draws = sum(r["our_score"] == 0.5 for r in done)
+    score = (wins + 0.5 * draws) / n if n else None
+    lo, hi = wilson_interval(wins + 0.5 * draws, n)
+    plies = [r["plies"] for r in done]
+    ours_cpu = sum(r["our_cpu_s"] for r in done)
+    ours_moves = sum(r["our_moves"] for r in done)
+    gg_cpu = sum(r["gnugo_cpu_s"] for r in done)
+    gg_moves = sum(r["gnugo_moves"] for r in done)
     by_colour = {}
     for colour in ("black", "white"):
-        gs = [g for g in done if g.info["our_colour"] == colour]
-        by_colour[colour] = {"games": len(gs), "wins": sum(g.score_a == 1.0 for g in gs)}
-    tt_agree = [g for g in done if "gnugo_final_score" in g.info]
+        gs = [r for r in done if r["our_colour"] == colour]
+        by_colour[colour] = {"games": len(gs), "wins": sum(r["our_score"] == 1.0 for r in gs)}
+    tt_agree = [r for r in done if "gnugo_final_score" in r]
     # a raw policy is deterministic and GNU Go nearly so: the same game can come back, and the interval above
     # counts it again; the distinct games (by move sequence) and their score say how much the match really sampled
-    first: dict[tuple, float] = {}
-    for g in done:
-        first.setdefault(tuple(g.actions), g.score_a)
+    first: dict[str, float] = {}
+    for r in done:
+        first.setdefault(r["moves"], r["our_score"])
     return {
-        "games": len(m.games), "scored": n, "errors": m.errors,
+        "games": len(rows), "scored": n, "errors": len(rows) - n,
         "distinct_games": len(first),
         "distinct_score": statistics.fmean(first.values()) if first else None,
-        "errors_reasons": [g.error for g in m.games if g.error],
-        "wins": m.wins, "draws": m.draws, "losses": m.losses, "score": score,
+        "errors_reasons": [r["error"] for r in rows if r["error"]],
+        "wins": wins, "draws": draws, "losses": n - wins - draws, "score": score,
         "score_wilson95": [lo, hi], "by_our_colour": by_colour,
         "mean_plies": statistics.fmean(plies) if plies else None,
         "median_plies": statistics.median(plies) if plies else None,
-        "ends": {e: sum(g.info.get("end") == e for g in done) for e in sorted({g.info.get("end") for g in done})},
+        "ends": {e: sum(r.get("end") == e for r in done) for e in sorted({r.get("end") for r in done}, key=str)},
         "our_cpu_s_per_move": ours_cpu / ours_moves if ours_moves else None,
         "gnugo_cpu_s_per_move": gg_cpu / gg_moves if gg_moves else None,
         "our_cpu_s_per_game": ours_cpu / n if n else None,
         "gnugo_cpu_s_per_game": gg_cpu / n if n else None,
-        "wall_s_per_game": statistics.fmean(g.info["wall_s"] for g in done) if done else None,
+        "wall_s_per_game": statistics.fmean(r["wall_s"] for r in done) if done else None,
         "tromp_taylor_agrees_with_gnugo": sum(
-            (g.info["tromp_taylor"] > 0) == (parse_final_score(g.info["gnugo_final_score"]) > 0)
-            for g in tt_agree),
+            (r["tromp_taylor"] > 0) == (parse_final_score(r["gnugo_final_score"]) > 0) for r in tt_agree),
         "scored_by_gnugo": len(tt_agree),
     }
+
+
+# settings that must agree for results to be parts of one match (games, workers, first_game, sgf may differ)
+SAME_MATCH = ("mode", "our_spec", "gnugo_cmd", "gnugo", "board", "komi", "max_plies", "seed", "self_atari",
+              "movetime", "visits", "batch", "symmetries", "root_symmetries", "openings", "torch_threads", "runtime")
+
+
+def combine(docs: list[dict], names: list[str]) -> dict:
+    """One results document from the parts of a match: same net (sha256), same settings, no game index twice.
+    ValueError names the part and the setting that differs."""
+    if len(docs) < 2:
+        raise ValueError("give at least two parts")
+    ref, ref_name = docs[0], names[0]
+
+    def model_sha(doc):
+        return [m.get("sha256") for m in doc["provenance"].get("models", [])]
+
+    rows, seen = [], {}
+    for doc, name in zip(docs, names):
+        if doc.get("benchmark") != "go_vs_gnugo":
+            raise ValueError(f"{name}: not a go_vs_gnugo result")
+        for key in SAME_MATCH:
+            if doc["settings"].get(key) != ref["settings"].get(key):
+                raise ValueError(f"{name}: {key} {doc['settings'].get(key)!r} differs from {ref_name}'s "
+                                 f"{ref['settings'].get(key)!r}: not the same match")
+        if model_sha(doc) != model_sha(ref):
+            raise ValueError(f"{name}: another net than {ref_name}'s (model sha256 differs)")
+        for r in doc["games"]:
+            if r["index"] in seen:
+                raise ValueError(f"{name}: game {r['index'] + 1} is also in {seen[r['index']]}")
+            seen[r["index"]] = name
+            rows.append(r)
+    rows.sort(key=lambda r: r["index"])
+    settings = {**ref["settings"], "games": len(rows), "first_game": rows[0]["index"] + 1,
+                "workers": [d["settings"].get("workers") for d in docs], "parts": names,
+                "sgf": [d["settings"].get("sgf") for d in docs]}
+    figs = figures(rows)
+    figs["seconds"] = sum(d["figures"].get("seconds") or 0.0 for d in docs)
+    return {"benchmark": "go_vs_gnugo", "parts_provenance": [d["provenance"] for d in docs],
+            "settings": settings, "figures": figs, "games": rows}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("--model", required=True, help="a Go checkpoint (path or shipped name, e.g. go9)")
+    ap.add_argument("--model", help="a Go checkpoint (path or shipped name, e.g. go9); required unless --combine")
     ap.add_argument("--games", type=int, default=20)
     ap.add_argument("--level", type=int, default=10, help="GNU Go level (default 10)")
     ap.add_argument("--gnugo", default="gnugo", help="the GNU Go program (PATH or /usr/games)")
@@ -244,6 +292,11 @@ def main(argv=None) -> int:
     ap.add_argument("--gtp-timeout", type=float, default=600.0,
                     help="seconds to wait for one GNU Go answer before the game is an error")
     ap.add_argument("--out", type=Path, help="results JSON (default benchmarks/results/...)")
+    ap.add_argument("--first-game", type=int, default=1, metavar="K",
+                    help="play games K .. K+games-1 of the match (1-based: openings, colours and seeds as a longer "
+                         "match would give them), to extend a match later")
+    ap.add_argument("--combine", type=Path, nargs="+", metavar="JSON",
+                    help="join the results of parts of one match (written with --first-game) into --out; plays nothing")
     a = ap.parse_args(argv)
     if a.games < 1 or a.workers < 1 or a.level < 0 or a.max_plies < 1:
         ap.error("--games, --workers and --max-plies must be >= 1, --level >= 0")
@@ -256,6 +309,24 @@ def main(argv=None) -> int:
     from boardnet.engine import Engine
     from traincore.provenance import provenance, write_json
 
+    if a.combine:
+        if a.out is None:
+            ap.error("--combine needs --out")
+        try:
+            doc = combine([json.loads(p.read_text()) for p in a.combine], [str(p) for p in a.combine])
+        except (OSError, ValueError, KeyError) as e:
+            print(f"go_vs_gnugo --combine: {e}", file=sys.stderr)
+            return 2
+        doc["provenance"] = {**provenance(models=[]), "parts_provenance": doc.pop("parts_provenance")}
+        write_json(a.out, doc)
+        f = doc["figures"]
+        print(f"combined {len(a.combine)} parts: +{f['wins']} ={f['draws']} -{f['losses']} ({f['errors']} errors), "
+              f"score {f['score']:.3f} [{f['score_wilson95'][0]:.3f}, {f['score_wilson95'][1]:.3f}] -> {a.out}")
+        return 0
+    if a.model is None:
+        ap.error("--model is required (unless --combine)")
+    if a.first_game < 1:
+        ap.error(f"--first-game {a.first_game}: games are numbered from 1")
     model_path = models.resolve(a.model)
     mode = "search" if a.movetime or a.visits else "policy"
     probe = Engine.from_checkpoint(str(model_path), device=a.device, precision=a.precision,
@@ -284,7 +355,8 @@ def main(argv=None) -> int:
         spec = f"engine:{common},{budget},batch={a.batch}{sym},name=boardnet-{budget}{tag}"
     cmd = gnugo_cmd(a.gnugo, a.level)
     make_a = functools.partial(make_ours, spec, game, a.threads, a.seed)
-    make_b = functools.partial(make_gnugo, cmd, game, a.seed, a.gtp_timeout)
+    first = a.first_game - 1
+    make_b = functools.partial(make_gnugo, cmd, game, a.seed + first, a.gtp_timeout)
     probe_b = make_b()   # fail fast (and read the version) before any worker starts
     gnugo_name = probe_b.name
     probe_b.close()
@@ -301,15 +373,15 @@ def main(argv=None) -> int:
                 f"(TT {g.info['tromp_taylor']:+g}), {g.info['plies']} plies, "
                 f"cpu/move net {g.info['our_cpu_s'] / max(1, g.info['our_moves']):.3f} s "
                 f"gnugo {g.info['gnugo_cpu_s'] / max(1, g.info['gnugo_moves']):.3f} s")
-        print(f"[{time.perf_counter() - t_start:7.0f} s] game {g.index + 1}/{a.games}: {what}  "
+        print(f"[{time.perf_counter() - t_start:7.0f} s] game {g.index + 1}/{first + a.games}: {what}  "
               f"running net +{m.wins} ={m.draws} -{m.losses} errors {m.errors}, score "
               f"{(m.wins + 0.5 * m.draws) / k if k else float('nan'):.3f} [{lo:.3f}, {hi:.3f}]",
               file=sys.stderr, flush=True)
 
     m = play_match(game, make_a, make_b, a.games, openings=openings, parallel=a.workers, processes=True,
-                   keep_going=True,
+                   keep_going=True, first=first,
                    finish=functools.partial(finish, game=game, judge_cmd=cmd), on_game=on_game)
-    fig = figures(m)
+    fig = figures([game_row(g, game) for g in m.games])
     fig["seconds"] = time.perf_counter() - t_start
     now = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = a.out or RESULTS / f"go_vs_gnugo-{mode}-{now}.json"
@@ -320,7 +392,8 @@ def main(argv=None) -> int:
                         "torch_threads": a.threads, "gnugo_cmd": cmd, "gnugo": gnugo_name,
                         "gnugo_program": find_program(a.gnugo), "judge": f"{cmd}: final_score",
                         "board": n, "komi": a.komi, "max_plies": a.max_plies, "games": a.games,
-                        "workers": a.workers, "seed": a.seed, "self_atari": a.self_atari,
+                        "workers": a.workers, "seed": a.seed, "first_game": a.first_game,
+                        "self_atari": a.self_atari,
                         "movetime": a.movetime, "visits": a.visits, "batch": a.batch, "symmetries": a.symmetries,
                         "root_symmetries": a.root_symmetries,
                         "openings": str(a.openings) if a.openings else None,

@@ -335,7 +335,7 @@ def play_match(game: Game, make_a: Callable[[], object], make_b: Callable[[], ob
                on_game: Callable[[GameResult, MatchResult], None] | None = None,
                processes: bool = False, keep_going: bool = False,
                finish: Callable[[GameResult, object, object], None] | None = None,
-               lockstep: bool = False) -> MatchResult:
+               lockstep: bool = False, first: int = 0) -> MatchResult:
     """Play `games` games between players made by `make_a` and `make_b` (one pair per parallel
     worker, since players hold processes and trees). With `sprt=(elo0, elo1)` the match
     stops starting new games once the test decides. Games are returned in index order.
@@ -348,17 +348,22 @@ def play_match(game: Game, make_a: Callable[[], object], make_b: Callable[[], ob
 
     `lockstep=True` plays all games at once with one pair of players (`play_lockstep`): a net
     player with `select_many` then searches every game's position in one batch, which is how
-    self-play evaluation runs its matches. It excludes parallel workers, SPRT stops and keep_going."""
+    self-play evaluation runs its matches. It excludes parallel workers, SPRT stops and keep_going.
+
+    `first=k` plays games k .. k + games - 1 of the match (their openings and colours), so a match can be
+    extended later on the openings it has not reached yet."""
     if games < 1:
         raise ValueError(f"arena games={games!r}: expected at least 1")
     if parallel < 1:
         raise ValueError(f"arena parallel={parallel!r}: expected at least 1")
+    if first < 0:
+        raise ValueError(f"arena first={first!r}: expected a game index >= 0")
     openings = list(openings) if openings else [[]]
     match = MatchResult(names=("A", "B"), sprt_bounds=sprt, sprt_alpha_beta=(alpha, beta))
     if lockstep:
-        if parallel > 1 or processes or sprt is not None or keep_going:
-            raise ValueError("arena lockstep: all games run in one batch; parallel, processes, sprt and "
-                             "keep_going do not apply")
+        if parallel > 1 or processes or sprt is not None or keep_going or first:
+            raise ValueError("arena lockstep: all games run in one batch; parallel, processes, sprt, "
+                             "keep_going and first do not apply")
         pair = _Pair(make_a, make_b)
         try:
             a, b = pair.get()
@@ -373,7 +378,7 @@ def play_match(game: Game, make_a: Callable[[], object], make_b: Callable[[], ob
             pair.close()
         return match
     lock = threading.Lock()
-    next_index = [0]
+    next_index = [first]
     stop = threading.Event()
 
     def record(g: GameResult, names) -> None:
@@ -393,7 +398,7 @@ def play_match(game: Game, make_a: Callable[[], object], make_b: Callable[[], ob
         ctx = multiprocessing.get_context("spawn")   # no fork of a process holding torch threads
         with ProcessPoolExecutor(n, mp_context=ctx, initializer=_proc_init,
                                  initargs=(make_a, make_b, _parent_torch_threads())) as pool:
-            todo = iter(range(games))
+            todo = iter(range(first, first + games))
             running = {pool.submit(_proc_game, game, i, openings, max_plies, keep_going, finish)
                        for _, i in zip(range(n), todo)}
             while running:
@@ -416,7 +421,7 @@ def play_match(game: Game, make_a: Callable[[], object], make_b: Callable[[], ob
             while not stop.is_set():
                 with lock:
                     i = next_index[0]
-                    if i >= games:
+                    if i >= first + games:
                         return
                     next_index[0] += 1
                 record(*_play_indexed(game, pair, i, openings, max_plies, keep_going, finish))

@@ -143,24 +143,91 @@ def test_go_vs_gnugo_benchmark_short_game(tmp_path):
         assert g["sgf"].startswith("(;FF[4]") and "RE[" + g["gnugo_final_score"] + "]" in g["sgf"]
         assert len(g["moves"].split()) == 16 and isinstance(g["tromp_taylor"], float)
     assert out.with_suffix(".sgf").read_text().count("(;FF[4]") == 2
+    # the same match extended by games 3-4, then joined: one 4-game result
+    out2, both = tmp_path / "r2.json", tmp_path / "both.json"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "go_vs_gnugo.py"), "--model", "go9",
+                        "--games", "2", "--level", "1", "--max-plies", "16", "--first-game", "3", "--out", str(out2)],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    d2 = json.loads(out2.read_text())
+    assert [g["index"] for g in d2["games"]] == [2, 3] and [g["gnugo_seed"] for g in d2["games"]] == [2, 3]
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "go_vs_gnugo.py"), "--combine", str(out), str(out2),
+                        "--out", str(both)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(both.read_text())["figures"]["games"] == 4
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "go_vs_gnugo.py"), "--combine", str(out), str(out),
+                        "--out", str(both)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 2 and r.stderr.startswith("go_vs_gnugo --combine: ") and "game 1 is also in" in r.stderr
+
+
+def _gnugo_module():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import go_vs_gnugo
+    finally:
+        sys.path.pop(0)
+    return go_vs_gnugo
 
 
 def test_figures_count_repeated_games_once():
     """A deterministic policy against a nearly deterministic GNU Go can replay a game: distinct_games and
     distinct_score count each move sequence once."""
-    from types import SimpleNamespace
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from go_vs_gnugo import figures
-    finally:
-        sys.path.pop(0)
-    info = dict(plies=3, our_cpu_s=0.1, our_moves=2, gnugo_cpu_s=0.2, gnugo_moves=1, wall_s=1.0, end="two passes")
-    games = [SimpleNamespace(actions=acts, score_a=s, error=None, info=dict(info, our_colour=c))
-             for acts, s, c in [([1, 2, 3], 1.0, "black"), ([4, 5, 6], 0.0, "white"), ([1, 2, 3], 1.0, "black"),
-                                ([1, 2, 3], 1.0, "black"), ([7, 8, 9], 0.0, "white")]]
-    m = SimpleNamespace(scored=games, games=games, wins=3, draws=0, losses=2, errors=0)
-    f = figures(m)
+    figures = _gnugo_module().figures
+    info = dict(plies=3, our_cpu_s=0.1, our_moves=2, gnugo_cpu_s=0.2, gnugo_moves=1, wall_s=1.0, end="two passes",
+                tromp_taylor=1.0, error=None)
+    rows = [dict(info, index=i, moves=m, our_score=s, our_colour=c)
+            for i, (m, s, c) in enumerate([("a b c", 1.0, "black"), ("d e f", 0.0, "white"), ("a b c", 1.0, "black"),
+                                           ("a b c", 1.0, "black"), ("g h i", 0.0, "white")])]
+    rows.append({"index": 5, "error": "GNU Go crashed", "opening": 2})
+    f = figures(rows)
     assert f["score"] == 0.6 and f["distinct_games"] == 3 and f["distinct_score"] == pytest.approx(1 / 3)
+    assert (f["games"], f["scored"], f["errors"], f["wins"], f["losses"]) == (6, 5, 1, 3, 2)
+    assert f["errors_reasons"] == ["GNU Go crashed"] and f["by_our_colour"]["white"] == {"games": 2, "wins": 0}
+
+
+GOLDEN = ["go19_regrow_search400_int8_vs_gnugo_l10_openings.json", "go19_regrow_policy_vs_gnugo_l10_openings.json"]
+
+
+@pytest.mark.parametrize("name", GOLDEN)
+def test_figures_from_rows_reproduce_committed_matches(name):
+    """The figures are recomputed from the game rows alone (what `--combine` relies on): every figure of two
+    committed matches comes back exactly."""
+    d = json.loads((ROOT / "benchmarks" / "results" / name).read_text())
+    f = _gnugo_module().figures(d["games"])
+    assert f == {k: v for k, v in d["figures"].items() if k != "seconds"}
+
+
+def test_combine_parts_of_one_match():
+    mod = _gnugo_module()
+    d = json.loads((ROOT / "benchmarks" / "results" / "go19_regrow_policy_vs_gnugo_l10_openings.json").read_text())
+    parts = [dict(d, games=d["games"][:14], settings=dict(d["settings"], games=14, first_game=1, workers=2)),
+             dict(d, games=d["games"][14:], settings=dict(d["settings"], games=26, first_game=15, workers=1))]
+    both = mod.combine(parts, ["a.json", "b.json"])
+    assert both["figures"] == {**{k: v for k, v in d["figures"].items() if k != "seconds"},
+                               "seconds": both["figures"]["seconds"]}
+    assert [r["index"] for r in both["games"]] == list(range(40))
+    assert both["settings"]["games"] == 40 and both["settings"]["parts"] == ["a.json", "b.json"]
+    assert both["settings"]["workers"] == [2, 1] and len(both["parts_provenance"]) == 2
+    with pytest.raises(ValueError, match="b.json: game 14 is also in a.json"):
+        mod.combine([parts[0], dict(parts[1], games=d["games"][13:])], ["a.json", "b.json"])
+    with pytest.raises(ValueError, match="b.json: komi 6.5 differs from a.json's 7.5: not the same match"):
+        mod.combine([parts[0], dict(parts[1], settings=dict(parts[1]["settings"], komi=6.5))], ["a.json", "b.json"])
+    other = dict(parts[1], provenance=dict(d["provenance"], models=[{"sha256": "0" * 64}]))
+    with pytest.raises(ValueError, match="b.json: another net"):
+        mod.combine([parts[0], other], ["a.json", "b.json"])
+    with pytest.raises(ValueError, match="at least two"):
+        mod.combine(parts[:1], ["a.json"])
+
+
+def test_arena_first_plays_the_later_games_of_a_match():
+    game = make_game("tictactoe")
+    openings = [[0], [4], [8]]
+    m = play_match(game, functools.partial(RandomPlayer, 1), functools.partial(RandomPlayer, 2), 3,
+                   openings=openings, first=3)
+    assert [g.index for g in m.games] == [3, 4, 5] and [g.opening for g in m.games] == [1, 2, 2]
+    assert [g.a_first for g in m.games] == [False, True, False]
+    with pytest.raises(ValueError, match="first=-1"):
+        play_match(game, RandomPlayer, RandomPlayer, 1, first=-1)
 
 
 def _dispute_module():
