@@ -19,8 +19,9 @@ Pondering, as lc0 does it: `bestmove` names the expected reply (`ponder <move>`,
 ply) when the search has one; `go ponder ...` searches the position after that reply with no limit, `ponderhit` then
 starts the limits of the same `go` command from that moment (the clock's time a move, `movetime`, `nodes` counting
 the pondered visits, `depth`, `mate`) on the tree pondering grew, and `stop` (a miss) ends it with a `bestmove`
-the GUI discards. Malformed commands get an `info string error: ...` line (UCI has no error reply) and are
-otherwise ignored.
+the GUI discards. At the end of input (a script piping commands in) a search bounded by visits or time finishes
+and prints its `bestmove`; an open-ended one (`infinite`, pondering, `depth` or `mate` alone) is stopped first.
+Malformed commands get an `info string error: ...` line (UCI has no error reply) and are otherwise ignored.
 
 Score: `cp = 111.71 * tan(1.5621 * value)` (Leela Chess Zero's mapping of an expected value in
 [-1, 1] to centipawns); `wdl` in permille from the analysis (draws 0 without a draw head).
@@ -135,10 +136,10 @@ class SearchLimits:
             self.start()
 
     @property
-    def unlimited(self) -> bool:
-        """True while nothing but `stop` can end the search."""
-        return self.pondering or (self.visits is None and self.movetime is None and self.depth is None
-                                  and not self.mate)
+    def open_ended(self) -> bool:
+        """True while no visit count or deadline bounds the search (pondering, `infinite`, `depth`/`mate` alone):
+        it may never end without `stop`."""
+        return self.pondering or (self.visits is None and self.movetime is None)
 
     def start(self) -> None:
         """The limits start counting now (at `go`, or at `ponderhit` for `go ponder`)."""
@@ -185,7 +186,6 @@ class UCIServer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._infinite = False
         self._limits: SearchLimits | None = None   # the running search's, for `ponderhit`
         self.state = game.initial_state()
         self._bad_position = ""
@@ -314,7 +314,6 @@ class UCIServer:
                 self.error("go searchmoves: no legal move given; searching every move")
                 root_actions = None
         self._limits = limits
-        self._infinite = limits.unlimited
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._search, args=(state, limits, root_actions), daemon=True)
         self._thread.start()
@@ -395,7 +394,6 @@ class UCIServer:
             self.error("ponderhit: no `go ponder` search is running")
             return
         limits.start()
-        self._infinite = limits.unlimited
 
     def set_model(self, value: str) -> None:
         self.stop()
@@ -464,8 +462,9 @@ class UCIServer:
         for line in lines:
             if not self.handle(line):
                 return 0
-        # End of input: a limited search finishes and prints its bestmove; an infinite one stops.
-        if self._infinite:
+        # End of input: a search bounded by visits or time finishes and prints its bestmove; an open-ended one
+        # (infinite, pondering, depth or mate alone) is stopped, as Stockfish reads the end of input as `quit`.
+        if self._thread is not None and self._limits is not None and self._limits.open_ended:
             self.stop()
         self._wait()
         return 0

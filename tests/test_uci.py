@@ -367,9 +367,12 @@ def test_go_ponder_at_end_of_input_is_stopped():
 
 def test_go_depth_ends_when_the_principal_variation_is_that_long():
     s, out = server()
-    s.run(["position startpos", "go depth 3"])
+    s.handle("position startpos")
+    s.handle("go depth 3")
+    out.wait_for("bestmove ")   # ended by the depth (the end of input of `run` would stop an open-ended search)
+    s.handle("isready")
     info = [ln.split() for ln in out.lines() if ln.startswith("info depth")][-1]
-    assert int(info[2]) >= 3 and out.lines()[-1].startswith("bestmove ")
+    assert int(info[2]) >= 3 and out.lines()[-2].startswith("bestmove ")
     assert len(s.engine._tree.principal_variation(3)) == 3
     s.run(["go depth 0 nodes 16"])
     assert "info string error: go depth 0: must be >= 1; searching without it" in out.lines()
@@ -378,8 +381,11 @@ def test_go_depth_ends_when_the_principal_variation_is_that_long():
 
 def test_go_mate_ends_once_the_solver_proves_a_win():
     s, out = server()
-    s.run([f"position fen {MATE_IN_ONE}", "go mate 1"])   # no node limit: the proof ends it
-    assert out.lines()[-1] == "bestmove a1a8"
+    s.handle(f"position fen {MATE_IN_ONE}")
+    s.handle("go mate 1")                       # no node limit: the proof ends it
+    out.wait_for("bestmove ")
+    s.handle("isready")
+    assert out.lines()[-2] == "bestmove a1a8"
     assert s.engine._tree.proven_win()
     s.run(["position startpos", "go nodes 32"])
     assert not s.engine._tree.proven_win()
