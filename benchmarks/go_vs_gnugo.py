@@ -317,7 +317,8 @@ def main(argv=None) -> int:
         except (OSError, ValueError, KeyError) as e:
             print(f"go_vs_gnugo --combine: {e}", file=sys.stderr)
             return 2
-        doc["provenance"] = {**provenance(models=[]), "parts_provenance": doc.pop("parts_provenance")}
+        parts = doc.pop("parts_provenance")   # the net is the parts' (combine checked it is one net)
+        doc["provenance"] = {**provenance(models=[]), "models": parts[0]["models"], "parts_provenance": parts}
         write_json(a.out, doc)
         f = doc["figures"]
         print(f"combined {len(a.combine)} parts: +{f['wins']} ={f['draws']} -{f['losses']} ({f['errors']} errors), "

@@ -41,6 +41,8 @@ def test_shipped_net_is_the_measured_supervised_net():
                         ("go19_regrow_policy_vs_gnugo_l10_openings.json", CAMPAIGN),
                         ("go19_regrow_search400_vs_gnugo_l10_openings10.json", CAMPAIGN),
                         ("go19_regrow_search400_int8_vs_gnugo_l10_openings.json", CAMPAIGN),
+                        ("go19_regrow_search400_int8_vs_gnugo_l10_openings_g21-40.json", CAMPAIGN),
+                        ("go19_regrow_search400_int8_vs_gnugo_l10_openings40.json", CAMPAIGN),
                         ("go19_stage5_test.json", JOINT), ("go19_stage5_curve.json", JOINT),
                         ("go19_stage5_policy_vs_gnugo_l10_openings.json", JOINT),
                         ("go19_stage5_policy_vs_gnugo_l10.json", JOINT),
@@ -86,7 +88,7 @@ def test_card_quotes_the_test_accuracy():
                 f"{100 * m['score_wilson95'][1]:.1f}]") in card, name
     for name in ("go19_search100_vs_gnugo_l10_openings.json", "go19_search400_vs_gnugo_l10_openings.json",
                  "go19_regrow_search400_vs_gnugo_l10_openings10.json",
-                 "go19_regrow_search400_int8_vs_gnugo_l10_openings.json"):
+                 "go19_regrow_search400_int8_vs_gnugo_l10_openings40.json"):
         m = json.loads((RESULTS / name).read_text())["figures"]
         lo, hi = m["score_wilson95"]
         assert f"**{m['wins']} of {m['scored']}**" in card and f"({100 * m['score']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]" in card, name

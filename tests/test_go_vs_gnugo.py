@@ -154,7 +154,8 @@ def test_go_vs_gnugo_benchmark_short_game(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "go_vs_gnugo.py"), "--combine", str(out), str(out2),
                         "--out", str(both)], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr
-    assert json.loads(both.read_text())["figures"]["games"] == 4
+    joined = json.loads(both.read_text())
+    assert joined["figures"]["games"] == 4 and joined["provenance"]["models"] == d["provenance"]["models"]
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "go_vs_gnugo.py"), "--combine", str(out), str(out),
                         "--out", str(both)], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 2 and r.stderr.startswith("go_vs_gnugo --combine: ") and "game 1 is also in" in r.stderr
