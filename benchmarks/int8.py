@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._results import write_result  # noqa: E402
-from boardnet.engine import MODELS_DIR, Engine  # noqa: E402
+from boardnet.engine import Engine  # noqa: E402
+from boardnet.models import resolve  # noqa: E402
 from boardnet.evaluator import calibration_positions  # noqa: E402
 from boardnet.nets import value_from_head  # noqa: E402
 from traincore.runtime import cpu_bf16_unit  # noqa: E402
@@ -123,7 +124,8 @@ def bench_model(name: str, visits: int, repeats: int) -> dict:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", nargs="+", default=["go9", "chess", "checkers", "connect4", "go19"])
+    ap.add_argument("--models", nargs="+", default=["go9", "chess", "checkers", "connect4", "go19"],
+                    help="shipped names or checkpoint paths")
     ap.add_argument("--visits", type=int, default=1600)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
@@ -148,7 +150,7 @@ def main(argv=None) -> None:
                f"{r['go9_validation']['int8_value_mse']:.4f}" if "go9_validation" in r else ""), flush=True)
     path = write_result("int8", {"int8_unit": cpu_int8_unit(), "bf16_unit": cpu_bf16_unit(), "threads": a.threads,
                                  "rows": rows},
-                        models={n: MODELS_DIR / f"{n}.pt" for n in a.models}, out=a.json)
+                        models={n: resolve(n) for n in a.models}, out=a.json)
     print(f"wrote {path}")
 
 
