@@ -283,8 +283,9 @@ class UCIServer:
         visits, movetime = self.visits, None
         white = state.to_play() == 0
         clock = args.get("wtime" if white else "btime")
-        if args.get("infinite"):
+        if args.get("infinite"):   # until `stop`, whatever else the command names (UCI: never exit on its own)
             visits = UNLIMITED_VISITS
+            args.pop("depth", None), args.pop("mate", None)
         elif "nodes" in args:
             visits = max(1, args["nodes"])
         elif "movetime" in args:

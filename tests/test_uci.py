@@ -374,6 +374,9 @@ def test_go_depth_ends_when_the_principal_variation_is_that_long():
     info = [ln.split() for ln in out.lines() if ln.startswith("info depth")][-1]
     assert int(info[2]) >= 3 and out.lines()[-2].startswith("bestmove ")
     assert len(s.engine._tree.principal_variation(3)) == 3
+    s.handle("go infinite depth 1")   # infinite wins: only `stop` ends it
+    assert s._limits.depth is None and s._limits.open_ended
+    s.handle("stop")
     s.run(["go depth 0 nodes 16"])
     assert "info string error: go depth 0: must be >= 1; searching without it" in out.lines()
     assert out.lines()[-1].startswith("bestmove ")
