@@ -1,5 +1,5 @@
 """The shipped go19 net: it is the supervised KGS net whose figures the card gives (the committed
-campaigns/go19-sl-regrow/model.pt, measured in benchmarks/results/go19_regrow_*; the nets before it in the other
+campaigns/go19-sl-deep/model.pt, measured in benchmarks/results/go19_deep*; the nets before it in the other
 go19_* files, pinned by hash), and it plays legal, sensible moves through the engine."""
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from traincore.checkpoint import load_checkpoint
 from traincore.provenance import sha256
 
 ROOT = Path(__file__).resolve().parents[1]
-CAMPAIGN = ROOT / "campaigns" / "go19-sl-regrow" / "model.pt"
+CAMPAIGN = ROOT / "campaigns" / "go19-sl-deep" / "model.pt"
+REGROW = ROOT / "campaigns" / "go19-sl-regrow" / "model.pt"    # the b6c96 step 3,400, shipped before it
 JOINT = ROOT / "campaigns" / "go19-sl-joint" / "model.pt"       # stage 2 at step 14,000, shipped before it
 STAGE1 = ROOT / "campaigns" / "go19-sl" / "model.pt"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -24,6 +25,7 @@ STAGE2_6500 = "621168623570de0866404e78db2d8539422d4c12fddd7ef2513742e9aeb2ea3f"
 STAGE2_7912 = "7627b76c715a142d85e40e9c36eaad6efa36d17ca38a4b99ab8a0aec5d4f9d9a"   # shipped 2026-12-03, session 7
 STAGE2_14000 = "5fd616bb08894bdfaf8b0df30973fdf0ccaeca92cda48d8fac35da1bb07e6708"  # shipped 2026-12-07, session 39
 REGROW_3400 = "6e6e303d8d6a8ddb063cb9fd2c4500d87e57172623cdd7db49335f8aaebad08c"   # shipped 2026-12-07, session 41
+DEEP_4800 = "4f775e11a588437cd599981b63201a8f652505f37625d5fb427c2c5f1b8bf020"     # shipped 2026-12-07, session 43
 
 
 def test_shipped_net_is_the_measured_supervised_net():
@@ -33,16 +35,18 @@ def test_shipped_net_is_the_measured_supervised_net():
     assert shipped["model"].keys() == run["model"].keys() and len(run["model"]) > 20
     for k, v in run["model"].items():
         assert torch.equal(shipped["model"][k], v), k
-    assert sha256(CAMPAIGN) == REGROW_3400 and sha256(JOINT) == STAGE2_14000
+    assert sha256(CAMPAIGN) == DEEP_4800 and sha256(REGROW) == REGROW_3400 and sha256(JOINT) == STAGE2_14000
     # the figures were measured on the campaign's file; earlier figures on the files of their stage (stage 2 at
     # steps 4,500, 6,500 and 7,912, replaced in the campaign folder by the continued runs; their hashes are pinned)
-    for name, model in (("go19_regrow_test.json", CAMPAIGN), ("go19_regrow_val.json", CAMPAIGN),
-                        ("go19_regrow_curve.json", CAMPAIGN),
-                        ("go19_regrow_policy_vs_gnugo_l10_openings.json", CAMPAIGN),
-                        ("go19_regrow_search400_vs_gnugo_l10_openings10.json", CAMPAIGN),
-                        ("go19_regrow_search400_int8_vs_gnugo_l10_openings.json", CAMPAIGN),
-                        ("go19_regrow_search400_int8_vs_gnugo_l10_openings_g21-40.json", CAMPAIGN),
-                        ("go19_regrow_search400_int8_vs_gnugo_l10_openings40.json", CAMPAIGN),
+    for name, model in (("go19_deep_test.json", CAMPAIGN), ("go19_deep4800_val.json", CAMPAIGN),
+                        ("go19_deep4800_val40k.json", CAMPAIGN), ("go19_deep4800_curve.json", CAMPAIGN),
+                        ("go19_regrow_test.json", REGROW), ("go19_regrow_val.json", REGROW),
+                        ("go19_regrow_val40k.json", REGROW), ("go19_regrow_curve.json", REGROW),
+                        ("go19_regrow_policy_vs_gnugo_l10_openings.json", REGROW),
+                        ("go19_regrow_search400_vs_gnugo_l10_openings10.json", REGROW),
+                        ("go19_regrow_search400_int8_vs_gnugo_l10_openings.json", REGROW),
+                        ("go19_regrow_search400_int8_vs_gnugo_l10_openings_g21-40.json", REGROW),
+                        ("go19_regrow_search400_int8_vs_gnugo_l10_openings40.json", REGROW),
                         ("go19_stage5_test.json", JOINT), ("go19_stage5_curve.json", JOINT),
                         ("go19_stage5_policy_vs_gnugo_l10_openings.json", JOINT),
                         ("go19_stage5_policy_vs_gnugo_l10.json", JOINT),
@@ -74,10 +78,16 @@ def test_shipped_net_is_the_measured_supervised_net():
 
 def test_card_quotes_the_test_accuracy():
     card = (resolve("go19").with_suffix(".md")).read_text()
-    d = json.loads((RESULTS / "go19_regrow_test.json").read_text())["figures"]
+    d = json.loads((RESULTS / "go19_deep_test.json").read_text())["figures"]
     assert f"**top-1 {100 * d['top1']:.1f} %, top-3 {100 * d['top3']:.1f} %**" in card
+    b6 = json.loads((RESULTS / "go19_regrow_test.json").read_text())["figures"]
+    assert f"the b6c96 before it on the same test positions: {100 * b6['top1']:.1f} % / {100 * b6['top3']:.1f} %" in card
+    for deep, b6 in (("go19_deep4800_val40k.json", "go19_regrow_val40k.json"),
+                     ("go19_deep4800_val.json", "go19_regrow_val.json")):
+        a, b = (json.loads((RESULTS / n).read_text())["figures"] for n in (deep, b6))
+        assert f"{100 * a['top1']:.2f} % against {100 * b['top1']:.2f} %" in card, deep
     old = json.loads((RESULTS / "go19_stage5_test.json").read_text())["figures"]
-    assert f"step-14,000 net on the same test positions: {100 * old['top1']:.1f} % / {100 * old['top3']:.1f} %" in card
+    assert f"the step-14,000 b6c64 {100 * old['top1']:.1f} % / {100 * old['top3']:.1f} %" in card
     s1 = json.loads((RESULTS / "go19_sl_stage1_test.json").read_text())["figures"]
     assert f"stage 1 alone: {100 * s1['top1']:.1f} % / {100 * s1['top3']:.1f} %" in card
     assert f"{d['value_mse']:.3f} on the test positions" in card
