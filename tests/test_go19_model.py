@@ -40,6 +40,7 @@ def test_shipped_net_is_the_measured_supervised_net():
     # steps 4,500, 6,500 and 7,912, replaced in the campaign folder by the continued runs; their hashes are pinned)
     for name, model in (("go19_deep_test.json", CAMPAIGN), ("go19_deep4800_val.json", CAMPAIGN),
                         ("go19_deep4800_val40k.json", CAMPAIGN), ("go19_deep4800_curve.json", CAMPAIGN),
+                        ("go19_deep_policy_vs_gnugo_l10_openings.json", CAMPAIGN),
                         ("go19_regrow_test.json", REGROW), ("go19_regrow_val.json", REGROW),
                         ("go19_regrow_val40k.json", REGROW), ("go19_regrow_curve.json", REGROW),
                         ("go19_regrow_policy_vs_gnugo_l10_openings.json", REGROW),
@@ -91,7 +92,7 @@ def test_card_quotes_the_test_accuracy():
     s1 = json.loads((RESULTS / "go19_sl_stage1_test.json").read_text())["figures"]
     assert f"stage 1 alone: {100 * s1['top1']:.1f} % / {100 * s1['top3']:.1f} %" in card
     assert f"{d['value_mse']:.3f} on the test positions" in card
-    for name in ("go19_regrow_policy_vs_gnugo_l10_openings.json", "go19_stage5_policy_vs_gnugo_l10_openings.json",
+    for name in ("go19_deep_policy_vs_gnugo_l10_openings.json", "go19_regrow_policy_vs_gnugo_l10_openings.json", "go19_stage5_policy_vs_gnugo_l10_openings.json",
                  "go19_shipped_policy_vs_gnugo_l10_openings.json", "go19_policy_sym8_vs_gnugo_l10_openings.json"):
         m = json.loads((RESULTS / name).read_text())["figures"]
         assert (f"**{m['wins']} of {m['scored']}** ({100 * m['score']:.1f} % [{100 * m['score_wilson95'][0]:.1f}, "
