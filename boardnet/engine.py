@@ -30,6 +30,7 @@ class MoveStat:
     prior: float
     q: float          # mean value for the side to move after this move is played by it; nan if unvisited
     pv: list[str] = field(default_factory=list)   # the line this move starts (most visited replies); [] unvisited
+    proven_plies: int | None = None   # solver: plies to the game's end after this move, + a win / - a loss; else None
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Analysis:
     pv: list[str]
     visits: dict[str, int]       # root visit count per legal move (text)
     rows: list[MoveStat] = field(default_factory=list)   # per move, most visited first
+    proven_plies: int | None = None   # solver: plies to the end through the best move (+ win / - loss), else None
     nodes: int = 0               # simulations run by this call
     total_visits: int = 0        # root visits including those reused from earlier calls
     seconds: float = 0.0
@@ -229,12 +231,14 @@ def tree_analysis(tree: Tree, nodes: int, seconds: float, best: int | None = Non
         if r.visits == 0:
             break
         r.pv = _line_text(state, tree.principal_variation(first=r.action))
+        r.proven_plies = tree.proven_plies(first=r.action)
     if best is None:
         best = rows[0].action if rows else int(np.argmax(counts))
     value = float(tree.root_value())
     return Analysis(best_move=state.action_to_text(best), best_action=best, value=value,
                     win_prob=(value + 1.0) / 2.0, pv=_line_text(state, tree.principal_variation()),
                     visits={r.move: r.visits for r in rows}, rows=rows, nodes=nodes,
+                    proven_plies=next((r.proven_plies for r in rows if r.action == best), None),
                     total_visits=tree.num_visits, seconds=seconds, nps=nodes / seconds if seconds > 0 else 0.0)
 
 

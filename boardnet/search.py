@@ -95,9 +95,10 @@ class _Store:
         self.toplay = np.zeros(cap, dtype=np.int8)        # side to move at the node (once known)
         self.status = np.zeros(cap, dtype=np.int8)
         self.tvalue = np.zeros(cap)                       # exact terminal value, mover's view
+        self.tdist = np.zeros(cap, dtype=np.int32)        # terminal: plies from the node to the game's end
         self.parent = np.full(cap, -1, dtype=np.int64)    # -1 for a tree's root
 
-    _FIELDS = ("N", "W", "P", "action", "first", "nchild", "mover", "toplay", "status", "tvalue", "parent")
+    _FIELDS = ("N", "W", "P", "action", "first", "nchild", "mover", "toplay", "status", "tvalue", "tdist", "parent")
 
     def alloc(self, k: int) -> int:
         """Reserve k fresh nodes (zero stats, status NEW); returns the first id."""
@@ -228,8 +229,9 @@ class Tree:
         return float(sign * s.W[r] / s.N[r])
 
     def principal_variation(self, max_len: int = 10, first: int | None = None) -> list[int]:
-        """Actions along the most visited children from the root; with `first`, the line that starts with
-        that root move (just `[first]` if it has no visited child; [] if it is not a root move)."""
+        """Actions along the most visited children from the root (through a node the MCTS-solver proved, along
+        its proof: the shortest win, or the longest loss); with `first`, the line that starts with that root move
+        (just `[first]` if it has no visited child; [] if it is not a root move)."""
         s, node, pv = self._store, self._root, []
         if first is not None:
             ch = self._children()
@@ -240,20 +242,43 @@ class Tree:
             pv.append(int(first))
         while len(pv) < max_len and s.first[node] >= 0:
             ch = np.arange(s.first[node], s.first[node] + s.nchild[node])
-            best = ch[int(np.argmax(s.N[ch]))]
+            best = _line_child(s, ch)
             if s.N[best] == 0:
                 break
             pv.append(int(s.action[best]))
             node = best
         return pv
 
-    def proven_win(self) -> bool:
-        """True when the MCTS-solver has proven a root move a win for the side to move (a terminal child,
-        or one settled by the solver). The solver does not count the distance to the end."""
+    def proven_plies(self, first: int | None = None) -> int | None:
+        """Plies to the game's end that the MCTS-solver has proven from the root, for its side to move: positive
+        when it wins (the shortest proven win), negative when it loses whatever it plays (the longest proven
+        loss), None while unproven or when the proof is a draw. With `first`, the same for that root move
+        played first. Each proven node keeps the distance of the line that proved it, so a win may exist
+        sooner than the figure (it is an upper bound on the shortest win, as a mate score of an engine's
+        search is)."""
         s, ch = self._store, self._children()
         if not len(ch):
-            return False
-        return bool(((s.status[ch] == _TERMINAL) & (s.tvalue[ch] > 0)).any())
+            return None
+        term, tv = s.status[ch] == _TERMINAL, s.tvalue[ch]   # tv: the root's side to move's view
+        plies = s.tdist[ch].astype(np.int64) + 1
+        if first is not None:
+            hit = np.flatnonzero(s.action[ch] == int(first))
+            if not hit.size or not term[hit[0]] or tv[hit[0]] == 0:
+                return None
+            i = hit[0]
+            return int(plies[i]) if tv[i] > 0 else -int(plies[i])
+        won = term & (tv > 0)
+        if won.any():
+            return int(plies[won].min())
+        if term.all() and (tv < 0).all():
+            return -int(plies.max())
+        return None
+
+    def proven_win(self, max_plies: int | None = None) -> bool:
+        """True when the MCTS-solver has proven a root move a win for the side to move (a terminal child,
+        or one settled by the solver), within `max_plies` plies when given (:meth:`proven_plies`)."""
+        p = self.proven_plies()
+        return p is not None and p > 0 and (max_plies is None or p <= max_plies)
 
     # -- acting ------------------------------------------------------------------------------
     def select_action(self, temperature: float, rng: np.random.Generator | None = None) -> int:
@@ -264,12 +289,19 @@ class Tree:
         if temperature < 0:
             raise ValueError(f"select_action temperature={temperature}: must be >= 0")
         if temperature == 0:
-            # a proven win first and a proven loss last (MCTS-solver), then the most visits
+            # a proven win first (the shortest) and a proven loss last (the longest resistance first), then the
+            # most visits (MCTS-solver)
             s, ch = self._store, self._children()
             proven = s.status[ch] == _TERMINAL
-            rank = np.where(proven & (s.tvalue[ch] > 0), 2, np.where(proven & (s.tvalue[ch] < 0), 0, 1))
+            won, lost = proven & (s.tvalue[ch] > 0), proven & (s.tvalue[ch] < 0)
+            rank = np.where(won, 2, np.where(lost, 0, 1))
             rank[s.N[ch] == 0] = -1
-            best = ch[rank == rank.max()]
+            top = rank == rank.max()
+            if rank.max() == 2:     # the shortest proven win
+                top &= s.tdist[ch] == s.tdist[ch][top].min()
+            elif rank.max() == 0:   # every move loses: the longest line
+                top &= s.tdist[ch] == s.tdist[ch][top].max()
+            best = ch[top]
             return int(s.action[best[int(np.argmax(s.N[best]))]])
         logits = np.log(np.maximum(counts, 1e-300)) / temperature
         logits[counts == 0] = -np.inf
@@ -503,6 +535,7 @@ def _make_states(st: _Store, leaves: np.ndarray, parents: np.ndarray) -> None:
     if term_ids:
         st.status[term_ids] = _TERMINAL
         st.tvalue[term_ids] = term_vals
+        st.tdist[term_ids] = 0
         st.toplay[term_ids] = term_play
     if live_ids:
         st.status[live_ids] = _LEAF
@@ -562,25 +595,49 @@ def _backup(st: _Store, nodes: np.ndarray, owner: np.ndarray, v: np.ndarray, who
         np.add.at(st.W, nodes, signed)
 
 
+def _line_child(st: _Store, ch: np.ndarray) -> int:
+    """The child a principal variation follows among the children `ch` of one node: the shortest proven win,
+    else, when every move is proven (all terminal), the best result (the longest line if it is a loss, the
+    shortest if a draw), else the most visited."""
+    term, tv = st.status[ch] == _TERMINAL, st.tvalue[ch]   # tv: the node's side to move's view
+    if term.all():
+        best = ch[tv == tv.max()]
+        d = st.tdist[best]
+        best = best[d == (d.max() if tv.max() < 0 else d.min())]
+    elif (term & (tv > 0)).any():
+        best = ch[term & (tv > 0)]
+        best = best[st.tdist[best] == st.tdist[best].min()]
+    else:
+        best = ch
+    return int(best[int(np.argmax(st.N[best]))])
+
+
 def _settle(st: _Store, node: int) -> None:
     """MCTS-solver step after `node` turned out terminal: its parent is proven if this move wins
     for the parent's side to move, or if every child is terminal (then the best of them). Proven
-    nodes become terminal (exact value, no more evaluations) up the tree; a root is never settled,
-    so it keeps collecting visits and its best move keeps the most."""
-    status, tvalue, parent = st.status, st.tvalue, st.parent
+    nodes become terminal (exact value, no more evaluations) up the tree, with their distance to the
+    game's end in plies (`tdist`: the shortest of the proven wins, the longest of the losses); a root is
+    never settled, so it keeps collecting visits and its best move keeps the most."""
+    status, tvalue, parent, tdist = st.status, st.tvalue, st.parent, st.tdist
     while True:
         p = int(parent[node])
         if p < 0 or parent[p] < 0:
             return
+        f = int(st.first[p])
+        kids = np.arange(f, f + int(st.nchild[p]))
         tv = tvalue[node]      # from the view of the player who moved into node: p's side to move
-        if tv <= 0:
-            f = int(st.first[p])
-            kids = slice(f, f + int(st.nchild[p]))
+        if tv > 0:             # a winning move: the shortest win among those proven so far
+            won = kids[(status[kids] == _TERMINAL) & (tvalue[kids] > 0)]
+            d = int(tdist[won].min())
+        else:
             if not (status[kids] == _TERMINAL).all():
                 return
             tv = tvalue[kids].max()
+            best = kids[tvalue[kids] == tv]
+            d = int(tdist[best].max()) if tv < 0 else int(tdist[best].min())
         status[p] = _TERMINAL
         tvalue[p] = tv if st.mover[p] == st.toplay[p] else -tv
+        tdist[p] = d + 1
         node = p
 
 

@@ -12,7 +12,7 @@ and line) and `bestmove` when the limit is reached or `stop` arrives. Limits: `n
 `movetime` = seconds; a clock (`wtime`, `btime`, ...) is turned into a time per move by
 `boardnet.timeman.allot_time`; `infinite` searches until `stop`; `depth N` ends the search once its principal
 variation (the `depth` of the info lines: MCTS has no iterations) is N plies long; `mate N` ends it once the
-MCTS-solver proves a root move wins (the solver does not count plies, so N is not checked); with several limits the
+MCTS-solver proves a mate in N moves or fewer (`Tree.proven_win(2N - 1)`); with several limits the
 first one reached ends the search, and `depth`/`mate` alone search until reached or `stop`. `searchmoves` limits the
 search to those root moves (an illegal one gets an error line and is left out; none legal: every move is searched).
 Pondering, as lc0 does it: `bestmove` names the expected reply (`ponder <move>`, the principal variation's second
@@ -24,7 +24,10 @@ and prints its `bestmove`; an open-ended one (`infinite`, pondering, `depth` or 
 Malformed commands get an `info string error: ...` line (UCI has no error reply) and are otherwise ignored.
 
 Score: `cp = 111.71 * tan(1.5621 * value)` (Leela Chess Zero's mapping of an expected value in
-[-1, 1] to centipawns); `wdl` in permille from the analysis (draws 0 without a draw head).
+[-1, 1] to centipawns); `wdl` in permille from the analysis (draws 0 without a draw head). Once the MCTS-solver has
+proven a mate through a line (`Tree.proven_plies`), its score is `mate M` instead (M moves, negative when the engine
+is mated; the distance of the line the solver proved, so a shorter mate may exist) and its wdl `1000 0 0` or
+`0 0 1000`.
 """
 from __future__ import annotations
 
@@ -61,15 +64,30 @@ def wdl_permille(analysis) -> tuple[int, int, int]:
     return w, 0, 1000 - w
 
 
+def mate_moves(plies: int) -> int:
+    """UCI's `score mate` figure for a proven end `plies` plies away (+ the side to move wins, - it loses):
+    moves, not plies (mate in 1 = 1 ply, mated in 1 = 2 plies)."""
+    return (plies + 1) // 2 if plies > 0 else -((1 - plies) // 2)
+
+
+def score_text(value: float, proven_plies: int | None, show_wdl: bool, wdl: tuple[int, int, int]) -> str:
+    """`score cp C [wdl W D L]`, or `score mate M [wdl 1000 0 0 | 0 0 1000]` for a proven win or loss."""
+    if proven_plies:
+        w = 1000 if proven_plies > 0 else 0
+        return f"score mate {mate_moves(proven_plies)}" + (f" wdl {w} 0 {1000 - w}" if show_wdl else "")
+    w, d, l = wdl
+    return f"score cp {value_to_cp(value)}" + (f" wdl {w} {d} {l}" if show_wdl else "")
+
+
 def info_line(an, show_wdl: bool = True) -> str:
-    """`info depth D seldepth D nodes N nps X time MS score cp C [wdl W D L] pv ...`; depth is the
-    length of the principal variation (MCTS has no iteration depth)."""
-    w, d, l = wdl_permille(an)
+    """`info depth D seldepth D nodes N nps X time MS score cp C [wdl W D L] pv ...` (`score mate M` once the
+    solver has proven the best move's result); depth is the length of the principal variation (MCTS has no
+    iteration depth)."""
     depth = max(1, len(an.pv))
     ms = int(1000 * an.seconds)
     pv = " ".join(an.pv)
     return (f"info depth {depth} seldepth {depth} nodes {an.nodes} nps {int(an.nps)} time {ms} "
-            f"score cp {value_to_cp(an.value)}" + (f" wdl {w} {d} {l}" if show_wdl else "")
+            + score_text(an.value, getattr(an, "proven_plies", None), show_wdl, wdl_permille(an))
             + (f" pv {pv}" if pv else ""))
 
 
@@ -85,7 +103,7 @@ def multipv_lines(an, k: int, show_wdl: bool = True) -> list[str]:
     for i, r in enumerate(rows[:k], 1):
         w = int(round(1000 * max(0.0, min(1.0, (r.q + 1.0) / 2.0))))
         out.append(f"info depth {len(r.pv)} seldepth {len(r.pv)} multipv {i} nodes {an.nodes} nps {int(an.nps)} "
-                   f"time {ms} score cp {value_to_cp(r.q)}" + (f" wdl {w} 0 {1000 - w}" if show_wdl else "")
+                   f"time {ms} " + score_text(r.q, r.proven_plies, show_wdl, (w, 0, 1000 - w))
                    + f" pv {' '.join(r.pv)}")
     return out or [info_line(an, show_wdl)]
 
@@ -122,12 +140,13 @@ def parse_go(tokens: list[str]) -> dict:
 
 class SearchLimits:
     """What ends a `go` search besides `stop`, checked between search batches: the visit count at the root
-    (reused visits count), a deadline, the principal variation's length (`depth`) and a proven win (`mate`).
+    (reused visits count), a deadline, the principal variation's length (`depth`) and a proven mate in `mate`
+    moves or fewer.
     A pondering search has none of them until :meth:`start` (the `ponderhit`); a search with none of them runs
     until `stop`."""
 
     def __init__(self, *, visits: int | None = None, movetime: float | None = None, depth: int | None = None,
-                 mate: bool = False, ponder: bool = False):
+                 mate: int | None = None, ponder: bool = False):
         self.visits, self.movetime, self.depth, self.mate = visits, movetime, depth, mate
         self.pondering = True
         self.deadline: float | None = None
@@ -155,7 +174,7 @@ class SearchLimits:
             self.reached = True
         elif self.depth is not None and len(tree.principal_variation(self.depth)) >= self.depth:
             self.reached = True
-        elif self.mate and tree.proven_win():
+        elif self.mate is not None and tree.proven_win(2 * self.mate - 1):
             self.reached = True
 
     def done(self) -> bool:
@@ -277,9 +296,10 @@ class UCIServer:
                 self.send(f"bestmove {state.action_to_text(int(moves[0]))}")
                 return
             state = fresh
-        if "depth" in args and args["depth"] < 1:
-            self.error(f"go depth {args['depth']}: must be >= 1; searching without it")
-            del args["depth"]
+        for key in ("depth", "mate"):
+            if key in args and args[key] < 1:
+                self.error(f"go {key} {args[key]}: must be >= 1; searching without it")
+                del args[key]
         visits, movetime = self.visits, None
         white = state.to_play() == 0
         clock = args.get("wtime" if white else "btime")
@@ -298,7 +318,7 @@ class UCIServer:
         elif "depth" in args or "mate" in args:
             visits = UNLIMITED_VISITS   # searched until the depth or the proof (or `stop`)
         limits = SearchLimits(visits=None if visits == UNLIMITED_VISITS else visits, movetime=movetime,
-                              depth=args.get("depth"), mate="mate" in args, ponder=bool(args.get("ponder")))
+                              depth=args.get("depth"), mate=args.get("mate"), ponder=bool(args.get("ponder")))
         root_actions = None
         if "searchmoves" in args:
             root_actions, legal = [], set(state.legal_actions().tolist())

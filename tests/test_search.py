@@ -415,3 +415,56 @@ def test_set_root_priors_renormalises_over_the_root_moves(ttt):
         tree.set_root_priors(np.eye(9)[0])
     with pytest.raises(ValueError, match="not expanded"):
         Tree(ttt.initial_state(), SearchConfig(), np.random.default_rng(0)).set_root_priors(np.ones(9))
+
+
+def _ttt_exact(game, text, memo={}):
+    """(value for the side to move, plies to the end) by full minimax: the shortest win, the longest loss."""
+    if text not in memo:
+        s = game.state_from_text(text)
+        res = []
+        for a in s.legal_actions().tolist():
+            c = s.apply(a)
+            if c.is_terminal():
+                res.append((float(c.returns()[s.to_play()]), 1))
+            else:
+                v, d = _ttt_exact(game, c.to_text())
+                res.append((-v, d + 1))
+        best = max(v for v, _ in res)
+        ds = [d for v, d in res if v == best]
+        memo[text] = (best, min(ds) if best >= 0 else max(ds))
+    return memo[text]
+
+
+@pytest.mark.parametrize("mode", ["lockstep", "virtual_loss"])
+def test_solver_proves_the_exact_distance_to_the_end(ttt, mode):
+    """Seeded tic-tac-toe positions whose minimax value is a win or a loss: once the MCTS-solver proves the root,
+    `proven_plies` is the exact distance (the shortest win, the longest loss), the move chosen keeps it, and the
+    principal variation is the proof: it ends the game, won by the right side, after exactly that many plies."""
+    rng = np.random.default_rng(7)
+    checked = 0
+    while checked < 12:
+        s = ttt.initial_state()
+        for _ in range(int(rng.integers(2, 6))):
+            s = s.apply(int(rng.choice(s.legal_actions())))
+            if s.is_terminal():
+                break
+        if s.is_terminal() or _ttt_exact(ttt, s.to_text())[0] == 0:
+            continue
+        v, d = _ttt_exact(ttt, s.to_text())
+        tree = _search(s, 3000, mode)
+        want = d if v > 0 else -d
+        assert tree.proven_plies() == want, s.to_text()
+        assert tree.proven_win() == (v > 0) and tree.proven_win(max_plies=d - 1) is False
+        a = tree.select_action(0.0)
+        assert tree.proven_plies(first=a) == want
+        after = s.apply(a)
+        assert after.is_terminal() or _ttt_exact(ttt, after.to_text()) == (-v, d - 1)
+        line = tree.principal_variation(max_len=20)
+        assert line[0] == a and len(line) == d
+        end = s
+        for b in line:
+            end = end.apply(b)
+        assert end.is_terminal() and end.returns()[s.to_play()] == v
+        checked += 1
+    # unproven and drawn roots have no distance
+    assert _search(ttt.initial_state(), 50, mode).proven_plies() is None

@@ -12,6 +12,7 @@ from pathlib import Path
 import chess
 import numpy as np
 import pytest
+import torch
 
 from boardnet.cli import main
 from boardnet.engine import Engine
@@ -20,7 +21,7 @@ from boardnet.nets import build_net, model_state
 from boardnet.players import load_engine
 from boardnet.search import SearchConfig
 from boardnet.timeman import allot_time
-from boardnet.uci import UCIServer, parse_go, value_to_cp
+from boardnet.uci import UCIServer, mate_moves, parse_go, value_to_cp
 from traincore.checkpoint import save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -392,6 +393,33 @@ def test_go_mate_ends_once_the_solver_proves_a_win():
     assert s.engine._tree.proven_win()
     s.run(["position startpos", "go nodes 32"])
     assert not s.engine._tree.proven_win()
+
+
+MATE_IN_TWO = "2K5/k7/8/8/8/8/8/5R2 w - - 0 1"   # Rf6 Ka8 Ra6# (no mate in one)
+
+
+def test_go_mate_counts_moves_and_proven_lines_score_mate():
+    """`go mate N` ends on a proven mate in N moves or fewer, not on a longer one; a proven line's score is
+    `mate M` (moves, negative for the side being mated) with its proof as the pv."""
+    assert [mate_moves(p) for p in (1, 2, 3, 4, -2, -4)] == [1, 1, 2, 2, -1, -2]
+    torch.manual_seed(0)   # the tiny net's weights: how soon the proof comes depends on them
+    s, out = server()
+    s.handle(f"position fen {MATE_IN_TWO}")
+    s.handle("go mate 2 nodes 20000")           # the proof ends it long before the nodes would
+    out.wait_for("bestmove ")
+    s.handle("isready")
+    info = [ln for ln in out.lines() if ln.startswith("info depth")][-1]
+    assert info.endswith("score mate 2 wdl 1000 0 0 pv f1f6 a7a8 f6a6")
+    assert out.lines()[-2] == "bestmove f1f6 ponder a7a8"
+    visits = s.engine._tree.num_visits
+    assert visits < 20000
+    s.run([f"go mate 1 nodes {visits + 100}"])   # the same tree: its mate in two does not end a mate-in-one search
+    assert s.engine._tree.num_visits >= visits + 100 and s.engine._tree.proven_plies() == 3
+    s.run(["position fen 2K5/k7/5R2/8/8/8/8/8 b - - 1 1", "go nodes 64"])   # the mated side: Ka8 Ra6#
+    info = [ln for ln in out.lines() if ln.startswith("info depth")][-1]
+    assert info.endswith("score mate -1 wdl 0 0 1000 pv a7a8 f6a6") and out.lines()[-1] == "bestmove a7a8 ponder f6a6"
+    s.run(["go mate 0 nodes 8"])
+    assert "info string error: go mate 0: must be >= 1; searching without it" in out.lines()
 
 
 @pytest.mark.slow
