@@ -5,9 +5,11 @@ Commands: protocol_version name version known_command list_commands quit boardsi
 komi play genmove undo showboard final_score final_status_list time_settings time_left fixed_handicap
 place_free_handicap set_free_handicap (Go: handicap stones on an empty board, White to move; the
 standard layout of the GTP specification, which place_free_handicap uses too) lz-analyze (Leela
-Zero's analysis stream, as Sabaki reads it) and kgs-genmove_cleanup (genmove on a game resumed after
-two passes, see the pass rule). Replies are `=[id] text` or `?[id] message`, each ended by an empty
-line; ids are echoed.
+Zero's analysis stream, as Sabaki reads it), kgs-genmove_cleanup (genmove on a game resumed after
+two passes, see the pass rule), loadsgf (GTP 2: size, komi, setup and moves of an SGF file's first game, up to a
+move number), printsgf (GNU Go's: the game as SGF), reg_genmove (the move genmove would play, not played),
+kgs-time_settings (KGS's time systems) and lz-genmove_analyze (genmove streaming lz-analyze lines, then
+`play MOVE`). Replies are `=[id] text` or `?[id] message`, each ended by an empty line; ids are echoed.
 
 Colours: `b`/`black` is the first player (Go: Black; Connect Four and tic-tac-toe: X; checkers:
 Black), `w`/`white` the second. Moves are in the game's notation (Go vertices and `pass`,
@@ -48,6 +50,7 @@ from boardnet.timeman import allot_time
 
 NAME = "boardnet"
 UNLIMITED_VISITS = 10 ** 9
+_STREAMED = object()   # a handler's return value: it wrote the whole reply itself
 
 
 class GTPError(Exception):
@@ -143,6 +146,8 @@ class GTPServer:
         self.byo_stones = 0
         self.time_left: dict[int, tuple[float, int]] = {}
         self._lz_interval = 1.0
+        self._ident = ""
+        self._last_analysis = None
         self.clear()
 
     @property
@@ -153,7 +158,9 @@ class GTPServer:
 
     def clear(self) -> None:
         self._hopeless = {0: 0, 1: 0}
-        self.handicap: list[int] = []   # Go: the handicap stones the line starts from (White to move)
+        # Go: the setup the line starts from, (black points, white points, side to move): handicap stones
+        # (White to move) or a loaded SGF record's setup; None for the empty board
+        self.setup: tuple[list[int], list[int], int] | None = None
         self.states = [self.game.initial_state()]
         self.marks = [0]  # index into states where each GTP move began, for undo
 
@@ -220,9 +227,10 @@ class GTPServer:
             return UNLIMITED_VISITS, t
         return self.visits, self.movetime
 
-    def genmove(self, colour: int, resume: bool = False) -> str:
+    def genmove(self, colour: int, resume: bool = False, on_progress=None) -> str:
         """The engine's move for `colour`, played. `resume` (kgs-genmove_cleanup): a Go game that two passes
-        ended goes on first (:meth:`_resume`); otherwise the answer there is `pass`."""
+        ended goes on first (:meth:`_resume`); otherwise the answer there is `pass`. `on_progress`: the
+        search's hook (lz-genmove_analyze)."""
         start = len(self.states) - 1
         if resume:
             self._resume()
@@ -240,7 +248,8 @@ class GTPServer:
         texts = []
         while True:  # checkers: a multi-jump is several actions by the same side
             st = self.state
-            an = self.engine.analyse(st, visits=visits, movetime=movetime)
+            an = self.engine.analyse(st, visits=visits, movetime=movetime, on_progress=on_progress)
+            self._last_analysis = an
             if not texts and self._should_resign(st, an.value):
                 return "resign"
             a = engine_choice(self.engine, st, an)
@@ -379,7 +388,7 @@ class GTPServer:
             # Same line on the new game: komi only changes the score, not the board.
             old = self.states
             self.game, self._engine = new, None
-            self.states = [new.setup_state(self.handicap, [], to_play=1) if self.handicap else new.initial_state()]
+            self.states = [new.setup_state(*self.setup) if self.setup else new.initial_state()]
             for prev, s in zip(old, old[1:]):
                 self.states.append(_same_step(prev, s, self.state))
         return ""
@@ -409,6 +418,43 @@ class GTPServer:
         if len(args) != 1:
             raise GTPError("genmove: expected a color")
         return self.genmove(parse_colour(args[0]))
+
+    def _reg_genmove(self, args: list[str]) -> str:
+        # the move genmove would answer, not played (regression suites: gogui-regress, GNU Go's)
+        if len(args) != 1:
+            raise GTPError("reg_genmove: expected a color")
+        states, marks, hopeless = len(self.states), len(self.marks), dict(self._hopeless)
+        try:
+            return self.genmove(parse_colour(args[0]))
+        finally:
+            del self.states[states:], self.marks[marks:]
+            self._hopeless = hopeless
+
+    def _lz_genmove_analyze(self, args: list[str]) -> object:
+        """`lz-genmove_analyze [color] [interval]` (Leela Zero, Sabaki's "engine plays with analysis"): genmove with
+        lz-analyze's info lines every interval centiseconds while it searches, then `play <move>`."""
+        rest = list(args)
+        if not rest or rest[0].lower() not in ("b", "w", "black", "white"):
+            raise GTPError("lz-genmove_analyze: expected a color")
+        colour = parse_colour(rest.pop(0))
+        interval = self._lz_interval_arg(rest, "lz-genmove_analyze")
+        self.write(f"={self._ident}\n")
+
+        def progress(an) -> None:
+            line = self._lz_line(an)
+            if line:
+                self.write(line + "\n")
+
+        self._last_analysis = None
+        try:
+            move = self.genmove(colour, on_progress=ProgressReporter(self.engine, progress, interval))
+        except GTPError as e:   # the reply has begun: the stream ends with the reason and no move
+            self.write(f"info string error: {e}\n\n")
+            return _STREAMED
+        if self._last_analysis is not None:   # the search's final state (a pass on a finished game has none)
+            progress(self._last_analysis)
+        self.write(f"play {move}\n\n")
+        return _STREAMED
 
     def _genmove_cleanup(self, args: list[str]) -> str:
         # genmove on a resumed game: the pass rule already captures dead stones before passing
@@ -483,8 +529,8 @@ class GTPServer:
         if len(self.states) > 1 or any(self.state.stone_counts()):
             raise GTPError("board not empty")
         self.clear()
-        self.handicap = list(points)
-        self.states = [self.game.setup_state(self.handicap, [], to_play=1)]
+        self.setup = (list(points), [], 1)
+        self.states = [self.game.setup_state(*self.setup)]
         return " ".join(self.game.action_to_text(p) for p in points)
 
     def _fixed_handicap(self, args: list[str]) -> str:
@@ -530,26 +576,125 @@ class GTPServer:
             raise GTPError(f"time_left {' '.join(args)!r}: expected numbers") from None
         return ""
 
-    def _lz_analyze(self, args: list[str]) -> None:
+    @staticmethod
+    def _lz_interval_arg(rest: list[str], what: str) -> float:
+        """The `[interval] N` argument of the lz- commands (centiseconds, as in Leela Zero) in seconds; 1 if absent."""
         interval = 1.0
-        rest = list(args)
-        if rest and rest[0].lower() in ("b", "w", "black", "white"):
-            colour = parse_colour(rest.pop(0))
-            if self.state.to_play() != colour and not self.state.is_terminal():
-                raise GTPError(f"lz-analyze: it is {'black' if self.state.to_play() == 0 else 'white'}'s turn")
         if rest and rest[0] == "interval":
             rest.pop(0)
         if rest:
             tok = rest.pop(0)
             try:
-                interval = int(tok) / 100.0  # centiseconds, as in Leela Zero
+                interval = int(tok) / 100.0
             except ValueError:
-                raise GTPError(f"lz-analyze: {tok!r} is neither a colour (b, w) nor an interval (an integer, "
+                raise GTPError(f"{what}: {tok!r} is neither a colour (b, w) nor an interval (an integer, "
                                "centiseconds)") from None
+        return max(0.05, interval)
+
+    def _lz_analyze(self, args: list[str]) -> None:
+        rest = list(args)
+        if rest and rest[0].lower() in ("b", "w", "black", "white"):
+            colour = parse_colour(rest.pop(0))
+            if self.state.to_play() != colour and not self.state.is_terminal():
+                raise GTPError(f"lz-analyze: it is {'black' if self.state.to_play() == 0 else 'white'}'s turn")
+        interval = self._lz_interval_arg(rest, "lz-analyze")
         if self.state.is_terminal():
             raise GTPError("lz-analyze: the game is over")
-        self._lz_interval = max(0.05, interval)
+        self._lz_interval = interval
         return None  # streamed: see handle()
+
+    def _kgs_time_settings(self, args: list[str]) -> str:
+        """KGS's time systems onto time_settings: none, absolute MAIN, byoyomi MAIN PERIOD PERIODS (one move a
+        period, as Japanese byo-yomi asks; the spare periods are left as a margin), canadian MAIN TIME STONES."""
+        kind = args[0].lower() if args else ""
+        want = {"none": 0, "absolute": 1, "byoyomi": 3, "canadian": 3}
+        if kind not in want:
+            raise GTPError("kgs-time_settings: expected none, absolute, byoyomi or canadian")
+        if len(args) != 1 + want[kind]:
+            raise GTPError(f"kgs-time_settings {kind}: expected {want[kind]} number(s)")
+        if kind == "none":
+            return self._time_settings(["0", "0", "0"])
+        if kind == "absolute":
+            return self._time_settings([args[1], "0", "0"])
+        if kind == "byoyomi":
+            return self._time_settings([args[1], args[2], "1"])
+        return self._time_settings(args[1:])
+
+    def _loadsgf(self, args: list[str]) -> str:
+        """`loadsgf FILE [MOVE_NUMBER]` (GTP 2, 6.3.7): board size, komi, setup stones and the moves of the file's
+        first game, up to the position before move MOVE_NUMBER (1 = the setup alone; all moves if absent)."""
+        from pathlib import Path
+
+        from boardnet.records import sgf
+        from boardnet.records.base import ReadReport
+        from boardnet.records.read import decode
+        if not (self.game.has_pass and getattr(self.game, "resizable", False)):
+            raise GTPError("loadsgf: SGF records are for Go only")
+        if not 1 <= len(args) <= 2 or (len(args) == 2 and not args[1].isdigit()):
+            raise GTPError("loadsgf: expected a file name and an optional move number")
+        name = args[0]
+        try:
+            text = decode(Path(name).read_bytes())
+        except (OSError, ValueError) as e:
+            raise GTPError(f"cannot load file {name!r}: {getattr(e, 'strerror', None) or e}") from None
+        report = ReadReport()
+        rec = next(iter(sgf.parse(text, name, report)), None)
+        if rec is None:
+            raise GTPError(f"cannot load file {name!r}: " + (report.errors[0][2] if report.errors
+                                                              else "no Go game in it"))
+        want = len(rec.actions) if len(args) == 1 else max(int(args[1]) - 1, 0)
+        if rec.stopped and (len(args) == 1 or want > len(rec.actions)):   # it breaks before the position asked for
+            raise GTPError(f"cannot load file {name!r}: {rec.stopped} (loadsgf {name} {len(rec.actions) + 1} loads "
+                           "the moves before it)")
+        moves = rec.actions[:want]
+        g = self.game
+        try:
+            new = protocol_game(make_game(g.name, board_size=rec.game.n, komi=rec.game.komi))
+            engine = self.make_engine(new) if rec.game.n != g.n else self._engine
+        except (ValueError, OSError) as e:
+            raise GTPError(f"cannot load file {name!r}: {rec.game.n}x{rec.game.n} is an unacceptable size ({e})") \
+                from None
+        board = rec.start.board().reshape(-1)
+        setup = ([int(p) for p in np.flatnonzero(board == 1)], [int(p) for p in np.flatnonzero(board == 2)],
+                 int(rec.start.to_play()))
+        states = [new.setup_state(*setup) if setup[0] or setup[1] or setup[2] else new.initial_state()]
+        for a in moves:
+            if states[-1].is_terminal():   # two passes in the record, play went on: resumed, as over GTP
+                states.append(states[-1].resumed())
+            states.append(states[-1].apply(a))
+        self.game, self._engine = new, engine
+        self.clear()
+        self.setup = setup if setup[0] or setup[1] or setup[2] else None
+        self.states = states
+        self.marks = [0] + [i for i, s in enumerate(states[1:]) if s.ply != states[i].ply]
+        reset = getattr(self._engine, "new_game", None)
+        if callable(reset):
+            reset()
+        return ""
+
+    def _printsgf(self, args: list[str]) -> str:
+        """`printsgf [FILE]` (GNU Go's): the game so far as SGF (setup, moves, hand-overs as passes), written to
+        FILE or given as the reply."""
+        from pathlib import Path
+
+        from boardnet.records.write import sgf_text
+        if not (self.game.has_pass and getattr(self.game, "resizable", False)):
+            raise GTPError("printsgf: SGF records are for Go only")
+        if len(args) > 1:
+            raise GTPError("printsgf: expected at most a file name")
+        before, actions = [], []
+        for prev, s in zip(self.states, self.states[1:]):
+            if s.ply != prev.ply:   # a resumption after two passes is no move
+                before.append(prev)
+                actions.append(s.last_action())
+        text = sgf_text(self.game, before + [self.state], actions, players=("?", NAME))
+        if not args:
+            return "\n" + text.rstrip("\n")
+        try:
+            Path(args[0]).write_text(text)
+        except OSError as e:
+            raise GTPError(f"cannot write file {args[0]!r}: {e.strerror or e}") from None
+        return ""
 
     # command name -> handler; `list_commands` answers these names in this order, `known_command` checks them
     HANDLERS: dict[str, Callable[["GTPServer", list[str]], str | None]] = {
@@ -560,6 +705,8 @@ class GTPServer:
         "time_left": _time_left, "lz-analyze": _lz_analyze, "kgs-genmove_cleanup": _genmove_cleanup,
         "final_status_list": _final_status_list, "fixed_handicap": _fixed_handicap,
         "place_free_handicap": _place_free_handicap, "set_free_handicap": _set_free_handicap,
+        "loadsgf": _loadsgf, "printsgf": _printsgf, "reg_genmove": _reg_genmove,
+        "kgs-time_settings": _kgs_time_settings, "lz-genmove_analyze": _lz_genmove_analyze,
     }
 
     def handle(self, line: str) -> bool:
@@ -576,6 +723,7 @@ class GTPServer:
                 self.write(f"?{ident} missing command\n\n")
                 return True
         cmd, args = tokens[0], tokens[1:]
+        self._ident = ident
         try:
             reply = self.command(cmd, args)
         except GTPError as e:
@@ -583,6 +731,8 @@ class GTPServer:
             return True
         except Exception as e:  # noqa: BLE001 - a controller must get an answer, not a dead pipe
             self.write(f"?{ident} internal error in {cmd}: {type(e).__name__}: {e}\n\n")
+            return True
+        if reply is _STREAMED:  # the handler wrote its reply (lz-genmove_analyze)
             return True
         if reply is None:  # lz-analyze: "=" now, info lines until the next command
             self.write(f"={ident}\n")

@@ -413,3 +413,65 @@ def test_playouts_read_a_board_the_move_cap_ended_as_it_stands():
     assert s.is_terminal() and s.consecutive_passes() == 0
     np.testing.assert_array_equal(go_playout_ownership(s, 5), s.area_ownership())
     assert not go_dead_stones(s, 5).any()
+
+
+SGF_9 = "(;GM[1]FF[4]SZ[9]KM[5.5]HA[2]AB[cc][gg]PL[W];W[ee];B[ec];W[ce];B[];W[gc])"
+
+
+def test_loadsgf_and_printsgf(tmp_path):
+    f = tmp_path / "g.sgf"
+    f.write_text(SGF_9)
+    out_file = tmp_path / "out.sgf"
+    s, text = session("go19", f"loadsgf {f}", "printsgf", f"loadsgf {f} 3", "undo", "komi 7.5",
+                      f"printsgf {out_file}", f"loadsgf {f} 1", f"loadsgf {out_file}")
+    r = replies(text)
+    assert r[0] == "=" and r[1].startswith("= \n(;FF[4]GM[1]") and r[2:] == ["="] * 6
+    assert "SZ[9]KM[5.5]" in r[1] and "AB[cc][gg]PL[W];W[ee];B[ec];W[ce];B[];W[gc])" in r[1]
+    # after `loadsgf f 3` (the two moves before the third), undo and a komi change: setup and W[ee] stay
+    saved = out_file.read_text()
+    assert "SZ[9]KM[7.5]" in saved and saved.rstrip().endswith("AB[cc][gg]PL[W];W[ee])")
+    assert s.game.n == 9 and s.game.komi == 7.5 and s.state.ply == 1 and s.state.to_play() == 0
+    board = s.state.board()
+    assert board[2, 2] == board[6, 6] == 1 and board[4, 4] == 2 and np.count_nonzero(board) == 3
+    s.run([f"loadsgf {f} 1"])   # the setup alone, White to move; then the moves can be taken back one by one
+    assert s.state.ply == 0 and s.state.to_play() == 1 and np.count_nonzero(s.state.board()) == 2
+    s.run([f"loadsgf {f}", "undo", "undo", "undo", "undo", "undo"])
+    assert s.state.ply == 0 and len(s.marks) == 1
+
+
+def test_loadsgf_errors(tmp_path):
+    broken = tmp_path / "broken.sgf"
+    broken.write_text("(;GM[1]SZ[9];B[ee];W[ee];B[cc])")
+    chess_like = tmp_path / "c.sgf"
+    chess_like.write_text("(;GM[3]SZ[9];B[ee])")
+    s, text = session("go9", f"loadsgf {tmp_path / 'missing.sgf'}", f"loadsgf {broken}", f"loadsgf {broken} 2",
+                      f"loadsgf {chess_like}", "loadsgf", f"loadsgf {broken} two", "play w D4")
+    r = replies(text)
+    assert r[0] == f"? cannot load file '{tmp_path / 'missing.sgf'}': No such file or directory"
+    assert r[1].startswith(f"? cannot load file '{broken}': ") and "move 2" in r[1] \
+        and r[1].endswith(f"(loadsgf {broken} 2 loads the moves before it)")
+    assert r[2] == "=" and r[3] == f"? cannot load file '{chess_like}': not a Go record: GM[3]"
+    assert r[4] == r[5] == "? loadsgf: expected a file name and an optional move number"
+    assert r[6] == "="   # the readable part of the broken record stays loaded: B E5, then W D4
+    assert s.state.ply == 2
+    _, text = session("connect4", f"loadsgf {broken}", "printsgf")
+    assert replies(text) == ["? loadsgf: SGF records are for Go only", "? printsgf: SGF records are for Go only"]
+
+
+def test_reg_genmove_lz_genmove_analyze_and_kgs_time_settings():
+    s, text = session("go9", "reg_genmove b", "lz-genmove_analyze b 5", "kgs-time_settings byoyomi 300 30 5",
+                      "kgs-time_settings canadian 60 120 10", "kgs-time_settings absolute 900",
+                      "kgs-time_settings fischer 1 2", "kgs-time_settings byoyomi 1", "lz-genmove_analyze",
+                      "kgs-time_settings none", visits=32)
+    r = replies(text)
+    assert r[0].startswith("= ") and s.marks[:2] == [0, 0]   # not played: only the analysed move is
+    lines = r[1].split("\n")
+    assert lines[0] == "=" and lines[-1].startswith("play ") and lines[-2].startswith("info move ")
+    assert s.state.ply == 1 and s.state.last_action() == s.game.text_to_action(lines[-1].split()[1])
+    assert r[2:5] == ["="] * 3
+    assert r[5] == "? kgs-time_settings: expected none, absolute, byoyomi or canadian"
+    assert r[6] == "? kgs-time_settings byoyomi: expected 3 number(s)"
+    assert r[7] == "? lz-genmove_analyze: expected a color" and r[8] == "="
+    assert (s.main_time, s.byo_time, s.byo_stones) == (0, 0, 0)
+    s.run(["kgs-time_settings byoyomi 300 30 5"])
+    assert (s.main_time, s.byo_time, s.byo_stones) == (300, 30, 1)

@@ -28,9 +28,9 @@ def test_list_commands_is_the_table():
 def test_every_table_entry_is_known_and_nothing_else():
     s, _ = _server()
     assert all(s.command("known_command", [c]) == "true" for c in GTPServer.HANDLERS)
-    assert s.command("known_command", ["loadsgf"]) == "false"
+    assert s.command("known_command", ["gogui-analyze_commands"]) == "false"
     s2, out = _server()
-    s2.run(["loadsgf x.sgf"])
+    s2.run(["gogui-analyze_commands"])
     assert out.getvalue() == "? unknown command\n\n"
 
 

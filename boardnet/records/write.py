@@ -129,6 +129,14 @@ def _sgf_point(game, action: int) -> str:
     return "abcdefghijklmnopqrs"[c] + "abcdefghijklmnopqrs"[r]
 
 
+def sgf_text(game, states: Sequence[State], actions: Sequence[int], players: Sequence[str] = ("?", "?"),
+             event: str = "boardnet game") -> str:
+    """A Go line as SGF: `states[i]` the position before `actions[i]`, `states[-1]` the last (setup stones and the
+    side to move from `states[0]`); no result. For lines that are not one game's replay (a GTP session's hand-overs
+    and resumptions), where :func:`game_record` cannot replay the actions."""
+    return _sgf(game, list(states), list(actions), None, players, event, None, None)
+
+
 def go_result_text(final: State, outcome: int | None, termination: str | None = None) -> str:
     """SGF RE value: "B+3.5", "W+R" (resignation), "0" (tie), "" (unfinished)."""
     if outcome is None:
