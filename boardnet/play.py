@@ -74,6 +74,15 @@ def draw_chess(state: State, ascii_only: bool, last: int | None) -> str:
     return "\n".join(rows)
 
 
+def outlook(an, side: str) -> str:
+    """The engine's view of the game for `side` (the side to move): `win 63.2% for X`, or, once the MCTS-solver
+    has proven the result through the best move, `X wins in 3 plies (proven)` / `X loses in 4 plies (proven)`."""
+    plies = getattr(an, "proven_plies", None)
+    if plies:
+        return f"{side} {'wins' if plies > 0 else 'loses'} in {abs(plies)} {'ply' if abs(plies) == 1 else 'plies'} (proven)"
+    return f"win {100 * an.win_prob:.1f}% for {side}"
+
+
 def move_text(state: State, action: int) -> str:
     """How a person reads a move: SAN for chess (`Nf3`), else the game's move text."""
     san = getattr(state, "move_to_san", None)
@@ -201,7 +210,7 @@ class PlaySession:
         def show_progress(an) -> None:
             pv = " ".join(an.pv[:6])
             self.err.write(f"\rthinking: {an.nodes} nodes  {an.nps:.0f} n/s  best {an.best_move}  "
-                           f"win {100 * an.win_prob:.1f}% for {names[state.to_play()]}  pv {pv}\033[K")
+                           f"{outlook(an, names[state.to_play()])}  pv {pv}\033[K")
             self.err.flush()
 
         progress = ProgressReporter(self.engine, show_progress, self.progress_interval) if tty else None
@@ -217,7 +226,10 @@ class PlaySession:
         a = engine_choice(self.engine, state, an)
         text = move_text(state, a)
         self.push(a)
-        self.say(f"{self.engine_name} plays {text}  (win {100 * an.win_prob:.1f}%, {an.nodes} nodes, "
+        plies = getattr(an, "proven_plies", None) if a == an.best_action else None
+        view = (f"{'wins' if plies > 0 else 'loses'} in {abs(plies)} {'ply' if abs(plies) == 1 else 'plies'}, proven"
+                if plies else f"win {100 * an.win_prob:.1f}%")
+        self.say(f"{self.engine_name} plays {text}  ({view}, {an.nodes} nodes, "
                  f"{an.seconds:.2f} s, {an.nps:.0f} nodes/s)")
 
     def engine_turns(self) -> None:
@@ -257,8 +269,8 @@ class PlaySession:
             return
         an = self._think(self.state)
         names = side_names(self.game)
-        self.say(f"hint: {move_text(self.state, an.best_action)}  (win {100 * an.win_prob:.1f}% for "
-                 f"{names[self.state.to_play()]}, {getattr(an, 'total_visits', an.nodes)} visits)")
+        self.say(f"hint: {move_text(self.state, an.best_action)}  ({outlook(an, names[self.state.to_play()])}, "
+                 f"{getattr(an, 'total_visits', an.nodes)} visits)")
 
     def cmd_analyse(self, top: int = 5) -> None:
         if self.state.is_terminal():

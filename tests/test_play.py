@@ -56,6 +56,22 @@ def test_engine_replies_and_takes_an_immediate_win():
     s.engine_turns()
     assert s.state.to_text() == "xx.ooox.."
     assert out.getvalue().splitlines()[-1] == "game over: O wins"
+    assert any(ln.startswith("boardnet plays c2  (wins in 1 ply, proven, ") for ln in out.getvalue().splitlines())
+
+
+def test_hint_names_a_proven_result():
+    # X: a1 c1 a2, O: b1 b3, O to move: b2 completes the b file at once
+    s, out = session("tictactoe", "both", visits=300)
+    for m in ("a1", "b1", "c1", "b3", "a2"):
+        s.push(s.state.text_to_action(m))
+    lines = run(s, out, "hint")
+    assert [ln for ln in lines if ln.startswith("hint: ")] == ["hint: b2  (O wins in 1 ply (proven), 300 visits)"]
+    # X: a1 c1 a3, O: a2 b1 b2, X to move: O threatens c2 and b3, so every move loses in 2 plies
+    s, out = session("tictactoe", "both", visits=300)
+    for m in ("a1", "a2", "c1", "b1", "a3", "b2"):
+        s.push(s.state.text_to_action(m))
+    hint = [ln for ln in run(s, out, "hint") if ln.startswith("hint: ")]
+    assert len(hint) == 1 and hint[0].endswith("  (X loses in 2 plies (proven), 300 visits)")
 
 
 def test_undo_takes_back_the_engine_reply_too():
