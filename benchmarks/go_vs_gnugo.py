@@ -229,29 +229,11 @@ SAME_MATCH = ("mode", "our_spec", "gnugo_cmd", "gnugo", "board", "komi", "max_pl
 def combine(docs: list[dict], names: list[str]) -> dict:
     """One results document from the parts of a match: same net (sha256), same settings, no game index twice.
     ValueError names the part and the setting that differs."""
-    if len(docs) < 2:
-        raise ValueError("give at least two parts")
-    ref, ref_name = docs[0], names[0]
-
-    def model_sha(doc):
-        return [m.get("sha256") for m in doc["provenance"].get("models", [])]
-
-    rows, seen = [], {}
-    for doc, name in zip(docs, names):
-        if doc.get("benchmark") != "go_vs_gnugo":
-            raise ValueError(f"{name}: not a go_vs_gnugo result")
-        for key in SAME_MATCH:
-            if doc["settings"].get(key) != ref["settings"].get(key):
-                raise ValueError(f"{name}: {key} {doc['settings'].get(key)!r} differs from {ref_name}'s "
-                                 f"{ref['settings'].get(key)!r}: not the same match")
-        if model_sha(doc) != model_sha(ref):
-            raise ValueError(f"{name}: another net than {ref_name}'s (model sha256 differs)")
-        for r in doc["games"]:
-            if r["index"] in seen:
-                raise ValueError(f"{name}: game {r['index'] + 1} is also in {seen[r['index']]}")
-            seen[r["index"]] = name
-            rows.append(r)
-    rows.sort(key=lambda r: r["index"])
+    from boardnet.arena import join_match_parts
+    ref = docs[0] if docs else {}
+    rows = join_match_parts(docs, names, benchmark="go_vs_gnugo",
+                            settings=lambda d: {k: d["settings"].get(k) for k in SAME_MATCH},
+                            models=lambda d: [m.get("sha256") for m in d["provenance"].get("models", [])])
     settings = {**ref["settings"], "games": len(rows), "first_game": rows[0]["index"] + 1,
                 "workers": [d["settings"].get("workers") for d in docs], "parts": names,
                 "sgf": [d["settings"].get("sgf") for d in docs]}

@@ -47,6 +47,51 @@ class GameResult:
         return 1.0 if r > 0 else 0.0 if r < 0 else 0.5
 
 
+def join_match_parts(docs: Sequence[dict], names: Sequence[str], *, benchmark: str,
+                     settings: Callable[[dict], dict], models: Callable[[dict], list]) -> list[dict]:
+    """The game rows (`doc["games"]`) of the parts of one match, in game order, once they are shown to be one
+    match: each part is a `benchmark` result with the same `settings(doc)` and the same nets (`models(doc)`, their
+    sha256) as the first, and no game index is in two parts. ValueError names the part and what differs. The
+    parts come from runs with `first` (`play_match(first=...)`, the CLIs' `--first-game`)."""
+    if len(docs) < 2:
+        raise ValueError("give at least two parts")
+    ref, ref_name = docs[0], names[0]
+    rows, seen = [], {}
+    for doc, name in zip(docs, names):
+        if doc.get("benchmark") != benchmark:
+            raise ValueError(f"{name}: not a {benchmark} result")
+        mine, theirs = settings(doc), settings(ref)
+        for key in theirs.keys() | mine.keys():
+            if mine.get(key) != theirs.get(key):
+                raise ValueError(f"{name}: {key} {mine.get(key)!r} differs from {ref_name}'s {theirs.get(key)!r}: "
+                                 "not the same match")
+        if models(doc) != models(ref):
+            raise ValueError(f"{name}: another net than {ref_name}'s (model sha256 differs)")
+        for r in doc["games"]:
+            if r["index"] in seen:
+                raise ValueError(f"{name}: game {r['index'] + 1} is also in {seen[r['index']]}")
+            seen[r["index"]] = name
+            rows.append(r)
+    return sorted(rows, key=lambda r: r["index"])
+
+
+def match_figures(rows: Sequence[dict]) -> dict:
+    """`boardnet arena --json`'s figures from its game rows (`score_a`, `error`), so the parts of one match join
+    into the figures one longer run would have written: counts, score with its Wilson interval, Elo with its
+    interval (None for an unbounded end)."""
+    import math
+    done = [r for r in rows if r.get("error") is None]
+    n = len(done)
+    wins = sum(r["score_a"] == 1.0 for r in done)
+    draws = sum(r["score_a"] == 0.5 for r in done)
+    finite = lambda x: float(x) if math.isfinite(x) else None   # noqa: E731 - JSON has no infinities
+    elo, lo, hi = elo_maths.elo_from_score(wins, draws, n - wins - draws) if n else (float("nan"),) * 3
+    return {"games": len(rows), "scored": n, "errors": len(rows) - n, "wins_a": wins, "draws": draws,
+            "losses_a": n - wins - draws, "score_a": (wins + 0.5 * draws) / n if n else float("nan"),
+            "score_a_95": list(elo_maths.wilson_interval(wins + 0.5 * draws, n)) if n else None,
+            "elo_a": finite(elo), "elo_a_95": [finite(lo), finite(hi)]}
+
+
 @dataclass
 class MatchResult:
     names: tuple[str, str]

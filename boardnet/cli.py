@@ -124,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "  uci:cmd=stockfish,movetime=0.1,UCI_LimitStrength=true,UCI_Elo=1350\n"
                        "  gtp:cmd=gnugo --mode gtp --level 1")
     p.add_argument("game", type=_game_arg)
-    p.add_argument("--a", "--player1", dest="a", required=True, help="player A spec")
-    p.add_argument("--b", "--player2", dest="b", required=True, help="player B spec")
+    p.add_argument("--a", "--player1", dest="a", help="player A spec (required unless --combine)")
+    p.add_argument("--b", "--player2", dest="b", help="player B spec (required unless --combine)")
     p.add_argument("--games", type=_positive_int, default=2)
     p.add_argument("--openings", type=Path, help="file of openings, one per line (moves in the "
                    "game's notation); each is played with both colours")
@@ -143,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "one row per game) to this JSON file, e.g. under benchmarks/results/")
     p.add_argument("--quiet", action="store_true", help="no line per game")
     p.add_argument("--threads", type=_positive_int, help="torch threads for the networks")
+    p.add_argument("--first-game", type=_positive_int, default=1, metavar="K",
+                   help="play games K .. K+games-1 of the match (1-based: the openings and colours a longer match "
+                        "gives them), to extend a match later")
+    p.add_argument("--combine", type=Path, nargs="+", metavar="JSON",
+                   help="join the --json results of parts of one match (run with --first-game) into --json: checks "
+                        "they are one match (players, game, openings, nets' sha256, settings; no game twice) and "
+                        "recomputes the figures from the games; plays nothing")
     _precision_option(p)
 
     p = sub.add_parser("models", help="list the shipped nets, or show one's model card")
@@ -219,6 +226,10 @@ def cmd_arena(args) -> int:
     from boardnet.records import RESULT_TEXT
 
     game = args.game
+    if args.combine:
+        return _arena_combine(args, game)
+    if not (args.a and args.b):
+        raise ValueError("arena: --a and --b (the two players) are required unless --combine")
     openings = read_openings(args.openings, game) if args.openings else None
     prec = args.precision   # the default for engine players whose spec names none
     make_player(args.a, game, notice=stderr_notice, precision=prec).close()  # fail fast, before threads
@@ -246,7 +257,7 @@ def cmd_arena(args) -> int:
     match = play_match(game, make_a, make_b,
                        args.games, openings=openings, parallel=args.parallel, max_plies=args.max_plies,
                        sprt=tuple(args.sprt) if args.sprt else None, alpha=args.alpha, beta=args.beta,
-                       on_game=on_game, processes=args.processes)
+                       on_game=on_game, processes=args.processes, first=args.first_game - 1)
     print(match.summary())
     if args.out:
         args.out.write_text(records_text(match.games), encoding="utf-8")
@@ -271,32 +282,63 @@ def _spec_models(spec: str) -> list:
     return out
 
 
-def _finite(x: float) -> float | None:
-    """JSON has no infinities: an unbounded Elo interval end (all wins or all losses) is null."""
-    import math
-    return float(x) if math.isfinite(x) else None
-
-
 def _arena_json(args, game, match) -> None:
     """The match as a results file: provenance (command, versions, model sha256), players, figures, games."""
 
-    from boardnet.elo import wilson_interval
+    from boardnet.arena import match_figures
     from traincore.provenance import provenance, write_json
-    n = len(match.scored)
-    score = (match.wins + 0.5 * match.draws) / n if n else float("nan")
-    elo, lo, hi = match.elo() if n else (float("nan"),) * 3
+    rows = [{"index": g.index, "a_first": g.a_first, "opening": g.opening, "result": list(g.result),
+             "score_a": g.score_a, "termination": g.termination, "plies": len(g.actions), "error": g.error}
+            for g in match.games]
     doc = {"benchmark": "arena", **provenance(models=_spec_models(args.a) + _spec_models(args.b),
                         data=[args.openings] if args.openings else []),
            "command": " ".join(["boardnet", *args.argv]),
            "game": game.name, "player_a": args.a, "player_b": args.b, "max_plies": args.max_plies,
-           "figures": {"games": len(match.games), "scored": n, "errors": match.errors, "wins_a": match.wins,
-                       "draws": match.draws, "losses_a": match.losses, "score_a": score,
-                       "score_a_95": list(wilson_interval(match.wins + 0.5 * match.draws, n)) if n else None,
-                       "elo_a": _finite(elo), "elo_a_95": [_finite(lo), _finite(hi)]},
-           "games": [{"index": g.index, "a_first": g.a_first, "opening": g.opening, "result": list(g.result),
-                      "score_a": g.score_a, "termination": g.termination, "plies": len(g.actions),
-                      "error": g.error} for g in match.games]}
+           "threads": args.threads, "precision": args.precision, "first_game": args.first_game,
+           "figures": match_figures(rows), "games": rows}
     write_json(args.json, doc)
+
+
+# what must agree for arena results to be parts of one match (the openings by their sha256, the nets by theirs)
+ARENA_SAME_MATCH = ("game", "player_a", "player_b", "max_plies", "threads", "precision")
+
+
+def _arena_combine(args, game) -> int:
+    """`arena --combine A.json B.json ... --json OUT`: the parts of one match as one result (see --combine)."""
+    import json
+
+    from boardnet.arena import join_match_parts, match_figures
+    from traincore.provenance import provenance, write_json
+    if not args.json:
+        raise ValueError("arena --combine: give --json, the file the joined result is written to")
+    if args.a or args.b or args.first_game != 1:
+        raise ValueError("arena --combine plays nothing: --a, --b and --first-game do not apply")
+    docs, names = [], [str(f) for f in args.combine]
+    for f in args.combine:
+        try:
+            docs.append(json.loads(f.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
+            raise ValueError(f"arena --combine {f}: cannot read it as JSON ({e})") from None
+    if any(d.get("game") != game.name for d in docs if isinstance(d, dict)):
+        raise ValueError(f"arena --combine: a part is not a {game.name} match")
+    rows = join_match_parts(
+        docs, names, benchmark="arena",
+        settings=lambda d: {**{k: d.get(k) for k in ARENA_SAME_MATCH},
+                            "openings": [x.get("sha256") for x in d.get("data", [])]},
+        models=lambda d: [m.get("sha256") for m in d.get("models", [])])
+    ref = docs[0]
+    doc = {"benchmark": "arena", **provenance(models=[m["path"] for m in ref.get("models", []) if Path(m["path"]).is_file()]),
+           "command": " ".join(["boardnet", *args.argv]), "parts": names,
+           "parts_provenance": [{k: d.get(k) for k in ("command", "date", "git_commit", "versions", "cpu", "cores",
+                                                          "models", "data")} for d in docs],
+           **{k: ref.get(k) for k in ARENA_SAME_MATCH}, "first_game": rows[0]["index"] + 1,
+           "figures": match_figures(rows), "games": rows}
+    doc["data"] = ref.get("data", [])
+    write_json(args.json, doc)
+    f = doc["figures"]
+    print(f"{len(names)} parts, {f['games']} games: A +{f['wins_a']} ={f['draws']} -{f['losses_a']}"
+          + (f" ({f['errors']} failed)" if f["errors"] else "") + f"; wrote {args.json}")
+    return 0
 
 
 def cmd_records(args) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,44 @@ def test_arena_processes_with_an_engine_program_finish(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(out.read_text())["figures"]["games"] == 2
+
+
+def test_arena_first_game_and_combine_give_the_longer_match(tmp_path, capsys):
+    """Deterministic players (the shipped tic-tac-toe net's raw policy against its search): games 1-4 and 5-8 run as
+    two parts and joined are the 8-game match, row for row, with the same figures; parts of other matches are
+    refused with the reason, and the figures of committed results are what their rows give."""
+    import glob
+
+    from boardnet.arena import match_figures
+    openings = tmp_path / "open.txt"
+    openings.write_text("a1\nb2\nc3\na2\n")
+    common = ["arena", "tictactoe", "--a", "policy:model=tictactoe", "--b", "engine:model=tictactoe,visits=8",
+              "--openings", str(openings), "--quiet"]
+    assert main(common + ["--games", "8", "--json", str(tmp_path / "whole.json")]) == 0
+    assert main(common + ["--games", "4", "--json", str(tmp_path / "p1.json")]) == 0
+    assert main(common + ["--games", "4", "--first-game", "5", "--json", str(tmp_path / "p2.json")]) == 0
+    assert main(["arena", "tictactoe", "--combine", str(tmp_path / "p2.json"), str(tmp_path / "p1.json"),
+                 "--json", str(tmp_path / "joined.json")]) == 0
+    whole, joined = (json.loads((tmp_path / f).read_text()) for f in ("whole.json", "joined.json"))
+    assert joined["games"] == whole["games"] and joined["figures"] == whole["figures"]
+    assert joined["first_game"] == 1 and [r["opening"] for r in joined["games"]] == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert json.loads((tmp_path / "p2.json").read_text())["games"][0]["index"] == 4
+    capsys.readouterr()
+    # not one match: another player B, a game twice, a missing --json
+    assert main(common[:4] + ["--b", "engine:model=tictactoe,visits=9"] + common[6:]
+                + ["--games", "2", "--json", str(tmp_path / "other.json")]) == 0
+    assert main(["arena", "tictactoe", "--combine", str(tmp_path / "p1.json"), str(tmp_path / "other.json"),
+                 "--json", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'other.json'}: player_b 'engine:model=tictactoe,visits=9' differs from" in err
+    assert main(["arena", "tictactoe", "--combine", str(tmp_path / "p1.json"), str(tmp_path / "whole.json"),
+                 "--json", str(tmp_path / "x.json")]) == 2
+    assert "game 1 is also in" in capsys.readouterr().err
+    assert main(["arena", "tictactoe", "--combine", str(tmp_path / "p1.json"), str(tmp_path / "p2.json")]) == 2
+    assert "give --json" in capsys.readouterr().err
+    assert main(["arena", "tictactoe", "--games", "2"]) == 2
+    assert "--a and --b" in capsys.readouterr().err
+    root = Path(__file__).resolve().parents[1]
+    for f in glob.glob(str(root / "benchmarks" / "results" / "arena-*.json")):
+        d = json.loads(Path(f).read_text())
+        assert match_figures(d["games"]) == d["figures"], f
