@@ -158,6 +158,7 @@ class GTPServer:
 
     def clear(self) -> None:
         self._hopeless = {0: 0, 1: 0}
+        self._engine_colours: set[int] = set()   # the colours genmove has played (printsgf names them)
         # Go: the setup the line starts from, (black points, white points, side to move): handicap stones
         # (White to move) or a loaded SGF record's setup; None for the empty board
         self.setup: tuple[list[int], list[int], int] | None = None
@@ -245,6 +246,7 @@ class GTPServer:
         if s.to_play() != colour:
             raise GTPError(f"genmove: it is {'black' if s.to_play() == 0 else 'white'}'s turn")
         visits, movetime = self._limits(colour)
+        self._engine_colours.add(colour)
         texts = []
         while True:  # checkers: a multi-jump is several actions by the same side
             st = self.state
@@ -423,12 +425,12 @@ class GTPServer:
         # the move genmove would answer, not played (regression suites: gogui-regress, GNU Go's)
         if len(args) != 1:
             raise GTPError("reg_genmove: expected a color")
-        states, marks, hopeless = len(self.states), len(self.marks), dict(self._hopeless)
+        states, marks, hopeless, mine = len(self.states), len(self.marks), dict(self._hopeless), set(self._engine_colours)
         try:
             return self.genmove(parse_colour(args[0]))
         finally:
             del self.states[states:], self.marks[marks:]
-            self._hopeless = hopeless
+            self._hopeless, self._engine_colours = hopeless, mine
 
     def _lz_genmove_analyze(self, args: list[str]) -> object:
         """`lz-genmove_analyze [color] [interval]` (Leela Zero, Sabaki's "engine plays with analysis"): genmove with
@@ -687,7 +689,9 @@ class GTPServer:
             if s.ply != prev.ply:   # a resumption after two passes is no move
                 before.append(prev)
                 actions.append(s.last_action())
-        text = sgf_text(self.game, before + [self.state], actions, players=("?", NAME))
+        # a colour genmove played (kgs-genmove_cleanup and lz-genmove_analyze included) is this engine's
+        names = tuple(NAME if c in self._engine_colours else "?" for c in (0, 1))
+        text = sgf_text(self.game, before + [self.state], actions, players=names)
         if not args:
             return "\n" + text.rstrip("\n")
         try:

@@ -475,3 +475,6 @@ def test_reg_genmove_lz_genmove_analyze_and_kgs_time_settings():
     assert (s.main_time, s.byo_time, s.byo_stones) == (0, 0, 0)
     s.run(["kgs-time_settings byoyomi 300 30 5"])
     assert (s.main_time, s.byo_time, s.byo_stones) == (300, 30, 1)
+    sgf = s.command("printsgf", [])   # the engine played Black (reg_genmove played nothing)
+    assert "PB[boardnet]PW[?]" in sgf and sgf.rstrip().endswith(f";B[{'abcdefghi'[s.state.last_action() % 9]}"
+                                                                f"{'abcdefghi'[s.state.last_action() // 9]}])")
