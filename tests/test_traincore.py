@@ -107,6 +107,12 @@ def test_config_extends_errors(tmp_path):
     (tmp_path / "f.toml").write_bytes(b"lr = 0.1\n\xff\xfe\n")
     with pytest.raises(ConfigError, match=r"f\.toml: not valid TOML \(not UTF-8 text: byte 9\)"):
         load_config(RunCfg, tmp_path / "f.toml")
+    (tmp_path / "g.toml").write_text("# nothing but a comment\n\n")   # empty: an error, not every default
+    with pytest.raises(ConfigError, match=r"g\.toml: holds no settings \(an empty file\)"):
+        load_config(RunCfg, tmp_path / "g.toml")
+    (tmp_path / "h.toml").write_bytes(b"")
+    with pytest.raises(ConfigError, match="holds no settings"):
+        load_config(RunCfg, tmp_path / "h.toml")
 
 
 def test_check_bounds_names_the_first_field_out_of_bounds():

@@ -195,6 +195,9 @@ def _read_toml(path: Path, chain: tuple[Path, ...]) -> tuple[dict, tuple[Path, .
         raise ConfigError(f"config {who}: not valid TOML ({e})") from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"config {who}: not valid TOML (not UTF-8 text: byte {e.start})") from None
+    if not data:   # a 0-byte or comments-only file: a broken copy more often than a wish for every default
+        raise ConfigError(f"config {who}: holds no settings (an empty file); leave the config out to use every "
+                          "default")
     ext = data.pop("extends", None)
     if ext is None:
         return data, (path,)
