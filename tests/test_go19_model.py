@@ -41,6 +41,7 @@ def test_shipped_net_is_the_measured_supervised_net():
     for name, model in (("go19_deep_test.json", CAMPAIGN), ("go19_deep4800_val.json", CAMPAIGN),
                         ("go19_deep4800_val40k.json", CAMPAIGN), ("go19_deep4800_curve.json", CAMPAIGN),
                         ("go19_deep_policy_vs_gnugo_l10_openings.json", CAMPAIGN),
+                        ("go19_deep_search400_int8_vs_gnugo_l10_openings40.json", CAMPAIGN),
                         ("go19_regrow_test.json", REGROW), ("go19_regrow_val.json", REGROW),
                         ("go19_regrow_val40k.json", REGROW), ("go19_regrow_curve.json", REGROW),
                         ("go19_regrow_policy_vs_gnugo_l10_openings.json", REGROW),
@@ -99,7 +100,8 @@ def test_card_quotes_the_test_accuracy():
                 f"{100 * m['score_wilson95'][1]:.1f}]") in card, name
     for name in ("go19_search100_vs_gnugo_l10_openings.json", "go19_search400_vs_gnugo_l10_openings.json",
                  "go19_regrow_search400_vs_gnugo_l10_openings10.json",
-                 "go19_regrow_search400_int8_vs_gnugo_l10_openings40.json"):
+                 "go19_regrow_search400_int8_vs_gnugo_l10_openings40.json",
+                 "go19_deep_search400_int8_vs_gnugo_l10_openings40.json"):
         m = json.loads((RESULTS / name).read_text())["figures"]
         lo, hi = m["score_wilson95"]
         assert f"**{m['wins']} of {m['scored']}**" in card and f"({100 * m['score']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]" in card, name
