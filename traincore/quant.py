@@ -127,14 +127,16 @@ def _store(path: Path, module: torch.nn.Module) -> None:
 
 def quantize_int8(module: torch.nn.Module, calibration: Iterable[torch.Tensor] | Callable[[torch.nn.Module], None],
                   concrete_args: dict | None = None, example: torch.Tensor | None = None,
-                  cache_key: str | None = None) -> torch.nn.Module:
+                  cache_key: str | None = None, keep_fp32: Iterable[str] = ()) -> torch.nn.Module:
     """An int8 copy of `module` (in eval mode, on the CPU) for inference: traced with FX (arguments in
     `concrete_args` fixed), observed on every batch of `calibration` (inputs as the module takes them),
     converted. `calibration` may instead be a function that runs the observing copy itself (it computes
     what the fp32 module does, so it can, e.g., play the calibration games: one pass instead of two); `example`
     is then an input batch for tracing. `cache_key` (e.g. `weights_key(module, "<calibration name>")`): read
     the int8 copy from the cache folder when it is there (no calibration is run), else write it there. The
-    original module is left as it is. Raises ValueError when no backend exists or the calibration is empty."""
+    original module is left as it is. `keep_fp32`: names of submodules (as `module.named_modules()` gives them) that
+    stay fp32, e.g. small output heads whose rounding moves the answer more than their cost is worth; give them in
+    `cache_key` too. Raises ValueError when no backend exists or the calibration is empty."""
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
@@ -149,6 +151,12 @@ def quantize_int8(module: torch.nn.Module, calibration: Iterable[torch.Tensor] |
         raise ValueError("int8: a calibration function needs an example input batch")
     torch.backends.quantized.engine = backend
     model = copy.deepcopy(module).cpu().eval()
+    qmap = get_default_qconfig_mapping(backend)
+    names = dict(module.named_modules())
+    for name in keep_fp32:
+        if name not in names:
+            raise ValueError(f"int8 keep_fp32: {name!r} is not a submodule")
+        qmap = qmap.set_module_name(("m." if concrete_args else "") + name, None)
     if concrete_args:
         model = _Fixed(model, concrete_args)
     with warnings.catch_warnings():
@@ -158,14 +166,14 @@ def quantize_int8(module: torch.nn.Module, calibration: Iterable[torch.Tensor] |
         path = folder / f"{cache_key}.pt" if folder is not None else None
         if path is not None:
             def bare():
-                m = prepare_fx(copy.deepcopy(model), get_default_qconfig_mapping(backend), example_inputs=(first,))
+                m = prepare_fx(copy.deepcopy(model), qmap, example_inputs=(first,))
                 with torch.inference_mode():
                     m(first)   # observers need one batch before convert; the cached state replaces what they saw
                 return m
             hit = _cached(path, bare)
             if hit is not None:
                 return hit
-        prepared = prepare_fx(model, get_default_qconfig_mapping(backend), example_inputs=(first,))
+        prepared = prepare_fx(model, qmap, example_inputs=(first,))
         with torch.inference_mode():
             if run is not None:
                 run(prepared)
