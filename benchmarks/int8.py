@@ -8,8 +8,6 @@ Per net (figures are int8 / fp32 ratios, so > 1 is faster):
 - raw: forward passes at batch 8 and 16 (what a single game's search sends), positions/s;
 - search: `Engine.analyse` to `--visits` visits from the start position (tree, cache and net together), nodes/s,
   fp32 and int8 runs interleaved, the median of `--repeats`;
-- the int8 copy as it was before its heads stayed fp32 (every layer int8, `int8_all`): the same raw rate, search rate
-  (interleaved with the others) and numerics, so the two int8 copies are compared within one run;
 - numerics: 256 positions from the net's own play (sampled from its fp32 policy with a seed other than the
   calibration's): top-1 agreement (all, and where fp32's best two moves are >= 0.05 apart), fp32's probability
   of int8's choice over fp32's best, mean and max |value difference|;
@@ -37,9 +35,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._results import write_result  # noqa: E402
 from boardnet.engine import Engine  # noqa: E402
 from boardnet.models import resolve  # noqa: E402
-from boardnet.evaluator import calibration_positions, fp32_heads  # noqa: E402
+from boardnet.evaluator import calibration_positions  # noqa: E402
 from boardnet.nets import value_from_head  # noqa: E402
-from traincore.quant import quantize_int8  # noqa: E402
 from traincore.runtime import cpu_bf16_unit  # noqa: E402
 
 
@@ -67,23 +64,17 @@ def bench_model(name: str, visits: int, repeats: int) -> dict:
     bf = (Engine.from_checkpoint(name, device="cpu", precision="bf16", batch_size=16)
           if cpu_bf16_unit() is not None else None)
     net, qnet, game = fp.net.eval(), q.evaluator._int8, fp.game
-    # every layer int8 (the copy before fp32_heads), in an engine of its own
-    qa = Engine.from_checkpoint(name, device="cpu", precision="int8", batch_size=16)
-    example = torch.from_numpy(game.initial_state().planes()[None].astype(np.float32))
-    qa.evaluator._int8 = qall = quantize_int8(net, lambda m: calibration_positions(m, game), example=example,
-                                               concrete_args={"ownership": False})
     pos = np.concatenate(calibration_positions(net, game, positions=256, seed=1))[:256]
     x = torch.from_numpy(pos)
-    out: dict = {"model": name, "int8_build_s": round(build_s, 2), "int8_fp32_heads": fp32_heads(net)}
+    out: dict = {"model": name, "int8_build_s": round(build_s, 2)}
     for b in (8, 16):
-        f, i, ia = _rate(net, x[:b]), _rate(qnet, x[:b]), _rate(qall, x[:b])
-        out[f"raw_b{b}"] = {"fp32": round(f), "int8": round(i), "ratio": round(i / f, 2), "int8_all": round(ia),
-                            "int8_vs_int8_all": round(i / ia, 2)}
+        f, i = _rate(net, x[:b]), _rate(qnet, x[:b])
+        out[f"raw_b{b}"] = {"fp32": round(f), "int8": round(i), "ratio": round(i / f, 2)}
         if bf is not None:   # both through their engine's evaluator (bf16: autocast and channels_last)
             h, i2 = _rate(bf.evaluator._run, pos[:b]), _rate(q.evaluator._run, pos[:b])
             out[f"raw_b{b}"].update(bf16=round(h), int8_evaluator=round(i2), int8_vs_bf16=round(i2 / h, 2))
     state = _start(game)
-    engines = [("fp32", fp), ("int8", q), ("int8_all", qa)] + ([("bf16", bf)] if bf is not None else [])
+    engines = [("fp32", fp), ("int8", q)] + ([("bf16", bf)] if bf is not None else [])
     rates: dict[str, list[float]] = {k: [] for k, _ in engines}
     for _ in range(repeats):
         for key, eng in engines:
@@ -92,39 +83,29 @@ def bench_model(name: str, visits: int, repeats: int) -> dict:
             a = eng.analyse(state, visits=visits)
             rates[key].append(a.nodes / a.seconds)
     f, i = statistics.median(rates["fp32"]), statistics.median(rates["int8"])
-    ia = statistics.median(rates["int8_all"])
-    out["search"] = {"visits": visits, "fp32_nps": round(f), "int8_nps": round(i), "ratio": round(i / f, 2),
-                     "int8_all_nps": round(ia), "int8_vs_int8_all": round(i / ia, 2)}
+    out["search"] = {"visits": visits, "fp32_nps": round(f), "int8_nps": round(i), "ratio": round(i / f, 2)}
     if bf is not None:
         h = statistics.median(rates["bf16"])
         out["search"].update(bf16_nps=round(h), int8_vs_bf16=round(i / h, 2))
     with torch.inference_mode():
         p1, v1 = net(x)
         p2, v2 = qnet(x)
-        pa, va = qall(x)
     if bf is not None:   # bf16 against fp32 on the same positions, as int8 below
         lb, vb = bf.evaluator._run(pos)
         same_b = lb.argmax(1) == p1.argmax(1).numpy()
         out["bf16_numerics"] = {"top1_agreement": round(float(same_b.mean()), 4),
                                 "value_abs_diff_mean": round(float(np.abs(vb - value_from_head(v1).numpy()).mean()), 4)}
-    v1 = value_from_head(v1)
+    v1, v2 = value_from_head(v1), value_from_head(v2)
+    dv = (v1 - v2).abs()
     probs = torch.softmax(p1.float(), 1)
     top2 = probs.topk(2, 1).values
     clear = (top2[:, 0] - top2[:, 1]) >= 0.05
-
-    def numerics(p2, v2) -> dict:
-        dv = (v1 - value_from_head(v2)).abs()
-        same = p1.argmax(1) == p2.argmax(1)
-        kept = probs.gather(1, p2.argmax(1)[:, None]).squeeze(1) / top2[:, 0]
-        kl = (probs * (torch.log_softmax(p1.float(), 1) - torch.log_softmax(p2.float(), 1))).sum(1)
-        return {"positions": len(x), "top1_agreement": round(same.float().mean().item(), 4),
-                "clear_positions": int(clear.sum()), "top1_agreement_clear": round(same[clear].float().mean().item(), 4),
-                "int8_choice_fp32_prob_over_best": round(kept.mean().item(), 4),
-                "policy_kl_mean": round(kl.mean().item(), 5),
-                "value_abs_diff_mean": round(dv.mean().item(), 4), "value_abs_diff_max": round(dv.max().item(), 4)}
-
-    out["numerics"] = numerics(p2, v2)
-    out["numerics_int8_all"] = numerics(pa, va)
+    same = p1.argmax(1) == p2.argmax(1)
+    kept = probs.gather(1, p2.argmax(1)[:, None]).squeeze(1) / top2[:, 0]
+    out["numerics"] = {"positions": len(x), "top1_agreement": round(same.float().mean().item(), 4),
+                       "clear_positions": int(clear.sum()), "top1_agreement_clear": round(same[clear].float().mean().item(), 4),
+                       "int8_choice_fp32_prob_over_best": round(kept.mean().item(), 4),
+                       "value_abs_diff_mean": round(dv.mean().item(), 4), "value_abs_diff_max": round(dv.max().item(), 4)}
     if name == "go9" and (ROOT / "runs" / "teach-go9").is_dir():
         from selfplay.supervised import SLData, collect_split
         d = collect_split(SLData(paths=(str(ROOT / "runs" / "teach-go9"),), val_permille=50, test_permille=50,
@@ -160,9 +141,7 @@ def main(argv=None) -> None:
         print(f"{name:9s} raw b8 x{r['raw_b8']['ratio']:.2f} b16 x{r['raw_b16']['ratio']:.2f} | search "
               f"{s['fp32_nps']} -> {s['int8_nps']} nodes/s x{s['ratio']:.2f} | top-1 agreement "
               f"{r['numerics']['top1_agreement']:.3f} (clear {r['numerics']['top1_agreement_clear']:.3f}), |dv| mean {r['numerics']['value_abs_diff_mean']:.3f} "
-              f"max {r['numerics']['value_abs_diff_max']:.3f} | every layer int8: top-1 "
-              f"{r['numerics_int8_all']['top1_agreement']:.3f} (clear {r['numerics_int8_all']['top1_agreement_clear']:.3f}), "
-              f"search x{s['int8_vs_int8_all']:.2f} of its {s['int8_all_nps']} nodes/s" +
+              f"max {r['numerics']['value_abs_diff_max']:.3f}" +
               (f" | int8 / bf16: search x{s['int8_vs_bf16']:.2f} ({s['bf16_nps']} -> {s['int8_nps']}), raw b16 "
                f"x{r['raw_b16']['int8_vs_bf16']:.2f}, bf16 top-1 agreement {r['bf16_numerics']['top1_agreement']:.3f}"
                if "bf16_nps" in s else "") +

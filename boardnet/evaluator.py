@@ -342,19 +342,8 @@ def int8_net(net: torch.nn.Module, game, cache: bool = True) -> torch.nn.Module:
     from traincore.quant import quantize_int8, weights_key
     target = getattr(net, "_orig_mod", net)
     example = torch.from_numpy(game.initial_state().planes()[None].astype(np.float32))
-    heads = fp32_heads(target)
     key = (weights_key(target, "boardnet.evaluator.int8_net/calibration_positions(256, 16 games, seed 0)",
-                       game.name, str(tuple(example.shape)), "fp32:" + ",".join(heads)) if cache else None)
+                       game.name, str(tuple(example.shape))) if cache else None)
     # the observing copy computes what the fp32 net does, so it plays the calibration games itself
     return quantize_int8(target, lambda observing: calibration_positions(observing, game), example=example,
-                         concrete_args={"ownership": False}, cache_key=key, keep_fp32=heads)
-
-
-def fp32_heads(net: torch.nn.Module) -> list[str]:
-    """The output heads an int8 copy keeps in fp32: the value head and a policy head made of a 1x1 convolution and
-    a linear layer (a few percent of a tower's arithmetic, while rounding them moved go19's top move on 13 % of
-    positions against 5 % with them fp32); a policy head with a 3x3 convolution (chess' move planes) is quantized."""
-    names = [n for n in ("value_conv", "value_fc") if getattr(net, n, None) is not None]
-    if getattr(net, "policy_fc", None) is not None:
-        names = ["policy_conv", "policy_fc"] + names
-    return names
+                         concrete_args={"ownership": False}, cache_key=key)
