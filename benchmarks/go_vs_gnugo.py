@@ -38,6 +38,7 @@ GNU Go version and settings, the figures and one record per game, and the games 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import functools
 import json
 import re
@@ -361,6 +362,8 @@ def main(argv=None) -> int:
               f"{(m.wins + 0.5 * m.draws) / k if k else float('nan'):.3f} [{lo:.3f}, {hi:.3f}]",
               file=sys.stderr, flush=True)
 
+    # the code, versions and net the games run with: read now, not when the match ends (the tree may change meanwhile)
+    started = provenance(models=[model_path])
     m = play_match(game, make_a, make_b, a.games, openings=openings, parallel=a.workers, processes=True,
                    keep_going=True, first=first,
                    finish=functools.partial(finish, game=game, judge_cmd=cmd), on_game=on_game)
@@ -370,7 +373,8 @@ def main(argv=None) -> int:
     out = a.out or RESULTS / f"go_vs_gnugo-{mode}-{now}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     sgf_path = out.with_suffix(".sgf")
-    doc = {"benchmark": "go_vs_gnugo", "provenance": provenance(models=[model_path]),
+    finished = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    doc = {"benchmark": "go_vs_gnugo", "provenance": {**started, "finished": finished},
            "settings": {"mode": mode, "our_spec": spec, "our_name": spec.rsplit("name=", 1)[1], "runtime": runtime,
                         "torch_threads": a.threads, "gnugo_cmd": cmd, "gnugo": gnugo_name,
                         "gnugo_program": find_program(a.gnugo), "judge": f"{cmd}: final_score",

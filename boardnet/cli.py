@@ -254,6 +254,10 @@ def cmd_arena(args) -> int:
 
         def make_b():
             return make_player(args.b, game, precision=prec)
+    # the results' provenance (code, versions, nets) as the games start, not as they end
+    from traincore.provenance import provenance
+    started = provenance(models=_spec_models(args.a) + _spec_models(args.b),
+                         data=[args.openings] if args.openings else [])
     match = play_match(game, make_a, make_b,
                        args.games, openings=openings, parallel=args.parallel, max_plies=args.max_plies,
                        sprt=tuple(args.sprt) if args.sprt else None, alpha=args.alpha, beta=args.beta,
@@ -263,7 +267,7 @@ def cmd_arena(args) -> int:
         args.out.write_text(records_text(match.games), encoding="utf-8")
         print(f"wrote {len(match.games)} games to {args.out}")
     if args.json:
-        _arena_json(args, game, match)
+        _arena_json(args, game, match, started)
         print(f"wrote {args.json}")
     return 0
 
@@ -282,16 +286,18 @@ def _spec_models(spec: str) -> list:
     return out
 
 
-def _arena_json(args, game, match) -> None:
-    """The match as a results file: provenance (command, versions, model sha256), players, figures, games."""
+def _arena_json(args, game, match, started: dict) -> None:
+    """The match as a results file: provenance as the match started (`started`: command, versions, git commit, model
+    sha256, date) and the time it finished, players, figures, games."""
+    import datetime as _dt
 
     from boardnet.arena import match_figures
-    from traincore.provenance import provenance, write_json
+    from traincore.provenance import write_json
     rows = [{"index": g.index, "a_first": g.a_first, "opening": g.opening, "result": list(g.result),
              "score_a": g.score_a, "termination": g.termination, "plies": len(g.actions), "error": g.error}
             for g in match.games]
-    doc = {"benchmark": "arena", **provenance(models=_spec_models(args.a) + _spec_models(args.b),
-                        data=[args.openings] if args.openings else []),
+    doc = {"benchmark": "arena", **started,
+           "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
            "command": " ".join(["boardnet", *args.argv]),
            "game": game.name, "player_a": args.a, "player_b": args.b, "max_plies": args.max_plies,
            "threads": args.threads, "precision": args.precision, "first_game": args.first_game,

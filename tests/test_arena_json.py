@@ -23,6 +23,7 @@ def test_arena_json(tmp_path, capsys):
     assert d["player_a"] == "mcts:simulations=30" and d["game"] == "tictactoe"
     assert len(d["games"]) == 4 and {g["a_first"] for g in d["games"]} == {True, False}
     assert "arena" in d["command"] and d["versions"]["gridnets"] and d["benchmark"] == "arena"
+    assert d["date"] <= d["finished"]   # provenance read as the games start (the code they ran), the end beside it
 
 
 def test_arena_processes_play_every_game_with_the_same_colours_as_threads(tmp_path):
