@@ -42,6 +42,7 @@ def test_shipped_net_is_the_measured_supervised_net():
                         ("go19_deep4800_val40k.json", CAMPAIGN), ("go19_deep4800_curve.json", CAMPAIGN),
                         ("go19_deep_policy_vs_gnugo_l10_openings.json", CAMPAIGN),
                         ("go19_deep_search400_int8_vs_gnugo_l10_openings40.json", CAMPAIGN),
+                        ("go_dispute-go19_deep_search400_int8_vs_gnugo_l10_openings40.json", CAMPAIGN),
                         ("go19_regrow_test.json", REGROW), ("go19_regrow_val.json", REGROW),
                         ("go19_regrow_val40k.json", REGROW), ("go19_regrow_curve.json", REGROW),
                         ("go19_regrow_policy_vs_gnugo_l10_openings.json", REGROW),
