@@ -7,7 +7,8 @@ thread (the play setting: `boardnet play/gtp/uci/arena --precision int8`).
 Per net (figures are int8 / fp32 ratios, so > 1 is faster):
 - raw: forward passes at batch 8 and 16 (what a single game's search sends), positions/s;
 - search: `Engine.analyse` to `--visits` visits from the start position (tree, cache and net together), nodes/s,
-  fp32 and int8 runs interleaved, the median of `--repeats`;
+  fp32 and int8 runs interleaved, their order turned each repeat (results before 2026-12-07 used one fixed order), the
+  median of `--repeats`;
 - numerics: 256 positions from the net's own play (sampled from its fp32 policy with a seed other than the
   calibration's): top-1 agreement (all, and where fp32's best two moves are >= 0.05 apart), fp32's probability
   of int8's choice over fp32's best, mean and max |value difference|;
@@ -76,8 +77,9 @@ def bench_model(name: str, visits: int, repeats: int) -> dict:
     state = _start(game)
     engines = [("fp32", fp), ("int8", q)] + ([("bf16", bf)] if bf is not None else [])
     rates: dict[str, list[float]] = {k: [] for k, _ in engines}
-    for _ in range(repeats):
-        for key, eng in engines:
+    for r in range(repeats):
+        # the order turns each repeat (session 44: a fixed order read the same two int8 copies 0.65x and 0.97x apart)
+        for key, eng in engines[r % len(engines):] + engines[:r % len(engines)]:
             eng.new_game()
             eng.evaluator.clear_cache()
             a = eng.analyse(state, visits=visits)
