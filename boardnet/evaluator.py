@@ -334,16 +334,29 @@ def calibration_positions(net: torch.nn.Module, game, positions: int = 256, game
     return out
 
 
-def int8_net(net: torch.nn.Module, game, cache: bool = True) -> torch.nn.Module:
+def int8_net(net: torch.nn.Module, game, cache: bool = True, heads_fp32: bool = False) -> torch.nn.Module:
     """An int8 quantized copy of a policy/value net for CPU inference (`traincore.quant`), calibrated on
     256 positions of its own play; it maps planes to (policy logits, value) as the net does. `cache`: read
     and keep the copy in `traincore.quant.int8_cache_dir()` (not for weights that change during a run,
-    such as a self-play actor's)."""
+    such as a self-play actor's). `heads_fp32`: keep :func:`fp32_heads` in fp32 (measured, not the default:
+    docs/benchmarks.md, "Output heads in fp32")."""
     from traincore.quant import quantize_int8, weights_key
     target = getattr(net, "_orig_mod", net)
     example = torch.from_numpy(game.initial_state().planes()[None].astype(np.float32))
+    heads = fp32_heads(target) if heads_fp32 else []
     key = (weights_key(target, "boardnet.evaluator.int8_net/calibration_positions(256, 16 games, seed 0)",
-                       game.name, str(tuple(example.shape))) if cache else None)
+                       game.name, str(tuple(example.shape)), *(["fp32:" + ",".join(heads)] if heads else []))
+           if cache else None)
     # the observing copy computes what the fp32 net does, so it plays the calibration games itself
     return quantize_int8(target, lambda observing: calibration_positions(observing, game), example=example,
-                         concrete_args={"ownership": False}, cache_key=key)
+                         concrete_args={"ownership": False}, cache_key=key, keep_fp32=heads)
+
+
+def fp32_heads(net: torch.nn.Module) -> list[str]:
+    """The output heads `int8_net(heads_fp32=True)` keeps in fp32: the value head, and the policy head where it is a
+    1x1 convolution and a linear layer (a few percent of a tower's arithmetic); a policy head with a 3x3 convolution
+    (chess' move planes) is quantized."""
+    names = [n for n in ("value_conv", "value_fc") if getattr(net, n, None) is not None]
+    if getattr(net, "policy_fc", None) is not None:
+        names = ["policy_conv", "policy_fc"] + names
+    return names
