@@ -135,6 +135,18 @@ def test_quantize_int8_keeps_named_heads_fp32():
     assert any(type(mod).__module__.startswith("torch.ao.nn.quantized") for mod in q.modules())   # the conv: int8
     with pytest.raises(ValueError, match="'head' is not a submodule"):
         quant.quantize_int8(m, cal, concrete_args={"double": True}, keep_fp32=["head"])
+    # the board nets' candidate (int8_net(heads_fp32=True)): the value head and a 1x1-convolution policy head stay
+    # fp32, chess' 3x3 move-plane policy head is quantized; the product copy quantizes every layer
+    from boardnet.evaluator import fp32_heads, int8_net
+    from boardnet.games import make_game
+    from boardnet.nets import build_net
+    go = make_game("go9")
+    net = build_net(go, "b1c8").eval()
+    assert fp32_heads(net) == ["policy_conv", "policy_fc", "value_conv", "value_fc"]
+    assert type(int8_net(net, go, cache=False, heads_fp32=True).m.policy_fc) is torch.nn.Linear
+    assert type(int8_net(net, go, cache=False).m.policy_fc) is not torch.nn.Linear
+    chess_net = build_net(make_game("chess"), "b1c8", policy_planes=73).eval()
+    assert fp32_heads(chess_net) == ["value_conv", "value_fc"]
 
 
 @needs_int8
