@@ -38,7 +38,6 @@ GNU Go version and settings, the figures and one record per game, and the games 
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import functools
 import json
 import re
@@ -231,10 +230,10 @@ def combine(docs: list[dict], names: list[str]) -> dict:
     """One results document from the parts of a match: same net (sha256), same settings, no game index twice.
     ValueError names the part and the setting that differs."""
     from boardnet.arena import join_match_parts
-    ref = docs[0] if docs else {}
     rows = join_match_parts(docs, names, benchmark="go_vs_gnugo",
                             settings=lambda d: {k: d["settings"].get(k) for k in SAME_MATCH},
                             models=lambda d: [m.get("sha256") for m in d["provenance"].get("models", [])])
+    ref = docs[0]
     settings = {**ref["settings"], "games": len(rows), "first_game": rows[0]["index"] + 1,
                 "workers": [d["settings"].get("workers") for d in docs], "parts": names,
                 "sgf": [d["settings"].get("sgf") for d in docs]}
@@ -290,7 +289,7 @@ def main(argv=None) -> int:
 
     from boardnet import models
     from boardnet.engine import Engine
-    from traincore.provenance import provenance, write_json
+    from traincore.provenance import provenance, utc_now, write_json
 
     if a.combine:
         if a.out is None:
@@ -373,8 +372,7 @@ def main(argv=None) -> int:
     out = a.out or RESULTS / f"go_vs_gnugo-{mode}-{now}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     sgf_path = out.with_suffix(".sgf")
-    finished = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    doc = {"benchmark": "go_vs_gnugo", "provenance": {**started, "finished": finished},
+    doc = {"benchmark": "go_vs_gnugo", "provenance": {**started, "finished": utc_now()},
            "settings": {"mode": mode, "our_spec": spec, "our_name": spec.rsplit("name=", 1)[1], "runtime": runtime,
                         "torch_threads": a.threads, "gnugo_cmd": cmd, "gnugo": gnugo_name,
                         "gnugo_program": find_program(a.gnugo), "judge": f"{cmd}: final_score",

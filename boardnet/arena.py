@@ -55,17 +55,19 @@ def join_match_parts(docs: Sequence[dict], names: Sequence[str], *, benchmark: s
     parts come from runs with `first` (`play_match(first=...)`, the CLIs' `--first-game`)."""
     if len(docs) < 2:
         raise ValueError("give at least two parts")
-    ref, ref_name = docs[0], names[0]
+    ref_name = names[0]
     rows, seen = [], {}
-    for doc, name in zip(docs, names):
+    for k, (doc, name) in enumerate(zip(docs, names)):
         if doc.get("benchmark") != benchmark:
             raise ValueError(f"{name}: not a {benchmark} result")
-        mine, theirs = settings(doc), settings(ref)
+        mine = settings(doc)
+        if k == 0:   # the first part is the reference the others must match
+            theirs, ref_models = mine, models(doc)
         for key in theirs.keys() | mine.keys():
             if mine.get(key) != theirs.get(key):
                 raise ValueError(f"{name}: {key} {mine.get(key)!r} differs from {ref_name}'s {theirs.get(key)!r}: "
                                  "not the same match")
-        if models(doc) != models(ref):
+        if models(doc) != ref_models:
             raise ValueError(f"{name}: another net than {ref_name}'s (model sha256 differs)")
         for r in doc["games"]:
             if r["index"] in seen:

@@ -289,15 +289,13 @@ def _spec_models(spec: str) -> list:
 def _arena_json(args, game, match, started: dict) -> None:
     """The match as a results file: provenance as the match started (`started`: command, versions, git commit, model
     sha256, date) and the time it finished, players, figures, games."""
-    import datetime as _dt
-
     from boardnet.arena import match_figures
-    from traincore.provenance import write_json
+    from traincore.provenance import utc_now, write_json
     rows = [{"index": g.index, "a_first": g.a_first, "opening": g.opening, "result": list(g.result),
              "score_a": g.score_a, "termination": g.termination, "plies": len(g.actions), "error": g.error}
             for g in match.games]
     doc = {"benchmark": "arena", **started,
-           "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+           "finished": utc_now(),
            "command": " ".join(["boardnet", *args.argv]),
            "game": game.name, "player_a": args.a, "player_b": args.b, "max_plies": args.max_plies,
            "threads": args.threads, "precision": args.precision, "first_game": args.first_game,
@@ -334,12 +332,12 @@ def _arena_combine(args, game) -> int:
         models=lambda d: [m.get("sha256") for m in d.get("models", [])])
     ref = docs[0]
     doc = {"benchmark": "arena", **provenance(models=[m["path"] for m in ref.get("models", []) if Path(m["path"]).is_file()]),
+           "data": ref.get("data", []),   # the openings as the parts hashed them (checked alike)
            "command": " ".join(["boardnet", *args.argv]), "parts": names,
            "parts_provenance": [{k: d.get(k) for k in ("command", "date", "git_commit", "versions", "cpu", "cores",
                                                           "models", "data")} for d in docs],
            **{k: ref.get(k) for k in ARENA_SAME_MATCH}, "first_game": rows[0]["index"] + 1,
            "figures": match_figures(rows), "games": rows}
-    doc["data"] = ref.get("data", [])
     write_json(args.json, doc)
     f = doc["figures"]
     print(f"{len(names)} parts, {f['games']} games: A +{f['wins_a']} ={f['draws']} -{f['losses_a']}"

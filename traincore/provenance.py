@@ -13,6 +13,11 @@ import sys
 from pathlib import Path
 
 
+def utc_now() -> str:
+    """The time now in UTC, ISO 8601 to the second: a results file's `date` (and `finished`)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -66,7 +71,7 @@ def provenance(models: list | tuple = (), data: list | tuple = (), argv: list[st
             return {"path": str(p), "bytes": p.stat().st_size, "sha256": sha256(p)}
         return {"path": str(p), "exists": p.exists()}
     return {"command": " ".join([Path(sys.argv[0]).name] + list(sys.argv[1:] if argv is None else argv)),
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "date": utc_now(),
             "git_commit": git_commit(), "versions": versions(), "cpu": cpu_name(), "cores": os.cpu_count(),
             "models": [describe(m) for m in models], "data": [describe(d) for d in data]}
 
