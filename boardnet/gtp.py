@@ -286,26 +286,25 @@ class GTPServer:
                          f"{int(round(10000 * prior))} lcb {winrate} order {order} pv {pv}")
         return " ".join(parts)
 
+    def _write_lz(self, an) -> None:
+        """One lz-analyze `info move ...` line of an analysis (none when no move has visits yet)."""
+        line = self._lz_line(an)
+        if line:
+            self.write(line + "\n")
+
     def start_analysis(self, interval: float) -> None:
         state = self.state
         stop = threading.Event()
 
         def run() -> None:
-            def progress(an) -> None:
-                line = self._lz_line(an)
-                if line:
-                    self.write(line + "\n")
-
             engine = self.engine
             try:
                 an = engine.analyse(state, visits=UNLIMITED_VISITS, stop=stop.is_set,
-                                    on_progress=ProgressReporter(engine, progress, interval))
+                                    on_progress=ProgressReporter(engine, self._write_lz, interval))
             except Exception as e:  # noqa: BLE001 - the stream must end cleanly for the GUI
                 self.write(f"info string analysis failed: {e}\n")
                 return
-            line = self._lz_line(an)
-            if line:
-                self.write(line + "\n")
+            self._write_lz(an)
 
         th = threading.Thread(target=run, daemon=True)
         self._analysis = (th, stop)
@@ -369,10 +368,14 @@ class GTPServer:
 
     def _clear_board(self, args: list[str]) -> str:
         self.clear()
+        self._new_game()
+        return ""
+
+    def _new_game(self) -> None:
+        """Tell the engine a new game began (it drops its search tree), if it is built and can."""
         reset = getattr(self._engine, "new_game", None)
         if callable(reset):
             reset()
-        return ""
 
     def _komi(self, args: list[str]) -> str:
         g = self.game
@@ -441,20 +444,14 @@ class GTPServer:
         colour = parse_colour(rest.pop(0))
         interval = self._lz_interval_arg(rest, "lz-genmove_analyze")
         self.write(f"={self._ident}\n")
-
-        def progress(an) -> None:
-            line = self._lz_line(an)
-            if line:
-                self.write(line + "\n")
-
         self._last_analysis = None
         try:
-            move = self.genmove(colour, on_progress=ProgressReporter(self.engine, progress, interval))
+            move = self.genmove(colour, on_progress=ProgressReporter(self.engine, self._write_lz, interval))
         except GTPError as e:   # the reply has begun: the stream ends with the reason and no move
             self.write(f"info string error: {e}\n\n")
             return _STREAMED
         if self._last_analysis is not None:   # the search's final state (a pass on a finished game has none)
-            progress(self._last_analysis)
+            self._write_lz(self._last_analysis)
         self.write(f"play {move}\n\n")
         return _STREAMED
 
@@ -514,10 +511,14 @@ class GTPServer:
         return " ".join(s.action_to_text(int(a)) for a in np.flatnonzero(pick))
 
     # -- handicap (Go) -------------------------------------------------------------------------------
+    def _go_only(self, what: str, things: str) -> None:
+        """GTPError unless the game is Go (a resizable board with passes): `<what>: <things> are for Go only`."""
+        if not (self.game.has_pass and getattr(self.game, "resizable", False)):
+            raise GTPError(f"{what}: {things} are for Go only")
+
     def _handicap_count(self, args: list[str], what: str, most: Callable[[int], int]) -> int:
         """The number of stones in `args`, between 2 and most(board size)."""
-        if not self.game.has_pass or not getattr(self.game, "resizable", False):
-            raise GTPError(f"{what}: handicap stones are for Go only")
+        self._go_only(what, "handicap stones")
         most = most(self.game.n)
         if len(args) != 1 or not args[0].isdigit():
             raise GTPError(f"{what}: expected one integer (the number of stones)")
@@ -630,8 +631,7 @@ class GTPServer:
         from boardnet.records import sgf
         from boardnet.records.base import ReadReport
         from boardnet.records.read import decode
-        if not (self.game.has_pass and getattr(self.game, "resizable", False)):
-            raise GTPError("loadsgf: SGF records are for Go only")
+        self._go_only("loadsgf", "SGF records")
         if not 1 <= len(args) <= 2 or (len(args) == 2 and not args[1].isdigit()):
             raise GTPError("loadsgf: expected a file name and an optional move number")
         name = args[0]
@@ -659,19 +659,19 @@ class GTPServer:
         board = rec.start.board().reshape(-1)
         setup = ([int(p) for p in np.flatnonzero(board == 1)], [int(p) for p in np.flatnonzero(board == 2)],
                  int(rec.start.to_play()))
-        states = [new.setup_state(*setup) if setup[0] or setup[1] or setup[2] else new.initial_state()]
+        if not (setup[0] or setup[1] or setup[2]):   # an empty board, Black to move: no setup to keep
+            setup = None
+        states = [new.setup_state(*setup) if setup else new.initial_state()]
         for a in moves:
             if states[-1].is_terminal():   # two passes in the record, play went on: resumed, as over GTP
                 states.append(states[-1].resumed())
             states.append(states[-1].apply(a))
         self.game, self._engine = new, engine
         self.clear()
-        self.setup = setup if setup[0] or setup[1] or setup[2] else None
+        self.setup = setup
         self.states = states
         self.marks = [0] + [i for i, s in enumerate(states[1:]) if s.ply != states[i].ply]
-        reset = getattr(self._engine, "new_game", None)
-        if callable(reset):
-            reset()
+        self._new_game()
         return ""
 
     def _printsgf(self, args: list[str]) -> str:
@@ -680,8 +680,7 @@ class GTPServer:
         from pathlib import Path
 
         from boardnet.records.write import sgf_text
-        if not (self.game.has_pass and getattr(self.game, "resizable", False)):
-            raise GTPError("printsgf: SGF records are for Go only")
+        self._go_only("printsgf", "SGF records")
         if len(args) > 1:
             raise GTPError("printsgf: expected at most a file name")
         before, actions = [], []

@@ -74,12 +74,17 @@ def draw_chess(state: State, ascii_only: bool, last: int | None) -> str:
     return "\n".join(rows)
 
 
+def proven_words(plies: int) -> str:
+    """`wins in 3 plies` / `loses in 1 ply`: a result the MCTS-solver proved (`Analysis.proven_plies`)."""
+    return f"{'wins' if plies > 0 else 'loses'} in {abs(plies)} {'ply' if abs(plies) == 1 else 'plies'}"
+
+
 def outlook(an, side: str) -> str:
     """The engine's view of the game for `side` (the side to move): `win 63.2% for X`, or, once the MCTS-solver
     has proven the result through the best move, `X wins in 3 plies (proven)` / `X loses in 4 plies (proven)`."""
     plies = getattr(an, "proven_plies", None)
     if plies:
-        return f"{side} {'wins' if plies > 0 else 'loses'} in {abs(plies)} {'ply' if abs(plies) == 1 else 'plies'} (proven)"
+        return f"{side} {proven_words(plies)} (proven)"
     return f"win {100 * an.win_prob:.1f}% for {side}"
 
 
@@ -227,8 +232,7 @@ class PlaySession:
         text = move_text(state, a)
         self.push(a)
         plies = getattr(an, "proven_plies", None) if a == an.best_action else None
-        view = (f"{'wins' if plies > 0 else 'loses'} in {abs(plies)} {'ply' if abs(plies) == 1 else 'plies'}, proven"
-                if plies else f"win {100 * an.win_prob:.1f}%")
+        view = f"{proven_words(plies)}, proven" if plies else f"win {100 * an.win_prob:.1f}%"
         self.say(f"{self.engine_name} plays {text}  ({view}, {an.nodes} nodes, "
                  f"{an.seconds:.2f} s, {an.nps:.0f} nodes/s)")
 
